@@ -1,0 +1,51 @@
+# Parse and check a command payload ({"id": "c-42", "op": "open", ...}) before any
+# controller sees it. A refusal carries the reason that goes back in the ack.
+import json
+
+MAX_ID = 64
+MAX_OP = 32
+MAX_ARGS = 16
+
+
+class CommandError(Exception):
+    def __init__(self, reason, cid=None):
+        super().__init__(reason)
+        self.reason = reason
+        self.cid = cid
+
+
+def _op_ok(op):
+    if not 0 < len(op) <= MAX_OP:
+        return False
+    for c in op:
+        if not ('a' <= c <= 'z' or c == '_' or '0' <= c <= '9'):
+            return False
+    return True
+
+
+def parse(payload):
+    """Return (id, op, args) from raw bytes; CommandError(reason, id) if malformed."""
+    try:
+        msg = json.loads(payload)
+    except Exception:
+        raise CommandError('malformed JSON')
+    if not isinstance(msg, dict):
+        raise CommandError('command must be a JSON object')
+    cid = msg.get('id')
+    if not isinstance(cid, str) or not 0 < len(cid) <= MAX_ID:
+        raise CommandError("'id' must be a string of 1..%d characters" % MAX_ID,
+                           cid if isinstance(cid, str) and len(cid) <= MAX_ID else None)
+    op = msg.get('op')
+    if not isinstance(op, str) or not _op_ok(op):
+        raise CommandError("'op' must be a lower-case word", cid)
+    if len(msg) > MAX_ARGS + 2:
+        raise CommandError('too many arguments', cid)
+    args = {}
+    for k in msg:
+        if k == 'id' or k == 'op':
+            continue
+        v = msg[k]
+        if isinstance(v, (dict, list)):
+            raise CommandError("argument '%s' must be a number, string or boolean" % k, cid)
+        args[k] = v
+    return cid, op, args

@@ -1,0 +1,8 @@
+# Controller types by name, imported only when a config uses them (saves RAM).
+
+
+def load(ctype):
+    if ctype == 'door':
+        from door import Door
+        return Door
+    raise ImportError('controller type %s is not in this firmware' % ctype)

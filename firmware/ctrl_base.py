@@ -1,0 +1,125 @@
+# What every controller shares: inputs through debouncers, outputs as a dict the runtime
+# applies, events queued for the event path, explicit state transitions, command dispatch.
+from debounce import Debounce
+
+SEV_INFO = 'info'
+SEV_WARN = 'warn'
+SEV_ALARM = 'alarm'
+
+
+class ControllerError(Exception):
+    pass
+
+
+class Controller:
+    TYPE = ''
+    INPUTS = ()        # logical input names this controller reads
+    OUTPUTS = ()       # logical output names it drives
+    OPTIONAL = ()      # inputs/outputs that may be left unwired
+    SAFE = {}          # output -> value on any error
+    DEBOUNCE = 'debounce_ms'
+
+    def __init__(self, name, cfg):
+        self.name = name
+        self.cfg = cfg
+        self.outputs = {}
+        self.events = []
+        self.changed = True   # state snapshot needs publishing
+        self.error = None
+        ms = cfg.get(self.DEBOUNCE, 50)
+        self._deb = {}
+        for sig in self.INPUTS:
+            self._deb[sig] = Debounce(ms)
+        for sig in self.OUTPUTS:
+            self.outputs[sig] = self.SAFE.get(sig, 0)
+
+    # --- the runtime calls these -------------------------------------------------------
+    def input(self, sig, raw, now):
+        """A raw sample or edge of an input. Debounced inputs reach on_input when stable."""
+        d = self._deb.get(sig)
+        if d is None:
+            return
+        v = d.feed(raw, now)
+        if v is not None:
+            self.on_input(sig, v, now)
+
+    def tick(self, now):
+        for sig in self._deb:
+            v = self._deb[sig].poll(now)
+            if v is not None:
+                self.on_input(sig, v, now)
+        self.on_tick(now)
+
+    def command(self, op, args, now):
+        """Run a command; returns None when accepted, else the reason it was refused."""
+        fn = getattr(self, 'cmd_' + op, None)
+        if fn is None:
+            return "unknown op '%s' for %s (ops: %s)" % (op, self.TYPE, ', '.join(self.ops()))
+        return fn(args, now)
+
+    def ops(self):
+        out = []
+        for k in dir(self):
+            if k.startswith('cmd_'):
+                out.append(k[4:])
+        out.sort()
+        return out
+
+    def cmd_status(self, args, now):
+        self.changed = True
+        return None
+
+    def safe(self, why):
+        """Drive every output to its safe value; the controller stays faulted."""
+        self.error = why
+        for sig in self.OUTPUTS:
+            self.outputs[sig] = self.SAFE.get(sig, 0)
+        self.changed = True
+
+    def value(self, sig):
+        d = self._deb.get(sig)
+        return d.value if d is not None else 0
+
+    # --- for subclasses ------------------------------------------------------------------
+    def on_input(self, sig, value, now):
+        pass
+
+    def on_tick(self, now):
+        pass
+
+    def state(self):
+        return {}
+
+    def snapshot(self):
+        s = self.state()
+        s['type'] = self.TYPE
+        if self.error:
+            s['error'] = self.error
+        return s
+
+    def out(self, sig, v):
+        if self.outputs.get(sig) != v:
+            self.outputs[sig] = v
+            self.changed = True
+
+    def emit(self, etype, sev, fields=None):
+        self.events.append((etype, sev, fields))
+        self.changed = True
+
+    def alarm(self, etype, active, fields=None):
+        f = {'active': active}
+        if fields:
+            for k in fields:
+                f[k] = fields[k]
+        self.emit(etype, SEV_ALARM, f)
+
+    def go(self, table, old, new):
+        """Check a transition against the controller's table; an illegal one is a bug."""
+        if (old, new) not in table:
+            raise ControllerError('illegal transition %s -> %s in %s' % (old, new, self.name))
+        self.changed = True
+        return new
+
+    def setting(self, key, default):
+        v = self.cfg.get(key, default)
+        return default if v is None else v

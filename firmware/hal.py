@@ -1,0 +1,35 @@
+# The hardware abstraction: logical signals on top of pins, polarity applied here.
+# Back-ends: hal_esp32 (machine.Pin) on a board, hal_sim (virtual wires) on the unix port.
+import sys
+
+
+class HalError(Exception):
+    pass
+
+
+class Signal:
+    """A logical signal: 1 = active. `raw` is the pin object of the back-end."""
+
+    def __init__(self, name, raw, active_low, is_output):
+        self.name = name
+        self.raw = raw
+        self.inv = 1 if active_low else 0
+        self.is_output = is_output
+
+    def value(self, v=None):
+        if v is None:
+            return self.raw.value() ^ self.inv
+        self.raw.value((1 if v else 0) ^ self.inv)
+
+
+def is_board():
+    return sys.platform == 'esp32'
+
+
+def make(cfg):
+    """Pick the back-end for where we run."""
+    if is_board():
+        import hal_esp32
+        return hal_esp32.Esp32Hal(cfg)
+    import hal_sim
+    return hal_sim.SimHal(cfg)

@@ -1,0 +1,161 @@
+# Simulated back-end for the MicroPython unix port: virtual wires served on a loopback
+# TCP port (EDGE_IO_PORT) with the line protocol in protocols/sim-io.md.
+# Input levels persist in wires.json, as a physical wire keeps its level across a reboot.
+import asyncio
+import json
+import os
+from clock import ticks_us, wall_ms, set_wall_ms
+from hal import Signal, HalError
+
+WIRES = 'wires.json'
+
+
+class SimPin:
+    def __init__(self, level=0):
+        self.level = level
+
+    def value(self, v=None):
+        if v is None:
+            return self.level
+        self.level = v
+
+
+class SimHal:
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.signals = {}     # name -> Signal
+        self._edge = None
+        self._watchers = []
+        self._saved = self._load()
+        self.port = int(os.getenv('EDGE_IO_PORT') or 0)
+        self.info = {}
+
+    def _load(self):
+        try:
+            with open(WIRES) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {}
+
+    def _save(self):
+        d = {}
+        for n in self.signals:
+            s = self.signals[n]
+            if not s.is_output:
+                d[n] = s.raw.level
+        try:
+            with open(WIRES, 'w') as f:
+                json.dump(d, f)
+        except OSError:
+            pass
+
+    def input(self, name, pin, active_low=False):
+        if name in self.signals:
+            raise HalError('signal %s wired twice' % name)
+        idle = 1 if active_low else 0
+        s = Signal(name, SimPin(self._saved.get(name, idle)), active_low, False)
+        self.signals[name] = s
+        return s
+
+    def output(self, name, pin, active_low=False, value=0):
+        if name in self.signals:
+            raise HalError('signal %s wired twice' % name)
+        s = Signal(name, SimPin(0), active_low, True)
+        s.value(value)
+        self.signals[name] = s
+        return s
+
+    def on_edge(self, cb):
+        self._edge = cb
+
+    def output_changed(self, sig, value):
+        self._notify('edge %s %d %d\n' % (sig.name, value, ticks_us()))
+
+    def _notify(self, line):
+        data = line.encode()
+        keep = []
+        for w in self._watchers:
+            try:
+                w.write(data)
+                keep.append(w)
+            except Exception:
+                pass
+        self._watchers = keep
+
+    def reset_cause(self):
+        return os.getenv('EDGE_RESET') or 'power'
+
+    # --- the virtual wire server ----------------------------------------------------------
+    async def serve(self):
+        if not self.port:
+            return
+        await asyncio.start_server(self._client, '127.0.0.1', self.port)
+
+    async def _client(self, r, w):
+        try:
+            while True:
+                line = await r.readline()
+                if not line:
+                    break
+                reply = self.handle(line.decode().strip(), w)
+                if reply:
+                    w.write(reply.encode())
+                    await w.drain()
+        except Exception:
+            pass
+        if w in self._watchers:
+            self._watchers.remove(w)
+        try:
+            w.close()
+        except Exception:
+            pass
+
+    def handle(self, line, w=None):
+        parts = line.split()
+        if not parts:
+            return ''
+        op = parts[0]
+        if op == 'get' and len(parts) == 2:
+            s = self.signals.get(parts[1])
+            if s is None:
+                return self._unknown(parts[1])
+            return '= %s %d\n' % (s.name, s.value())
+        if op == 'set' and len(parts) == 3:
+            s = self.signals.get(parts[1])
+            if s is None:
+                return self._unknown(parts[1])
+            if s.is_output:
+                return 'err %s is an output: only the firmware drives it\n' % s.name
+            if parts[2] not in ('0', '1'):
+                return 'err value must be 0 or 1\n'
+            v = int(parts[2])
+            s.value(v)
+            self._save()
+            self._notify('edge %s %d %d\n' % (s.name, v, ticks_us()))
+            if self._edge is not None:
+                self._edge(s)
+            return 'ok %s %d\n' % (s.name, v)
+        if op == 'list':
+            out = ''
+            names = sorted(self.signals)
+            for n in names:
+                s = self.signals[n]
+                out += '= %s %d %s\n' % (n, s.value(), 'out' if s.is_output else 'in')
+            return out + '.\n'
+        if op == 'watch':
+            if w is not None:
+                self._watchers.append(w)
+            return 'ok watch\n'
+        if op == 'clock':
+            if len(parts) == 2:
+                try:
+                    set_wall_ms(int(parts[1]))
+                except ValueError:
+                    return 'err clock needs milliseconds since 1970\n'
+            return '= clock %d\n' % wall_ms()
+        if op == 'info':
+            return '= info %s\n' % json.dumps(self.info)
+        return 'err unknown request %r (get, set, list, watch, clock, info)\n' % line[:40]
+
+    def _unknown(self, name):
+        return 'err no signal %s (known: %s)\n' % (name, ' '.join(sorted(self.signals)))

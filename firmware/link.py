@@ -1,0 +1,114 @@
+# The network side of a board: keeps an MQTT session up (reconnect with capped, jittered
+# backoff), publishes status/state/events/acks/tele, and routes commands to the app.
+# Nothing here is awaited by the control loop: a dead network never stalls a controller.
+import asyncio
+import json
+import random
+from clock import ticks_ms, ticks_diff
+import mqtt
+import topics
+
+BACKOFF_MIN_MS = 500
+BACKOFF_MAX_MS = 30000
+
+
+class Link:
+    def __init__(self, app, cfg):
+        self.app = app
+        site, dev = cfg['site'], cfg['device']
+        self.site, self.dev = site, dev
+        b = cfg['broker']
+        self.t_status = topics.status(site, dev)
+        self.t_cmd = topics.base(site, dev) + 'cmd/'
+        self.client = mqtt.Client(
+            site + '/' + dev, b['host'], b['port'], keepalive=cfg.get('keepalive_s', 30),
+            will=(self.t_status, b'{"online": false}', 1, True),
+            user=b.get('user'), password=b.get('password'),
+            on_message=self._on_message, timeout_ms=cfg.get('net_timeout_ms', 5000))
+        self.tele_ms = cfg.get('tele_s', 60) * 1000
+        self.acks = []          # (ctrl, ack dict) waiting to be sent
+        self._kick = asyncio.Event()
+        app.wake = self._kick.set
+        self.connects = 0
+        self.last_error = None
+
+    def _on_message(self, topic, payload):
+        if topic.startswith(self.t_cmd):
+            ctrl = topic[len(self.t_cmd):]
+            try:
+                ack = self.app.command(ctrl, payload)
+            except Exception as e:  # a bug here must not take the link down
+                ack = {'id': None, 'ok': False, 'err': 'internal error: %r' % (e,)}
+            self.acks.append((ctrl, ack))
+            self._kick.set()
+
+    async def run(self):
+        backoff = BACKOFF_MIN_MS
+        while True:
+            try:
+                await self.client.connect()
+                self.connects += 1
+                backoff = BACKOFF_MIN_MS
+                await self._session()
+            except Exception as e:
+                self.last_error = repr(e)
+            self.client.close()
+            if self.app.debug:
+                print('link down:', self.client.error or self.last_error)
+            # jitter spreads a whole site's boards over the window (no reconnect storm)
+            await asyncio.sleep_ms(backoff // 2 + random.getrandbits(16) % (backoff // 2 + 1))
+            backoff = min(backoff * 2, BACKOFF_MAX_MS)
+
+    async def _session(self):
+        c = self.client
+        reader = asyncio.create_task(c.run())
+        pinger = asyncio.create_task(c.keep_alive())
+        try:
+            await c.subscribe(self.t_cmd + '+', 1)
+            await c.publish(self.t_status, json.dumps(self.app.status()), 1, True)
+            for name in self.app.ctrls:
+                self.app.dirty[name] = True
+            last_tele = ticks_ms() - self.tele_ms + 2000
+            while c.connected:
+                if not await self._send_one():
+                    if ticks_diff(ticks_ms(), last_tele) >= self.tele_ms:
+                        last_tele = ticks_ms()
+                        await c.publish(topics.tele(self.site, self.dev),
+                                        json.dumps(self.app.tele()), 0)
+                        continue
+                    self._kick.clear()
+                    try:
+                        await asyncio.wait_for_ms(self._kick.wait(), 250)
+                    except asyncio.TimeoutError:
+                        pass
+        finally:
+            reader.cancel()
+            pinger.cancel()
+
+    async def _send_one(self):
+        """Send the most urgent pending message; False when nothing is pending."""
+        c = self.client
+        app = self.app
+        if self.acks:
+            ctrl, ack = self.acks[0]
+            await c.publish(topics.ack(self.site, self.dev, ctrl), json.dumps(ack), 1)
+            self.acks.pop(0)
+            return True
+        if app.dirty:
+            name = next(iter(app.dirty))
+            del app.dirty[name]
+            ctrl = app.ctrls[name]
+            try:
+                await c.publish(topics.state(self.site, self.dev, name),
+                                json.dumps(ctrl.snapshot()), 1, True)
+            except Exception:
+                app.dirty[name] = True
+                raise
+            return True
+        item = app.events.peek()
+        if item is not None:
+            seq, ctrl, data, sev = item
+            await c.publish(topics.evt(self.site, self.dev, ctrl), data, 1)
+            app.events.pop(seq)
+            return True
+        return False

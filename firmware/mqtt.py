@@ -1,0 +1,282 @@
+# MQTT 3.1.1 client for MicroPython asyncio, written for edgectl.
+# CONNECT (with will), PUBLISH QoS 0/1 (PUBACK awaited), SUBSCRIBE, PINGREQ keepalive.
+# Every wait has a timeout; a protocol error closes the connection (the link reconnects).
+import asyncio
+import struct
+from compat import const
+from clock import ticks_ms, ticks_diff
+
+CONNECT = const(0x10)
+CONNACK = const(0x20)
+PUBLISH = const(0x30)
+PUBACK = const(0x40)
+SUBSCRIBE = const(0x82)
+SUBACK = const(0x90)
+PINGREQ = const(0xC0)
+PINGRESP = const(0xD0)
+DISCONNECT = const(0xE0)
+
+
+class MQTTError(Exception):
+    pass
+
+
+def _str(b):
+    return struct.pack('!H', len(b)) + b
+
+
+def _remaining(n):
+    out = bytearray()
+    while True:
+        d = n & 0x7F
+        n >>= 7
+        out.append(d | 0x80 if n else d)
+        if not n:
+            return bytes(out)
+
+
+def _b(s):
+    return s.encode() if isinstance(s, str) else s
+
+
+def connect_packet(client_id, keepalive, will=None, user=None, password=None, clean=True):
+    flags = 0x02 if clean else 0
+    payload = _str(_b(client_id))
+    if will:
+        topic, msg, qos, retain = will
+        flags |= 0x04 | (qos << 3) | (0x20 if retain else 0)
+        payload += _str(_b(topic)) + _str(_b(msg))
+    if user is not None:
+        flags |= 0x80
+        payload += _str(_b(user))
+        if password is not None:
+            flags |= 0x40
+            payload += _str(_b(password))
+    var = b'\x00\x04MQTT\x04' + bytes((flags,)) + struct.pack('!H', keepalive)
+    body = var + payload
+    return bytes((CONNECT,)) + _remaining(len(body)) + body
+
+
+def publish_packet(topic, payload, qos=0, retain=False, pid=0, dup=False):
+    h = PUBLISH | (qos << 1) | (1 if retain else 0) | (8 if dup else 0)
+    body = _str(_b(topic))
+    if qos:
+        body += struct.pack('!H', pid)
+    body += _b(payload)
+    return bytes((h,)) + _remaining(len(body)) + body
+
+
+def subscribe_packet(pid, topic, qos):
+    body = struct.pack('!H', pid) + _str(_b(topic)) + bytes((qos,))
+    return bytes((SUBSCRIBE,)) + _remaining(len(body)) + body
+
+
+def decode_utf8(b):
+    """A topic must be valid UTF-8 without NUL (MQTT 3.1.1 section 1.5.3)."""
+    try:
+        s = b.decode()
+    except Exception:
+        raise MQTTError('topic is not valid UTF-8')
+    if '\x00' in s:
+        raise MQTTError('topic contains NUL')
+    return s
+
+
+def parse_publish(h, body):
+    """Return (topic, payload, qos, pid) of a PUBLISH body; MQTTError if malformed."""
+    qos = (h >> 1) & 3
+    if qos > 1:
+        raise MQTTError('unsupported QoS %d' % qos)
+    if len(body) < 2:
+        raise MQTTError('short PUBLISH')
+    tl = struct.unpack_from('!H', body, 0)[0]
+    if 2 + tl + (2 if qos else 0) > len(body):
+        raise MQTTError('PUBLISH topic length past the packet')
+    topic = decode_utf8(body[2:2 + tl])
+    i = 2 + tl
+    pid = 0
+    if qos:
+        pid = struct.unpack_from('!H', body, i)[0]
+        i += 2
+    return topic, body[i:], qos, pid
+
+
+class Client:
+    def __init__(self, client_id, host, port, keepalive=30, will=None, user=None,
+                 password=None, on_message=None, max_packet=8192, timeout_ms=5000):
+        self.client_id = client_id
+        self.host = host
+        self.port = port
+        self.keepalive = keepalive
+        self.will = will
+        self.user = user
+        self.password = password
+        self.on_message = on_message
+        self.max_packet = max_packet
+        self.timeout_ms = timeout_ms
+        self._r = None
+        self._w = None
+        self._pid = 0
+        self._acks = {}         # pid -> asyncio.Event awaiting PUBACK/SUBACK
+        self._last_rx = 0
+        self._last_tx = 0
+        self.connected = False
+        self.error = None
+
+    def _next_pid(self):
+        self._pid = self._pid % 65535 + 1
+        return self._pid
+
+    async def connect(self):
+        self.close()
+        self.error = None
+        r, w = await asyncio.wait_for_ms(asyncio.open_connection(self.host, self.port),
+                                         self.timeout_ms)
+        self._r, self._w = r, w
+        await self._send(connect_packet(self.client_id, self.keepalive, self.will,
+                                        self.user, self.password))
+        h, body = await asyncio.wait_for_ms(self._read_packet(), self.timeout_ms)
+        if h != CONNACK or len(body) != 2:
+            raise MQTTError('expected CONNACK, got 0x%02x' % h)
+        if body[1] != 0:
+            raise MQTTError('broker refused the connection (code %d)' % body[1])
+        self.connected = True
+        self._last_rx = ticks_ms()
+
+    def close(self):
+        self.connected = False
+        for pid in self._acks:
+            self._acks[pid].set()   # wake waiters; they see the connection is gone
+        self._acks = {}
+        if self._w is not None:
+            try:
+                self._w.close()
+            except Exception:
+                pass
+        self._r = self._w = None
+
+    async def disconnect(self):
+        if self.connected:
+            try:
+                await self._send(bytes((DISCONNECT, 0)))
+            except Exception:
+                pass
+        self.close()
+
+    async def _send(self, pkt):
+        w = self._w
+        if w is None:
+            raise MQTTError('not connected')
+        w.write(pkt)
+        await asyncio.wait_for_ms(w.drain(), self.timeout_ms)
+        self._last_tx = ticks_ms()
+
+    async def _read_exact(self, n):
+        data = await self._r.readexactly(n)
+        if len(data) != n:
+            raise MQTTError('connection closed')
+        return data
+
+    async def _read_packet(self):
+        h = (await self._read_exact(1))[0]
+        n = 0
+        shift = 0
+        for _ in range(4):
+            d = (await self._read_exact(1))[0]
+            n |= (d & 0x7F) << shift
+            shift += 7
+            if not d & 0x80:
+                break
+        else:
+            raise MQTTError('bad remaining length')
+        if n > self.max_packet:
+            raise MQTTError('packet of %d bytes exceeds %d' % (n, self.max_packet))
+        body = await self._read_exact(n) if n else b''
+        self._last_rx = ticks_ms()
+        return h, body
+
+    async def publish(self, topic, payload, qos=0, retain=False, dup=False):
+        """Send a PUBLISH; with qos=1 returns only after PUBACK (MQTTError on timeout/loss)."""
+        if not qos:
+            await self._send(publish_packet(topic, payload, 0, retain))
+            return
+        pid = self._next_pid()
+        ev = asyncio.Event()
+        self._acks[pid] = ev
+        try:
+            await self._send(publish_packet(topic, payload, 1, retain, pid, dup))
+            await asyncio.wait_for_ms(ev.wait(), self.timeout_ms)
+        except asyncio.TimeoutError:
+            raise MQTTError('no PUBACK for packet %d' % pid)
+        finally:
+            self._acks.pop(pid, None)
+        if not self.connected:
+            raise MQTTError('connection lost before PUBACK')
+
+    async def subscribe(self, topic, qos=1):
+        pid = self._next_pid()
+        ev = asyncio.Event()
+        self._acks[pid] = ev
+        try:
+            await self._send(subscribe_packet(pid, topic, qos))
+            await asyncio.wait_for_ms(ev.wait(), self.timeout_ms)
+        except asyncio.TimeoutError:
+            raise MQTTError('no SUBACK for %s' % topic)
+        finally:
+            self._acks.pop(pid, None)
+        if not self.connected:
+            raise MQTTError('connection lost before SUBACK')
+
+    def _acked(self, body):
+        if len(body) < 2:
+            raise MQTTError('short ack')
+        pid = struct.unpack_from('!H', body, 0)[0]
+        ev = self._acks.get(pid)
+        if ev is not None:
+            ev.set()
+
+    async def run(self):
+        """Read packets until the connection fails; raises MQTTError with the reason."""
+        try:
+            while True:
+                h, body = await self._read_packet()
+                t = h & 0xF0
+                if t == PUBLISH:
+                    topic, payload, qos, pid = parse_publish(h, body)
+                    if qos:
+                        await self._send(bytes((PUBACK, 2)) + struct.pack('!H', pid))
+                    if self.on_message:
+                        self.on_message(topic, payload)
+                elif t == PUBACK or t == SUBACK:
+                    self._acked(body)
+                elif t == PINGRESP:
+                    pass
+                else:
+                    raise MQTTError('unexpected packet 0x%02x' % h)
+        except MQTTError as e:
+            self.error = str(e)
+            raise
+        except Exception as e:
+            self.error = 'connection lost: %r' % (e,)
+            raise MQTTError(self.error)
+        finally:
+            self.close()
+
+    async def keep_alive(self):
+        """Send PINGREQ when idle; close the link if the broker stays silent too long."""
+        ka = self.keepalive * 1000
+        while self.connected:
+            await asyncio.sleep_ms(min(1000, ka // 4))
+            if not self.connected:
+                return
+            now = ticks_ms()
+            if ticks_diff(now, self._last_rx) > ka + ka // 2:
+                self.error = 'keepalive: broker silent for %d ms' % ticks_diff(now, self._last_rx)
+                self.close()
+                return
+            if ticks_diff(now, self._last_tx) >= ka // 2:
+                try:
+                    await self._send(bytes((PINGREQ, 0)))
+                except Exception:
+                    self.close()
+                    return

@@ -1,0 +1,306 @@
+"""`edgectl`: a table of verbs, each a small handler. Errors print `edgectl: ...` and exit
+non-zero (1 refused/failed, 2 usage or input); no tracebacks for user mistakes."""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .errors import EdgeError
+
+EPILOG = '''examples:
+  edgectl demo                              the whole product on this machine, no hardware
+  edgectl config validate site.yaml         check a site file (errors name file:line)
+  edgectl broker --site site.yaml           run mosquitto for the site (another shell)
+  edgectl sim site.yaml                     run the site's devices as simulated boards
+  edgectl io lobby-1 front.contact=1        set a signal of a simulated board
+  edgectl cmd lobby-1 front unlock s=10     send a command and wait for its ack
+  edgectl monitor                           watch devices, events and alarms
+  edgectl bench alarm-latency --json        measure a figure
+'''
+
+
+def _site_arg(p, positional=False):
+    if positional:
+        p.add_argument('site_file', nargs='?', metavar='SITE.yaml', help='the site file (default ./site.yaml)')
+    p.add_argument('--site', dest='site_opt', metavar='FILE', help='the site file (default ./site.yaml)')
+
+
+def _site_path(a):
+    return getattr(a, 'site_file', None) or a.site_opt or 'site.yaml'
+
+
+def _broker_for(a):
+    """The broker to talk to: the running simulator's (same folder) or the site file's."""
+    from . import site as sitemod, simio
+    try:
+        rt = simio.runtime()
+        if not (a.site_opt or getattr(a, 'site_file', None)):
+            return rt['site'], rt['broker']['host'], rt['broker']['port']
+    except EdgeError:
+        rt = None
+    s = sitemod.load_valid(_site_path(a))
+    if rt and rt['site'] == s.name:
+        return s.name, rt['broker']['host'], rt['broker']['port']
+    return s.name, s.data['broker']['host'], s.data['broker']['port']
+
+
+# --- verbs --------------------------------------------------------------------------------
+def cmd_demo(a):
+    from . import demo
+    return demo.run(keep=a.keep, site_file=a.site_opt)
+
+
+def cmd_config(a):
+    from . import site as sitemod
+    if a.action == 'validate':
+        s = sitemod.load(_site_path(a))
+        if a.json:
+            print(json.dumps({'ok': not s.errors, 'problems': [p.__dict__ for p in s.problems]}, indent=1))
+        else:
+            for p in s.problems:
+                print(str(p), file=sys.stderr)
+            if not s.errors:
+                print('%s: site %s, %d device(s), %d warning(s): valid' % (
+                    _site_path(a), s.name, len(s.devices), len(s.warnings)))
+        return 2 if s.errors else 0
+    if a.action == 'show':
+        s = sitemod.load_valid(_site_path(a))
+        devs = [a.device] if a.device else sorted(s.devices)
+        out = {d: sitemod.device_config(s, d) for d in devs}
+        print(json.dumps(out[a.device] if a.device else out, indent=1))
+        return 0
+    raise EdgeError('unknown config action %r' % a.action, 2)
+
+
+def cmd_broker(a):
+    from . import site as sitemod
+    from .broker import Broker
+    s = sitemod.load_valid(_site_path(a))
+    host = s.data['broker']['host']
+    if host not in ('127.0.0.1', 'localhost'):
+        raise EdgeError('edgectl broker serves loopback only; the site names %s' % host, 2)
+    port = a.port or s.data['broker']['port']
+    workdir = Path(a.dir or '.edgectl/broker')
+    with Broker(port=port, workdir=workdir, persistence=True) as b:
+        print('mosquitto for site %s on %s:%d (config %s, log %s); Ctrl-C stops it' % (
+            s.name, b.host, b.port, b.conf, b.log), flush=True)
+        try:
+            while b.proc.poll() is None:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        if b.proc and b.proc.poll() not in (None, 0):
+            raise EdgeError('mosquitto exited with status %s; see %s' % (b.proc.returncode, b.log))
+    return 0
+
+
+def cmd_sim(a):
+    from . import site as sitemod
+    from .broker import Broker
+    from .sim import SimSite
+    s = sitemod.load_valid(_site_path(a))
+    broker = None
+    bk = dict(s.data['broker'])
+    if a.with_broker:
+        broker = Broker(port=bk['port'], workdir=Path('.edgectl/broker')).start()
+        print('mosquitto on %s:%d' % (broker.host, broker.port), flush=True)
+    sim = SimSite(s, broker=bk, fresh=a.fresh)
+    try:
+        sim.start()
+        for d, b in sim.boards.items():
+            print('%s: simulated %s (heap %d KB), wires on 127.0.0.1:%d, files %s' % (
+                d, b.cfg['board'], b.heap_kb, b.io_port, b.fs), flush=True)
+        print('running; `edgectl io DEVICE CTRL.SIGNAL=1` from another shell here; Ctrl-C stops', flush=True)
+        end = time.monotonic() + a.duration if a.duration else None
+        while end is None or time.monotonic() < end:
+            for d in sim.supervise():
+                print('%s: board process ended; restarted (a reboot)' % d, flush=True)
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+        if broker:
+            broker.stop()
+    return 0
+
+
+def cmd_io(a):
+    from . import simio
+    io = simio.connect(a.device)
+    try:
+        if not a.signal:
+            sigs = io.list()
+            if a.json:
+                print(json.dumps({k: {'value': v, 'dir': d} for k, (v, d) in sigs.items()}))
+            else:
+                for k, (v, d) in sigs.items():
+                    print('%-24s %d  %s' % (k, v, d))
+            return 0
+        if '=' in a.signal:
+            name, val = a.signal.split('=', 1)
+            if val not in ('0', '1'):
+                raise EdgeError('value must be 0 or 1 (got %r)' % val, 2)
+            io.set(name, int(val))
+            print('%s=%s' % (name, val))
+        else:
+            v = io.get(a.signal)
+            print(json.dumps({a.signal: v}) if a.json else v)
+        return 0
+    finally:
+        io.close()
+
+
+def cmd_cmd(a):
+    from . import commands
+    site, host, port = _broker_for(a)
+    ack = commands.send(host, port, site, a.device, a.ctrl, a.op, commands.parse_args(a.args), timeout=a.timeout)
+    if a.json:
+        print(json.dumps(ack))
+    elif ack.get('ok'):
+        print('ok' + (' ' + json.dumps(ack['state']) if 'state' in ack else ''))
+    else:
+        print('refused: %s' % ack.get('err'), file=sys.stderr)
+    return 0 if ack.get('ok') else 1
+
+
+def cmd_monitor(a):
+    from .monitor import Monitor
+    site, host, port = _broker_for(a)
+    mon = Monitor(site, as_json=a.json, quiet_state=not a.state)
+    mon.attach(host, port)
+    if not a.json:
+        print('monitoring site %s on %s:%d; Ctrl-C stops' % (site, host, port), flush=True)
+    try:
+        end = time.monotonic() + a.duration if a.duration else None
+        while end is None or time.monotonic() < end:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        mon.detach()
+    if not a.json:
+        print(json.dumps(mon.summary()))
+    return 0
+
+
+def cmd_bench(a):
+    from .bench import BENCHES
+    fn = BENCHES.get(a.name)
+    if fn is None:
+        raise EdgeError('no benchmark %r (have: %s)' % (a.name, ', '.join(sorted(BENCHES))), 2)
+    kwargs = {}
+    if a.name == 'alarm-latency':
+        kwargs = {'n': a.n, 'progress': None if a.json else
+                  (lambda i, n: print('\rsample %d/%d' % (i, n), end='', file=sys.stderr, flush=True))}
+    res = fn(**kwargs)
+    if a.json:
+        print(json.dumps(res))
+    else:
+        print()
+        for k, v in res.items():
+            print('%-22s %s' % (k, v))
+    return 0
+
+
+# --- the table ------------------------------------------------------------------------------
+def build_parser():
+    p = argparse.ArgumentParser(prog='edgectl', description='Flash, configure, simulate, test and watch edgectl boards.',
+                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--version', action='version', version='edgectl ' + __version__)
+    sub = p.add_subparsers(dest='verb', metavar='VERB')
+
+    s = sub.add_parser('demo', help='the whole product on this machine: broker, simulated site, scripted walk, monitor',
+                       description='Start mosquitto on a free port, run the demo site (a door) as a simulated board, '
+                                   'walk through REX, held-open, forced door, fire release and a refused command, '
+                                   'and show what the control room sees. Exit 0 when every expected event arrived.')
+    s.add_argument('--site', dest='site_opt', metavar='FILE', help='another site file to run instead of the embedded one')
+    s.add_argument('--keep', action='store_true', help='keep the work folder (board logs, broker log)')
+    s.set_defaults(fn=cmd_demo)
+
+    s = sub.add_parser('config', help='check a site file, show a device\'s flat config',
+                       description='validate: check the site file against the schema, board profiles and controller '
+                                   'definitions; every problem names file:line and the fix. '
+                                   'show: print the flat config a device receives (defaults filled in).')
+    s.add_argument('action', choices=['validate', 'show'])
+    _site_arg(s, positional=True)
+    s.add_argument('device', nargs='?', help='(show) one device only')
+    s.add_argument('--json', action='store_true', help='problems as JSON')
+    s.set_defaults(fn=cmd_config)
+
+    s = sub.add_parser('broker', help="run a local mosquitto for the site (loopback)",
+                       description="Run mosquitto on the site file's broker port, loopback only, with a generated "
+                                   "config in .edgectl/broker/. Needs the Debian/Ubuntu package 'mosquitto'.")
+    _site_arg(s, positional=True)
+    s.add_argument('--port', type=int, help="override the site file's port")
+    s.add_argument('--dir', help='config/log folder (default .edgectl/broker)')
+    s.set_defaults(fn=cmd_broker)
+
+    s = sub.add_parser('sim', help="run the site's devices as simulated boards",
+                       description='Run each device of the site as the firmware on the MicroPython unix port, with '
+                                   'its board profile\'s heap, its own filesystem under .edgectl/sim/DEVICE and '
+                                   'virtual wires (see `edgectl io`). Boards whose process ends are restarted.')
+    _site_arg(s, positional=True)
+    s.add_argument('--with-broker', action='store_true', help="also start mosquitto on the site's broker port")
+    s.add_argument('--fresh', action='store_true', help="wipe the boards' filesystems first (seq, boot count, wires)")
+    s.add_argument('--duration', type=float, help='stop after this many seconds')
+    s.set_defaults(fn=cmd_sim)
+
+    s = sub.add_parser('io', help="read or set a simulated board's signal",
+                       description='With `edgectl sim` running in this folder: `edgectl io DEVICE` lists signals, '
+                                   '`edgectl io DEVICE CTRL.SIGNAL` reads one, `CTRL.SIGNAL=1` sets an input.')
+    s.add_argument('device')
+    s.add_argument('signal', nargs='?', metavar='CTRL.SIGNAL[=VALUE]')
+    s.add_argument('--json', action='store_true')
+    s.set_defaults(fn=cmd_io)
+
+    s = sub.add_parser('cmd', help='send a command and wait for its ack',
+                       description='Publish {"id", "op", k: v...} to cmd/CTRL of DEVICE and wait for the ack. '
+                                   'Exit 0 when accepted, 1 when refused or no ack arrives in time.')
+    s.add_argument('device')
+    s.add_argument('ctrl')
+    s.add_argument('op')
+    s.add_argument('args', nargs='*', metavar='k=v')
+    _site_arg(s)
+    s.add_argument('--timeout', type=float, default=5.0, help='seconds to wait for the ack (default 5)')
+    s.add_argument('--json', action='store_true', help='print the ack as JSON')
+    s.set_defaults(fn=cmd_cmd)
+
+    s = sub.add_parser('monitor', help='the control room: devices, events, alarms',
+                       description='Subscribe to the whole site and print devices online/offline and every event, '
+                                   'alarms highlighted; duplicates are dropped and gaps reported by (device, seq).')
+    _site_arg(s)
+    s.add_argument('--json', action='store_true', help='one JSON object per message')
+    s.add_argument('--state', action='store_true', help='also show state snapshots')
+    s.add_argument('--duration', type=float, help='stop after this many seconds')
+    s.set_defaults(fn=cmd_monitor)
+
+    s = sub.add_parser('bench', help='run a benchmark and print its figures',
+                       description='Benchmarks: alarm-latency (door contact past held_open_s to the alarm at an MQTT '
+                                   'subscriber), boot-heap (heap in use after boot on the simulated board).')
+    s.add_argument('name')
+    s.add_argument('--json', action='store_true', help='one JSON object')
+    s.add_argument('-n', type=int, default=20, help='samples (alarm-latency)')
+    s.set_defaults(fn=cmd_bench)
+    return p
+
+
+def main(argv=None):
+    p = build_parser()
+    a = p.parse_args(argv)
+    if not getattr(a, 'fn', None):
+        p.print_help()
+        return 2
+    try:
+        return a.fn(a)
+    except EdgeError as e:
+        print('edgectl: %s' % e, file=sys.stderr)
+        return e.code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == '__main__':
+    sys.exit(main())

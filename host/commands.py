@@ -1,0 +1,59 @@
+"""Send a command to a device controller and wait for its ack (`edgectl cmd`)."""
+import json
+import threading
+import uuid
+
+from .errors import EdgeError
+from .mqttc import connect
+from .proto import topics
+
+
+def parse_args(pairs):
+    """k=v words -> dict; values become int, float, true/false/null where they parse."""
+    out = {}
+    for p in pairs:
+        if '=' not in p or p.startswith('='):
+            raise EdgeError('argument %r must be key=value (e.g. s=10)' % p, 2)
+        k, v = p.split('=', 1)
+        if k in ('id', 'op'):
+            raise EdgeError("'%s' is set by edgectl cmd itself" % k, 2)
+        out[k] = _value(v)
+    return out
+
+
+def _value(v):
+    for conv in (int, float):
+        try:
+            return conv(v)
+        except ValueError:
+            pass
+    return {'true': True, 'false': False, 'null': None}.get(v, v)
+
+
+def send(host, port, site, device, ctrl, op, args=None, timeout=5.0, cid=None):
+    """Publish the command; return the ack dict. EdgeError on timeout."""
+    cid = cid or 'c-%s' % uuid.uuid4().hex[:10]
+    got = {}
+    done = threading.Event()
+    ack_topic = topics.ack(site, device, ctrl)
+
+    def on_message(client, userdata, msg):
+        try:
+            ack = json.loads(msg.payload)
+        except ValueError:
+            return
+        if isinstance(ack, dict) and ack.get('id') == cid:
+            got['ack'] = ack
+            done.set()
+
+    c = connect(host, port, 'cmd', on_message=on_message, subscribe=[ack_topic])
+    try:
+        body = {'id': cid, 'op': op}
+        body.update(args or {})
+        c.publish(topics.cmd(site, device, ctrl), json.dumps(body), qos=1)
+        if not done.wait(timeout):
+            raise EdgeError('no ack from %s/%s within %.1f s (is the device online?)' % (device, ctrl, timeout))
+        return got['ack']
+    finally:
+        c.loop_stop()
+        c.disconnect()

@@ -1,0 +1,157 @@
+"""The control room's first view: devices online/offline, each event as it arrives,
+alarms highlighted, duplicates dropped and gaps reported by (device, seq)."""
+import json
+import threading
+import time
+
+from rich.console import Console
+from rich.markup import escape
+
+from .mqttc import connect
+from .proto import topics
+
+SKIP_FIELDS = ('seq', 'ts', 'type', 'sev', 'ctrl', 'active')
+
+
+class Monitor:
+    def __init__(self, site, console=None, as_json=False, quiet_state=True):
+        self.site = site
+        self.console = console or Console(highlight=False, soft_wrap=True)
+        self.as_json = as_json
+        self.quiet_state = quiet_state
+        self.devices = {}        # device -> status dict
+        self.alarms = {}         # (device, ctrl, type) -> event
+        self.last_seq = {}       # device -> highest seq seen
+        self.seen = {}           # device -> set of recent seqs (dedup)
+        self.duplicates = 0
+        self.gaps = []           # (device, first missing, last missing)
+        self.records = []        # every record shown, in order
+        self.cond = threading.Condition()
+        self.client = None
+
+    # --- feeding -----------------------------------------------------------------------
+    def handle(self, topic, raw, retained=False, when=None):
+        when = when or time.time()
+        parsed = topics.parse(topic)
+        if parsed is None or parsed[0] != self.site:
+            return None
+        _, dev, kind, ctrl = parsed
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            payload = {'raw': raw.decode('utf-8', 'replace') if isinstance(raw, bytes) else raw}
+        rec = {'t': when, 'device': dev, 'kind': kind, 'ctrl': ctrl, 'msg': payload, 'retained': retained}
+        if kind == 'status':
+            self.devices[dev] = payload
+        elif kind == 'evt':
+            if not self._fresh(dev, payload):
+                return None
+            if payload.get('sev') == 'alarm':
+                key = (dev, payload.get('ctrl'), payload.get('type'))
+                if payload.get('active'):
+                    self.alarms[key] = payload
+                else:
+                    self.alarms.pop(key, None)
+        elif kind in ('cmd', 'tele') or (kind == 'state' and self.quiet_state):
+            rec['hidden'] = True
+        with self.cond:
+            self.records.append(rec)
+            self.cond.notify_all()
+        if not rec.get('hidden'):
+            self.show(rec)
+        return rec
+
+    def _fresh(self, dev, ev):
+        seq = ev.get('seq')
+        if not isinstance(seq, int):
+            return True
+        seen = self.seen.setdefault(dev, set())
+        if seq in seen:
+            self.duplicates += 1
+            return False
+        seen.add(seq)
+        if len(seen) > 4096:
+            seen.discard(min(seen))
+        last = self.last_seq.get(dev)
+        if last is not None and seq > last + 1:
+            self.gaps.append((dev, last + 1, seq - 1))
+            self.console.print('[yellow]%s  gap: events %d..%d never arrived[/]' % (dev, last + 1, seq - 1))
+        if last is None or seq > last:
+            self.last_seq[dev] = seq
+        return True
+
+    # --- showing -------------------------------------------------------------------------
+    def show(self, rec):
+        if self.as_json:
+            print(json.dumps({k: v for k, v in rec.items() if k != 'hidden'}), flush=True)
+            return
+        self.console.print(self.render(rec))
+
+    def render(self, rec):
+        ts = time.strftime('%H:%M:%S', time.localtime(rec['t'])) + '.%03d' % (int(rec['t'] * 1000) % 1000)
+        dev = rec['device']
+        m = rec['msg']
+        kind = rec['kind']
+        if kind == 'status':
+            if m.get('online'):
+                return '%s  [bold green]%-12s ONLINE[/]  fw %s boot %s reset %s%s' % (
+                    ts, escape(dev), m.get('fw'), m.get('boot'), m.get('reset'), ' (retained)' if rec['retained'] else '')
+            return '%s  [bold red]%-12s OFFLINE[/]' % (ts, escape(dev))
+        if kind == 'evt':
+            extra = ' '.join('%s=%s' % (k, v) for k, v in m.items() if k not in SKIP_FIELDS)
+            sev = m.get('sev')
+            label = '%-10s %-22s' % (escape(str(m.get('ctrl'))), escape(str(m.get('type'))))
+            if sev == 'alarm' and m.get('active'):
+                body = '[bold white on red] ALARM [/] [bold red]%s[/]' % label
+            elif sev == 'alarm':
+                body = '[bold green] CLEAR [/] [green]%s[/]' % label
+            elif sev == 'warn':
+                body = '[bold yellow] WARN  [/] [yellow]%s[/]' % label
+            else:
+                body = '        %s' % label
+            return '%s  %-12s %s #%s %s' % (ts, escape(dev), body, m.get('seq'), escape(extra))
+        if kind == 'ack':
+            if m.get('ok'):
+                return '%s  %-12s ack %s %s ok' % (ts, escape(dev), rec['ctrl'], m.get('id'))
+            return '%s  %-12s [yellow]ack %s %s refused: %s[/]' % (ts, escape(dev), rec['ctrl'], m.get('id'), escape(str(m.get('err'))))
+        return '%s  %-12s %s/%s %s' % (ts, escape(dev), kind, rec['ctrl'], escape(json.dumps(m)))
+
+    # --- running -------------------------------------------------------------------------
+    def attach(self, host, port):
+        def on_message(client, userdata, msg):
+            self.handle(msg.topic, msg.payload, bool(msg.retain))
+        self.client = connect(host, port, 'monitor', on_message=on_message,
+                              subscribe=[topics.site_filter(self.site)])
+        return self
+
+    def detach(self):
+        if self.client:
+            self.client.loop_stop()
+            self.client.disconnect()
+            self.client = None
+
+    def wait_event(self, device, etype, timeout, active=None, start=0):
+        """Wait for an event record (index >= start); returns the record or None."""
+        end = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for r in self.records[start:]:
+                    m = r['msg']
+                    if (r['kind'] == 'evt' and r['device'] == device and m.get('type') == etype
+                            and (active is None or m.get('active') == active)):
+                        return r
+                left = end - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(left)
+
+    def mark(self):
+        with self.cond:
+            return len(self.records)
+
+    def summary(self):
+        online = sorted(d for d, s in self.devices.items() if s.get('online'))
+        offline = sorted(d for d, s in self.devices.items() if not s.get('online'))
+        return {'online': online, 'offline': offline,
+                'active_alarms': ['%s/%s %s' % k for k in sorted(self.alarms)],
+                'duplicates_dropped': self.duplicates, 'gaps': self.gaps}

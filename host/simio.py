@@ -1,0 +1,124 @@
+"""Client of a simulated board's virtual wires (protocol: protocols/sim-io.md)."""
+import json
+import socket
+import threading
+import time
+
+from . import paths
+from .errors import EdgeError
+
+
+class SimIO:
+    def __init__(self, port, host='127.0.0.1', timeout=5.0):
+        self.addr = (host, port)
+        try:
+            self.sock = socket.create_connection(self.addr, timeout=timeout)
+        except OSError as e:
+            raise EdgeError('cannot reach the simulated board on %s:%d (%s): is `edgectl sim` running?' % (host, port, e))
+        self.f = self.sock.makefile('rw', encoding='utf-8', newline='\n')
+        self.lock = threading.Lock()
+
+    def request(self, line, multi=False):
+        with self.lock:
+            self.f.write(line + '\n')
+            self.f.flush()
+            out = []
+            while True:
+                r = self.f.readline()
+                if not r:
+                    raise EdgeError('simulated board closed the connection')
+                r = r.rstrip('\n')
+                if r.startswith('err '):
+                    raise EdgeError(r[4:], 2)
+                if not multi:
+                    return r
+                if r == '.':
+                    return out
+                out.append(r)
+
+    def get(self, name):
+        return int(self.request('get %s' % name).split()[2])
+
+    def set(self, name, value):
+        self.request('set %s %d' % (name, 1 if value else 0))
+
+    def list(self):
+        out = {}
+        for r in self.request('list', multi=True):
+            _, name, v, d = r.split()
+            out[name] = (int(v), d)
+        return out
+
+    def clock(self, ms=None):
+        r = self.request('clock' if ms is None else 'clock %d' % ms)
+        return int(r.split()[2])
+
+    def info(self):
+        return json.loads(self.request('info').split(' ', 2)[2])
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class EdgeWatcher:
+    """Collects `edge` lines pushed by the board: (host time, name, value, board µs)."""
+
+    def __init__(self, port, host='127.0.0.1'):
+        self.sock = socket.create_connection((host, port), timeout=5)
+        self.sock.sendall(b'watch\n')
+        self.f = self.sock.makefile('r', encoding='utf-8')
+        if not self.f.readline().startswith('ok watch'):
+            raise EdgeError('board refused watch')
+        self.edges = []
+        self.cond = threading.Condition()
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        try:
+            for line in self.f:
+                p = line.split()
+                if len(p) == 4 and p[0] == 'edge':
+                    with self.cond:
+                        self.edges.append((time.time(), p[1], int(p[2]), int(p[3])))
+                        self.cond.notify_all()
+        except (OSError, ValueError):
+            pass
+
+    def wait(self, name, value, timeout, since=0):
+        end = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for e in self.edges[since:]:
+                    if e[1] == name and e[2] == value:
+                        return e
+                left = end - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(left)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def runtime(state_dir=None):
+    """The running simulator's description (written by `edgectl sim`)."""
+    path = (state_dir or paths.STATE_DIR) / 'sim.json'
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise EdgeError('no simulator running from this folder (no %s): start `edgectl sim SITE.yaml` here first' % path)
+
+
+def connect(device, state_dir=None):
+    rt = runtime(state_dir)
+    dev = rt['devices'].get(device)
+    if dev is None:
+        raise EdgeError('no simulated device %r (running: %s)' % (device, ', '.join(sorted(rt['devices']))), 2)
+    return SimIO(dev['io_port'])
