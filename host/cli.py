@@ -220,15 +220,19 @@ def build_parser():
     s.add_argument('--keep', action='store_true', help='keep the work folder (board logs, broker log)')
     s.set_defaults(fn=cmd_demo)
 
-    s = sub.add_parser('config', help='check a site file, show a device\'s flat config',
+    s = sub.add_parser('config', help="check a site file, show a device's flat config",
                        description='validate: check the site file against the schema, board profiles and controller '
                                    'definitions; every problem names file:line and the fix. '
                                    'show: print the flat config a device receives (defaults filled in).')
-    s.add_argument('action', choices=['validate', 'show'])
-    _site_arg(s, positional=True)
-    s.add_argument('device', nargs='?', help='(show) one device only')
-    s.add_argument('--json', action='store_true', help='problems as JSON')
-    s.set_defaults(fn=cmd_config)
+    csub = s.add_subparsers(dest='action', metavar='ACTION', required=True)
+    c = csub.add_parser('validate', help='check a site file (exit 2 when invalid)')
+    _site_arg(c, positional=True)
+    c.add_argument('--json', action='store_true', help='problems as JSON')
+    c.set_defaults(fn=cmd_config)
+    c = csub.add_parser('show', help="print the flat config a device receives")
+    c.add_argument('device', nargs='?', help='one device only (default: all)')
+    _site_arg(c)
+    c.set_defaults(fn=cmd_config)
 
     s = sub.add_parser('broker', help="run a local mosquitto for the site (loopback)",
                        description="Run mosquitto on the site file's broker port, loopback only, with a generated "

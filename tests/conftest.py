@@ -1,0 +1,40 @@
+"""Shared fixtures: the firmware importable under CPython, a real mosquitto per test
+module on a free loopback port, and simulated boards."""
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+for p in (ROOT / 'firmware', ROOT / 'protocols', ROOT / 'tests' / 'firmware'):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+
+@pytest.fixture(scope='module')
+def broker(tmp_path_factory):
+    from edgectl.broker import Broker
+    with Broker(workdir=tmp_path_factory.mktemp('broker')) as b:
+        yield b
+
+
+@pytest.fixture
+def make_board(tmp_path, broker):
+    """make_board(site_yaml, device) -> started SimBoard against the test broker."""
+    from edgectl import site as sitemod
+    from edgectl.sim import SimBoard
+    started = []
+
+    def make(text, device, fs=None):
+        s = sitemod.parse(text, 'test-site.yaml')
+        sitemod.validate(s)
+        assert not s.errors, s.errors
+        cfg = sitemod.device_config(s, device, {'host': broker.host, 'port': broker.port})
+        b = SimBoard(cfg, fs or tmp_path / device)
+        b.start()
+        started.append(b)
+        return b
+
+    yield make
+    for b in started:
+        b.stop()

@@ -1,0 +1,152 @@
+# Runtime pieces: debounce, command parsing against the shared vectors, the event queue,
+# the MQTT packet codec. Run on CPython and on the MicroPython unix port.
+import json
+import os
+import asyncio
+from debounce import Debounce
+import command
+import mqtt
+from events import EventQueue
+import topics
+from harness import check, eq
+
+VECTORS = 'protocols/vectors/'
+
+
+def _vectors(name):
+    with open(VECTORS + name + '.json') as f:
+        return json.load(f)
+
+
+def case_debounce_reports_once():
+    d = Debounce(50)
+    eq(d.feed(1, 0), None, 'at the edge')
+    eq(d.feed(1, 49), None, 'before 50 ms')
+    eq(d.poll(50), 1, 'at 50 ms')
+    eq(d.poll(60), None, 'reported once')
+
+
+def case_command_vectors_valid():
+    for v in _vectors('cmd')['valid']:
+        cid, op, args = command.parse(v['payload'])
+        eq(cid, v['id'], v['payload'])
+        eq(op, v['op'], v['payload'])
+
+
+def case_command_vectors_invalid():
+    for v in _vectors('cmd')['invalid']:
+        try:
+            command.parse(v['payload'])
+        except command.CommandError as e:
+            check(v['reason'] in e.reason, '%r: reason %r lacks %r' % (v['payload'], e.reason, v['reason']))
+            continue
+        raise AssertionError('accepted invalid command %r' % v['payload'])
+
+
+def case_event_seq_survives_restart():
+    f = 'test_seq.tmp'
+    try:
+        os.remove(f)
+    except OSError:
+        pass
+    q = EventQueue('d', 10, f)
+    q.add('front', 'door.opened', 'info')
+    q.add('front', 'door.closed', 'info')
+    q2 = EventQueue('d', 10, f)
+    ev = q2.add('front', 'door.opened', 'info')
+    eq(ev['seq'], 3, 'seq after a restart')
+    os.remove(f)
+
+
+def case_event_queue_full_drops_info_before_alarms():
+    f = 'test_seq2.tmp'
+    q = EventQueue('d', 3, f)
+    q.add('front', 'door.forced', 'alarm', {'active': True})
+    q.add('front', 'door.opened', 'info')
+    q.add('front', 'door.held_open', 'alarm', {'active': True})
+    q.add('front', 'door.fire_release', 'alarm', {'active': True})
+    eq(len(q), 3, 'bounded length')
+    eq(q.dropped, 1, 'dropped count')
+    kinds = [json.loads(i[2])['type'] for i in q.items]
+    check('door.opened' not in kinds, 'the info event should give way: %r' % kinds)
+    os.remove(f)
+
+
+def case_mqtt_remaining_length_encoding():
+    # examples from MQTT 3.1.1 section 2.2.3
+    eq(mqtt._remaining(0), b'\x00', '0')
+    eq(mqtt._remaining(127), b'\x7f', '127')
+    eq(mqtt._remaining(128), b'\x80\x01', '128')
+    eq(mqtt._remaining(16383), b'\xff\x7f', '16383')
+    eq(mqtt._remaining(16384), b'\x80\x80\x01', '16384')
+    eq(mqtt._remaining(268435455), b'\xff\xff\xff\x7f', 'max')
+
+
+def case_mqtt_connect_packet_layout():
+    p = mqtt.connect_packet('a', 30)
+    eq(p, b'\x10\x0d\x00\x04MQTT\x04\x02\x00\x1e\x00\x01a', 'CONNECT without will')
+    p = mqtt.connect_packet('a', 30, will=('t', b'x', 1, True))
+    eq(p[9], 0x02 | 0x04 | 0x08 | 0x20, 'flags with will qos1 retained')
+    check(p.endswith(b'\x00\x01t\x00\x01x'), 'will topic and message')
+
+
+def case_mqtt_publish_round_trip():
+    p = mqtt.publish_packet('a/b', b'hi', 1, True, 7, True)
+    eq(p[0], 0x30 | 0x08 | 0x02 | 0x01, 'header flags')
+    topic, payload, qos, pid = mqtt.parse_publish(p[0], p[2:])
+    eq((topic, payload, qos, pid), ('a/b', b'hi', 1, 7), 'parsed')
+
+
+def case_mqtt_malformed_publish_rejected():
+    bad = (
+        (0x30, b'\x00'),                       # shorter than the topic length
+        (0x30, b'\x00\x09ab'),                 # topic length past the packet
+        (0x30, b'\x00\x02\xff\xfe'),           # invalid UTF-8 topic
+        (0x30, b'\x00\x02a\x00'),              # NUL in topic
+        (0x34, b'\x00\x01a\x00\x01'),          # QoS 2
+        (0x32, b'\x00\x01a\x00'),              # QoS 1 without a full packet id
+    )
+    for h, body in bad:
+        try:
+            mqtt.parse_publish(h, body)
+        except mqtt.MQTTError:
+            continue
+        raise AssertionError('accepted malformed PUBLISH %r' % body)
+
+
+class _Reader:
+    def __init__(self, data):
+        self.data = data
+
+    async def readexactly(self, n):
+        out = self.data[:n]
+        self.data = self.data[n:]
+        return out
+
+
+def _read(data, max_packet=100):
+    c = mqtt.Client('t', '127.0.0.1', 1, max_packet=max_packet)
+    c._r = _Reader(data)
+    result = []
+
+    async def go():
+        try:
+            result.append(await c._read_packet())
+        except mqtt.MQTTError as e:
+            result.append(e)
+    asyncio.run(go())
+    return result[0]
+
+
+def case_mqtt_reader_limits():
+    eq(_read(b'\xd0\x00'), (0xd0, b''), 'PINGRESP')
+    check(isinstance(_read(b'\x30\xff\xff\xff\xff\x01'), mqtt.MQTTError), 'five-byte remaining length')
+    check(isinstance(_read(b'\x30\xe9\x07' + b'x' * 1001), mqtt.MQTTError), 'oversized packet')
+    check(isinstance(_read(b'\x30\x05ab'), mqtt.MQTTError), 'connection closed mid-packet')
+
+
+def case_topics():
+    eq(topics.evt('s', 'd', 'front'), 'edge/v1/s/d/evt/front', 'evt')
+    eq(topics.status('s', 'd'), 'edge/v1/s/d/status', 'status')
+    eq(topics.parse('edge/v1/s/d/cmd/front'), ('s', 'd', 'cmd', 'front'), 'parse')
+    eq(topics.parse('other/v1/s/d/cmd'), None, 'not ours')

@@ -1,0 +1,62 @@
+# A virtual clock and wiring for driving one controller in tests. MicroPython subset:
+# used by the case files on both CPython (pytest) and the MicroPython unix port.
+
+
+class Bench:
+    def __init__(self, ctrl, t0=1000, step_ms=10):
+        self.c = ctrl
+        self.t = t0
+        self.step_ms = step_ms
+        self.events = []        # (t, type, sev, fields)
+        self.drain()
+
+    def drain(self):
+        for etype, sev, fields in self.c.events:
+            self.events.append((self.t, etype, sev, fields or {}))
+        self.c.events = []
+
+    def set(self, sig, v):
+        self.c.input(sig, v, self.t)
+        self.drain()
+
+    def run(self, ms):
+        end = self.t + ms
+        while self.t < end:
+            self.t = min(self.t + self.step_ms, end)
+            self.c.tick(self.t)
+            self.drain()
+
+    def pulse(self, sig, hold_ms=100):
+        self.set(sig, 1)
+        self.run(hold_ms)
+        self.set(sig, 0)
+
+    def cmd(self, op, args=None):
+        r = self.c.command(op, args or {}, self.t)
+        self.drain()
+        return r
+
+    def out(self, sig):
+        return self.c.outputs.get(sig)
+
+    def types(self):
+        return [e[1] for e in self.events]
+
+    def find(self, etype, active=None):
+        for e in self.events:
+            if e[1] == etype and (active is None or e[3].get('active') == active):
+                return e
+        return None
+
+    def clear(self):
+        self.events = []
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def eq(a, b, what=''):
+    if a != b:
+        raise AssertionError('%s: expected %r, got %r' % (what, b, a))

@@ -1,0 +1,54 @@
+"""The firmware case files, run twice: here under CPython, and on the MicroPython unix
+port (the real VM with an ESP32-sized heap) through mp_runner.py."""
+import importlib
+import os
+import subprocess
+
+import pytest
+
+from edgectl import paths
+
+MODULES = ['cases_door', 'cases_runtime']
+HERE = os.path.dirname(__file__)
+
+
+def _cases():
+    out = []
+    for m in MODULES:
+        mod = importlib.import_module(m)
+        out += [(m, n) for n in sorted(dir(mod)) if n.startswith('case_')]
+    return out
+
+
+CASES = _cases()
+
+
+@pytest.fixture(autouse=True)
+def _cwd(monkeypatch):
+    monkeypatch.chdir(paths.ROOT)   # case files open protocols/vectors/ relative to the root
+
+
+@pytest.mark.parametrize('mod,name', CASES, ids=['%s.%s' % c for c in CASES])
+def test_cpython(mod, name):
+    getattr(importlib.import_module(mod), name)()
+
+
+@pytest.fixture(scope='module')
+def mp_results():
+    env = dict(os.environ, MICROPYPATH=':'.join(['.frozen', str(paths.FIRMWARE), str(paths.PROTOCOLS), HERE]))
+    r = subprocess.run([paths.micropython(), '-X', 'heapsize=256K', os.path.join(HERE, 'mp_runner.py')] + MODULES,
+                       cwd=paths.ROOT, env=env, capture_output=True, text=True, timeout=300)
+    res = {}
+    for line in r.stdout.splitlines():
+        if line.startswith(('PASS ', 'FAIL ')):
+            key = line[5:].split(':', 1)[0]
+            res[key] = line
+    return res, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize('mod,name', CASES, ids=['%s.%s' % c for c in CASES])
+def test_micropython(mod, name, mp_results):
+    res, log = mp_results
+    line = res.get('%s.%s' % (mod, name))
+    assert line is not None, 'case did not run on MicroPython:\n' + log[-2000:]
+    assert line.startswith('PASS'), line

@@ -1,0 +1,109 @@
+"""Site file validation: errors name file:line and the fix; the flat config has defaults."""
+from pathlib import Path
+
+import pytest
+
+from edgectl import site as sitemod
+from edgectl.errors import EdgeError
+
+GOOD = (Path(__file__).parent.parent / 'data' / 'good-site.yaml').read_text()
+
+
+def parse(text):
+    s = sitemod.parse(text, 'site.yaml')
+    if not s.problems:
+        sitemod.validate(s)
+    return s
+
+
+def one_error(text):
+    s = parse(text)
+    assert len(s.errors) == 1, [str(p) for p in s.problems]
+    return s.errors[0]
+
+
+def test_good_site_is_valid():
+    s = parse(GOOD)
+    assert s.problems == []
+
+
+def test_flat_config_has_defaults_and_rev():
+    s = parse(GOOD)
+    cfg = sitemod.device_config(s, 'lobby-1')
+    door = cfg['controllers'][0]
+    assert door['held_open_s'] == 45
+    assert door['unlock_s'] == 5 and door['debounce_ms'] == 50 and door['fail_safe'] is True
+    assert cfg['keepalive_s'] == 30 and cfg['outbox_max'] == 200
+    assert cfg['broker'] == {'host': '127.0.0.1', 'port': 1883}
+    assert len(cfg['rev']) == 12
+    cfg2 = sitemod.device_config(parse(GOOD.replace('45', '46')), 'lobby-1')
+    assert cfg2['rev'] != cfg['rev']
+
+
+def test_input_only_pin_as_output_names_line_and_fix():
+    e = one_error(GOOD.replace('lock: 25', 'lock: 34'))
+    assert e.line == 9
+    assert 'input-only' in e.msg and 'such as' in e.msg
+    assert str(e).startswith('site.yaml:9: devices.lobby-1.controllers[0].pins.lock:')
+
+
+def test_pin_used_twice():
+    e = one_error(GOOD.replace('rex: 13', 'rex: 4'))
+    assert 'already used by front.contact' in e.msg
+
+
+def test_flash_pin_refused_strapping_pin_warned():
+    e = one_error(GOOD.replace('rex: 13', 'rex: 6'))
+    assert 'SPI flash' in e.msg
+    s = parse(GOOD.replace('rex: 13', 'rex: 15'))
+    assert not s.errors and len(s.warnings) == 1 and 'strapping' in s.warnings[0].msg
+
+
+def test_missing_required_pin():
+    e = one_error(GOOD.replace('contact: 4, ', ''))
+    assert "missing pin for 'contact'" in e.msg
+
+
+def test_unknown_setting_suggests():
+    e = one_error(GOOD.replace('held_open_s: 45', 'held_opn_s: 45'))
+    assert e.line == 10 and "did you mean 'held_open_s'" in e.msg
+
+
+def test_setting_out_of_range_and_wrong_type():
+    assert 'out of range' in one_error(GOOD.replace('held_open_s: 45', 'held_open_s: 0')).msg
+    assert 'number' in one_error(GOOD.replace('held_open_s: 45', 'held_open_s: soon')).msg
+
+
+def test_bad_names_and_board():
+    assert 'must match' in one_error(GOOD.replace('harbor-view', 'Harbor View')).msg
+    e = one_error(GOOD.replace('esp32-devkitc', 'esp8266'))
+    assert 'no board profile' in e.msg and e.line == 5
+
+
+def test_duplicate_device_key():
+    text = GOOD + GOOD[GOOD.index('  lobby-1:'):]
+    s = parse(text)
+    assert any('appears twice' in p.msg for p in s.errors)
+
+
+def test_yaml_syntax_error_has_line():
+    s = parse(GOOD.replace('pins: {contact: 4,', 'pins: {contact: 4,,'))
+    assert s.errors and s.errors[0].line == 9
+
+
+def test_unavailable_type_is_refused_with_issue():
+    e = one_error(GOOD.replace('type: door', 'type: barrier'))
+    assert 'not in this firmware yet' in e.msg
+
+
+def test_load_valid_raises_with_every_error(tmp_path):
+    p = tmp_path / 'site.yaml'
+    p.write_text(GOOD.replace('lock: 25', 'lock: 34').replace('held_open_s: 45', 'held_open_s: -1'))
+    with pytest.raises(EdgeError) as ei:
+        sitemod.load_valid(p)
+    assert ei.value.code == 2 and str(ei.value).count('site.yaml:') == 2
+
+
+def test_unknown_device():
+    with pytest.raises(EdgeError):
+        sitemod.device_config(parse(GOOD), 'nope')
