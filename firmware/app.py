@@ -1,45 +1,42 @@
 # The board runtime: wires controllers to the HAL, runs the control loop, turns controller
-# events into numbered events, runs commands, and hands everything to the link.
+# events into numbered, persisted events, runs commands and config updates, and hands
+# everything to the link. In safe mode only outputs (at their safe values) are wired.
 import asyncio
 import gc
 import json
 from clock import ticks_ms, ticks_diff
+import bootlog
 import config
 import hal
 import command
 import controllers
-from events import EventQueue
-from ctrl_base import SEV_ALARM, SEV_WARN
+from outbox import Outbox
+from ratelimit import RateLimit
+from ctrl_base import SEV_ALARM, SEV_WARN, SEV_INFO
 
-FW = '0.1.0'
-BOOT_FILE = 'boot.dat'
+FW = '0.2.0'
+SYSTEM = 'system'
 
 
-def _bump_boot():
-    n = 0
-    try:
-        with open(BOOT_FILE) as f:
-            n = int(f.read())
-    except (OSError, ValueError):
-        pass
-    n += 1
-    try:
-        with open(BOOT_FILE, 'w') as f:
-            f.write(str(n))
-    except OSError:
-        pass
-    return n
+class Reboot(Exception):
+    pass
 
 
 class App:
-    def __init__(self, cfg, io):
+    def __init__(self, cfg, io, log, reset='power', safe=False, trial=None):
         self.cfg = cfg
         self.io = io
+        self.log = log
+        self.reset = reset
+        self.safe_mode = safe
+        self.trial = trial
         self.site = cfg['site']
         self.device = cfg['device']
+        self.rev = cfg.get('rev')
         self.debug = cfg.get('debug', False)
         self.tick_ms = cfg.get('tick_ms', 10)
-        self.events = EventQueue(self.device, cfg.get('outbox_max', 200))
+        self.events = Outbox('outbox.log', cfg.get('outbox_max', 200))
+        self.rejects = RateLimit(5, 10000)   # a command flood cannot fill the outbox
         self.ctrls = {}
         self.wired = {}      # ctrl name -> list of (sig, Signal) inputs
         self.outs = {}       # ctrl name -> {sig: Signal}
@@ -47,20 +44,45 @@ class App:
         self.dirty = {}      # ctrl names whose state needs publishing
         self.wake = None     # set by the link: called when there is something to send
         self.loops = 0
-        self.boot = _bump_boot()
-        self.reset = io.reset_cause()
+        self.last_step = ticks_ms()
         self.started = ticks_ms()
+        self.reboot_req = None
         for c in cfg['controllers']:
             self._add(c)
         io.on_edge(self._edge)
+        self._boot_events()
+
+    def _boot_events(self):
+        self.event('system.boot', SEV_INFO, {'boot': self.log.boots, 'reset': self.reset, 'fw': FW,
+                                             'rev': self.rev, 'safe_mode': self.safe_mode})
+        r = config.take_result()
+        if r:
+            if r.get('ok'):
+                self.event('system.config_applied', SEV_INFO, {'rev': r.get('rev')})
+            else:
+                config.remember_rejected(r.get('rev'))
+                self.event('system.config_rejected', SEV_WARN, {'rev': r.get('rev'), 'err': r.get('err'),
+                                                                'kept': self.rev})
+        if self.safe_mode:
+            self.log.safe_alarm = True
+            self.log.save()
+            self.event('system.safe_mode', SEV_ALARM, {'active': True, 'boots': self.log.short - 1,
+                                                       'why': 'boots in a row died young'})
 
     def _add(self, c):
         cls = controllers.load(c['type'])
-        ctrl = cls(c['name'], c)
         pins = c['pins']
         low = c.get('active_low', ())
-        ins = []
         outs = {}
+        if self.safe_mode:   # outputs only, held at their safe values; nothing runs
+            safe = cls.safe_values(c)
+            for sig in cls.OUTPUTS:
+                if sig in pins:
+                    outs[sig] = self.io.output(c['name'] + '.' + sig, pins[sig], sig in low, safe.get(sig, 0))
+            self.outs[c['name']] = outs
+            return
+        ctrl = cls(c['name'], c)
+        ins = []
         for sig in cls.INPUTS:
             if sig in pins:
                 s = self.io.input(c['name'] + '.' + sig, pins[sig], sig in low)
@@ -82,7 +104,16 @@ class App:
             ctrl.input(sig, s.value(), now)
         self._apply(ctrl)
 
-    # --- running controllers, always guarded: an exception drives outputs safe first ------
+    # --- events ------------------------------------------------------------------------------
+    def event(self, etype, sev, fields=None, ctrl=SYSTEM):
+        ev = self.events.add(ctrl, etype, sev, fields)
+        if self.debug:
+            print('evt', ev)
+        if self.wake:
+            self.wake()
+        return ev
+
+    # --- running controllers, always guarded: an exception drives outputs safe first --------
     def _run(self, ctrl, fn, *args):
         """Call into a controller. A faulted controller is not run again: its outputs stay
         at their safe values and its fault is reported once."""
@@ -114,9 +145,7 @@ class App:
             evs = ctrl.events
             ctrl.events = []
             for etype, sev, fields in evs:
-                ev = self.events.add(ctrl.name, etype, sev, fields)
-                if self.debug:
-                    print('evt', ev)
+                self.event(etype, sev, fields, ctrl.name)
         if ctrl.changed:
             ctrl.changed = False
             self.dirty[ctrl.name] = True
@@ -131,46 +160,101 @@ class App:
                 self._run(ctrl, ctrl.input, sig, s.value(), now)
             self._run(ctrl, ctrl.tick, now)
         self.loops += 1
+        self.last_step = now
 
     async def control_loop(self):
-        while True:
+        while self.reboot_req is None:
             self.step()
             await asyncio.sleep_ms(self.tick_ms)
+        raise Reboot(self.reboot_req)
+
+    def reboot(self, cause):
+        bootlog.note_reset(cause)
+        self.reboot_req = cause
 
     # --- commands ---------------------------------------------------------------------------
     def command(self, ctrl_name, payload):
         """Run a command payload for one controller; returns the ack object."""
-        cid = None
         try:
             cid, op, args = command.parse(payload)
-            ctrl = self.ctrls.get(ctrl_name)
-            if ctrl is None:
-                raise command.CommandError('no controller %s on %s (have: %s)' % (
-                    ctrl_name, self.device, ', '.join(sorted(self.ctrls))), cid)
-            if op == 'status':
-                ctrl.changed = True
-                self._apply(ctrl)
-                err = None
+            if ctrl_name == SYSTEM:
+                err, extra = self._system_command(op, args)
             else:
-                err = self._run(ctrl, ctrl.command, op, args, ticks_ms())
+                err, extra = self._ctrl_command(ctrl_name, cid, op, args)
             if err:
                 raise command.CommandError(err, cid)
         except command.CommandError as e:
             self.reject(ctrl_name, e.cid, e.reason)
             return {'id': e.cid, 'ok': False, 'err': e.reason}
         ack = {'id': cid, 'ok': True}
-        if op == 'status':
-            ack['state'] = ctrl.snapshot()
+        if extra:
+            ack['state'] = extra
         return ack
 
-    def reject(self, ctrl_name, cid, reason):
-        self.events.add('system', 'system.cmd_rejected', SEV_WARN,
-                        {'id': cid, 'err': reason, 'target': ctrl_name})
-        if self.wake:
-            self.wake()
+    def _ctrl_command(self, ctrl_name, cid, op, args):
+        ctrl = self.ctrls.get(ctrl_name)
+        if ctrl is None:
+            if self.safe_mode:
+                return 'safe mode: controllers are stopped (push a config or `reboot` the system)', None
+            return 'no controller %s on %s (have: %s)' % (ctrl_name, self.device, ', '.join(sorted(self.ctrls))), None
+        if op == 'status':
+            ctrl.changed = True
+            self._apply(ctrl)
+            return None, ctrl.snapshot()
+        return self._run(ctrl, ctrl.command, op, args, ticks_ms()), None
 
+    def _system_command(self, op, args):
+        if op == 'status':
+            return None, self.status()
+        if op == 'reboot':
+            self.log.short = 0     # an operator's reboot is not a crash: leaves safe mode
+            self.log.save()
+            self.reboot('soft')
+            return None, None
+        return "unknown op '%s' for system (ops: reboot, status)" % op, None
+
+    def reject(self, ctrl_name, cid, reason):
+        n = self.rejects.take(ticks_ms())
+        if n < 0:
+            return      # over the limit: counted, reported with the next one let through
+        f = {'id': cid, 'err': reason, 'target': ctrl_name}
+        if n:
+            f['suppressed'] = n
+        self.event('system.cmd_rejected', SEV_WARN, f)
+
+    # --- config updates ---------------------------------------------------------------------
+    def config_update(self, payload):
+        """A `cfg` message: check it, keep it beside the good config, reboot into a trial."""
+        try:
+            new = json.loads(payload)
+        except ValueError:
+            new = None
+        rev = new.get('rev') if isinstance(new, dict) else None
+        if rev is not None and (rev == self.rev or rev == config.last_rejected()):
+            return      # the retained copy of what we run, or of what we already refused
+        try:
+            if not isinstance(rev, str) or not rev:
+                raise config.ConfigError("config needs a 'rev' string")
+            config.check(new)
+            if new['site'] != self.site or new['device'] != self.device:
+                raise config.ConfigError('config is for %s/%s, this board is %s/%s' % (
+                    new['site'], new['device'], self.site, self.device))
+            for c in new['controllers']:       # a dry run: every controller must build
+                controllers.load(c['type'])(c['name'], c)
+        except Exception as e:
+            if rev:
+                config.remember_rejected(rev)
+            self.event('system.config_rejected', SEV_WARN, {'rev': rev, 'err': str(e), 'kept': self.rev})
+            return
+        config.stage(new)
+        self.reboot('config')
+
+    # --- reports ----------------------------------------------------------------------------
     def status(self):
-        return {'online': True, 'fw': FW, 'boot': self.boot, 'reset': self.reset}
+        s = {'online': True, 'fw': FW, 'boot': self.log.boots, 'reset': self.reset, 'rev': self.rev}
+        if self.safe_mode:
+            s['safe_mode'] = True
+        return s
 
     def tele(self):
         gc.collect()
@@ -186,36 +270,3 @@ class App:
                 self._apply(ctrl)
             except Exception:
                 pass
-
-
-def main():
-    try:
-        cfg = config.load()
-    except config.ConfigError as e:
-        print('edgectl: cannot start:', e)
-        return 2
-    io = hal.make(cfg)
-    try:
-        app = App(cfg, io)
-    except Exception as e:
-        print('edgectl: bad config:', e)
-        return 2
-    import link
-    lk = link.Link(app, cfg)
-    if hasattr(io, 'info'):
-        io.info['device'] = app.device
-    gc.collect()
-    print('edgectl fw %s: %s/%s boot %d (%s), heap used %d free %d' % (
-        FW, app.site, app.device, app.boot, app.reset, gc.mem_alloc(), gc.mem_free()))
-
-    async def run():
-        await io.serve()
-        asyncio.create_task(lk.run())
-        await app.control_loop()
-
-    try:
-        asyncio.run(run())
-    except BaseException as e:
-        app.safe_all('runtime stopped: %r' % (e,))
-        raise
-    return 0

@@ -1,8 +1,20 @@
-# The device's flat config (config.json on the board's filesystem), written by the host
-# after validation. The board re-checks the few things it cannot run without.
+# The device's flat config on the board's filesystem, and its atomic replacement.
+#
+#   config.json   the last good config (what the board boots with)
+#   config.new    a candidate received over MQTT (`cfg`), already checked
+#   trial.json    {"rev", "tries"}: the next boot tries config.new
+#   cfg_result.json  the outcome of the last candidate, reported as an event at boot
+#
+# A candidate becomes config.json (one atomic rename) only after the board has run with it
+# and reached the broker; a board that dies or cannot connect with it goes back to the
+# last good config and reports system.config_rejected.
 import json
+import os
 
 PATH = 'config.json'
+NEW = 'config.new'
+TRIAL = 'trial.json'
+RESULT = 'cfg_result.json'
 TYPES = ('door', 'barrier', 'pump', 'intercom')
 
 
@@ -19,26 +31,120 @@ def check(cfg):
     b = cfg['broker']
     if not isinstance(b, dict) or not isinstance(b.get('host'), str) or not isinstance(b.get('port'), int):
         raise ConfigError("'broker' needs a host string and a port number")
+    if not isinstance(cfg['controllers'], list) or not cfg['controllers']:
+        raise ConfigError("'controllers' must be a non-empty list")
     names = []
     for c in cfg['controllers']:
-        if not isinstance(c, dict) or not isinstance(c.get('name'), str):
+        if not isinstance(c, dict) or not isinstance(c.get('name'), str) or not c['name']:
             raise ConfigError('every controller needs a name')
-        if c['name'] in names:
-            raise ConfigError('controller %s appears twice' % c['name'])
+        if c['name'] in names or c['name'] == 'system':
+            raise ConfigError('controller name %s is used twice or reserved' % c['name'])
         names.append(c['name'])
         if c.get('type') not in TYPES:
             raise ConfigError('controller %s has unknown type %r' % (c['name'], c.get('type')))
-        if not isinstance(c.get('pins'), dict):
+        pins = c.get('pins')
+        if not isinstance(pins, dict):
             raise ConfigError('controller %s has no pins' % c['name'])
+        for sig in pins:
+            if not isinstance(pins[sig], int) or isinstance(pins[sig], bool) or pins[sig] < 0:
+                raise ConfigError('controller %s pin %s must be a GPIO number' % (c['name'], sig))
     return cfg
+
+
+def _read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def _write_json(path, obj):
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(obj, f)
+    os.rename(tmp, path)
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
 
 
 def load(path=PATH):
     try:
-        with open(path) as f:
-            cfg = json.load(f)
+        cfg = _read_json(path)
     except OSError:
         raise ConfigError('no %s on the board: push one with `edgectl config push`' % path)
     except ValueError:
         raise ConfigError('%s is not valid JSON' % path)
     return check(cfg)
+
+
+def boot():
+    """The config to boot with: (cfg, trial rev or None). A second boot of the same trial
+    means the first one died: the candidate is abandoned."""
+    if _exists(TRIAL):
+        try:
+            t = _read_json(TRIAL)
+        except (OSError, ValueError):
+            t = {'rev': '?', 'tries': 9}
+        if not _exists(NEW):
+            # promotion finished (rename done) but the marker survived a power cut
+            _remove(TRIAL)
+            _write_json(RESULT, {'rev': t.get('rev'), 'ok': True})
+        elif t.get('tries', 0) >= 1:
+            abandon(t.get('rev'), 'the board did not stay up with it')
+        else:
+            t['tries'] = t.get('tries', 0) + 1
+            _write_json(TRIAL, t)
+            try:
+                return load(NEW), t.get('rev')
+            except ConfigError as e:
+                abandon(t.get('rev'), str(e))
+    return load(PATH), None
+
+
+def stage(cfg):
+    """Keep a checked candidate beside the good config; the next boot tries it."""
+    _write_json(NEW, cfg)
+    _write_json(TRIAL, {'rev': cfg.get('rev'), 'tries': 0})
+
+
+def promote(rev):
+    os.rename(NEW, PATH)          # atomic: the board now boots with it
+    _remove(TRIAL)
+
+
+def abandon(rev, why):
+    _remove(NEW)
+    _remove(TRIAL)
+    _write_json(RESULT, {'rev': rev, 'ok': False, 'err': why})
+
+
+def take_result():
+    """The outcome of the last candidate, once (then forgotten)."""
+    try:
+        r = _read_json(RESULT)
+    except (OSError, ValueError):
+        return None
+    _remove(RESULT)
+    return r
+
+
+def last_rejected():
+    try:
+        return _read_json('cfg_rejected.json').get('rev')
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def remember_rejected(rev):
+    _write_json('cfg_rejected.json', {'rev': rev})

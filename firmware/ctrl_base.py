@@ -19,7 +19,13 @@ class Controller:
     SAFE = {}          # output -> value on any error
     DEBOUNCE = 'debounce_ms'
 
+    @classmethod
+    def safe_values(cls, cfg):
+        """Output values on any error, and in safe mode."""
+        return cls.SAFE
+
     def __init__(self, name, cfg):
+        self.SAFE = self.safe_values(cfg)
         self.name = name
         self.cfg = cfg
         self.outputs = {}

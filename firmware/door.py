@@ -34,9 +34,12 @@ class Door(Controller):
     OUTPUTS = ('lock', 'buzzer')
     OPTIONAL = ('rex', 'fire', 'buzzer')
 
-    def __init__(self, name, cfg):
+    @classmethod
+    def safe_values(cls, cfg):
         # fail-safe doors (the default) release on error; fail-secure doors stay locked
-        self.SAFE = {'lock': 0 if cfg.get('fail_safe', True) else 1, 'buzzer': 0}
+        return {'lock': 0 if cfg.get('fail_safe', True) else 1, 'buzzer': 0}
+
+    def __init__(self, name, cfg):
         Controller.__init__(self, name, cfg)
         self.held_ms = int(self.setting('held_open_s', 30) * 1000)
         pre = int(self.setting('prealarm_s', 10) * 1000)

@@ -26,6 +26,19 @@ def is_board():
     return sys.platform == 'esp32'
 
 
+def reset_cause():
+    """Why the board reset, as the hardware tells it."""
+    if is_board():
+        import machine
+        c = machine.reset_cause()
+        names = {machine.PWRON_RESET: 'power', machine.HARD_RESET: 'hard',
+                 machine.WDT_RESET: 'watchdog', machine.DEEPSLEEP_RESET: 'deepsleep',
+                 machine.SOFT_RESET: 'soft'}
+        return names.get(c, 'unknown')
+    import os
+    return os.getenv('EDGE_RESET') or 'power'
+
+
 def make(cfg):
     """Pick the back-end for where we run."""
     if is_board():

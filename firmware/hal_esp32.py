@@ -9,6 +9,8 @@ class Esp32Hal:
         self.cfg = cfg
         self._edge = None
         self._by_pin = {}
+        self.info = {}
+        self.info_fn = None
 
     def input(self, name, pin, active_low=False):
         try:
@@ -45,9 +47,5 @@ class Esp32Hal:
     async def serve(self):
         return
 
-    def reset_cause(self):
-        c = machine.reset_cause()
-        names = {machine.PWRON_RESET: 'power', machine.HARD_RESET: 'hard',
-                 machine.WDT_RESET: 'watchdog', machine.DEEPSLEEP_RESET: 'deepsleep',
-                 machine.SOFT_RESET: 'soft'}
-        return names.get(c, 'unknown')
+    def watchdog(self, ms):
+        return machine.WDT(timeout=ms)

@@ -4,10 +4,50 @@
 import asyncio
 import json
 import os
-from clock import ticks_us, wall_ms, set_wall_ms
+from clock import ticks_us, ticks_ms, ticks_diff, wall_ms, set_wall_ms
 from hal import Signal, HalError
 
 WIRES = 'wires.json'
+FAULT_BOOT = 'fault_boot'
+
+
+def _exists(p):
+    try:
+        os.stat(p)
+        return True
+    except OSError:
+        return False
+
+
+async def _hang():
+    while True:     # a busy loop that never yields, like a driver call that never returns
+        pass
+
+
+class SimWatchdog:
+    """machine.WDT for the unix port: a thread that kills the process (a hardware reset)
+    when it is not fed within the timeout. The host restarts the board, as power does."""
+
+    def __init__(self, ms):
+        import _thread
+        self.ms = ms
+        self.fed = ticks_ms()
+        _thread.start_new_thread(self._watch, ())
+
+    def feed(self):
+        self.fed = ticks_ms()
+
+    def _watch(self):
+        import time
+        while True:
+            time.sleep_ms(50)
+            if ticks_diff(ticks_ms(), self.fed) > self.ms:
+                try:
+                    with open('reset.dat', 'w') as f:
+                        f.write('watchdog')
+                except OSError:
+                    pass
+                os.system('kill -9 $PPID')
 
 
 class SimPin:
@@ -29,6 +69,7 @@ class SimHal:
         self._saved = self._load()
         self.port = int(os.getenv('EDGE_IO_PORT') or 0)
         self.info = {}
+        self.info_fn = None    # the app's figures (seq, outbox) for tests and benchmarks
 
     def _load(self):
         try:
@@ -50,6 +91,8 @@ class SimHal:
             pass
 
     def input(self, name, pin, active_low=False):
+        if _exists(FAULT_BOOT):
+            raise HalError('injected fault: inputs fail at boot (%s)' % FAULT_BOOT)
         if name in self.signals:
             raise HalError('signal %s wired twice' % name)
         idle = 1 if active_low else 0
@@ -82,8 +125,8 @@ class SimHal:
                 pass
         self._watchers = keep
 
-    def reset_cause(self):
-        return os.getenv('EDGE_RESET') or 'power'
+    def watchdog(self, ms):
+        return SimWatchdog(ms)
 
     # --- the virtual wire server ----------------------------------------------------------
     async def serve(self):
@@ -153,9 +196,31 @@ class SimHal:
                 except ValueError:
                     return 'err clock needs milliseconds since 1970\n'
             return '= clock %d\n' % wall_ms()
+        if op == 'fault' and len(parts) == 2:
+            return self._fault(parts[1])
         if op == 'info':
-            return '= info %s\n' % json.dumps(self.info)
-        return 'err unknown request %r (get, set, list, watch, clock, info)\n' % line[:40]
+            d = dict(self.info)
+            if self.info_fn is not None:
+                d.update(self.info_fn())
+            return '= info %s\n' % json.dumps(d)
+        return 'err unknown request %r (get, set, list, watch, clock, fault, info)\n' % line[:40]
+
+    def _fault(self, kind):
+        """Fault injection for tests: only the simulated board has these."""
+        if kind == 'hang':          # the control loop's thread stops: only the watchdog helps
+            asyncio.create_task(_hang())
+            return 'ok fault hang\n'
+        if kind == 'crash_boot':    # every boot from now on dies wiring its inputs
+            with open(FAULT_BOOT, 'w') as f:
+                f.write('1')
+            return 'ok fault crash_boot\n'
+        if kind == 'clear':
+            try:
+                os.remove(FAULT_BOOT)
+            except OSError:
+                pass
+            return 'ok fault clear\n'
+        return 'err fault must be hang, crash_boot or clear\n'
 
     def _unknown(self, name):
         return 'err no signal %s (known: %s)\n' % (name, ' '.join(sorted(self.signals)))

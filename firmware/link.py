@@ -9,7 +9,7 @@ import mqtt
 import topics
 
 BACKOFF_MIN_MS = 500
-BACKOFF_MAX_MS = 30000
+MAX_ACKS = 32
 
 
 class Link:
@@ -20,25 +20,38 @@ class Link:
         b = cfg['broker']
         self.t_status = topics.status(site, dev)
         self.t_cmd = topics.base(site, dev) + 'cmd/'
+        self.t_cfg = topics.cfg(site, dev)
         self.client = mqtt.Client(
             site + '/' + dev, b['host'], b['port'], keepalive=cfg.get('keepalive_s', 30),
             will=(self.t_status, b'{"online": false}', 1, True),
             user=b.get('user'), password=b.get('password'),
             on_message=self._on_message, timeout_ms=cfg.get('net_timeout_ms', 5000))
         self.tele_ms = cfg.get('tele_s', 60) * 1000
+        self.backoff_max = cfg.get('backoff_max_s', 10) * 1000
         self.acks = []          # (ctrl, ack dict) waiting to be sent
+        self.acks_dropped = 0
+        self._sent = 0          # seq of the event last sent and not yet acknowledged
         self._kick = asyncio.Event()
         app.wake = self._kick.set
         self.connects = 0
         self.last_error = None
 
     def _on_message(self, topic, payload):
-        if topic.startswith(self.t_cmd):
+        if topic == self.t_cfg:
+            try:
+                self.app.config_update(payload)
+            except Exception as e:
+                self.last_error = 'config update: %r' % (e,)
+            self._kick.set()
+        elif topic.startswith(self.t_cmd):
             ctrl = topic[len(self.t_cmd):]
             try:
                 ack = self.app.command(ctrl, payload)
             except Exception as e:  # a bug here must not take the link down
                 ack = {'id': None, 'ok': False, 'err': 'internal error: %r' % (e,)}
+            if len(self.acks) >= MAX_ACKS:
+                self.acks.pop(0)            # under a flood the oldest ack goes; its sender times out
+                self.acks_dropped += 1
             self.acks.append((ctrl, ack))
             self._kick.set()
 
@@ -55,9 +68,10 @@ class Link:
             self.client.close()
             if self.app.debug:
                 print('link down:', self.client.error or self.last_error)
-            # jitter spreads a whole site's boards over the window (no reconnect storm)
+            # capped exponential backoff; jitter spreads a whole site's boards over the
+            # upper half of the window, so they do not all come back at once
             await asyncio.sleep_ms(backoff // 2 + random.getrandbits(16) % (backoff // 2 + 1))
-            backoff = min(backoff * 2, BACKOFF_MAX_MS)
+            backoff = min(backoff * 2, self.backoff_max)
 
     async def _session(self):
         c = self.client
@@ -65,9 +79,15 @@ class Link:
         pinger = asyncio.create_task(c.keep_alive())
         try:
             await c.subscribe(self.t_cmd + '+', 1)
+            await c.subscribe(self.t_cfg, 1)
             await c.publish(self.t_status, json.dumps(self.app.status()), 1, True)
             for name in self.app.ctrls:
                 self.app.dirty[name] = True
+            ob = self.app.events
+            if ob.unreported():
+                self.app.events.add('system', 'system.events_dropped', 'warn',
+                                    {'count': ob.unreported(), 'total': ob.dropped})
+                ob.mark_reported()
             last_tele = ticks_ms() - self.tele_ms + 2000
             while c.connected:
                 if not await self._send_one():
@@ -107,8 +127,10 @@ class Link:
             return True
         item = app.events.peek()
         if item is not None:
-            seq, ctrl, data, sev = item
-            await c.publish(topics.evt(self.site, self.dev, ctrl), data, 1)
-            app.events.pop(seq)
+            seq, ctrl, data = item
+            dup = seq == self._sent     # sent before, no PUBACK seen: resend flagged DUP
+            self._sent = seq
+            await c.publish(topics.evt(self.site, self.dev, ctrl), data, 1, False, dup)
+            app.events.delivered(seq)
             return True
         return False

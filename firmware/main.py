@@ -1,7 +1,14 @@
 # Entry point: MicroPython runs main.py after boot.
-import sys
-import app
+import start
+import hal
 
-rc = app.main()
-if rc and not app.hal.is_board():
+rc = start.main()
+if hal.is_board():
+    if rc != 2:             # reboot or crash: reset (2 = no config: stay at the REPL)
+        import machine
+        import time
+        time.sleep_ms(500)
+        machine.reset()
+else:
+    import sys
     sys.exit(rc)

@@ -71,7 +71,38 @@ def cmd_config(a):
         out = {d: sitemod.device_config(s, d) for d in devs}
         print(json.dumps(out[a.device] if a.device else out, indent=1))
         return 0
+    if a.action == 'push':
+        return _config_push(a)
     raise EdgeError('unknown config action %r' % a.action, 2)
+
+
+def _config_push(a):
+    from . import site as sitemod
+    from .configpush import push_mqtt
+    if len(a.args) == 2:
+        a.site_file, device = a.args
+    elif len(a.args) == 1:
+        device = a.args[0]
+    else:
+        raise EdgeError('config push takes [SITE.yaml] DEVICE', 2)
+    site, host, port = _broker_for(a)
+    s = sitemod.load_valid(_site_path(a))
+    cfg = sitemod.device_config(s, device, {'host': host, 'port': port})
+    timeout = a.timeout or cfg['healthy_s'] + 60
+    print('pushing rev %s to %s via MQTT; the board tries it, and keeps it once it has run %d s '
+          'and reached the broker' % (cfg['rev'], device, cfg['healthy_s']), file=sys.stderr, flush=True)
+    tick = (lambda t: print('\r  waiting for %s: %3.0f s' % (device, t), end='', file=sys.stderr, flush=True))
+    verdict = push_mqtt(host, port, site, cfg, timeout, None if a.json else tick)
+    if not a.json:
+        print(file=sys.stderr)
+    if a.json:
+        print(json.dumps(verdict))
+    elif verdict['type'] == 'system.config_applied':
+        print('%s runs config rev %s' % (device, cfg['rev']))
+    else:
+        print('%s refused rev %s and kept rev %s: %s' % (device, cfg['rev'], verdict.get('kept'), verdict.get('err')),
+              file=sys.stderr)
+    return 0 if verdict['type'] == 'system.config_applied' else 1
 
 
 def cmd_broker(a):
@@ -228,6 +259,17 @@ def build_parser():
     c = csub.add_parser('validate', help='check a site file (exit 2 when invalid)')
     _site_arg(c, positional=True)
     c.add_argument('--json', action='store_true', help='problems as JSON')
+    c.set_defaults(fn=cmd_config)
+    c = csub.add_parser('push', help='send a device its config (retained cfg over MQTT) and wait for the verdict',
+                        description='Validate the site file, send DEVICE its flat config as the retained cfg message, '
+                                    'and wait until the board applies it (exit 0) or refuses it (exit 1). The board '
+                                    'boots into the new config as a trial and keeps it once it has run healthy_s and '
+                                    'reached the broker; otherwise it goes back to its last good config.')
+    c.add_argument('args', nargs='+', metavar='[SITE.yaml] DEVICE')
+    _site_arg(c)
+    c.add_argument('--via', choices=['mqtt'], default='mqtt', help='transport (serial comes with `edgectl deploy`)')
+    c.add_argument('--timeout', type=float, help='seconds to wait for the verdict (default healthy_s + 60)')
+    c.add_argument('--json', action='store_true', help='print the verdict event as JSON')
     c.set_defaults(fn=cmd_config)
     c = csub.add_parser('show', help="print the flat config a device receives")
     c.add_argument('device', nargs='?', help='one device only (default: all)')

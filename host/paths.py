@@ -45,7 +45,10 @@ def mosquitto():
 
 
 def micropython_path():
-    """MICROPYPATH for a simulated board: frozen modules, the firmware, the protocol."""
-    return ':'.join(['.frozen', str(FIRMWARE), str(PROTOCOLS)])
+    """MICROPYPATH for a simulated board: frozen modules, then the firmware compiled to
+    .mpy as it is deployed (compiling source on the board would cost heap a board lacks)."""
+    from .build import build
+    out, _ = build(None)
+    return ':'.join(['.frozen', str(out)])
 
 

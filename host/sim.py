@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import signal
+import threading
 import subprocess
 import time
 from pathlib import Path
@@ -30,26 +31,38 @@ class SimBoard:
         self.proc = None
         self.log = self.fs / 'board.log'
         self.starts = 0
+        self.stopped = True
+        self.resets = []          # (reason, exit status) of every restart by the supervisor
+        self.lock = threading.RLock()   # start/stop from a test vs. the supervisor thread
 
-    def start(self, timeout=10.0, reset='power'):
+    def provision(self):
+        """Put the device's config on the board's filesystem (as `config push` over serial)."""
         self.fs.mkdir(parents=True, exist_ok=True)
         write_atomic(self.fs / 'config.json', json.dumps(self.cfg, indent=1))
-        env = dict(os.environ)
-        env.update(MICROPYPATH=paths.micropython_path(), EDGE_IO_PORT=str(self.io_port),
-                   EDGE_RESET=reset)
-        cmd = [paths.micropython(), '-X', 'heapsize=%dK' % self.heap_kb, str(paths.FIRMWARE / 'main.py')]
-        logf = open(self.log, 'ab')
-        logf.write(b'--- start %s (%s)\n' % (time.strftime('%H:%M:%S').encode(), reset.encode()))
-        logf.flush()
-        self.proc = subprocess.Popen(cmd, cwd=self.fs, env=env, stdout=logf, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-        logf.close()
-        self.starts += 1
-        if not wait_port('127.0.0.1', self.io_port, timeout, self.proc):
-            self.stop()
-            raise EdgeError('simulated board %s did not start; its log %s ends:\n%s' % (
-                self.device, self.log, self.log_tail()))
         return self
+
+    def start(self, timeout=10.0, reset='power', wait=True):
+        with self.lock:
+            self.fs.mkdir(parents=True, exist_ok=True)
+            if not (self.fs / 'config.json').exists():
+                self.provision()
+            self.stopped = False
+            env = dict(os.environ)
+            env.update(MICROPYPATH=paths.micropython_path(), EDGE_IO_PORT=str(self.io_port),
+                       EDGE_RESET=reset)
+            cmd = [paths.micropython(), '-X', 'heapsize=%dK' % self.heap_kb, str(paths.FIRMWARE / 'main.py')]
+            logf = open(self.log, 'ab')
+            logf.write(b'--- start %s (%s)\n' % (time.strftime('%H:%M:%S').encode(), reset.encode()))
+            logf.flush()
+            self.proc = subprocess.Popen(cmd, cwd=self.fs, env=env, stdout=logf, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL)
+            logf.close()
+            self.starts += 1
+            if wait and not wait_port('127.0.0.1', self.io_port, timeout, self.proc):
+                self.stop()
+                raise EdgeError('simulated board %s did not start; its log %s ends:\n%s' % (
+                    self.device, self.log, self.log_tail()))
+            return self
 
     def log_tail(self, n=1200):
         try:
@@ -60,20 +73,39 @@ class SimBoard:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    def restart_if_ended(self):
+        """A board whose process ended rebooted (reset, watchdog, crash) or lost power
+        (kill -9): start it again as the hardware would. Returns the reason or None."""
+        with self.lock:
+            if self.stopped or self.proc is None or self.proc.poll() is None:
+                return None
+            rc = self.proc.returncode
+            if rc == 2:               # no usable config: a real board would sit at the REPL
+                self.stopped = True
+                return None
+            reason = 'power' if rc == -signal.SIGKILL else 'soft'
+            self.resets.append((reason, rc))
+            self.start(reset=reason, wait=False)
+            return reason
 
-    def kill(self):
-        """Power cut: SIGKILL, nothing flushed."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
+    def stop(self):
+        with self.lock:
+            self.stopped = True
+            if self.proc and self.proc.poll() is None:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+
+    def kill(self, restart=False):
+        """Power cut: SIGKILL, nothing flushed. With restart=False the board stays off."""
+        with self.lock:
+            self.stopped = not restart
+            if self.proc and self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGKILL)
+                self.proc.wait()
 
 
 class SimSite:
@@ -95,7 +127,7 @@ class SimSite:
     def start(self):
         try:
             for b in self.boards.values():
-                b.start()
+                b.provision().start()
         except EdgeError:
             self.stop()
             raise
@@ -112,13 +144,9 @@ class SimSite:
         write_atomic(self.state_dir / 'sim.json', json.dumps(rt, indent=1))
 
     def supervise(self):
-        """Restart boards whose process ended (a soft reset or a crash ends the unix port).
+        """Restart boards whose process ended (a reboot ends the unix port's process).
         Returns the devices restarted."""
-        out = []
-        for d, b in self.boards.items():
-            if b.proc is not None and b.proc.poll() is not None:
-                b.start(reset='soft' if b.proc.returncode == 0 else 'crash')
-                out.append(d)
+        out = [d for d, b in self.boards.items() if b.restart_if_ended()]
         if out:
             self.write_runtime()
         return out
@@ -136,3 +164,28 @@ class SimSite:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class Supervisor:
+    """A thread that restarts ended boards, as power and the reset line do on hardware."""
+
+    def __init__(self, boards, period=0.05):
+        import threading
+        self.boards = boards      # a list the caller may append to
+        self.period = period
+        self.halt = threading.Event()
+        self.errors = []
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        while not self.halt.wait(self.period):
+            for b in list(self.boards):
+                try:
+                    b.restart_if_ended()
+                except EdgeError as e:
+                    self.errors.append(str(e))
+
+    def stop(self):
+        self.halt.set()
+        self.t.join(2)

@@ -20,10 +20,12 @@ def broker(tmp_path_factory):
 
 @pytest.fixture
 def make_board(tmp_path, broker):
-    """make_board(site_yaml, device) -> started SimBoard against the test broker."""
+    """make_board(site_yaml, device) -> started SimBoard against the test broker, restarted
+    by a supervisor whenever its process ends (as a board resets)."""
     from edgectl import site as sitemod
-    from edgectl.sim import SimBoard
+    from edgectl.sim import SimBoard, Supervisor
     started = []
+    sup = Supervisor(started)
 
     def make(text, device, fs=None):
         s = sitemod.parse(text, 'test-site.yaml')
@@ -36,5 +38,6 @@ def make_board(tmp_path, broker):
         return b
 
     yield make
+    sup.stop()
     for b in started:
         b.stop()

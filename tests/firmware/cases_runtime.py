@@ -1,12 +1,10 @@
 # Runtime pieces: debounce, command parsing against the shared vectors, the event queue,
 # the MQTT packet codec. Run on CPython and on the MicroPython unix port.
 import json
-import os
 import asyncio
 from debounce import Debounce
 import command
 import mqtt
-from events import EventQueue
 import topics
 from harness import check, eq
 
@@ -41,35 +39,6 @@ def case_command_vectors_invalid():
             check(v['reason'] in e.reason, '%r: reason %r lacks %r' % (v['payload'], e.reason, v['reason']))
             continue
         raise AssertionError('accepted invalid command %r' % v['payload'])
-
-
-def case_event_seq_survives_restart():
-    f = 'test_seq.tmp'
-    try:
-        os.remove(f)
-    except OSError:
-        pass
-    q = EventQueue('d', 10, f)
-    q.add('front', 'door.opened', 'info')
-    q.add('front', 'door.closed', 'info')
-    q2 = EventQueue('d', 10, f)
-    ev = q2.add('front', 'door.opened', 'info')
-    eq(ev['seq'], 3, 'seq after a restart')
-    os.remove(f)
-
-
-def case_event_queue_full_drops_info_before_alarms():
-    f = 'test_seq2.tmp'
-    q = EventQueue('d', 3, f)
-    q.add('front', 'door.forced', 'alarm', {'active': True})
-    q.add('front', 'door.opened', 'info')
-    q.add('front', 'door.held_open', 'alarm', {'active': True})
-    q.add('front', 'door.fire_release', 'alarm', {'active': True})
-    eq(len(q), 3, 'bounded length')
-    eq(q.dropped, 1, 'dropped count')
-    kinds = [json.loads(i[2])['type'] for i in q.items]
-    check('door.opened' not in kinds, 'the info event should give way: %r' % kinds)
-    os.remove(f)
 
 
 def case_mqtt_remaining_length_encoding():

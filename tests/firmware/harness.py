@@ -60,3 +60,22 @@ def check(cond, msg):
 def eq(a, b, what=''):
     if a != b:
         raise AssertionError('%s: expected %r, got %r' % (what, b, a))
+
+
+TMP = '.test-tmp'
+
+
+def tmpfile(name):
+    """A fresh path under ./.test-tmp (works on CPython and MicroPython)."""
+    import os
+    try:
+        os.mkdir(TMP)
+    except OSError:
+        pass
+    p = TMP + '/' + name
+    for suffix in ('', '.tmp'):
+        try:
+            os.remove(p + suffix)
+        except OSError:
+            pass
+    return p

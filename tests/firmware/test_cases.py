@@ -8,7 +8,7 @@ import pytest
 
 from edgectl import paths
 
-MODULES = ['cases_door', 'cases_runtime']
+MODULES = ['cases_door', 'cases_runtime', 'cases_outbox']
 HERE = os.path.dirname(__file__)
 
 

@@ -156,7 +156,7 @@ def test_controllers_run_with_no_broker_and_report_when_it_comes(make_board, tmp
     # point the board at a broker that does not exist yet
     b.stop()
     b.cfg['broker'] = {'host': '127.0.0.1', 'port': port}
-    b.start()
+    b.provision().start()
     io = SimIO(b.io_port)
     io.set('front.contact', 1)              # forced: the door reacts with no network
     end = time.monotonic() + 3

@@ -1,0 +1,61 @@
+# Boot bookkeeping: the boot counter, why the board last reset, and crash-loop detection
+# (boots in a row that die young put the board in safe mode).
+import json
+import os
+
+FILE = 'boot.json'
+RESET_FILE = 'reset.dat'
+
+
+class BootLog:
+    def __init__(self, path=FILE):
+        self.path = path
+        self.boots = 0
+        self.short = 0          # boots in a row that have not (yet) run healthy
+        self.safe_alarm = False  # a system.safe_mode alarm is raised and not yet cleared
+        try:
+            with open(path) as f:
+                d = json.load(f)
+            self.boots = d.get('boots', 0)
+            self.short = d.get('short', 0)
+            self.safe_alarm = d.get('safe_alarm', False)
+        except (OSError, ValueError):
+            pass
+
+    def save(self):
+        tmp = self.path + '.tmp'
+        with open(tmp, 'w') as f:
+            json.dump({'boots': self.boots, 'short': self.short, 'safe_alarm': self.safe_alarm}, f)
+        os.rename(tmp, self.path)
+
+    def begin(self, safe_after):
+        """Count this boot; True when the last `safe_after` boots all died young."""
+        self.boots += 1
+        died_young = self.short
+        self.short += 1
+        self.save()
+        return safe_after > 0 and died_young >= safe_after
+
+    def healthy(self):
+        if self.short:
+            self.short = 0
+            self.save()
+
+
+def note_reset(cause):
+    """Say why the coming reset happens (read back by the next boot)."""
+    try:
+        with open(RESET_FILE, 'w') as f:
+            f.write(cause)
+    except OSError:
+        pass
+
+
+def take_reset(default):
+    try:
+        with open(RESET_FILE) as f:
+            cause = f.read().strip()
+        os.remove(RESET_FILE)
+        return cause or default
+    except OSError:
+        return default

@@ -1,0 +1,67 @@
+# Bring the board up: pick the config (a trial candidate or the last good one), count the
+# boot, choose normal or safe mode, build the app, run it until a reboot is asked for.
+# Returns 0 to reboot, 2 when there is nothing to run, 3 after a crash.
+import asyncio
+import gc
+import bootlog
+import config
+import hal
+import link
+import health
+from app import App, Reboot, FW
+
+
+def _build(cfg, log, reset, safe, trial):
+    io = hal.make(cfg)
+    return App(cfg, io, log, reset, safe, trial), io
+
+
+def main():
+    gc.collect()        # code first, runtime objects after: less fragmentation
+    log = bootlog.BootLog()
+    try:
+        cfg, trial = config.boot()
+    except config.ConfigError as e:
+        print('edgectl: cannot start:', e)
+        return 2
+    reset = bootlog.take_reset(None)
+    safe = log.begin(cfg.get('safe_boots', 3))
+    try:
+        app, io = _build(cfg, log, reset or hal.reset_cause(), safe, trial)
+    except Exception as e:
+        if trial:   # the candidate does not even build: straight back to the good config
+            config.abandon(trial, 'failed to start: %s' % e)
+            bootlog.note_reset('config')
+            return 0
+        print('edgectl: crashed at boot:', repr(e))
+        bootlog.note_reset('crash')
+        return 3
+    lk = link.Link(app, cfg)
+    io.info['device'] = app.device
+    io.info_fn = lambda: {'seq': app.events.seq, 'outbox': len(app.events), 'dropped': app.events.dropped,
+                          'boot': log.boots, 'safe_mode': app.safe_mode, 'rev': app.rev,
+                          'connects': lk.connects, 'acks_dropped': lk.acks_dropped}
+    gc.collect()
+    print('edgectl fw %s: %s/%s boot %d (%s)%s%s, heap used %d free %d' % (
+        FW, app.site, app.device, log.boots, app.reset, ' SAFE MODE' if safe else '',
+        (' trial ' + trial) if trial else '', gc.mem_alloc(), gc.mem_free()))
+
+    async def run():
+        await io.serve()
+        asyncio.create_task(lk.run())
+        asyncio.create_task(health.run(app, lk, io))
+        await app.control_loop()
+
+    try:
+        asyncio.run(run())
+    except Reboot:
+        app.events.close()
+        return 0
+    except BaseException as e:
+        app.safe_all('runtime stopped: %r' % (e,))
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        print('edgectl: crashed:', repr(e))
+        bootlog.note_reset('crash')
+        return 3
+    return 0

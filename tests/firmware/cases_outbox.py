@@ -1,0 +1,143 @@
+# The persistent outbox: ordering, persistence across reboots, torn writes, damage,
+# bounds and priorities, compaction. Runs on CPython and on the MicroPython unix port.
+import json
+from outbox import Outbox
+from harness import check, eq, tmpfile
+
+
+def _types(ob):
+    out = []
+    for seq, off, ln, sev in ob.pending:
+        ob_item = _body(ob, off, ln)
+        out.append(json.loads(ob_item)['type'])
+    return out
+
+
+def _body(ob, off, ln):
+    with open(ob.path, 'rb') as f:
+        f.seek(off)
+        b = f.read(ln)
+    return b[6 + b[5]:]
+
+
+def _copy_prefix(src, dst, n):
+    with open(src, 'rb') as f:
+        data = f.read()
+    with open(dst, 'wb') as f:
+        f.write(data[:n])
+    return len(data)
+
+
+def case_events_come_out_in_seq_order_and_leave_on_ack():
+    p = tmpfile('ob1')
+    ob = Outbox(p, 50)
+    for i in range(5):
+        ob.add('front', 'door.opened', 'info', {'i': i})
+    eq(len(ob), 5, 'pending')
+    seq, ctrl, data = ob.peek()
+    eq((seq, ctrl), (1, 'front'), 'head')
+    eq(json.loads(data)['i'], 0, 'payload')
+    ob.delivered(1)
+    ob.delivered(2)
+    eq(ob.peek()[0], 3, 'head after two acks')
+    ob.close()
+
+
+def case_pending_and_seq_survive_reboot():
+    p = tmpfile('ob2')
+    ob = Outbox(p, 50)
+    for i in range(4):
+        ob.add('front', 'door.opened', 'info')
+    ob.delivered(2)
+    ob.close()
+    ob = Outbox(p, 50)
+    eq([x[0] for x in ob.pending], [3, 4], 'pending after reboot')
+    eq(ob.add('front', 'door.closed', 'info')['seq'], 5, 'seq after reboot')
+    ob.close()
+
+
+def case_power_cut_at_any_byte_keeps_earlier_events():
+    p = tmpfile('ob3')
+    ob = Outbox(p, 50)
+    ends = []
+    for i in range(4):
+        ob.add('front', 'door.held_open', 'alarm', {'active': True, 'i': i})
+        ends.append(ob.size)
+    ob.close()
+    cut = tmpfile('ob3cut')
+    total = _copy_prefix(p, cut, 1 << 20)
+    for n in range(0, total + 1, 3):
+        _copy_prefix(p, cut, n)
+        ob2 = Outbox(cut, 50)
+        whole = len([e for e in ends if e <= n])
+        eq([x[0] for x in ob2.pending], list(range(1, whole + 1)), 'events kept after a cut at byte %d' % n)
+        ev = ob2.add('front', 'door.opened', 'info')
+        eq(ev['seq'], whole + 1, 'next seq after a cut at byte %d' % n)
+        ob2.close()
+        ob3 = Outbox(cut, 50)
+        eq(len(ob3), whole + 1, 'a new event after the cut survives the next reboot (byte %d)' % n)
+        eq(ob3.corrupt, 0, 'the torn tail was cleaned up (byte %d)' % n)
+        ob3.close()
+
+
+def case_damaged_record_in_the_middle_loses_only_itself():
+    p = tmpfile('ob4')
+    ob = Outbox(p, 50)
+    ob.add('front', 'door.opened', 'info')
+    start2 = ob.size
+    ob.add('front', 'door.forced', 'alarm', {'active': True})
+    ob.add('front', 'door.closed', 'info')
+    ob.close()
+    with open(p, 'rb') as f:
+        data = bytearray(f.read())
+    data[start2 + 12] ^= 0xFF
+    with open(p, 'wb') as f:
+        f.write(data)
+    ob = Outbox(p, 50)
+    eq([x[0] for x in ob.pending], [1, 3], 'records around the damaged one')
+    check(ob.corrupt >= 1, 'damage counted')
+    ob.close()
+
+
+def case_full_outbox_drops_info_before_alarms():
+    p = tmpfile('ob5')
+    ob = Outbox(p, 4)
+    ob.add('front', 'door.forced', 'alarm', {'active': True})
+    ob.add('front', 'door.opened', 'info')
+    ob.add('system', 'system.cmd_rejected', 'warn')
+    ob.add('front', 'door.held_open', 'alarm', {'active': True})
+    ob.add('front', 'door.fire_release', 'alarm', {'active': True})   # drops the info
+    ob.add('front', 'door.forced', 'alarm', {'active': False})        # drops the warning
+    eq(_types(ob), ['door.forced', 'door.held_open', 'door.fire_release', 'door.forced'], 'kept')
+    eq(ob.dropped, 2, 'dropped')
+    ob.add('front', 'door.held_open', 'alarm', {'active': False})      # all alarms: oldest goes
+    eq(ob.pending[0][0], 4, 'oldest alarm gave way')
+    ob.close()
+    ob = Outbox(p, 4)
+    eq(ob.dropped, 3, 'dropped count after reboot')
+    eq(ob.unreported(), 3, 'unreported drops')
+    ob.mark_reported()
+    ob.close()
+    eq(Outbox(p, 4).unreported(), 0, 'reported drops after reboot')
+
+
+def case_compaction_keeps_pending_seq_and_counts():
+    p = tmpfile('ob6')
+    ob = Outbox(p, 1000)
+    for i in range(200):
+        ob.add('front', 'door.opened', 'info', {'pad': 'x' * 60})
+    big = ob.size
+    ob.delivered(190)
+    ob.compact()
+    check(ob.size < big // 10, 'compacted %d -> %d bytes' % (big, ob.size))
+    eq([x[0] for x in ob.pending], list(range(191, 201)), 'pending after compaction')
+    eq(json.loads(ob.peek()[2])['seq'], 191, 'payload readable after compaction')
+    ob.close()
+    ob = Outbox(p, 1000)
+    eq(ob.seq, 200, 'seq after compaction and reboot')
+    eq(len(ob), 10, 'pending after compaction and reboot')
+    ob.delivered(200)
+    ob.close()
+    ob = Outbox(p, 1000)
+    eq((len(ob), ob.seq), (0, 200), 'empty log keeps seq')
+    ob.close()
