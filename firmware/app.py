@@ -12,7 +12,7 @@ import command
 import controllers
 from outbox import Outbox
 from ratelimit import RateLimit
-from ctrl_base import SEV_ALARM, SEV_WARN, SEV_INFO
+from ctrl_base import SEV_ALARM, SEV_WARN, SEV_INFO, short
 
 FW = '0.2.0'
 SYSTEM = 'system'
@@ -106,7 +106,11 @@ class App:
 
     # --- events ------------------------------------------------------------------------------
     def event(self, etype, sev, fields=None, ctrl=SYSTEM):
-        ev = self.events.add(ctrl, etype, sev, fields)
+        try:
+            ev = self.events.add(ctrl, etype, sev, fields)
+        except MemoryError:         # one more try with the heap swept: events are not dropped lightly
+            gc.collect()
+            ev = self.events.add(ctrl, etype, sev, fields)
         if self.debug:
             print('evt', ev)
         if self.wake:
@@ -185,7 +189,7 @@ class App:
                 raise command.CommandError(err, cid)
         except command.CommandError as e:
             self.reject(ctrl_name, e.cid, e.reason)
-            return {'id': e.cid, 'ok': False, 'err': e.reason}
+            return {'id': e.cid, 'ok': False, 'err': short(e.reason)}
         ack = {'id': cid, 'ok': True}
         if extra:
             ack['state'] = extra
@@ -196,7 +200,8 @@ class App:
         if ctrl is None:
             if self.safe_mode:
                 return 'safe mode: controllers are stopped (push a config or `reboot` the system)', None
-            return 'no controller %s on %s (have: %s)' % (ctrl_name, self.device, ', '.join(sorted(self.ctrls))), None
+            return 'no controller %s on %s (have: %s)' % (short(ctrl_name, 64), self.device,
+                                                          ', '.join(sorted(self.ctrls))), None
         if op == 'status':
             ctrl.changed = True
             self._apply(ctrl)
@@ -217,7 +222,7 @@ class App:
         n = self.rejects.take(ticks_ms())
         if n < 0:
             return      # over the limit: counted, reported with the next one let through
-        f = {'id': cid, 'err': reason, 'target': ctrl_name}
+        f = {'id': cid, 'err': short(reason), 'target': short(ctrl_name, 64)}
         if n:
             f['suppressed'] = n
         self.event('system.cmd_rejected', SEV_WARN, f)
@@ -225,6 +230,8 @@ class App:
     # --- config updates ---------------------------------------------------------------------
     def config_update(self, payload):
         """A `cfg` message: check it, keep it beside the good config, reboot into a trial."""
+        if not payload:
+            return      # the retained config was cleared on the broker: keep running
         try:
             new = json.loads(payload)
         except ValueError:
@@ -244,7 +251,8 @@ class App:
         except Exception as e:
             if rev:
                 config.remember_rejected(rev)
-            self.event('system.config_rejected', SEV_WARN, {'rev': rev, 'err': str(e), 'kept': self.rev})
+            self.event('system.config_rejected', SEV_WARN, {'rev': short(rev, 64) if rev else rev,
+                                                             'err': short(e), 'kept': self.rev})
             return
         config.stage(new)
         self.reboot('config')

@@ -77,7 +77,7 @@ class Controller:
 
     def safe(self, why):
         """Drive every output to its safe value; the controller stays faulted."""
-        self.error = why
+        self.error = short(why)
         for sig in self.OUTPUTS:
             self.outputs[sig] = self.SAFE.get(sig, 0)
         self.changed = True
@@ -129,3 +129,16 @@ class Controller:
     def setting(self, key, default):
         v = self.cfg.get(key, default)
         return default if v is None else v
+
+    def num(self, key, default):
+        """A numeric setting; a wrong type is refused with its name (never half-applied)."""
+        v = self.setting(key, default)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ControllerError('%s must be a number' % key)
+        return v
+
+
+def short(s, n=160):
+    """Bound a message carried in an event or ack (errors can quote whole inputs)."""
+    s = str(s)
+    return s if len(s) <= n else s[:n - 3] + '...'

@@ -41,10 +41,10 @@ class Door(Controller):
 
     def __init__(self, name, cfg):
         Controller.__init__(self, name, cfg)
-        self.held_ms = int(self.setting('held_open_s', 30) * 1000)
-        pre = int(self.setting('prealarm_s', 10) * 1000)
+        self.held_ms = int(self.num('held_open_s', 30) * 1000)
+        pre = int(self.num('prealarm_s', 10) * 1000)
         self.pre_ms = self.held_ms - pre if 0 < pre < self.held_ms else -1
-        self.unlock_ms = int(self.setting('unlock_s', 5) * 1000)
+        self.unlock_ms = int(self.num('unlock_s', 5) * 1000)
         self.lock = LOCKED
         self.door = CLOSED
         self.forced = False

@@ -149,7 +149,7 @@ class SimHal:
         if w in self._watchers:
             self._watchers.remove(w)
         try:
-            w.close()
+            await w.wait_closed()   # MicroPython: this, not close(), closes the socket
         except Exception:
             pass
 

@@ -101,6 +101,18 @@ def parse_publish(h, body):
     return topic, body[i:], qos, pid
 
 
+def _close_stream(w):
+    """Close a stream now. MicroPython's StreamWriter.close() does nothing (the socket is
+    closed by wait_closed()), so close the socket itself."""
+    try:
+        w.close()
+        s = getattr(w, 's', None)
+        if s is not None:
+            s.close()
+    except Exception:
+        pass
+
+
 class Client:
     def __init__(self, client_id, host, port, keepalive=30, will=None, user=None,
                  password=None, on_message=None, max_packet=8192, timeout_ms=5000):
@@ -149,10 +161,7 @@ class Client:
             self._acks[pid].set()   # wake waiters; they see the connection is gone
         self._acks = {}
         if self._w is not None:
-            try:
-                self._w.close()
-            except Exception:
-                pass
+            _close_stream(self._w)
         self._r = self._w = None
 
     async def disconnect(self):

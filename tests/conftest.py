@@ -27,11 +27,11 @@ def make_board(tmp_path, broker):
     started = []
     sup = Supervisor(started)
 
-    def make(text, device, fs=None):
+    def make(text, device, fs=None, site_broker=False):
         s = sitemod.parse(text, 'test-site.yaml')
         sitemod.validate(s)
         assert not s.errors, s.errors
-        cfg = sitemod.device_config(s, device, {'host': broker.host, 'port': broker.port})
+        cfg = sitemod.device_config(s, device, None if site_broker else {'host': broker.host, 'port': broker.port})
         b = SimBoard(cfg, fs or tmp_path / device)
         b.start()
         started.append(b)

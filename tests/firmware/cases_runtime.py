@@ -119,3 +119,11 @@ def case_topics():
     eq(topics.status('s', 'd'), 'edge/v1/s/d/status', 'status')
     eq(topics.parse('edge/v1/s/d/cmd/front'), ('s', 'd', 'cmd', 'front'), 'parse')
     eq(topics.parse('other/v1/s/d/cmd'), None, 'not ours')
+
+
+def case_rate_limit_counts_refusals():
+    from ratelimit import RateLimit
+    r = RateLimit(2, 1000)
+    eq([r.take(t) for t in (0, 10, 20, 30)], [0, 0, -1, -1], 'within the window')
+    eq(r.take(1000), 2, 'next window reports the refused')
+    eq(r.take(1001), 0, 'then none')

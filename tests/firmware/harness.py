@@ -79,3 +79,21 @@ def tmpfile(name):
         except OSError:
             pass
     return p
+
+
+def in_tmpdir(name, fn):
+    """Run fn() with the current folder set to a fresh ./.test-tmp/<name> (a board's fs)."""
+    import os
+    top = os.getcwd()
+    for d in (TMP, TMP + '/' + name):
+        try:
+            os.mkdir(d)
+        except OSError:
+            pass
+    os.chdir(TMP + '/' + name)
+    try:
+        for f in os.listdir():
+            os.remove(f)
+        fn()
+    finally:
+        os.chdir(top)
