@@ -9,7 +9,6 @@ import mqtt
 import topics
 
 BACKOFF_MIN_MS = 500
-MAX_ACKS = 32
 
 
 class Link:
@@ -28,15 +27,16 @@ class Link:
             on_message=self._on_message, timeout_ms=cfg.get('net_timeout_ms', 5000))
         self.tele_ms = cfg.get('tele_s', 60) * 1000
         self.backoff_max = cfg.get('backoff_max_s', 10) * 1000
-        self.acks = []          # (ctrl, ack dict) waiting to be sent
-        self.acks_dropped = 0
+        self.acks_dropped = 0   # acks that could not be written (link lost meanwhile)
         self._sent = 0          # seq of the event last sent and not yet acknowledged
         self._kick = asyncio.Event()
         app.wake = self._kick.set
         self.connects = 0
         self.last_error = None
 
-    def _on_message(self, topic, payload):
+    async def _on_message(self, topic, payload):
+        """Run by the reader for each message: a command is answered before the next is read,
+        so a flood is paced by the board's own replies (TCP backpressure on the broker)."""
         if topic == self.t_cfg:
             try:
                 self.app.config_update(payload)
@@ -49,11 +49,12 @@ class Link:
                 ack = self.app.command(ctrl, payload)
             except Exception as e:  # a bug here must not take the link down
                 ack = {'id': None, 'ok': False, 'err': 'internal error: %r' % (e,)}
-            if len(self.acks) >= MAX_ACKS:
-                self.acks.pop(0)            # under a flood the oldest ack goes; its sender times out
+            try:    # pipelined QoS 1: an ack is a reply; a lost one makes the sender retry
+                await self.client.publish(topics.ack(self.site, self.dev, ctrl), json.dumps(ack), 1, False,
+                                          False, False)
+            except Exception:
                 self.acks_dropped += 1
-            self.acks.append((ctrl, ack))
-            self._kick.set()
+                raise
 
     async def run(self):
         backoff = BACKOFF_MIN_MS
@@ -109,18 +110,13 @@ class Link:
         """Send the most urgent pending message; False when nothing is pending."""
         c = self.client
         app = self.app
-        if self.acks:
-            ctrl, ack = self.acks[0]
-            await c.publish(topics.ack(self.site, self.dev, ctrl), json.dumps(ack), 1)
-            self.acks.pop(0)
-            return True
         if app.dirty:
             name = next(iter(app.dirty))
             del app.dirty[name]
             ctrl = app.ctrls[name]
-            try:
+            try:    # pipelined too: a lost snapshot is re-sent on the next change and on reconnect
                 await c.publish(topics.state(self.site, self.dev, name),
-                                json.dumps(ctrl.snapshot()), 1, True)
+                                json.dumps(ctrl.snapshot()), 1, True, False, False)
             except Exception:
                 app.dirty[name] = True
                 raise

@@ -132,6 +132,7 @@ class Client:
         self._acks = {}         # pid -> asyncio.Event awaiting PUBACK/SUBACK
         self._last_rx = 0
         self._last_tx = 0
+        self._wlock = asyncio.Lock()   # reader (PUBACK, replies), sender and pinger all write
         self.connected = False
         self.error = None
 
@@ -173,12 +174,13 @@ class Client:
         self.close()
 
     async def _send(self, pkt):
-        w = self._w
-        if w is None:
-            raise MQTTError('not connected')
-        w.write(pkt)
-        await asyncio.wait_for_ms(w.drain(), self.timeout_ms)
-        self._last_tx = ticks_ms()
+        async with self._wlock:     # one writer at a time: packets never interleave
+            w = self._w
+            if w is None:
+                raise MQTTError('not connected')
+            w.write(pkt)
+            await asyncio.wait_for_ms(w.drain(), self.timeout_ms)
+            self._last_tx = ticks_ms()
 
     async def _read_exact(self, n):
         data = await self._r.readexactly(n)
@@ -204,10 +206,14 @@ class Client:
         self._last_rx = ticks_ms()
         return h, body
 
-    async def publish(self, topic, payload, qos=0, retain=False, dup=False):
-        """Send a PUBLISH; with qos=1 returns only after PUBACK (MQTTError on timeout/loss)."""
+    async def publish(self, topic, payload, qos=0, retain=False, dup=False, wait=True):
+        """Send a PUBLISH; with qos=1 returns only after PUBACK (MQTTError on timeout/loss),
+        unless wait=False: then QoS 1 on the wire, pipelined, nobody waits for the PUBACK."""
         if not qos:
             await self._send(publish_packet(topic, payload, 0, retain))
+            return
+        if not wait:
+            await self._send(publish_packet(topic, payload, 1, retain, self._next_pid(), dup))
             return
         pid = self._next_pid()
         ev = asyncio.Event()
@@ -255,7 +261,9 @@ class Client:
                     if qos:
                         await self._send(bytes((PUBACK, 2)) + struct.pack('!H', pid))
                     if self.on_message:
-                        self.on_message(topic, payload)
+                        r = self.on_message(topic, payload)
+                        if r is not None:       # an async handler: its reply goes out now
+                            await r
                 elif t == PUBACK or t == SUBACK:
                     self._acked(body)
                 elif t == PINGRESP:

@@ -1,16 +1,16 @@
 # The persistent outbox: every event is appended to a log on the board's flash before its
-# first send and leaves only when the broker has acknowledged it (PUBACK).
+# first send and leaves only when the broker has acknowledged it (PUBACK). RAM use does
+# not grow with the number of events waiting: only counters and the head's file offset.
 #
 # Log records (append-only; a power cut can tear only the last one, which the next boot
-# detects by its checksum and drops):
+# finds by its checksum and cuts off):
 #   0xA5 | kind (1) | length (2, LE) | crc32 of kind+length+body (4, LE) | body
 #   E  event:      seq (4) | sev (1) | ctrl length (1) | ctrl | JSON
-#   D  delivered:  seq (4)          every event up to seq has been acknowledged
-#   X  dropped:    seq (4)          event given up to make room (outbox_max)
-#   S  snapshot:   seq (4) | dropped (4) | reported (4)   written when the log is compacted
-#   R  reported:   reported (4)     drops announced to the control room so far
-# Sequence numbers come from the log itself, so they survive reboots with no extra write.
-import json
+#   D  delivered:  seq (4)        every event up to seq has been acknowledged
+#   S  snapshot:   seq (4) | dropped (4) | reported (4)    first record of a rewritten log
+#   R  reported:   reported (4)   drops announced to the control room so far
+# When full (outbox_max), the log is rewritten without the oldest tenth of the lowest
+# severity present: info events give way before warnings, warnings before alarms.
 import os
 import struct
 from clock import wall_ms
@@ -26,148 +26,188 @@ except ImportError:  # ports built without it
                 crc = (crc >> 1) ^ (0xEDB88320 & -(crc & 1))
         return crc ^ 0xFFFFFFFF
 
+import json
+
 MAGIC = 0xA5
 HDR = 8
+E = 0x45
+D = 0x44
+S = 0x53
+R = 0x52
 SEV_CODES = {'info': 0, 'warn': 1, 'alarm': 2}
-COMPACT_BYTES = 32768
+COMPACT_BYTES = 65536
 
 
 class OutboxError(Exception):
     pass
 
 
+def _records(f, start=0):
+    """(offset, kind, body) of each good record from `start`; damaged bytes are skipped.
+    The last item is (end of the good data, None, number of damaged spots)."""
+    i = start
+    bad = 0
+    while True:
+        f.seek(i)
+        hdr = f.read(HDR)
+        if len(hdr) < HDR:
+            if hdr:
+                bad += 1                              # a torn tail
+            yield i, None, bad
+            return
+        ln = hdr[2] | (hdr[3] << 8)
+        body = f.read(ln) if hdr[0] == MAGIC else b''
+        if hdr[0] != MAGIC or len(body) < ln or \
+                crc32(body, crc32(hdr[1:4])) & 0xFFFFFFFF != struct.unpack_from('<I', hdr, 4)[0]:
+            if len(body) < ln and hdr[0] == MAGIC and not f.read(1):
+                bad += 1                              # torn tail: stop here
+                yield i, None, bad
+                return
+            bad += 1
+            i = _resync(f, i + 1)
+            if i < 0:
+                yield i, None, bad
+                return
+            continue
+        yield i, hdr[1], body
+        i += HDR + ln
+
+
+def _resync(f, i):
+    while True:
+        f.seek(i)
+        chunk = f.read(64)
+        if not chunk:
+            return -1
+        k = chunk.find(bytes((MAGIC,)))
+        if k >= 0:
+            return i + k
+        i += len(chunk)
+
+
+def _write(f, kind, body):
+    """Write one record; returns its size."""
+    hdr = bytearray(HDR)
+    hdr[0] = MAGIC
+    hdr[1] = kind
+    hdr[2] = len(body) & 0xFF
+    hdr[3] = len(body) >> 8
+    struct.pack_into('<I', hdr, 4, crc32(body, crc32(hdr[1:4])) & 0xFFFFFFFF)
+    f.write(hdr)
+    f.write(body)
+    return HDR + len(body)
+
+
+def _u32(body, at=0):
+    return struct.unpack_from('<I', body, at)[0]
+
+
 class Outbox:
     def __init__(self, path='outbox.log', max_len=200):
         self.path = path
         self.max_len = max_len
-        self.pending = []      # (seq, offset of body, body length, sev code), in seq order
         self.seq = 0
+        self.done = 0          # every event up to this seq is delivered
         self.dropped = 0       # events given up since the board was new
         self.reported = 0      # of those, how many the control room has been told about
-        self.corrupt = 0       # damaged records skipped at the last scan
+        self.corrupt = 0       # damaged spots found at the last scan
+        self.pending = 0
+        self.counts = [0, 0, 0]  # pending by severity code
+        self.head = -1         # file offset of the oldest pending event record
         self.size = 0
         self._f = None
         self._scan()
         if self.corrupt or self.size > COMPACT_BYTES:
-            self.compact()   # also cuts a torn tail, so new appends follow good records
+            self.compact()     # also cuts a torn tail, so new appends follow good records
 
     # --- the log ---------------------------------------------------------------------------
     def _scan(self):
-        """Rebuild the pending list from the log, one record at a time (bounded RAM)."""
         try:
             f = open(self.path, 'rb')
         except OSError:
             return
-        pend = {}
-        i = 0
         with f:
-            while True:
-                f.seek(i)
-                hdr = f.read(HDR)
-                if len(hdr) < HDR:
-                    if hdr:
-                        self.corrupt += 1                      # a torn tail
+            end = 0
+            for off, kind, body in _records(f):      # pass 1: counters and delivery mark
+                if kind is None:
+                    end = off if off >= 0 else end
+                    self.corrupt = body
                     break
-                ln = hdr[2] | (hdr[3] << 8)
-                body = f.read(ln) if hdr[0] == MAGIC else b''
-                if hdr[0] != MAGIC or len(body) < ln or \
-                        crc32(body, crc32(hdr[1:4])) & 0xFFFFFFFF != struct.unpack_from('<I', hdr, 4)[0]:
-                    self.corrupt += 1
-                    i = self._resync(f, i + 1)
-                    if i < 0:
-                        break
-                    continue
-                self._apply(hdr[1], body, i + HDR, ln, pend)
-                i += HDR + ln
-        self.size = i
-        self.pending = [pend[s] for s in sorted(pend)]
+                end = off + HDR + len(body)
+                if kind == E:
+                    self.seq = max(self.seq, _u32(body))
+                elif kind == D:
+                    self.done = max(self.done, _u32(body))
+                elif kind == S:
+                    # a rewritten log holds only pending events: no delivery mark needed
+                    s, self.dropped, self.reported = struct.unpack_from('<III', body, 0)
+                    self.seq = max(self.seq, s)
+                elif kind == R:
+                    self.reported = _u32(body)
+            for off, kind, body in _records(f):      # pass 2: what is still pending
+                if kind is None:
+                    break
+                if kind == E and _u32(body) > self.done:
+                    self._count(body[4], 1)
+                    if self.head < 0:
+                        self.head = off
+        self.size = end
 
-    def _apply(self, kind, body, off, ln, pend):
-        if kind == 0x45 and ln >= 6:                           # E
-            seq = struct.unpack_from('<I', body, 0)[0]
-            pend[seq] = (seq, off, ln, body[4])
-            if seq > self.seq:
-                self.seq = seq
-        elif kind == 0x44 and ln == 4:                         # D
-            upto = struct.unpack_from('<I', body, 0)[0]
-            for s in [s for s in pend if s <= upto]:
-                del pend[s]
-        elif kind == 0x58 and ln == 4:                         # X
-            s = struct.unpack_from('<I', body, 0)[0]
-            if s in pend:
-                del pend[s]
-            self.dropped += 1
-        elif kind == 0x53 and ln == 12:                        # S
-            s, self.dropped, self.reported = struct.unpack_from('<III', body, 0)
-            if s > self.seq:
-                self.seq = s
-        elif kind == 0x52 and ln == 4:                         # R
-            self.reported = struct.unpack_from('<I', body, 0)[0]
-
-    @staticmethod
-    def _resync(f, i):
-        """Offset of the next record start candidate at or after i, or -1 at the end."""
-        while True:
-            f.seek(i)
-            chunk = f.read(64)
-            if not chunk:
-                return -1
-            k = chunk.find(bytes((MAGIC,)))
-            if k >= 0:
-                return i + k
-            i += len(chunk)
+    def _count(self, sev, d):
+        self.pending += d
+        self.counts[sev if sev < 3 else 0] += d
 
     def _append(self, kind, body):
-        hdr = bytearray(HDR)
-        hdr[0] = MAGIC
-        hdr[1] = kind
-        hdr[2] = len(body) & 0xFF
-        hdr[3] = len(body) >> 8
-        struct.pack_into('<I', hdr, 4, crc32(body, crc32(hdr[1:4])) & 0xFFFFFFFF)
         if self._f is None:
             self._f = open(self.path, 'ab')
-        off = self.size + HDR
-        self._f.write(hdr)
-        self._f.write(body)
+        off = self.size
+        self.size += _write(self._f, kind, body)
         self._f.flush()
-        self.size += HDR + len(body)
         return off
 
-    def _read(self, off, ln):
-        with open(self.path, 'rb') as f:
-            f.seek(off)
-            return f.read(ln)
-
-    def compact(self):
-        """Rewrite the log with only what is pending (tmp file, then an atomic rename).
-        A torn or damaged old log is left behind whole: its good records were scanned."""
+    def compact(self, drop=None):
+        """Rewrite the log with only the pending events (tmp file, then an atomic rename),
+        leaving out the oldest drop[sev] events of each severity."""
         self.close()
-        src = None
-        try:
-            src = open(self.path, 'rb')
-        except OSError:
-            pass
-        old_path = self.path
-        tmp = old_path + '.tmp'
+        plan = list(drop) if drop else [0, 0, 0]
+        gone = plan[0] + plan[1] + plan[2]
+        tmp = self.path + '.tmp'
         try:
             os.remove(tmp)
         except OSError:
             pass
-        self.path = tmp
-        self.size = 0
         try:
-            self._append(0x53, struct.pack('<III', self.seq, self.dropped, self.reported))
-            new = []
-            for seq, off, ln, sev in self.pending:
-                src.seek(off)
-                new.append((seq, self._append(0x45, src.read(ln)), ln, sev))
-            self.close()
-            os.rename(tmp, old_path)
-        finally:
-            self.path = old_path
-            if src is not None:
-                src.close()
-        self.pending = new
+            src = open(self.path, 'rb')
+        except OSError:
+            src = None
+        dst = open(tmp, 'wb')
+        size = _write(dst, S, struct.pack('<III', self.seq, self.dropped + gone, self.reported))
+        head = -1
+        pending = 0
+        counts = [0, 0, 0]
+        if src is not None and self.head >= 0:
+            for off, kind, body in _records(src, self.head):
+                if kind is None:
+                    break
+                if kind != E or _u32(body) <= self.done:
+                    continue
+                sev = body[4] if body[4] < 3 else 0
+                if plan[sev]:
+                    plan[sev] -= 1
+                    continue
+                head = size if head < 0 else head
+                size += _write(dst, E, body)
+                pending += 1
+                counts[sev] += 1
+        if src is not None:
+            src.close()
+        dst.close()
+        os.rename(tmp, self.path)
+        self.size = size
+        self.head = head
+        self.pending = pending
+        self.counts = counts
+        self.dropped += gone
 
     def close(self):
         if self._f is not None:
@@ -177,59 +217,97 @@ class Outbox:
     # --- the event path --------------------------------------------------------------------
     def add(self, ctrl, etype, sev, fields=None):
         """Number, stamp and persist an event; returns it as a dict."""
+        if self.pending >= self.max_len:
+            self._make_room()
         self.seq += 1
         ev = {'seq': self.seq, 'ts': wall_ms(), 'type': etype, 'sev': sev, 'ctrl': ctrl}
         if fields:
             for k in fields:
                 ev[k] = fields[k]
-        if len(self.pending) >= self.max_len:
-            self._make_room()
         c = ctrl.encode()
         code = SEV_CODES.get(sev, 0)
         body = struct.pack('<IBB', self.seq, code, len(c)) + c + json.dumps(ev).encode()
         if len(body) > 65535:
             raise OutboxError('event too large')
-        off = self._append(0x45, body)
-        self.pending.append((self.seq, off, len(body), code))
+        off = self._append(E, body)
+        if self.head < 0:
+            self.head = off
+        self._count(code, 1)
         return ev
 
     def _make_room(self):
-        """Give up one event: the oldest info, else the oldest warning, else the oldest alarm."""
-        for code in (0, 1, 2):
-            for k in range(len(self.pending)):
-                if self.pending[k][3] == code:
-                    seq = self.pending.pop(k)[0]
-                    self._append(0x58, struct.pack('<I', seq))
-                    self.dropped += 1
-                    return
+        """Give up up to a tenth of the outbox, oldest first, all from the lowest severity
+        present: an alarm goes only when nothing but alarms is waiting."""
+        plan = [0, 0, 0]
+        for sev in (0, 1, 2):
+            if self.counts[sev]:
+                plan[sev] = min(self.counts[sev], max(1, self.max_len // 10))
+                break
+        self.compact(plan)
+
+    def _read(self, off):
+        with open(self.path, 'rb') as f:
+            for o, kind, body in _records(f, off):
+                if kind is None:
+                    return None, None
+                if kind == E and _u32(body) > self.done:
+                    return o, body
+        return None, None
 
     def peek(self):
         """The oldest pending event as (seq, ctrl, json bytes), or None."""
-        if not self.pending:
+        if self.head < 0:
             return None
-        seq, off, ln, _ = self.pending[0]
-        body = self._read(off, ln)
+        off, body = self._read(self.head)
+        if body is None:
+            return None
+        self.head = off
         cl = body[5]
-        return seq, body[6:6 + cl].decode(), body[6 + cl:]
+        return _u32(body), body[6:6 + cl].decode(), body[6 + cl:]
 
     def delivered(self, seq):
         """The broker acknowledged event seq (and, delivery being in order, all before it)."""
-        if not self.pending or self.pending[0][0] > seq:
+        if seq <= self.done:
             return
-        self._append(0x44, struct.pack('<I', seq))
-        while self.pending and self.pending[0][0] <= seq:
-            self.pending.pop(0)
-        if not self.pending and self.size > COMPACT_BYTES // 8:
+        self._append(D, struct.pack('<I', seq))
+        with open(self.path, 'rb') as f:
+            head = -1
+            for off, kind, body in _records(f, self.head if self.head >= 0 else 0):
+                if kind is None:
+                    break
+                if kind != E:
+                    continue
+                s = _u32(body)
+                if s <= seq:
+                    if s > self.done:
+                        self._count(body[4], -1)
+                elif head < 0:
+                    head = off
+                    break
+        self.done = seq
+        self.head = head
+        if (not self.pending and self.size > 4096) or self.size > COMPACT_BYTES:
             self.compact()
-        elif self.size > COMPACT_BYTES:
-            self.compact()
+
+    def items(self):
+        """Every pending event as (seq, sev code, json bytes), oldest first."""
+        out = []
+        if self.head < 0:
+            return out
+        with open(self.path, 'rb') as f:
+            for off, kind, body in _records(f, self.head):
+                if kind is None:
+                    break
+                if kind == E and _u32(body) > self.done:
+                    out.append((_u32(body), body[4], body[6 + body[5]:]))
+        return out
 
     def unreported(self):
         return self.dropped - self.reported
 
     def mark_reported(self):
         self.reported = self.dropped
-        self._append(0x52, struct.pack('<I', self.reported))
+        self._append(R, struct.pack('<I', self.reported))
 
     def __len__(self):
-        return len(self.pending)
+        return self.pending

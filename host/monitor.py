@@ -7,6 +7,7 @@ import time
 from rich.console import Console
 from rich.markup import escape
 
+from .journal import Journal
 from .mqttc import connect
 from .proto import topics
 
@@ -21,9 +22,7 @@ class Monitor:
         self.quiet_state = quiet_state
         self.devices = {}        # device -> status dict
         self.alarms = {}         # (device, ctrl, type) -> event
-        self.last_seq = {}       # device -> highest seq seen
-        self.seen = {}           # device -> set of recent seqs (dedup)
-        self.duplicates = 0
+        self.journal = Journal()
         self.gaps = []           # (device, first missing, last missing)
         self.records = []        # every record shown, in order
         self.cond = threading.Condition()
@@ -61,23 +60,19 @@ class Monitor:
             self.show(rec)
         return rec
 
+    @property
+    def duplicates(self):
+        return self.journal.duplicates
+
     def _fresh(self, dev, ev):
-        seq = ev.get('seq')
-        if not isinstance(seq, int):
-            return True
-        seen = self.seen.setdefault(dev, set())
-        if seq in seen:
-            self.duplicates += 1
+        last = self.journal.highest(dev)
+        verdict = self.journal.add(dev, ev)
+        if verdict == 'dup':
             return False
-        seen.add(seq)
-        if len(seen) > 4096:
-            seen.discard(min(seen))
-        last = self.last_seq.get(dev)
-        if last is not None and seq > last + 1:
+        seq = ev.get('seq')
+        if verdict == 'new' and last and seq > last + 1:
             self.gaps.append((dev, last + 1, seq - 1))
-            self.console.print('[yellow]%s  gap: events %d..%d never arrived[/]' % (dev, last + 1, seq - 1))
-        if last is None or seq > last:
-            self.last_seq[dev] = seq
+            self.console.print('[yellow]%s  gap: events %d..%d have not arrived[/]' % (dev, last + 1, seq - 1))
         return True
 
     # --- showing -------------------------------------------------------------------------
