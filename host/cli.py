@@ -223,9 +223,11 @@ def cmd_bench(a):
     if fn is None:
         raise EdgeError('no benchmark %r (have: %s)' % (a.name, ', '.join(sorted(BENCHES))), 2)
     kwargs = {}
+    show = None if a.json else (lambda i, n: print('\r%s: %d/%d' % (a.name, i, n), end='', file=sys.stderr, flush=True))
     if a.name == 'alarm-latency':
-        kwargs = {'n': a.n, 'progress': None if a.json else
-                  (lambda i, n: print('\rsample %d/%d' % (i, n), end='', file=sys.stderr, flush=True))}
+        kwargs = {'n': a.n, 'progress': show}
+    elif a.name == 'outage':
+        kwargs = {'outage_s': a.outage_s, 'boards': a.boards, 'progress': show}
     res = fn(**kwargs)
     if a.json:
         print(json.dumps(res))
@@ -325,10 +327,13 @@ def build_parser():
 
     s = sub.add_parser('bench', help='run a benchmark and print its figures',
                        description='Benchmarks: alarm-latency (door contact past held_open_s to the alarm at an MQTT '
-                                   'subscriber), boot-heap (heap in use after boot on the simulated board).')
+                                   'subscriber), boot-heap (heap in use after boot on the simulated board), '
+                                   'outage (events raised during a broker outage, time to deliver them, lost).')
     s.add_argument('name')
     s.add_argument('--json', action='store_true', help='one JSON object')
     s.add_argument('-n', type=int, default=20, help='samples (alarm-latency)')
+    s.add_argument('--outage-s', type=float, default=30, help='broker outage length (outage)')
+    s.add_argument('--boards', type=int, default=3, help='simulated boards under load (outage)')
     s.set_defaults(fn=cmd_bench)
     return p
 

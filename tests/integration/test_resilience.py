@@ -171,8 +171,10 @@ def test_config_that_cannot_reach_the_broker_is_given_up(board, col):
 class EvilBroker:
     """Speaks just enough MQTT to let the board in, then sends one malformed packet."""
 
-    def __init__(self, bad):
+    def __init__(self, bad, withhold_evt_ack=False):
         self.bad = bad
+        self.withhold = withhold_evt_ack   # first session: no PUBACK for the first event, then hang up
+        self.publishes = []                # (session, header byte, topic, payload)
         self.port = free_port()
         self.srv = socket.create_server(('127.0.0.1', self.port))
         self.sessions = []       # (connected at, closed by the board at)
@@ -221,8 +223,12 @@ class EvilBroker:
                         s.sendall(b'\x90\x03' + body[:2] + b'\x01')
                     elif t == 0x30 and (h & 0x06):
                         tl = struct.unpack('!H', body[:2])[0]
+                        topic = body[2:2 + tl].decode()
+                        self.publishes.append((len(self.sessions), h, topic, body[4 + tl:]))
+                        if self.withhold and len(self.sessions) == 1 and '/evt/' in topic:
+                            break                      # hang up with the event unacknowledged
                         s.sendall(b'\x40\x02' + body[2 + tl:4 + tl])
-                        if not sent_bad:
+                        if not sent_bad and self.bad:
                             sent_bad = True
                             s.sendall(self.bad)
                     elif t == 0xC0:
@@ -262,5 +268,23 @@ def test_malformed_packets_close_the_link_and_it_comes_back(make_board, name):
         time.sleep(0.2)
         assert io.get('front.buzzer') == 1
         io.close()
+    finally:
+        evil.close()
+
+
+def test_unacknowledged_event_is_resent_with_dup_after_reconnect(make_board):
+    evil = EvilBroker(b'', withhold_evt_ack=True)
+    try:
+        b = make_board(SITE.replace('port: 1883', 'port: %d' % evil.port), 'r1', site_broker=True)
+        end = time.monotonic() + 15
+        while time.monotonic() < end and not [p for p in evil.publishes if p[0] == 2 and '/evt/' in p[2]]:
+            time.sleep(0.05)
+        first = [p for p in evil.publishes if p[0] == 1 and '/evt/' in p[2]]
+        again = [p for p in evil.publishes if p[0] == 2 and '/evt/' in p[2]]
+        assert first and again, (evil.publishes, b.log_tail())
+        assert not first[0][1] & 0x08, 'first send flagged DUP'
+        assert again[0][1] & 0x08, 'resend after reconnect lacks DUP'
+        assert json.loads(again[0][3])['seq'] == json.loads(first[0][3])['seq'] == 1
+        assert again[0][3] == first[0][3]
     finally:
         evil.close()
