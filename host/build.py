@@ -26,7 +26,8 @@ def _hash(path, arch):
 
 def build(arch=None, out=None):
     """Compile to `out` (default build/mpy/<arch|bytecode>); returns (folder, compiled names)."""
-    out = Path(out or ROOT / 'build' / 'mpy' / (arch or 'bytecode'))
+    top = ROOT / 'build' if FIRMWARE == (ROOT / 'firmware').resolve() else FIRMWARE.parent / 'build'
+    out = Path(out or top / 'mpy' / (arch or 'bytecode'))
     out.mkdir(parents=True, exist_ok=True)
     man_path = out / 'manifest.json'
     try:

@@ -7,7 +7,8 @@ from pathlib import Path
 from .errors import EdgeError
 
 ROOT = Path(__file__).resolve().parent.parent
-FIRMWARE = ROOT / 'firmware'
+# EDGE_FIRMWARE: run another firmware tree (the HIL mutation check breaks a copy on purpose)
+FIRMWARE = Path(os.environ.get('EDGE_FIRMWARE') or ROOT / 'firmware').resolve()
 PROTOCOLS = ROOT / 'protocols'
 BOARDS = ROOT / 'boards'
 DATA = Path(__file__).resolve().parent / 'data'

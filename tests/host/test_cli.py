@@ -8,7 +8,7 @@ import pytest
 
 from edgectl.demo import DEMO_SITE
 
-VERBS = ['demo', 'config', 'broker', 'sim', 'io', 'cmd', 'monitor', 'bench']
+VERBS = ['demo', 'config', 'broker', 'sim', 'io', 'cmd', 'monitor', 'hil', 'bench']
 
 
 def run(*args, cwd=None):

@@ -1,0 +1,4 @@
+# Entry point of the rig board.
+import rigfw
+
+rigfw.main()

@@ -1,0 +1,92 @@
+"""The HIL pytest plugin: one suite, several rigs.
+
+    pytest hil_tests                          the simulated rig and the rig firmware over a pty
+    pytest hil_tests --rig sim                one of them
+    pytest hil_tests --rig serial:/dev/ttyUSB0 --dut-port /dev/ttyUSB1    a real rig and DUT
+
+Figures of every timing assertion go to <log dir>/hil-results.json and the summary."""
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from edgectl.hil import Case, Env
+
+HERE = Path(__file__).parent
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup('edgectl HIL')
+    g.addoption('--rig', default='sim,pty', help='sim, pty, serial:PORT, or a comma list (default sim,pty)')
+    g.addoption('--dut-port', default=None, help='serial port of a real DUT (its console goes to the log)')
+    g.addoption('--hil-site', default=str(HERE / 'site.yaml'), help='site file of the boards under test')
+    g.addoption('--hil-log-dir', default='reports/hil', help='where logs, JUnit and results go')
+
+
+def pytest_configure(config):
+    config._hil = {'figures': [], 'cases': [], 'envs': {}}
+
+
+def pytest_generate_tests(metafunc):
+    if 'rig_kind' in metafunc.fixturenames:
+        kinds = [k.strip() for k in metafunc.config.getoption('--rig').split(',') if k.strip()]
+        metafunc.parametrize('rig_kind', kinds, scope='session')
+
+
+@pytest.fixture(scope='session')
+def hil_envs(request):
+    envs = request.config._hil['envs']
+    yield envs
+    for env in envs.values():
+        env.close()
+
+
+def env_for(request, hil_envs, rig_kind, device):
+    key = (rig_kind, device)
+    if key not in hil_envs:
+        for other in [k for k in hil_envs if k[0] != rig_kind]:   # one rig kind at a time
+            hil_envs.pop(other).close()
+        o = request.config.getoption
+        hil_envs[key] = Env(rig_kind, o('--hil-site'), device, Path(o('--hil-log-dir')), o('--dut-port'))
+    return hil_envs[key]
+
+
+@pytest.fixture
+def door(request, hil_envs, rig_kind):
+    env = env_for(request, hil_envs, rig_kind, 'dut-door')
+    c = Case(env, request.config._hil['figures'], request.node.name)
+    c.idle(['front.contact', 'front.rex', 'front.fire'], {'front.lock': 1, 'front.buzzer': 0})
+    return c
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    out = yield
+    rep = out.get_result()
+    if rep.when == 'call' or (rep.when == 'setup' and rep.outcome != 'passed'):
+        item.config._hil['cases'].append({'case': item.name, 'outcome': rep.outcome,
+                                          'seconds': round(rep.duration, 2),
+                                          'error': str(rep.longrepr.reprcrash.message)
+                                          if rep.failed and hasattr(rep.longrepr, 'reprcrash') else None})
+
+
+def pytest_sessionfinish(session, exitstatus):
+    h = session.config._hil
+    if not h['cases']:
+        return
+    d = Path(session.config.getoption('--hil-log-dir'))
+    d.mkdir(parents=True, exist_ok=True)
+    (d / 'hil-results.json').write_text(json.dumps({'when': time.time(), 'cases': h['cases'],
+                                                    'figures': h['figures']}, indent=1))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    figs = config._hil['figures']
+    if not figs:
+        return
+    tr = terminalreporter
+    tr.section('HIL timings (rig clock)')
+    for f in figs:
+        tr.write_line('%-4s %-36s %-34s %9.1f ms  [%g..%g]%s' % (
+            f['rig'][:4], f['case'][:36], f['what'][:34], f['ms'], f['lo_ms'], f['hi_ms'], '' if f['ok'] else '  FAIL'))
