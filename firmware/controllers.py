@@ -5,4 +5,7 @@ def load(ctype):
     if ctype == 'door':
         from door import Door
         return Door
+    if ctype == 'barrier':
+        from barrier import Barrier
+        return Barrier
     raise ImportError('controller type %s is not in this firmware' % ctype)

@@ -18,6 +18,7 @@ class Controller:
     OPTIONAL = ()      # inputs/outputs that may be left unwired
     SAFE = {}          # output -> value on any error
     DEBOUNCE = 'debounce_ms'
+    FAST = {}          # input -> its own debounce setting (default 0: react on the edge)
 
     @classmethod
     def safe_values(cls, cfg):
@@ -35,7 +36,7 @@ class Controller:
         ms = cfg.get(self.DEBOUNCE, 50)
         self._deb = {}
         for sig in self.INPUTS:
-            self._deb[sig] = Debounce(ms)
+            self._deb[sig] = Debounce(cfg.get(self.FAST[sig], 0) if sig in self.FAST else ms)
         for sig in self.OUTPUTS:
             self.outputs[sig] = self.SAFE.get(sig, 0)
 

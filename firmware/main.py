@@ -1,4 +1,18 @@
-# Entry point: MicroPython runs main.py after boot.
+# Entry point: MicroPython runs main.py after boot. The firmware itself sits in the ROMFS
+# partition (/rom, run in place from flash); the simulator mounts the same image.
+import sys
+
+if sys.platform != 'esp32':
+    import os
+    _img = os.getenv('EDGE_ROMFS')
+    if _img:
+        import vfs
+        with open(_img, 'rb') as _f:
+            vfs.mount(vfs.VfsRom(_f.read()), '/rom')
+        sys.path.insert(0, '/rom')
+        del _f
+    del _img
+
 import start
 import hal
 
@@ -10,5 +24,4 @@ if hal.is_board():
         time.sleep_ms(500)
         machine.reset()
 else:
-    import sys
     sys.exit(rc)

@@ -62,3 +62,35 @@ def build(arch=None, out=None):
     tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
     os.replace(tmp, man_path)
     return out, compiled
+
+
+def build_romfs(out=None):
+    """A ROMFS image of the firmware (everything but main.py, compiled to .mpy), as it goes
+    into a board's ROM partition: code there runs in place from flash, not from the heap.
+    Rebuilt only when a source changed. Returns its path."""
+    import contextlib
+    import io
+    import shutil
+    import tempfile
+    from mpremote.romfs import make_romfs
+    top = ROOT / 'build' if FIRMWARE == (ROOT / 'firmware').resolve() else FIRMWARE.parent / 'build'
+    out = Path(out or top / 'romfs' / 'firmware.romfs')
+    out.parent.mkdir(parents=True, exist_ok=True)
+    h = hashlib.sha256()
+    for src, name in sources():
+        if name != ENTRY:
+            h.update(name.encode() + src.read_bytes())
+    stamp = out.with_suffix('.sha256')
+    if out.exists() and stamp.exists() and stamp.read_text() == h.hexdigest():
+        return out
+    with tempfile.TemporaryDirectory() as d:
+        for src, name in sources():
+            if name != ENTRY:
+                shutil.copy(src, Path(d) / name)
+        with contextlib.redirect_stdout(io.StringIO()):
+            image = make_romfs(d, mpy_cross=True)
+    tmp = out.with_suffix('.%d.tmp' % os.getpid())
+    tmp.write_bytes(image)
+    os.replace(tmp, out)
+    stamp.write_text(h.hexdigest())
+    return out

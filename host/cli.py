@@ -161,7 +161,7 @@ def cmd_sim(a):
 
 def cmd_io(a):
     from . import simio
-    io = simio.connect(a.device)
+    io = simio.connect(a.device, signal=a.signal)
     try:
         if not a.signal:
             sigs = io.list()
@@ -173,7 +173,7 @@ def cmd_io(a):
             return 0
         if '=' in a.signal:
             name, val = a.signal.split('=', 1)
-            if val not in ('0', '1'):
+            if not val.isdigit():
                 raise EdgeError('value must be 0 or 1 (got %r)' % val, 2)
             io.set(name, int(val))
             print('%s=%s' % (name, val))

@@ -46,10 +46,9 @@ def mosquitto():
 
 
 def micropython_path():
-    """MICROPYPATH for a simulated board: frozen modules, then the firmware compiled to
-    .mpy as it is deployed (compiling source on the board would cost heap a board lacks)."""
-    from .build import build
-    out, _ = build(None)
-    return ':'.join(['.frozen', str(out)])
+    """MICROPYPATH for a simulated board: frozen modules only; the firmware comes from the
+    ROMFS image that main.py mounts at /rom (EDGE_ROMFS), as on a board."""
+    return '.frozen'
+
 
 

@@ -34,12 +34,30 @@ class SimBoard:
         self.stopped = True
         self.resets = []          # (reason, exit status) of every restart by the supervisor
         self.lock = threading.RLock()   # start/stop from a test vs. the supervisor thread
+        from .plants import plants_for
+        self.plants = plants_for(cfg)   # machines this board drives (barrier arm, ...)
+        self.plant_server = None
 
     def provision(self):
-        """Put the device's config on the board's filesystem (as `config push` over serial)."""
+        """Put the device's config on the board's filesystem (as `config push` over serial),
+        and the plants' starting levels on its input wires."""
         self.fs.mkdir(parents=True, exist_ok=True)
         write_atomic(self.fs / 'config.json', json.dumps(self.cfg, indent=1))
+        if self.plants:
+            wires = {}
+            for p in self.plants:
+                wires.update(p.initial_wires())
+            write_atomic(self.fs / 'wires.json', json.dumps(wires))
         return self
+
+    def start_plants(self, connect=None):
+        """Run the plant models against this board (or through `connect`, e.g. a rig)."""
+        from .plants import PlantServer, WireLink
+        if not self.plants or self.plant_server is not None:
+            return
+        for p in self.plants:
+            p.start(connect or (lambda: WireLink(self.io_port)))
+        self.plant_server = PlantServer(self.plants)
 
     def start(self, timeout=10.0, reset='power', wait=True):
         with self.lock:
@@ -47,10 +65,15 @@ class SimBoard:
             if not (self.fs / 'config.json').exists():
                 self.provision()
             self.stopped = False
+            from .build import build_romfs
+            romfs = build_romfs()
+            # the image stands for the board's ROM partition (flash, run in place): the heap
+            # left for the firmware is the board's heap, as on the board
+            heap = self.heap_kb + (romfs.stat().st_size + 1023) // 1024
             env = dict(os.environ)
             env.update(MICROPYPATH=paths.micropython_path(), EDGE_IO_PORT=str(self.io_port),
-                       EDGE_RESET=reset)
-            cmd = [paths.micropython(), '-X', 'heapsize=%dK' % self.heap_kb, str(paths.FIRMWARE / 'main.py')]
+                       EDGE_RESET=reset, EDGE_ROMFS=str(romfs))
+            cmd = [paths.micropython(), '-X', 'heapsize=%dK' % heap, str(paths.FIRMWARE / 'main.py')]
             logf = open(self.log, 'ab')
             logf.write(b'--- start %s (%s)\n' % (time.strftime('%H:%M:%S').encode(), reset.encode()))
             logf.flush()
@@ -99,6 +122,13 @@ class SimBoard:
                     self.proc.kill()
                     self.proc.wait()
 
+    def stop_plants(self):
+        for p in self.plants:
+            p.stop()
+        if self.plant_server:
+            self.plant_server.close()
+            self.plant_server = None
+
     def kill(self, restart=False):
         """Power cut: SIGKILL, nothing flushed. With restart=False the board stays off."""
         with self.lock:
@@ -128,6 +158,7 @@ class SimSite:
         try:
             for b in self.boards.values():
                 b.provision().start()
+                b.start_plants()
         except EdgeError:
             self.stop()
             raise
@@ -139,7 +170,8 @@ class SimSite:
         rt = {'site': self.site.name, 'site_file': str(Path(self.site.path).resolve()),
               'broker': self.broker, 'pid': os.getpid(),
               'devices': {d: {'io_port': b.io_port, 'fs': str(b.fs.resolve()),
-                              'pid': b.proc.pid if b.proc else None}
+                              'pid': b.proc.pid if b.proc else None,
+                              'plant_port': b.plant_server.port if b.plant_server else None}
                           for d, b in self.boards.items()}}
         write_atomic(self.state_dir / 'sim.json', json.dumps(rt, indent=1))
 
@@ -153,6 +185,7 @@ class SimSite:
 
     def stop(self):
         for b in self.boards.values():
+            b.stop_plants()
             b.stop()
         try:
             (self.state_dir / 'sim.json').unlink()

@@ -40,7 +40,7 @@ class SimIO:
         return int(self.request('get %s' % name).split()[2])
 
     def set(self, name, value):
-        self.request('set %s %d' % (name, 1 if value else 0))
+        self.request('set %s %d' % (name, int(value)))
 
     def list(self):
         out = {}
@@ -73,6 +73,7 @@ class EdgeWatcher:
         if not self.f.readline().startswith('ok watch'):
             raise EdgeError('board refused watch')
         self.edges = []
+        self.latest = {}          # name -> last value seen
         self.cond = threading.Condition()
         self.t = threading.Thread(target=self._run, daemon=True)
         self.t.start()
@@ -84,6 +85,7 @@ class EdgeWatcher:
                 if len(p) == 4 and p[0] == 'edge':
                     with self.cond:
                         self.edges.append((time.time(), p[1], int(p[2]), int(p[3])))
+                        self.latest[p[1]] = int(p[2])
                         self.cond.notify_all()
         except (OSError, ValueError):
             pass
@@ -116,9 +118,18 @@ def runtime(state_dir=None):
         raise EdgeError('no simulator running from this folder (no %s): start `edgectl sim SITE.yaml` here first' % path)
 
 
-def connect(device, state_dir=None):
+PLANT_VARS = ('obstruction', 'jam', 'position')
+
+
+def connect(device, state_dir=None, signal=None):
+    """The wires of a running simulated board, or its plant's controls when `signal` names
+    a plant variable (e.g. gate.obstruction)."""
     rt = runtime(state_dir)
     dev = rt['devices'].get(device)
     if dev is None:
         raise EdgeError('no simulated device %r (running: %s)' % (device, ', '.join(sorted(rt['devices']))), 2)
+    if signal and signal.split('=')[0].split('.')[-1] in PLANT_VARS:
+        if not dev.get('plant_port'):
+            raise EdgeError('%s has no plant model (only barriers have one)' % device, 2)
+        return SimIO(dev['plant_port'])
     return SimIO(dev['io_port'])

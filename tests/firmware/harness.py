@@ -8,6 +8,7 @@ class Bench:
         self.t = t0
         self.step_ms = step_ms
         self.events = []        # (t, type, sev, fields)
+        self.plant = None       # a plant model stepped with the clock
         self.drain()
 
     def drain(self):
@@ -25,6 +26,8 @@ class Bench:
             self.t = min(self.t + self.step_ms, end)
             self.c.tick(self.t)
             self.drain()
+            if self.plant is not None:
+                self.plant.step(self)
 
     def pulse(self, sig, hold_ms=100):
         self.set(sig, 1)
@@ -97,3 +100,39 @@ def in_tmpdir(name, fn):
         fn()
     finally:
         os.chdir(top)
+
+
+class Arm:
+    """Barrier arm plant (MicroPython subset): moves between the limits in travel_ms while
+    a motor output is on; the photo-eye reads broken when its emitter is off or something
+    is in the way. pos: 0 closed .. 1000 open."""
+
+    def __init__(self, travel_ms=2000, pos=0, eye_works=True):
+        self.travel = travel_ms
+        self.pos = pos
+        self.obstacle = 0
+        self.eye_works = eye_works
+        self.stuck = False          # a jammed arm: the motor runs, the arm does not move
+
+    def step(self, b):
+        up, down = b.out('motor_up'), b.out('motor_down')
+        if up and down:
+            raise AssertionError('plant: both motors on at t=%d' % b.t)
+        d = 1000 * b.step_ms // self.travel
+        if not self.stuck:
+            if up:
+                self.pos = min(1000, self.pos + d)
+            elif down:
+                self.pos = max(0, self.pos - d)
+        self.sync(b)
+
+    def sync(self, b):
+        for sig, v in (('up_limit', 1 if self.pos >= 1000 else 0), ('down_limit', 1 if self.pos <= 0 else 0),
+                       ('beam', self.beam(b))):
+            if b.c.value(sig) != v or b.c._deb[sig].pending():
+                b.set(sig, v)
+
+    def beam(self, b):
+        if not self.eye_works:
+            return 0                # a bridged or dead eye reads clear whatever happens
+        return 1 if (self.obstacle or not b.out('eye_tx')) else 0

@@ -1,0 +1,184 @@
+"""Plant models on the host side: the machines a simulated board drives. They read the
+board's outputs and drive its inputs through a link: the board's virtual wires (`edgectl
+sim`) or a QA rig (HIL). Test and operator controls (`edgectl io DEV gate.obstruction=1`)
+go through a small line server per device (same protocol as the wires: get/set)."""
+import socket
+import threading
+import time
+
+from .simio import EdgeWatcher, SimIO
+
+
+class WireLink:
+    """A plant's view of a simulated board's wires."""
+
+    def __init__(self, io_port):
+        self.io = SimIO(io_port)
+        self.watch = EdgeWatcher(io_port)
+        self.levels = {}
+
+    def level(self, name):
+        v = self.watch.latest.get(name)
+        if v is None:
+            v = self.watch.latest.setdefault(name, self.io.get(name))
+        return v
+
+    def set(self, name, v):
+        self.io.set(name, v)
+
+    def close(self):
+        self.watch.close()
+        self.io.close()
+
+
+class RigLink:
+    """A plant's view through a QA rig: outputs from the rig's timestamped edges."""
+
+    def __init__(self, rig):
+        self.rig = rig
+
+    def level(self, name):
+        e = self.rig.last(name)
+        return e.value if e else self.rig.get(name)
+
+    def set(self, name, v):
+        self.rig.set(name, v)
+
+    def close(self):
+        pass
+
+
+class ArmPlant:
+    """A barrier arm: moves between the limits in travel_s while a motor output is on; the
+    photo-eye reads broken when its emitter (eye_tx) is off or an obstruction is placed."""
+    VARS = ('obstruction', 'position', 'jam')
+
+    def __init__(self, ctrl, travel_s=3.0, pos=0.0):
+        self.ctrl = ctrl
+        self.travel = travel_s
+        self.pos = pos              # 0 closed .. 1 open
+        self.obstruction = 0
+        self.jam = 0
+        self.link = None
+        self.sent = {}
+        self.halt = threading.Event()
+        self.t = None
+
+    def initial_wires(self):
+        """Input levels to have on the wires before the board boots."""
+        return {self._n('up_limit'): int(self.pos >= 1), self._n('down_limit'): int(self.pos <= 0),
+                self._n('beam'): self.obstruction}
+
+    def _n(self, sig):
+        return '%s.%s' % (self.ctrl, sig)
+
+    def start(self, connect):
+        """Run the plant; connect() makes a link, again whenever the board reboots."""
+        self.connect = connect
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+        return self
+
+    def _put(self, sig, v):
+        name = self._n(sig)
+        if self.sent.get(name) != v:
+            self.link.set(name, v)
+            self.sent[name] = v
+
+    def _run(self):
+        last = time.monotonic()
+        while not self.halt.wait(0.003):
+            now = time.monotonic()
+            dt, last = now - last, now
+            try:
+                if self.link is None:
+                    self.link = self.connect()
+                    self.sent = {}
+                up, down = self.link.level(self._n('motor_up')), self.link.level(self._n('motor_down'))
+                if not self.jam:
+                    if up and not down:
+                        self.pos = min(1.0, self.pos + dt / self.travel)
+                    elif down and not up:
+                        self.pos = max(0.0, self.pos - dt / self.travel)
+                self._put('up_limit', int(self.pos >= 1.0))
+                self._put('down_limit', int(self.pos <= 0.0))
+                eye = self.link.level(self._n('eye_tx'))
+                self._put('beam', int(bool(self.obstruction) or not eye))
+            except Exception:
+                if self.link is not None:    # the board is rebooting: connect again
+                    try:
+                        self.link.close()
+                    except Exception:
+                        pass
+                self.link = None
+                time.sleep(0.1)
+
+    def get(self, var):
+        return {'obstruction': self.obstruction, 'jam': self.jam, 'position': round(self.pos * 100)}[var]
+
+    def set(self, var, v):
+        if var == 'obstruction':
+            self.obstruction = int(v)
+        elif var == 'jam':
+            self.jam = int(v)
+        else:
+            raise ValueError('%s is read-only' % var)
+
+    def stop(self):
+        self.halt.set()
+        if self.t:
+            self.t.join(1)
+        if self.link is not None:
+            self.link.close()
+
+
+def plants_for(cfg):
+    """The plant models a device's controllers need."""
+    out = []
+    for c in cfg['controllers']:
+        if c['type'] == 'barrier':
+            out.append(ArmPlant(c['name'], travel_s=c.get('travel_s_sim', 3.0)))
+    return out
+
+
+class PlantServer:
+    """Line server for plant variables: `get gate.obstruction`, `set gate.obstruction 1`."""
+
+    def __init__(self, plants):
+        self.plants = {p.ctrl: p for p in plants}
+        self.srv = socket.create_server(('127.0.0.1', 0))
+        self.port = self.srv.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                s, _ = self.srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._client, args=(s,), daemon=True).start()
+
+    def _client(self, s):
+        f = s.makefile('rw')
+        for line in f:
+            f.write(self.handle(line.split()) + '\n')
+            f.flush()
+        s.close()
+
+    def handle(self, p):
+        try:
+            ctrl, var = p[1].split('.', 1)
+            plant = self.plants[ctrl]
+            if var not in plant.VARS:
+                raise KeyError(var)
+            if p[0] == 'set' and len(p) == 3:
+                plant.set(var, int(p[2]))
+                return 'ok %s %s' % (p[1], p[2])
+            if p[0] == 'get' and len(p) == 2:
+                return '= %s %d' % (p[1], plant.get(var))
+        except (KeyError, IndexError, ValueError) as e:
+            return 'err %s: plant variables are <ctrl>.obstruction, .jam, .position' % e
+        return 'err get NAME or set NAME VALUE'
+
+    def close(self):
+        self.srv.close()
