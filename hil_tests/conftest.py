@@ -60,6 +60,27 @@ def door(request, hil_envs, rig_kind):
     return c
 
 
+@pytest.fixture
+def gate(request, hil_envs, rig_kind):
+    env = env_for(request, hil_envs, rig_kind, 'dut-gate')
+    c = Case(env, request.config._hil['figures'], request.node.name)
+    plant = env.plants.get('gate')
+    if plant is not None:
+        for var in ('obstruction', 'jam', 'eye_dead'):
+            plant.set(var, 0)
+    c.rig.set('gate.loop', 0)
+    c.command('gate', 'reset')
+    assert c.command('gate', 'open')['ok']
+    c.idle([], {'gate.motor_up': 0, 'gate.motor_down': 0, 'gate.eye_tx': 1}, within_s=8)
+    end = time.monotonic() + 8
+    while env.observer.wait(lambda t, p: t.endswith('/state/gate') and p.get('state') == 'open', 0.2,
+                            0) is None or c.command('gate', 'status')['state']['state'] != 'open':
+        if time.monotonic() > end:
+            raise AssertionError('barrier did not come to rest open')
+    c.plant = plant
+    return c
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     out = yield

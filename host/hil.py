@@ -11,6 +11,7 @@ from .broker import Broker
 from .errors import EdgeError
 from .mqttc import Collector
 from .proto import topics
+from .plants import RigLink
 from .rig import PtyRig, SerialRig, SimRig, wiring_check
 from .sim import SimBoard
 
@@ -30,6 +31,7 @@ class Env:
         self.dut = None
         self.rig = None
         self.observer = None
+        self.plants = {}
         self.dut_port = dut_port
         try:
             self._start(wiring)
@@ -60,6 +62,10 @@ class Env:
                 self.rig = PtyRig(self.log_dir / ('rig-' + self.device), self.dut.io_port, self.wiring)
             else:
                 raise EdgeError('unknown rig %r (sim, pty or serial:PORT)' % self.kind, 2)
+            # the machines the DUT drives, closed through the rig like the real rig's plant
+            for p in self.dut.plants:
+                p.start(lambda: RigLink(self.rig))
+                self.plants[p.ctrl] = p
         self.observer = Collector(host, port, [topics.base(self.site.name, self.device) + '#'], 'hil')
         if not self.observer.wait(lambda t, p: t.endswith('/status') and isinstance(p, dict) and p.get('online'), 15):
             raise EdgeError('DUT %s did not come online%s' % (self.device, (':\n' + self.dut.log_tail()) if self.dut else ''))
@@ -69,6 +75,8 @@ class Env:
         return self.dut.log if self.dut else self.log_dir / ('%s-console.log' % self.device)
 
     def close(self):
+        for p in self.plants.values():
+            p.stop()
         for part in (self.rig, self.observer):
             if part is not None:
                 try:
@@ -135,6 +143,20 @@ class Case:
             raise AssertionError('%s: expected %.0f..%.0f ms, measured %.1f ms; rig %s; DUT log %s' % (
                 what, lo_s * 1000, hi_s * 1000, measured_s * 1000, self.env.kind, self.env.dut_log))
         return measured_s
+
+    def command(self, ctrl, op, within_s=5.0, **args):
+        """Send a command over MQTT as the control room does; returns the ack."""
+        import json as _json
+        import uuid
+        ob = self.env.observer
+        cid = 'hil-%s' % uuid.uuid4().hex[:8]
+        m = ob.mark()
+        ob.client.publish(topics.cmd(self.env.site.name, self.env.device, ctrl),
+                          _json.dumps(dict(id=cid, op=op, **args)), qos=1)
+        r = ob.wait(lambda t, p: '/ack/' in t and isinstance(p, dict) and p.get('id') == cid, within_s, m)
+        if r is None:
+            raise AssertionError('no ack for %s %s within %.1f s; DUT log %s' % (ctrl, op, within_s, self.env.dut_log))
+        return r[2]
 
     def idle(self, inputs, outputs, within_s=3.0):
         """Bring the DUT to rest: inputs inactive, then the outputs at their resting values."""

@@ -51,7 +51,7 @@ class RigLink:
 class ArmPlant:
     """A barrier arm: moves between the limits in travel_s while a motor output is on; the
     photo-eye reads broken when its emitter (eye_tx) is off or an obstruction is placed."""
-    VARS = ('obstruction', 'position', 'jam')
+    VARS = ('obstruction', 'position', 'jam', 'eye_dead')
 
     def __init__(self, ctrl, travel_s=3.0, pos=0.0):
         self.ctrl = ctrl
@@ -59,6 +59,7 @@ class ArmPlant:
         self.pos = pos              # 0 closed .. 1 open
         self.obstruction = 0
         self.jam = 0
+        self.eye_dead = 0           # a dead or bridged photo-eye: reads clear whatever happens
         self.link = None
         self.sent = {}
         self.halt = threading.Event()
@@ -103,7 +104,7 @@ class ArmPlant:
                 self._put('up_limit', int(self.pos >= 1.0))
                 self._put('down_limit', int(self.pos <= 0.0))
                 eye = self.link.level(self._n('eye_tx'))
-                self._put('beam', int(bool(self.obstruction) or not eye))
+                self._put('beam', 0 if self.eye_dead else int(bool(self.obstruction) or not eye))
             except Exception:
                 if self.link is not None:    # the board is rebooting: connect again
                     try:
@@ -114,13 +115,16 @@ class ArmPlant:
                 time.sleep(0.1)
 
     def get(self, var):
-        return {'obstruction': self.obstruction, 'jam': self.jam, 'position': round(self.pos * 100)}[var]
+        return {'obstruction': self.obstruction, 'jam': self.jam, 'eye_dead': self.eye_dead,
+                'position': round(self.pos * 100)}[var]
 
     def set(self, var, v):
         if var == 'obstruction':
             self.obstruction = int(v)
         elif var == 'jam':
             self.jam = int(v)
+        elif var == 'eye_dead':
+            self.eye_dead = int(v)
         else:
             raise ValueError('%s is read-only' % var)
 
@@ -177,7 +181,7 @@ class PlantServer:
             if p[0] == 'get' and len(p) == 2:
                 return '= %s %d' % (p[1], plant.get(var))
         except (KeyError, IndexError, ValueError) as e:
-            return 'err %s: plant variables are <ctrl>.obstruction, .jam, .position' % e
+            return 'err %s: plant variables are <ctrl>.obstruction, .jam, .eye_dead, .position' % e
         return 'err get NAME or set NAME VALUE'
 
     def close(self):

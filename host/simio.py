@@ -72,6 +72,7 @@ class EdgeWatcher:
         self.f = self.sock.makefile('r', encoding='utf-8')
         if not self.f.readline().startswith('ok watch'):
             raise EdgeError('board refused watch')
+        self.sock.settimeout(None)    # quiet wires are normal: wait for edges indefinitely
         self.edges = []
         self.latest = {}          # name -> last value seen
         self.cond = threading.Condition()
@@ -118,7 +119,7 @@ def runtime(state_dir=None):
         raise EdgeError('no simulator running from this folder (no %s): start `edgectl sim SITE.yaml` here first' % path)
 
 
-PLANT_VARS = ('obstruction', 'jam', 'position')
+PLANT_VARS = ('obstruction', 'jam', 'eye_dead', 'position')
 
 
 def connect(device, state_dir=None, signal=None):

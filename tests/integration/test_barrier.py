@@ -1,0 +1,80 @@
+"""The barrier on a simulated board with the arm plant, against real mosquitto: close,
+break the beam mid-travel, the arm reverses and the alarm reaches MQTT."""
+import time
+
+import pytest
+
+from edgectl import proto
+from edgectl.mqttc import Collector
+from edgectl.simio import SimIO
+
+T = proto.topics
+SITE = """\
+site: bt
+broker: {host: 127.0.0.1, port: 1883}
+devices:
+  gate-1:
+    board: esp32-devkitc
+    controllers:
+      - name: arm
+        type: barrier
+        pins: {beam: 34, loop: 35, up_limit: 32, down_limit: 33, motor_up: 25, motor_down: 26, eye_tx: 27}
+        auto_close_s: 0
+        reverse_dead_ms: 200
+"""
+
+
+@pytest.fixture
+def gate(make_board, broker):
+    b = make_board(SITE, 'gate-1')
+    b.start_plants()
+    col = Collector(broker.host, broker.port, [T.base('bt', 'gate-1') + '#'])
+    assert col.wait(lambda t, p: t.endswith('/status') and isinstance(p, dict) and p.get('online'), 10)
+    yield b, col, SimIO(b.io_port)
+    col.close()
+    b.stop_plants()
+
+
+def evt(col, etype, timeout=8, start=0, **match):
+    return col.wait(lambda t, p: '/evt/' in t and isinstance(p, dict) and p.get('type') == etype
+                    and all(p.get(k) == v for k, v in match.items()), timeout, start)
+
+
+def command(col, op):
+    m = col.mark()
+    col.client.publish(T.cmd('bt', 'gate-1', 'arm'), '{"id": "c-%s", "op": "%s"}' % (op, op), qos=1)
+    r = col.wait(lambda t, p: t == T.ack('bt', 'gate-1', 'arm') and p.get('id') == 'c-' + op, 5, m)
+    return r[2]
+
+
+def test_beam_broken_mid_close_reverses_the_arm_and_alarms(gate):
+    b, col, io = gate
+    assert command(col, 'open')['ok']
+    assert evt(col, 'barrier.opened')
+    m = col.mark()
+    assert command(col, 'close')['ok']
+    assert evt(col, 'barrier.closing', start=m)
+    time.sleep(1.0)                                   # the arm is half way down
+    plant = b.plants[0]
+    assert 0.3 < plant.pos < 0.9, plant.pos
+    plant.set('obstruction', 1)
+    alarm = evt(col, 'barrier.obstructed', start=m, active=True)
+    assert alarm and alarm[2]['sev'] == 'alarm' and proto.errors('event', alarm[2]) == []
+    assert io.get('arm.motor_down') == 0
+    assert evt(col, 'barrier.opened', start=m), b.log_tail()
+    assert plant.pos >= 1.0
+    plant.set('obstruction', 0)
+    assert evt(col, 'barrier.obstructed', start=m, active=False)
+    state = col.wait(lambda t, p: t == T.state('bt', 'gate-1', 'arm') and p.get('state') == 'open', 5, m)
+    assert state and proto.errors('state', state[2]) == []
+
+
+def test_close_refused_with_the_beam_broken(gate):
+    b, col, io = gate
+    assert command(col, 'open')['ok']
+    assert evt(col, 'barrier.opened')
+    b.plants[0].set('obstruction', 1)
+    time.sleep(0.2)
+    ack = command(col, 'close')
+    assert ack['ok'] is False and 'beam' in ack['err']
+    assert io.get('arm.motor_down') == 0
