@@ -173,10 +173,10 @@ class SimHal:
                 return 'err value must be 0 or 1\n'
             v = int(parts[2])
             s.value(v)
-            self._save()
             self._notify('edge %s %d %d\n' % (s.name, v, ticks_us()))
             if self._edge is not None:
-                self._edge(s)
+                self._edge(s)       # the reaction first, as an interrupt would run it
+            self._save()
             return 'ok %s %d\n' % (s.name, v)
         if op == 'list':
             out = ''

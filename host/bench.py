@@ -143,4 +143,118 @@ def outage(outage_s=30, boards=3, period_s=0.2, progress=None):
             'note': 'reconnect backoff capped at backoff_max_s=4 with jitter; includes the reconnect wait'}
 
 
-BENCHES = {'alarm-latency': alarm_latency, 'boot-heap': boot_heap, 'outage': outage}
+REACTION_SITE = """
+site: bench
+broker: {host: 127.0.0.1, port: 1883}
+devices:
+  gate-b:
+    board: esp32-devkitc
+    controllers:
+      - name: bar
+        type: barrier
+        pins: {beam: 34, loop: 35, up_limit: 32, down_limit: 33, motor_up: 25, motor_down: 26, eye_tx: 27}
+        auto_close_s: 0
+        reverse_dead_ms: 50
+        eye_test_ms: 200
+        travel_timeout_s: 60
+"""
+
+
+def _pct(xs):
+    s = sorted(xs)
+    return {'p50': round(s[len(s) // 2], 3), 'p99': round(s[min(len(s) - 1, int(len(s) * 0.99))], 3),
+            'max': round(s[-1], 3)}
+
+
+def reaction(trials=200, flood_per_s=200, progress=None):
+    """Beam active -> motor_down off and -> motor_up on, on the simulated board, idle and
+    while it receives `flood_per_s` commands/s over MQTT. Times in ms on one clock: the
+    host stamps the beam edge (CLOCK_MONOTONIC), the board stamps its outputs' edges with
+    ticks_us, which is CLOCK_MONOTONIC on the unix port."""
+    import json
+    import threading
+    from .mqttc import connect
+    from .plants import ArmPlant, WireLink
+    from .simio import EdgeWatcher
+    out = {'name': 'reaction', 'trials': trials, 'reverse_dead_ms': 50}
+    with tempfile.TemporaryDirectory(prefix='edgectl-bench-') as work, Broker(workdir=Path(work) / 'broker') as br:
+        site = sitemod.parse(REACTION_SITE, 'bench-site.yaml')
+        sitemod.validate(site)
+        cfg = sitemod.device_config(site, 'gate-b', {'host': br.host, 'port': br.port})
+        cfg['controllers'][0]['max_obstructions'] = 1000000     # every trial obstructs one close
+        b = SimBoard(cfg, Path(work) / 'gate-b')
+        plant = b.plants[0]
+        plant.travel = 30.0                  # a slow arm: each trial stays mid-travel
+        plant.pos = 0.98                     # near the top: the power-up opening is short
+        b.provision().start()
+        plant.start(lambda: WireLink(b.io_port))
+        cmd = connect(br.host, br.port, 'bench-cmd')
+        watch = EdgeWatcher(b.io_port)
+        io = SimIO(b.io_port)
+        ctopic = topics.cmd('bench', 'gate-b', 'bar')
+        try:
+            def wait_edge(name, v, since, timeout=5):
+                e = watch.wait(name, v, timeout, since)
+                if e is None:
+                    raise EdgeError('no %s=%d edge in the reaction bench:\n%s' % (name, v, b.log_tail()))
+                return e
+            end = time.monotonic() + 10                 # power-up: unknown position -> opens
+            while not (io.get('bar.up_limit') and not io.get('bar.motor_up')) and time.monotonic() < end:
+                time.sleep(0.05)
+            time.sleep(0.2)
+
+            def run(label, n):
+                stops, revs = [], []
+                for i in range(n):
+                    m = len(watch.edges)
+                    cmd.publish(ctopic, json.dumps({'id': 'b-%d' % i, 'op': 'close'}), qos=1)
+                    wait_edge('bar.motor_down', 1, m)
+                    time.sleep(0.01)
+                    m = len(watch.edges)
+                    t0 = time.monotonic_ns() // 1000
+                    io.set('bar.beam', 1)
+                    e1 = wait_edge('bar.motor_down', 0, m)
+                    e2 = wait_edge('bar.motor_up', 1, m)
+                    stops.append((e1[3] - t0) / 1000)
+                    revs.append((e2[3] - t0) / 1000)
+                    io.set('bar.beam', 0)
+                    wait_edge('bar.motor_up', 0, m)       # back at the up limit (debounced)
+                    if progress:
+                        progress(i + 1, n)
+                return {'beam_to_motor_down_off_ms': _pct(stops), 'beam_to_motor_up_on_ms': _pct(revs)}
+
+            out['idle'] = run('idle', trials)
+            halt = threading.Event()
+            sent = [0]
+
+            def flood():
+                k = 0
+                period = 1.0 / flood_per_s
+                nxt = time.monotonic()
+                while not halt.is_set():
+                    cmd.publish(ctopic, json.dumps({'id': 'f-%d' % k, 'op': 'status'}), qos=1)
+                    k += 1
+                    nxt += period
+                    time.sleep(max(0, nxt - time.monotonic()))
+                sent[0] = k
+            t = threading.Thread(target=flood, daemon=True)
+            t.start()
+            t_flood = time.monotonic()
+            out['flood'] = run('flood', trials)
+            halt.set()
+            t.join(2)
+            out['flood']['commands_per_s'] = round(sent[0] / (time.monotonic() - t_flood), 1)
+        finally:
+            watch.close()
+            io.close()
+            cmd.loop_stop()
+            cmd.disconnect()
+            plant.stop()
+            b.stop()
+    out['note'] = ('host stamps the beam edge just before writing it to the board\'s wire, so the figures '
+                   'include the wire (loopback TCP) and any wait behind MQTT work; motor_up includes '
+                   'reverse_dead_ms and the 10 ms control tick that ends it')
+    return out
+
+
+BENCHES = {'alarm-latency': alarm_latency, 'boot-heap': boot_heap, 'outage': outage, 'reaction': reaction}

@@ -276,6 +276,8 @@ def cmd_bench(a):
         kwargs = {'n': a.n, 'progress': show}
     elif a.name == 'outage':
         kwargs = {'outage_s': a.outage_s, 'boards': a.boards, 'progress': show}
+    elif a.name == 'reaction':
+        kwargs = {'trials': a.n if a.n != 20 else 200, 'progress': show}
     res = fn(**kwargs)
     if a.json:
         print(json.dumps(res))
@@ -391,10 +393,11 @@ def build_parser():
     s = sub.add_parser('bench', help='run a benchmark and print its figures',
                        description='Benchmarks: alarm-latency (door contact past held_open_s to the alarm at an MQTT '
                                    'subscriber), boot-heap (heap in use after boot on the simulated board), '
-                                   'outage (events raised during a broker outage, time to deliver them, lost).')
+                                   'outage (events raised during a broker outage, time to deliver them, lost), '
+                                   'reaction (barrier beam -> motor stop and reverse, idle and under a command flood).')
     s.add_argument('name')
     s.add_argument('--json', action='store_true', help='one JSON object')
-    s.add_argument('-n', type=int, default=20, help='samples (alarm-latency)')
+    s.add_argument('-n', type=int, default=20, help='samples (alarm-latency; reaction: trials, default 200)')
     s.add_argument('--outage-s', type=float, default=30, help='broker outage length (outage)')
     s.add_argument('--boards', type=int, default=3, help='simulated boards under load (outage)')
     s.set_defaults(fn=cmd_bench)

@@ -283,3 +283,76 @@ def random_steps(seed, n):
 def case_random_interleavings_keep_invariants():
     for seed in range(25):
         run_sequence(random_steps(seed, 30), (0, 500, 1000)[seed % 3])
+
+
+# --- reaching each state, and every way out of it ---------------------------------------------
+def _at(state):
+    """A bench whose barrier is in `state` (closed, open, eye_off, eye_on, dead, stopped)."""
+    if state == 'closed':
+        return make(0)
+    if state == 'open':
+        return make(1000)
+    if state == 'eye_off':
+        b = make(1000, eye_works=False)      # the beam does not follow the emitter: stays in part one
+        b.cmd('close')
+        b.run(50)
+        eq(b.c.st, B.EYE_OFF, 'eye test part one')
+        return b
+    if state == 'eye_on':
+        b = make(1000)
+        b.cmd('close')
+        b.plant.obstacle = 1                 # part one passes, then the beam stays broken
+        b.run(50)
+        eq(b.c.st, B.EYE_ON, 'eye test part two')
+        return b
+    if state == 'dead':
+        b = make(1000)
+        b.cmd('close')
+        b.run(500)
+        b.plant.obstacle = 1
+        b.set('beam', 1)
+        eq(b.c.st, B.DEAD, 'reversing')
+        return b
+    if state == 'stopped':
+        b = make(0)
+        b.cmd('open')
+        b.run(500)
+        b.cmd('stop')
+        return b
+    raise ValueError(state)
+
+
+def case_both_limits_fault_from_every_state():
+    for state in ('closed', 'open', 'eye_off', 'eye_on', 'dead', 'stopped'):
+        b = _at(state)
+        b.plant = None
+        b.set('up_limit', 1)
+        b.set('down_limit', 1)
+        b.run(60)
+        eq(st(b), 'fault', 'both limits from %s' % state)
+        eq((b.out('motor_up'), b.out('motor_down')), (0, 0), 'motors off after a fault from %s' % state)
+
+
+def case_stop_from_the_eye_test_and_from_reversing():
+    for state in ('eye_off', 'eye_on', 'dead'):
+        b = _at(state)
+        eq(b.cmd('stop'), None, 'stop in %s' % state)
+        eq(st(b), 'stopped', 'stopped from %s' % state)
+        eq((b.out('motor_up'), b.out('motor_down'), b.out('eye_tx')), (0, 0, 1), 'outputs after stop')
+
+
+def case_open_during_the_eye_test_aborts_the_close():
+    b = _at('eye_off')
+    eq(b.cmd('open'), None, 'open')
+    eq((st(b), b.out('eye_tx')), ('open', 1), 'aborted, emitter back on')
+
+
+def case_arm_lifted_by_hand_is_found_open():
+    for state in ('closed', 'stopped'):
+        b = _at(state)
+        b.plant.pos = 500                    # pushed up by hand, through mid-travel
+        b.run(60)
+        b.plant.pos = 1000                   # the up limit reads active
+        b.run(60)
+        eq(b.cmd('open'), None, 'open from %s' % state)
+        eq((st(b), b.out('motor_up')), ('open', 0), 'found open from %s, no motion' % state)
