@@ -29,13 +29,14 @@ class Scenario:
         self.site = site
         self.device = device
         self.results = []   # (step, expectation, ok, figure)
+        self.plants = {}
 
     def step(self, title):
         self.c.print()
         self.c.rule('[bold cyan]%s' % title, align='left')
 
-    def expect(self, etype, active=None, start=0, label=None, t0=None):
-        r = self.mon.wait_event(self.device, etype, WAIT_S, active=active, start=start)
+    def expect(self, etype, active=None, start=0, label=None, t0=None, device=None):
+        r = self.mon.wait_event(device or self.device, etype, WAIT_S, active=active, start=start)
         name = label or etype + ('' if active is None else (' raised' if active else ' cleared'))
         fig = ''
         if r and t0 is not None:
@@ -109,14 +110,52 @@ class Scenario:
         self.c.print('   edgectl cmd %s front opn -> %s' % (dev, ack))
         self.results.append(("'opn' refused", ack.get('ok') is False, ''))
         self.expect('system.cmd_rejected', start=m)
+        if 'gate-1' in self.plants:
+            self.barrier(self.plants['gate-1'])
         return all(ok for _, ok, _ in self.results)
+
+    def barrier(self, sim_board):
+        dev = 'gate-1'
+        arm = sim_board.plants[0]
+        gio = SimIO(sim_board.io_port)
+        cmd = lambda op: commands.send(self.broker.host, self.broker.port, self.site, dev, 'barrier', op)
+        self.step('6. A car at the barrier: the guard opens it; the car drives through; it closes by itself')
+        m = self.mon.mark()
+        self.results.append(('barrier open acknowledged', cmd('open').get('ok') is True, ''))
+        self.expect('barrier.opened', start=m, device=dev)
+        gio.set('barrier.loop', 1)           # the car stands on the loop, then leaves
+        time.sleep(0.5)
+        gio.set('barrier.loop', 0)
+        self.expect('barrier.closing', start=m, device=dev, label='barrier.closing (auto-close after the car left)')
+        self.expect('barrier.closed', start=m, device=dev)
+
+        self.step('7. Anti-crush: someone steps under the closing arm; it stops, reverses, alarms')
+        m = self.mon.mark()
+        cmd('open')
+        self.expect('barrier.opened', start=m, device=dev)
+        m = self.mon.mark()
+        self.expect('barrier.closing', start=m, device=dev, label='barrier.closing (auto-close)')
+        time.sleep(1.0)
+        arm.set('obstruction', 1)
+        self.expect('barrier.obstructed', True, start=m, device=dev)
+        self.output_of(gio, 'barrier.motor_down', 0, 'motor_down off at once')
+        self.expect('barrier.opened', start=m, device=dev, label='barrier.opened (reversed to fully open)')
+        arm.set('obstruction', 0)
+        self.expect('barrier.obstructed', False, start=m, device=dev)
+        self.expect('barrier.closed', start=m, device=dev, label='barrier.closed (auto-close once clear)')
+        gio.close()
+
+    def output_of(self, io, sig, want, label):
+        v = io.get(sig)
+        self.results.append((label, v == want, ''))
+        self.c.print('   board output %s = %s' % (sig, v))
 
 
 def run(console=None, site_file=None, keep=False):
     console = console or Console(highlight=False, soft_wrap=True)
     site_path = Path(site_file) if site_file else DEMO_SITE
     site = sitemod.load_valid(site_path)
-    device = sorted(site.devices)[0]
+    device = 'lobby-1' if 'lobby-1' in site.devices else sorted(site.devices)[0]
     work = Path(tempfile.mkdtemp(prefix='edgectl-demo-'))
     console.print('[bold]edgectl demo[/]: site [cyan]%s[/] from %s; work folder %s' % (site.name, site_path, work))
     with Broker(workdir=work / 'broker') as broker:
@@ -126,14 +165,15 @@ def run(console=None, site_file=None, keep=False):
         mon.attach(broker.host, broker.port)
         try:
             with sim:
+                for d, sb in sim.boards.items():
+                    console.print('simulated board %s: MicroPython unix port, heap %d KB, wires on port %d, log %s' % (
+                        d, sb.heap_kb, sb.io_port, sb.log))
+                    if not _wait_online(mon, d):
+                        raise EdgeError('board %s did not come online; log:\n%s' % (d, sb.log_tail()))
                 b = sim.boards[device]
-                console.print('simulated board %s: MicroPython unix port, heap %d KB, wires on port %d, log %s' % (
-                    device, b.heap_kb, b.io_port, b.log))
-                if not _wait_online(mon, device):
-                    raise EdgeError('board %s did not come online; log:\n%s' % (device, b.log_tail()))
                 io = SimIO(b.io_port)
                 try:
-                    ok = _run(console, mon, io, broker, site.name, device)
+                    ok = _run(console, mon, io, broker, site.name, device, sim.boards)
                 finally:
                     io.close()
         finally:
@@ -152,8 +192,9 @@ def _wait_online(mon, device, timeout=WAIT_S):
     return False
 
 
-def _run(console, mon, io, broker, site, device):
+def _run(console, mon, io, broker, site, device, boards):
     sc = Scenario(console, mon, io, broker, site, device)
+    sc.plants = {d: b for d, b in boards.items() if b.plants}
     ok = sc.run()
     console.print()
     t = Table(title='demo: what the control room saw', show_lines=False)

@@ -9,4 +9,5 @@ def test_demo_shows_the_held_open_alarm_raised_and_cleared():
     out = r.stdout
     assert 'ALARM' in out and 'door.held_open' in out and 'CLEAR' in out
     assert 'door.forced' in out and 'door.fire_release' in out
+    assert 'barrier.obstructed' in out and 'barrier.closed' in out
     assert 'MISSING' not in out and 'demo passed' in out
