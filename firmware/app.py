@@ -83,9 +83,13 @@ class App:
             return
         ctrl = cls(c['name'], c)
         ins = []
+        analog = getattr(cls, 'ANALOG', ())
         for sig in cls.INPUTS:
             if sig in pins:
-                s = self.io.input(c['name'] + '.' + sig, pins[sig], sig in low)
+                if sig in analog:
+                    s = self.io.analog(c['name'] + '.' + sig, pins[sig])
+                else:
+                    s = self.io.input(c['name'] + '.' + sig, pins[sig], sig in low)
                 ins.append((sig, s))
                 self.by_signal[s.name] = ctrl
             elif sig not in cls.OPTIONAL:

@@ -8,4 +8,7 @@ def load(ctype):
     if ctype == 'barrier':
         from barrier import Barrier
         return Barrier
+    if ctype == 'pump':
+        from pump import Pump
+        return Pump
     raise ImportError('controller type %s is not in this firmware' % ctype)

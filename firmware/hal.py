@@ -26,6 +26,18 @@ def is_board():
     return sys.platform == 'esp32'
 
 
+class Analog:
+    """An analog input read as a percentage 0..100 of full scale."""
+
+    def __init__(self, name, read_pct):
+        self.name = name
+        self.read = read_pct
+        self.is_output = False
+
+    def value(self, v=None):
+        return self.read()
+
+
 def reset_cause():
     """Why the board reset, as the hardware tells it."""
     if is_board():

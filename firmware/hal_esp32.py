@@ -22,6 +22,14 @@ class Esp32Hal:
         p.irq(handler=self._irq, trigger=machine.Pin.IRQ_RISING | machine.Pin.IRQ_FALLING)
         return s
 
+    def analog(self, name, pin):
+        from hal import Analog
+        try:
+            adc = machine.ADC(machine.Pin(pin), atten=machine.ADC.ATTN_11DB)
+        except (ValueError, OSError) as e:
+            raise HalError('analog %s on pin %s: %s' % (name, pin, e))
+        return Analog(name, lambda: adc.read_u16() * 100 // 65535)
+
     def output(self, name, pin, active_low=False, value=0):
         try:
             p = machine.Pin(pin, machine.Pin.OUT, value=(1 if value else 0) ^ (1 if active_low else 0))

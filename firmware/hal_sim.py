@@ -100,6 +100,15 @@ class SimHal:
         self.signals[name] = s
         return s
 
+    def analog(self, name, pin):
+        """An analog input: its wire carries 0..100 (percent of full scale)."""
+        if name in self.signals:
+            raise HalError('signal %s wired twice' % name)
+        s = Signal(name, SimPin(self._saved.get(name, 0)), False, False)
+        s.analog = True
+        self.signals[name] = s
+        return s
+
     def output(self, name, pin, active_low=False, value=0):
         if name in self.signals:
             raise HalError('signal %s wired twice' % name)
@@ -169,8 +178,9 @@ class SimHal:
                 return self._unknown(parts[1])
             if s.is_output:
                 return 'err %s is an output: only the firmware drives it\n' % s.name
-            if parts[2] not in ('0', '1'):
-                return 'err value must be 0 or 1\n'
+            analog = getattr(s, 'analog', False)
+            if not (parts[2] in ('0', '1') or analog and parts[2].isdigit() and int(parts[2]) <= 100):
+                return 'err value must be %s\n' % ('0..100' if analog else '0 or 1')
             v = int(parts[2])
             s.value(v)
             self._notify('edge %s %d %d\n' % (s.name, v, ticks_us()))

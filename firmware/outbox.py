@@ -43,9 +43,12 @@ class OutboxError(Exception):
 
 
 def _records(f, start=0):
-    """(offset, kind, body) of each good record from `start`; damaged bytes are skipped.
-    The last item is (end of the good data, None, number of damaged spots)."""
+    """(offset, kind, body) of each good record from `start`. Anything that is not a good
+    record (a torn tail, damage, a false start found while resyncing) is skipped byte by
+    byte to the next good one. The last item is (end of the last good record, None,
+    number of damaged spots)."""
     i = start
+    good_end = start
     bad = 0
     while True:
         f.seek(i)
@@ -53,24 +56,21 @@ def _records(f, start=0):
         if len(hdr) < HDR:
             if hdr:
                 bad += 1                              # a torn tail
-            yield i, None, bad
+            yield good_end, None, bad
             return
         ln = hdr[2] | (hdr[3] << 8)
         body = f.read(ln) if hdr[0] == MAGIC else b''
         if hdr[0] != MAGIC or len(body) < ln or \
                 crc32(body, crc32(hdr[1:4])) & 0xFFFFFFFF != struct.unpack_from('<I', hdr, 4)[0]:
-            if len(body) < ln and hdr[0] == MAGIC and not f.read(1):
-                bad += 1                              # torn tail: stop here
-                yield i, None, bad
-                return
             bad += 1
             i = _resync(f, i + 1)
             if i < 0:
-                yield i, None, bad
+                yield good_end, None, bad
                 return
             continue
         yield i, hdr[1], body
         i += HDR + ln
+        good_end = i
 
 
 def _resync(f, i):
@@ -130,7 +130,7 @@ class Outbox:
             end = 0
             for off, kind, body in _records(f):      # pass 1: counters and delivery mark
                 if kind is None:
-                    end = off if off >= 0 else end
+                    end = off
                     self.corrupt = body
                     break
                 end = off + HDR + len(body)

@@ -257,4 +257,64 @@ def reaction(trials=200, flood_per_s=200, progress=None):
     return out
 
 
-BENCHES = {'alarm-latency': alarm_latency, 'boot-heap': boot_heap, 'outage': outage, 'reaction': reaction}
+CUTOFF_SITE = """
+site: bench
+broker: {host: 127.0.0.1, port: 1883}
+devices:
+  pump-b:
+    board: esp32-devkitc
+    controllers:
+      - name: pool
+        type: pump
+        pins: {low_level: 34, pump: 25}
+        low_debounce_ms: 0
+        restore_s: 0
+        min_off_s: 0
+"""
+
+
+def cutoff(trials=200, progress=None):
+    """low_level active (no debounce configured: the edge itself) -> pump off, on the
+    simulated board, host and board on one clock as in `reaction`."""
+    import json
+    from .mqttc import connect
+    from .simio import EdgeWatcher
+    with tempfile.TemporaryDirectory(prefix='edgectl-bench-') as work, Broker(workdir=Path(work) / 'broker') as br:
+        site = sitemod.parse(CUTOFF_SITE, 'bench-site.yaml')
+        sitemod.validate(site)
+        cfg = sitemod.device_config(site, 'pump-b', {'host': br.host, 'port': br.port})
+        b = SimBoard(cfg, Path(work) / 'pump-b')
+        b.plants = []                        # the bench drives low_level itself
+        b.provision().start()
+        cmd = connect(br.host, br.port, 'bench-cmd')
+        watch = EdgeWatcher(b.io_port)
+        io = SimIO(b.io_port)
+        offs = []
+        try:
+            cmd.publish(topics.cmd('bench', 'pump-b', 'pool'), json.dumps({'id': 's', 'op': 'start'}), qos=1)
+            for i in range(trials):
+                m = len(watch.edges)
+                if not io.get('pool.pump'):
+                    if watch.wait('pool.pump', 1, 5, m) is None:
+                        raise EdgeError('the pump did not start:\n' + b.log_tail())
+                m = len(watch.edges)
+                t0 = time.monotonic_ns() // 1000
+                io.set('pool.low_level', 1)
+                e = watch.wait('pool.pump', 0, 5, m)
+                if e is None:
+                    raise EdgeError('the pump did not stop on low water:\n' + b.log_tail())
+                offs.append((e[3] - t0) / 1000)
+                io.set('pool.low_level', 0)
+                if progress:
+                    progress(i + 1, trials)
+        finally:
+            watch.close()
+            io.close()
+            cmd.loop_stop()
+            cmd.disconnect()
+            b.stop()
+    return {'name': 'cutoff', 'trials': trials, 'low_level_to_pump_off_ms': _pct(offs),
+            'note': 'low_debounce_ms=0: add the configured debounce (default 2000 ms) for the full figure'}
+
+
+BENCHES = {'alarm-latency': alarm_latency, 'boot-heap': boot_heap, 'outage': outage, 'reaction': reaction, 'cutoff': cutoff}

@@ -276,7 +276,7 @@ def cmd_bench(a):
         kwargs = {'n': a.n, 'progress': show}
     elif a.name == 'outage':
         kwargs = {'outage_s': a.outage_s, 'boards': a.boards, 'progress': show}
-    elif a.name == 'reaction':
+    elif a.name in ('reaction', 'cutoff'):
         kwargs = {'trials': a.n if a.n != 20 else 200, 'progress': show}
     res = fn(**kwargs)
     if a.json:
@@ -394,7 +394,8 @@ def build_parser():
                        description='Benchmarks: alarm-latency (door contact past held_open_s to the alarm at an MQTT '
                                    'subscriber), boot-heap (heap in use after boot on the simulated board), '
                                    'outage (events raised during a broker outage, time to deliver them, lost), '
-                                   'reaction (barrier beam -> motor stop and reverse, idle and under a command flood).')
+                                   'reaction (barrier beam -> motor stop and reverse, idle and under a command flood), '
+                                   'cutoff (pump low water -> pump off).')
     s.add_argument('name')
     s.add_argument('--json', action='store_true', help='one JSON object')
     s.add_argument('-n', type=int, default=20, help='samples (alarm-latency; reaction: trials, default 200)')

@@ -136,12 +136,95 @@ class ArmPlant:
             self.link.close()
 
 
+class BasinPlant:
+    """A fountain basin: its level (%) falls while the pump runs (leak, evaporation, splash)
+    and rises when refilled; low_level/high_level/level follow it, for whichever of them
+    the controller has wired."""
+    VARS = ('level', 'leak', 'refill')
+
+    def __init__(self, ctrl, pins, level=60.0, leak_pct_s=2.0, low_mark=20, high_mark=90):
+        self.ctrl = ctrl
+        self.pins = pins
+        self.level = level
+        self.leak = leak_pct_s      # % per second while the pump runs
+        self.refill = 0.0           # % per second flowing in
+        self.low_mark = low_mark
+        self.high_mark = high_mark
+        self.link = None
+        self.sent = {}
+        self.halt = threading.Event()
+        self.t = None
+
+    def _n(self, sig):
+        return '%s.%s' % (self.ctrl, sig)
+
+    def _levels(self):
+        out = {}
+        if 'low_level' in self.pins:
+            out['low_level'] = int(self.level < self.low_mark)
+        if 'high_level' in self.pins:
+            out['high_level'] = int(self.level > self.high_mark)
+        if 'level' in self.pins:
+            out['level'] = int(round(self.level))
+        return out
+
+    def initial_wires(self):
+        return {self._n(k): v for k, v in self._levels().items()}
+
+    def start(self, connect):
+        self.connect = connect
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+        return self
+
+    def _run(self):
+        last = time.monotonic()
+        while not self.halt.wait(0.005):
+            now = time.monotonic()
+            dt, last = now - last, now
+            try:
+                if self.link is None:
+                    self.link = self.connect()
+                    self.sent = {}
+                running = 'pump' in self.pins and self.link.level(self._n('pump'))
+                self.level = max(0.0, min(100.0, self.level + dt * (self.refill - (self.leak if running else 0))))
+                for k, v in self._levels().items():
+                    if self.sent.get(k) != v:
+                        self.link.set(self._n(k), v)
+                        self.sent[k] = v
+            except Exception:
+                if self.link is not None:
+                    try:
+                        self.link.close()
+                    except Exception:
+                        pass
+                self.link = None
+                time.sleep(0.1)
+
+    def get(self, var):
+        return int(round({'level': self.level, 'leak': self.leak, 'refill': self.refill}[var]))
+
+    def set(self, var, v):
+        if var not in self.VARS:
+            raise ValueError(var)
+        setattr(self, var, float(v))
+
+    def stop(self):
+        self.halt.set()
+        if self.t:
+            self.t.join(1)
+        if self.link is not None:
+            self.link.close()
+
+
 def plants_for(cfg):
     """The plant models a device's controllers need."""
     out = []
     for c in cfg['controllers']:
         if c['type'] == 'barrier':
             out.append(ArmPlant(c['name'], travel_s=c.get('travel_s_sim', 3.0)))
+        elif c['type'] == 'pump':
+            out.append(BasinPlant(c['name'], c['pins']))
     return out
 
 
@@ -181,7 +264,8 @@ class PlantServer:
             if p[0] == 'get' and len(p) == 2:
                 return '= %s %d' % (p[1], plant.get(var))
         except (KeyError, IndexError, ValueError) as e:
-            return 'err %s: plant variables are <ctrl>.obstruction, .jam, .eye_dead, .position' % e
+            return 'err %s: plant variables are %s' % (e, ', '.join(
+                '%s.%s' % (c, v) for c, p in sorted(self.plants.items()) for v in p.VARS))
         return 'err get NAME or set NAME VALUE'
 
     def close(self):

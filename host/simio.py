@@ -119,7 +119,7 @@ def runtime(state_dir=None):
         raise EdgeError('no simulator running from this folder (no %s): start `edgectl sim SITE.yaml` here first' % path)
 
 
-PLANT_VARS = ('obstruction', 'jam', 'eye_dead', 'position')
+PLANT_VARS = ('obstruction', 'jam', 'eye_dead', 'position', 'level', 'leak', 'refill')
 
 
 def connect(device, state_dir=None, signal=None):

@@ -151,8 +151,85 @@ def _suggest(word, choices):
     return (": did you mean '%s'?" % m[0]) if m else ''
 
 
+DAYS = ('mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun')
+
+
+def parse_hhmm(v):
+    """'18:00' -> minutes after midnight (24:00 allowed as an end); ValueError otherwise."""
+    if not isinstance(v, str) or v.count(':') != 1:
+        raise ValueError('%r is not a time like "18:00"' % (v,))
+    h, m = v.split(':')
+    if not (h.isdigit() and m.isdigit() and len(m) == 2) or int(m) > 59 or int(h) > 24 or (int(h) == 24 and int(m)):
+        raise ValueError('%r is not a time like "18:00"' % (v,))
+    return int(h) * 60 + int(m)
+
+
+def parse_days(v):
+    """'mon-fri', 'sat,sun', 'mon,wed-fri' -> bit mask (bit 0 Monday)."""
+    if not isinstance(v, str) or not v.strip():
+        raise ValueError('days must be like "mon-sun", "mon-fri" or "sat,sun"')
+    mask = 0
+    for part in v.lower().replace(' ', '').split(','):
+        a, _, b = part.partition('-')
+        if a not in DAYS or (b and b not in DAYS):
+            raise ValueError('%r: days are %s' % (part, ', '.join(DAYS)))
+        i, j = DAYS.index(a), DAYS.index(b or a)
+        k = i
+        while True:
+            mask |= 1 << k
+            if k == j:
+                break
+            k = (k + 1) % 7
+    return mask
+
+
+def parse_date(v):
+    import datetime
+    try:
+        return (datetime.date.fromisoformat(str(v)) - datetime.date(1970, 1, 1)).days
+    except ValueError:
+        raise ValueError('%r is not a date like "2026-12-25"' % (v,))
+
+
+def _check_schedule(site, path, val):
+    if not isinstance(val, list):
+        site.add(path, 'must be a list of windows like {on: "18:00", off: "22:30", days: "mon-sun"}')
+        return
+    for i, w in enumerate(val):
+        if not isinstance(w, dict) or set(w) - {'on', 'off', 'days'} or 'on' not in w or 'off' not in w:
+            site.add(path + (i,), 'a window is {on: "HH:MM", off: "HH:MM", days: "mon-sun"}')
+            continue
+        for k in ('on', 'off'):
+            try:
+                parse_hhmm(w[k])
+            except ValueError as e:
+                site.add(path + (i, k), str(e))
+        try:
+            parse_days(w.get('days', 'mon-sun'))
+        except ValueError as e:
+            site.add(path + (i, 'days'), str(e))
+
+
+def flat_schedule(val):
+    return [[parse_hhmm(w['on']) % 1440, parse_hhmm(w['off']) % 1440, parse_days(w.get('days', 'mon-sun'))]
+            for w in val]
+
+
 def _check_setting(site, path, key, val, spec):
     t = spec['type']
+    if t == 'schedule':
+        _check_schedule(site, path, val)
+        return
+    if t == 'dates':
+        if not isinstance(val, list):
+            site.add(path, 'must be a list of dates like ["2026-12-25"]')
+            return
+        for i, d in enumerate(val):
+            try:
+                parse_date(d)
+            except ValueError as e:
+                site.add(path + (i,), str(e))
+        return
     if t == 'bool':
         if not isinstance(val, bool):
             site.add(path, 'must be true or false')
@@ -260,6 +337,10 @@ def device_config(site, device, broker=None):
                 'active_low': list(c.get('active_low', []))}
         for k, spec in tdef['settings'].items():
             flat[k] = c.get(k, spec['default'])
+        if 'schedule' in flat:          # the board gets minutes and day masks, not text
+            flat['schedule'] = flat_schedule(flat['schedule'])
+        if 'except_dates' in flat:
+            flat['except_days'] = [parse_date(d) for d in flat.pop('except_dates')]
         ctrls.append(flat)
     cfg['controllers'] = ctrls
     body = json.dumps({k: v for k, v in cfg.items() if k != 'broker'}, sort_keys=True)

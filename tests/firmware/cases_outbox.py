@@ -158,3 +158,26 @@ def case_a_long_outage_keeps_ram_flat_and_drops_in_batches():
     ob = Outbox(p, 150)
     eq((len(ob), ob.seq, ob.dropped), (len(seqs), 1000, 1000 - len(seqs)), 'after reboot')
     ob.close()
+
+
+def case_damage_never_costs_a_later_good_record():
+    # record 2's CRC is damaged so that it holds a false record start (0xA5) whose length
+    # runs past the end of the file: the scan must not take that for a torn tail
+    p = tmpfile('ob8')
+    ob = Outbox(p, 50)
+    starts = []
+    for i in range(4):
+        starts.append(ob.size)
+        ob.add('front', 'door.opened', 'info', {'i': i})
+    ob.close()
+    with open(p, 'rb') as f:
+        data = bytearray(f.read())
+    s2 = starts[1]
+    data[s2 + 4] = 0xA5          # CRC byte 0: looks like a record start
+    data[s2 + 6] = 0xFF          # ... whose length (CRC bytes 2, 3) is 65535
+    data[s2 + 7] = 0xFF
+    with open(p, 'wb') as f:
+        f.write(data)
+    ob = Outbox(p, 50)
+    eq(_seqs(ob), [1, 3, 4], 'records around the damaged one')
+    ob.close()

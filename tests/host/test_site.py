@@ -92,7 +92,7 @@ def test_yaml_syntax_error_has_line():
 
 
 def test_unavailable_type_is_refused_with_issue():
-    e = one_error(GOOD.replace('type: door', 'type: pump'))
+    e = one_error(GOOD.replace('type: door', 'type: intercom'))
     assert 'not in this firmware yet' in e.msg
 
 

@@ -1,0 +1,63 @@
+"""The pump on a simulated board with the basin plant, against real mosquitto: the basin
+runs low, the pump stops, the alarm arrives, the level is restored, the pump restarts only
+after restore_s."""
+import time
+
+from edgectl import proto
+from edgectl.mqttc import Collector
+from edgectl.simio import SimIO
+
+T = proto.topics
+SITE = """\
+site: pt
+broker: {host: 127.0.0.1, port: 1883}
+devices:
+  fountain-1:
+    board: esp32-devkitc
+    controllers:
+      - name: pool
+        type: pump
+        pins: {low_level: 34, high_level: 35, pump: 25}
+        restore_s: 3
+        low_debounce_ms: 100
+        min_off_s: 0
+"""
+
+
+def evt(col, etype, timeout=10, start=0, **match):
+    return col.wait(lambda t, p: '/evt/' in t and isinstance(p, dict) and p.get('type') == etype
+                    and all(p.get(k) == v for k, v in match.items()), timeout, start)
+
+
+def test_basin_runs_low_pump_stops_and_restarts_after_restore_s(make_board, broker):
+    b = make_board(SITE, 'fountain-1')
+    basin = b.plants[0]
+    basin.level = 24.0
+    basin.leak = 4.0                       # % per second while the pump runs
+    b.start_plants()
+    col = Collector(broker.host, broker.port, [T.base('pt', 'fountain-1') + '#'])
+    io = SimIO(b.io_port)
+    try:
+        assert col.wait(lambda t, p: t.endswith('/status') and p.get('online'), 10)
+        col.client.publish(T.cmd('pt', 'fountain-1', 'pool'), '{"id": "s1", "op": "start"}', qos=1)
+        assert evt(col, 'pump.started')
+        stopped = evt(col, 'pump.stopped', reason='low_water')
+        assert stopped, b.log_tail()
+        assert io.get('pool.pump') == 0
+        alarm = evt(col, 'pump.low_water', active=True)
+        assert alarm and proto.errors('event', alarm[2]) == []
+        assert basin.level < 20
+        m = col.mark()
+        basin.set('level', 60)                 # refilled
+        cleared = evt(col, 'pump.low_water', active=False, start=m)
+        assert cleared
+        again = evt(col, 'pump.started', start=m)
+        assert again, b.log_tail()
+        waited = again[0] - cleared[0]
+        assert 2.9 <= waited <= 3.6, 'restarted %.2f s after the level came back (restore_s=3)' % waited
+        st = col.wait(lambda t, p: t == T.state('pt', 'fountain-1', 'pool') and p.get('state') == 'running', 5, m)
+        assert st and proto.errors('state', st[2]) == []
+    finally:
+        io.close()
+        col.close()
+        b.stop_plants()
