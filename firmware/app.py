@@ -14,7 +14,7 @@ from outbox import Outbox
 from ratelimit import RateLimit
 from ctrl_base import SEV_ALARM, SEV_WARN, SEV_INFO, short
 
-FW = '0.3.0'
+FW = '0.4.0'
 SYSTEM = 'system'
 
 

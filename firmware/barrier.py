@@ -148,20 +148,26 @@ class Barrier(Controller):
             elif v and st in (EYE_OFF, EYE_ON):
                 self._open(now, 'loop')
         elif sig == 'up_limit' and v and st == OPENING:
-            self._motors(0, 0)
-            self._go(OPEN, now)
-            self._arm_auto(now)
-            self.emit('barrier.opened', SEV_INFO)
-            if self.obstructions >= self.max_obs and not self.held:
-                self.held = True
-                self._hold_alarm()
+            self._arrived_up(now)
         elif sig == 'down_limit' and v and st == CLOSING:
-            self._motors(0, 0)
-            self._go(CLOSED, now)
-            self.obstructions = 0
-            self.emit('barrier.closed', SEV_INFO)
+            self._arrived_down(now)
         if self.st == OPEN and sig in ('beam', 'loop'):
             self._arm_auto(now)
+
+    def _arrived_up(self, now):
+        self._motors(0, 0)
+        self._go(OPEN, now)
+        self._arm_auto(now)
+        self.emit('barrier.opened', SEV_INFO)
+        if self.obstructions >= self.max_obs and not self.held:
+            self.held = True
+            self._hold_alarm()
+
+    def _arrived_down(self, now):
+        self._motors(0, 0)
+        self._go(CLOSED, now)
+        self.obstructions = 0
+        self.emit('barrier.closed', SEV_INFO)
 
     def _obstruction(self, now):
         self._motors(0, 0)                     # stop at once; reverse after the dead time
@@ -183,6 +189,10 @@ class Barrier(Controller):
         if st == UNKNOWN:
             if not (self._deb['up_limit'].pending() or self._deb['down_limit'].pending()):
                 self._find_position(now)   # only once the limits read at boot have settled
+        elif st == OPENING and self.value('up_limit'):
+            self._arrived_up(now)      # the level counts: a reversal within the debounce
+        elif st == CLOSING and self.value('down_limit'):   # leaves no edge to react to
+            self._arrived_down(now)
         elif st in MOVING and age >= self.travel_ms:
             self._fault('motor_timeout', now)
         elif st == DEAD and age >= self.dead_ms:

@@ -36,10 +36,7 @@ S = 0x53
 R = 0x52
 SEV_CODES = {'info': 0, 'warn': 1, 'alarm': 2}
 COMPACT_BYTES = 65536
-
-
-class OutboxError(Exception):
-    pass
+MAX_RECORD = 1024          # an event is a few hundred bytes; a longer length is damage
 
 
 def _records(f, start=0):
@@ -59,8 +56,9 @@ def _records(f, start=0):
             yield good_end, None, bad
             return
         ln = hdr[2] | (hdr[3] << 8)
-        body = f.read(ln) if hdr[0] == MAGIC else b''
-        if hdr[0] != MAGIC or len(body) < ln or \
+        ok = hdr[0] == MAGIC and ln <= MAX_RECORD       # never read a damaged length's worth
+        body = f.read(ln) if ok else b''
+        if not ok or len(body) < ln or \
                 crc32(body, crc32(hdr[1:4])) & 0xFFFFFFFF != struct.unpack_from('<I', hdr, 4)[0]:
             bad += 1
             i = _resync(f, i + 1)
@@ -224,11 +222,15 @@ class Outbox:
         if fields:
             for k in fields:
                 ev[k] = fields[k]
-        c = ctrl.encode()
+        c = ctrl.encode()[:64]
         code = SEV_CODES.get(sev, 0)
         body = struct.pack('<IBB', self.seq, code, len(c)) + c + json.dumps(ev).encode()
-        if len(body) > 65535:
-            raise OutboxError('event too large')
+        if len(body) > MAX_RECORD:     # keep the event, lose its extra fields
+            ev = {'seq': ev['seq'], 'ts': ev['ts'], 'type': etype, 'sev': sev, 'ctrl': ctrl[:64],
+                  'truncated': True}
+            if fields and 'active' in fields:
+                ev['active'] = fields['active']
+            body = struct.pack('<IBB', self.seq, code, len(c)) + c + json.dumps(ev).encode()
         off = self._append(E, body)
         if self.head < 0:
             self.head = off

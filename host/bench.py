@@ -283,14 +283,19 @@ def cutoff(trials=200, progress=None):
         site = sitemod.parse(CUTOFF_SITE, 'bench-site.yaml')
         sitemod.validate(site)
         cfg = sitemod.device_config(site, 'pump-b', {'host': br.host, 'port': br.port})
+        cfg['controllers'][0]['max_trips'] = 1000000       # every trial is a trip: no lockout here
         b = SimBoard(cfg, Path(work) / 'pump-b')
         b.plants = []                        # the bench drives low_level itself
         b.provision().start()
         cmd = connect(br.host, br.port, 'bench-cmd')
+        col = Collector(br.host, br.port, [topics.status('bench', 'pump-b')], 'bench')
         watch = EdgeWatcher(b.io_port)
         io = SimIO(b.io_port)
         offs = []
         try:
+            if not _wait_online(col):
+                raise EdgeError('bench board did not come online:\n' + b.log_tail())
+            col.close()
             cmd.publish(topics.cmd('bench', 'pump-b', 'pool'), json.dumps({'id': 's', 'op': 'start'}), qos=1)
             for i in range(trials):
                 m = len(watch.edges)

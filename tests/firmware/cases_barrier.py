@@ -356,3 +356,21 @@ def case_arm_lifted_by_hand_is_found_open():
         b.run(60)
         eq(b.cmd('open'), None, 'open from %s' % state)
         eq((st(b), b.out('motor_up')), ('open', 0), 'found open from %s, no motion' % state)
+
+
+def case_reversal_inside_the_limit_debounce_still_finds_the_top():
+    # the arm leaves the up limit and is back before the limit's debounce noticed it left:
+    # arrival must be judged on the level, not only on an edge
+    b = make(1000, {'debounce_ms': 80, 'reverse_dead_ms': 50})
+    b.run(100)
+    eq(st(b), 'open', 'position found')
+    b.cmd('close')
+    for _ in range(10):                  # through the eye test into the close
+        b.run(10)
+        if b.out('motor_down'):
+            break
+    eq(b.out('motor_down'), 1, 'closing')
+    b.plant.obstacle = 1
+    b.set('beam', 1)
+    b.run(300)
+    eq((st(b), b.out('motor_up')), ('open', 0), 'back at the top, motor off')

@@ -181,3 +181,14 @@ def case_damage_never_costs_a_later_good_record():
     ob = Outbox(p, 50)
     eq(_seqs(ob), [1, 3, 4], 'records around the damaged one')
     ob.close()
+
+
+def case_oversized_event_is_kept_without_its_extra_fields():
+    p = tmpfile('ob9')
+    ob = Outbox(p, 50)
+    ob.add('front', 'door.forced', 'alarm', {'active': True, 'note': 'x' * 5000})
+    ob.close()
+    ob = Outbox(p, 50)
+    ev = json.loads(ob.peek()[2])
+    eq((ev['type'], ev['active'], ev['truncated']), ('door.forced', True, True), 'kept, marked truncated')
+    ob.close()
