@@ -179,8 +179,8 @@ class Pump(Controller):
             self.alarm('pump.lockout', False)
         if self.st == FAULT:
             self.alarm('pump.fault', False, {'reason': self.fault})
+        self.trips = []                 # a reset starts the trip count afresh, in any state
         if self.st in (LOCKOUT, FAULT):
-            self.trips = []
             self.fault = None
             self.st = self.go(PUMP_T, self.st, LOW if self.low() else OFF)
             self.since = now

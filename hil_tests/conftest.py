@@ -81,6 +81,20 @@ def gate(request, hil_envs, rig_kind):
     return c
 
 
+@pytest.fixture
+def fountain(request, hil_envs, rig_kind):
+    env = env_for(request, hil_envs, rig_kind, 'dut-fountain')
+    c = Case(env, request.config._hil['figures'], request.node.name)
+    c.plant = env.plants.get('pool')
+    if c.plant is not None:
+        c.plant.set('leak', 0)
+        c.plant.set('level', 60)
+    c.command('pool', 'stop')
+    c.command('pool', 'reset')
+    c.idle([], {'pool.pump': 0, 'pool.low_level': 0}, within_s=3)
+    return c
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     out = yield

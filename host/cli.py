@@ -163,6 +163,20 @@ def cmd_io(a):
     from . import simio
     io = simio.connect(a.device, signal=a.signal)
     try:
+        if a.clock is not None:
+            import datetime
+            if a.clock:
+                try:
+                    when = datetime.datetime.fromisoformat(a.clock)
+                except ValueError:
+                    raise EdgeError('--clock takes a time like 2026-11-28T17:59:59 (UTC unless it names an offset)', 2)
+                if when.tzinfo is None:
+                    when = when.replace(tzinfo=datetime.timezone.utc)
+                ms = io.clock(int(when.timestamp() * 1000))
+            else:
+                ms = io.clock()
+            print(datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).isoformat(timespec='milliseconds'))
+            return 0
         if not a.signal:
             sigs = io.list()
             if a.json:
@@ -351,6 +365,8 @@ def build_parser():
                                    '`edgectl io DEVICE CTRL.SIGNAL` reads one, `CTRL.SIGNAL=1` sets an input.')
     s.add_argument('device')
     s.add_argument('signal', nargs='?', metavar='CTRL.SIGNAL[=VALUE]')
+    s.add_argument('--clock', nargs='?', const='', metavar='ISO-TIME',
+                   help="read the board's wall clock, or set it (e.g. 2026-11-28T17:59:59, UTC by default)")
     s.add_argument('--json', action='store_true')
     s.set_defaults(fn=cmd_io)
 

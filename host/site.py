@@ -191,11 +191,19 @@ def parse_date(v):
         raise ValueError('%r is not a date like "2026-12-25"' % (v,))
 
 
+def _window(w):
+    """YAML 1.1 reads the keys on/off as the booleans true/false: take them back."""
+    if not isinstance(w, dict):
+        return w
+    return {('on' if k is True else 'off' if k is False else k): v for k, v in w.items()}
+
+
 def _check_schedule(site, path, val):
     if not isinstance(val, list):
         site.add(path, 'must be a list of windows like {on: "18:00", off: "22:30", days: "mon-sun"}')
         return
     for i, w in enumerate(val):
+        w = _window(w)
         if not isinstance(w, dict) or set(w) - {'on', 'off', 'days'} or 'on' not in w or 'off' not in w:
             site.add(path + (i,), 'a window is {on: "HH:MM", off: "HH:MM", days: "mon-sun"}')
             continue
@@ -212,7 +220,7 @@ def _check_schedule(site, path, val):
 
 def flat_schedule(val):
     return [[parse_hhmm(w['on']) % 1440, parse_hhmm(w['off']) % 1440, parse_days(w.get('days', 'mon-sun'))]
-            for w in val]
+            for w in map(_window, val)]
 
 
 def _check_setting(site, path, key, val, spec):

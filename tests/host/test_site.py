@@ -107,3 +107,35 @@ def test_load_valid_raises_with_every_error(tmp_path):
 def test_unknown_device():
     with pytest.raises(EdgeError):
         sitemod.device_config(parse(GOOD), 'nope')
+
+
+PUMP = """\
+site: s
+broker: {host: 127.0.0.1, port: 1883}
+devices:
+  f1:
+    board: esp32-devkitc
+    controllers:
+      - name: pool
+        type: pump
+        pins: {low_level: 34, pump: 25}
+        schedule: [{on: "18:00", off: "22:30", days: "mon-sun"}, {on: "23:00", off: "01:00", days: "fri,sat"}]
+        except_dates: ["2026-12-25"]
+"""
+
+
+def test_schedule_as_the_issue_writes_it_is_flattened_for_the_board():
+    s = parse(PUMP)
+    assert not s.errors, [str(p) for p in s.errors]
+    pool = sitemod.device_config(s, 'f1')['controllers'][0]
+    assert pool['schedule'] == [[1080, 1350, 127], [1380, 60, 0b0110000]]
+    assert pool['except_days'] == [20812] and 'except_dates' not in pool
+
+
+def test_schedule_errors_name_the_line():
+    e = one_error(PUMP.replace('"22:30"', '"22:61"'))
+    assert e.line == 10 and 'not a time' in e.msg
+    e = one_error(PUMP.replace('"fri,sat"', '"fri,sab"'))
+    assert 'days are' in e.msg
+    e = one_error(PUMP.replace('"2026-12-25"', '"2026-13-25"'))
+    assert e.line == 11 and 'not a date' in e.msg

@@ -61,3 +61,44 @@ def test_basin_runs_low_pump_stops_and_restarts_after_restore_s(make_board, brok
         io.close()
         col.close()
         b.stop_plants()
+
+
+SCHED = """\
+site: ps
+broker: {host: 127.0.0.1, port: 1883}
+devices:
+  fountain-2:
+    board: esp32-devkitc
+    controllers:
+      - name: pool
+        type: pump
+        pins: {low_level: 34, pump: 25}
+        min_off_s: 0
+        tz_offset_min: 60
+        schedule: [{on: "18:00", off: "22:30", days: "mon-sun"}]
+"""
+
+
+def test_schedule_switches_on_at_18_00_local_on_the_boards_clock(make_board, broker):
+    import datetime
+    b = make_board(SCHED, 'fountain-2')
+    b.start_plants()
+    col = Collector(broker.host, broker.port, [T.base('ps', 'fountain-2') + '#'])
+    io = SimIO(b.io_port)
+    try:
+        assert col.wait(lambda t, p: t.endswith('/status') and p.get('online'), 10)
+        # 16:59:58 UTC is 17:59:58 local (tz_offset_min 60)
+        when = datetime.datetime(2026, 11, 28, 16, 59, 58, tzinfo=datetime.timezone.utc)
+        m = col.mark()
+        io.clock(int(when.timestamp() * 1000))
+        time.sleep(1.0)
+        assert io.get('pool.pump') == 0, 'on before 18:00'
+        started = evt(col, 'pump.started', timeout=5, start=m)
+        assert started and started[2]['by'] == 'schedule'
+        assert io.get('pool.pump') == 1
+        stamp = datetime.datetime.fromtimestamp(started[2]['ts'] / 1000, datetime.timezone.utc)
+        assert stamp.hour == 17 and stamp.minute == 0, stamp      # 18:00 local
+    finally:
+        io.close()
+        col.close()
+        b.stop_plants()
