@@ -92,6 +92,11 @@ def fountain(request, hil_envs, rig_kind):
     c.command('pool', 'stop')
     c.command('pool', 'reset')
     c.idle([], {'pool.pump': 0, 'pool.low_level': 0}, within_s=3)
+    end = time.monotonic() + 5                    # and past any restore wait
+    while c.command('pool', 'status')['state']['state'] != 'off':
+        if time.monotonic() > end:
+            raise AssertionError('pump did not come to rest (off)')
+        time.sleep(0.1)
     return c
 
 
