@@ -55,5 +55,22 @@ class Esp32Hal:
     async def serve(self):
         return
 
+    def sync_time(self, host):
+        """Set the RTC from NTP in a thread: a blocking query in the main loop would hold
+        up the scheduled pin handlers (the safety reactions) for up to its timeout."""
+        import _thread
+
+        def run():
+            try:
+                import ntptime
+                ntptime.host = host
+                ntptime.settime()       # the RTC keeps it when the network goes away
+            except Exception:
+                pass
+        try:
+            _thread.start_new_thread(run, ())
+        except Exception:
+            pass
+
     def watchdog(self, ms):
         return machine.WDT(timeout=ms)

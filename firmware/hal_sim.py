@@ -137,6 +137,9 @@ class SimHal:
     def watchdog(self, ms):
         return SimWatchdog(ms)
 
+    def sync_time(self, host):
+        pass        # the simulated board has the host's clock (or the one `clock` set)
+
     # --- the virtual wire server ----------------------------------------------------------
     async def serve(self):
         if not self.port:

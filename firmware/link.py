@@ -27,6 +27,7 @@ class Link:
             on_message=self._on_message, timeout_ms=cfg.get('net_timeout_ms', 5000))
         self.tele_ms = cfg.get('tele_s', 60) * 1000
         self.backoff_max = cfg.get('backoff_max_s', 10) * 1000
+        self.ntp = cfg.get('ntp_host', 'pool.ntp.org')
         self.acks_dropped = 0   # acks that could not be written (link lost meanwhile)
         self._sent = 0          # seq of the event last sent and not yet acknowledged
         self._kick = asyncio.Event()
@@ -81,6 +82,8 @@ class Link:
         try:
             await c.subscribe(self.t_cmd + '+', 1)
             await c.subscribe(self.t_cfg, 1)
+            if self.ntp:
+                self.app.io.sync_time(self.ntp)     # the network is up: set the clock too
             await c.publish(self.t_status, json.dumps(self.app.status()), 1, True)
             for name in self.app.ctrls:
                 self.app.dirty[name] = True

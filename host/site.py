@@ -225,6 +225,10 @@ def flat_schedule(val):
 
 def _check_setting(site, path, key, val, spec):
     t = spec['type']
+    if t == 'str':
+        if not isinstance(val, str):
+            site.add(path, 'must be a string')
+        return
     if t == 'schedule':
         _check_schedule(site, path, val)
         return

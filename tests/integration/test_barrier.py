@@ -78,3 +78,42 @@ def test_close_refused_with_the_beam_broken(gate):
     ack = command(col, 'close')
     assert ack['ok'] is False and 'beam' in ack['err']
     assert io.get('arm.motor_down') == 0
+
+
+def test_anti_crush_holds_with_no_network_and_a_full_outbox(make_board):
+    """No broker at all, the outbox full: the arm still stops and reverses on the beam.
+    With no network, the barrier runs on its own: it powers up between the limits, opens,
+    and closes by itself after auto_close_s."""
+    from edgectl.broker import free_port
+    from edgectl.simio import EdgeWatcher
+    text = SITE.replace('port: 1883', 'port: %d' % free_port()).replace(
+        '    board: esp32-devkitc\n', '    board: esp32-devkitc\n    outbox_max: 10\n').replace(
+        'auto_close_s: 0', 'auto_close_s: 1\n        max_obstructions: 10')
+    b = make_board(text, 'gate-1', site_broker=True)
+    b.stop()
+    arm = b.plants[0]
+    arm.pos = 0.5                                   # power-up between the limits: it opens first
+    b.provision().start()
+    b.start_plants()
+    watch = EdgeWatcher(b.io_port)
+    io = SimIO(b.io_port)
+    try:
+        for cycle in range(3):
+            m = len(watch.edges)
+            assert watch.wait('arm.motor_down', 1, 15, m), 'cycle %d: no auto-close\n%s' % (cycle, b.log_tail())
+            time.sleep(0.3)
+            m = len(watch.edges)
+            t0 = time.monotonic_ns() // 1000
+            arm.set('obstruction', 1)
+            stop = watch.wait('arm.motor_down', 0, 2, m)
+            assert stop and (stop[3] - t0) / 1000 < 50, 'cycle %d: motor_down not off in time' % cycle
+            assert watch.wait('arm.motor_up', 1, 2, m), 'cycle %d: no reversal' % cycle
+            assert watch.wait('arm.motor_up', 0, 10, m), 'cycle %d: not back up' % cycle
+            arm.set('obstruction', 0)
+        info = io.info()
+        assert info['connects'] == 0, info
+        assert info['outbox'] == 10 and info['dropped'] > 0, info
+    finally:
+        watch.close()
+        io.close()
+        b.stop_plants()
