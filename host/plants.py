@@ -48,30 +48,31 @@ class RigLink:
         pass
 
 
-class ArmPlant:
-    """A barrier arm: moves between the limits in travel_s while a motor output is on; the
-    photo-eye reads broken when its emitter (eye_tx) is off or an obstruction is placed."""
-    VARS = ('obstruction', 'position', 'jam', 'eye_dead')
+class Plant:
+    """What every plant model shares: a thread that steps the model every `period` s
+    through a link (made again whenever the board reboots), writing inputs only when they
+    change. Subclasses give VARS, initial levels, step(dt), and get/set of their variables."""
+    VARS = ()
+    period = 0.003
 
-    def __init__(self, ctrl, travel_s=3.0, pos=0.0):
+    def __init__(self, ctrl):
         self.ctrl = ctrl
-        self.travel = travel_s
-        self.pos = pos              # 0 closed .. 1 open
-        self.obstruction = 0
-        self.jam = 0
-        self.eye_dead = 0           # a dead or bridged photo-eye: reads clear whatever happens
         self.link = None
         self.sent = {}
         self.halt = threading.Event()
         self.t = None
 
-    def initial_wires(self):
-        """Input levels to have on the wires before the board boots."""
-        return {self._n('up_limit'): int(self.pos >= 1), self._n('down_limit'): int(self.pos <= 0),
-                self._n('beam'): self.obstruction}
-
     def _n(self, sig):
         return '%s.%s' % (self.ctrl, sig)
+
+    def _put(self, sig, v):
+        name = self._n(sig)
+        if self.sent.get(name) != v:
+            self.link.set(name, v)
+            self.sent[name] = v
+
+    def initial_wires(self):
+        return {self._n(k): v for k, v in self.levels().items()}
 
     def start(self, connect):
         """Run the plant; connect() makes a link, again whenever the board reboots."""
@@ -80,31 +81,18 @@ class ArmPlant:
         self.t.start()
         return self
 
-    def _put(self, sig, v):
-        name = self._n(sig)
-        if self.sent.get(name) != v:
-            self.link.set(name, v)
-            self.sent[name] = v
-
     def _run(self):
         last = time.monotonic()
-        while not self.halt.wait(0.003):
+        while not self.halt.wait(self.period):
             now = time.monotonic()
             dt, last = now - last, now
             try:
                 if self.link is None:
                     self.link = self.connect()
                     self.sent = {}
-                up, down = self.link.level(self._n('motor_up')), self.link.level(self._n('motor_down'))
-                if not self.jam:
-                    if up and not down:
-                        self.pos = min(1.0, self.pos + dt / self.travel)
-                    elif down and not up:
-                        self.pos = max(0.0, self.pos - dt / self.travel)
-                self._put('up_limit', int(self.pos >= 1.0))
-                self._put('down_limit', int(self.pos <= 0.0))
-                eye = self.link.level(self._n('eye_tx'))
-                self._put('beam', 0 if self.eye_dead else int(bool(self.obstruction) or not eye))
+                self.step(dt)
+                for k, v in self.levels().items():
+                    self._put(k, v)
             except Exception:
                 if self.link is not None:    # the board is rebooting: connect again
                     try:
@@ -114,20 +102,6 @@ class ArmPlant:
                 self.link = None
                 time.sleep(0.1)
 
-    def get(self, var):
-        return {'obstruction': self.obstruction, 'jam': self.jam, 'eye_dead': self.eye_dead,
-                'position': round(self.pos * 100)}[var]
-
-    def set(self, var, v):
-        if var == 'obstruction':
-            self.obstruction = int(v)
-        elif var == 'jam':
-            self.jam = int(v)
-        elif var == 'eye_dead':
-            self.eye_dead = int(v)
-        else:
-            raise ValueError('%s is read-only' % var)
-
     def stop(self):
         self.halt.set()
         if self.t:
@@ -136,29 +110,67 @@ class ArmPlant:
             self.link.close()
 
 
-class BasinPlant:
+class ArmPlant(Plant):
+    """A barrier arm: moves between the limits in travel_s while a motor output is on; the
+    photo-eye reads broken when its emitter (eye_tx) is off or an obstruction is placed."""
+    VARS = ('obstruction', 'position', 'jam', 'eye_dead')
+
+    def __init__(self, ctrl, travel_s=3.0, pos=0.0):
+        Plant.__init__(self, ctrl)
+        self.travel = travel_s
+        self.pos = pos              # 0 closed .. 1 open
+        self.obstruction = 0
+        self.jam = 0
+        self.eye_dead = 0           # a dead or bridged photo-eye: reads clear whatever happens
+        self.eye = 1
+
+    def step(self, dt):
+        up, down = self.link.level(self._n('motor_up')), self.link.level(self._n('motor_down'))
+        if not self.jam:
+            if up and not down:
+                self.pos = min(1.0, self.pos + dt / self.travel)
+            elif down and not up:
+                self.pos = max(0.0, self.pos - dt / self.travel)
+        self.eye = self.link.level(self._n('eye_tx'))
+
+    def levels(self):
+        beam = 0 if self.eye_dead else int(bool(self.obstruction) or not self.eye)
+        return {'up_limit': int(self.pos >= 1.0), 'down_limit': int(self.pos <= 0.0), 'beam': beam}
+
+    def get(self, var):
+        return {'obstruction': self.obstruction, 'jam': self.jam, 'eye_dead': self.eye_dead,
+                'position': round(self.pos * 100)}[var]
+
+    def set(self, var, v):
+        if var in ('obstruction', 'jam', 'eye_dead'):
+            setattr(self, var, int(v))
+        elif var == 'position':
+            self.pos = max(0.0, min(1.0, int(v) / 100))
+        else:
+            raise ValueError(var)
+
+
+class BasinPlant(Plant):
     """A fountain basin: its level (%) falls while the pump runs (leak, evaporation, splash)
     and rises when refilled; low_level/high_level/level follow it, for whichever of them
     the controller has wired."""
     VARS = ('level', 'leak', 'refill')
+    period = 0.005
 
     def __init__(self, ctrl, pins, level=60.0, leak_pct_s=2.0, low_mark=20, high_mark=90):
-        self.ctrl = ctrl
+        Plant.__init__(self, ctrl)
         self.pins = pins
         self.level = level
         self.leak = leak_pct_s      # % per second while the pump runs
         self.refill = 0.0           # % per second flowing in
         self.low_mark = low_mark
         self.high_mark = high_mark
-        self.link = None
-        self.sent = {}
-        self.halt = threading.Event()
-        self.t = None
 
-    def _n(self, sig):
-        return '%s.%s' % (self.ctrl, sig)
+    def step(self, dt):
+        running = 'pump' in self.pins and self.link.level(self._n('pump'))
+        self.level = max(0.0, min(100.0, self.level + dt * (self.refill - (self.leak if running else 0))))
 
-    def _levels(self):
+    def levels(self):
         out = {}
         if 'low_level' in self.pins:
             out['low_level'] = int(self.level < self.low_mark)
@@ -168,39 +180,6 @@ class BasinPlant:
             out['level'] = int(round(self.level))
         return out
 
-    def initial_wires(self):
-        return {self._n(k): v for k, v in self._levels().items()}
-
-    def start(self, connect):
-        self.connect = connect
-        self.t = threading.Thread(target=self._run, daemon=True)
-        self.t.start()
-        return self
-
-    def _run(self):
-        last = time.monotonic()
-        while not self.halt.wait(0.005):
-            now = time.monotonic()
-            dt, last = now - last, now
-            try:
-                if self.link is None:
-                    self.link = self.connect()
-                    self.sent = {}
-                running = 'pump' in self.pins and self.link.level(self._n('pump'))
-                self.level = max(0.0, min(100.0, self.level + dt * (self.refill - (self.leak if running else 0))))
-                for k, v in self._levels().items():
-                    if self.sent.get(k) != v:
-                        self.link.set(self._n(k), v)
-                        self.sent[k] = v
-            except Exception:
-                if self.link is not None:
-                    try:
-                        self.link.close()
-                    except Exception:
-                        pass
-                self.link = None
-                time.sleep(0.1)
-
     def get(self, var):
         return int(round({'level': self.level, 'leak': self.leak, 'refill': self.refill}[var]))
 
@@ -208,13 +187,6 @@ class BasinPlant:
         if var not in self.VARS:
             raise ValueError(var)
         setattr(self, var, float(v))
-
-    def stop(self):
-        self.halt.set()
-        if self.t:
-            self.t.join(1)
-        if self.link is not None:
-            self.link.close()
 
 
 def plants_for(cfg):
