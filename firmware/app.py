@@ -83,7 +83,7 @@ class App:
             return
         ctrl = cls(c['name'], c)
         ins = []
-        analog = getattr(cls, 'ANALOG', ())
+        analog = cls.analog_inputs(c)
         for sig in cls.INPUTS:
             if sig in pins:
                 if sig in analog:

@@ -21,6 +21,11 @@ class Controller:
     FAST = {}          # input -> its own debounce setting (default 0: react on the edge)
 
     @classmethod
+    def analog_inputs(cls, cfg):
+        """Inputs read as analog values (percent of full scale) under this config."""
+        return getattr(cls, 'ANALOG', ())
+
+    @classmethod
     def safe_values(cls, cfg):
         """Output values on any error, and in safe mode."""
         return cls.SAFE

@@ -185,7 +185,10 @@ class SimHal:
             if not (parts[2] in ('0', '1') or analog and parts[2].isdigit() and int(parts[2]) <= 100):
                 return 'err value must be %s\n' % ('0..100' if analog else '0 or 1')
             v = int(parts[2])
-            s.value(v)
+            if analog:
+                s.raw.level = v     # an analog wire carries the number, not a logic level
+            else:
+                s.value(v)
             self._notify('edge %s %d %d\n' % (s.name, v, ticks_us()))
             if self._edge is not None:
                 self._edge(s)       # the reaction first, as an interrupt would run it

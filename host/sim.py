@@ -43,10 +43,13 @@ class SimBoard:
         and the plants' starting levels on its input wires."""
         self.fs.mkdir(parents=True, exist_ok=True)
         write_atomic(self.fs / 'config.json', json.dumps(self.cfg, indent=1))
-        if self.plants:
-            wires = {}
-            for p in self.plants:
-                wires.update(p.initial_wires())
+        wires = {}
+        for c in self.cfg['controllers']:
+            if c.get('contact_eol'):
+                wires['%s.contact' % c['name']] = 33     # an intact, closed EOL loop
+        for p in self.plants:
+            wires.update(p.initial_wires())
+        if wires:
             write_atomic(self.fs / 'wires.json', json.dumps(wires))
         return self
 

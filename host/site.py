@@ -321,7 +321,8 @@ def _check_pins(site, cp, c, tdef, board, used):
                     and p not in board.get('uart0', []) and p not in board['strapping'] and p not in used][:4]
             site.add(pp, 'GPIO%d is input-only on %s and cannot drive %r: use an output pin such as %s' % (
                 pin, bname, sig, ', '.join(map(str, free))))
-        if sig in tdef.get('analog', []) and pin not in board.get('adc', []):
+        eol = sig == 'contact' and c.get('contact_eol')
+        if (sig in tdef.get('analog', []) or eol) and pin not in board.get('adc', []):
             site.add(pp, 'GPIO%d has no ADC on %s: %r is analog (ADC pins: %s)' % (
                 pin, bname, sig, ', '.join(map(str, board['adc']))))
         if pin in board['strapping']:

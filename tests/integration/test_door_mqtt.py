@@ -172,3 +172,24 @@ def test_controllers_run_with_no_broker_and_report_when_it_comes(make_board, tmp
         finally:
             col.close()
     io.close()
+
+
+def test_supervised_contact_line_cut_is_a_door_fault_on_mqtt(make_board, broker):
+    text = SITE.replace('contact: 4,', 'contact: 34,').replace('debounce_ms: 20', 'debounce_ms: 20\n        contact_eol: true')
+    b = make_board(text, 'd1')
+    col = Collector(broker.host, broker.port, [T.base('it', 'd1') + '#'])
+    io = SimIO(b.io_port)
+    try:
+        assert online(col)
+        assert io.get('front.contact') == 33            # an intact loop at boot: no fault
+        m = col.mark()
+        io.set('front.contact', 100)                    # the line is cut
+        fault = evt(col, 'door.fault', True, start=m)
+        assert fault and fault[2]['reason'] == 'contact_line_open'
+        assert proto.errors('event', fault[2]) == []
+        io.set('front.contact', 33)
+        assert evt(col, 'door.fault', False, start=m)
+        assert not [e for e in col.events() if e.get('type') == 'door.opened']
+    finally:
+        io.close()
+        col.close()
