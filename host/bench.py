@@ -174,7 +174,7 @@ def reaction(trials=200, flood_per_s=200, progress=None):
     import json
     import threading
     from .mqttc import connect
-    from .plants import ArmPlant, WireLink
+    from .plants import WireLink
     from .simio import EdgeWatcher
     out = {'name': 'reaction', 'trials': trials, 'reverse_dead_ms': 50}
     with tempfile.TemporaryDirectory(prefix='edgectl-bench-') as work, Broker(workdir=Path(work) / 'broker') as br:

@@ -1,20 +1,20 @@
 """The control room's first view: devices online/offline, each event as it arrives,
 alarms highlighted, duplicates dropped and gaps reported by (device, seq)."""
 import json
-import threading
 import time
 
 from rich.console import Console
 from rich.markup import escape
 
 from .journal import Journal
+from .recorder import Recorder
 from .mqttc import connect
 from .proto import topics
 
 SKIP_FIELDS = ('seq', 'ts', 'type', 'sev', 'ctrl', 'active')
 
 
-class Monitor:
+class Monitor(Recorder):
     def __init__(self, site, console=None, as_json=False, quiet_state=True):
         self.site = site
         self.console = console or Console(highlight=False, soft_wrap=True)
@@ -24,8 +24,8 @@ class Monitor:
         self.alarms = {}         # (device, ctrl, type) -> event
         self.journal = Journal()
         self.gaps = []           # (device, first missing, last missing)
-        self.records = []        # every record shown, in order
-        self.cond = threading.Condition()
+        Recorder.__init__(self)
+        self.records = self.items    # every record shown, in order
         self.client = None
 
     # --- feeding -----------------------------------------------------------------------
@@ -53,9 +53,7 @@ class Monitor:
                     self.alarms.pop(key, None)
         elif kind in ('cmd', 'tele') or (kind == 'state' and self.quiet_state):
             rec['hidden'] = True
-        with self.cond:
-            self.records.append(rec)
-            self.cond.notify_all()
+        self.record(rec)
         if not rec.get('hidden'):
             self.show(rec)
         return rec
@@ -127,22 +125,9 @@ class Monitor:
 
     def wait_event(self, device, etype, timeout, active=None, start=0):
         """Wait for an event record (index >= start); returns the record or None."""
-        end = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for r in self.records[start:]:
-                    m = r['msg']
-                    if (r['kind'] == 'evt' and r['device'] == device and m.get('type') == etype
-                            and (active is None or m.get('active') == active)):
-                        return r
-                left = end - time.monotonic()
-                if left <= 0:
-                    return None
-                self.cond.wait(left)
-
-    def mark(self):
-        with self.cond:
-            return len(self.records)
+        return self.wait_for(lambda r: r['kind'] == 'evt' and r['device'] == device and
+                             r['msg'].get('type') == etype and (active is None or r['msg'].get('active') == active),
+                             timeout, start)
 
     def summary(self):
         online = sorted(d for d, s in self.devices.items() if s.get('online'))

@@ -7,6 +7,7 @@ import uuid
 import paho.mqtt.client as mqtt
 
 from .errors import EdgeError
+from .recorder import Recorder
 
 
 def connect(host, port, name='edgectl', timeout=5.0, on_message=None, subscribe=()):
@@ -36,12 +37,12 @@ def connect(host, port, name='edgectl', timeout=5.0, on_message=None, subscribe=
     return c
 
 
-class Collector:
+class Collector(Recorder):
     """Every message on the subscribed topics, with its arrival time; wait() for one."""
 
     def __init__(self, host, port, topics, name='collector'):
-        self.msgs = []
-        self.cond = threading.Condition()
+        Recorder.__init__(self)
+        self.msgs = self.items     # (arrival time, topic, JSON payload or None, retained)
         self.client = connect(host, port, name, on_message=self._on, subscribe=topics)
         time.sleep(0.05)
 
@@ -51,26 +52,16 @@ class Collector:
             payload = json.loads(msg.payload)
         except ValueError:
             payload = None
-        with self.cond:
-            self.msgs.append((t, msg.topic, payload, msg.retain))
-            self.cond.notify_all()
+        self.record((t, msg.topic, payload, msg.retain))
 
     def wait(self, pred, timeout, start=0):
         """The first message from index `start` on with pred(topic, payload) true, or None."""
-        end = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for m in self.msgs[start:]:
-                    if pred(m[1], m[2]):
-                        return m
-                left = end - time.monotonic()
-                if left <= 0:
-                    return None
-                self.cond.wait(left)
+        return self.wait_for(lambda m: pred(m[1], m[2]), timeout, start)
 
-    def mark(self):
-        with self.cond:
-            return len(self.msgs)
+    def event(self, etype, timeout=10, start=0, **match):
+        """The first event of a type whose fields match (e.g. active=True), or None."""
+        return self.wait(lambda t, p: '/evt/' in t and isinstance(p, dict) and p.get('type') == etype
+                         and all(p.get(k) == v for k, v in match.items()), timeout, start)
 
     def events(self, etype=None):
         with self.cond:

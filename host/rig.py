@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import boards, paths
 from .errors import EdgeError
+from .recorder import Recorder
 from .simio import EdgeWatcher, SimIO
 
 TICKS_PERIOD = 1 << 30      # MicroPython ticks_us() wraps here
@@ -43,39 +44,24 @@ class Unwrap:
         return (self.base + us) / 1e6
 
 
-class Rig:
+class Rig(Recorder):
     kind = 'rig'
 
     def __init__(self):
-        self.edges = []
-        self.cond = threading.Condition()
+        Recorder.__init__(self)
+        self.edges = self.items
         self.log_lines = []
 
     def _edge(self, e):
-        with self.cond:
-            self.edges.append(e)
-            self.cond.notify_all()
+        self.record(e)
         self.log('edge %s=%d t=%.6f' % (e.signal, e.value, e.t))
 
     def log(self, line):
         self.log_lines.append('%.3f %s' % (time.time(), line))
 
-    def mark(self):
-        with self.cond:
-            return len(self.edges)
-
     def wait(self, signal, value, timeout, since=0):
         """The first edge of signal to value at index >= since, or None after timeout."""
-        end = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for e in self.edges[since:]:
-                    if e.signal == signal and e.value == value:
-                        return e
-                left = end - time.monotonic()
-                if left <= 0:
-                    return None
-                self.cond.wait(left)
+        return self.wait_for(lambda e: e.signal == signal and e.value == value, timeout, since)
 
     def last(self, signal):
         with self.cond:

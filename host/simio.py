@@ -6,6 +6,7 @@ import time
 
 from . import paths
 from .errors import EdgeError
+from .recorder import Recorder
 
 
 class SimIO:
@@ -63,7 +64,7 @@ class SimIO:
             pass
 
 
-class EdgeWatcher:
+class EdgeWatcher(Recorder):
     """Collects `edge` lines pushed by the board: (host time, name, value, board µs)."""
 
     def __init__(self, port, host='127.0.0.1'):
@@ -73,9 +74,9 @@ class EdgeWatcher:
         if not self.f.readline().startswith('ok watch'):
             raise EdgeError('board refused watch')
         self.sock.settimeout(None)    # quiet wires are normal: wait for edges indefinitely
-        self.edges = []
+        Recorder.__init__(self)
+        self.edges = self.items   # (host time, name, value, board µs)
         self.latest = {}          # name -> last value seen
-        self.cond = threading.Condition()
         self.t = threading.Thread(target=self._run, daemon=True)
         self.t.start()
 
@@ -84,24 +85,13 @@ class EdgeWatcher:
             for line in self.f:
                 p = line.split()
                 if len(p) == 4 and p[0] == 'edge':
-                    with self.cond:
-                        self.edges.append((time.time(), p[1], int(p[2]), int(p[3])))
-                        self.latest[p[1]] = int(p[2])
-                        self.cond.notify_all()
+                    self.latest[p[1]] = int(p[2])
+                    self.record((time.time(), p[1], int(p[2]), int(p[3])))
         except (OSError, ValueError):
             pass
 
     def wait(self, name, value, timeout, since=0):
-        end = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for e in self.edges[since:]:
-                    if e[1] == name and e[2] == value:
-                        return e
-                left = end - time.monotonic()
-                if left <= 0:
-                    return None
-                self.cond.wait(left)
+        return self.wait_for(lambda e: e[1] == name and e[2] == value, timeout, since)
 
     def close(self):
         try:

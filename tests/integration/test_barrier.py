@@ -36,8 +36,7 @@ def gate(make_board, broker):
 
 
 def evt(col, etype, timeout=8, start=0, **match):
-    return col.wait(lambda t, p: '/evt/' in t and isinstance(p, dict) and p.get('type') == etype
-                    and all(p.get(k) == v for k, v in match.items()), timeout, start)
+    return col.event(etype, timeout, start, **match)
 
 
 def command(col, op):

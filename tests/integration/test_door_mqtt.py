@@ -36,8 +36,7 @@ def online(col, timeout=10, start=0):
 
 
 def evt(col, etype, active=None, timeout=5, start=0):
-    return col.wait(lambda t, p: '/evt/' in t and isinstance(p, dict) and p.get('type') == etype
-                    and (active is None or p.get('active') == active), timeout, start)
+    return col.event(etype, timeout, start, **({} if active is None else {'active': active}))
 
 
 @pytest.fixture

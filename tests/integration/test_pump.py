@@ -25,8 +25,7 @@ devices:
 
 
 def evt(col, etype, timeout=10, start=0, **match):
-    return col.wait(lambda t, p: '/evt/' in t and isinstance(p, dict) and p.get('type') == etype
-                    and all(p.get(k) == v for k, v in match.items()), timeout, start)
+    return col.event(etype, timeout, start, **match)
 
 
 def test_basin_runs_low_pump_stops_and_restarts_after_restore_s(make_board, broker):

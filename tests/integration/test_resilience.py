@@ -38,8 +38,7 @@ def status(col, pred, timeout=15, start=0):
 
 
 def evt(col, etype, timeout=10, start=0, **match):
-    return col.wait(lambda t, p: '/evt/' in t and isinstance(p, dict) and p.get('type') == etype
-                    and all(p.get(k) == v for k, v in match.items()), timeout, start)
+    return col.event(etype, timeout, start, **match)
 
 
 def send_raw(port, line):
