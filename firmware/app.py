@@ -14,7 +14,7 @@ from outbox import Outbox
 from ratelimit import RateLimit
 from ctrl_base import SEV_ALARM, SEV_WARN, SEV_INFO, short
 
-FW = '0.4.0'
+FW = '0.5.0'
 SYSTEM = 'system'
 
 
@@ -82,6 +82,7 @@ class App:
             self.outs[c['name']] = outs
             return
         ctrl = cls(c['name'], c)
+        ctrl.boot = self.log.boots
         ins = []
         analog = cls.analog_inputs(c)
         for sig in cls.INPUTS:
@@ -175,6 +176,12 @@ class App:
             self.step()
             await asyncio.sleep_ms(self.tick_ms)
         raise Reboot(self.reboot_req)
+
+    def set_online(self, up):
+        """The link's state, for controllers that show it (and every state republished)."""
+        for name in self.ctrls:
+            self.ctrls[name].online = up
+            self.dirty[name] = True
 
     def reboot(self, cause):
         bootlog.note_reset(cause)

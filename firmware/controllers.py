@@ -11,4 +11,7 @@ def load(ctype):
     if ctype == 'pump':
         from pump import Pump
         return Pump
+    if ctype == 'intercom':
+        from intercom import Intercom
+        return Intercom
     raise ImportError('controller type %s is not in this firmware' % ctype)

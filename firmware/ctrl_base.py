@@ -1,6 +1,7 @@
 # What every controller shares: inputs through debouncers, outputs as a dict the runtime
 # applies, events queued for the event path, explicit state transitions, command dispatch.
 from debounce import Debounce
+import supervision
 
 SEV_INFO = 'info'
 SEV_WARN = 'warn'
@@ -19,11 +20,19 @@ class Controller:
     SAFE = {}          # output -> value on any error
     DEBOUNCE = 'debounce_ms'
     FAST = {}          # input -> its own debounce setting (default 0: react on the edge)
+    boot = 0           # the board's boot count (the runtime sets it): ids unique across reboots
+    online = False     # the board reaches the broker (the runtime keeps it current)
 
     @classmethod
     def analog_inputs(cls, cfg):
         """Inputs read as analog values (percent of full scale) under this config."""
-        return getattr(cls, 'ANALOG', ())
+        return tuple(getattr(cls, 'ANALOG', ())) + tuple(cls.supervised_inputs(cfg))
+
+    @classmethod
+    def supervised_inputs(cls, cfg):
+        """Inputs on an end-of-line resistor line under this config: read analog through a
+        LineSupervisor; a cut or shorted line is `<type>.fault`, never a reading."""
+        return ()
 
     @classmethod
     def safe_values(cls, cfg):
@@ -44,10 +53,18 @@ class Controller:
             self._deb[sig] = Debounce(cfg.get(self.FAST[sig], 0) if sig in self.FAST else ms)
         for sig in self.OUTPUTS:
             self.outputs[sig] = self.SAFE.get(sig, 0)
+        self._sup = {}
+        self.line_faults = {}      # supervised input -> 'open' / 'short'
+        for sig in self.supervised_inputs(cfg):
+            self._sup[sig] = supervision.LineSupervisor(ms)
 
     # --- the runtime calls these -------------------------------------------------------
     def input(self, sig, raw, now):
         """A raw sample or edge of an input. Debounced inputs reach on_input when stable."""
+        sup = self._sup.get(sig)
+        if sup is not None:      # a supervised line: the supervisor debounces its bands
+            self._line(sig, sup.feed(raw, now), now)
+            return
         d = self._deb.get(sig)
         if d is None:
             return
@@ -56,11 +73,45 @@ class Controller:
             self.on_input(sig, v, now)
 
     def tick(self, now):
+        for sig in self._sup:
+            self._line(sig, self._sup[sig].poll(now), now)
         for sig in self._deb:
+            if sig in self._sup:
+                continue
             v = self._deb[sig].poll(now)
             if v is not None:
                 self.on_input(sig, v, now)
         self.on_tick(now)
+
+    def _line(self, sig, cond, now):
+        """A supervised line's new stable condition: faults raise and clear `<type>.fault`
+        (reason `<sig>_line_open` / `_short`,
+        or `line_open` for an input called line); a normal line passes idle/active on as 0/1."""
+        if cond is None:
+            return
+        was = self.line_faults.get(sig)
+        if cond == supervision.OPEN or cond == supervision.SHORT:
+            why = (sig if sig == 'line' else sig + '_line') + '_' + supervision.NAMES[cond]
+            if was != why:
+                if was:
+                    self.alarm(self.TYPE + '.fault', False, {'reason': was})
+                self.line_faults[sig] = why
+                self.alarm(self.TYPE + '.fault', True, {'reason': why})
+                self.on_line_fault(sig, why, now)
+            return
+        if was:
+            del self.line_faults[sig]
+            self.alarm(self.TYPE + '.fault', False, {'reason': was})
+        self.on_input(sig, 1 if cond == supervision.ACTIVE else 0, now)
+
+    def line_faulted(self, sig):
+        return sig in self.line_faults
+
+    def line_fault(self):
+        """The first active line fault (for state snapshots), or None."""
+        for sig in self.line_faults:
+            return self.line_faults[sig]
+        return None
 
     def command(self, op, args, now):
         """Run a command; returns None when accepted, else the reason it was refused."""
@@ -97,6 +148,9 @@ class Controller:
         pass
 
     def on_tick(self, now):
+        pass
+
+    def on_line_fault(self, sig, why, now):
         pass
 
     def state(self):

@@ -8,7 +8,6 @@
 from compat import const
 from clock import ticks_diff
 from ctrl_base import Controller, SEV_INFO
-import supervision
 
 LOCKED = const(0)
 UNLOCKED = const(1)
@@ -41,16 +40,12 @@ class Door(Controller):
         return {'lock': 0 if cfg.get('fail_safe', True) else 1, 'buzzer': 0}
 
     @classmethod
-    def analog_inputs(cls, cfg):
-        # a contact line with an end-of-line resistor is read as an analog value
+    def supervised_inputs(cls, cfg):
+        # a contact line with an end-of-line resistor is read through the line supervisor
         return ('contact',) if cfg.get('contact_eol') else ()
 
     def __init__(self, name, cfg):
         Controller.__init__(self, name, cfg)
-        self.sup = None
-        self.line_fault = None
-        if cfg.get('contact_eol'):
-            self.sup = supervision.LineSupervisor(self.setting('debounce_ms', 50))
         self.held_ms = int(self.num('held_open_s', 30) * 1000)
         pre = int(self.num('prealarm_s', 10) * 1000)
         self.pre_ms = self.held_ms - pre if 0 < pre < self.held_ms else -1
@@ -66,28 +61,6 @@ class Door(Controller):
         self.out('buzzer', 0)
 
     # --- inputs -------------------------------------------------------------------------
-    def input(self, sig, raw, now):
-        if sig == 'contact' and self.sup is not None:
-            self._line(self.sup.feed(raw, now), now)   # the supervisor debounces the line
-        else:
-            Controller.input(self, sig, raw, now)
-
-    def _line(self, cond, now):
-        if cond is None:
-            return
-        if cond in (supervision.OPEN, supervision.SHORT):
-            why = 'contact_line_' + supervision.NAMES[cond]
-            if self.line_fault != why:
-                if self.line_fault:
-                    self.alarm('door.fault', False, {'reason': self.line_fault})
-                self.line_fault = why
-                self.alarm('door.fault', True, {'reason': why})
-            return
-        if self.line_fault:
-            self.alarm('door.fault', False, {'reason': self.line_fault})
-            self.line_fault = None
-        self.on_input('contact', 1 if cond == supervision.ACTIVE else 0, now)
-
     def on_input(self, sig, v, now):
         if sig == 'contact':
             if v:
@@ -168,8 +141,6 @@ class Door(Controller):
 
     # --- time ---------------------------------------------------------------------------
     def on_tick(self, now):
-        if self.sup is not None:
-            self._line(self.sup.poll(now), now)
         if self.lock == UNLOCKED and ticks_diff(now, self.unlocked_at) >= self.unlock_for:
             self._relock('timer')
         if self.door == OPEN and not self.fire:
@@ -204,5 +175,5 @@ class Door(Controller):
             'held_open': self.door == HELD,
             'fire': self.fire,
             'buzzer': self.outputs.get('buzzer', 0),
-            'line_fault': self.line_fault,
+            'line_fault': self.line_fault(),
         }

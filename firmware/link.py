@@ -85,8 +85,7 @@ class Link:
             if self.ntp:
                 self.app.io.sync_time(self.ntp)     # the network is up: set the clock too
             await c.publish(self.t_status, json.dumps(self.app.status()), 1, True)
-            for name in self.app.ctrls:
-                self.app.dirty[name] = True
+            self.app.set_online(True)
             ob = self.app.events
             if ob.unreported():
                 self.app.events.add('system', 'system.events_dropped', 'warn',
@@ -106,6 +105,7 @@ class Link:
                     except asyncio.TimeoutError:
                         pass
         finally:
+            self.app.set_online(False)
             reader.cancel()
             pinger.cancel()
 

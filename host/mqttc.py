@@ -10,9 +10,12 @@ from .errors import EdgeError
 from .recorder import Recorder
 
 
-def connect(host, port, name='edgectl', timeout=5.0, on_message=None, subscribe=()):
-    """A paho client connected to host:port with its network loop running."""
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id='%s-%s' % (name, uuid.uuid4().hex[:8]))
+def connect(host, port, name='edgectl', timeout=5.0, on_message=None, subscribe=(), client_id=None,
+            clean_session=True):
+    """A paho client connected to host:port with its network loop running. With a fixed
+    client_id and clean_session=False the broker keeps what arrives while it is away."""
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or '%s-%s' % (name, uuid.uuid4().hex[:8]),
+                    clean_session=clean_session)
     ready = threading.Event()
     result = {}
 
@@ -40,10 +43,11 @@ def connect(host, port, name='edgectl', timeout=5.0, on_message=None, subscribe=
 class Collector(Recorder):
     """Every message on the subscribed topics, with its arrival time; wait() for one."""
 
-    def __init__(self, host, port, topics, name='collector'):
+    def __init__(self, host, port, topics, name='collector', client_id=None, clean_session=True):
         Recorder.__init__(self)
         self.msgs = self.items     # (arrival time, topic, JSON payload or None, retained)
-        self.client = connect(host, port, name, on_message=self._on, subscribe=topics)
+        self.client = connect(host, port, name, on_message=self._on, subscribe=topics,
+                              client_id=client_id, clean_session=clean_session)
         time.sleep(0.05)
 
     def _on(self, client, userdata, msg):

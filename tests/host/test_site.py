@@ -91,9 +91,38 @@ def test_yaml_syntax_error_has_line():
     assert s.errors and s.errors[0].line == 9
 
 
-def test_unavailable_type_is_refused_with_issue():
-    e = one_error(GOOD.replace('type: door', 'type: intercom'))
-    assert 'not in this firmware yet' in e.msg
+def test_unavailable_type_is_refused_with_issue(monkeypatch):
+    import copy
+    from edgectl import proto
+    defs = copy.deepcopy(proto.controllers())
+    defs['types']['door'].update(available=False, issue=99)
+    monkeypatch.setattr(sitemod.proto, 'controllers', lambda: defs)
+    e = one_error(GOOD)
+    assert 'not in this firmware yet (issue 99)' in e.msg
+
+
+INTERCOM = """site: harbor-view
+broker: {host: 127.0.0.1, port: 1883}
+devices:
+  gate-1:
+    board: esp32-devkitc
+    controllers:
+      - {name: east, type: intercom, pins: {call: 4, line: 34, strike: 25, led: 26}, ring_timeout_s: 20}
+      - {name: west, type: intercom, pins: {call: 13, strike: 27}}
+"""
+
+
+def test_two_intercoms_with_and_without_a_supervised_line_are_valid():
+    s = parse(INTERCOM)
+    assert not s.problems, [p.msg for p in s.problems]
+    cfg = sitemod.device_config(s, 'gate-1')
+    east = cfg['controllers'][0]
+    assert east['ring_timeout_s'] == 20 and east['talk_timeout_s'] == 180 and east['strike_s'] == 5
+
+
+def test_intercom_setting_out_of_range_is_refused():
+    e = one_error(INTERCOM.replace('ring_timeout_s: 20', 'ring_timeout_s: 2'))
+    assert 'out of range 5..600' in e.msg and e.line == 7
 
 
 def test_load_valid_raises_with_every_error(tmp_path):
