@@ -100,6 +100,29 @@ def fountain(request, hil_envs, rig_kind):
     return c
 
 
+LINE_OK = 33          # % of full scale: a healthy end-of-line resistor
+
+
+@pytest.fixture
+def callpoint(request, hil_envs, rig_kind):
+    env = env_for(request, hil_envs, rig_kind, 'dut-call')
+    c = Case(env, request.config._hil['figures'], request.node.name)
+    c.rig.set('station.line', LINE_OK)
+    c.rig.set('station.call', 0)
+    end = time.monotonic() + 3
+    while True:
+        st = c.command('station', 'status')['state']
+        if st['call_id'] is not None:
+            c.command('station', 'hangup', call=st['call_id'])
+        elif st['line_fault'] is None:
+            break
+        if time.monotonic() > end:
+            raise AssertionError('intercom did not come to rest: %r' % st)
+        time.sleep(0.05)
+    c.idle([], {'station.strike': 0, 'station.led': 0}, within_s=3)
+    return c
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     out = yield

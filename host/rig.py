@@ -137,14 +137,18 @@ def wiring_check(profile, dut_cfg):
                 problems.append('%s (DUT GPIO%d) has no wire to the rig in %s' % (name, dut_pin, profile))
                 continue
             drives = sig in tdef['inputs']        # the rig drives the DUT's inputs
+            analog = drives and (sig in tdef.get('analog', []) or c.get(sig + '_eol'))
             if drives and rig_pin in rig_board['input_only']:
                 problems.append('%s: rig GPIO%d is input-only and cannot drive DUT GPIO%d' % (name, rig_pin, dut_pin))
+            if analog and rig_pin not in rig_board.get('dac', []):
+                problems.append('%s is analog: rig GPIO%d has no DAC to drive it (DAC pins: %s)' % (
+                    name, rig_pin, ', '.join(map(str, rig_board.get('dac', []))) or 'none'))
             if rig_pin in rig_board['flash'] or rig_pin in rig_board.get('uart0', []):
                 problems.append('%s: rig GPIO%d is reserved on the rig board' % (name, rig_pin))
             if rig_pin in used:
                 problems.append('%s: rig GPIO%d already wired to %s' % (name, rig_pin, used[rig_pin]))
             used[rig_pin] = name
-            out[name] = (rig_pin, 'out' if drives else 'in')
+            out[name] = (rig_pin, 'level' if analog else 'out' if drives else 'in')
     if problems:
         raise EdgeError('rig wiring does not fit the DUT:\n  ' + '\n  '.join(problems), 2)
     return out
@@ -157,7 +161,7 @@ class SerialRig(Rig):
     def __init__(self, port, wiring, baud=115200, timeout=3.0):
         super().__init__()
         import serial
-        self.wiring = wiring                      # signal -> (rig pin, 'in'|'out')
+        self.wiring = wiring                      # signal -> (rig pin, 'in'|'out'|'level')
         self.by_pin = {p: s for s, (p, d) in wiring.items()}
         try:
             self.ser = serial.Serial(port, baud, timeout=0.05)
@@ -173,7 +177,7 @@ class SerialRig(Rig):
         self.t.start()
         self._hello()
         for sig, (pin, d) in sorted(wiring.items()):
-            self.request('OUT %d' % pin if d == 'out' else 'IN %d' % pin)
+            self.request('IN %d' % pin if d == 'in' else 'OUT %d' % pin)
 
     def _read(self):
         buf = b''
@@ -231,13 +235,19 @@ class SerialRig(Rig):
         if signal not in self.wiring:
             raise EdgeError('no rig wire for %s' % signal)
         pin, d = self.wiring[signal]
+        if d == 'level':
+            d = 'out'
         if want and d != want:
             raise EdgeError('%s is a DUT %s: the rig cannot %s it' % (signal, 'output' if d == 'in' else 'input',
                                                                      'drive' if want == 'out' else 'read'))
         return pin
 
     def set(self, signal, value):
-        r = self.request('SET %d %d' % (self._pin(signal, 'out'), value))
+        pin = self._pin(signal, 'out')
+        if self.wiring[signal][1] == 'level':
+            r = self.request('LEVEL %d %d' % (pin, value))
+        else:
+            r = self.request('SET %d %d' % (pin, value))
         t = self.unwrap(int(r.split()[1]))
         self._edge(Edge(signal, value, t, time.time()))
         return t

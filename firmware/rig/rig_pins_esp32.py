@@ -11,6 +11,7 @@ class Pins:
     def __init__(self):
         self.outs = {}
         self.ins = {}
+        self.dacs = {}
         self._pin = [0] * RING
         self._val = [0] * RING
         self._t = [0] * RING
@@ -38,6 +39,20 @@ class Pins:
         if p is None:
             raise RigError('pin %d is not an OUT pin' % n)
         p.value(v)
+        return time.ticks_us()
+
+    def level(self, n, pct):
+        # an analog DUT input from the 8-bit DAC (GPIO25/26 on an ESP32): 0..100 % of 3.3 V
+        if n not in self.outs:
+            raise RigError('pin %d is not an OUT pin' % n)
+        d = self.dacs.get(n)
+        if d is None:
+            try:
+                d = machine.DAC(machine.Pin(n))
+            except ValueError:
+                raise RigError('pin %d has no DAC (GPIO25, GPIO26)' % n)
+            self.dacs[n] = d
+        d.write(pct * 255 // 100)
         return time.ticks_us()
 
     def get(self, n):

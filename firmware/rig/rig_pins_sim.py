@@ -74,6 +74,9 @@ class Pins:
         self._req('set %s %d' % (self._name(n), v))
         return t
 
+    def level(self, n, pct):
+        return self.set(n, pct)          # virtual wires carry analog values as they are
+
     def get(self, n):
         return int(self._req('get ' + self._name(n)).split()[2]), time.ticks_us()
 

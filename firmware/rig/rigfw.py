@@ -7,7 +7,7 @@ import sys
 import select
 import time
 
-FW = 'rig-0.1.0'
+FW = 'rig-0.2.0'
 MAX_LINE = 120
 
 
@@ -50,11 +50,14 @@ class Rig:
             elif op == 'SET' and len(p) == 3 and p[2] in ('0', '1'):
                 t = self.pins.set(int(p[1]), int(p[2]))
                 self.reply('OK %d' % t)
+            elif op == 'LEVEL' and len(p) == 3 and p[2].isdigit() and int(p[2]) <= 100:
+                t = self.pins.level(int(p[1]), int(p[2]))   # analog DUT input, % of full scale
+                self.reply('OK %d' % t)
             elif op == 'GET' and len(p) == 2:
                 v, t = self.pins.get(int(p[1]))
                 self.reply('OK %d %d' % (v, t))
             else:
-                self.reply('ERR unknown or malformed request (PING, CLOCK, OUT n, IN n, SET n 0|1, GET n)')
+                self.reply('ERR unknown or malformed request (PING, CLOCK, OUT n, IN n, SET n 0|1, LEVEL n 0..100, GET n)')
         except (ValueError, RigError, OSError) as e:
             self.reply('ERR %s' % e)
 

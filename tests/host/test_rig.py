@@ -32,6 +32,18 @@ def test_wiring_refuses_unwired_and_undrivable_pins():
     assert 'rig GPIO34 is input-only and cannot drive' in msg
 
 
+def test_analog_inputs_are_driven_from_a_rig_dac():
+    s = sitemod.load_valid(ROOT / 'hil_tests' / 'site.yaml')
+    cfg = sitemod.device_config(s, 'dut-call')
+    w = wiring_check('rig-esp32-devkitc', cfg)
+    assert w['station.line'] == (26, 'level')     # DUT GPIO34 (ADC1) <- rig DAC GPIO26
+    assert w['station.call'] == (16, 'out')
+    cfg['controllers'][0]['pins']['line'] = 32    # an ADC pin, but wired to a rig GPIO without DAC
+    with pytest.raises(EdgeError) as e:
+        wiring_check('rig-esp32-devkitc', cfg)
+    assert 'station.line is analog: rig GPIO21 has no DAC' in str(e.value)
+
+
 def test_wiring_refuses_another_dut_board():
     cfg = dict(dut_cfg(), board='sim')
     with pytest.raises(EdgeError):
