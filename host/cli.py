@@ -2,6 +2,7 @@
 non-zero (1 refused/failed, 2 usage or input); no tracebacks for user mistakes."""
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -213,16 +214,23 @@ def cmd_cmd(a):
 
 
 def cmd_monitor(a):
-    from .monitor import Monitor
+    from .monitor import HELP, Monitor
     site, host, port = _broker_for(a)
-    mon = Monitor(site, as_json=a.json, quiet_state=not a.state)
+    mon = Monitor(site, as_json=a.json, quiet_state=not a.state, operator=a.operator)
     mon.attach(host, port)
+    keys = not a.json and not a.no_keys and sys.stdin.isatty()
     if not a.json:
-        print('monitoring site %s on %s:%d; Ctrl-C stops' % (site, host, port), flush=True)
+        print('monitoring site %s on %s:%d as %s; %s' % (site, host, port, mon.operator,
+              HELP if keys else 'Ctrl-C stops'), flush=True)
     try:
         end = time.monotonic() + a.duration if a.duration else None
-        while end is None or time.monotonic() < end:
-            time.sleep(0.2)
+        with _keyboard(keys) as read_key:
+            while end is None or time.monotonic() < end:
+                ch = read_key(0.2)
+                if ch == 'q':
+                    break
+                if ch and ch.strip():
+                    mon.key(ch)
     except KeyboardInterrupt:
         pass
     finally:
@@ -230,6 +238,35 @@ def cmd_monitor(a):
     if not a.json:
         print(json.dumps(mon.summary()))
     return 0
+
+
+class _keyboard:
+    """Single keys from a terminal (cbreak mode, restored on exit); a plain sleep otherwise."""
+
+    def __init__(self, on):
+        self.on = on
+        self.saved = None
+
+    def __enter__(self):
+        if self.on:
+            import termios
+            import tty
+            self.saved = termios.tcgetattr(sys.stdin.fileno())
+            tty.setcbreak(sys.stdin.fileno())
+        return self.read
+
+    def read(self, timeout):
+        if not self.on:
+            time.sleep(timeout)
+            return None
+        import select
+        r, _, _ = select.select([sys.stdin], [], [], timeout)
+        return os.read(sys.stdin.fileno(), 1).decode('utf-8', 'replace') if r else None
+
+    def __exit__(self, *exc):
+        if self.saved is not None:
+            import termios
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self.saved)
 
 
 def cmd_hil(a):
@@ -384,11 +421,16 @@ def build_parser():
 
     s = sub.add_parser('monitor', help='the control room: devices, events, alarms',
                        description='Subscribe to the whole site and print devices online/offline and every event, '
-                                   'alarms highlighted; duplicates are dropped and gaps reported by (device, seq).')
+                                   'alarms highlighted; duplicates are dropped and gaps reported by (device, seq). '
+                                   'Gate calls ring here: keys a (answer the oldest ringing call), u (release '
+                                   'the gate of the call you answered), h (hang up), c (list open calls), q (quit).')
     _site_arg(s)
     s.add_argument('--json', action='store_true', help='one JSON object per message')
     s.add_argument('--state', action='store_true', help='also show state snapshots')
     s.add_argument('--duration', type=float, help='stop after this many seconds')
+    s.add_argument('--operator', default=os.environ.get('USER') or 'control-room',
+                   help='your name on answered calls (default $USER); another operator answering the same call is refused')
+    s.add_argument('--no-keys', action='store_true', help='do not read keys from the terminal')
     s.set_defaults(fn=cmd_monitor)
 
     s = sub.add_parser('hil', help='run the hardware-in-the-loop suite on a simulated or real rig',

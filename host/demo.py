@@ -1,5 +1,6 @@
-"""`edgectl demo`: a broker, a simulated site and a scripted walk through the door
-controller, seen through the control room's monitor. No hardware needed."""
+"""`edgectl demo`: a broker, a simulated site and a scripted walk through the door, the
+barrier and the gate call station, seen through the control room's monitor. No hardware
+needed."""
 import shutil
 import tempfile
 import time
@@ -114,6 +115,7 @@ class Scenario:
         self.expect('system.cmd_rejected', start=m)
         if 'gate-1' in self.plants:
             self.barrier(self.plants['gate-1'])
+            self.intercom(self.plants['gate-1'])
         return all(ok for _, ok, _ in self.results)
 
     def barrier(self, sim_board):
@@ -145,6 +147,25 @@ class Scenario:
         arm.set('obstruction', 0)
         self.expect('barrier.obstructed', False, start=m, device=dev)
         self.expect('barrier.closed', start=m, device=dev, label='barrier.closed (auto-close once clear)')
+        gio.close()
+
+    def intercom(self, sim_board):
+        dev = 'gate-1'
+        gio = SimIO(sim_board.io_port)
+        self.step('8. A visitor presses the gate call button; the guard answers (key a), releases the gate (u), hangs up (h)')
+        m = self.mon.mark()
+        gio.set('callpoint.call', 1)
+        time.sleep(0.1)
+        gio.set('callpoint.call', 0)
+        self.expect('intercom.call', start=m, device=dev)
+        self.mon.key('a')
+        self.expect('intercom.answered', start=m, device=dev)
+        self.mon.key('u')
+        self.expect('intercom.unlock', start=m, device=dev)
+        self.output('callpoint.strike', 1, 'gate strike released', gio)
+        self.output('callpoint.strike', 0, 'gate strike shut again after strike_s', gio)
+        self.mon.key('h')
+        self.expect('intercom.ended', start=m, device=dev, label='intercom.ended (hangup)')
         gio.close()
 
 

@@ -2,21 +2,27 @@
 alarms highlighted, duplicates dropped and gaps reported by (device, seq)."""
 import json
 import time
+import uuid
 
 from rich.console import Console
 from rich.markup import escape
 
+from .calls import Calls
 from .journal import Journal
 from .recorder import Recorder
 from .mqttc import connect
 from .proto import topics
 
 SKIP_FIELDS = ('seq', 'ts', 'type', 'sev', 'ctrl', 'active')
+KEYS = {'a': 'answer', 'u': 'unlock', 'h': 'hangup'}
+HELP = 'keys: a answer the oldest ringing call, u release the gate, h hang up, c list calls, q quit'
 
 
 class Monitor(Recorder):
-    def __init__(self, site, console=None, as_json=False, quiet_state=True):
+    def __init__(self, site, console=None, as_json=False, quiet_state=True, operator=None):
         self.site = site
+        self.operator = operator or 'control-room'
+        self.calls = Calls()
         self.console = console or Console(highlight=False, soft_wrap=True)
         self.as_json = as_json
         self.quiet_state = quiet_state
@@ -45,6 +51,7 @@ class Monitor(Recorder):
         elif kind == 'evt':
             if not self._fresh(dev, payload):
                 return None
+            self.calls.feed(dev, kind, ctrl, payload)
             if payload.get('sev') == 'alarm':
                 key = (dev, payload.get('ctrl'), payload.get('type'))
                 if payload.get('active'):
@@ -52,6 +59,8 @@ class Monitor(Recorder):
                 else:
                     self.alarms.pop(key, None)
         elif kind in ('cmd', 'tele') or (kind == 'state' and self.quiet_state):
+            if kind == 'state':
+                self.calls.feed(dev, kind, ctrl, payload)
             rec['hidden'] = True
         self.record(rec)
         if not rec.get('hidden'):
@@ -100,6 +109,14 @@ class Monitor(Recorder):
                 body = '[bold green] CLEAR [/] [green]%s[/]' % label
             elif sev == 'warn':
                 body = '[bold yellow] WARN  [/] [yellow]%s[/]' % label
+            elif m.get('type') == 'intercom.call':
+                body = '[bold black on cyan] CALL  [/] [bold cyan]%s[/]' % label
+                extra += '  (a: answer)'
+            elif m.get('type') == 'intercom.answered':
+                body = '[bold cyan] TALK  [/] [cyan]%s[/]' % label
+                extra += '  (u: release the gate, h: hang up)' if m.get('by') == self.operator else ''
+            elif m.get('type') in ('intercom.ended', 'intercom.unlock'):
+                body = '        [cyan]%s[/]' % label
             else:
                 body = '        %s' % label
             return '%s  %-12s %s #%s %s' % (ts, escape(dev), body, m.get('seq'), escape(extra))
@@ -108,6 +125,43 @@ class Monitor(Recorder):
                 return '%s  %-12s ack %s %s ok' % (ts, escape(dev), rec['ctrl'], m.get('id'))
             return '%s  %-12s [yellow]ack %s %s refused: %s[/]' % (ts, escape(dev), rec['ctrl'], m.get('id'), escape(str(m.get('err'))))
         return '%s  %-12s %s/%s %s' % (ts, escape(dev), kind, rec['ctrl'], escape(json.dumps(m)))
+
+    # --- the operator's keys ------------------------------------------------------------
+    def key(self, ch):
+        """One key from the operator; returns what was done (also printed)."""
+        if ch == 'c':
+            lines = ['%s/%s call %s %s%s' % (d, st, c['call'], c['state'], ' by %s' % c['by'] if c.get('by') else '')
+                     for d, st, c in self.calls.listing()]
+            msg = 'open calls: ' + ('; '.join(lines) if lines else 'none')
+        elif ch in KEYS:
+            action = KEYS[ch]
+            t = self.calls.target(action, self.operator)
+            if t is None:
+                msg = {'answer': 'no call is ringing',
+                       'unlock': 'no call answered by %s: answer one first (a)' % self.operator,
+                       'hangup': 'no call to hang up'}[action]
+            else:
+                dev, station, c = t
+                args = {'call': c['call']}
+                if action == 'answer':
+                    args['by'] = self.operator
+                cid = self.send(dev, station, action, args)
+                msg = '%s %s/%s call %s (%s)' % (action, dev, station, c['call'], cid)
+        else:
+            msg = HELP
+        if not self.as_json:
+            self.console.print('[bold]>[/] ' + escape(msg))
+        return msg
+
+    def send(self, device, ctrl, op, args):
+        """Publish a command; its ack comes back on the site's topics and is shown."""
+        cid = 'm-%s' % uuid.uuid4().hex[:8]
+        body = dict(args, id=cid, op=op)
+        self.client.publish(topics.cmd(self.site, device, ctrl), json.dumps(body), qos=1)
+        return cid
+
+    def wait_ack(self, cid, timeout):
+        return self.wait_for(lambda r: r['kind'] == 'ack' and r['msg'].get('id') == cid, timeout)
 
     # --- running -------------------------------------------------------------------------
     def attach(self, host, port):
