@@ -227,7 +227,9 @@ class App:
             self.log.save()
             self.reboot('soft')
             return None, None
-        return "unknown op '%s' for system (ops: reboot, status)" % op, None
+        if op == 'config':
+            return None, self.cfg      # what the board runs (`edgectl config pull`)
+        return "unknown op '%s' for system (ops: config, reboot, status)" % op, None
 
     def reject(self, ctrl_name, cid, reason):
         n = self.rejects.take(ticks_ms())
@@ -257,8 +259,7 @@ class App:
             if new['site'] != self.site or new['device'] != self.device:
                 raise config.ConfigError('config is for %s/%s, this board is %s/%s' % (
                     new['site'], new['device'], self.site, self.device))
-            for c in new['controllers']:       # a dry run: every controller must build
-                controllers.load(c['type'])(c['name'], c)
+            config.dry_run(new)                # every controller must build
         except Exception as e:
             if rev:
                 config.remember_rejected(rev)
@@ -279,7 +280,7 @@ class App:
         gc.collect()
         return {'uptime_s': ticks_diff(ticks_ms(), self.started) // 1000, 'heap_free': gc.mem_free(),
                 'heap_used': gc.mem_alloc(), 'outbox': len(self.events),
-                'dropped': self.events.dropped, 'rssi': None, 'loops': self.loops}
+                'dropped': self.events.dropped, 'rssi': self.io.rssi(), 'loops': self.loops}
 
     def safe_all(self, why):
         for name in self.ctrls:

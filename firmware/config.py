@@ -112,6 +112,43 @@ def boot():
     return load(PATH), None
 
 
+def dry_run(cfg):
+    """Every controller of a config must build (settings of the right type and range)."""
+    import controllers
+    for c in cfg['controllers']:
+        controllers.load(c['type'])(c['name'], c)
+
+
+def install(path):
+    """A config written over the serial line (`edgectl config push --via serial`): checked
+    and built dry, then it replaces config.json in one rename; else the board keeps its old
+    one. The verdict is returned and also reported as an event at the next boot."""
+    try:
+        old = _read_json(PATH).get('rev')
+    except (OSError, ValueError, AttributeError):
+        old = None
+    rev = None
+    try:
+        try:
+            new = _read_json(path)
+        except ValueError:
+            raise ConfigError('not valid JSON')
+        rev = new.get('rev') if isinstance(new, dict) else None
+        check(new)
+        dry_run(new)
+    except Exception as e:
+        _remove(path)
+        r = {'rev': rev, 'ok': False, 'err': str(e), 'kept': old}
+        _write_json(RESULT, r)
+        return r
+    _remove(NEW)
+    _remove(TRIAL)
+    os.rename(path, PATH)
+    r = {'rev': rev, 'ok': True, 'replaced': old}
+    _write_json(RESULT, r)
+    return r
+
+
 def stage(cfg):
     """Keep a checked candidate beside the good config; the next boot tries it."""
     _write_json(NEW, cfg)

@@ -1,5 +1,6 @@
 # ESP32 back-end: machine.Pin with edge interrupts handed to the scheduler.
 import machine
+import time
 import micropython
 from hal import Signal, HalError
 
@@ -11,6 +12,7 @@ class Esp32Hal:
         self._by_pin = {}
         self.info = {}
         self.info_fn = None
+        self._nic = None
 
     def input(self, name, pin, active_low=False):
         try:
@@ -72,5 +74,64 @@ class Esp32Hal:
         except Exception:
             pass
 
+    def net_up(self):
+        """True once the network has an address. The first call starts the interface from
+        net.json (written by `edgectl flash`/`config push --via serial`, never in the site
+        file): {"wifi": {"ssid", "password"}} or {"lan": {phy, phy_addr, mdc, mdio, power,
+        ref_clk, ref_clk_mode}} for Ethernet boards (the board profile's `lan`)."""
+        if self._nic is None:
+            import json
+            import network
+            try:
+                with open('net.json') as f:
+                    n = json.load(f)
+            except (OSError, ValueError):
+                n = {}
+            lan = n.get('lan')
+            try:
+                if lan:
+                    nic = network.LAN(mdc=machine.Pin(lan['mdc']), mdio=machine.Pin(lan['mdio']),
+                                      power=machine.Pin(lan['power']) if lan.get('power') is not None else None,
+                                      phy_type=getattr(network, 'PHY_' + lan['phy']), phy_addr=lan['phy_addr'],
+                                      ref_clk=machine.Pin(lan['ref_clk']),
+                                      ref_clk_mode=machine.Pin.OUT if lan.get('ref_clk_mode') == 'out' else machine.Pin.IN)
+                    nic.active(True)
+                else:
+                    wifi = n.get('wifi') or {}
+                    nic = network.WLAN(network.STA_IF)
+                    nic.active(True)
+                    if wifi.get('ssid'):
+                        nic.connect(wifi['ssid'], wifi.get('password', ''))
+            except Exception as e:
+                print('edgectl: network:', repr(e))
+                return False
+            self._nic = nic
+        return self._nic.isconnected()
+
+    def rssi(self):
+        try:
+            return self._nic.status('rssi')
+        except Exception:
+            return None
+
     def watchdog(self, ms):
-        return machine.WDT(timeout=ms)
+        self.wdt = machine.WDT(timeout=ms)
+        return self.wdt
+
+    def maintenance(self, ms):
+        """The firmware was interrupted at the console (deploy, mpremote): the WDT cannot be
+        stopped on an ESP32, so a timer feeds it for ms; then it resets into the firmware,
+        and a board left at the REPL by mistake goes back to work by itself."""
+        w = getattr(self, 'wdt', None)
+        if w is None:
+            return
+        end = time.ticks_add(time.ticks_ms(), ms)
+        t = machine.Timer(0)
+
+        def feed(_):
+            if time.ticks_diff(end, time.ticks_ms()) > 0:
+                w.feed()
+            else:
+                t.deinit()
+        w.feed()
+        t.init(period=1000, mode=machine.Timer.PERIODIC, callback=feed)

@@ -37,6 +37,10 @@ class SimWatchdog:
     def feed(self):
         self.fed = ticks_ms()
 
+    def hold(self, ms):
+        """Maintenance: no reset for ms (the firmware was interrupted at the console)."""
+        self.fed = ticks_ms() + ms
+
     def _watch(self):
         import time
         while True:
@@ -135,7 +139,21 @@ class SimHal:
         self._watchers = keep
 
     def watchdog(self, ms):
-        return SimWatchdog(ms)
+        self.wdt = SimWatchdog(ms)
+        return self.wdt
+
+    def maintenance(self, ms):
+        """The firmware was interrupted (Ctrl-C at the console): keep the watchdog from
+        resetting the board for ms, then let it reset into the firmware."""
+        w = getattr(self, 'wdt', None)
+        if w is not None:
+            w.hold(ms)
+
+    def net_up(self):
+        return True     # the simulated board shares the host's network
+
+    def rssi(self):
+        return None
 
     def sync_time(self, host):
         pass        # the simulated board has the host's clock (or the one `clock` set)

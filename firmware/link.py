@@ -60,6 +60,9 @@ class Link:
     async def run(self):
         backoff = BACKOFF_MIN_MS
         while True:
+            if not self.app.io.net_up():    # Wi-Fi/Ethernet not up yet: no point dialling
+                await asyncio.sleep_ms(500)
+                continue
             try:
                 await self.client.connect()
                 self.connects += 1

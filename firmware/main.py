@@ -1,9 +1,9 @@
 # Entry point: MicroPython runs main.py after boot. The firmware itself sits in the ROMFS
 # partition (/rom, run in place from flash); the simulator mounts the same image.
+import os
 import sys
 
 if sys.platform != 'esp32':
-    import os
     _img = os.getenv('EDGE_ROMFS')
     if _img:
         import vfs
@@ -23,5 +23,7 @@ if hal.is_board():
         import time
         time.sleep_ms(500)
         machine.reset()
+elif rc == 2 and os.getenv('EDGE_CONSOLE'):
+    pass                    # no config: stay at the REPL (simulated serial console)
 else:
     sys.exit(rc)

@@ -10,6 +10,8 @@ import link
 import health
 from app import App, Reboot, FW
 
+MAINTENANCE_MS = 600000
+
 
 def _build(cfg, log, reset, safe, trial):
     io = hal.make(cfg)
@@ -60,6 +62,11 @@ def main():
     except BaseException as e:
         app.safe_all('runtime stopped: %r' % (e,))
         if isinstance(e, KeyboardInterrupt):
+            # interrupted at the console (mpremote, edgectl deploy): outputs are safe; the
+            # REPL gets MAINTENANCE_MS before the watchdog resets the board into the firmware
+            io.maintenance(MAINTENANCE_MS)
+            print('edgectl: interrupted: outputs safe, REPL for %d min, then the watchdog resets' % (
+                MAINTENANCE_MS // 60000))
             raise
         print('edgectl: crashed:', repr(e))
         bootlog.note_reset('crash')

@@ -29,3 +29,49 @@ def push_mqtt(host, port, site, cfg, timeout, progress=None):
         return verdict[2]
     finally:
         col.close()
+
+
+STAGED = 'config.push'
+
+
+def push_serial(port, cfg, reboot=True, net=None):
+    """Write the device's flat config over the serial line; the board checks it and builds
+    every controller dry before it replaces config.json. Returns the board's verdict
+    ({'ok', 'rev', 'err', 'kept'}); a refused config leaves the old one in place."""
+    from .serialboard import SerialBoard
+    with SerialBoard(port) as b:
+        if not b.sizes('lib').get('config.mpy') and not b.sizes('.').get('config.py'):
+            raise EdgeError('no edgectl firmware on the board on %s: run `edgectl deploy --port %s` first' % (port, port), 1)
+        if net is not None:
+            b.write('net.json', json.dumps(net).encode())
+        b.write(STAGED, json.dumps(cfg).encode())
+        verdict = b.eval_json('import json, config\nprint(json.dumps(config.install(%r)))' % STAGED)
+        if reboot:
+            b.restart()
+    return verdict
+
+
+def pull_serial(port):
+    """The config the board on `port` boots with (its config.json), or None."""
+    from .serialboard import SerialBoard
+    with SerialBoard(port) as b:
+        cfg = b.read_json('config.json')
+        b.restart()
+    return cfg
+
+
+def pull_mqtt(host, port, site, device, timeout=5.0):
+    """The config a running board runs, from its `config` system command."""
+    from .commands import send
+    ack = send(host, port, site, device, 'system', 'config', timeout=timeout)
+    if not ack.get('ok'):
+        raise EdgeError('%s refused: %s' % (device, ack.get('err')), 1)
+    return ack.get('state')
+
+
+def diff(running, wanted, running_name='board', wanted_name='site file'):
+    """Unified diff of two flat configs (keys sorted), '' when they are the same."""
+    import difflib
+    a = json.dumps(running, indent=1, sort_keys=True).splitlines()
+    b = json.dumps(wanted, indent=1, sort_keys=True).splitlines()
+    return '\n'.join(difflib.unified_diff(a, b, running_name, wanted_name, lineterm=''))

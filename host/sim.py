@@ -22,8 +22,16 @@ def write_atomic(path, text):
 
 
 class SimBoard:
-    def __init__(self, cfg, fsdir, heap_kb=None, io_port=None):
+    """firmware='host': the board runs this checkout's firmware (a ROMFS image, as if
+    pre-flashed); 'fs': it runs what was deployed on its filesystem (main.py, lib/), or sits
+    at its REPL when nothing was (a blank board). console=True: its serial console is a pty
+    (`console.path`) that mpremote and `edgectl deploy` open like a USB serial port."""
+
+    def __init__(self, cfg, fsdir, heap_kb=None, io_port=None, firmware='host', console=False):
         self.cfg = cfg
+        self.firmware = firmware
+        self.console = None
+        self.want_console = console
         self.device = cfg['device']
         self.fs = Path(fsdir)
         self.heap_kb = heap_kb or boards.load(cfg['board'])['heap_kb']
@@ -62,33 +70,67 @@ class SimBoard:
             p.start(connect or (lambda: WireLink(self.io_port)))
         self.plant_server = PlantServer(self.plants)
 
-    def start(self, timeout=10.0, reset='power', wait=True):
-        with self.lock:
-            self.fs.mkdir(parents=True, exist_ok=True)
-            if not (self.fs / 'config.json').exists():
-                self.provision()
-            self.stopped = False
+    def spawn(self, mode, reset='power'):
+        """(argv, env, cwd) of the board process: mode 'firmware' runs the firmware, 'repl'
+        only MicroPython (after a soft reset from the raw REPL, or a blank board)."""
+        env = dict(os.environ)
+        env.update(EDGE_IO_PORT=str(self.io_port), EDGE_RESET=reset)
+        argv = [paths.micropython()]
+        heap = self.heap_kb
+        if self.firmware == 'host':
             from .build import build_romfs
             romfs = build_romfs()
             # the image stands for the board's ROM partition (flash, run in place): the heap
             # left for the firmware is the board's heap, as on the board
-            heap = self.heap_kb + (romfs.stat().st_size + 1023) // 1024
-            env = dict(os.environ)
-            env.update(MICROPYPATH=paths.micropython_path(), EDGE_IO_PORT=str(self.io_port),
-                       EDGE_RESET=reset, EDGE_ROMFS=str(romfs))
-            cmd = [paths.micropython(), '-X', 'heapsize=%dK' % heap, str(paths.FIRMWARE / 'main.py')]
-            logf = open(self.log, 'ab')
-            logf.write(b'--- start %s (%s)\n' % (time.strftime('%H:%M:%S').encode(), reset.encode()))
-            logf.flush()
-            self.proc = subprocess.Popen(cmd, cwd=self.fs, env=env, stdout=logf, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
-            logf.close()
+            heap += (romfs.stat().st_size + 1023) // 1024
+            env.update(MICROPYPATH=paths.micropython_path(), EDGE_ROMFS=str(romfs))
+            main = str(paths.FIRMWARE / 'main.py')
+        else:
+            env.update(MICROPYPATH=':.frozen:lib')       # as sys.path on a board: '', .frozen, /lib
+            env.pop('EDGE_ROMFS', None)
+            main = 'main.py' if (self.fs / 'main.py').exists() else None
+        argv += ['-X', 'heapsize=%dK' % heap]
+        if self.console is not None:
+            env['EDGE_CONSOLE'] = '1'
+            argv.append('-i')          # an interrupted or finished main.py leaves the REPL, as on a board
+        if mode == 'firmware' and main:
+            argv.append(main)
+        elif self.console is None:
+            raise EdgeError('simulated board %s has no firmware on its filesystem (deploy it first)' % self.device)
+        return argv, env, str(self.fs)
+
+    def start(self, timeout=10.0, reset='power', wait=True):
+        with self.lock:
+            self.fs.mkdir(parents=True, exist_ok=True)
+            if self.firmware == 'host' and not (self.fs / 'config.json').exists():
+                self.provision()
+            self.stopped = False
+            if self.want_console:
+                from .simconsole import SimConsole
+                if self.console is None:
+                    self.console = SimConsole(lambda mode: self.spawn(mode), self.log,
+                                              restart_ok=lambda: not self.stopped)
+                self.proc = self.console.start('firmware')
+            else:
+                argv, env, cwd = self.spawn('firmware', reset)
+                logf = open(self.log, 'ab')
+                logf.write(b'--- start %s (%s)\n' % (time.strftime('%H:%M:%S').encode(), reset.encode()))
+                logf.flush()
+                self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=logf, stderr=subprocess.STDOUT,
+                                             stdin=subprocess.DEVNULL)
+                logf.close()
             self.starts += 1
-            if wait and not wait_port('127.0.0.1', self.io_port, timeout, self.proc):
+            runs_firmware = self.firmware == 'host' or (self.fs / 'main.py').exists()
+            if wait and runs_firmware and (self.fs / 'config.json').exists() and \
+                    not wait_port('127.0.0.1', self.io_port, timeout, self.proc):
                 self.stop()
                 raise EdgeError('simulated board %s did not start; its log %s ends:\n%s' % (
                     self.device, self.log, self.log_tail()))
             return self
+
+    @property
+    def serial_port(self):
+        return self.console.path if self.console else None
 
     def log_tail(self, n=1200):
         try:
@@ -103,6 +145,8 @@ class SimBoard:
         """A board whose process ended rebooted (reset, watchdog, crash) or lost power
         (kill -9): start it again as the hardware would. Returns the reason or None."""
         with self.lock:
+            if self.console is not None:
+                return None           # the console restarts its board itself
             if self.stopped or self.proc is None or self.proc.poll() is None:
                 return None
             rc = self.proc.returncode
@@ -117,6 +161,9 @@ class SimBoard:
     def stop(self):
         with self.lock:
             self.stopped = True
+            if self.console is not None:
+                self.console.stop()
+                self.console = None
             if self.proc and self.proc.poll() is None:
                 self.proc.terminate()
                 try:

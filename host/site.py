@@ -13,6 +13,7 @@ from .errors import EdgeError
 
 FIXED_KEYS = ('name', 'type', 'pins', 'active_low')
 DEVICE_KEYS = ('board', 'controllers')
+RESERVED = ('flash', 'psram', 'uart0', 'usb', 'ethernet')   # pin kinds a board profile may reserve
 
 
 @dataclass
@@ -312,13 +313,13 @@ def _check_pins(site, cp, c, tdef, board, used):
         if pin not in board['gpio']:
             site.add(pp, 'GPIO%d does not exist on %s' % (pin, bname))
             continue
-        for kind in ('flash', 'uart0'):
+        for kind in RESERVED:
             if pin in board.get(kind, []):
                 site.add(pp, 'GPIO%d is %s: choose another pin' % (pin, board['notes'][kind]))
         is_out = sig in tdef['outputs']
         if is_out and pin in board['input_only']:
-            free = [p for p in board['gpio'] if p not in board['input_only'] and p not in board['flash']
-                    and p not in board.get('uart0', []) and p not in board['strapping'] and p not in used][:4]
+            free = [p for p in board['gpio'] if p not in board['input_only'] and p not in board['strapping']
+                    and not any(p in board.get(k, []) for k in RESERVED) and p not in used][:4]
             site.add(pp, 'GPIO%d is input-only on %s and cannot drive %r: use an output pin such as %s' % (
                 pin, bname, sig, ', '.join(map(str, free))))
         eol = sig == 'contact' and c.get('contact_eol')

@@ -189,8 +189,7 @@ def run_sequence(steps, cfg=None):
     c = b.c
     unlock_ms = c.unlock_ms
     deb = c.cfg['debounce_ms']
-    last_grant = None          # time of the last REX press or accepted unlock command
-    grant_ms = unlock_ms
+    grant_until = None         # end of the latest window granted by a REX press or an unlock
     active = {}
     seen = 0
     for i in range(len(steps)):
@@ -198,14 +197,13 @@ def run_sequence(steps, cfg=None):
         if act == 'unlock':
             s = 1 + val % 5
             if b.cmd('unlock', {'s': s}) is None:
-                last_grant = b.t
-                grant_ms = s * 1000
+                grant_until = max(grant_until or 0, b.t + s * 1000)
         elif act == 'lock':
             b.cmd('lock')
         elif act != 'wait':
             if act == 'rex' and val and c.value('rex') == 0:
-                last_grant = b.t
-                grant_ms = unlock_ms
+                # the press counts once debounced: its window may end after a shorter unlock's
+                grant_until = max(grant_until or 0, b.t + deb + b.step_ms + unlock_ms)
             b.set(act, val)
         b.run(wait)
         where = 'step %d %r at t=%d' % (i, steps[i], b.t)
@@ -219,7 +217,7 @@ def run_sequence(steps, cfg=None):
         # never unlocked without an unlock (REX, command) in its window, or the fire input
         if b.out('lock') == 0:
             ok = c.fire
-            if last_grant is not None and b.t - last_grant <= grant_ms + deb + b.step_ms:
+            if grant_until is not None and b.t <= grant_until + deb + b.step_ms:
                 ok = True
             check(ok, '%s: lock released with no unlock, REX or fire' % where)
         # no held-open or forced alarm outlives a closed door

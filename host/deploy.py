@@ -1,0 +1,164 @@
+"""`edgectl deploy`: compile the firmware for the board's architecture and put on the board
+only what differs from what it has (a manifest on the board), then reset it.
+
+On the board (the layout `lib`):
+  main.py                the entry point (source: MicroPython runs main.py, not .mpy)
+  lib/*.mpy              the firmware, compiled with mpy-cross -march=<the board's arch>
+  lib/manifest.json      {"files": {path: sha256}, "fw", "mpy", "arch"}: what was deployed
+
+Cut-off safety: changed files go to <path>.new first; one command then renames them all
+into place and writes the manifest last. The board executes a command only once it has
+received all of it, so a deploy killed at any point leaves either the old firmware
+(plus ignored .new files, cleaned up by the next deploy) or the new one, never a mix.
+"""
+import hashlib
+import json
+import time
+
+from . import __version__
+from .build import ENTRY, build, sources
+from .errors import EdgeError
+from .serialboard import SerialBoard
+
+LIB = 'lib'
+MANIFEST = LIB + '/manifest.json'
+
+
+def local_files(arch):
+    """{board path: bytes} of this firmware compiled for arch."""
+    folder, _ = build(arch)
+    out = {}
+    for src, name in sources():
+        if name == ENTRY:
+            out[ENTRY] = src.read_bytes()
+        else:
+            out['%s/%s.mpy' % (LIB, src.stem)] = (folder / (src.stem + '.mpy')).read_bytes()
+    return out
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def mpy_header(data):
+    """(.mpy version, sub-version, native arch code) from a compiled file's header. The
+    sub-version and arch are set only in files that carry native code."""
+    if len(data) < 4 or data[0:1] != b'M':
+        raise EdgeError('not an .mpy file')
+    return data[1], data[2] & 3, data[2] >> 2
+
+
+def check_compatible(probe, files):
+    """The board must load these .mpy files: same .mpy version; for native code also the
+    same sub-version and arch."""
+    have = tuple(probe['mpy_version'])
+    v = '.'.join(map(str, probe['version']))
+    for path, data in sorted(files.items()):
+        if not path.endswith('.mpy'):
+            continue
+        ver, sub, arch = mpy_header(data)
+        if ver != have[0] or (arch and sub != have[1]):
+            raise EdgeError('the board runs MicroPython %s (.mpy v%d.%d); %s is compiled for .mpy v%d.%d '
+                            '(MicroPython 1.23 or later): flash a matching MicroPython with `edgectl flash`' % (
+                                v, have[0], have[1], path, ver, sub), 1)
+
+
+def plan(files, manifest, sizes):
+    """(paths to send, board paths to delete) from what the board says it has."""
+    have = (manifest or {}).get('files', {})
+    send = [p for p, data in sorted(files.items())
+            if have.get(p) != sha(data) or sizes.get(p) != len(data)]
+    delete = sorted(p for p in have if p not in files)
+    return send, delete
+
+
+def commit_code(send, delete, manifest):
+    """One board command: the staged files into place, stale files out, the manifest last."""
+    lines = ['import os, json',
+             'def _mv(a, b):',
+             ' try:',
+             '  os.rename(a, b)',
+             ' except OSError:',             # a filesystem that will not rename over a file
+             '  os.remove(b)',
+             '  os.rename(a, b)']
+    for p in send:
+        lines.append('_mv(%r, %r)' % (p + '.new', p))
+    for p in delete:
+        lines.append('try:\n os.remove(%r)\nexcept OSError:\n pass' % p)
+    lines += ['for _n in os.listdir(%r):' % LIB,
+              ' if _n.endswith(".new"):',
+              '  os.remove(%r + "/" + _n)' % LIB,
+              '_f = open(%r, "w")' % (MANIFEST + '.new'),
+              '_f.write(%r)' % json.dumps(manifest),
+              '_f.close()',
+              '_mv(%r, %r)' % (MANIFEST + '.new', MANIFEST)]
+    return '\n'.join(lines) + '\n'
+
+
+class Progress:
+    """A rich progress bar on a terminal; nothing otherwise."""
+
+    def __init__(self, show, total, what):
+        self.bar = None
+        if show and total:
+            from rich.progress import BarColumn, DownloadColumn, Progress as P, TextColumn, TimeRemainingColumn
+            self.bar = P(TextColumn('{task.description}'), BarColumn(), DownloadColumn(), TimeRemainingColumn())
+            self.bar.start()
+            self.task = self.bar.add_task(what, total=total)
+
+    def advance(self, n):
+        if self.bar:
+            self.bar.advance(self.task, n)
+
+    def describe(self, what):
+        if self.bar:
+            self.bar.update(self.task, description=what)
+
+    def close(self):
+        if self.bar:
+            self.bar.stop()
+
+
+def deploy(port, show=True, reset=True, baud=115200, say=print, expect_board=None):
+    """Deploy to the board on `port`; returns a report dict (files, bytes, seconds)."""
+    t0 = time.monotonic()
+    with SerialBoard(port, baud) as b:
+        probe = b.probe()
+        if probe['platform'] not in ('esp32', 'linux'):
+            raise EdgeError('the board on %s is a %s: edgectl firmware runs on ESP32 boards (and the simulator)'
+                            % (port, probe['platform']), 1)
+        if expect_board and expect_board.get('arch') and probe['platform'] == 'esp32' and \
+                probe['arch'] != expect_board['arch']:
+            raise EdgeError('the board on %s has .mpy arch %s; the site says %s (arch %s)' % (
+                port, probe['arch'], expect_board['name'], expect_board['arch']), 1)
+        say('board on %s: %s, MicroPython %s, .mpy v%d.%d, arch %s' % (
+            port, probe['platform'], '.'.join(map(str, probe['version'])), probe['mpy_version'][0],
+            probe['mpy_version'][1], probe['arch'] or 'bytecode only'))
+        files = local_files(probe['arch'])
+        check_compatible(probe, files)
+        old = b.read_json(MANIFEST)
+        sizes = {LIB + '/' + n: s for n, s in b.sizes(LIB).items()}
+        sizes.update({n: s for n, s in b.sizes('.').items() if n == ENTRY})
+        send, delete = plan(files, old, sizes)
+        manifest = {'files': {p: sha(d) for p, d in files.items()}, 'fw': __version__,
+                    'mpy': list(probe['mpy_version']), 'arch': probe['arch'], 'deployed': int(time.time())}
+        payload = sum(len(files[p]) for p in send)
+        if send or delete:
+            say('sending %d of %d files (%d bytes), removing %d' % (len(send), len(files), payload, len(delete)))
+            b.run('import os\ntry:\n os.mkdir(%r)\nexcept OSError:\n pass' % LIB)
+            bar = Progress(show, payload, 'deploy')
+            try:
+                for p in send:
+                    bar.describe(p)
+                    b.write(p + '.new', files[p], bar.advance)
+            finally:
+                bar.close()
+            b.run(commit_code(send, delete, manifest))
+        else:
+            say('up to date: %d files match the board' % len(files))
+        if reset:
+            b.restart()
+        report = {'port': port, 'files': len(files), 'sent': len(send), 'deleted': len(delete),
+                  'payload_bytes': payload, 'wire_bytes': b.sent, 'seconds': round(time.monotonic() - t0, 3),
+                  'platform': probe['platform'], 'arch': probe['arch']}
+    return report

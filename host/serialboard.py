@@ -1,0 +1,140 @@
+"""A board at the other end of a serial line, through mpremote's serial transport (the same
+code `mpremote` runs): raw REPL without a soft reset (a soft reset would drop the running
+firmware's watchdog feeding on an ESP32), probing, files in and out, every error said in
+one line with what to do."""
+import base64
+import json
+import os
+import stat
+
+from .errors import EdgeError
+
+# sys.implementation._mpy: bits 0-7 .mpy version, 8-9 sub-version, 10+ native arch
+ARCHS = {0: None, 1: 'x86', 2: 'x64', 3: 'armv6', 4: 'armv6m', 5: 'armv7m', 6: 'armv7em',
+         7: 'armv7emsp', 8: 'armv7emdp', 9: 'xtensa', 10: 'xtensawin', 11: 'rv32imc', 12: 'rv64imc'}
+CHUNK = 1536          # raw bytes per write command (base64 on the wire)
+
+
+class SerialBoard:
+    def __init__(self, port, baud=115200, timeout=10.0):
+        self.port = port
+        self.sent = 0
+        if not (port.startswith(('socket://', 'rfc2217://')) or os.path.exists(port)):
+            raise EdgeError('no serial port %s: plug the board in and look for it with '
+                            '`ls /dev/ttyUSB* /dev/ttyACM*` (or `mpremote devs`)' % port, 2)
+        if os.path.exists(port) and not stat.S_ISCHR(os.stat(port).st_mode):
+            raise EdgeError('%s is not a serial device' % port, 2)
+        from mpremote.transport import TransportError
+        from mpremote.transport_serial import SerialTransport
+        try:
+            self.t = SerialTransport(port, baudrate=baud)
+        except (TransportError, OSError) as e:
+            raise EdgeError('cannot open %s: %s (is another program, e.g. a serial monitor, using it?)' % (port, e))
+        ser = self.t.serial
+        write = ser.write
+
+        def counting_write(data):
+            self.sent += len(data)
+            return write(data)
+        ser.write = counting_write
+        try:
+            # Ctrl-C interrupts the running firmware (it drives its outputs safe first)
+            self.t.enter_raw_repl(soft_reset=False, timeout_overall=timeout)
+        except TransportError:
+            self.close()
+            raise EdgeError('no MicroPython REPL answering on %s within %.0f s: is MicroPython on the board '
+                            '(`edgectl flash`)? is the board powered and the port right?' % (port, timeout))
+
+    def close(self):
+        try:
+            if self.t.in_raw_repl:
+                self.t.exit_raw_repl()
+            self.t.close()
+        except Exception:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- running code -------------------------------------------------------------------
+    def run(self, code):
+        """Run code on the board; returns its output. EdgeError with the board's traceback."""
+        from mpremote.transport import TransportError
+        try:
+            out = self.t.exec(code)
+        except TransportError as e:
+            raise EdgeError('the board on %s failed: %s' % (self.port, str(e).strip().splitlines()[-1] if str(e).strip() else e))
+        return out.decode('utf-8', 'replace')
+
+    def eval_json(self, code):
+        """Run code that prints one JSON line; returns it parsed."""
+        out = self.run(code).strip().splitlines()
+        try:
+            return json.loads(out[-1])
+        except (IndexError, ValueError):
+            raise EdgeError('the board on %s answered %r, not JSON' % (self.port, '\n'.join(out)[-200:]))
+
+    def probe(self):
+        """What the board runs: platform, MicroPython version, .mpy version and arch."""
+        p = self.eval_json('import sys, json\n'
+                           'print(json.dumps({"platform": sys.platform, "version": list(sys.implementation.version[:3]),'
+                           '"mpy": getattr(sys.implementation, "_mpy", 0), "machine": sys.implementation._machine}))')
+        m = p['mpy']
+        p['mpy_version'] = (m & 0xff, (m >> 8) & 3)
+        p['arch'] = ARCHS.get(m >> 10)
+        return p
+
+    # --- files ----------------------------------------------------------------------------
+    def write(self, path, data, progress=None):
+        """Write a file in chunks (base64 on the wire); progress(n) after each chunk."""
+        self.run('import binascii\n_f=open(%r,"wb")\n_w=_f.write\n_d=binascii.a2b_base64' % path)
+        for i in range(0, len(data), CHUNK):
+            chunk = data[i:i + CHUNK]
+            self.run('_w(_d(%r))' % base64.b64encode(chunk).decode())
+            if progress:
+                progress(len(chunk))
+        self.run('_f.close()\ndel _f,_w,_d')
+
+    def read(self, path):
+        """A file's bytes, or None when it does not exist."""
+        r = self.eval_json('import binascii, json\n'
+                           'try:\n f=open(%r,"rb")\nexcept OSError:\n print("null")\n'
+                           'else:\n print(json.dumps(binascii.b2a_base64(f.read()).decode().strip()))\n f.close()' % path)
+        return None if r is None else base64.b64decode(r)
+
+    def read_json(self, path):
+        raw = self.read(path)
+        if raw is None:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return None
+
+    def sizes(self, folder):
+        """{name: size} of the files in a folder on the board ({} when it does not exist)."""
+        return self.eval_json('import os, json\nr={}\ntry:\n for n in os.listdir(%r):\n'
+                              '  r[n]=os.stat(%r+"/"+n)[6]\nexcept OSError:\n pass\nprint(json.dumps(r))' % (folder, folder))
+
+    def soft_reboot(self):
+        """Leave the raw REPL and soft-reset from the friendly REPL: main.py runs (a board's
+        reset button does the same, and an ESP32 is hard-reset with machine.reset())."""
+        self.t.exit_raw_repl()
+        self.t.serial.write(b'\x04')
+        self.t.serial.flush()
+
+    def restart(self):
+        """Start the firmware again after this session interrupted it."""
+        if self.probe()['platform'] == 'esp32':
+            self.hard_reset()
+        else:
+            self.soft_reboot()
+
+    def hard_reset(self):
+        try:
+            self.t.exec_raw_no_follow('import machine\nmachine.reset()')
+        except Exception:
+            pass
