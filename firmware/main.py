@@ -13,10 +13,22 @@ if sys.platform != 'esp32':
         del _f
     del _img
 
+_keep = set(sys.modules)
 import start
 import hal
 
-rc = start.main()
+try:
+    rc = start.main()
+except KeyboardInterrupt:
+    # the console takes over (edgectl deploy, mpremote): the firmware's code and data leave
+    # the heap, or a board that loads its code into RAM has none left for the installer
+    del start, hal
+    for _m in list(sys.modules):
+        if _m not in _keep:
+            del sys.modules[_m]
+    import gc
+    gc.collect()
+    raise
 if hal.is_board():
     if rc != 2:             # reboot or crash: reset (2 = no config: stay at the REPL)
         import machine

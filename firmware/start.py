@@ -65,6 +65,9 @@ def main():
             # interrupted at the console (mpremote, edgectl deploy): outputs are safe; the
             # REPL gets MAINTENANCE_MS before the watchdog resets the board into the firmware
             io.maintenance(MAINTENANCE_MS)
+            log.short = 0           # an installer's interrupt is not a crash: no safe mode for it
+            log.save()
+            bootlog.note_reset('soft')
             print('edgectl: interrupted: outputs safe, REPL for %d min, then the watchdog resets' % (
                 MAINTENANCE_MS // 60000))
             raise

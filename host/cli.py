@@ -19,6 +19,9 @@ EPILOG = '''examples:
   edgectl cmd lobby-1 front unlock s=10     send a command and wait for its ack
   edgectl monitor                           watch devices, events and alarms
   edgectl hil --rig sim,pty                 the HIL suite on simulated rigs
+  edgectl flash site.yaml --port /dev/ttyUSB0 --device gate-1 --wifi SSID   install a board
+  edgectl deploy --port /dev/ttyUSB0        update the firmware (only changed files)
+  edgectl config push site.yaml gate-1 --via serial --port /dev/ttyUSB0
   edgectl bench alarm-latency --json        measure a figure
 '''
 
@@ -75,18 +78,31 @@ def cmd_config(a):
         return 0
     if a.action == 'push':
         return _config_push(a)
+    if a.action == 'pull':
+        cfg, _ = _config_pull(a)
+        print(json.dumps(cfg, indent=1, sort_keys=True))
+        return 0
+    if a.action == 'diff':
+        return _config_diff(a)
     raise EdgeError('unknown config action %r' % a.action, 2)
 
 
-def _config_push(a):
-    from . import site as sitemod
-    from .configpush import push_mqtt
+def _config_args(a, usage):
     if len(a.args) == 2:
         a.site_file, device = a.args
     elif len(a.args) == 1:
         device = a.args[0]
     else:
-        raise EdgeError('config push takes [SITE.yaml] DEVICE', 2)
+        raise EdgeError('config %s takes %s' % (a.action, usage), 2)
+    return device
+
+
+def _config_push(a):
+    from . import site as sitemod
+    from .configpush import push_mqtt
+    device = _config_args(a, '[SITE.yaml] DEVICE')
+    if a.via == 'serial':
+        return _config_push_serial(a, device)
     site, host, port = _broker_for(a)
     s = sitemod.load_valid(_site_path(a))
     cfg = sitemod.device_config(s, device, {'host': host, 'port': port})
@@ -105,6 +121,88 @@ def _config_push(a):
         print('%s refused rev %s and kept rev %s: %s' % (device, cfg['rev'], verdict.get('kept'), verdict.get('err')),
               file=sys.stderr)
     return 0 if verdict['type'] == 'system.config_applied' else 1
+
+
+def _config_push_serial(a, device):
+    from . import boards, site as sitemod
+    from .configpush import push_serial
+    from .installer import net_settings
+    if not a.port:
+        raise EdgeError('--via serial needs --port PORT (the board\'s USB serial port)', 2)
+    s = sitemod.load_valid(_site_path(a))
+    cfg = sitemod.device_config(s, device)
+    net = net_settings(boards.load(cfg['board']), a.wifi)
+    verdict = push_serial(a.port, cfg, reboot=not a.no_reset, net=net)
+    if a.json:
+        print(json.dumps(verdict))
+    elif verdict.get('ok'):
+        print('%s on %s: config rev %s written (was %s)%s' % (device, a.port, cfg['rev'], verdict.get('replaced'),
+                                                            '; the board reboots into it' if not a.no_reset else ''))
+    else:
+        print('%s on %s refused rev %s and kept rev %s: %s' % (device, a.port, cfg['rev'], verdict.get('kept'),
+                                                               verdict.get('err')), file=sys.stderr)
+    return 0 if verdict.get('ok') else 1
+
+
+def _config_pull(a):
+    from .configpush import pull_mqtt, pull_serial
+    device = _config_args(a, '[SITE.yaml] DEVICE') if a.args else None
+    if a.port:
+        cfg = pull_serial(a.port)
+        if cfg is None:
+            raise EdgeError('the board on %s has no config.json: push one with `edgectl config push ... --via serial`'
+                            % a.port, 1)
+    else:
+        if not device:
+            raise EdgeError('config pull needs DEVICE (over MQTT) or --port PORT (serial)', 2)
+        site, host, port = _broker_for(a)
+        cfg = pull_mqtt(host, port, site, device)
+    return cfg, device
+
+
+def _config_diff(a):
+    from . import site as sitemod
+    from .configpush import diff
+    running, device = _config_pull(a)
+    device = device or running.get('device')
+    s = sitemod.load_valid(_site_path(a))
+    wanted = sitemod.device_config(s, device, running.get('broker') if a.ignore_broker else None)
+    d = diff(running, wanted, '%s (board)' % device, '%s (site file)' % _site_path(a))
+    if a.json:
+        print(json.dumps({'device': device, 'same': not d, 'running_rev': running.get('rev'),
+                          'site_rev': wanted.get('rev'), 'diff': d}))
+    elif d:
+        print(d)
+    else:
+        print('%s runs what the site file says (rev %s)' % (device, wanted.get('rev')))
+    return 1 if d else 0
+
+
+def cmd_deploy(a):
+    from .deploy import deploy
+    show = not a.json and sys.stderr.isatty()
+    say = (lambda m: None) if a.json else (lambda m: print(m, file=sys.stderr, flush=True))
+    rep = deploy(a.port, show=show, reset=not a.no_reset, baud=a.baud, say=say)
+    if a.json:
+        print(json.dumps(rep))
+    else:
+        print('deployed to %s: %d of %d files sent (%d bytes, %d on the wire) in %.2f s%s' % (
+            a.port, rep['sent'], rep['files'], rep['payload_bytes'], rep['wire_bytes'], rep['seconds'],
+            '; the board restarts' if not a.no_reset else ''))
+    return 0
+
+
+def cmd_flash(a):
+    from .installer import flash, print_self_test
+    say = (lambda m: None) if a.json else (lambda m: print(m, file=sys.stderr, flush=True))
+    report = flash(a.port, _site_path(a), a.device, firmware=a.firmware, write_image=not a.no_image,
+                   erase=not a.keep_fs, wifi=a.wifi, show=not a.json and sys.stderr.isatty(),
+                   timeout=a.timeout, say=say)
+    if a.json:
+        print(json.dumps(report))
+    else:
+        print_self_test(report)
+    return 1 if report['alarms'] else 0
 
 
 def cmd_broker(a):
@@ -139,12 +237,14 @@ def cmd_sim(a):
     if a.with_broker:
         broker = Broker(port=bk['port'], workdir=Path('.edgectl/broker')).start()
         print('mosquitto on %s:%d' % (broker.host, broker.port), flush=True)
-    sim = SimSite(s, broker=bk, fresh=a.fresh)
+    sim = SimSite(s, broker=bk, fresh=a.fresh, serial=a.serial, blank=a.blank)
     try:
         sim.start()
         for d, b in sim.boards.items():
-            print('%s: simulated %s (heap %d KB), wires on 127.0.0.1:%d, files %s' % (
-                d, b.cfg['board'], b.heap_kb, b.io_port, b.fs), flush=True)
+            print('%s: simulated %s (heap %d KB), wires on 127.0.0.1:%d, files %s%s%s' % (
+                d, b.cfg['board'], b.heap_kb, b.io_port, b.fs,
+                ', serial console %s' % b.serial_port if b.serial_port else '',
+                ' (blank: MicroPython only, deploy to it)' if a.blank else ''), flush=True)
         print('running; `edgectl io DEVICE CTRL.SIGNAL=1` from another shell here; Ctrl-C stops', flush=True)
         end = time.monotonic() + a.duration if a.duration else None
         while end is None or time.monotonic() < end:
@@ -370,9 +470,31 @@ def build_parser():
                                     'reached the broker; otherwise it goes back to its last good config.')
     c.add_argument('args', nargs='+', metavar='[SITE.yaml] DEVICE')
     _site_arg(c)
-    c.add_argument('--via', choices=['mqtt'], default='mqtt', help='transport (serial comes with `edgectl deploy`)')
+    c.add_argument('--via', choices=['mqtt', 'serial'], default='mqtt',
+                   help='mqtt: the retained cfg message (board online); serial: over the USB serial line (--port), '
+                        'checked on the board and written at once (installation)')
+    c.add_argument('--port', help='the board\'s serial port (--via serial)')
+    c.add_argument('--wifi', metavar='SSID', help='also write Wi-Fi settings (--via serial; password from '
+                                                  'EDGE_WIFI_PASSWORD or asked; never stored in the site file)')
+    c.add_argument('--no-reset', action='store_true', help='do not reboot the board afterwards (--via serial)')
     c.add_argument('--timeout', type=float, help='seconds to wait for the verdict (default healthy_s + 60)')
     c.add_argument('--json', action='store_true', help='print the verdict event as JSON')
+    c.set_defaults(fn=cmd_config)
+    c = csub.add_parser('pull', help='print the config a board runs (over MQTT, or --port over serial)',
+                        description='Read back the flat config a board runs: over MQTT from a running board '
+                                    '(the system `config` command), or with --port from its config.json over serial.')
+    c.add_argument('args', nargs='*', metavar='[SITE.yaml] DEVICE')
+    _site_arg(c)
+    c.add_argument('--port', help='read it over this serial port instead of MQTT')
+    c.set_defaults(fn=cmd_config)
+    c = csub.add_parser('diff', help='show how what a board runs differs from the site file (exit 1 if it does)',
+                        description='Pull the config a board runs (MQTT, or --port over serial) and print a unified '
+                                    'diff against the flat config the site file gives it. Exit 0 when the same.')
+    c.add_argument('args', nargs='*', metavar='[SITE.yaml] DEVICE')
+    _site_arg(c)
+    c.add_argument('--port', help='read it over this serial port instead of MQTT')
+    c.add_argument('--ignore-broker', action='store_true', help='compare with the broker address the board has')
+    c.add_argument('--json', action='store_true', help='the verdict and diff as JSON')
     c.set_defaults(fn=cmd_config)
     c = csub.add_parser('show', help="print the flat config a device receives")
     c.add_argument('device', nargs='?', help='one device only (default: all)')
@@ -394,6 +516,12 @@ def build_parser():
     _site_arg(s, positional=True)
     s.add_argument('--with-broker', action='store_true', help="also start mosquitto on the site's broker port")
     s.add_argument('--fresh', action='store_true', help="wipe the boards' filesystems first (seq, boot count, wires)")
+    s.add_argument('--serial', action='store_true',
+                   help='give each board a serial console on a pty (MicroPython raw REPL): '
+                        '`mpremote connect PTY fs ls`, `edgectl deploy --port PTY` work as on a real board')
+    s.add_argument('--blank', action='store_true',
+                   help='boards with only MicroPython on them, as after `edgectl flash` wrote the image '
+                        '(implies --serial): install them with `edgectl deploy` and `config push --via serial`')
     s.add_argument('--duration', type=float, help='stop after this many seconds')
     s.set_defaults(fn=cmd_sim)
 
@@ -447,6 +575,37 @@ def build_parser():
     s.add_argument('--json', action='store_true', help='print the results as JSON')
     s.add_argument('-v', '--verbose', action='store_true', help="show pytest's own output")
     s.set_defaults(fn=cmd_hil)
+
+    s = sub.add_parser('deploy', help='put the firmware on a board over its serial port (only what changed)',
+                       description='Compile firmware/ with mpy-cross for the board\'s architecture (read from the '
+                                   'board: xtensawin on an ESP32), compare with the manifest on the board and send '
+                                   'only the files that differ (staged as .new, then renamed into place in one step, '
+                                   'so a deploy cut off half-way leaves the old firmware bootable), then reset the '
+                                   'board. A running firmware is interrupted first (outputs go safe). Works the same '
+                                   'on a simulated board: `edgectl sim SITE --serial` prints its pty.')
+    s.add_argument('--port', required=True, help='serial port: /dev/ttyUSB0, /dev/ttyACM0, or a simulated board\'s pty')
+    s.add_argument('--baud', type=int, default=115200, help='serial speed (default 115200)')
+    s.add_argument('--no-reset', action='store_true', help='leave the board at its REPL afterwards')
+    s.add_argument('--json', action='store_true', help='print the report as JSON')
+    s.set_defaults(fn=cmd_deploy)
+
+    s = sub.add_parser('flash', help='blank ESP32 to a configured board online: MicroPython, firmware, config',
+                       description='Detect the chip (esptool), check it is the site\'s board, erase and write '
+                                   'MicroPython (--firmware FILE.bin, or the newest image cached in '
+                                   '~/.cache/edgectl/firmware or by `mpflash download`), deploy the firmware, write '
+                                   'the device\'s config and network settings over serial, wait for the board online '
+                                   'on the broker and print its self-test. Exit 1 if it raised an alarm at boot.')
+    s.add_argument('site_file', nargs='?', metavar='SITE.yaml', help='the site file (default ./site.yaml)')
+    s.add_argument('--site', dest='site_opt', metavar='FILE', help=argparse.SUPPRESS)
+    s.add_argument('--port', required=True, help='serial port of the board')
+    s.add_argument('--device', required=True, help='the device id in the site file this board becomes')
+    s.add_argument('--firmware', metavar='FILE.bin', help='MicroPython image to write')
+    s.add_argument('--wifi', metavar='SSID', help='Wi-Fi network (password: EDGE_WIFI_PASSWORD or asked)')
+    s.add_argument('--keep-fs', action='store_true', help='do not erase the flash first (keeps files, seq, outbox)')
+    s.add_argument('--no-image', action='store_true', help='MicroPython is already on the board: skip esptool')
+    s.add_argument('--timeout', type=float, default=60, help='seconds to wait for the board online (default 60)')
+    s.add_argument('--json', action='store_true', help='print the report as JSON')
+    s.set_defaults(fn=cmd_flash)
 
     s = sub.add_parser('bench', help='run a benchmark and print its figures',
                        description='Benchmarks: alarm-latency (door contact past held_open_s to the alarm at an MQTT '

@@ -37,7 +37,7 @@ def local_files(arch):
 
 
 def sha(data):
-    return hashlib.sha256(data).hexdigest()
+    return hashlib.sha256(data).hexdigest()[:32]     # 128 bits: a short manifest for a small heap
 
 
 def mpy_header(data):

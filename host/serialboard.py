@@ -98,12 +98,23 @@ class SerialBoard:
                 progress(len(chunk))
         self.run('_f.close()\ndel _f,_w,_d')
 
-    def read(self, path):
-        """A file's bytes, or None when it does not exist."""
-        r = self.eval_json('import binascii, json\n'
-                           'try:\n f=open(%r,"rb")\nexcept OSError:\n print("null")\n'
-                           'else:\n print(json.dumps(binascii.b2a_base64(f.read()).decode().strip()))\n f.close()' % path)
-        return None if r is None else base64.b64decode(r)
+    def read(self, path, chunk=768):
+        """A file's bytes, or None when it does not exist (read in chunks: little board RAM)."""
+        ok = self.eval_json('import json\ntry:\n _f=open(%r,"rb")\nexcept OSError:\n print("false")\n'
+                            'else:\n print("true")' % path)
+        if not ok:
+            return None
+        out = bytearray()
+        try:
+            while True:
+                r = self.run('import binascii\n_b=_f.read(%d)\nprint(binascii.b2a_base64(_b).decode().strip() if _b else "")'
+                             % chunk).strip()
+                if not r:
+                    break
+                out += base64.b64decode(r)
+        finally:
+            self.run('_f.close()\ndel _f')
+        return bytes(out)
 
     def read_json(self, path):
         raw = self.read(path)

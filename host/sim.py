@@ -191,23 +191,28 @@ class SimBoard:
 class SimSite:
     """All devices of a site as simulated boards; `state_dir/sim.json` tells other shells."""
 
-    def __init__(self, site, state_dir=None, broker=None, fresh=False, devices=None):
+    def __init__(self, site, state_dir=None, broker=None, fresh=False, devices=None, serial=False, blank=False):
+        """serial: each board's console on a pty (mpremote, edgectl deploy); blank: boards with
+        only MicroPython on them (empty filesystem), as after `edgectl flash` wrote the image."""
         from .site import device_config
+        self.blank = blank
         self.site = site
         self.state_dir = Path(state_dir or paths.STATE_DIR)
         self.broker = broker or dict(site.data['broker'])
         self.boards = {}
         for dev in devices or sorted(site.devices):
             fs = self.state_dir / 'sim' / dev
-            if fresh and fs.exists():
+            if (fresh or blank) and fs.exists():
                 shutil.rmtree(fs)
             cfg = device_config(site, dev, self.broker)
-            self.boards[dev] = SimBoard(cfg, fs)
+            self.boards[dev] = SimBoard(cfg, fs, firmware='fs' if blank else 'host', console=serial or blank)
 
     def start(self):
         try:
             for b in self.boards.values():
-                b.provision().start()
+                if not self.blank:
+                    b.provision()
+                b.start()
                 b.start_plants()
         except EdgeError:
             self.stop()
@@ -220,7 +225,7 @@ class SimSite:
         rt = {'site': self.site.name, 'site_file': str(Path(self.site.path).resolve()),
               'broker': self.broker, 'pid': os.getpid(),
               'devices': {d: {'io_port': b.io_port, 'fs': str(b.fs.resolve()),
-                              'pid': b.proc.pid if b.proc else None,
+                              'pid': b.proc.pid if b.proc else None, 'serial': b.serial_port,
                               'plant_port': b.plant_server.port if b.plant_server else None}
                           for d, b in self.boards.items()}}
         write_atomic(self.state_dir / 'sim.json', json.dumps(rt, indent=1))

@@ -25,7 +25,11 @@ class SimIO:
             self.f.flush()
             out = []
             while True:
-                r = self.f.readline()
+                try:
+                    r = self.f.readline()
+                except (TimeoutError, OSError):
+                    raise EdgeError('the simulated board does not answer on its wires (stopped at its REPL by a '
+                                    'deploy or mpremote? rebooting?)', 1)
                 if not r:
                     raise EdgeError('simulated board closed the connection')
                 r = r.rstrip('\n')
