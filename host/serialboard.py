@@ -27,7 +27,7 @@ class SerialBoard:
         from mpremote.transport import TransportError
         from mpremote.transport_serial import SerialTransport
         try:
-            self.t = SerialTransport(port, baudrate=baud)
+            self.t = SerialTransport(port, baudrate=baud, timeout=1.0)   # reads never block for ever
         except (TransportError, OSError) as e:
             raise EdgeError('cannot open %s: %s (is another program, e.g. a serial monitor, using it?)' % (port, e))
         ser = self.t.serial

@@ -36,7 +36,7 @@ class SimBoard:
         self.fs = Path(fsdir)
         self.heap_kb = heap_kb or boards.load(cfg['board'])['heap_kb']
         self.io_port = io_port or free_port()
-        self.proc = None
+        self._proc = None
         self.log = self.fs / 'board.log'
         self.starts = 0
         self.stopped = True
@@ -127,6 +127,15 @@ class SimBoard:
                 raise EdgeError('simulated board %s did not start; its log %s ends:\n%s' % (
                     self.device, self.log, self.log_tail()))
             return self
+
+    @property
+    def proc(self):
+        """The board's current process (with a console, the one it restarted last)."""
+        return self.console.proc if self.console is not None else self._proc
+
+    @proc.setter
+    def proc(self, p):
+        self._proc = p
 
     @property
     def serial_port(self):

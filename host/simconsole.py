@@ -23,6 +23,7 @@ import time
 import tty
 
 CTRL_A, CTRL_B, CTRL_C, CTRL_D = 1, 2, 3, 4
+MAINTENANCE_S = 600     # as the firmware's MAINTENANCE_MS: an interrupted board left at its REPL resets
 PROMPTS = (b'>>> ', b'raw REPL; CTRL-B to exit\r\n>')
 
 
@@ -41,6 +42,10 @@ class SimConsole:
         self.raw = False            # the client put the REPL in raw mode (Ctrl-A, left by Ctrl-B)
         self.at_repl = False        # the board shows a REPL prompt (not running firmware)
         self.reset_asked = False    # a Ctrl-D reached the REPL: the coming exit is a soft reset
+        self.interrupted_at = None  # when a Ctrl-C stopped the firmware (the watchdog's maintenance hold)
+        self.maintenance_s = MAINTENANCE_S
+        self.spoke = False
+        self.pending_interrupt = False
         self.restarts = []          # (mode, exit status) per restart
         self.stopped = False
         self.lock = threading.Lock()
@@ -60,6 +65,9 @@ class SimConsole:
         self.board_fd = bm
         self.at_repl = False
         self.reset_asked = False
+        self.interrupted_at = None
+        self.spoke = False              # the process has printed: MicroPython is running
+        self.pending_interrupt = False
         if mode == 'repl' and self.raw:
             os.write(bm, bytes([CTRL_A]))    # back in the raw REPL after the soft reset
         if self.thread is None:
@@ -96,7 +104,10 @@ class SimConsole:
             elif b == CTRL_B:
                 self.raw = False
             elif b == CTRL_C and not self.at_repl and self.proc is not None and self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGINT)     # the firmware is running: interrupt it
+                if self.spoke:
+                    self._interrupt()          # the firmware is running: interrupt it
+                else:
+                    self.pending_interrupt = True   # still starting: once MicroPython runs
             elif b == CTRL_D and self.at_repl:
                 self.reset_asked = True
         if self.board_fd is not None:
@@ -104,6 +115,11 @@ class SimConsole:
                 os.write(self.board_fd, data)
             except OSError:
                 pass
+
+    def _interrupt(self):
+        self.pending_interrupt = False
+        self.proc.send_signal(signal.SIGINT)
+        self.interrupted_at = time.monotonic()
 
     def _run(self):
         while not self.stopped:
@@ -115,6 +131,9 @@ class SimConsole:
             with self.lock:
                 if self.stopped:
                     return
+                if self.interrupted_at is not None and time.monotonic() - self.interrupted_at > self.maintenance_s:
+                    self.interrupted_at = None
+                    self.proc.kill()          # the watchdog's maintenance hold ran out: it resets
                 if self.master in r:
                     try:
                         self._from_client(os.read(self.master, 4096))
@@ -126,10 +145,14 @@ class SimConsole:
                     except OSError:
                         data = b''
                     if data:
+                        self.spoke = True        # MicroPython runs (and handles SIGINT) by now
                         self._tail = (self._tail + data)[-64:]
                         if self._tail.endswith(PROMPTS):
                             self.at_repl = True
+                            self.pending_interrupt = False
                         self._to_client(data)
+                        if self.pending_interrupt and not self.at_repl:
+                            self._interrupt()
                     else:
                         self._restart()      # the process ended: the board reboots
                 elif self.proc is not None and self.proc.poll() is not None and self.board_fd is not None:

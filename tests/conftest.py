@@ -20,19 +20,19 @@ def broker(tmp_path_factory):
 
 @pytest.fixture
 def make_board(tmp_path, broker):
-    """make_board(site_yaml, device) -> started SimBoard against the test broker, restarted
-    by a supervisor whenever its process ends (as a board resets)."""
+    """make_board(site_yaml, device, **SimBoard options) -> started SimBoard against the test
+    broker, restarted by a supervisor whenever its process ends (as a board resets)."""
     from edgectl import site as sitemod
     from edgectl.sim import SimBoard, Supervisor
     started = []
     sup = Supervisor(started)
 
-    def make(text, device, fs=None, site_broker=False):
+    def make(text, device, fs=None, site_broker=False, **board):
         s = sitemod.parse(text, 'test-site.yaml')
         sitemod.validate(s)
         assert not s.errors, s.errors
         cfg = sitemod.device_config(s, device, None if site_broker else {'host': broker.host, 'port': broker.port})
-        b = SimBoard(cfg, fs or tmp_path / device)
+        b = SimBoard(cfg, fs or tmp_path / device, **board)
         b.start()
         started.append(b)
         return b

@@ -1,0 +1,190 @@
+"""The installer's path on a simulated board that speaks MicroPython's raw REPL on a pty,
+with the real mpremote: blank board -> `edgectl flash --no-image` -> online and
+self-tested; plain mpremote works; redeploys send only what changed and interrupt the
+running firmware cleanly; config push over serial (accepted, refused and kept), pull and
+diff; a deploy killed half-way leaves the old firmware bootable; one-line errors."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from edgectl import configpush, paths, proto
+from edgectl.deploy import deploy
+from edgectl.mqttc import Collector
+from edgectl.serialboard import SerialBoard
+
+T = proto.topics
+SITE = """\
+site: ins
+broker: {host: 127.0.0.1, port: %d}
+devices:
+  lobby-1:
+    board: esp32-devkitc
+    healthy_s: 5
+    controllers:
+      - name: front
+        type: door
+        pins: {contact: 4, rex: 13, lock: 25, buzzer: 26}
+        held_open_s: 20
+"""
+
+
+def edgectl(*args, cwd, env=None, timeout=120):
+    return subprocess.run([sys.executable, '-m', 'edgectl.cli'] + list(args), cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env=dict(os.environ, **(env or {})))
+
+
+@pytest.fixture
+def blank(make_board, broker, tmp_path):
+    """A blank board (MicroPython only) with its serial console, and the site file."""
+    site = tmp_path / 'site.yaml'
+    site.write_text(SITE % broker.port)
+    b = make_board(site.read_text(), 'lobby-1', site_broker=True, firmware='fs', console=True)
+    return b, site
+
+
+def installed(blank, tmp_path):
+    b, site = blank
+    r = edgectl('flash', str(site), '--port', b.serial_port, '--device', 'lobby-1', '--no-image', '--json',
+                cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr + b.log_tail()
+    return json.loads(r.stdout)
+
+
+def test_blank_board_to_online_and_self_tested(blank, tmp_path, broker):
+    b, site = blank
+    rep = installed(blank, tmp_path)
+    assert rep['status']['online'] and rep['status']['fw']
+    assert rep['controllers']['front']['lock'] == 'locked'
+    assert rep['alarms'] == []
+    assert rep['deploy']['sent'] == rep['deploy']['files'] > 20
+    lib = b.fs / 'lib'
+    assert (lib / 'manifest.json').exists() and (lib / 'app.mpy').exists() and (b.fs / 'main.py').exists()
+    assert json.loads((b.fs / 'config.json').read_text())['device'] == 'lobby-1'
+    # plain mpremote sees it as any board
+    r = subprocess.run(['mpremote', 'connect', b.serial_port, 'fs', 'ls', 'lib'], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0 and 'app.mpy' in r.stdout, r.stdout + r.stderr
+
+
+def test_redeploy_sends_only_what_changed_and_interrupts_cleanly(blank, tmp_path):
+    b, site = blank
+    installed(blank, tmp_path)
+    same = deploy(b.serial_port, show=False, say=lambda m: None)
+    assert same['sent'] == 0 and same['deleted'] == 0
+    assert same['wire_bytes'] < 2000, same
+    log = b.log.read_text(errors='replace')
+    assert 'interrupted: outputs safe' in log
+    # one changed source file: exactly one file goes over
+    fw = tmp_path / 'fw'
+    shutil.copytree(paths.FIRMWARE, fw)
+    (fw / 'door.py').write_text((fw / 'door.py').read_text() + '\n# changed\nCHANGED = 1\n')
+    r = edgectl('deploy', '--port', b.serial_port, '--json', cwd=tmp_path, env={'EDGE_FIRMWARE': str(fw)})
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep['sent'] == 1, rep
+    time.sleep(1.5)
+    r = subprocess.run(['mpremote', 'connect', b.serial_port, 'exec', 'import door; print(door.CHANGED)'],
+                       capture_output=True, text=True, timeout=30)
+    assert r.stdout.strip().endswith('1'), r.stdout + r.stderr
+
+
+def test_config_over_serial_applied_refused_pulled_and_diffed(blank, tmp_path, broker):
+    b, site = blank
+    installed(blank, tmp_path)
+    from edgectl import site as sitemod
+    cfg = sitemod.device_config(sitemod.load_valid(site), 'lobby-1')
+    bad = json.loads(json.dumps(cfg))
+    bad['rev'] = 'bad-1'
+    bad['controllers'][0]['held_open_s'] = 'long'
+    verdict = configpush.push_serial(b.serial_port, bad)
+    assert verdict['ok'] is False and 'held_open_s' in verdict['err'] and verdict['kept'] == cfg['rev']
+    assert json.loads((b.fs / 'config.json').read_text())['rev'] == cfg['rev'], 'the old config stays'
+
+    r = edgectl('config', 'diff', str(site), 'lobby-1', '--port', b.serial_port, cwd=tmp_path)
+    assert r.returncode == 0 and 'runs what the site file says' in r.stdout, r.stdout + r.stderr
+
+    site.write_text(site.read_text().replace('held_open_s: 20', 'held_open_s: 25'))
+    col = Collector(broker.host, broker.port, [T.base('ins', 'lobby-1') + '#'])
+    try:
+        r = edgectl('config', 'diff', str(site), 'lobby-1', '--port', b.serial_port, cwd=tmp_path)
+        assert r.returncode == 1 and '-   "held_open_s": 20' in r.stdout and '+   "held_open_s": 25' in r.stdout, r.stdout
+        r = edgectl('config', 'push', str(site), 'lobby-1', '--via', 'serial', '--port', b.serial_port, cwd=tmp_path)
+        assert r.returncode == 0, r.stdout + r.stderr
+        new_rev = sitemod.device_config(sitemod.load_valid(site), 'lobby-1')['rev']
+        applied = col.event('system.config_applied', 20, rev=new_rev)
+        assert applied, b.log_tail()
+        col.wait(lambda t, p: t.endswith('/status') and isinstance(p, dict) and p.get('rev') == new_rev, 10)
+        r = edgectl('config', 'pull', str(site), 'lobby-1', cwd=tmp_path)      # over MQTT from the running board
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)['controllers'][0]['held_open_s'] == 25
+        r = edgectl('config', 'diff', str(site), 'lobby-1', cwd=tmp_path)
+        assert r.returncode == 0, r.stdout + r.stderr
+    finally:
+        col.close()
+
+
+def test_deploy_killed_half_way_leaves_the_old_firmware_bootable(blank, tmp_path, broker):
+    b, site = blank
+    installed(blank, tmp_path)
+    old = (b.fs / 'lib' / 'app.mpy').read_bytes()
+    (b.fs / 'lib' / 'manifest.json').unlink()          # the next deploy sends everything
+    fw = tmp_path / 'fw'
+    shutil.copytree(paths.FIRMWARE, fw)
+    for f in fw.glob('*.py'):
+        f.write_text(f.read_text() + '\nNEW_BUILD = 1\n')
+    p = subprocess.Popen([sys.executable, '-m', 'edgectl.cli', 'deploy', '--port', b.serial_port], cwd=tmp_path,
+                         env=dict(os.environ, EDGE_FIRMWARE=str(fw)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    end = time.monotonic() + 30
+    while time.monotonic() < end and len(list((b.fs / 'lib').glob('*.new'))) < 3:
+        time.sleep(0.002)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    staged = list((b.fs / 'lib').glob('*.new'))
+    assert staged, 'the deploy was not caught half-way'
+    assert (b.fs / 'lib' / 'app.mpy').read_bytes() == old, 'a live file was overwritten before the commit'
+    # the board is reset (power cycle): it boots the old firmware and comes online
+    col = Collector(broker.host, broker.port, [T.status('ins', 'lobby-1')])
+    try:
+        b.kill(restart=False)
+        m = col.mark()
+        b.start()
+        assert col.wait(lambda t, p: isinstance(p, dict) and p.get('online'), 20, m), b.log_tail()
+    finally:
+        col.close()
+    r = subprocess.run(['mpremote', 'connect', b.serial_port, 'exec', 'import app; print(hasattr(app, "NEW_BUILD"))'],
+                       capture_output=True, text=True, timeout=30)
+    assert r.stdout.strip().endswith('False'), r.stdout + r.stderr
+    # the next deploy completes and clears the staged files
+    rep = deploy(b.serial_port, show=False, say=lambda m: None)
+    assert rep['sent'] == rep['files']
+    assert not list((b.fs / 'lib').glob('*.new'))
+
+
+def test_one_line_errors(tmp_path, blank):
+    b, site = blank
+    r = edgectl('deploy', '--port', '/dev/ttyUSB97', cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.count('\n') == 1 and 'no serial port /dev/ttyUSB97' in r.stderr, r.stderr
+    import pty
+    import tty
+    m, s = pty.openpty()                      # a port with nothing answering on it
+    tty.setraw(s)
+    try:
+        t0 = time.monotonic()
+        r = edgectl('deploy', '--port', os.ttyname(s), cwd=tmp_path)
+        assert r.returncode == 1 and 'no MicroPython REPL answering' in r.stderr, r.stderr
+        assert r.stderr.count('\n') == 1 and time.monotonic() - t0 < 30
+    finally:
+        os.close(m)
+        os.close(s)
+    r = edgectl('flash', str(site), '--port', b.serial_port, '--device', 'lobby-9', '--no-image', cwd=tmp_path)
+    assert r.returncode == 2 and "no device 'lobby-9'" in r.stderr and r.stderr.count('\n') == 1, r.stderr
+    assert not (b.fs / 'lib').exists(), 'nothing was written for an unknown device'
+    r = edgectl('config', 'push', str(site), 'lobby-1', '--via', 'serial', '--port', b.serial_port, cwd=tmp_path)
+    assert r.returncode == 1 and 'run `edgectl deploy' in r.stderr, r.stderr
