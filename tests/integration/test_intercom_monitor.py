@@ -99,6 +99,7 @@ def test_operator_answers_releases_and_hangs_up_from_the_keyboard(make_board, br
         term.key('h')
         ended = col.event('intercom.ended', call=cid)
         assert ended and ended[2]['reason'] == 'hangup'
+        at = term.expect('intercom.ended', start=at)      # the monitor has seen it too
         term.key('c')
         term.expect('open calls: none', start=at)
         term.key('u')
