@@ -4,7 +4,7 @@
 import asyncio
 import gc
 import json
-from clock import ticks_ms, ticks_diff
+from clock import ticks_ms, ticks_diff, wall_ms
 import bootlog
 import config
 import hal
@@ -16,6 +16,26 @@ from ctrl_base import SEV_ALARM, SEV_WARN, SEV_INFO, short
 
 FW = '0.5.0'
 SYSTEM = 'system'
+FIRE_FILE = 'fire.json'
+
+
+def _load_fire():
+    try:
+        with open(FIRE_FILE) as f:
+            d = json.load(f)
+        return d if isinstance(d, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_fire(d):
+    try:
+        with open(FIRE_FILE + '.tmp', 'w') as f:
+            json.dump({'active': bool(d.get('active')), 'by': d.get('by')}, f)
+        import os
+        os.rename(FIRE_FILE + '.tmp', FIRE_FILE)
+    except OSError:
+        pass
 
 
 class Reboot(Exception):
@@ -47,6 +67,8 @@ class App:
         self.last_step = ticks_ms()
         self.started = ticks_ms()
         self.reboot_req = None
+        self.fire_out = None     # a site fire state to publish (this board's fire input went active)
+        self.fire = _load_fire() # the site's fire state as last heard (kept across reboots)
         for c in cfg['controllers']:
             self._add(c)
         io.on_edge(self._edge)
@@ -102,6 +124,8 @@ class App:
             elif sig not in cls.OPTIONAL:
                 raise config.ConfigError('%s needs pin %s' % (c['name'], sig))
         self.ctrls[c['name']] = ctrl
+        if self.fire.get('active'):
+            ctrl.site_fire(True, ticks_ms())      # the last site fire state heard, even offline
         self.wired[c['name']] = ins
         self.outs[c['name']] = outs
         now = ticks_ms()
@@ -155,6 +179,9 @@ class App:
             ctrl.events = []
             for etype, sev, fields in evs:
                 self.event(etype, sev, fields, ctrl.name)
+                if fields and fields.get('source') == 'input' and etype == 'door.fire_release' \
+                        and fields.get('active') and not self.fire.get('active'):
+                    self._raise_site_fire(ctrl.name)
         if ctrl.changed:
             ctrl.changed = False
             self.dirty[ctrl.name] = True
@@ -186,6 +213,40 @@ class App:
     def reboot(self, cause):
         bootlog.note_reset(cause)
         self.reboot_req = cause
+
+    # --- site-wide fire linkage ---------------------------------------------------------------
+    def _raise_site_fire(self, ctrl_name):
+        self.fire_out = {'active': True, 'by': '%s/%s' % (self.device, ctrl_name), 'ts': wall_ms()}
+        self.site_fire(json.dumps(self.fire_out))
+        if self.wake:
+            self.wake()
+
+    def site_fire(self, payload):
+        """The site's fire state (retained topic): every controller applies it. Cleared only
+        by the control room's explicit reset."""
+        try:
+            f = json.loads(payload) if payload else {'active': False}
+            active = f.get('active')
+            if not isinstance(active, bool):
+                raise ValueError
+        except (ValueError, AttributeError):
+            self.event('system.site_fire_rejected', SEV_WARN, {'err': 'fire state must be {"active": true|false}'})
+            return
+        if active == bool(self.fire.get('active')):
+            self.fire = f
+            return
+        self.fire = f
+        _save_fire(f)
+        self.event('system.site_fire', SEV_INFO, {'active': active, 'by': short(str(f.get('by')), 64)})
+        now = ticks_ms()
+        for name in self.ctrls:
+            ctrl = self.ctrls[name]
+            self._run(ctrl, ctrl.site_fire, active, now)
+        if not active:      # a reset while this board's own fire input still reports fire: raise it again
+            for name in self.ctrls:
+                if getattr(self.ctrls[name], 'fire_src', {}).get('input'):
+                    self._raise_site_fire(name)
+                    break
 
     # --- commands ---------------------------------------------------------------------------
     def command(self, ctrl_name, payload):

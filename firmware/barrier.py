@@ -10,6 +10,9 @@
 # A second obstruction before the arm reaches the down limit holds it open with
 # barrier.fault (repeated_obstruction) until `reset`. A failed eye test, a move past
 # travel_timeout_s or both limits at once is barrier.fault: motors off, close refused.
+# Site fire linkage: the arm opens and stays open (no auto-close, close refused) until the
+# site's fire state is reset; barrier.fire_open is active meanwhile. A faulted barrier
+# does not move for it (it stays safe) and says so in the alarm.
 from compat import const
 from clock import ticks_diff
 from ctrl_base import Controller, SEV_INFO
@@ -66,6 +69,7 @@ class Barrier(Controller):
         self.held = False         # held open after repeated obstructions, until reset
         self.clear_since = None   # when the way became clear while OPEN (auto-close timer)
         self.close_by = 'cmd'
+        self.fire = False         # site fire linkage holds the arm open
         self.out('motor_up', 0)
         self.out('motor_down', 0)
         self.out('eye_tx', 1)
@@ -209,7 +213,7 @@ class Barrier(Controller):
                 self.out('eye_tx', 1)          # still broken with the emitter on: in the way
                 self._go(OPEN, now)
                 self._arm_auto(now)
-        elif st == OPEN and self.auto_ms and not self.held and self.fault is None:
+        elif st == OPEN and self.auto_ms and not self.held and self.fault is None and not self.fire:
             if not self._way_clear():
                 self.clear_since = None            # the timer starts again once clear
             elif self.clear_since is None:
@@ -226,8 +230,27 @@ class Barrier(Controller):
             self._arm_auto(now)
         elif down:
             self._go(CLOSED, now)
+            if self.fire:
+                self._open(now, 'fire')
         else:
             self._open(now, 'power_up')        # unknown position: open before anything else
+
+    # --- site fire linkage -------------------------------------------------------------------
+    def site_fire(self, active, now):
+        if active == self.fire:
+            return
+        self.fire = active
+        if not active:
+            self.alarm('barrier.fire_open', False)
+            if self.st == OPEN:
+                self._arm_auto(now)        # back to normal: auto-close once the way is clear
+            return
+        if self.st == FAULT:
+            self.alarm('barrier.fire_open', True, {'blocked': self.fault})
+            return
+        self.alarm('barrier.fire_open', True)
+        if self.st not in (OPEN, OPENING, DEAD, UNKNOWN):   # UNKNOWN: finding the position opens it
+            self._open(now, 'fire')
 
     # --- commands -----------------------------------------------------------------------
     def cmd_open(self, args, now):
@@ -237,6 +260,8 @@ class Barrier(Controller):
         return None
 
     def cmd_close(self, args, now):
+        if self.fire:
+            return 'fire linkage: the barrier stays open until the site fire state is reset'
         if self.fault or self.st == FAULT:
             return 'fault active (%s): the barrier stays open until reset' % self.fault
         if self.value('beam'):
@@ -266,9 +291,11 @@ class Barrier(Controller):
         if self.st == FAULT:
             self._go(UNKNOWN, now)
             self._find_position(now)
+            if self.fire and self.st != FAULT:
+                self._open(now, 'fire')     # the fire state still holds: open now it can move
         return None
 
     def state(self):
         return {'state': NAMES[self.st], 'fault': self.fault, 'obstructed': self.obstructed,
-                'held_open': self.held, 'obstructions': self.obstructions,
+                'held_open': self.held, 'obstructions': self.obstructions, 'fire': self.fire,
                 'beam': self.value('beam'), 'loop': self.value('loop')}

@@ -153,6 +153,10 @@ class Controller:
     def on_line_fault(self, sig, why, now):
         pass
 
+    def site_fire(self, active, now):
+        """The site-wide fire state changed (fire linkage): doors release, barriers open."""
+        pass
+
     def state(self):
         return {}
 

@@ -2,6 +2,7 @@
 #
 # Two state variables, each with an explicit transition table:
 #   lock: LOCKED -> UNLOCKED (rex/cmd) -> LOCKED (timer/cmd); any -> RELEASED (fire) -> LOCKED
+#   (fire: the door's fire input or the site's fire linkage; released while either is active)
 #   door: CLOSED -> OPEN -> HELD (past held_open_s) ; OPEN/HELD -> CLOSED
 # Alarms: door.forced (opened while LOCKED), door.held_open, door.fire_release; each raised
 # with active=true and cleared with active=false.
@@ -54,6 +55,7 @@ class Door(Controller):
         self.door = CLOSED
         self.forced = False
         self.fire = False
+        self.fire_src = {}         # 'input' / 'site' -> True while that fire source is active
         self.opened_at = 0
         self.unlocked_at = 0
         self.unlock_for = self.unlock_ms
@@ -71,10 +73,7 @@ class Door(Controller):
             if v:
                 self._unlock(now, 'rex', self.unlock_ms)
         elif sig == 'fire':
-            if v:
-                self._fire_on(now)
-            else:
-                self._fire_off(now)
+            self._fire_source('input', v, now)
 
     def _opened(self, now):
         if self.door != CLOSED:
@@ -115,17 +114,32 @@ class Door(Controller):
         self.out('lock', 1)
         self.emit('door.locked', SEV_INFO, {'by': by})
 
-    def _fire_on(self, now):
-        self.fire = True
+    def site_fire(self, active, now):
+        self._fire_source('site', active, now)
+
+    def _fire_source(self, src, active, now):
+        """Two fire sources release the lock: the door's own fire input and the site's fire
+        linkage. The lock stays released while either is active."""
+        was = self.fire
+        if active:
+            self.fire_src[src] = True
+        elif src in self.fire_src:
+            del self.fire_src[src]
+        self.fire = bool(self.fire_src)
+        if self.fire and not was:
+            self._fire_on(now, src)
+        elif was and not self.fire:
+            self._fire_off(now, src)
+
+    def _fire_on(self, now, src):
         if self.lock != RELEASED:
             self.lock = self.go(LOCK_T, self.lock, RELEASED)
         self.out('lock', 0)
-        self.alarm('door.fire_release', True)
+        self.alarm('door.fire_release', True, {'source': src})
         self._buzzer(now)
 
-    def _fire_off(self, now):
-        self.fire = False
-        self.alarm('door.fire_release', False)
+    def _fire_off(self, now, src):
+        self.alarm('door.fire_release', False, {'source': src})
         if self.lock == RELEASED:
             self._relock('fire_clear')
         self._buzzer(now)
@@ -174,6 +188,7 @@ class Door(Controller):
             'forced': self.forced,
             'held_open': self.door == HELD,
             'fire': self.fire,
+            'fire_sources': sorted(self.fire_src),
             'buzzer': self.outputs.get('buzzer', 0),
             'line_fault': self.line_fault(),
         }

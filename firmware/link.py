@@ -20,6 +20,7 @@ class Link:
         self.t_status = topics.status(site, dev)
         self.t_cmd = topics.base(site, dev) + 'cmd/'
         self.t_cfg = topics.cfg(site, dev)
+        self.t_fire = topics.site_fire(site)
         self.client = mqtt.Client(
             site + '/' + dev, b['host'], b['port'], keepalive=cfg.get('keepalive_s', 30),
             will=(self.t_status, b'{"online": false}', 1, True),
@@ -38,7 +39,10 @@ class Link:
     async def _on_message(self, topic, payload):
         """Run by the reader for each message: a command is answered before the next is read,
         so a flood is paced by the board's own replies (TCP backpressure on the broker)."""
-        if topic == self.t_cfg:
+        if topic == self.t_fire:
+            self.app.site_fire(payload)
+            self._kick.set()
+        elif topic == self.t_cfg:
             try:
                 self.app.config_update(payload)
             except Exception as e:
@@ -85,6 +89,7 @@ class Link:
         try:
             await c.subscribe(self.t_cmd + '+', 1)
             await c.subscribe(self.t_cfg, 1)
+            await c.subscribe(self.t_fire, 1)      # the retained state arrives now: applied on boot
             if self.ntp:
                 self.app.io.sync_time(self.ntp)     # the network is up: set the clock too
             await c.publish(self.t_status, json.dumps(self.app.status()), 1, True)
@@ -126,6 +131,10 @@ class Link:
             except Exception:
                 app.dirty[name] = True
                 raise
+            return True
+        if app.fire_out is not None:   # this board's fire input raised the site's fire state
+            await c.publish(self.t_fire, json.dumps(app.fire_out), 1, True)
+            app.fire_out = None
             return True
         item = app.events.peek()
         if item is not None:

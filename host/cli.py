@@ -178,6 +178,34 @@ def _config_diff(a):
     return 1 if d else 0
 
 
+def cmd_fire(a):
+    from . import fire, site as sitemod
+    site, host, port = _broker_for(a)
+    if a.action == 'status':
+        st = fire.status(host, port, site)
+        print(json.dumps(st) if a.json else ('no fire state published on %s' % site if st is None else
+              '%s: fire %s (by %s)' % (site, 'ACTIVE' if st.get('active') else 'clear', st.get('by'))))
+        return 0
+    active = a.action == 'set'
+    if not active and not a.yes:
+        if not sys.stdin.isatty():
+            raise EdgeError('a fire reset must be acknowledged: add --yes (or run it in a terminal)', 2)
+        ans = input('Reset the site fire state of %s: doors relock, barriers go back to normal. '
+                    'Type RESET to confirm: ' % site)
+        if ans.strip() != 'RESET':
+            raise EdgeError('not confirmed: nothing sent', 1)
+    devices = sorted(sitemod.load_valid(_site_path(a)).devices) if (a.site_opt or os.path.exists(_site_path(a))) else []
+    applied = fire.publish(host, port, site, active, a.by, devices, a.timeout)
+    missing = sorted(d for d, ok in applied.items() if not ok)
+    if a.json:
+        print(json.dumps({'active': active, 'by': a.by, 'applied': applied}))
+    else:
+        print('site %s fire state %s by %s; applied by %d of %d devices%s' % (
+            site, 'SET' if active else 'RESET', a.by, len(applied) - len(missing), len(applied),
+            ('; not confirmed by: %s (offline boards apply it when they reconnect)' % ', '.join(missing)) if missing else ''))
+    return 0
+
+
 def cmd_deploy(a):
     from .deploy import deploy
     show = not a.json and sys.stderr.isatty()
@@ -575,6 +603,18 @@ def build_parser():
     s.add_argument('--json', action='store_true', help='print the results as JSON')
     s.add_argument('-v', '--verbose', action='store_true', help="show pytest's own output")
     s.set_defaults(fn=cmd_hil)
+
+    s = sub.add_parser('fire', help='site-wide fire linkage: status, set, reset (acknowledged)',
+                       description='The retained site fire state: set by any board\'s fire input or here; every door '
+                                   'releases its lock and every barrier opens and stays open until a reset here. '
+                                   'reset asks you to type RESET (or --yes) and waits for each board to apply it.')
+    s.add_argument('action', choices=['status', 'set', 'reset'])
+    _site_arg(s)
+    s.add_argument('--by', help='your name (set/reset): kept with the state')
+    s.add_argument('--yes', action='store_true', help='acknowledge the reset without the prompt')
+    s.add_argument('--timeout', type=float, default=10, help='seconds to wait for the boards (default 10)')
+    s.add_argument('--json', action='store_true', help='JSON output')
+    s.set_defaults(fn=cmd_fire)
 
     s = sub.add_parser('deploy', help='put the firmware on a board over its serial port (only what changed)',
                        description='Compile firmware/ with mpy-cross for the board\'s architecture (read from the '

@@ -36,6 +36,19 @@ def cfg(site, device):
     return base(site, device) + 'cfg'
 
 
+SITE = '_site'     # site-level topics live under this reserved device name
+
+
+def site_fire(site):
+    """Retained site fire state: {"active", "by", "ts"} (fire linkage, GB 50116-2013 4.10.3)."""
+    return base(site, SITE) + 'fire'
+
+
+def alarm_ack(site, device, ctrl, etype):
+    """Retained acknowledgement of one alarm by the control room: {"by", "ts", "seq"}."""
+    return base(site, SITE) + 'alarm_ack/%s/%s/%s' % (device, ctrl, etype)
+
+
 def site_filter(site):
     """Everything of one site, for a control room."""
     return '%s/%s/%s/#' % (ROOT, VERSION, site)

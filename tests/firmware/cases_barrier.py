@@ -374,3 +374,54 @@ def case_reversal_inside_the_limit_debounce_still_finds_the_top():
     b.set('beam', 1)
     b.run(300)
     eq((st(b), b.out('motor_up')), ('open', 0), 'back at the top, motor off')
+
+
+def fire_bench():
+    b = make()
+    b.run(300)
+    return b
+
+
+def case_site_fire_opens_the_barrier_and_holds_it_open_until_reset():
+    b = fire_bench()
+    eq(B.NAMES[b.c.st], 'closed', 'starts closed')
+    b.c.site_fire(True, b.t)
+    b.drain()
+    check(b.find('barrier.fire_open', True) is not None, 'fire_open alarm')
+    b.run(3000)
+    eq(B.NAMES[b.c.st], 'open', 'opened')
+    check('fire linkage' in b.cmd('close'), 'close refused')
+    b.run(int(CFG.get('auto_close_s', 2) * 1000) + 3000)
+    eq(B.NAMES[b.c.st], 'open', 'no auto-close under fire')
+    b.c.site_fire(False, b.t)
+    b.drain()
+    check(b.find('barrier.fire_open', False) is not None, 'cleared')
+    b.run(int(CFG.get('auto_close_s', 2) * 1000) + 4000)
+    eq(B.NAMES[b.c.st], 'closed', 'auto-close resumes after the reset')
+
+
+def case_site_fire_while_closing_reverses_through_the_dead_time():
+    b = fire_bench()
+    b.cmd('open')
+    b.run(3000)
+    b.cmd('close')
+    b.run(300)
+    eq(B.NAMES[b.c.st], 'closing', 'closing')
+    b.c.site_fire(True, b.t)
+    b.drain()
+    eq((b.out('motor_down'), b.out('motor_up')), (0, 0), 'stopped at once, dead time before up')
+    b.run(3000)
+    eq(B.NAMES[b.c.st], 'open', 'reopened')
+
+
+def case_a_faulted_barrier_does_not_move_for_fire():
+    b = fire_bench()
+    b.plant.stuck = True
+    b.cmd('open')
+    b.run(int(CFG.get('travel_timeout_s', 4) * 1000) + 500)
+    eq(B.NAMES[b.c.st], 'fault', 'faulted (motor timeout)')
+    b.c.site_fire(True, b.t)
+    b.drain()
+    e = b.find('barrier.fire_open', True)
+    check(e is not None and e[3].get('blocked') == 'motor_timeout', 'says it is blocked: %r' % (e,))
+    eq((b.out('motor_up'), b.out('motor_down')), (0, 0), 'stays safe')

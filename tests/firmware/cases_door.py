@@ -248,3 +248,34 @@ class _Rng:
 def case_random_sequences_keep_invariants():
     for seed in range(40):
         run_sequence(random_steps(_Rng(seed), 40))
+
+
+def case_site_fire_releases_the_lock_until_reset_even_after_the_local_input_clears():
+    b = make()
+    b.c.site_fire(True, b.t)
+    b.drain()
+    eq(b.out('lock'), 0, 'released by the site fire')
+    e = b.find('door.fire_release', True)
+    check(e is not None and e[3]['source'] == 'site', 'alarm with its source: %r' % (e,))
+    b.set('fire', 1)
+    b.run(100)
+    b.set('fire', 0)
+    b.run(100)
+    eq(b.out('lock'), 0, 'the local input clearing does not relock while the site fire holds')
+    eq(b.c.snapshot()['fire_sources'], ['site'], 'state names the source')
+    b.c.site_fire(False, b.t)
+    b.drain()
+    eq(b.out('lock'), 1, 'relocked by the reset')
+    check(b.find('door.fire_release', False) is not None, 'alarm cleared')
+
+
+def case_site_reset_keeps_the_lock_released_while_the_local_fire_input_is_active():
+    b = make()
+    b.set('fire', 1)
+    b.run(100)
+    eq(b.find('door.fire_release', True)[3]['source'], 'input', 'raised by the input')
+    b.c.site_fire(True, b.t)
+    b.c.site_fire(False, b.t)
+    b.drain()
+    eq(b.out('lock'), 0, 'still released: the detector still reports fire')
+    eq(b.types().count('door.fire_release'), 1, 'no flapping alarm')
