@@ -341,60 +341,142 @@ def cmd_cmd(a):
     return 0 if ack.get('ok') else 1
 
 
+def _site_tele(a):
+    """device -> tele_s from the site file, when there is one (silent-board alarms)."""
+    from . import site as sitemod
+    try:
+        s = sitemod.load_valid(_site_path(a))
+    except EdgeError:
+        return {}
+    return {d: sitemod.device_config(s, d)['tele_s'] for d in s.devices}
+
+
 def cmd_monitor(a):
     from .monitor import HELP, Monitor
+    from .store import Store
     site, host, port = _broker_for(a)
-    mon = Monitor(site, as_json=a.json, quiet_state=not a.state, operator=a.operator)
-    mon.attach(host, port)
+    store = None if a.no_journal else Store(a.db)
     keys = not a.json and not a.no_keys and sys.stdin.isatty()
+    full = keys and not a.plain and sys.stdout.isatty()
+    bell = None
+    if not a.json:
+        def bell():
+            sys.stdout.write('\a')
+            sys.stdout.flush()
+            if a.sound:
+                import shlex
+                import subprocess
+                subprocess.Popen(shlex.split(a.sound), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if full:
+        from .roomview import RoomView
+        return RoomView(site, host, port, a.operator, store, _site_tele(a), bell, a.duration).run()
+    mon = Monitor(site, as_json=a.json, quiet_state=not a.state, operator=a.operator, store=store,
+                  tele_s=_site_tele(a), bell=bell)
+    mon.attach(host, port)
     if not a.json:
         print('monitoring site %s on %s:%d as %s; %s' % (site, host, port, mon.operator,
               HELP if keys else 'Ctrl-C stops'), flush=True)
     try:
         end = time.monotonic() + a.duration if a.duration else None
-        with _keyboard(keys) as read_key:
+        from .keys import Keyboard
+        with Keyboard(keys) as read_key:
             while end is None or time.monotonic() < end:
                 ch = read_key(0.2)
                 if ch == 'q':
                     break
                 if ch and ch.strip():
                     mon.key(ch)
+                mon.check_silence()
     except KeyboardInterrupt:
         pass
     finally:
         mon.detach()
+        if store is not None:
+            store.close()
     if not a.json:
         print(json.dumps(mon.summary()))
     return 0
 
 
-class _keyboard:
-    """Single keys from a terminal (cbreak mode, restored on exit); a plain sleep otherwise."""
+def cmd_journal(a):
+    from .store import Store, to_csv
+    if a.action == 'run':
+        return _journal_run(a)
+    store = Store(a.db)
+    try:
+        if a.action == 'prune':
+            r = store.prune(a.days, a.alarm_days)
+            print(json.dumps(r) if a.json else 'removed %d events and %d alarm events' % (r['events'], r['alarms']))
+            return 0
+        rows = store.query(a.device, a.type, a.sev, _when(a.since), _when(a.until), a.limit)
+        if a.json:
+            print(json.dumps(rows))
+        elif a.csv:
+            sys.stdout.write(to_csv(rows))
+        else:
+            for r in rows:
+                extra = ' '.join('%s=%s' % (k, v) for k, v in r.items()
+                                 if k not in ('device', 'received', 'seq', 'ts', 'type', 'sev', 'ctrl'))
+                print('%s  %-12s #%-6s %-5s %-10s %-22s %s' % (
+                    time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(r['received'])), r['device'], r.get('seq'),
+                    r.get('sev'), r.get('ctrl'), r.get('type'), extra))
+        return 0
+    finally:
+        store.close()
 
-    def __init__(self, on):
-        self.on = on
-        self.saved = None
 
-    def __enter__(self):
-        if self.on:
-            import termios
-            import tty
-            self.saved = termios.tcgetattr(sys.stdin.fileno())
-            tty.setcbreak(sys.stdin.fileno())
-        return self.read
+def _when(v):
+    """A time filter: epoch seconds, ISO date/time, or relative like -2h, -30m, -7d."""
+    if v is None:
+        return None
+    import datetime
+    import re
+    m = re.fullmatch(r'-(\d+(?:\.\d+)?)([smhd])', v)
+    if m:
+        return time.time() - float(m.group(1)) * {'s': 1, 'm': 60, 'h': 3600, 'd': 86400}[m.group(2)]
+    try:
+        return float(v)
+    except ValueError:
+        pass
+    try:
+        return datetime.datetime.fromisoformat(v).timestamp()
+    except ValueError:
+        raise EdgeError('cannot read the time %r: use 2026-11-28T18:00, epoch seconds or -2h' % v, 2)
 
-    def read(self, timeout):
-        if not self.on:
-            time.sleep(timeout)
-            return None
-        import select
-        r, _, _ = select.select([sys.stdin], [], [], timeout)
-        return os.read(sys.stdin.fileno(), 1).decode('utf-8', 'replace') if r else None
 
-    def __exit__(self, *exc):
-        if self.saved is not None:
-            import termios
-            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self.saved)
+def _journal_run(a):
+    """Headless journal: a persistent MQTT session (the broker keeps what arrives while it
+    restarts), every event of the site into SQLite, gaps reported."""
+    from .monitor import Monitor
+    from .mqttc import connect
+    from .proto import topics
+    from .store import Store
+    site, host, port = _broker_for(a)
+    store = Store(a.db)
+    mon = Monitor(site, as_json=False, store=store, tele_s=_site_tele(a))
+    mon.show = lambda rec: None
+
+    def on_message(client, userdata, msg):
+        mon.handle(msg.topic, msg.payload, bool(msg.retain))
+    mon.client = connect(host, port, on_message=on_message, subscribe=[topics.site_filter(site)],
+                         client_id='journal-%s' % site, clean_session=False)
+    print('journal of site %s on %s:%d into %s; Ctrl-C stops' % (site, host, port, store.path), flush=True)
+    try:
+        end = time.monotonic() + a.duration if a.duration else None
+        last = 0
+        while end is None or time.monotonic() < end:
+            time.sleep(0.5)
+            mon.check_silence()
+            if time.monotonic() - last > 10:
+                last = time.monotonic()
+                print('%s events journaled, %d duplicates dropped, %d gaps' % (
+                    store.written, mon.duplicates, len(mon.gaps)), flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        mon.detach()
+        store.close()
+    return 0
 
 
 def cmd_hil(a):
@@ -587,7 +669,32 @@ def build_parser():
     s.add_argument('--operator', default=os.environ.get('USER') or 'control-room',
                    help='your name on answered calls (default $USER); another operator answering the same call is refused')
     s.add_argument('--no-keys', action='store_true', help='do not read keys from the terminal')
+    s.add_argument('--plain', action='store_true', help='one line per event (logs, scripts) instead of the full screen')
+    s.add_argument('--db', help='journal file (default .edgectl/journal.sqlite3)')
+    s.add_argument('--no-journal', action='store_true', help='do not write the journal')
+    s.add_argument('--sound', metavar='CMD', help='also run this on every new alarm (e.g. "paplay alarm.wav")')
     s.set_defaults(fn=cmd_monitor)
+
+    s = sub.add_parser('journal', help='the control room journal (SQLite): run headless, query, prune',
+                       description='run: subscribe to the site with a persistent session and journal every event, '
+                                   'command, acknowledgement and control-room alarm (as a service: nothing is lost '
+                                   'while it restarts). query: filter by device, type (wildcards *), severity and '
+                                   'time (-2h, ISO, epoch). prune: drop old rows; alarms are kept longer.')
+    s.add_argument('action', choices=['run', 'query', 'prune'])
+    _site_arg(s)
+    s.add_argument('--db', help='journal file (default .edgectl/journal.sqlite3)')
+    s.add_argument('--device')
+    s.add_argument('--type', help='event type, * wildcards (door.*)')
+    s.add_argument('--sev', choices=['alarm', 'warn', 'info'])
+    s.add_argument('--since', help='from this time: --since=-2h, --since=-7d, 2026-11-28T18:00, epoch seconds')
+    s.add_argument('--until', help='before this time')
+    s.add_argument('--limit', type=int)
+    s.add_argument('--json', action='store_true', help='rows as JSON')
+    s.add_argument('--csv', action='store_true', help='rows as CSV')
+    s.add_argument('--days', type=float, default=90, help='prune: keep events this many days (default 90)')
+    s.add_argument('--alarm-days', type=float, default=365, help='prune: keep alarms this many days (default 365)')
+    s.add_argument('--duration', type=float, help='run: stop after this many seconds')
+    s.set_defaults(fn=cmd_journal)
 
     s = sub.add_parser('hil', help='run the hardware-in-the-loop suite on a simulated or real rig',
                        description='Run hil_tests/ against the boards of the HIL site: with --rig sim (virtual '

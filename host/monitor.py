@@ -13,16 +13,27 @@ from .recorder import Recorder
 from .mqttc import connect
 from .proto import topics
 
-SKIP_FIELDS = ('seq', 'ts', 'type', 'sev', 'ctrl', 'active')
+SKIP_FIELDS = ('seq', 'ts', 'type', 'sev', 'ctrl', 'active', '_since')
 KEYS = {'a': 'answer', 'u': 'unlock', 'h': 'hangup'}
-HELP = 'keys: a answer the oldest ringing call, u release the gate, h hang up, c list calls, q quit'
+HELP = ('keys: k acknowledge the newest alarm, a answer the oldest ringing call, u release the gate, '
+        'h hang up, c list calls, q quit')
 
 
 class Monitor(Recorder):
-    def __init__(self, site, console=None, as_json=False, quiet_state=True, operator=None):
+    def __init__(self, site, console=None, as_json=False, quiet_state=True, operator=None, store=None,
+                 tele_s=None, bell=None):
         self.site = site
         self.operator = operator or 'control-room'
         self.calls = Calls()
+        self.store = store           # the SQLite journal (host/store.py), or None
+        self.tele_s = tele_s or {}   # device -> telemetry period: silent for 3 periods is an alarm
+        self.bell = bell             # called on every new alarm
+        self.acked = {}              # alarm key -> {'by', 'seq', 'at'} (retained site acks)
+        self.last_seen = {}          # device -> time of its last message
+        self.fire = None             # the site fire state (retained)
+        self.tele = {}               # device -> its last telemetry
+        self.ctrl_types = {}         # (device, controller) -> type, from state snapshots
+        self.ack_prefix = topics.base(site, topics.SITE) + 'alarm_ack/'
         self.console = console or Console(highlight=False, soft_wrap=True)
         self.as_json = as_json
         self.quiet_state = quiet_state
@@ -37,10 +48,25 @@ class Monitor(Recorder):
     # --- feeding -----------------------------------------------------------------------
     def handle(self, topic, raw, retained=False, when=None):
         when = when or time.time()
+        if topic.startswith(self.ack_prefix):
+            return self._alarm_ack(topic[len(self.ack_prefix):], raw)
         parsed = topics.parse(topic)
         if parsed is None or parsed[0] != self.site:
             return None
         _, dev, kind, ctrl = parsed
+        if dev == topics.SITE:
+            if kind == 'fire':
+                try:
+                    self.fire = json.loads(raw) if raw else None
+                except ValueError:
+                    self.fire = None
+                rec = {'t': when, 'device': dev, 'kind': kind, 'ctrl': None, 'msg': self.fire or {}, 'retained': retained}
+                self.record(rec)
+                self.show(rec)
+                return rec
+            return None
+        self.last_seen[dev] = when
+        self._room_alarm(dev, 'room.silent', False)
         try:
             payload = json.loads(raw)
         except ValueError:
@@ -48,19 +74,29 @@ class Monitor(Recorder):
         rec = {'t': when, 'device': dev, 'kind': kind, 'ctrl': ctrl, 'msg': payload, 'retained': retained}
         if kind == 'status':
             self.devices[dev] = payload
+            if isinstance(payload, dict):
+                self._room_alarm(dev, 'room.offline', not payload.get('online'))
         elif kind == 'evt':
             if not self._fresh(dev, payload):
                 return None
+            if self.store is not None:
+                self.store.event(dev, payload, when)
             self.calls.feed(dev, kind, ctrl, payload)
             if payload.get('sev') == 'alarm':
                 key = (dev, payload.get('ctrl'), payload.get('type'))
                 if payload.get('active'):
-                    self.alarms[key] = payload
-                else:
-                    self.alarms.pop(key, None)
+                    self.alarms[key] = dict(payload, _since=when)
+                    self._ring()
+                elif self.alarms.pop(key, None) is not None and key in self.acked:
+                    self._clear_ack(key)
+        elif kind == 'ack' and self.store is not None and isinstance(payload, dict):
+            self.store.ack(payload.get('id'), payload.get('ok'), payload.get('err'))
         elif kind in ('cmd', 'tele') or (kind == 'state' and self.quiet_state):
-            if kind == 'state':
+            if kind == 'state' and isinstance(payload, dict):
                 self.calls.feed(dev, kind, ctrl, payload)
+                self.ctrl_types[(dev, ctrl)] = payload.get('type')
+            elif kind == 'tele' and isinstance(payload, dict):
+                self.tele[dev] = payload
             rec['hidden'] = True
         self.record(rec)
         if not rec.get('hidden'):
@@ -79,8 +115,84 @@ class Monitor(Recorder):
         seq = ev.get('seq')
         if verdict == 'new' and last and seq > last + 1:
             self.gaps.append((dev, last + 1, seq - 1))
+            if self.store is not None:
+                self.store.gap(dev, last + 1, seq - 1)
             self.console.print('[yellow]%s  gap: events %d..%d have not arrived[/]' % (dev, last + 1, seq - 1))
         return True
+
+    # --- control-room alarms and acknowledgements --------------------------------------------
+    def _ring(self):
+        if self.bell:
+            try:
+                self.bell()
+            except Exception:
+                pass
+
+    def _room_alarm(self, dev, etype, active):
+        """Alarms the control room raises itself: a board offline (its will, or a clean
+        disconnect) or silent (no message for 3 telemetry periods, when no will could fire)."""
+        key = (dev, 'room', etype)
+        if active == (key in self.alarms):
+            return
+        ev = {'type': etype, 'sev': 'alarm', 'ctrl': 'room', 'active': active, '_since': time.time()}
+        if active:
+            self.alarms[key] = ev
+            self._ring()
+        else:
+            self.alarms.pop(key, None)
+            if key in self.acked:
+                self._clear_ack(key)
+        if self.store is not None:
+            self.store.room_alarm(dev, etype, active)
+        rec = {'t': time.time(), 'device': dev, 'kind': 'evt', 'ctrl': 'room', 'msg': ev, 'retained': False}
+        self.record(rec)
+        self.show(rec)
+
+    def check_silence(self, now=None):
+        """Raise room.silent for devices not heard from for 3 x their tele period."""
+        now = now or time.time()
+        for dev, period in self.tele_s.items():
+            seen = self.last_seen.get(dev)
+            if seen is not None and now - seen > 3 * period and self.devices.get(dev, {}).get('online'):
+                self._room_alarm(dev, 'room.silent', True)
+
+    def _alarm_ack(self, rest, raw):
+        parts = rest.split('/')
+        if len(parts) != 3:
+            return None
+        key = tuple(parts)
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        if body:
+            self.acked[key] = body
+        else:
+            self.acked.pop(key, None)
+        return key
+
+    def acknowledge(self, key, by=None):
+        """Acknowledge an active alarm for the whole site (retained, so every monitor agrees)."""
+        ev = self.alarms.get(key)
+        if ev is None:
+            return None
+        body = {'by': by or self.operator, 'at': time.time(), 'seq': ev.get('seq')}
+        self.acked[key] = body
+        if self.client is not None:
+            self.client.publish(topics.alarm_ack(self.site, *key), json.dumps(body), qos=1, retain=True)
+        if self.store is not None:
+            self.store.alarm_ack(key[0], key[1], key[2], ev.get('seq') or 0, body['by'], body['at'])
+        return body
+
+    def _clear_ack(self, key):
+        self.acked.pop(key, None)
+        if self.client is not None:        # the alarm is over: its retained acknowledgement goes
+            self.client.publish(topics.alarm_ack(self.site, *key), b'', qos=1, retain=True)
+
+    def active_alarms(self):
+        """(key, event, ack or None), newest first."""
+        return sorted(((k, e, self.acked.get(k)) for k, e in self.alarms.items()),
+                      key=lambda x: -x[1].get('_since', 0))
 
     # --- showing -------------------------------------------------------------------------
     def show(self, rec):
@@ -120,6 +232,10 @@ class Monitor(Recorder):
             else:
                 body = '        %s' % label
             return '%s  %-12s %s #%s %s' % (ts, escape(dev), body, m.get('seq'), escape(extra))
+        if kind == 'fire':
+            if m.get('active'):
+                return '%s  [bold white on red] FIRE  [/] [bold red]site fire state ACTIVE[/] by %s' % (ts, escape(str(m.get('by'))))
+            return '%s  [bold green] FIRE  [/] site fire state clear%s' % (ts, (' (reset by %s)' % escape(str(m.get('by')))) if m else '')
         if kind == 'ack':
             if m.get('ok'):
                 return '%s  %-12s ack %s %s ok' % (ts, escape(dev), rec['ctrl'], m.get('id'))
@@ -129,7 +245,15 @@ class Monitor(Recorder):
     # --- the operator's keys ------------------------------------------------------------
     def key(self, ch):
         """One key from the operator; returns what was done (also printed)."""
-        if ch == 'c':
+        if ch == 'k':
+            pending = [x for x in self.active_alarms() if x[2] is None]
+            if pending:
+                key = pending[0][0]
+                self.acknowledge(key)
+                msg = 'acknowledged %s/%s %s' % key
+            else:
+                msg = 'no unacknowledged alarm'
+        elif ch == 'c':
             lines = ['%s/%s call %s %s%s' % (d, st, c['call'], c['state'], ' by %s' % c['by'] if c.get('by') else '')
                      for d, st, c in self.calls.listing()]
             msg = 'open calls: ' + ('; '.join(lines) if lines else 'none')
@@ -157,6 +281,8 @@ class Monitor(Recorder):
         """Publish a command; its ack comes back on the site's topics and is shown."""
         cid = 'm-%s' % uuid.uuid4().hex[:8]
         body = dict(args, id=cid, op=op)
+        if self.store is not None:
+            self.store.command(cid, device, ctrl, op, body)
         self.client.publish(topics.cmd(self.site, device, ctrl), json.dumps(body), qos=1)
         return cid
 
@@ -188,4 +314,5 @@ class Monitor(Recorder):
         offline = sorted(d for d, s in self.devices.items() if not s.get('online'))
         return {'online': online, 'offline': offline,
                 'active_alarms': ['%s/%s %s' % k for k in sorted(self.alarms)],
+            'acknowledged': ['%s/%s %s' % k for k in sorted(self.acked)],
                 'duplicates_dropped': self.duplicates, 'gaps': self.gaps}

@@ -15,6 +15,10 @@ if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
     exit 1
   fi
 fi
+if ! command -v tmux >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing tmux (apt-get; the control room view's tests drive it)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null || true
+fi
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 command -v edgectl >/dev/null 2>&1 || hash -r
 echo "installed: $(python3 -m edgectl.cli --version), $(python3 -c 'import sys,edgectl.paths as p; print(p.micropython())'), $(command -v mosquitto || echo /usr/sbin/mosquitto)"

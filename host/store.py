@@ -1,0 +1,217 @@
+"""The control room's journal on disk: SQLite in WAL mode. Every event (once per
+(device, seq)), every command and its ack, every alarm acknowledgement, control-room
+alarms (a board offline or silent) and the gaps found. Writes go through one thread in
+batches, so a burst of thousands of events a second costs a few commits, not thousands."""
+import csv
+import io
+import json
+import queue
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+SCHEMA = '''
+CREATE TABLE IF NOT EXISTS events (
+  device TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER, received REAL NOT NULL,
+  ctrl TEXT, type TEXT, sev TEXT, active INTEGER, body TEXT NOT NULL,
+  PRIMARY KEY (device, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS events_received ON events (received);
+CREATE INDEX IF NOT EXISTS events_type ON events (type);
+CREATE TABLE IF NOT EXISTS commands (
+  id TEXT PRIMARY KEY, device TEXT, ctrl TEXT, op TEXT, body TEXT, sent REAL,
+  ok INTEGER, err TEXT, acked REAL);
+CREATE TABLE IF NOT EXISTS alarm_acks (
+  device TEXT NOT NULL, ctrl TEXT NOT NULL, type TEXT NOT NULL, seq INTEGER NOT NULL,
+  by TEXT, at REAL, PRIMARY KEY (device, ctrl, type, seq));
+CREATE TABLE IF NOT EXISTS room_alarms (
+  id INTEGER PRIMARY KEY, at REAL NOT NULL, device TEXT, type TEXT, active INTEGER, body TEXT);
+CREATE TABLE IF NOT EXISTS gaps (
+  device TEXT NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL, found REAL,
+  PRIMARY KEY (device, first));
+'''
+BATCH = 2000
+
+
+def default_path():
+    return Path('.edgectl') / 'journal.sqlite3'
+
+
+class Store:
+    def __init__(self, path=None):
+        self.path = Path(path or default_path())
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(str(self.path), timeout=30)
+        db.execute('PRAGMA journal_mode=WAL')
+        db.executescript(SCHEMA)
+        db.close()
+        self.q = queue.Queue()
+        self.written = 0          # event rows committed (new ones)
+        self.commits = 0
+        self.error = None
+        self._done = threading.Condition()
+        self._queued = 0
+        self._applied = 0
+        self.t = threading.Thread(target=self._writer, daemon=True)
+        self.t.start()
+
+    # --- writing ---------------------------------------------------------------------------
+    def _put(self, kind, row):
+        with self._done:
+            self._queued += 1
+        self.q.put((kind, row))
+
+    def event(self, device, ev, received=None):
+        self._put('event', (device, ev.get('seq'), ev.get('ts'), received or time.time(), ev.get('ctrl'),
+                            ev.get('type'), ev.get('sev'),
+                            None if ev.get('active') is None else int(bool(ev.get('active'))),
+                            json.dumps(ev, separators=(',', ':'))))
+
+    def command(self, cid, device, ctrl, op, body):
+        self._put('command', (cid, device, ctrl, op, json.dumps(body), time.time()))
+
+    def ack(self, cid, ok, err):
+        self._put('ack', (int(bool(ok)), err, time.time(), cid))
+
+    def alarm_ack(self, device, ctrl, etype, seq, by, at=None):
+        self._put('alarm_ack', (device, ctrl, etype, seq, by, at or time.time()))
+
+    def room_alarm(self, device, etype, active, body=None):
+        self._put('room', (time.time(), device, etype, int(bool(active)), json.dumps(body or {})))
+
+    def gap(self, device, first, last):
+        self._put('gap', (device, first, last, time.time()))
+
+    SQL = {
+        'event': 'INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?)',
+        'command': 'INSERT OR IGNORE INTO commands (id, device, ctrl, op, body, sent) VALUES (?,?,?,?,?,?)',
+        'ack': 'UPDATE commands SET ok=?, err=?, acked=? WHERE id=?',
+        'alarm_ack': 'INSERT OR IGNORE INTO alarm_acks VALUES (?,?,?,?,?,?)',
+        'room': 'INSERT INTO room_alarms (at, device, type, active, body) VALUES (?,?,?,?,?)',
+        'gap': 'INSERT OR IGNORE INTO gaps VALUES (?,?,?,?)',
+    }
+
+    def _writer(self):
+        db = sqlite3.connect(str(self.path), timeout=30)
+        db.execute('PRAGMA synchronous=NORMAL')     # WAL: durable at checkpoints, never corrupt
+        while True:
+            item = self.q.get()
+            if item is None:
+                break
+            batch = [item]
+            while len(batch) < BATCH:
+                try:
+                    nxt = self.q.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self.q.put(None)
+                    break
+                batch.append(nxt)
+            try:
+                with db:
+                    for kind, row in batch:
+                        cur = db.execute(self.SQL[kind], row)
+                        if kind == 'event':
+                            self.written += cur.rowcount
+                self.commits += 1
+            except sqlite3.Error as e:
+                self.error = repr(e)
+            with self._done:
+                self._applied += len(batch)
+                self._done.notify_all()
+        db.close()
+
+    def flush(self, timeout=30.0):
+        """Wait until everything queued so far is committed."""
+        with self._done:
+            target = self._queued
+            return self._done.wait_for(lambda: self._applied >= target, timeout)
+
+    def close(self):
+        self.flush()
+        self.q.put(None)
+        self.t.join(10)
+
+    # --- reading -----------------------------------------------------------------------------
+    def _reader(self):
+        db = sqlite3.connect(str(self.path), timeout=30)
+        db.row_factory = sqlite3.Row
+        return db
+
+    def query(self, device=None, etype=None, sev=None, since=None, until=None, limit=None):
+        """Events, oldest first, as dicts (the event's own fields plus device/received)."""
+        where, args = [], []
+        for col, val in (('device', device), ('sev', sev)):
+            if val:
+                where.append('%s = ?' % col)
+                args.append(val)
+        if etype:
+            where.append('type LIKE ?')
+            args.append(etype.replace('*', '%'))
+        if since is not None:
+            where.append('received >= ?')
+            args.append(since)
+        if until is not None:
+            where.append('received < ?')
+            args.append(until)
+        sql = 'SELECT device, received, body FROM events'
+        if where:
+            sql += ' WHERE ' + ' AND '.join(where)
+        sql += ' ORDER BY received, device, seq'
+        if limit:
+            sql += ' LIMIT %d' % int(limit)
+        db = self._reader()
+        try:
+            out = []
+            for r in db.execute(sql, args):
+                ev = json.loads(r['body'])
+                ev['device'] = r['device']
+                ev['received'] = r['received']
+                out.append(ev)
+            return out
+        finally:
+            db.close()
+
+    def count(self, device=None):
+        db = self._reader()
+        try:
+            if device:
+                return db.execute('SELECT COUNT(*) FROM events WHERE device=?', (device,)).fetchone()[0]
+            return db.execute('SELECT COUNT(*) FROM events').fetchone()[0]
+        finally:
+            db.close()
+
+    def table(self, name):
+        db = self._reader()
+        try:
+            return [dict(r) for r in db.execute('SELECT * FROM %s' % name)]
+        finally:
+            db.close()
+
+    def prune(self, days, alarm_days):
+        """Drop events older than `days`, alarm events older than `alarm_days` (kept longest)."""
+        now = time.time()
+        db = sqlite3.connect(str(self.path), timeout=30)
+        try:
+            with db:
+                a = db.execute("DELETE FROM events WHERE received < ? AND (sev IS NULL OR sev != 'alarm')",
+                               (now - days * 86400,)).rowcount
+                b = db.execute("DELETE FROM events WHERE received < ? AND sev = 'alarm'",
+                               (now - alarm_days * 86400,)).rowcount
+                db.execute('DELETE FROM commands WHERE sent < ?', (now - days * 86400,))
+                db.execute('DELETE FROM room_alarms WHERE at < ?', (now - alarm_days * 86400,))
+            return {'events': a, 'alarms': b}
+        finally:
+            db.close()
+
+
+def to_csv(rows):
+    cols = ['received', 'device', 'seq', 'ts', 'ctrl', 'type', 'sev', 'active']
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(cols + ['fields'])
+    for r in rows:
+        extra = {k: v for k, v in r.items() if k not in cols}
+        w.writerow([r.get(c) for c in cols] + [json.dumps(extra) if extra else ''])
+    return buf.getvalue()

@@ -1,0 +1,164 @@
+"""The control room against real mosquitto and simulated boards: an alarm is shown on the
+full-screen view and journaled in SQLite; an acknowledgement made there is seen by a
+second monitor; a killed board raises the offline alarm; a silent board the silent one;
+duplicate and out-of-order deliveries are journaled once, gaps recorded; the journal's
+query, CSV and retention."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from edgectl import proto
+from edgectl.monitor import Monitor
+from edgectl.simio import SimIO
+from edgectl.store import Store
+
+T = proto.topics
+SITE = """\
+site: cr
+broker: {host: 127.0.0.1, port: %d}
+devices:
+  lobby-1:
+    board: esp32-devkitc
+    tele_s: 5
+    controllers:
+      - {name: front, type: door, pins: {contact: 4, lock: 25}, debounce_ms: 20}
+"""
+
+
+class Tmux:
+    def __init__(self, name, cmd, cwd):
+        self.name = name
+        subprocess.run(['tmux', 'kill-session', '-t', name], capture_output=True)
+        subprocess.run(['tmux', 'new-session', '-d', '-s', name, '-x', '160', '-y', '50', '-c', str(cwd), cmd],
+                       check=True)
+
+    def screen(self):
+        return subprocess.run(['tmux', 'capture-pane', '-p', '-t', self.name], capture_output=True, text=True).stdout
+
+    def wait(self, pred, timeout=10):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            s = self.screen()
+            if pred(s):
+                return s
+            time.sleep(0.05)
+        raise AssertionError('screen never matched; it shows:\n' + self.screen())
+
+    def keys(self, *k):
+        subprocess.run(['tmux', 'send-keys', '-t', self.name] + list(k), check=True)
+
+    def close(self):
+        subprocess.run(['tmux', 'kill-session', '-t', self.name], capture_output=True)
+
+
+@pytest.mark.skipif(shutil.which('tmux') is None, reason='tmux drives the full-screen view (tools/install.sh installs it)')
+def test_alarm_shown_journaled_acknowledged_everywhere_and_offline_alarm(make_board, broker, tmp_path):
+    site = tmp_path / 'site.yaml'
+    site.write_text(SITE % broker.port)
+    b = make_board(site.read_text(), 'lobby-1', site_broker=True)
+    io = SimIO(b.io_port)
+    db = tmp_path / 'journal.sqlite3'
+    view = Tmux('edgectl-cr-test', '%s -m edgectl.cli monitor --site %s --operator ann --db %s' % (
+        sys.executable, site, db), tmp_path)
+    other = Monitor('cr', operator='bob').attach(broker.host, broker.port)
+    try:
+        view.wait(lambda s: 'lobby-1' in s and 'online' in s)
+        t0 = time.monotonic()
+        io.set('front.contact', 1)                       # forced open
+        view.wait(lambda s: 'door.forced' in s and 'NO' in s, 5)
+        shown = time.monotonic() - t0
+        assert shown < 2.0, 'alarm on screen %.2f s after the input' % shown
+        view.keys('k')
+        view.wait(lambda s: 'by ann' in s)
+        key = ('lobby-1', 'front', 'door.forced')
+        assert other.wait_for(lambda r: key in other.acked, 5) is not None or key in other.acked
+        assert other.acked[key]['by'] == 'ann'
+        late = Monitor('cr', operator='carol').attach(broker.host, broker.port)   # started later: retained
+        try:
+            end = time.monotonic() + 5
+            while key not in late.acked and time.monotonic() < end:
+                time.sleep(0.05)
+            assert late.acked.get(key, {}).get('by') == 'ann'
+        finally:
+            late.detach()
+
+        b.kill(restart=False)                            # power cut: the broker sends its will
+        view.wait(lambda s: 'room.offline' in s and 'OFFLINE' in s, 10)
+        assert ('lobby-1', 'room', 'room.offline') in other.alarms
+        view.keys('q')
+        time.sleep(1.0)
+        store = Store(db)
+        try:
+            rows = store.query(device='lobby-1', etype='door.forced')
+            assert len(rows) == 1 and rows[0]['active'] is True
+            acks = store.table('alarm_acks')
+            assert [(a['type'], a['by']) for a in acks] == [('door.forced', 'ann')]
+            room = store.table('room_alarms')
+            assert any(r['type'] == 'room.offline' and r['active'] == 1 for r in room)
+        finally:
+            store.close()
+    finally:
+        other.detach()
+        view.close()
+        io.close()
+
+
+def ev(seq, etype='door.opened', sev='info', **kw):
+    return json.dumps(dict(seq=seq, ts=1764288000000 + seq, type=etype, sev=sev, ctrl='front', **kw)).encode()
+
+
+def test_duplicates_and_out_of_order_are_journaled_once_and_gaps_recorded(tmp_path):
+    store = Store(tmp_path / 'j.sqlite3')
+    mon = Monitor('cr', store=store)
+    mon.show = lambda rec: None
+    topic = T.evt('cr', 'lobby-1', 'front')
+    for seq in (1, 2, 2, 5, 3, 1, 4, 5, 6):
+        mon.handle(topic, ev(seq))
+    assert store.flush()
+    assert [r['seq'] for r in store.query()] == [1, 2, 5, 3, 4, 6]
+    assert mon.duplicates == 3
+    assert [(g['device'], g['first'], g['last']) for g in store.table('gaps')] == [('lobby-1', 3, 4)]
+    store.close()
+
+
+def test_a_silent_board_raises_an_alarm_after_three_telemetry_periods(tmp_path):
+    mon = Monitor('cr', tele_s={'lobby-1': 5})
+    mon.show = lambda rec: None
+    mon.handle(T.status('cr', 'lobby-1'), b'{"online": true}', when=1000.0)
+    mon.check_silence(now=1014.0)
+    assert ('lobby-1', 'room', 'room.silent') not in mon.alarms
+    mon.check_silence(now=1016.0)
+    assert ('lobby-1', 'room', 'room.silent') in mon.alarms
+    mon.handle(T.tele('cr', 'lobby-1'), b'{"uptime_s": 1}')
+    assert ('lobby-1', 'room', 'room.silent') not in mon.alarms
+
+
+def test_journal_query_filters_csv_and_retention(tmp_path):
+    db = tmp_path / 'j.sqlite3'
+    store = Store(db)
+    now = time.time()
+    store.event('a', json.loads(ev(1, 'door.forced', 'alarm', active=True)), now - 200 * 86400)
+    store.event('a', json.loads(ev(2, 'door.opened')), now - 200 * 86400)
+    store.event('b', json.loads(ev(1, 'pump.started')), now - 3600)
+    store.event('b', json.loads(ev(2, 'pump.low_water', 'alarm', active=True)), now - 60)
+    store.close()
+    run = lambda *a: subprocess.run([sys.executable, '-m', 'edgectl.cli', 'journal'] + list(a) + ['--db', str(db)],
+                                    capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    r = run('query', '--json', '--type', 'pump.*')
+    assert r.returncode == 0 and [x['type'] for x in json.loads(r.stdout)] == ['pump.started', 'pump.low_water']
+    r = run('query', '--json', '--sev', 'alarm', '--since=-2h')
+    assert [x['type'] for x in json.loads(r.stdout)] == ['pump.low_water']
+    r = run('query', '--csv', '--device', 'a')
+    lines = r.stdout.strip().splitlines()
+    assert lines[0].startswith('received,device,seq') and len(lines) == 3
+    r = run('query', '--since', 'yesterday-ish')
+    assert r.returncode == 2 and 'cannot read the time' in r.stderr
+    r = run('prune', '--days', '90', '--alarm-days', '365', '--json')
+    assert json.loads(r.stdout) == {'events': 1, 'alarms': 0}, 'the old alarm is kept longest'
+    r = run('query', '--json', '--device', 'a')
+    assert [x['type'] for x in json.loads(r.stdout)] == ['door.forced']
