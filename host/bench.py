@@ -42,7 +42,7 @@ def _wait_online(col, timeout=10):
     return col.wait(lambda t, p: t.endswith('/status') and isinstance(p, dict) and p.get('online'), timeout)
 
 
-def alarm_latency(n=20, held_s=1, debounce_ms=20, progress=None):
+def held_open_latency(n=20, held_s=1, debounce_ms=20, progress=None):
     """Door contact active -> door.held_open at an MQTT subscriber, minus held_open_s."""
     with tempfile.TemporaryDirectory(prefix='edgectl-bench-') as work, Broker(workdir=Path(work) / 'broker') as br:
         b = _board(work, br, held_s, debounce_ms).start()
@@ -73,7 +73,7 @@ def alarm_latency(n=20, held_s=1, debounce_ms=20, progress=None):
             col.close()
             b.stop()
     s = sorted(samples)
-    return {'name': 'alarm-latency', 'n': n, 'held_open_s': held_s, 'debounce_ms': debounce_ms,
+    return {'name': 'held-open-latency', 'n': n, 'held_open_s': held_s, 'debounce_ms': debounce_ms,
             'median_ms': round(statistics.median(s), 2), 'p90_ms': round(s[int(0.9 * (n - 1))], 2),
             'min_ms': round(s[0], 2), 'max_ms': round(s[-1], 2),
             'note': 'includes debounce_ms (the held-open timer starts once the contact is debounced)',
@@ -322,6 +322,212 @@ def cutoff(trials=200, progress=None):
             'note': 'low_debounce_ms=0: add the configured debounce (default 2000 ms) for the full figure'}
 
 
+def _pcts(xs):
+    s = sorted(xs)
+    at = lambda q: s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+    return {'p50_ms': round(at(0.5), 2), 'p90_ms': round(at(0.9), 2), 'p99_ms': round(at(0.99), 2),
+            'max_ms': round(s[-1], 2)}
+
+
+def alarm_latency(n=200, progress=None):
+    """A simulated input going active (a door forced open, debounce 0) -> the alarm row
+    committed in the SQLite journal and the control room's full view drawn with it. The
+    monitor is the real one (paho, Monitor, Store, RoomView) in this process; drawing goes
+    to an off-screen console of the same size as a terminal."""
+    import io as _io
+    import threading
+    from rich.console import Console
+    from .mqttc import connect
+    from .roomview import RoomView
+    from .store import Store
+    with tempfile.TemporaryDirectory(prefix='edgectl-bench-') as work, Broker(workdir=Path(work) / 'broker') as br:
+        b = _board(work, br, held=3600, deb=0).start()
+        store = Store(Path(work) / 'journal.sqlite3')
+        view = RoomView('bench', br.host, br.port, 'bench', store, {}, None)
+        screen = Console(file=_io.StringIO(), width=160, height=50)
+        mon = view.mon
+        done = {}
+        ready = threading.Event()
+
+        def on_message(client, userdata, msg):
+            rec = mon.handle(msg.topic, msg.payload, bool(msg.retain))
+            if rec and rec['kind'] == 'evt' and rec['msg'].get('type') == 'door.forced':
+                if rec['msg'].get('active'):
+                    store.flush()                      # the row is committed
+                    screen.print(view.view())          # and the view drawn with it
+                    done['t'] = time.time()
+                ready.set()
+            elif rec and rec['kind'] == 'status' and rec['msg'].get('online'):
+                ready.set()
+        mon.client = connect(br.host, br.port, 'bench-room', on_message=on_message,
+                             subscribe=[topics.site_filter('bench')])
+        samples = []
+        try:
+            if not ready.wait(15):
+                raise EdgeError('bench board did not come online:\n' + b.log_tail())
+            io = SimIO(b.io_port)
+            for i in range(n):
+                ready.clear()
+                done.clear()
+                t0 = time.time()
+                io.set('front.contact', 1)
+                if not ready.wait(5) or 't' not in done:
+                    raise EdgeError('no door.forced in sample %d:\n%s' % (i, b.log_tail()))
+                samples.append((done['t'] - t0) * 1000)
+                ready.clear()
+                io.set('front.contact', 0)
+                ready.wait(5)                          # door.forced cleared
+                if progress:
+                    progress(i + 1, n)
+            io.close()
+            rows = store.count()
+        finally:
+            mon.detach()
+            store.close()
+            b.stop()
+    out = {'name': 'alarm-latency', 'n': n, 'path': 'input edge -> board -> mosquitto -> monitor -> '
+                                                     'journal commit + full view drawn', 'journal_rows': rows}
+    out.update(_pcts(samples))
+    return out
+
+
+def _broker(work, inflight):
+    br = Broker(workdir=Path(work) / 'broker')
+    br.max_inflight = inflight
+    return br
+
+
+def ingest(events=50000, publishers=4, devices=500, inflight=20, progress=None):
+    """QoS 1 events/s the journal commits from N publishers (500 devices' worth of topics),
+    nothing lost, side by side with mosquitto_sub receiving the same stream. Each publisher
+    stays far below paho's 65,535 message ids in flight."""
+    import io as _io
+    import json as _json
+    import shutil
+    import subprocess
+    import threading
+    from rich.console import Console
+    from .mqttc import connect
+    from .monitor import Monitor
+    from .store import Store
+    per = events // publishers
+    events = per * publishers
+    with tempfile.TemporaryDirectory(prefix='edgectl-bench-') as work, _broker(work, inflight) as br:
+        def stream(sub_started):
+            """Publish the stream from `publishers` processes (the GIL would otherwise make
+            the publishers, not the journal, the bottleneck); returns its start time."""
+            import multiprocessing
+            ctx = multiprocessing.get_context('spawn')
+            go = ctx.Event()
+            procs = [ctx.Process(target=_publisher, args=(br.host, br.port, k, per, devices, go))
+                     for k in range(publishers)]
+            for p in procs:
+                p.start()
+            time.sleep(1.0)                     # all connected
+            sub_started()
+            t0 = time.time()
+            go.set()
+            for p in procs:
+                p.join(180)
+            return t0
+
+        # the journal
+        store = Store(Path(work) / 'journal.sqlite3')
+        mon = Monitor('bench', store=store, console=Console(file=_io.StringIO()))
+        mon.show = lambda rec: None
+        got = {'n': 0}
+        first_last = {}
+
+        def on_message(client, userdata, msg):
+            mon.handle(msg.topic, msg.payload)
+            got['n'] += 1
+            if got['n'] == events:
+                first_last['recv'] = time.time()
+        mon.client = connect(br.host, br.port, 'journal', on_message=on_message,
+                             subscribe=[topics.site_filter('bench')])
+        time.sleep(0.3)
+        t0 = stream(lambda: None)
+        end = time.time() + 120
+        while got['n'] < events and time.time() < end:
+            time.sleep(0.01)
+        store.flush(120)
+        t_commit = time.time()
+        rows = store.count()
+        mon.detach()
+        store.close()
+        journal_rate = rows / (t_commit - t0)
+
+        # mosquitto_sub on the same stream (the receive-only ceiling here)
+        sub_rate = None
+        exe = shutil.which('mosquitto_sub')
+        if exe:
+            p = subprocess.Popen([exe, '-h', br.host, '-p', str(br.port), '-q', '1', '-t', topics.site_filter('bench'),
+                                  '-C', str(events)], stdout=subprocess.DEVNULL)
+            time.sleep(0.5)
+            t1 = stream(lambda: None)
+            try:
+                p.wait(120)
+                sub_rate = events / (time.time() - t1)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    return {'name': 'ingest', 'events': events, 'publishers': publishers, 'devices': devices,
+            'broker_max_inflight': inflight,
+            'journal_rows': rows, 'lost': events - rows, 'duplicates_dropped': mon.duplicates,
+            'journal_events_per_s': round(journal_rate), 'mosquitto_sub_events_per_s': round(sub_rate) if sub_rate else None,
+            'ratio': round(journal_rate / sub_rate, 2) if sub_rate else None}
+
+
+def _varint(n):
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _str(s):
+    b = s.encode()
+    return len(b).to_bytes(2, 'big') + b
+
+
+def _publisher(host, port, k, per, devices, go):
+    """One publisher process of the ingest benchmark, speaking MQTT 3.1.1 on a plain socket
+    (paho's threaded QoS 1 publishing tops out near 1,200 messages/s here, far below what a
+    board fleet sends): PUBLISH QoS 1 in chunks of 10,000 packet ids, each chunk's PUBACKs
+    awaited before the next, so ids never wrap while in flight."""
+    import json as _json
+    import socket
+    sock = socket.create_connection((host, port))
+    body = _str('MQTT') + bytes([4, 0x02]) + (60).to_bytes(2, 'big') + _str('bench-pub-%d' % k)
+    sock.sendall(bytes([0x10]) + _varint(len(body)) + body)
+    ack = sock.recv(4)
+    if len(ack) < 4 or ack[3] != 0:
+        raise SystemExit('broker refused the bench publisher: %r' % ack)
+    go.wait(30)
+    chunk = 10000
+    for start in range(0, per, chunk):
+        buf = bytearray()
+        n = min(chunk, per - start)
+        for i in range(n):
+            j = start + i
+            g = k * per + j
+            payload = _json.dumps({'seq': g // devices + 1, 'ts': 1764288000000 + j, 'type': 'door.opened',
+                                   'sev': 'info', 'ctrl': 'front'}).encode()
+            var = _str(topics.evt('bench', 'dev-%03d' % (g % devices), 'front')) + (i + 1).to_bytes(2, 'big')
+            buf += bytes([0x32]) + _varint(len(var) + len(payload)) + var + payload
+        sock.sendall(buf)
+        want = 4 * n
+        got = 0
+        while got < want:
+            d = sock.recv(65536)
+            if not d:
+                raise SystemExit('broker closed the bench publisher')
+            got += len(d)
+    sock.sendall(b'\xe0\x00')
+    sock.close()
+
+
 def deploy_bench(runs=3, progress=None):
     """`edgectl deploy` to a simulated board over its pty console (real mpremote transport):
     a full deploy to a blank board, then no-change redeploys to the running firmware (each
@@ -355,4 +561,5 @@ def deploy_bench(runs=3, progress=None):
             'redeploy_s_at_115200': line(max(r['wire_bytes'] for r in again))}
 
 
-BENCHES = {'deploy': deploy_bench, 'alarm-latency': alarm_latency, 'boot-heap': boot_heap, 'outage': outage, 'reaction': reaction, 'cutoff': cutoff}
+BENCHES = {'deploy': deploy_bench, 'alarm-latency': alarm_latency, 'held-open-latency': held_open_latency,
+           'ingest': ingest, 'boot-heap': boot_heap, 'outage': outage, 'reaction': reaction, 'cutoff': cutoff}

@@ -43,6 +43,10 @@ class Broker:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.persistence = persistence
+        # QoS 1 messages the broker sends a client before its PUBACKs: a control room
+        # journal ingesting thousands a second needs a deep window (a board reads its few
+        # commands one at a time either way: TCP backpressure paces them)
+        self.max_inflight = 20
         self.proc = None
         self.conf = self.workdir / 'mosquitto.conf'
         self.log = self.workdir / 'mosquitto.log'
@@ -54,7 +58,7 @@ class Broker:
             'allow_anonymous true',
             # a control room offline for a while must not lose events queued for it
             'max_queued_messages 100000',
-            'max_inflight_messages 20',
+            'max_inflight_messages %d' % self.max_inflight,
             'persistence %s' % ('true' if self.persistence else 'false'),
             'persistence_location %s/' % self.workdir,
             'log_dest stderr',

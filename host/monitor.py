@@ -80,7 +80,7 @@ class Monitor(Recorder):
             if not self._fresh(dev, payload):
                 return None
             if self.store is not None:
-                self.store.event(dev, payload, when)
+                self.store.event(dev, payload, when, raw)
             self.calls.feed(dev, kind, ctrl, payload)
             if payload.get('sev') == 'alarm':
                 key = (dev, payload.get('ctrl'), payload.get('type'))

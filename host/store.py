@@ -5,7 +5,6 @@ batches, so a burst of thousands of events a second costs a few commits, not tho
 import csv
 import io
 import json
-import queue
 import sqlite3
 import threading
 import time
@@ -30,7 +29,6 @@ CREATE TABLE IF NOT EXISTS gaps (
   device TEXT NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL, found REAL,
   PRIMARY KEY (device, first));
 '''
-BATCH = 2000
 
 
 def default_path():
@@ -45,7 +43,8 @@ class Store:
         db.execute('PRAGMA journal_mode=WAL')
         db.executescript(SCHEMA)
         db.close()
-        self.q = queue.Queue()
+        self._pending = []        # (kind, row) waiting for the writer
+        self._closing = False
         self.written = 0          # event rows committed (new ones)
         self.commits = 0
         self.error = None
@@ -59,13 +58,19 @@ class Store:
     def _put(self, kind, row):
         with self._done:
             self._queued += 1
-        self.q.put((kind, row))
+            self._pending.append((kind, row))
+            if len(self._pending) == 1:
+                self._done.notify_all()
 
-    def event(self, device, ev, received=None):
+    def event(self, device, ev, received=None, raw=None):
+        """Journal an event (`raw`: its payload as received, stored as is: no re-encoding)."""
+        if raw is None:
+            body = json.dumps(ev, separators=(',', ':'))
+        else:
+            body = raw.decode('utf-8', 'replace') if isinstance(raw, bytes) else raw
+        active = ev.get('active')
         self._put('event', (device, ev.get('seq'), ev.get('ts'), received or time.time(), ev.get('ctrl'),
-                            ev.get('type'), ev.get('sev'),
-                            None if ev.get('active') is None else int(bool(ev.get('active'))),
-                            json.dumps(ev, separators=(',', ':'))))
+                            ev.get('type'), ev.get('sev'), None if active is None else int(bool(active)), body))
 
     def command(self, cid, device, ctrl, op, body):
         self._put('command', (cid, device, ctrl, op, json.dumps(body), time.time()))
@@ -95,25 +100,24 @@ class Store:
         db = sqlite3.connect(str(self.path), timeout=30)
         db.execute('PRAGMA synchronous=NORMAL')     # WAL: durable at checkpoints, never corrupt
         while True:
-            item = self.q.get()
-            if item is None:
-                break
-            batch = [item]
-            while len(batch) < BATCH:
-                try:
-                    nxt = self.q.get_nowait()
-                except queue.Empty:
+            with self._done:
+                self._done.wait_for(lambda: self._pending or self._closing)
+                batch, self._pending = self._pending, []
+                if not batch and self._closing:
                     break
-                if nxt is None:
-                    self.q.put(None)
-                    break
-                batch.append(nxt)
             try:
                 with db:
-                    for kind, row in batch:
-                        cur = db.execute(self.SQL[kind], row)
+                    i = 0
+                    while i < len(batch):          # runs of one kind go in one executemany
+                        kind = batch[i][0]
+                        j = i
+                        while j < len(batch) and batch[j][0] == kind:
+                            j += 1
+                        before = db.total_changes
+                        db.executemany(self.SQL[kind], [r for _, r in batch[i:j]])
                         if kind == 'event':
-                            self.written += cur.rowcount
+                            self.written += db.total_changes - before
+                        i = j
                 self.commits += 1
             except sqlite3.Error as e:
                 self.error = repr(e)
@@ -130,7 +134,9 @@ class Store:
 
     def close(self):
         self.flush()
-        self.q.put(None)
+        with self._done:
+            self._closing = True
+            self._done.notify_all()
         self.t.join(10)
 
     # --- reading -----------------------------------------------------------------------------
