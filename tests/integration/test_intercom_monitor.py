@@ -69,9 +69,9 @@ def test_operator_answers_releases_and_hangs_up_from_the_keyboard(make_board, br
     col = Collector(broker.host, broker.port, [T.base('km', 'gate-1') + '#'])
     io = SimIO(b.io_port)
     watch = EdgeWatcher(b.io_port)
-    term = Term([sys.executable, '-m', 'edgectl.cli', 'monitor', '--site', str(site), '--operator', 'ann'], tmp_path)
+    term = Term([sys.executable, '-m', 'edgectl.cli', 'monitor', '--plain', '--site', str(site), '--operator', 'ann', '--db', str(tmp_path / 'j.sqlite3')], tmp_path)
     try:
-        term.expect('keys: a answer')
+        term.expect('a answer the oldest ringing call')
         term.expect('ONLINE')
         io.set('east.call', 1)
         time.sleep(0.08)
