@@ -7,6 +7,7 @@ import collections
 import io
 import time
 
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.markup import escape
@@ -39,10 +40,14 @@ class RoomView:
         self.sel = 0
         self.note = ''
         self.drawn = {}            # alarm key -> when it was first drawn (the latency benchmark)
+        self.dirty = True
+        self.max_devices = 12      # rows: offline ones first; a site of 500 boards fits a screen
+        self.max_alarms = 15
 
     def _log(self, rec):
         if not rec.get('hidden'):
             self.lines.append(self.mon.render(rec))
+            self.dirty = True          # redraw now: an alarm is on screen within one frame
 
     # --- drawing --------------------------------------------------------------------------
     def view(self):
@@ -57,21 +62,28 @@ class RoomView:
             time.strftime('%H:%M:%S')))
 
         al = Table(title='active alarms (%d, %d unacknowledged)' % (len(alarms), sum(1 for a in alarms if not a[2])),
-                   expand=True, title_justify='left')
+                   expand=True, title_justify='left', box=box.SIMPLE_HEAD)
         for col in ('', 'since', 'device', 'controller', 'type', 'details', 'acknowledged'):
             al.add_column(col)
+        first = max(0, min(self.sel - self.max_alarms // 2, len(alarms) - self.max_alarms))
         for i, (key, ev, ack) in enumerate(alarms):
             self.drawn.setdefault(key, now)
+            if not first <= i < first + self.max_alarms:
+                continue
             details = ' '.join('%s=%s' % (k, v) for k, v in ev.items()
                                if k not in ('seq', 'ts', 'type', 'sev', 'ctrl', 'active', '_since'))
             style = 'reverse' if i == self.sel else ('bold red' if not ack else 'dim')
             al.add_row('>' if i == self.sel else '', time.strftime('%H:%M:%S', time.localtime(ev.get('_since', now))),
                        key[0], key[1], key[2], details, 'by %s' % ack.get('by') if ack else 'NO', style=style)
 
-        dv = Table(title='devices', expand=True, title_justify='left')
+        devs = sorted(set(m.devices) | set(m.last_seen), key=lambda d: (bool(m.devices.get(d, {}).get('online')), d))
+        n_on = sum(1 for d in devs if m.devices.get(d, {}).get('online'))
+        dv = Table(title='devices: %d online, %d offline%s' % (
+            n_on, len(devs) - n_on, (' (first %d shown, offline first)' % self.max_devices)
+            if len(devs) > self.max_devices else ''), expand=True, title_justify='left', box=box.SIMPLE_HEAD)
         for col in ('device', 'status', 'fw', 'last seen', 'outbox'):
             dv.add_column(col)
-        for dev in sorted(set(m.devices) | set(m.last_seen)):
+        for dev in devs[:self.max_devices]:
             st = m.devices.get(dev, {})
             online = st.get('online')
             tele = m.tele.get(dev, {})
@@ -81,7 +93,7 @@ class RoomView:
         calls = m.calls.listing()
         parts = [head, al, dv]
         if calls:
-            ct = Table(title='intercom calls', expand=True, title_justify='left')
+            ct = Table(title='intercom calls', expand=True, title_justify='left', box=box.SIMPLE_HEAD)
             for col in ('station', 'call', 'state', 'since', 'by'):
                 ct.add_column(col)
             for dev, station, c in calls:
@@ -95,6 +107,7 @@ class RoomView:
 
     # --- keys ---------------------------------------------------------------------------------
     def key(self, ch):
+        self.dirty = True
         m = self.mon
         alarms = m.active_alarms()
         if ch in ('\x1b[A', '\x1bOA'):
@@ -142,14 +155,18 @@ class RoomView:
         try:
             with Keyboard(True) as read_key, Live(self.view(), console=console, screen=True,
                                                   auto_refresh=False) as live:
+                last = 0
                 while end is None or time.monotonic() < end:
-                    ch = read_key(0.1)
+                    ch = read_key(0.02)
                     if ch == 'q':
                         break
                     if ch:
                         self.key(ch)
                     self.mon.check_silence()
-                    live.update(self.view(), refresh=True)
+                    if self.dirty or time.monotonic() - last >= 1.0:   # new things at once; the clock each second
+                        self.dirty = False
+                        last = time.monotonic()
+                        live.update(self.view(), refresh=True)
         except KeyboardInterrupt:
             pass
         finally:
