@@ -56,7 +56,10 @@ def env_for(request, hil_envs, rig_kind, device):
 def door(request, hil_envs, rig_kind):
     env = env_for(request, hil_envs, rig_kind, 'dut-door')
     c = Case(env, request.config._hil['figures'], request.node.name)
-    c.idle(['front.contact', 'front.rex', 'front.fire'], {'front.lock': 1, 'front.buzzer': 0})
+    for s in ('front.contact', 'front.rex', 'front.fire'):
+        c.rig.set(s, 0)
+    c.site_fire(False)             # a fire case leaves the site fire state set until a reset
+    c.idle([], {'front.lock': 1, 'front.buzzer': 0})
     return c
 
 

@@ -55,8 +55,14 @@ def test_fire_input_releases_the_lock(door):
     rel = door.edge('front.lock', 0, 1.0, since)
     door.timing('fire -> lock released', rel.t - t0, 0.0, REACT)
     door.event('door.fire_release', True, since=since)
+    fire = door.env.observer.wait(lambda t, p: t.endswith('/_site/fire') and isinstance(p, dict) and p.get('active'),
+                                  2.0, since[1])
+    assert fire and fire[2]['by'] == 'dut-door/front', 'the fire input raises the site fire state'
     since2 = door.mark()
-    t1 = door.set('front.fire', 0)
-    back = door.edge('front.lock', 1, 1.0, since2)
-    door.timing('fire cleared -> relocked', back.t - t1, 0.0, REACT)
+    door.set('front.fire', 0)
+    assert door.rig.wait('front.lock', 1, 1.0, since2[0]) is None, 'relocked while the site fire state holds'
+    t1 = time.time()
+    door.site_fire(False, 'guard')                 # the control room's acknowledged reset
+    back = door.edge('front.lock', 1, 2.0, since2)
     door.event('door.fire_release', False, since=since2)
+    assert back.host_t - t1 < 1.0, 'relocked %.2f s after the reset' % (back.host_t - t1)

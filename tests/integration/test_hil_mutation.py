@@ -13,9 +13,9 @@ def test_hil_suite_fails_on_a_door_that_ignores_the_fire_input(tmp_path):
     fw = tmp_path / 'firmware'
     shutil.copytree(FIRMWARE, fw, ignore=shutil.ignore_patterns('__pycache__'))
     door = (fw / 'door.py').read_text()
-    healthy = "        self.out('lock', 0)\n        self.alarm('door.fire_release', True)"
+    healthy = "        self.out('lock', 0)\n        self.alarm('door.fire_release', True, {'source': src})"
     assert healthy in door, 'the mutation no longer applies: update this test with door.py'
-    (fw / 'door.py').write_text(door.replace(healthy, "        self.alarm('door.fire_release', True)"))
+    (fw / 'door.py').write_text(door.replace(healthy, "        self.alarm('door.fire_release', True, {'source': src})"))
     logs = tmp_path / 'hil'
     r = subprocess.run([sys.executable, '-m', 'edgectl.cli', 'hil', '--rig', 'sim', '--log-dir', str(logs), '--json'],
                        env=dict(os.environ, EDGE_FIRMWARE=str(fw)), capture_output=True, text=True, timeout=300)
