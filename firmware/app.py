@@ -10,6 +10,7 @@ import config
 import hal
 import command
 import controllers
+import signing
 from outbox import Outbox
 from ratelimit import RateLimit
 from ctrl_base import SEV_ALARM, SEV_WARN, SEV_INFO, short
@@ -17,6 +18,22 @@ from ctrl_base import SEV_ALARM, SEV_WARN, SEV_INFO, short
 FW = '0.5.0'
 SYSTEM = 'system'
 FIRE_FILE = 'fire.json'
+
+
+def load_secrets():
+    """secrets.json (written over serial only, never over MQTT): MQTT credentials and the
+    key signed commands are checked with."""
+    try:
+        with open('secrets.json') as f:
+            d = json.load(f)
+        return d if isinstance(d, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _unhex(h):
+    import binascii
+    return binascii.unhexlify(h)
 
 
 def _load_fire():
@@ -69,6 +86,9 @@ class App:
         self.reboot_req = None
         self.fire_out = None     # a site fire state to publish (this board's fire input went active)
         self.fire = _load_fire() # the site's fire state as last heard (kept across reboots)
+        self.secrets = load_secrets()
+        key = self.secrets.get('cmd_key')
+        self.verifier = signing.Verifier(_unhex(key), self.device) if key else None
         for c in cfg['controllers']:
             self._add(c)
         io.on_edge(self._edge)
@@ -278,6 +298,13 @@ class App:
             ctrl.changed = True
             self._apply(ctrl)
             return None, ctrl.snapshot()
+        if op in ctrl.SIGNED and self.verifier is not None:
+            fields = dict(args)
+            fields['id'] = cid
+            fields['op'] = op
+            err = self.verifier.check(ctrl_name, fields)
+            if err:
+                return err, None
         return self._run(ctrl, ctrl.command, op, args, ticks_ms()), None
 
     def _system_command(self, op, args):
@@ -332,7 +359,8 @@ class App:
 
     # --- reports ----------------------------------------------------------------------------
     def status(self):
-        s = {'online': True, 'fw': FW, 'boot': self.log.boots, 'reset': self.reset, 'rev': self.rev}
+        s = {'online': True, 'fw': FW, 'boot': self.log.boots, 'reset': self.reset, 'rev': self.rev,
+             'signed_cmds': self.verifier is not None}
         if self.safe_mode:
             s['safe_mode'] = True
         return s

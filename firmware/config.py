@@ -29,8 +29,10 @@ def check(cfg):
         if k not in cfg:
             raise ConfigError("config lacks '%s'" % k)
     b = cfg['broker']
-    if not isinstance(b, dict) or not isinstance(b.get('host'), str) or not isinstance(b.get('port'), int):
-        raise ConfigError("'broker' needs a host string and a port number")
+    port = b.get('port') if isinstance(b, dict) else None
+    if not isinstance(b, dict) or not isinstance(b.get('host'), str) or not isinstance(port, int) \
+            or isinstance(port, bool) or not 0 < port < 65536:
+        raise ConfigError("'broker' needs a host string and a port number 1..65535")
     if not isinstance(cfg['controllers'], list) or not cfg['controllers']:
         raise ConfigError("'controllers' must be a non-empty list")
     names = []

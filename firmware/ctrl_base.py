@@ -20,6 +20,7 @@ class Controller:
     SAFE = {}          # output -> value on any error
     DEBOUNCE = 'debounce_ms'
     FAST = {}          # input -> its own debounce setting (default 0: react on the edge)
+    SIGNED = ()        # ops that need a signed command when the board has a key (signing.py)
     boot = 0           # the board's boot count (the runtime sets it): ids unique across reboots
     online = False     # the board reaches the broker (the runtime keeps it current)
 

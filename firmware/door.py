@@ -31,6 +31,7 @@ MAX_UNLOCK_S = const(3600)
 
 class Door(Controller):
     TYPE = 'door'
+    SIGNED = ('unlock',)    # with a key on the board, these need a signed, fresh command
     INPUTS = ('contact', 'rex', 'fire')
     OUTPUTS = ('lock', 'buzzer')
     OPTIONAL = ('rex', 'fire', 'buzzer')

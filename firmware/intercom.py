@@ -46,6 +46,7 @@ def pattern_on(pattern, ms):
 
 class Intercom(Controller):
     TYPE = 'intercom'
+    SIGNED = ('unlock',)    # with a key on the board, these need a signed, fresh command
     INPUTS = ('call', 'line')
     OUTPUTS = ('strike', 'led')
     OPTIONAL = ('line', 'led')

@@ -24,7 +24,8 @@ class Link:
         self.client = mqtt.Client(
             site + '/' + dev, b['host'], b['port'], keepalive=cfg.get('keepalive_s', 30),
             will=(self.t_status, b'{"online": false}', 1, True),
-            user=b.get('user'), password=b.get('password'),
+            user=app.secrets.get('mqtt_user') or b.get('user'),
+            password=app.secrets.get('mqtt_password') or b.get('password'),
             on_message=self._on_message, timeout_ms=cfg.get('net_timeout_ms', 5000))
         self.tele_ms = cfg.get('tele_s', 60) * 1000
         self.backoff_max = cfg.get('backoff_max_s', 10) * 1000

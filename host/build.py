@@ -16,7 +16,8 @@ ENTRY = 'main.py'   # stays source: MicroPython runs main.py, not main.mpy
 def sources():
     """Every file that goes onto a board, as (path, name on the board)."""
     out = [(p, p.name) for p in sorted(FIRMWARE.glob('*.py'))]
-    out.append((PROTOCOLS / 'topics.py', 'topics.py'))
+    for name in ('topics.py', 'signing.py'):     # shared with the host (host/proto.py)
+        out.append((PROTOCOLS / name, name))
     return out
 
 

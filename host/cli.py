@@ -37,7 +37,19 @@ def _site_path(a):
 
 
 def _broker_for(a):
-    """The broker to talk to: the running simulator's (same folder) or the site file's."""
+    """The broker to talk to: the running simulator's (same folder) or the site file's.
+    With a secrets file beside the site file, clients log in as the control room."""
+    try:
+        sec = _site_secrets(a)
+    except EdgeError:
+        sec = None
+    if sec:
+        from . import mqttc
+        mqttc.DEFAULT_AUTH = (sec['room']['user'], sec['room']['password'])
+    return _broker_of(a)
+
+
+def _broker_of(a):
     from . import site as sitemod, simio
     try:
         rt = simio.runtime()
@@ -131,8 +143,10 @@ def _config_push_serial(a, device):
         raise EdgeError('--via serial needs --port PORT (the board\'s USB serial port)', 2)
     s = sitemod.load_valid(_site_path(a))
     cfg = sitemod.device_config(s, device)
+    from . import secrets
     net = net_settings(boards.load(cfg['board']), a.wifi)
-    verdict = push_serial(a.port, cfg, reboot=not a.no_reset, net=net)
+    verdict = push_serial(a.port, cfg, reboot=not a.no_reset, net=net,
+                          secret=secrets.board_file(secrets.load(_site_path(a)), device))
     if a.json:
         print(json.dumps(verdict))
     elif verdict.get('ok'):
@@ -242,9 +256,20 @@ def cmd_broker(a):
         raise EdgeError('edgectl broker serves loopback only; the site names %s' % host, 2)
     port = a.port or s.data['broker']['port']
     workdir = Path(a.dir or '.edgectl/broker')
-    with Broker(port=port, workdir=workdir, persistence=True) as b:
-        print('mosquitto for site %s on %s:%d (config %s, log %s); Ctrl-C stops it' % (
-            s.name, b.host, b.port, b.conf, b.log), flush=True)
+    from . import secrets
+    sec = None
+    if a.secure:
+        sec, added = secrets.ensure(_site_path(a), sorted(s.devices))
+        if added:
+            print('new credentials and command keys for %s in %s (0600; flash or `config push --via serial` '
+                  'puts them on the boards)' % (', '.join(added), secrets.path_for(_site_path(a))), flush=True)
+    else:
+        sec = secrets.load(_site_path(a))
+    with Broker(port=port, workdir=workdir, persistence=True, site=s.name, secrets=sec) as b:
+        print('mosquitto for site %s on %s:%d (config %s, log %s)%s; Ctrl-C stops it' % (
+            s.name, b.host, b.port, b.conf, b.log,
+            ', no anonymous access, per-device ACL %s' % b.acl if sec else ', anonymous (no secrets file: --secure)'),
+            flush=True)
         try:
             while b.proc.poll() is None:
                 time.sleep(0.5)
@@ -328,10 +353,24 @@ def cmd_io(a):
         io.close()
 
 
+def _site_secrets(a):
+    """The site's secrets file (beside the site file), or None."""
+    from . import secrets, simio
+    path = a.site_opt or getattr(a, 'site_file', None)
+    if not path:
+        try:
+            path = simio.runtime()['site_file']
+        except EdgeError:
+            path = 'site.yaml'
+    return secrets.load(path)
+
+
 def cmd_cmd(a):
-    from . import commands
+    from . import commands, secrets
     site, host, port = _broker_for(a)
-    ack = commands.send(host, port, site, a.device, a.ctrl, a.op, commands.parse_args(a.args), timeout=a.timeout)
+    key = secrets.cmd_key(_site_secrets(a), a.device)     # signed when the site has keys
+    ack = commands.send(host, port, site, a.device, a.ctrl, a.op, commands.parse_args(a.args), timeout=a.timeout,
+                        key=key)
     if a.json:
         print(json.dumps(ack))
     elif ack.get('ok'):
@@ -369,9 +408,10 @@ def cmd_monitor(a):
                 subprocess.Popen(shlex.split(a.sound), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if full:
         from .roomview import RoomView
-        return RoomView(site, host, port, a.operator, store, _site_tele(a), bell, a.duration).run()
+        return RoomView(site, host, port, a.operator, store, _site_tele(a), bell, a.duration,
+                        secrets=_site_secrets(a)).run()
     mon = Monitor(site, as_json=a.json, quiet_state=not a.state, operator=a.operator, store=store,
-                  tele_s=_site_tele(a), bell=bell)
+                  tele_s=_site_tele(a), bell=bell, secrets=_site_secrets(a))
     mon.attach(host, port)
     if not a.json:
         print('monitoring site %s on %s:%d as %s; %s' % (site, host, port, mon.operator,
@@ -621,6 +661,10 @@ def build_parser():
     _site_arg(s, positional=True)
     s.add_argument('--port', type=int, help="override the site file's port")
     s.add_argument('--dir', help='config/log folder (default .edgectl/broker)')
+    s.add_argument('--secure', action='store_true',
+                   help='create the site secrets file if needed (a unique MQTT password and command key per '
+                        'device, 0600, git-ignored) and run with no anonymous access and a per-device ACL '
+                        '(also the default whenever SITE.secrets.json exists)')
     s.set_defaults(fn=cmd_broker)
 
     s = sub.add_parser('sim', help="run the site's devices as simulated boards",

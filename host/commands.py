@@ -1,6 +1,7 @@
 """Send a command to a device controller and wait for its ack (`edgectl cmd`)."""
 import json
 import threading
+import time
 import uuid
 
 from .errors import EdgeError
@@ -30,8 +31,17 @@ def _value(v):
     return {'true': True, 'false': False, 'null': None}.get(v, v)
 
 
-def send(host, port, site, device, ctrl, op, args=None, timeout=5.0, cid=None):
-    """Publish the command; return the ack dict. EdgeError on timeout."""
+def signed(body, device, ctrl, key):
+    """The command with a rising counter (this host's clock in ms) and its HMAC-SHA256."""
+    from .proto import signing
+    body = dict(body, ctr=int(time.time() * 1000))
+    body['sig'] = signing.sign(key, device, ctrl, body)
+    return body
+
+
+def send(host, port, site, device, ctrl, op, args=None, timeout=5.0, cid=None, key=None):
+    """Publish the command (signed when `key` is given); return the ack dict. EdgeError on
+    timeout."""
     cid = cid or 'c-%s' % uuid.uuid4().hex[:10]
     got = {}
     done = threading.Event()
@@ -50,6 +60,8 @@ def send(host, port, site, device, ctrl, op, args=None, timeout=5.0, cid=None):
     try:
         body = {'id': cid, 'op': op}
         body.update(args or {})
+        if key is not None:
+            body = signed(body, device, ctrl, key)
         c.publish(topics.cmd(site, device, ctrl), json.dumps(body), qos=1)
         if not done.wait(timeout):
             raise EdgeError('no ack from %s/%s within %.1f s (is the device online?)' % (device, ctrl, timeout))

@@ -34,7 +34,7 @@ def push_mqtt(host, port, site, cfg, timeout, progress=None):
 STAGED = 'config.push'
 
 
-def push_serial(port, cfg, reboot=True, net=None):
+def push_serial(port, cfg, reboot=True, net=None, secret=None):
     """Write the device's flat config over the serial line; the board checks it and builds
     every controller dry before it replaces config.json. Returns the board's verdict
     ({'ok', 'rev', 'err', 'kept'}); a refused config leaves the old one in place."""
@@ -44,6 +44,8 @@ def push_serial(port, cfg, reboot=True, net=None):
             raise EdgeError('no edgectl firmware on the board on %s: run `edgectl deploy --port %s` first' % (port, port), 1)
         if net is not None:
             b.write('net.json', json.dumps(net).encode())
+        if secret is not None:       # MQTT login and command key: over the cable only, never MQTT
+            b.write('secrets.json', json.dumps(secret).encode())
         b.write(STAGED, json.dumps(cfg).encode())
         verdict = b.eval_json('import json, config\nprint(json.dumps(config.install(%r)))' % STAGED)
         if reboot:

@@ -157,15 +157,18 @@ class FaultRig:
         finally:
             io.close()
 
-    def tally(self):
+    def tally(self, infos=None):
+        """Raised, delivered, lost per the boards' own counters. `infos` (device -> board
+        info) makes it the tally of that one snapshot: events raised after it are not yet
+        counted as raised, so one still in flight is not taken for lost."""
         out = {'raised': 0, 'delivered': 0, 'lost': 0, 'dropped_on_board': 0}
         for b in self.boards:
-            info = self.board_info(b)
+            info = infos[b.device] if infos else self.board_info(b)
             raised = info['seq']
             gaps = self.journal.gaps(b.device, raised)
             lost = sum(last - first + 1 for first, last in gaps)
             out['raised'] += raised
-            out['delivered'] += self.journal.count(b.device)
+            out['delivered'] += sum(1 for s in range(1, raised + 1) if self.journal.has(b.device, s))
             out['lost'] += lost
             out['dropped_on_board'] += info['dropped']
         out['duplicates_dropped'] = self.journal.duplicates
@@ -174,19 +177,21 @@ class FaultRig:
 
     def settle(self, timeout=60):
         """Wait until every board's outbox is empty, every raised event is in the journal and
-        every board is online. Returns the tally; raises EdgeError with it on timeout."""
+        every board is online. Returns the tally of that moment; raises EdgeError with it on
+        timeout."""
         end = time.monotonic() + timeout
         last = None
         while time.monotonic() < end:
             try:
+                infos = {}
                 ok = True
                 for b in self.boards:
-                    info = self.board_info(b)
+                    info = infos[b.device] = self.board_info(b)
                     if info['outbox'] or self.journal.gaps(b.device, info['seq']) or not self.online.get(b.device):
                         ok = False
                         break
                 if ok:
-                    return self.tally()
+                    return self.tally(infos)
             except (EdgeError, OSError) as e:
                 last = e
             time.sleep(0.2)

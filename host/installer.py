@@ -82,13 +82,15 @@ def flash(port, site_path, device, firmware=None, write_image=True, erase=True, 
     cfg = sitemod.device_config(site, device)          # unknown device: one-line error, nothing written
     board = boards.load(cfg['board'])
     net = net_settings(board, wifi)
+    from . import secrets
+    site_secrets, _ = secrets.ensure(site_path, sorted(site.devices))   # a unique credential per device
     if write_image:
         image = find_image(board['micropython_board'], firmware)
         say('MicroPython image: %s' % image)
         write_micropython(port, board, image, erase=erase, show=show, say=say)
         time.sleep(2.0)                                  # the board boots MicroPython
     rep = deploy(port, show=show, say=say, expect_board=board, reset=False)
-    verdict = push_serial(port, cfg, reboot=True, net=net)
+    verdict = push_serial(port, cfg, reboot=True, net=net, secret=secrets.board_file(site_secrets, device))
     if not verdict.get('ok'):
         raise EdgeError('the board refused config rev %s: %s' % (cfg['rev'], verdict.get('err')), 1)
     say('config rev %s written; the board reboots into it' % cfg['rev'])

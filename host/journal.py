@@ -1,6 +1,5 @@
-"""The control room's record of events: duplicates dropped by (device, seq), gaps and
-out-of-order arrivals reported. (In memory here; a SQLite journal comes with the control
-room.)"""
+"""The control room's record of events in memory: duplicates dropped by (device, seq), gaps
+and out-of-order arrivals reported. (host/store.py keeps them on disk.)"""
 import threading
 
 
@@ -51,6 +50,10 @@ class Journal:
             if device is not None:
                 return len(self.events.get(device, {}))
             return sum(len(v) for v in self.events.values())
+
+    def has(self, device, seq):
+        with self.lock:
+            return seq in self.events.get(device, {})
 
     def highest(self, device):
         with self.lock:

@@ -21,13 +21,14 @@ HELP = ('keys: k acknowledge the newest alarm, a answer the oldest ringing call,
 
 class Monitor(Recorder):
     def __init__(self, site, console=None, as_json=False, quiet_state=True, operator=None, store=None,
-                 tele_s=None, bell=None):
+                 tele_s=None, bell=None, secrets=None):
         self.site = site
         self.operator = operator or 'control-room'
         self.calls = Calls()
         self.store = store           # the SQLite journal (host/store.py), or None
         self.tele_s = tele_s or {}   # device -> telemetry period: silent for 3 periods is an alarm
         self.bell = bell             # called on every new alarm
+        self.secrets = secrets       # the site's secrets: commands are signed with the device's key
         self.acked = {}              # alarm key -> {'by', 'seq', 'at'} (retained site acks)
         self.last_seen = {}          # device -> time of its last message
         self.fire = None             # the site fire state (retained)
@@ -279,8 +280,13 @@ class Monitor(Recorder):
 
     def send(self, device, ctrl, op, args):
         """Publish a command; its ack comes back on the site's topics and is shown."""
+        from . import secrets as _secrets
+        from .commands import signed
         cid = 'm-%s' % uuid.uuid4().hex[:8]
         body = dict(args, id=cid, op=op)
+        key = _secrets.cmd_key(self.secrets, device)
+        if key is not None:
+            body = signed(body, device, ctrl, key)
         if self.store is not None:
             self.store.command(cid, device, ctrl, op, body)
         self.client.publish(topics.cmd(self.site, device, ctrl), json.dumps(body), qos=1)

@@ -10,8 +10,11 @@ from .errors import EdgeError
 from .recorder import Recorder
 
 
+DEFAULT_AUTH = None     # (user, password) for clients that name none: the CLI sets the site's control-room login
+
+
 def connect(host, port, name='edgectl', timeout=5.0, on_message=None, subscribe=(), client_id=None,
-            clean_session=True):
+            clean_session=True, auth=None):
     """A paho client connected to host:port with its network loop running. With a fixed
     client_id and clean_session=False the broker keeps what arrives while it is away."""
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or '%s-%s' % (name, uuid.uuid4().hex[:8]),
@@ -27,6 +30,9 @@ def connect(host, port, name='edgectl', timeout=5.0, on_message=None, subscribe=
         ready.set()
 
     c.on_connect = on_connect
+    auth = auth or DEFAULT_AUTH
+    if auth:
+        c.username_pw_set(*auth)
     if on_message:
         c.on_message = on_message
     try:
@@ -43,11 +49,11 @@ def connect(host, port, name='edgectl', timeout=5.0, on_message=None, subscribe=
 class Collector(Recorder):
     """Every message on the subscribed topics, with its arrival time; wait() for one."""
 
-    def __init__(self, host, port, topics, name='collector', client_id=None, clean_session=True):
+    def __init__(self, host, port, topics, name='collector', client_id=None, clean_session=True, auth=None):
         Recorder.__init__(self)
         self.msgs = self.items     # (arrival time, topic, JSON payload or None, retained)
         self.client = connect(host, port, name, on_message=self._on, subscribe=topics,
-                              client_id=client_id, clean_session=clean_session)
+                              client_id=client_id, clean_session=clean_session, auth=auth)
         time.sleep(0.05)
 
     def _on(self, client, userdata, msg):

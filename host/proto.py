@@ -1,4 +1,4 @@
-"""The protocol files in protocols/: topic builders (shared with the firmware), JSON
+"""The protocol files in protocols/: topic builders and command signing (shared with the firmware), JSON
 Schemas of every payload, controller definitions and test vectors."""
 import importlib.util
 import json
@@ -9,14 +9,18 @@ import jsonschema
 from .paths import PROTOCOLS
 
 
-def _load_topics():
-    spec = importlib.util.spec_from_file_location('edgectl._topics', PROTOCOLS / 'topics.py')
+SHARED = ('topics.py', 'signing.py')     # MicroPython modules the host uses as they are
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location('edgectl._' + name, PROTOCOLS / (name + '.py'))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
 
 
-topics = _load_topics()
+topics = _load('topics')
+signing = _load('signing')
 
 
 @lru_cache(maxsize=None)

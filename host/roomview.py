@@ -30,9 +30,9 @@ def _ago(t, now):
 
 
 class RoomView:
-    def __init__(self, site, host, port, operator, store, tele_s, bell, duration=None, log_lines=12):
+    def __init__(self, site, host, port, operator, store, tele_s, bell, duration=None, log_lines=12, secrets=None):
         self.mon = Monitor(site, console=Console(file=io.StringIO()), operator=operator, store=store,
-                           tele_s=tele_s, bell=bell)
+                           tele_s=tele_s, bell=bell, secrets=secrets)
         self.mon.show = self._log
         self.host, self.port = host, port
         self.duration = duration

@@ -27,8 +27,9 @@ class SimBoard:
     at its REPL when nothing was (a blank board). console=True: its serial console is a pty
     (`console.path`) that mpremote and `edgectl deploy` open like a USB serial port."""
 
-    def __init__(self, cfg, fsdir, heap_kb=None, io_port=None, firmware='host', console=False):
+    def __init__(self, cfg, fsdir, heap_kb=None, io_port=None, firmware='host', console=False, secret=None):
         self.cfg = cfg
+        self.secret = secret      # the board's secrets.json (MQTT login, command key), or None
         self.firmware = firmware
         self.console = None
         self.want_console = console
@@ -51,6 +52,8 @@ class SimBoard:
         and the plants' starting levels on its input wires."""
         self.fs.mkdir(parents=True, exist_ok=True)
         write_atomic(self.fs / 'config.json', json.dumps(self.cfg, indent=1))
+        if self.secret:
+            write_atomic(self.fs / 'secrets.json', json.dumps(self.secret))
         wires = {}
         for c in self.cfg['controllers']:
             if c.get('contact_eol'):
@@ -214,7 +217,10 @@ class SimSite:
             if (fresh or blank) and fs.exists():
                 shutil.rmtree(fs)
             cfg = device_config(site, dev, self.broker)
-            self.boards[dev] = SimBoard(cfg, fs, firmware='fs' if blank else 'host', console=serial or blank)
+            from . import secrets
+            secret = secrets.board_file(secrets.load(site.path), dev) if site.path else None
+            self.boards[dev] = SimBoard(cfg, fs, firmware='fs' if blank else 'host', console=serial or blank,
+                                        secret=secret)
 
     def start(self):
         try:

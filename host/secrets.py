@@ -1,0 +1,67 @@
+"""A site's secrets, kept beside the site file and never in it: per-device MQTT passwords
+and command keys, the control room's MQTT login. The file is created 0600, never printed,
+and a .gitignore next to it keeps it out of git. Boards get theirs over the serial line
+only (`edgectl flash`, `config push --via serial`), as secrets.json on their filesystem."""
+import json
+import os
+import secrets as _random
+from pathlib import Path
+
+from .errors import EdgeError
+
+ROOM_USER = 'control-room'
+
+
+def path_for(site_path):
+    p = Path(site_path)
+    return p.with_name(p.stem + '.secrets.json')
+
+
+def load(site_path):
+    """The site's secrets, or None when there is no secrets file."""
+    p = path_for(site_path)
+    if not p.exists():
+        return None
+    mode = p.stat().st_mode & 0o077
+    if mode:
+        raise EdgeError('%s is readable by others (mode %o): chmod 600 %s' % (p, p.stat().st_mode & 0o777, p), 2)
+    try:
+        return json.loads(p.read_text())
+    except ValueError:
+        raise EdgeError('%s is not valid JSON' % p, 2)
+
+
+def ensure(site_path, devices):
+    """Create or complete the secrets file: a unique credential and command key for every
+    device (never a default). Returns (secrets, names of devices added)."""
+    p = path_for(site_path)
+    s = load(site_path) or {'devices': {}, 'room': {'user': ROOM_USER, 'password': _random.token_urlsafe(18)}}
+    added = []
+    for d in devices:
+        if d not in s['devices']:
+            s['devices'][d] = {'mqtt_password': _random.token_urlsafe(18), 'cmd_key': _random.token_hex(32)}
+            added.append(d)
+    if added or not p.exists():
+        fd = os.open(str(p) + '.tmp', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, 'w') as f:
+            json.dump(s, f, indent=1)
+        os.replace(str(p) + '.tmp', p)
+        os.chmod(p, 0o600)
+        ignore = p.parent / '.gitignore'
+        lines = ignore.read_text().splitlines() if ignore.exists() else []
+        if '*.secrets.json' not in lines:
+            ignore.write_text('\n'.join(lines + ['*.secrets.json']) + '\n')
+    return s, added
+
+
+def board_file(secrets, device):
+    """secrets.json for one board: its MQTT login and its command key."""
+    d = (secrets or {}).get('devices', {}).get(device)
+    if not d:
+        return None
+    return {'mqtt_user': device, 'mqtt_password': d['mqtt_password'], 'cmd_key': d['cmd_key']}
+
+
+def cmd_key(secrets, device):
+    d = (secrets or {}).get('devices', {}).get(device)
+    return bytes.fromhex(d['cmd_key']) if d else None

@@ -1,0 +1,150 @@
+"""Security against a real mosquitto with the ACL and password file generated from the site:
+no anonymous access; a device's credential cannot publish under another device or read its
+commands; a simulated board logs in with its own credential; its safety commands must be
+signed, fresh and meant for it: forged, replayed, truncated and unsigned ones are refused
+with a reason and change nothing; `edgectl cmd` signs with the site's key by itself."""
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from edgectl import commands, proto, secrets
+from edgectl import site as sitemod
+from edgectl.broker import Broker
+from edgectl.errors import EdgeError
+from edgectl.mqttc import Collector, connect
+from edgectl.sim import SimBoard, Supervisor
+from edgectl.simio import SimIO
+
+T = proto.topics
+SITE = """\
+site: sec
+broker: {host: 127.0.0.1, port: %d}
+devices:
+  lobby-1:
+    board: esp32-devkitc
+    controllers:
+      - {name: front, type: door, pins: {contact: 4, lock: 25}, debounce_ms: 20, unlock_s: 3}
+  lobby-2:
+    board: esp32-devkitc
+    controllers:
+      - {name: rear, type: door, pins: {contact: 4, lock: 25}}
+"""
+
+
+@pytest.fixture
+def secure(tmp_path):
+    from edgectl.broker import free_port
+    port = free_port()
+    site = tmp_path / 'site.yaml'
+    site.write_text(SITE % port)
+    s = sitemod.load_valid(site)
+    sec, added = secrets.ensure(site, sorted(s.devices))
+    br = Broker(port=port, workdir=tmp_path / 'broker', site='sec', secrets=sec).start()
+    yield site, s, sec, br
+    br.stop()
+
+
+def test_secrets_file_is_private_and_ignored_by_git(secure):
+    site, s, sec, br = secure
+    p = secrets.path_for(site)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o600
+    assert '*.secrets.json' in (site.parent / '.gitignore').read_text()
+    a, b = sec['devices']['lobby-1'], sec['devices']['lobby-2']
+    assert a['mqtt_password'] != b['mqtt_password'] and a['cmd_key'] != b['cmd_key']
+    again, added = secrets.ensure(site, ['lobby-1', 'lobby-2'])
+    assert added == [] and again == sec, 'existing credentials are kept'
+    os.chmod(p, 0o644)
+    with pytest.raises(EdgeError):
+        secrets.load(site)
+    os.chmod(p, 0o600)
+
+
+def login(br, user, pw, name):
+    return connect(br.host, br.port, name, auth=(user, pw))
+
+
+def test_acl_keeps_each_device_to_its_own_topics(secure):
+    site, s, sec, br = secure
+    with pytest.raises(EdgeError):
+        connect(br.host, br.port, 'anon')                              # anonymous: refused
+    with pytest.raises(EdgeError):
+        login(br, 'lobby-1', 'wrong', 'bad')
+    room = Collector(br.host, br.port, [T.site_filter('sec')], 'room',
+                     auth=(sec['room']['user'], sec['room']['password']))
+    got = []
+    dev1 = login(br, 'lobby-1', sec['devices']['lobby-1']['mqtt_password'], 'd1')
+    dev1.on_message = lambda c, u, m: got.append(m.topic)
+    dev1.subscribe(T.cmd('sec', 'lobby-2', 'rear'), 1)                 # another device's commands
+    dev1.subscribe(T.cmd('sec', 'lobby-1', 'front'), 1)                # its own
+    time.sleep(0.3)
+    try:
+        dev1.publish(T.evt('sec', 'lobby-2', 'rear'), '{"seq": 1, "type": "door.forced"}', qos=1).wait_for_publish(5)
+        dev1.publish(T.cmd('sec', 'lobby-2', 'rear'), '{"id": "x", "op": "unlock"}', qos=1).wait_for_publish(5)
+        dev1.publish(T.evt('sec', 'lobby-1', 'front'), '{"seq": 1, "type": "door.opened"}', qos=1).wait_for_publish(5)
+        room.client.publish(T.cmd('sec', 'lobby-2', 'rear'), '{"id": "r", "op": "status"}', qos=1)
+        room.client.publish(T.cmd('sec', 'lobby-1', 'front'), '{"id": "r", "op": "status"}', qos=1)
+        time.sleep(0.8)
+        seen = [m[1] for m in room.msgs]
+        assert T.evt('sec', 'lobby-1', 'front') in seen, 'its own event goes through'
+        assert T.evt('sec', 'lobby-2', 'rear') not in seen, 'an event under another device was accepted'
+        assert seen.count(T.cmd('sec', 'lobby-2', 'rear')) == 1, 'only the control room commands lobby-2'
+        assert got == [T.cmd('sec', 'lobby-1', 'front')], 'lobby-1 read: %r' % got
+    finally:
+        dev1.loop_stop()
+        room.close()
+
+
+def test_board_logs_in_and_refuses_forged_replayed_and_unsigned_unlocks(secure, tmp_path):
+    site, s, sec, br = secure
+    cfg = sitemod.device_config(s, 'lobby-1')
+    b = SimBoard(cfg, tmp_path / 'lobby-1', secret=secrets.board_file(sec, 'lobby-1')).start()
+    sup = Supervisor([b])
+    auth = (sec['room']['user'], sec['room']['password'])
+    col = Collector(br.host, br.port, [T.site_filter('sec')], 'room', auth=auth)
+    io = SimIO(b.io_port)
+    key = secrets.cmd_key(sec, 'lobby-1')
+
+    def raw(body):
+        m = col.mark()
+        col.client.publish(T.cmd('sec', 'lobby-1', 'front'), json.dumps(body), qos=1)
+        r = col.wait(lambda t, p: '/ack/' in t and isinstance(p, dict) and p.get('id') == body['id'], 5, m)
+        assert r, b.log_tail()
+        return r[2]
+    try:
+        st = col.wait(lambda t, p: t == T.status('sec', 'lobby-1') and isinstance(p, dict) and p.get('online'), 10)
+        assert st and st[2]['signed_cmds'] is True, b.log_tail()
+        ack = raw({'id': 'u1', 'op': 'unlock'})
+        assert not ack['ok'] and 'needs a signature' in ack['err']
+        good = commands.signed({'id': 'u2', 'op': 'unlock', 's': 2}, 'lobby-1', 'front', key)
+        forged = dict(good, id='u3', s=3600)                           # changed after signing
+        assert 'bad signature' in raw(forged)['err']
+        truncated = dict(good, id='u2', sig=good['sig'][:20])
+        assert 'bad signature' in raw(truncated)['err']
+        other = commands.signed({'id': 'u4', 'op': 'unlock'}, 'lobby-2', 'front', key)   # meant for another board
+        assert 'bad signature' in raw(other)['err']
+        assert io.get('front.lock') == 1, 'nothing refused moved the lock'
+        assert raw(good)['ok'] is True
+        assert io.get('front.lock') == 0
+        replay = raw(good)                                              # the same message recorded and sent again
+        assert not replay['ok'] and 'replayed' in replay['err']
+        assert col.event('system.cmd_rejected', err='bad signature')
+        assert raw({'id': 's1', 'op': 'status'})['ok'], 'status needs no signature'
+        # edgectl cmd finds the site's secrets next to the site file and signs
+        time.sleep(3.2)
+        assert io.get('front.lock') == 1
+        r = subprocess.run([sys.executable, '-m', 'edgectl.cli', 'cmd', 'lobby-1', 'front', 'unlock', 's=2',
+                            '--site', str(site)], capture_output=True, text=True, timeout=30, cwd=tmp_path,
+                           env=dict(os.environ, EDGECTL_MQTT_USER=auth[0], EDGECTL_MQTT_PASSWORD=auth[1]))
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert io.get('front.lock') == 0
+    finally:
+        io.close()
+        col.close()
+        sup.stop()
+        b.stop()
