@@ -265,7 +265,15 @@ def cmd_broker(a):
                   'puts them on the boards)' % (', '.join(added), secrets.path_for(_site_path(a))), flush=True)
     else:
         sec = secrets.load(_site_path(a))
-    with Broker(port=port, workdir=workdir, persistence=True, site=s.name, secrets=sec) as b:
+    tls_files = None
+    if a.tls:
+        from . import secrets as _sec, tls
+        folder = _sec.path_for(_site_path(a)).parent / ('%s.tls' % s.name)
+        ca, key = tls.make_ca(folder, s.name)
+        crt, k = tls.make_server(folder, ca, key, host)
+        tls_files = (ca, crt, k)
+        print('TLS: site CA %s (its key stays here, 0600); broker certificate for %s' % (ca, host), flush=True)
+    with Broker(port=port, workdir=workdir, persistence=True, site=s.name, secrets=sec, tls=tls_files) as b:
         print('mosquitto for site %s on %s:%d (config %s, log %s)%s; Ctrl-C stops it' % (
             s.name, b.host, b.port, b.conf, b.log,
             ', no anonymous access, per-device ACL %s' % b.acl if sec else ', anonymous (no secrets file: --secure)'),
@@ -661,6 +669,9 @@ def build_parser():
     _site_arg(s, positional=True)
     s.add_argument('--port', type=int, help="override the site file's port")
     s.add_argument('--dir', help='config/log folder (default .edgectl/broker)')
+    s.add_argument('--tls', action='store_true',
+                   help='TLS only: a site CA (created once, beside the site file in SITE.tls/) and a broker '
+                        'certificate for the site\'s broker host; clients verify both (CA and name)')
     s.add_argument('--secure', action='store_true',
                    help='create the site secrets file if needed (a unique MQTT password and command key per '
                         'device, 0600, git-ignored) and run with no anonymous access and a per-device ACL '

@@ -11,10 +11,11 @@ from .recorder import Recorder
 
 
 DEFAULT_AUTH = None     # (user, password) for clients that name none: the CLI sets the site's control-room login
+DEFAULT_CA = None       # the site CA's certificate: TLS to the broker, its name checked
 
 
 def connect(host, port, name='edgectl', timeout=5.0, on_message=None, subscribe=(), client_id=None,
-            clean_session=True, auth=None):
+            clean_session=True, auth=None, ca=None):
     """A paho client connected to host:port with its network loop running. With a fixed
     client_id and clean_session=False the broker keeps what arrives while it is away."""
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or '%s-%s' % (name, uuid.uuid4().hex[:8]),
@@ -33,10 +34,17 @@ def connect(host, port, name='edgectl', timeout=5.0, on_message=None, subscribe=
     auth = auth or DEFAULT_AUTH
     if auth:
         c.username_pw_set(*auth)
+    ca = ca or DEFAULT_CA
+    if ca:
+        import ssl
+        c.tls_set(ca_certs=str(ca), cert_reqs=ssl.CERT_REQUIRED)   # and the host name is checked
     if on_message:
         c.on_message = on_message
     try:
         c.connect(host, port, keepalive=30)
+    except ssl_errors() as e:
+        raise EdgeError('TLS to the broker at %s:%d failed: %s (is its certificate from the site CA and for '
+                        'the name %s?)' % (host, port, e, host))
     except OSError as e:
         raise EdgeError('cannot reach the MQTT broker at %s:%d (%s): start one with `edgectl broker`' % (host, port, e))
     c.loop_start()
@@ -46,14 +54,20 @@ def connect(host, port, name='edgectl', timeout=5.0, on_message=None, subscribe=
     return c
 
 
+def ssl_errors():
+    import ssl
+    return (ssl.SSLError, ssl.CertificateError)
+
+
 class Collector(Recorder):
     """Every message on the subscribed topics, with its arrival time; wait() for one."""
 
-    def __init__(self, host, port, topics, name='collector', client_id=None, clean_session=True, auth=None):
+    def __init__(self, host, port, topics, name='collector', client_id=None, clean_session=True, auth=None,
+                 ca=None):
         Recorder.__init__(self)
         self.msgs = self.items     # (arrival time, topic, JSON payload or None, retained)
         self.client = connect(host, port, name, on_message=self._on, subscribe=topics,
-                              client_id=client_id, clean_session=clean_session, auth=auth)
+                              client_id=client_id, clean_session=clean_session, auth=auth, ca=ca)
         time.sleep(0.05)
 
     def _on(self, client, userdata, msg):
