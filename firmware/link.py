@@ -9,6 +9,26 @@ import mqtt
 import topics
 
 BACKOFF_MIN_MS = 500
+CA_FILE = 'ca.der'      # the site CA (DER), written over serial with the secrets
+
+
+class TlsError(Exception):
+    pass
+
+
+def tls_context():
+    """TLS that trusts only the site CA and checks the broker's name. Without the CA file
+    the board does not connect at all (it never falls back to plain MQTT)."""
+    import ssl
+    try:
+        with open(CA_FILE, 'rb') as f:
+            ca = f.read()
+    except OSError:
+        raise TlsError('the config asks for TLS but the board has no %s: push it over serial' % CA_FILE)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(cadata=ca)
+    return ctx
 
 
 class Link:
@@ -26,7 +46,8 @@ class Link:
             will=(self.t_status, b'{"online": false}', 1, True),
             user=app.secrets.get('mqtt_user') or b.get('user'),
             password=app.secrets.get('mqtt_password') or b.get('password'),
-            on_message=self._on_message, timeout_ms=cfg.get('net_timeout_ms', 5000))
+            on_message=self._on_message, timeout_ms=cfg.get('net_timeout_ms', 5000),
+            ssl=self._tls(b))
         self.tele_ms = cfg.get('tele_s', 60) * 1000
         self.backoff_max = cfg.get('backoff_max_s', 10) * 1000
         self.ntp = cfg.get('ntp_host', 'pool.ntp.org')
@@ -62,8 +83,22 @@ class Link:
                 self.acks_dropped += 1
                 raise
 
+    def _tls(self, b):
+        self.blocked = None      # why this board must not connect (a TLS config without its CA)
+        if not b.get('tls'):
+            return None
+        try:
+            return tls_context()
+        except Exception as e:
+            self.blocked = str(e)
+            print('edgectl: no connection:', e)
+            return None
+
     async def run(self):
         backoff = BACKOFF_MIN_MS
+        while self.blocked:      # offline on purpose: the controllers run, the outbox keeps events
+            self.last_error = self.blocked
+            await asyncio.sleep_ms(10000)
         while True:
             if not self.app.io.net_up():    # Wi-Fi/Ethernet not up yet: no point dialling
                 await asyncio.sleep_ms(500)

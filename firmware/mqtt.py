@@ -115,8 +115,9 @@ def _close_stream(w):
 
 class Client:
     def __init__(self, client_id, host, port, keepalive=30, will=None, user=None,
-                 password=None, on_message=None, max_packet=8192, timeout_ms=5000):
+                 password=None, on_message=None, max_packet=8192, timeout_ms=5000, ssl=None):
         self.client_id = client_id
+        self.ssl = ssl          # an ssl.SSLContext (CA loaded, CERT_REQUIRED): TLS, host name checked
         self.host = host
         self.port = port
         self.keepalive = keepalive
@@ -143,8 +144,11 @@ class Client:
     async def connect(self):
         self.close()
         self.error = None
-        r, w = await asyncio.wait_for_ms(asyncio.open_connection(self.host, self.port),
-                                         self.timeout_ms)
+        if self.ssl is not None:
+            op = asyncio.open_connection(self.host, self.port, ssl=self.ssl)
+        else:
+            op = asyncio.open_connection(self.host, self.port)
+        r, w = await asyncio.wait_for_ms(op, self.timeout_ms)
         self._r, self._w = r, w
         await self._send(connect_packet(self.client_id, self.keepalive, self.will,
                                         self.user, self.password))

@@ -43,10 +43,23 @@ def _broker_for(a):
         sec = _site_secrets(a)
     except EdgeError:
         sec = None
+    from . import mqttc
     if sec:
-        from . import mqttc
         mqttc.DEFAULT_AUTH = (sec['room']['user'], sec['room']['password'])
-    return _broker_of(a)
+    out = _broker_of(a)
+    try:
+        from . import site as sitemod, tls
+        s = sitemod.load_valid(_site_path(a))
+        if s.data['broker'].get('tls'):
+            ca = tls.ca_for(_site_path(a), s.name)
+            if ca is None:
+                raise EdgeError('the site broker speaks TLS but there is no site CA beside %s: '
+                                'run `edgectl broker --tls` there' % _site_path(a), 2)
+            mqttc.DEFAULT_CA = ca
+    except EdgeError as e:
+        if 'TLS' in str(e):
+            raise
+    return out
 
 
 def _broker_of(a):
@@ -268,7 +281,7 @@ def cmd_broker(a):
     tls_files = None
     if a.tls:
         from . import secrets as _sec, tls
-        folder = _sec.path_for(_site_path(a)).parent / ('%s.tls' % s.name)
+        folder = tls.folder_for(_site_path(a), s.name)
         ca, key = tls.make_ca(folder, s.name)
         crt, k = tls.make_server(folder, ca, key, host)
         tls_files = (ca, crt, k)

@@ -34,7 +34,7 @@ def push_mqtt(host, port, site, cfg, timeout, progress=None):
 STAGED = 'config.push'
 
 
-def push_serial(port, cfg, reboot=True, net=None, secret=None):
+def push_serial(port, cfg, reboot=True, net=None, secret=None, ca_der=None):
     """Write the device's flat config over the serial line; the board checks it and builds
     every controller dry before it replaces config.json. Returns the board's verdict
     ({'ok', 'rev', 'err', 'kept'}); a refused config leaves the old one in place."""
@@ -46,6 +46,8 @@ def push_serial(port, cfg, reboot=True, net=None, secret=None):
             b.write('net.json', json.dumps(net).encode())
         if secret is not None:       # MQTT login and command key: over the cable only, never MQTT
             b.write('secrets.json', json.dumps(secret).encode())
+        if ca_der is not None:       # the site CA the board checks the broker against (TLS)
+            b.write('ca.der', ca_der)
         b.write(STAGED, json.dumps(cfg).encode())
         verdict = b.eval_json('import json, config\nprint(json.dumps(config.install(%r)))' % STAGED)
         if reboot:

@@ -90,7 +90,12 @@ def flash(port, site_path, device, firmware=None, write_image=True, erase=True, 
         write_micropython(port, board, image, erase=erase, show=show, say=say)
         time.sleep(2.0)                                  # the board boots MicroPython
     rep = deploy(port, show=show, say=say, expect_board=board, reset=False)
-    verdict = push_serial(port, cfg, reboot=True, net=net, secret=secrets.board_file(site_secrets, device))
+    from . import tls
+    ca = tls.ca_for(site_path, site.name) if cfg['broker'].get('tls') else None
+    if cfg['broker'].get('tls') and ca is None:
+        raise EdgeError('the site broker speaks TLS but there is no site CA: run `edgectl broker --tls` first', 2)
+    verdict = push_serial(port, cfg, reboot=True, net=net, secret=secrets.board_file(site_secrets, device),
+                          ca_der=tls.der(ca) if ca else None)
     if not verdict.get('ok'):
         raise EdgeError('the board refused config rev %s: %s' % (cfg['rev'], verdict.get('err')), 1)
     say('config rev %s written; the board reboots into it' % cfg['rev'])

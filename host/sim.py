@@ -27,8 +27,10 @@ class SimBoard:
     at its REPL when nothing was (a blank board). console=True: its serial console is a pty
     (`console.path`) that mpremote and `edgectl deploy` open like a USB serial port."""
 
-    def __init__(self, cfg, fsdir, heap_kb=None, io_port=None, firmware='host', console=False, secret=None):
+    def __init__(self, cfg, fsdir, heap_kb=None, io_port=None, firmware='host', console=False, secret=None,
+                 ca_der=None):
         self.cfg = cfg
+        self.ca_der = ca_der      # the site CA for TLS (ca.der), or None
         self.secret = secret      # the board's secrets.json (MQTT login, command key), or None
         self.firmware = firmware
         self.console = None
@@ -54,6 +56,8 @@ class SimBoard:
         write_atomic(self.fs / 'config.json', json.dumps(self.cfg, indent=1))
         if self.secret:
             write_atomic(self.fs / 'secrets.json', json.dumps(self.secret))
+        if self.ca_der:
+            (self.fs / 'ca.der').write_bytes(self.ca_der)
         wires = {}
         for c in self.cfg['controllers']:
             if c.get('contact_eol'):

@@ -73,6 +73,24 @@ def make_server(folder, ca_crt, ca_key, hostname):
     return crt, key
 
 
+def folder_for(site_path, site_name):
+    p = Path(site_path)
+    return p.parent / ('%s.tls' % site_name)
+
+
+def ca_for(site_path, site_name):
+    """The site CA certificate (PEM) for host clients, or None when there is none yet."""
+    p = folder_for(site_path, site_name) / 'site-ca.pem'
+    return p if p.exists() else None
+
+
+def der(ca_pem):
+    """The CA certificate as DER: what MicroPython's ssl loads (ca.der on the board)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    return x509.load_pem_x509_certificate(Path(ca_pem).read_bytes()).public_bytes(serialization.Encoding.DER)
+
+
 def check_files(ca):
     if not Path(ca).is_file():
         raise EdgeError('no site CA certificate %s: run `edgectl broker --tls` first' % ca, 2)

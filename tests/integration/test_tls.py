@@ -1,6 +1,8 @@
 """TLS to the broker: a site CA and a broker certificate for its name; the host client
 verifies both, and refuses a broker whose certificate names another host or comes from
 another CA."""
+import time
+
 import pytest
 
 from edgectl import tls
@@ -38,3 +40,41 @@ def test_host_verifies_the_brokers_certificate_and_name(tmp_path):
         for b in (good, wrong, stranger):
             b.stop()
     assert (tmp_path / 'ca' / 'site-ca.key').stat().st_mode & 0o077 == 0
+
+
+SITE = """\
+site: tl
+broker: {host: 127.0.0.1, port: %d, tls: true}
+devices:
+  lobby-1:
+    board: esp32-devkitc
+    controllers:
+      - {name: front, type: door, pins: {contact: 4, lock: 25}}
+"""
+
+
+def test_boards_speak_tls_and_refuse_a_broker_from_another_ca(tmp_path):
+    from edgectl import site as sitemod
+    from edgectl.sim import SimBoard
+    br, ca = tls_broker(tmp_path, '127.0.0.1', tmp_path / 'ca')
+    tls.make_ca(tmp_path / 'other-ca', 'x')           # a CA the broker's certificate is not from
+    s = sitemod.parse(SITE % br.port, 'site.yaml')
+    sitemod.validate(s)
+    assert not s.errors, s.errors
+    cfg = sitemod.device_config(s, 'lobby-1')
+    assert cfg['broker']['tls'] is True
+    good = SimBoard(cfg, tmp_path / 'good', ca_der=tls.der(ca)).start()
+    stranger = SimBoard(dict(cfg, device='lobby-1'), tmp_path / 'bad',
+                        ca_der=tls.der(tmp_path / 'other-ca' / 'site-ca.pem')).start()
+    col = Collector(br.host, br.port, ['edge/v1/tl/#'], 'tls', ca=ca)
+    try:
+        st = col.wait(lambda t, p: t.endswith('/status') and isinstance(p, dict) and p.get('online'), 10)
+        assert st, good.log_tail()
+        time.sleep(3)
+        onlines = [m for m in col.msgs if m[1].endswith('/status') and isinstance(m[2], dict) and m[2].get('online')]
+        assert len(onlines) == 1, 'the board trusting another CA must not have connected'
+    finally:
+        col.close()
+        good.stop()
+        stranger.stop()
+        br.stop()
