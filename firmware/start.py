@@ -48,6 +48,10 @@ def main():
         FW, app.site, app.device, log.boots, app.reset, ' SAFE MODE' if safe else '',
         (' trial ' + trial) if trial else '', gc.mem_alloc(), gc.mem_free()))
 
+    if cfg.get('console_locked') and hal.is_board():
+        import micropython
+        micropython.kbd_intr(-1)   # production: Ctrl-C on the console no longer stops the firmware
+
     async def run():
         await io.serve()
         asyncio.create_task(lk.run())

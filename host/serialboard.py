@@ -43,7 +43,8 @@ class SerialBoard:
         except TransportError:
             self.close()
             raise EdgeError('no MicroPython REPL answering on %s within %.0f s: is MicroPython on the board '
-                            '(`edgectl flash`)? is the board powered and the port right?' % (port, timeout))
+                            '(`edgectl flash`)? is the board powered and the port right? (a board whose config '
+                            'has console_locked ignores the console: reflash it)' % (port, timeout))
 
     def close(self):
         try:

@@ -104,7 +104,9 @@ class SimConsole:
             elif b == CTRL_B:
                 self.raw = False
             elif b == CTRL_C and not self.at_repl and self.proc is not None and self.proc.poll() is None:
-                if self.spoke:
+                if self.locked():
+                    pass                   # console_locked: the firmware ignores Ctrl-C (kbd_intr(-1) on a board)
+                elif self.spoke:
                     self._interrupt()          # the firmware is running: interrupt it
                 else:
                     self.pending_interrupt = True   # still starting: once MicroPython runs
@@ -115,6 +117,16 @@ class SimConsole:
                 os.write(self.board_fd, data)
             except OSError:
                 pass
+
+    def locked(self):
+        """The board runs a config with console_locked (the unix port cannot ignore SIGINT
+        as an ESP32's firmware ignores Ctrl-C, so the console does it for it)."""
+        import json
+        try:
+            with open(self.spawn('firmware')[2] + '/config.json') as f:
+                return bool(json.load(f).get('console_locked'))
+        except (OSError, ValueError):
+            return False
 
     def _interrupt(self):
         self.pending_interrupt = False

@@ -188,3 +188,15 @@ def test_one_line_errors(tmp_path, blank):
     assert not (b.fs / 'lib').exists(), 'nothing was written for an unknown device'
     r = edgectl('config', 'push', str(site), 'lobby-1', '--via', 'serial', '--port', b.serial_port, cwd=tmp_path)
     assert r.returncode == 1 and 'run `edgectl deploy' in r.stderr, r.stderr
+
+
+def test_a_locked_console_keeps_the_firmware_running(make_board, broker, tmp_path):
+    site = tmp_path / 'site.yaml'
+    site.write_text((SITE % broker.port).replace('    healthy_s: 5\n', '    healthy_s: 5\n    console_locked: true\n'))
+    b = make_board(site.read_text(), 'lobby-1', site_broker=True, firmware='fs', console=True)
+    installed((b, site), tmp_path)
+    time.sleep(1.0)
+    r = edgectl('deploy', '--port', b.serial_port, cwd=tmp_path)
+    assert r.returncode == 1 and 'console_locked' in r.stderr, r.stderr
+    assert 'interrupted' not in b.log.read_text(errors='replace').split('--- start')[-1], 'the firmware was stopped'
+    assert b.alive()
