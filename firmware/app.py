@@ -89,6 +89,8 @@ class App:
         self.secrets = load_secrets()
         key = self.secrets.get('cmd_key')
         self.verifier = signing.Verifier(_unhex(key), self.device) if key else None
+        fk = self.secrets.get('fire_key')     # a fire reset relocks every door: it must be the control room's
+        self.fire_verifier = signing.Verifier(_unhex(fk), self.site, 'fire_ctr.json') if fk else None
         for c in cfg['controllers']:
             self._add(c)
         io.on_edge(self._edge)
@@ -255,6 +257,11 @@ class App:
         if active == bool(self.fire.get('active')):
             self.fire = f
             return
+        if not active and self.fire_verifier is not None:
+            err = self.fire_verifier.check('_site/fire', f)
+            if err:        # an unsigned or replayed reset: the doors stay released
+                self.event('system.site_fire_rejected', SEV_WARN, {'err': short(err)})
+                return
         self.fire = f
         _save_fire(f)
         self.event('system.site_fire', SEV_INFO, {'active': active, 'by': short(str(f.get('by')), 64)})

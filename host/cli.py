@@ -222,7 +222,9 @@ def cmd_fire(a):
         if ans.strip() != 'RESET':
             raise EdgeError('not confirmed: nothing sent', 1)
     devices = sorted(sitemod.load_valid(_site_path(a)).devices) if (a.site_opt or os.path.exists(_site_path(a))) else []
-    applied = fire.publish(host, port, site, active, a.by, devices, a.timeout)
+    sec = _site_secrets(a)
+    key = bytes.fromhex(sec['fire_key']) if sec and sec.get('fire_key') else None
+    applied = fire.publish(host, port, site, active, a.by, devices, a.timeout, fire_key=key)
     missing = sorted(d for d, ok in applied.items() if not ok)
     if a.json:
         print(json.dumps({'active': active, 'by': a.by, 'applied': applied}))

@@ -18,7 +18,7 @@ def status(host, port, site, timeout=2.0):
         col.close()
 
 
-def publish(host, port, site, active, by, devices=(), timeout=10.0):
+def publish(host, port, site, active, by, devices=(), timeout=10.0, fire_key=None):
     """Publish the site fire state (retained); wait for each listed device to apply it
     (its system.site_fire event). Returns {device: True/False applied}."""
     if not by:
@@ -27,6 +27,9 @@ def publish(host, port, site, active, by, devices=(), timeout=10.0):
     try:
         m = col.mark()
         body = {'active': active, 'by': by, 'ts': int(time.time() * 1000)}
+        if fire_key:                  # boards with the site's fire key accept only a signed reset
+            from .commands import signed
+            body = signed(body, site, '_site/fire', fire_key)
         col.client.publish(topics.site_fire(site), json.dumps(body), qos=1, retain=True).wait_for_publish(5)
         applied = {}
         end = time.monotonic() + timeout

@@ -37,6 +37,9 @@ def ensure(site_path, devices):
     p = path_for(site_path)
     s = load(site_path) or {'devices': {}, 'room': {'user': ROOM_USER, 'password': _random.token_urlsafe(18)}}
     added = []
+    if 'fire_key' not in s:
+        s['fire_key'] = _random.token_hex(32)     # signs the control room's fire resets
+        added.append('(site fire key)')
     for d in devices:
         if d not in s['devices']:
             s['devices'][d] = {'mqtt_password': _random.token_urlsafe(18), 'cmd_key': _random.token_hex(32)}
@@ -59,7 +62,10 @@ def board_file(secrets, device):
     d = (secrets or {}).get('devices', {}).get(device)
     if not d:
         return None
-    return {'mqtt_user': device, 'mqtt_password': d['mqtt_password'], 'cmd_key': d['cmd_key']}
+    out = {'mqtt_user': device, 'mqtt_password': d['mqtt_password'], 'cmd_key': d['cmd_key']}
+    if secrets.get('fire_key'):
+        out['fire_key'] = secrets['fire_key']
+    return out
 
 
 def cmd_key(secrets, device):

@@ -63,9 +63,11 @@ class Verifier:
     """Checks signed commands for one board; keeps the highest counter accepted on flash."""
     FILE = 'ctr.json'
 
-    def __init__(self, key, device):
+    def __init__(self, key, device, path=None):
         self.key = key
         self.device = device
+        if path:
+            self.FILE = path
         self.last = self._load()
 
     def _load(self):

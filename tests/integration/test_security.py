@@ -148,3 +148,51 @@ def test_board_logs_in_and_refuses_forged_replayed_and_unsigned_unlocks(secure, 
         col.close()
         sup.stop()
         b.stop()
+
+
+def test_only_a_signed_fresh_fire_reset_relocks(secure, tmp_path):
+    from edgectl import fire
+    site, s, sec, br = secure
+    cfg = sitemod.device_config(s, 'lobby-1')
+    b = SimBoard(cfg, tmp_path / 'lobby-1', secret=secrets.board_file(sec, 'lobby-1')).start()
+    sup = Supervisor([b])
+    auth = (sec['room']['user'], sec['room']['password'])
+    col = Collector(br.host, br.port, [T.site_filter('sec')], 'room', auth=auth)
+    io = SimIO(b.io_port)
+    key = bytes.fromhex(sec['fire_key'])
+
+    def wait_lock(v, t=5):
+        end = time.monotonic() + t
+        while time.monotonic() < end and io.get('front.lock') != v:
+            time.sleep(0.05)
+        return io.get('front.lock') == v
+    try:
+        assert col.wait(lambda t, p: t == T.status('sec', 'lobby-1') and isinstance(p, dict) and p.get('online'), 10)
+        col.client.publish(T.site_fire('sec'), json.dumps({'active': True, 'by': 'room'}), qos=1, retain=True)
+        assert wait_lock(0), 'fire releases the lock'
+        m = col.mark()
+        col.client.publish(T.site_fire('sec'), json.dumps({'active': False, 'by': 'intruder'}), qos=1, retain=True)
+        assert col.event('system.site_fire_rejected', 5, m), b.log_tail()
+        assert not wait_lock(1, 1.0), 'an unsigned reset relocked the doors'
+        reset = commands.signed({'active': False, 'by': 'guard'}, 'sec', '_site/fire', key)
+        col.client.publish(T.site_fire('sec'), json.dumps(reset), qos=1, retain=True)
+        assert wait_lock(1), 'the signed reset relocks'
+        col.client.publish(T.site_fire('sec'), json.dumps({'active': True, 'by': 'room'}), qos=1, retain=True)
+        assert wait_lock(0)
+        m = col.mark()
+        col.client.publish(T.site_fire('sec'), json.dumps(reset), qos=1, retain=True)   # recorded and replayed
+        r = col.event('system.site_fire_rejected', 5, m)
+        assert r and 'replayed' in r[2]['err']
+        assert not wait_lock(1, 1.0)
+        from edgectl import mqttc
+        mqttc.DEFAULT_AUTH = auth       # as the CLI logs in as the control room
+        try:
+            applied = fire.publish(br.host, br.port, 'sec', False, 'guard', ['lobby-1'], 5, fire_key=key)
+        finally:
+            mqttc.DEFAULT_AUTH = None
+        assert applied == {'lobby-1': True} and wait_lock(1), 'edgectl fire reset signs by itself'
+    finally:
+        io.close()
+        col.close()
+        sup.stop()
+        b.stop()
