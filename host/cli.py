@@ -239,7 +239,7 @@ def cmd_deploy(a):
     from .deploy import deploy
     show = not a.json and sys.stderr.isatty()
     say = (lambda m: None) if a.json else (lambda m: print(m, file=sys.stderr, flush=True))
-    rep = deploy(a.port, show=show, reset=not a.no_reset, baud=a.baud, say=say)
+    rep = deploy(a.port, show=show, reset=not a.no_reset, baud=a.baud, say=say, layout=a.layout)
     if a.json:
         print(json.dumps(rep))
     else:
@@ -807,6 +807,10 @@ def build_parser():
     s.add_argument('--port', required=True, help='serial port: /dev/ttyUSB0, /dev/ttyACM0, or a simulated board\'s pty')
     s.add_argument('--baud', type=int, default=115200, help='serial speed (default 115200)')
     s.add_argument('--no-reset', action='store_true', help='leave the board at its REPL afterwards')
+    s.add_argument('--layout', choices=['auto', 'lib', 'romfs'], default='auto',
+                   help='romfs: the firmware as one image in the ROM partition (runs from flash, heap stays '
+                        'free; written with `mpremote romfs deploy`); lib: .mpy files in lib/ (loaded into the '
+                        'heap); auto (default): romfs when the board has a ROM partition')
     s.add_argument('--json', action='store_true', help='print the report as JSON')
     s.set_defaults(fn=cmd_deploy)
 

@@ -119,10 +119,46 @@ class Progress:
             self.bar.stop()
 
 
-def deploy(port, show=True, reset=True, baud=115200, say=print, expect_board=None):
+def romfs_cmd(port, image):
+    """mpremote writing a ROMFS image into the board's ROM partition, without a soft reset
+    (`resume`: the interrupted firmware's watchdog keeps being fed)."""
+    import sys
+    return [sys.executable, '-m', 'mpremote', 'connect', port, 'resume', 'romfs', 'deploy', str(image)]
+
+
+def choose_layout(layout, has_rom):
+    """'romfs' (code runs from flash: the heap stays free) when the board's MicroPython has a
+    ROM partition, else 'lib' (.mpy files on the filesystem, loaded into the heap)."""
+    if layout == 'auto':
+        return 'romfs' if has_rom else 'lib'
+    if layout == 'romfs' and not has_rom:
+        raise EdgeError("this board's MicroPython has no ROMFS partition (vfs.rom_ioctl): flash a build with "
+                        "one, or deploy with --layout lib", 1)
+    return layout
+
+
+def deploy(port, show=True, reset=True, baud=115200, say=print, expect_board=None, layout='auto'):
     """Deploy to the board on `port`; returns a report dict (files, bytes, seconds)."""
     t0 = time.monotonic()
-    with SerialBoard(port, baud) as b:
+    romfs_sent = 0
+    b = SerialBoard(port, baud)
+    try:
+        has_rom = b.eval_json('import json\ntry:\n import vfs\n r = hasattr(vfs, "rom_ioctl")\n'
+                              'except ImportError:\n r = False\nprint(json.dumps(r))')
+        layout = choose_layout(layout, has_rom)
+        if layout == 'romfs':
+            from .build import build_romfs
+            image = build_romfs()
+            old = b.read_json(MANIFEST) or {}
+            if old.get('romfs') != sha(image.read_bytes()):
+                say('writing the ROMFS image (%d bytes) with mpremote' % image.stat().st_size)
+                b.close()
+                import subprocess
+                r = subprocess.run(romfs_cmd(port, image), capture_output=True, text=True)
+                if r.returncode:
+                    raise EdgeError('mpremote romfs deploy failed:\n%s' % (r.stdout + r.stderr).strip()[-600:], 1)
+                romfs_sent = image.stat().st_size
+                b = SerialBoard(port, baud)
         probe = b.probe()
         if probe['platform'] not in ('esp32', 'linux'):
             raise EdgeError('the board on %s is a %s: edgectl firmware runs on ESP32 boards (and the simulator)'
@@ -136,12 +172,16 @@ def deploy(port, show=True, reset=True, baud=115200, say=print, expect_board=Non
             probe['mpy_version'][1], probe['arch'] or 'bytecode only'))
         files = local_files(probe['arch'])
         check_compatible(probe, files)
+        if layout == 'romfs':       # the code is in the ROM partition: only main.py on the filesystem
+            files = {ENTRY: files[ENTRY]}
         old = b.read_json(MANIFEST)
         sizes = {LIB + '/' + n: s for n, s in b.sizes(LIB).items()}
         sizes.update({n: s for n, s in b.sizes('.').items() if n == ENTRY})
         send, delete = plan(files, old, sizes)
-        manifest = {'files': {p: sha(d) for p, d in files.items()}, 'fw': __version__,
+        manifest = {'files': {p: sha(d) for p, d in files.items()}, 'fw': __version__, 'layout': layout,
                     'mpy': list(probe['mpy_version']), 'arch': probe['arch'], 'deployed': int(time.time())}
+        if layout == 'romfs':
+            manifest['romfs'] = sha(image.read_bytes())
         payload = sum(len(files[p]) for p in send)
         if send or delete:
             say('sending %d of %d files (%d bytes), removing %d' % (len(send), len(files), payload, len(delete)))
@@ -158,7 +198,10 @@ def deploy(port, show=True, reset=True, baud=115200, say=print, expect_board=Non
             say('up to date: %d files match the board' % len(files))
         if reset:
             b.restart()
-        report = {'port': port, 'files': len(files), 'sent': len(send), 'deleted': len(delete),
+        report = {'port': port, 'layout': layout, 'romfs_bytes': romfs_sent,
+                  'files': len(files), 'sent': len(send), 'deleted': len(delete),
                   'payload_bytes': payload, 'wire_bytes': b.sent, 'seconds': round(time.monotonic() - t0, 3),
                   'platform': probe['platform'], 'arch': probe['arch']}
+    finally:
+        b.close()
     return report

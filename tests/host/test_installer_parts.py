@@ -145,3 +145,14 @@ def test_board_profiles_know_their_reserved_pins():
     for name in ('esp32-devkitc', 'esp32-s3-devkitc', 'olimex-esp32-poe'):
         b = boards.load(name)
         assert b['micropython_board'] and b['flash_offset'] and b['arch'] == 'xtensawin'
+
+
+def test_layout_choice_and_the_romfs_command():
+    assert deploy.choose_layout('auto', True) == 'romfs'
+    assert deploy.choose_layout('auto', False) == 'lib'
+    assert deploy.choose_layout('lib', True) == 'lib'
+    with pytest.raises(EdgeError) as e:
+        deploy.choose_layout('romfs', False)
+    assert 'no ROMFS partition' in str(e.value)
+    cmd = deploy.romfs_cmd('/dev/ttyUSB0', '/b/firmware.romfs')
+    assert cmd[1:] == ['-m', 'mpremote', 'connect', '/dev/ttyUSB0', 'resume', 'romfs', 'deploy', '/b/firmware.romfs']
