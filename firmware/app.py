@@ -258,7 +258,7 @@ class App:
             self.fire = f
             return
         if not active and self.fire_verifier is not None:
-            err = self.fire_verifier.check('_site/fire', f)
+            err = self.fire_verifier.check('_site/fire', f, wall_ms())
             if err:        # an unsigned or replayed reset: the doors stay released
                 self.event('system.site_fire_rejected', SEV_WARN, {'err': short(err)})
                 return
@@ -309,7 +309,7 @@ class App:
             fields = dict(args)
             fields['id'] = cid
             fields['op'] = op
-            err = self.verifier.check(ctrl_name, fields)
+            err = self.verifier.check(ctrl_name, fields, wall_ms())
             if err:
                 return err, None
         return self._run(ctrl, ctrl.command, op, args, ticks_ms()), None

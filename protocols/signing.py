@@ -77,8 +77,13 @@ class Verifier:
         except (OSError, ValueError):
             return 0
 
-    def check(self, ctrl, fields):
-        """None when the command is genuine and fresh, else why it is refused."""
+    MAX_AGE_MS = 30000      # a signed command older or newer than this by a set clock is refused
+    TIME_KNOWN_MS = 1700000000000
+
+    def check(self, ctrl, fields, now_ms=None):
+        """None when the command is genuine and fresh, else why it is refused. `now_ms`: the
+        board's wall clock; once set (NTP), a command whose counter (the sender's clock) is
+        more than MAX_AGE_MS away has expired, so one held back and sent later fails too."""
         sig = fields.get('sig')
         ctr = fields.get('ctr')
         if not isinstance(sig, str) or not sig:
@@ -93,6 +98,8 @@ class Verifier:
             return 'bad signature'
         if ctr <= self.last:
             return 'replayed or stale counter %d (last accepted %d)' % (ctr, self.last)
+        if now_ms is not None and now_ms > self.TIME_KNOWN_MS and abs(now_ms - ctr) > self.MAX_AGE_MS:
+            return 'expired: signed %d s from the board\'s clock' % ((now_ms - ctr) // 1000)
         self.last = ctr
         try:
             with open(self.FILE + '.tmp', 'w') as f:

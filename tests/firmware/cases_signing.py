@@ -57,3 +57,16 @@ def case_canonical_form_is_unambiguous():
     check(a != b, 'a value cannot fake another field')
     check(signing.canonical('d', 'c', {'a': 1}) != signing.canonical('d', 'c', {'a': '1'}), 'types differ')
     check(signing.canonical('d', 'c', {'a': True}) != signing.canonical('d', 'c', {'a': 1}), 'bool is not int')
+
+
+def case_a_command_held_back_expires_once_the_clock_is_set():
+    def run():
+        v = signing.Verifier(KEY, 'lobby-1')
+        now = 1800000000000
+        r = v.check('front', cmd(now - 60000), now)
+        check(r is not None and 'expired' in r, 'a minute old: %r' % r)
+        r = v.check('front', cmd(now + 60000), now)
+        check(r is not None and 'expired' in r, 'from the future: %r' % r)
+        eq(v.check('front', cmd(now - 1000), now), None, 'a second old is fine')
+        eq(v.check('front', cmd(now), 5000), None, 'a board without a set clock checks the counter only')
+    in_tmpdir('signing3', run)

@@ -129,6 +129,10 @@ def test_board_logs_in_and_refuses_forged_replayed_and_unsigned_unlocks(secure, 
         other = commands.signed({'id': 'u4', 'op': 'unlock'}, 'lobby-2', 'front', key)   # meant for another board
         assert 'bad signature' in raw(other)['err']
         assert io.get('front.lock') == 1, 'nothing refused moved the lock'
+        from edgectl.proto import signing
+        held = {'id': 'u5', 'op': 'unlock', 'ctr': int(time.time() * 1000) - 60000}   # captured, sent a minute late
+        held['sig'] = signing.sign(key, 'lobby-1', 'front', held)
+        assert 'expired' in raw(held)['err']
         assert raw(good)['ok'] is True
         assert io.get('front.lock') == 0
         replay = raw(good)                                              # the same message recorded and sent again
