@@ -436,15 +436,14 @@ def ingest(events=50000, publishers=4, devices=500, inflight=20, progress=None):
         mon = Monitor('bench', store=store, console=Console(file=_io.StringIO()))
         mon.show = lambda rec: None
         got = {'n': 0}
-        first_last = {}
+        from .mqttraw import RawSubscriber
 
-        def on_message(client, userdata, msg):
-            mon.handle(msg.topic, msg.payload)
-            got['n'] += 1
-            if got['n'] == events:
-                first_last['recv'] = time.time()
-        mon.client = connect(br.host, br.port, 'journal', on_message=on_message,
-                             subscribe=[topics.site_filter('bench')])
+        def on_batch(batch):
+            for topic, payload, retained in batch:
+                mon.handle(topic, payload, retained)
+            got['n'] += len(batch)
+        sub = RawSubscriber(br.host, br.port, 'journal-bench', [topics.site_filter('bench')], on_batch,
+                            commit=store.flush)
         time.sleep(0.3)
         t0 = stream(lambda: None)
         end = time.time() + 120
@@ -453,7 +452,7 @@ def ingest(events=50000, publishers=4, devices=500, inflight=20, progress=None):
         store.flush(120)
         t_commit = time.time()
         rows = store.count()
-        mon.detach()
+        sub.close()
         store.close()
         journal_rate = rows / (t_commit - t0)
 

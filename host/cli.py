@@ -288,7 +288,9 @@ def cmd_broker(a):
         crt, k = tls.make_server(folder, ca, key, host)
         tls_files = (ca, crt, k)
         print('TLS: site CA %s (its key stays here, 0600); broker certificate for %s' % (ca, host), flush=True)
-    with Broker(port=port, workdir=workdir, persistence=True, site=s.name, secrets=sec, tls=tls_files) as b:
+    b = Broker(port=port, workdir=workdir, persistence=True, site=s.name, secrets=sec, tls=tls_files)
+    b.max_inflight = 1000      # a deep window to the journal (edgectl bench ingest)
+    with b:
         print('mosquitto for site %s on %s:%d (config %s, log %s)%s; Ctrl-C stops it' % (
             s.name, b.host, b.port, b.conf, b.log,
             ', no anonymous access, per-device ACL %s' % b.acl if sec else ', anonymous (no secrets file: --secure)'),
@@ -511,18 +513,21 @@ def _journal_run(a):
     """Headless journal: a persistent MQTT session (the broker keeps what arrives while it
     restarts), every event of the site into SQLite, gaps reported."""
     from .monitor import Monitor
-    from .mqttc import connect
     from .proto import topics
     from .store import Store
     site, host, port = _broker_for(a)
     store = Store(a.db)
     mon = Monitor(site, as_json=False, store=store, tele_s=_site_tele(a))
     mon.show = lambda rec: None
+    from . import mqttc
+    from .mqttraw import RawSubscriber
 
-    def on_message(client, userdata, msg):
-        mon.handle(msg.topic, msg.payload, bool(msg.retain))
-    mon.client = connect(host, port, on_message=on_message, subscribe=[topics.site_filter(site)],
-                         client_id='journal-%s' % site, clean_session=False)
+    def on_batch(batch):
+        for topic, payload, retained in batch:
+            mon.handle(topic, payload, retained)
+    # a persistent session, acknowledged only once each batch is committed: nothing is lost
+    sub = RawSubscriber(host, port, 'journal-%s' % site, [topics.site_filter(site)], on_batch, commit=store.flush,
+                        auth=mqttc.DEFAULT_AUTH, ca=mqttc.DEFAULT_CA)
     print('journal of site %s on %s:%d into %s; Ctrl-C stops' % (site, host, port, store.path), flush=True)
     try:
         end = time.monotonic() + a.duration if a.duration else None
@@ -537,7 +542,7 @@ def _journal_run(a):
     except KeyboardInterrupt:
         pass
     finally:
-        mon.detach()
+        sub.close()
         store.close()
     return 0
 

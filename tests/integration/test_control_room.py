@@ -162,3 +162,42 @@ def test_journal_query_filters_csv_and_retention(tmp_path):
     assert json.loads(r.stdout) == {'events': 1, 'alarms': 0}, 'the old alarm is kept longest'
     r = run('query', '--json', '--device', 'a')
     assert [x['type'] for x in json.loads(r.stdout)] == ['door.forced']
+
+
+def test_headless_journal_loses_nothing_across_a_kill(make_board, broker, tmp_path):
+    import signal
+    site = tmp_path / 'site.yaml'
+    site.write_text(SITE % broker.port)
+    b = make_board(site.read_text(), 'lobby-1', site_broker=True)
+    io = SimIO(b.io_port)
+    db = tmp_path / 'j.sqlite3'
+    cmd = [sys.executable, '-m', 'edgectl.cli', 'journal', 'run', '--site', str(site), '--db', str(db)]
+
+    def toggle(n):
+        for _ in range(n):
+            io.set('front.contact', 1)
+            time.sleep(0.05)
+            io.set('front.contact', 0)
+            time.sleep(0.05)
+    try:
+        j = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        time.sleep(1.5)
+        toggle(5)
+        time.sleep(0.5)
+        j.send_signal(signal.SIGKILL)                     # the service dies
+        j.wait()
+        toggle(5)                                         # events while it is down
+        j = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        time.sleep(2.5)
+        j.terminate()
+        j.wait(10)
+        store = Store(db)
+        try:
+            seqs = sorted(r['seq'] for r in store.query(device='lobby-1'))
+        finally:
+            store.close()
+        top = max(seqs)
+        assert seqs == list(range(seqs[0], top + 1)), 'gaps in the journal: %r' % seqs
+        assert len(seqs) >= 40, 'about 20 open/close pairs expected, journaled %d' % len(seqs)
+    finally:
+        io.close()
