@@ -24,8 +24,7 @@ def load_secrets():
     """secrets.json (written over serial only, never over MQTT): MQTT credentials and the
     key signed commands are checked with."""
     try:
-        with open('secrets.json') as f:
-            d = json.load(f)
+        d = config.read_json('secrets.json')
         return d if isinstance(d, dict) else {}
     except (OSError, ValueError):
         return {}
@@ -38,8 +37,7 @@ def _unhex(h):
 
 def _load_fire():
     try:
-        with open(FIRE_FILE) as f:
-            d = json.load(f)
+        d = config.read_json(FIRE_FILE)
         return d if isinstance(d, dict) else {}
     except (OSError, ValueError):
         return {}
@@ -47,10 +45,7 @@ def _load_fire():
 
 def _save_fire(d):
     try:
-        with open(FIRE_FILE + '.tmp', 'w') as f:
-            json.dump({'active': bool(d.get('active')), 'by': d.get('by')}, f)
-        import os
-        os.rename(FIRE_FILE + '.tmp', FIRE_FILE)
+        config.write_json(FIRE_FILE, {'active': bool(d.get('active')), 'by': d.get('by')})
     except OSError:
         pass
 

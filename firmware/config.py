@@ -53,12 +53,12 @@ def check(cfg):
     return cfg
 
 
-def _read_json(path):
+def read_json(path):
     with open(path) as f:
         return json.load(f)
 
 
-def _write_json(path, obj):
+def write_json(path, obj):
     tmp = path + '.tmp'
     with open(tmp, 'w') as f:
         json.dump(obj, f)
@@ -82,7 +82,7 @@ def _exists(path):
 
 def load(path=PATH):
     try:
-        cfg = _read_json(path)
+        cfg = read_json(path)
     except OSError:
         raise ConfigError('no %s on the board: push one with `edgectl config push`' % path)
     except ValueError:
@@ -95,18 +95,18 @@ def boot():
     means the first one died: the candidate is abandoned."""
     if _exists(TRIAL):
         try:
-            t = _read_json(TRIAL)
+            t = read_json(TRIAL)
         except (OSError, ValueError):
             t = {'rev': '?', 'tries': 9}
         if not _exists(NEW):
             # promotion finished (rename done) but the marker survived a power cut
             _remove(TRIAL)
-            _write_json(RESULT, {'rev': t.get('rev'), 'ok': True})
+            write_json(RESULT, {'rev': t.get('rev'), 'ok': True})
         elif t.get('tries', 0) >= 1:
             abandon(t.get('rev'), 'the board did not stay up with it')
         else:
             t['tries'] = t.get('tries', 0) + 1
-            _write_json(TRIAL, t)
+            write_json(TRIAL, t)
             try:
                 return load(NEW), t.get('rev')
             except ConfigError as e:
@@ -126,13 +126,13 @@ def install(path):
     and built dry, then it replaces config.json in one rename; else the board keeps its old
     one. The verdict is returned and also reported as an event at the next boot."""
     try:
-        old = _read_json(PATH).get('rev')
+        old = read_json(PATH).get('rev')
     except (OSError, ValueError, AttributeError):
         old = None
     rev = None
     try:
         try:
-            new = _read_json(path)
+            new = read_json(path)
         except ValueError:
             raise ConfigError('not valid JSON')
         rev = new.get('rev') if isinstance(new, dict) else None
@@ -141,20 +141,20 @@ def install(path):
     except Exception as e:
         _remove(path)
         r = {'rev': rev, 'ok': False, 'err': str(e), 'kept': old}
-        _write_json(RESULT, r)
+        write_json(RESULT, r)
         return r
     _remove(NEW)
     _remove(TRIAL)
     os.rename(path, PATH)
     r = {'rev': rev, 'ok': True, 'replaced': old}
-    _write_json(RESULT, r)
+    write_json(RESULT, r)
     return r
 
 
 def stage(cfg):
     """Keep a checked candidate beside the good config; the next boot tries it."""
-    _write_json(NEW, cfg)
-    _write_json(TRIAL, {'rev': cfg.get('rev'), 'tries': 0})
+    write_json(NEW, cfg)
+    write_json(TRIAL, {'rev': cfg.get('rev'), 'tries': 0})
 
 
 def promote(rev):
@@ -165,13 +165,13 @@ def promote(rev):
 def abandon(rev, why):
     _remove(NEW)
     _remove(TRIAL)
-    _write_json(RESULT, {'rev': rev, 'ok': False, 'err': why})
+    write_json(RESULT, {'rev': rev, 'ok': False, 'err': why})
 
 
 def take_result():
     """The outcome of the last candidate, once (then forgotten)."""
     try:
-        r = _read_json(RESULT)
+        r = read_json(RESULT)
     except (OSError, ValueError):
         return None
     _remove(RESULT)
@@ -180,10 +180,10 @@ def take_result():
 
 def last_rejected():
     try:
-        return _read_json('cfg_rejected.json').get('rev')
+        return read_json('cfg_rejected.json').get('rev')
     except (OSError, ValueError, AttributeError):
         return None
 
 
 def remember_rejected(rev):
-    _write_json('cfg_rejected.json', {'rev': rev})
+    write_json('cfg_rejected.json', {'rev': rev})

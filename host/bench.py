@@ -162,8 +162,8 @@ devices:
 
 def _pct(xs):
     s = sorted(xs)
-    return {'p50': round(s[len(s) // 2], 3), 'p99': round(s[min(len(s) - 1, int(len(s) * 0.99))], 3),
-            'max': round(s[-1], 3)}
+    at = lambda q: s[min(len(s) - 1, int(len(s) * q))]
+    return {'p50': round(at(0.5), 3), 'p90': round(at(0.9), 3), 'p99': round(at(0.99), 3), 'max': round(s[-1], 3)}
 
 
 def reaction(trials=200, flood_per_s=200, progress=None):
@@ -323,10 +323,8 @@ def cutoff(trials=200, progress=None):
 
 
 def _pcts(xs):
-    s = sorted(xs)
-    at = lambda q: s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
-    return {'p50_ms': round(at(0.5), 2), 'p90_ms': round(at(0.9), 2), 'p99_ms': round(at(0.99), 2),
-            'max_ms': round(s[-1], 2)}
+    """_pct with the unit in each key (p50_ms ...), rounded to 0.01 ms."""
+    return {k + '_ms': round(v, 2) for k, v in _pct(xs).items()}
 
 
 def alarm_latency(n=200, progress=None):
@@ -476,20 +474,6 @@ def ingest(events=50000, publishers=4, devices=500, inflight=20, progress=None):
             'ratio': round(journal_rate / sub_rate, 2) if sub_rate else None}
 
 
-def _varint(n):
-    out = bytearray()
-    while True:
-        b, n = n & 0x7F, n >> 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _str(s):
-    b = s.encode()
-    return len(b).to_bytes(2, 'big') + b
-
-
 def _publisher(host, port, k, per, devices, go):
     """One publisher process of the ingest benchmark, speaking MQTT 3.1.1 on a plain socket
     (paho's threaded QoS 1 publishing tops out near 1,200 messages/s here, far below what a
@@ -497,6 +481,7 @@ def _publisher(host, port, k, per, devices, go):
     awaited before the next, so ids never wrap while in flight."""
     import json as _json
     import socket
+    from .mqttraw import mqtt_str as _str, varint as _varint
     sock = socket.create_connection((host, port))
     body = _str('MQTT') + bytes([4, 0x02]) + (60).to_bytes(2, 'big') + _str('bench-pub-%d' % k)
     sock.sendall(bytes([0x10]) + _varint(len(body)) + body)

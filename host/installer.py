@@ -27,6 +27,24 @@ def net_settings(board, wifi_ssid=None, ask=True):
     return None
 
 
+def board_files(site_path, site, cfg, wifi=None, create_secrets=False):
+    """What a board gets over the cable besides its config: network settings, its secrets
+    (MQTT login, command and fire keys) and the site CA for TLS. (net, secret, ca_der)."""
+    from . import secrets, tls
+    net = net_settings(boards.load(cfg['board']), wifi)
+    if create_secrets:
+        site_secrets, _ = secrets.ensure(site_path, sorted(site.devices))   # a unique credential per device
+    else:
+        site_secrets = secrets.load(site_path)
+    ca_der = None
+    if cfg['broker'].get('tls'):
+        ca = tls.ca_for(site_path, site.name)
+        if ca is None:
+            raise EdgeError('the site broker speaks TLS but there is no site CA: run `edgectl broker --tls` first', 2)
+        ca_der = tls.der(ca)
+    return net, secrets.board_file(site_secrets, cfg['device']), ca_der
+
+
 def wait_online(host, port, site, device, rev, timeout, say=print):
     """Wait for the board's retained status online with config `rev`; then its self-test:
     the system status and every controller's state, and any alarm it raised since boot."""
@@ -81,21 +99,14 @@ def flash(port, site_path, device, firmware=None, write_image=True, erase=True, 
     site = sitemod.load_valid(site_path)
     cfg = sitemod.device_config(site, device)          # unknown device: one-line error, nothing written
     board = boards.load(cfg['board'])
-    net = net_settings(board, wifi)
-    from . import secrets
-    site_secrets, _ = secrets.ensure(site_path, sorted(site.devices))   # a unique credential per device
+    net, secret, ca_der = board_files(site_path, site, cfg, wifi, create_secrets=True)
     if write_image:
         image = find_image(board['micropython_board'], firmware)
         say('MicroPython image: %s' % image)
         write_micropython(port, board, image, erase=erase, show=show, say=say)
         time.sleep(2.0)                                  # the board boots MicroPython
     rep = deploy(port, show=show, say=say, expect_board=board, reset=False)
-    from . import tls
-    ca = tls.ca_for(site_path, site.name) if cfg['broker'].get('tls') else None
-    if cfg['broker'].get('tls') and ca is None:
-        raise EdgeError('the site broker speaks TLS but there is no site CA: run `edgectl broker --tls` first', 2)
-    verdict = push_serial(port, cfg, reboot=True, net=net, secret=secrets.board_file(site_secrets, device),
-                          ca_der=tls.der(ca) if ca else None)
+    verdict = push_serial(port, cfg, reboot=True, net=net, secret=secret, ca_der=ca_der)
     if not verdict.get('ok'):
         raise EdgeError('the board refused config rev %s: %s' % (cfg['rev'], verdict.get('err')), 1)
     say('config rev %s written; the board reboots into it' % cfg['rev'])

@@ -10,7 +10,8 @@ import time
 from .errors import EdgeError
 
 
-def _varint(n):
+def varint(n):
+    """MQTT's variable-length integer (remaining length)."""
     out = bytearray()
     while True:
         b, n = n & 0x7F, n >> 7
@@ -19,7 +20,8 @@ def _varint(n):
             return bytes(out)
 
 
-def _str(s):
+def mqtt_str(s):
+    """An MQTT UTF-8 string: 2-byte length, then the bytes."""
     b = s.encode()
     return len(b).to_bytes(2, 'big') + b
 
@@ -41,20 +43,20 @@ class RawSubscriber:
                 sock = ctx.wrap_socket(sock, server_hostname=host)
         except (OSError, ssl.SSLError) as e:
             raise EdgeError('cannot reach the MQTT broker at %s:%d (%s)' % (host, port, e))
-        flags = 0x00 if clean is False else 0x02
-        payload = _str(client_id)
+        flags = 0x02 if clean else 0x00
+        payload = mqtt_str(client_id)
         if auth:
             flags |= 0xC0
-            payload += _str(auth[0]) + _str(auth[1])
-        body = _str('MQTT') + bytes([4, flags]) + keepalive.to_bytes(2, 'big') + payload
-        sock.sendall(bytes([0x10]) + _varint(len(body)) + body)
+            payload += mqtt_str(auth[0]) + mqtt_str(auth[1])
+        body = mqtt_str('MQTT') + bytes([4, flags]) + keepalive.to_bytes(2, 'big') + payload
+        sock.sendall(bytes([0x10]) + varint(len(body)) + body)
         ack = self._recv_exact(sock, 4)
         if ack[0] != 0x20 or ack[3] != 0:
             sock.close()
             raise EdgeError('the MQTT broker refused the journal (CONNACK code %d)' % ack[3])
-        subs = b''.join(_str(t) + b'\x01' for t in topics)
+        subs = b''.join(mqtt_str(t) + b'\x01' for t in topics)
         sub = (1).to_bytes(2, 'big') + subs
-        sock.sendall(bytes([0x82]) + _varint(len(sub)) + sub)
+        sock.sendall(bytes([0x82]) + varint(len(sub)) + sub)
         sock.settimeout(1.0)
         self.sock = sock
         self.t = threading.Thread(target=self._run, daemon=True)

@@ -116,7 +116,7 @@ class SimBoard:
                 from .simconsole import SimConsole
                 if self.console is None:
                     self.console = SimConsole(lambda mode: self.spawn(mode), self.log,
-                                              restart_ok=lambda: not self.stopped)
+                                              restart_ok=lambda: not self.stopped, fs=self.fs)
                 self.proc = self.console.start('firmware')
             else:
                 argv, env, cwd = self.spawn('firmware', reset)

@@ -28,11 +28,12 @@ PROMPTS = (b'>>> ', b'raw REPL; CTRL-B to exit\r\n>')
 
 
 class SimConsole:
-    def __init__(self, spawn, log_path, restart_ok=lambda: True):
+    def __init__(self, spawn, log_path, restart_ok=lambda: True, fs=None):
         """spawn(mode) -> (argv, env, cwd) for mode 'firmware' or 'repl'; restart_ok() is
         False while the board is meant to stay off (a power cut)."""
         self.spawn = spawn
         self.restart_ok = restart_ok
+        self.fs = fs                  # the board's filesystem folder (its config.json)
         self.log_path = log_path
         self.master, self._slave = pty.openpty()
         tty.setraw(self._slave)
@@ -123,7 +124,7 @@ class SimConsole:
         as an ESP32's firmware ignores Ctrl-C, so the console does it for it)."""
         import json
         try:
-            with open(self.spawn('firmware')[2] + '/config.json') as f:
+            with open('%s/config.json' % self.fs) as f:
                 return bool(json.load(f).get('console_locked'))
         except (OSError, ValueError):
             return False

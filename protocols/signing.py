@@ -5,6 +5,7 @@
 # Canonical form: device, controller, then every field but `sig` sorted by name, each as
 # name=<type><length>:<value> (s: UTF-8 text, i: whole number, b: 0/1, n: null): the same
 # bytes under CPython and MicroPython (no JSON escaping or float printing involved).
+import binascii
 import hashlib
 
 BLOCK = 64
@@ -42,7 +43,7 @@ def canonical(device, ctrl, fields):
 
 
 def hexlify(b):
-    return ''.join(['%02x' % x for x in b])
+    return binascii.hexlify(b).decode()
 
 
 def sign(key, device, ctrl, fields):
