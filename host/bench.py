@@ -329,64 +329,108 @@ def _pcts(xs):
 
 def alarm_latency(n=200, progress=None):
     """A simulated input going active (a door forced open, debounce 0) -> the alarm row
-    committed in the SQLite journal and the control room's full view drawn with it. The
-    monitor is the real one (paho, Monitor, Store, RoomView) in this process; drawing goes
-    to an off-screen console of the same size as a terminal."""
-    import io as _io
+    committed in the SQLite journal and a frame showing it written to a terminal. The
+    control room is the real one (RoomView and its Monitor on paho, the Store) running its
+    own drawing loop in this process, on a pseudo-terminal of 160 x 50 whose other end is
+    read and thrown away (what a terminal emulator then paints is not counted)."""
+    import os
+    import pty
     import threading
-    from rich.console import Console
-    from .mqttc import connect
     from .roomview import RoomView
     from .store import Store
+    key = ('bench-1', 'front', 'door.forced')
     with tempfile.TemporaryDirectory(prefix='edgectl-bench-') as work, Broker(workdir=Path(work) / 'broker') as br:
         b = _board(work, br, held=3600, deb=0).start()
         store = Store(Path(work) / 'journal.sqlite3')
-        view = RoomView('bench', br.host, br.port, 'bench', store, {}, None)
-        screen = Console(file=_io.StringIO(), width=160, height=50)
+        master, slave = pty.openpty()
+        drain = threading.Thread(target=_drain, args=(master,), daemon=True)
+        drain.start()
+        view = RoomView('bench', br.host, br.port, 'bench', store, {}, None, out=slave, size=(160, 50),
+                        keyboard=False)
         mon = view.mon
         done = {}
-        ready = threading.Event()
+        seen = threading.Event()        # the sample's alarm is committed and drawn
+        cleared = threading.Event()     # and, after the input went back, gone from the view
+        handle = mon.handle
+        draw = view.draw
 
-        def on_message(client, userdata, msg):
-            rec = mon.handle(msg.topic, msg.payload, bool(msg.retain))
-            if rec and rec['kind'] == 'evt' and rec['msg'].get('type') == 'door.forced':
-                if rec['msg'].get('active'):
-                    store.flush()                      # the row is committed
-                    screen.print(view.view())          # and the view drawn with it
-                    done['t'] = time.time()
-                ready.set()
-            elif rec and rec['kind'] == 'status' and rec['msg'].get('online'):
-                ready.set()
-        mon.client = connect(br.host, br.port, 'bench-room', on_message=on_message,
-                             subscribe=[topics.site_filter('bench')])
-        samples = []
+        def committed():
+            done.setdefault('commit', time.time())
+            if key in view.drawn:
+                seen.set()
+
+        def timed_handle(topic, raw, retained=False, when=None):
+            t_in = time.time()
+            rec = handle(topic, raw, retained, when)
+            if rec and rec['kind'] == 'evt' and rec['msg'].get('type') == 'door.forced' and rec['msg'].get('active'):
+                done['in'] = t_in
+                store.then(committed)
+            return rec
+
+        def timed_draw(screen):
+            draw(screen)
+            if key in view.drawn:
+                if 'commit' in done:
+                    seen.set()
+            else:
+                cleared.set()
+        mon.handle = timed_handle
+        view.draw = timed_draw
+        runner = threading.Thread(target=view.run, daemon=True)
+        runner.start()
+        samples, stages = [], {'wire': [], 'journal': [], 'drawn': []}
         try:
-            if not ready.wait(15):
-                raise EdgeError('bench board did not come online:\n' + b.log_tail())
+            end = time.time() + 15
+            while not mon.devices.get('bench-1', {}).get('online'):
+                if time.time() > end:
+                    raise EdgeError('bench board did not come online:\n' + b.log_tail())
+                time.sleep(0.05)
             io = SimIO(b.io_port)
             for i in range(n):
-                ready.clear()
                 done.clear()
+                seen.clear()
                 t0 = time.time()
                 io.set('front.contact', 1)
-                if not ready.wait(5) or 't' not in done:
-                    raise EdgeError('no door.forced in sample %d:\n%s' % (i, b.log_tail()))
-                samples.append((done['t'] - t0) * 1000)
-                ready.clear()
+                if not seen.wait(5):
+                    raise EdgeError('no door.forced drawn in sample %d:\n%s' % (i, b.log_tail()))
+                drawn = view.drawn[key]
+                samples.append((max(done['commit'], drawn) - t0) * 1000)
+                stages['wire'].append((done['in'] - t0) * 1000)
+                stages['journal'].append((done['commit'] - done['in']) * 1000)
+                stages['drawn'].append((drawn - done['in']) * 1000)
+                cleared.clear()
                 io.set('front.contact', 0)
-                ready.wait(5)                          # door.forced cleared
+                if not cleared.wait(5):
+                    raise EdgeError('door.forced never cleared in sample %d:\n%s' % (i, b.log_tail()))
                 if progress:
                     progress(i + 1, n)
             io.close()
-            rows = store.count()
+            written = store.count()
         finally:
-            mon.detach()
-            store.close()
+            view.stop()
+            runner.join(5)
             b.stop()
-    out = {'name': 'alarm-latency', 'n': n, 'path': 'input edge -> board -> mosquitto -> monitor -> '
-                                                     'journal commit + full view drawn', 'journal_rows': rows}
+            os.close(slave)
+            os.close(master)
+    out = {'name': 'alarm-latency', 'n': n, 'journal_rows': written,
+           'path': 'input edge -> board -> mosquitto -> monitor -> journal commit + a frame showing it written to the '
+                   'terminal (pty, 160x50)',
+           'stages': {'wire': 'input edge -> monitor has the message', 'journal': 'message -> row committed',
+                      'drawn': 'message -> frame written'},
+           'screen_bytes_written': view.screen_bytes}
     out.update(_pcts(samples))
+    out['stage_ms'] = {k: _pcts(v) for k, v in stages.items()}
     return out
+
+
+def _drain(fd):
+    """The terminal's side of the benchmark's pty: read and forget."""
+    import os
+    try:
+        while os.read(fd, 65536):
+            pass
+    except OSError:
+        pass
 
 
 def _broker(work, inflight):
@@ -399,14 +443,9 @@ def ingest(events=50000, publishers=4, devices=500, inflight=20, progress=None):
     """QoS 1 events/s the journal commits from N publishers (500 devices' worth of topics),
     nothing lost, side by side with mosquitto_sub receiving the same stream. Each publisher
     stays far below paho's 65,535 message ids in flight."""
-    import io as _io
-    import json as _json
     import shutil
     import subprocess
-    import threading
-    from rich.console import Console
-    from .mqttc import connect
-    from .monitor import Monitor
+    from .journalfeed import JournalFeed
     from .store import Store
     per = events // publishers
     events = per * publishers
@@ -429,28 +468,19 @@ def ingest(events=50000, publishers=4, devices=500, inflight=20, progress=None):
                 p.join(180)
             return t0
 
-        # the journal
+        # the journal: the same intake as `edgectl journal run`
         store = Store(Path(work) / 'journal.sqlite3')
-        mon = Monitor('bench', store=store, console=Console(file=_io.StringIO()))
-        mon.show = lambda rec: None
-        got = {'n': 0}
-        from .mqttraw import RawSubscriber
-
-        def on_batch(batch):
-            for topic, payload, retained in batch:
-                mon.handle(topic, payload, retained)
-            got['n'] += len(batch)
-        sub = RawSubscriber(br.host, br.port, 'journal-bench', [topics.site_filter('bench')], on_batch,
-                            commit=store.flush)
+        feed = JournalFeed('bench', br.host, br.port, store, client_id='journal-bench')
         time.sleep(0.3)
         t0 = stream(lambda: None)
         end = time.time() + 120
-        while got['n'] < events and time.time() < end:
+        while feed.received < events and time.time() < end:
             time.sleep(0.01)
         store.flush(120)
         t_commit = time.time()
         rows = store.count()
-        sub.close()
+        dups = feed.mon.duplicates
+        feed.close()
         store.close()
         journal_rate = rows / (t_commit - t0)
 
@@ -469,7 +499,7 @@ def ingest(events=50000, publishers=4, devices=500, inflight=20, progress=None):
                 p.kill()
     return {'name': 'ingest', 'events': events, 'publishers': publishers, 'devices': devices,
             'broker_max_inflight': inflight,
-            'journal_rows': rows, 'lost': events - rows, 'duplicates_dropped': mon.duplicates,
+            'journal_rows': rows, 'lost': events - rows, 'duplicates_dropped': dups,
             'journal_events_per_s': round(journal_rate), 'mosquitto_sub_events_per_s': round(sub_rate) if sub_rate else None,
             'ratio': round(journal_rate / sub_rate, 2) if sub_rate else None}
 

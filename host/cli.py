@@ -507,22 +507,14 @@ def _when(v):
 def _journal_run(a):
     """Headless journal: a persistent MQTT session (the broker keeps what arrives while it
     restarts), every event of the site into SQLite, gaps reported."""
-    from .monitor import Monitor
-    from .proto import topics
+    from . import mqttc
+    from .journalfeed import JournalFeed
     from .store import Store
     site, host, port = _broker_for(a)
     store = Store(a.db)
-    mon = Monitor(site, as_json=False, store=store, tele_s=_site_tele(a))
-    mon.show = lambda rec: None
-    from . import mqttc
-    from .mqttraw import RawSubscriber
-
-    def on_batch(batch):
-        for topic, payload, retained in batch:
-            mon.handle(topic, payload, retained)
     # a persistent session, acknowledged only once each batch is committed: nothing is lost
-    sub = RawSubscriber(host, port, 'journal-%s' % site, [topics.site_filter(site)], on_batch, commit=store.flush,
-                        auth=mqttc.DEFAULT_AUTH, ca=mqttc.DEFAULT_CA)
+    feed = JournalFeed(site, host, port, store, tele_s=_site_tele(a), auth=mqttc.DEFAULT_AUTH, ca=mqttc.DEFAULT_CA)
+    mon = feed.mon
     print('journal of site %s on %s:%d into %s; Ctrl-C stops' % (site, host, port, store.path), flush=True)
     try:
         end = time.monotonic() + a.duration if a.duration else None
@@ -530,6 +522,8 @@ def _journal_run(a):
         while end is None or time.monotonic() < end:
             time.sleep(0.5)
             mon.check_silence()
+            if feed.check():
+                print('reconnected to the broker (%d so far)' % feed.reconnects, flush=True)
             if time.monotonic() - last > 10:
                 last = time.monotonic()
                 print('%s events journaled, %d duplicates dropped, %d gaps' % (
@@ -537,7 +531,7 @@ def _journal_run(a):
     except KeyboardInterrupt:
         pass
     finally:
-        sub.close()
+        feed.close()
         store.close()
     return 0
 

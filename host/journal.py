@@ -1,61 +1,135 @@
 """The control room's record of events in memory: duplicates dropped by (device, seq), gaps
-and out-of-order arrivals reported. (host/store.py keeps them on disk.)"""
+and out-of-order arrivals reported. (host/store.py keeps the events themselves on disk.)
+
+Memory stays bounded however long the monitor runs: per device it keeps a watermark (every
+seq up to it has arrived), the seqs seen above it, and the holes given up on. A hole that
+has not filled after WINDOW later events is given up (it was reported as a gap when it
+opened); an event that still arrives for it later is taken as new, not as a duplicate."""
 import threading
+
+WINDOW = 4096        # seqs held above the watermark before the oldest hole is given up
+MAX_HOLES = 1024     # given-up holes remembered per device (the oldest are forgotten)
+
+
+class _Seen:
+    __slots__ = ('low', 'top', 'above', 'holes', 'count')
+
+    def __init__(self):
+        self.low = 0          # every seq <= low has arrived (or lies in a hole below)
+        self.top = 0          # the highest seq seen
+        self.above = set()    # seqs seen above low
+        self.holes = []       # [first, last] ranges at or below low never seen
+        self.count = 0
+
+    def _in_hole(self, seq):
+        for i, (a, b) in enumerate(self.holes):
+            if a <= seq <= b:
+                return i
+        return -1
+
+    def seen(self, seq):
+        if seq > self.low:
+            return seq in self.above
+        return not self.holes or self._in_hole(seq) < 0
+
+    def add(self, seq):
+        if seq <= self.low:               # a late event for a hole given up on
+            i = self._in_hole(seq)
+            a, b = self.holes.pop(i)
+            self.holes[i:i] = [r for r in ([a, seq - 1], [seq + 1, b]) if r[0] <= r[1]]
+        else:
+            self.above.add(seq)
+            self.top = max(self.top, seq)
+            self._advance()
+            if len(self.above) > WINDOW:
+                first = self.low + 1
+                last = min(self.above) - 1
+                self.holes.append([first, last])
+                del self.holes[:-MAX_HOLES]
+                self.low = last
+                self._advance()
+        self.count += 1
+
+    def _advance(self):
+        above = self.above
+        low = self.low
+        while low + 1 in above:
+            low += 1
+            above.discard(low)
+        self.low = low
+
+    def missing(self, upto):
+        out = [tuple(h) for h in self.holes if h[0] <= upto]
+        out = [(a, min(b, upto)) for a, b in out]
+        start = None
+        for s in range(self.low + 1, upto + 1):
+            if s not in self.above:
+                start = s if start is None else start
+            elif start is not None:
+                out.append((start, s - 1))
+                start = None
+        if start is not None:
+            out.append((start, upto))
+        return sorted(out)
 
 
 class Journal:
-    def __init__(self):
-        self.events = {}         # device -> {seq: event}
-        self.order = {}          # device -> seqs in first-arrival order
+    def __init__(self, keep=True):
+        """keep: also hold every event body in `events` (test rigs read them back); the
+        control room keeps them on disk instead."""
+        self.keep = keep
+        self.seen = {}           # device -> _Seen
+        self.events = {}         # device -> {seq: event}, when keep
         self.duplicates = 0
         self.out_of_order = 0
         self.lock = threading.Lock()
 
+    def admit(self, device, ev):
+        """Record an event; returns (verdict, gap): verdict 'new', 'dup' or 'bad' (no usable
+        seq); gap (first, last) when this event jumps past seqs not yet seen, else None."""
+        seq = ev.get('seq') if isinstance(ev, dict) else None
+        if type(seq) is not int or seq < 1:
+            return 'bad', None
+        with self.lock:
+            s = self.seen.get(device)
+            if s is None:
+                s = self.seen[device] = _Seen()
+            if s.seen(seq):
+                self.duplicates += 1
+                return 'dup', None
+            gap = (s.top + 1, seq - 1) if s.top and seq > s.top + 1 else None
+            if seq < s.top:
+                self.out_of_order += 1
+            s.add(seq)
+            if self.keep:
+                self.events.setdefault(device, {})[seq] = ev
+            return 'new', gap
+
     def add(self, device, ev):
         """Record an event; returns 'new', 'dup' or 'bad' (no usable seq)."""
-        seq = ev.get('seq') if isinstance(ev, dict) else None
-        if not isinstance(seq, int):
-            return 'bad'
-        with self.lock:
-            seen = self.events.setdefault(device, {})
-            if seq in seen:
-                self.duplicates += 1
-                return 'dup'
-            order = self.order.setdefault(device, [])
-            if order and seq < order[-1]:
-                self.out_of_order += 1
-            seen[seq] = ev
-            order.append(seq)
-            return 'new'
+        return self.admit(device, ev)[0]
 
     def gaps(self, device, upto=None):
         """Missing seqs of a device as (first, last) ranges, up to `upto` (default: highest seen)."""
         with self.lock:
-            seen = self.events.get(device, {})
-            top = upto if upto is not None else (max(seen) if seen else 0)
-            out = []
-            start = None
-            for s in range(1, top + 1):
-                if s not in seen:
-                    start = s if start is None else start
-                elif start is not None:
-                    out.append((start, s - 1))
-                    start = None
-            if start is not None:
-                out.append((start, top))
-            return out
+            s = self.seen.get(device)
+            if s is None:
+                return [(1, upto)] if upto else []
+            return s.missing(s.top if upto is None else upto)
 
     def count(self, device=None):
         with self.lock:
             if device is not None:
-                return len(self.events.get(device, {}))
-            return sum(len(v) for v in self.events.values())
+                s = self.seen.get(device)
+                return s.count if s else 0
+            return sum(s.count for s in self.seen.values())
 
     def has(self, device, seq):
         with self.lock:
-            return seq in self.events.get(device, {})
+            s = self.seen.get(device)
+            return bool(s) and s.seen(seq)
 
     def highest(self, device):
         with self.lock:
-            seen = self.events.get(device, {})
-            return max(seen) if seen else 0
+            s = self.seen.get(device)
+            return s.top if s else 0

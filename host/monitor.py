@@ -40,10 +40,10 @@ class Monitor(Recorder):
         self.quiet_state = quiet_state
         self.devices = {}        # device -> status dict
         self.alarms = {}         # (device, ctrl, type) -> event
-        self.journal = Journal()
+        self.journal = Journal(keep=False)   # the events themselves are in the store
         self.gaps = []           # (device, first missing, last missing)
-        Recorder.__init__(self)
-        self.records = self.items    # every record shown, in order
+        Recorder.__init__(self, keep=20000)
+        self.records = self.items    # the newest records, in order (marks count every one)
         self.client = None
 
     # --- feeding -----------------------------------------------------------------------
@@ -104,21 +104,32 @@ class Monitor(Recorder):
             self.show(rec)
         return rec
 
+    def handle_batch(self, batch):
+        """handle() for each (topic, payload, retained) of an MQTT batch, their journal rows
+        handed to the store's writer at once."""
+        when = time.time()
+        if self.store is None:
+            for topic, raw, retained in batch:
+                self.handle(topic, raw, retained, when)
+            return
+        with self.store.hold():
+            for topic, raw, retained in batch:
+                self.handle(topic, raw, retained, when)
+
     @property
     def duplicates(self):
         return self.journal.duplicates
 
     def _fresh(self, dev, ev):
-        last = self.journal.highest(dev)
-        verdict = self.journal.add(dev, ev)
+        verdict, gap = self.journal.admit(dev, ev)
         if verdict == 'dup':
             return False
-        seq = ev.get('seq')
-        if verdict == 'new' and last and seq > last + 1:
-            self.gaps.append((dev, last + 1, seq - 1))
+        if gap:
+            self.gaps.append((dev,) + gap)
+            del self.gaps[:-1000]
             if self.store is not None:
-                self.store.gap(dev, last + 1, seq - 1)
-            self.console.print('[yellow]%s  gap: events %d..%d have not arrived[/]' % (dev, last + 1, seq - 1))
+                self.store.gap(dev, *gap)
+            self.console.print('[yellow]%s  gap: events %d..%d have not arrived[/]' % ((escape(dev),) + gap))
         return True
 
     # --- control-room alarms and acknowledgements --------------------------------------------
@@ -245,7 +256,14 @@ class Monitor(Recorder):
 
     # --- the operator's keys ------------------------------------------------------------
     def key(self, ch):
-        """One key from the operator; returns what was done (also printed)."""
+        """One key from the operator (the line view); returns what was done, also printed."""
+        msg = self.act(ch)
+        if not self.as_json:
+            self.console.print('[bold]>[/] ' + escape(msg))
+        return msg
+
+    def act(self, ch):
+        """Carry out an operator's key; returns what was done (printing is the view's)."""
         if ch == 'k':
             pending = [x for x in self.active_alarms() if x[2] is None]
             if pending:
@@ -274,8 +292,6 @@ class Monitor(Recorder):
                 msg = '%s %s/%s call %s (%s)' % (action, dev, station, c['call'], cid)
         else:
             msg = HELP
-        if not self.as_json:
-            self.console.print('[bold]>[/] ' + escape(msg))
         return msg
 
     def send(self, device, ctrl, op, args):

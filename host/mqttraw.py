@@ -1,7 +1,8 @@
 """A lean MQTT 3.1.1 subscriber for the journal: a plain socket, no per-message callbacks
 into a client library. Messages are read in batches; each batch is handed over, the
 journal commits it, and only then are its QoS 1 PUBACKs sent, so with a persistent session
-a journal that dies mid-batch gets that batch again from the broker: nothing is lost."""
+a journal that dies mid-batch gets that batch again from the broker: nothing is lost.
+Parsing the next batch overlaps committing the last one."""
 import socket
 import ssl
 import threading
@@ -27,15 +28,17 @@ def mqtt_str(s):
 
 
 class RawSubscriber:
-    def __init__(self, host, port, client_id, topics, on_batch, commit=None, clean=False, auth=None, ca=None,
-                 keepalive=30):
-        """on_batch([(topic, payload bytes, retained)]) is called from the reader thread;
-        commit() (e.g. the journal's flush) runs before the batch's PUBACKs go out."""
+    def __init__(self, host, port, client_id, topics, on_batch, clean=False, auth=None, ca=None, keepalive=30):
+        """on_batch([(topic, payload bytes, retained)], release) is called from the reader
+        thread; release() sends that batch's PUBACKs and must be called once the batch is
+        safe (e.g. by the journal's writer after its commit). Reading goes on meanwhile:
+        the next batch is parsed while the last one is being committed."""
         self.on_batch = on_batch
-        self.commit = commit
         self.keepalive = keepalive
         self.received = 0
         self._stop = threading.Event()
+        self._tx = threading.Lock()       # PUBACKs (writer thread) and PINGREQs (reader)
+        self.last_tx = time.monotonic()
         try:
             sock = socket.create_connection((host, port), timeout=5)
             if ca:
@@ -72,70 +75,69 @@ class RawSubscriber:
             buf += d
         return buf
 
+    def _send(self, data):
+        with self._tx:
+            try:
+                self.sock.sendall(data)
+                self.last_tx = time.monotonic()
+            except OSError:
+                pass            # the reader sees the link drop; unacknowledged ones come again
+
+    @staticmethod
+    def parse(data):
+        """Every whole packet at the start of `data`: ([(topic, payload, retained)],
+        PUBACK bytes for the QoS 1 ones, bytes used)."""
+        batch, acks = [], []
+        used, n = 0, len(data)
+        while n - used >= 2:
+            rl, mult, i = 0, 1, used + 1
+            while i < n:
+                b = data[i]
+                rl += (b & 0x7F) * mult
+                mult <<= 7
+                i += 1
+                if not b & 0x80:
+                    break
+            else:
+                break
+            end = i + rl
+            if end > n:
+                break
+            h = data[used]
+            used = end
+            if h >> 4 == 3:          # PUBLISH
+                tl = (data[i] << 8) | data[i + 1]
+                pos = i + 2 + tl
+                topic = data[i + 2:pos].decode('utf-8', 'replace')
+                if h & 0x06:         # QoS 1 (2 is never subscribed to)
+                    acks.append(data[pos:pos + 2])
+                    pos += 2
+                batch.append((topic, data[pos:end], bool(h & 1)))
+        return batch, b'\x40\x02' + b'\x40\x02'.join(acks) if acks else b'', used
+
     def _run(self):
-        buf = bytearray()
-        last_tx = time.monotonic()
+        buf = b''
         while not self._stop.is_set():
             try:
                 d = self.sock.recv(262144)
                 if not d:
                     return
-                buf += d
+                buf = buf + d if buf else d
             except socket.timeout:
                 pass
             except OSError:
                 return
-            batch, acks, used = [], bytearray(), 0
-            while True:              # every whole packet in the buffer
-                if len(buf) - used < 2:
-                    break
-                mult, rl, i = 1, 0, used + 1
-                while i < len(buf):
-                    b = buf[i]
-                    rl += (b & 0x7F) * mult
-                    mult <<= 7
-                    i += 1
-                    if not b & 0x80:
-                        break
-                else:
-                    break
-                if len(buf) - i < rl:
-                    break
-                h = buf[used]
-                body = bytes(buf[i:i + rl])
-                used = i + rl
-                if h >> 4 == 3:      # PUBLISH
-                    qos = (h >> 1) & 3
-                    tl = int.from_bytes(body[:2], 'big')
-                    topic = body[2:2 + tl].decode('utf-8', 'replace')
-                    pos = 2 + tl
-                    if qos:
-                        acks += b'\x40\x02' + body[pos:pos + 2]
-                        pos += 2
-                    batch.append((topic, body[pos:], bool(h & 1)))
-            del buf[:used]
+            batch, acks, used = self.parse(buf)
+            buf = buf[used:]
             if batch:
                 self.received += len(batch)
-                self.on_batch(batch)
-                if self.commit:
-                    self.commit()     # committed before the broker may forget them
-            now = time.monotonic()
-            try:
-                if acks:
-                    self.sock.sendall(bytes(acks))
-                    last_tx = now
-                elif now - last_tx > self.keepalive / 2:
-                    self.sock.sendall(b'\xc0\x00')      # PINGREQ
-                    last_tx = now
-            except OSError:
-                return
+                self.on_batch(batch, (lambda a=acks: self._send(a)) if acks else (lambda: None))
+            if time.monotonic() - self.last_tx > self.keepalive / 2:
+                self._send(b'\xc0\x00')      # PINGREQ
 
     def close(self):
         self._stop.set()
-        try:
-            self.sock.sendall(b'\xe0\x00')
-        except OSError:
-            pass
+        self._send(b'\xe0\x00')
         self.t.join(3)
         try:
             self.sock.close()

@@ -2,24 +2,29 @@
 online/offline, last seen and outbox depth; active alarms newest first with their
 acknowledgement; intercom calls; the site fire state; a scrolling event log. Keys act on
 the selected alarm, the calls and the barriers. The model is the Monitor; this only draws
-it and reads keys (`--plain` gives the line-per-event view instead)."""
+it (host/screen.py: only the rows that changed are written) and reads keys (`--plain`
+gives the line-per-event view instead).
+
+A message that changes the view wakes the drawing loop at once (a pipe beside the
+keyboard in its select), so an alarm is on screen within a frame's painting time, not a
+polling period."""
 import collections
 import io
+import os
+import select
+import sys
 import time
 
-from rich import box
-from rich.console import Console, Group
-from rich.live import Live
-from rich.markup import escape
-from rich.panel import Panel
-from rich.table import Table
+from rich.console import Console
 from rich.text import Text
 
 from .keys import Keyboard
 from .monitor import Monitor
+from .screen import Screen, clean, table
 
 KEYS = ('↑/↓ select alarm  k/Enter acknowledge  a answer call  u release gate  h hang up  '
         'o/x open/close barrier  q quit')
+SKIP = ('seq', 'ts', 'type', 'sev', 'ctrl', 'active', '_since')
 
 
 def _ago(t, now):
@@ -29,81 +34,137 @@ def _ago(t, now):
     return '%ds' % d if d < 120 else '%dm' % (d // 60) if d < 7200 else '%dh' % (d // 3600)
 
 
+def segments(markup):
+    """A monitor line (rich markup, as `--plain` prints it) as screen segments."""
+    t = Text.from_markup(markup)
+    plain = clean(t.plain)
+    if not t.spans:
+        return [(plain, None)]
+    styles = [None] * len(plain)
+    for sp in t.spans:
+        for i in range(sp.start, min(sp.end, len(plain))):
+            styles[i] = str(sp.style)
+    out, start = [], 0
+    for i in range(1, len(plain) + 1):
+        if i == len(plain) or styles[i] != styles[start]:
+            out.append((plain[start:i], styles[start]))
+            start = i
+    return out
+
+
 class RoomView:
-    def __init__(self, site, host, port, operator, store, tele_s, bell, duration=None, log_lines=12, secrets=None):
-        self.mon = Monitor(site, console=Console(file=io.StringIO()), operator=operator, store=store,
-                           tele_s=tele_s, bell=bell, secrets=secrets)
+    def __init__(self, site, host, port, operator, store, tele_s, bell, duration=None, log_lines=200, secrets=None,
+                 out=None, size=None, keyboard=True):
+        self.mon = Monitor(site, console=Console(file=io.StringIO()), operator=operator, store=store, tele_s=tele_s, bell=bell, secrets=secrets)
         self.mon.show = self._log
         self.host, self.port = host, port
         self.duration = duration
         self.lines = collections.deque(maxlen=log_lines)
         self.sel = 0
         self.note = ''
-        self.drawn = {}            # alarm key -> when it was first drawn (the latency benchmark)
+        self.drawn = {}            # alarm key -> when a frame first showed it (while it is shown)
+        self.screen_bytes = 0
         self.dirty = True
         self.max_devices = 12      # rows: offline ones first; a site of 500 boards fits a screen
         self.max_alarms = 15
+        self.out = out if out is not None else sys.stdout
+        self.size = size           # (columns, rows); None: the terminal's
+        self.keyboard = keyboard
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        self._stop = False
 
     def _log(self, rec):
         if not rec.get('hidden'):
-            self.lines.append(self.mon.render(rec))
-            self.dirty = True          # redraw now: an alarm is on screen within one frame
+            self.lines.append(segments(self.mon.render(rec)))
+            self.wake()
+
+    def wake(self):
+        """Something changed: draw now (called from the MQTT thread)."""
+        self.dirty = True
+        try:
+            os.write(self._wake_w, b'.')
+        except (BlockingIOError, OSError):
+            pass            # already awake (the pipe is full), or closing
+
+    def stop(self):
+        self._stop = True
+        self.wake()
 
     # --- drawing --------------------------------------------------------------------------
-    def view(self):
+    def frame(self, width, height):
+        """The view as rows of (text, style) segments for a width x height terminal."""
         m = self.mon
         now = time.time()
         alarms = m.active_alarms()
         self.sel = min(self.sel, max(0, len(alarms) - 1))
         fire = m.fire or {}
-        head = Text.from_markup('[bold]edgectl control room[/]  site [cyan]%s[/]  operator %s  %s  %s' % (
-            escape(m.site), escape(m.operator),
-            '[bold white on red] FIRE ACTIVE (by %s) [/]' % escape(str(fire.get('by'))) if fire.get('active') else '',
-            time.strftime('%H:%M:%S')))
+        head = [('edgectl control room', 'bold'), ('  site ', None), (clean(m.site), 'cyan'),
+                ('  operator %s  ' % clean(m.operator), None)]
+        if fire.get('active'):
+            head.append((' FIRE ACTIVE (by %s) ' % clean(fire.get('by')), 'bold white on red'))
+            head.append(('  ', None))
+        head.append((time.strftime('%H:%M:%S'), None))
+        rows = [head, []]
 
-        al = Table(title='active alarms (%d, %d unacknowledged)' % (len(alarms), sum(1 for a in alarms if not a[2])),
-                   expand=True, title_justify='left', box=box.SIMPLE_HEAD)
-        for col in ('', 'since', 'device', 'controller', 'type', 'details', 'acknowledged'):
-            al.add_column(col)
         first = max(0, min(self.sel - self.max_alarms // 2, len(alarms) - self.max_alarms))
-        for i, (key, ev, ack) in enumerate(alarms):
-            self.drawn.setdefault(key, now)
-            if not first <= i < first + self.max_alarms:
-                continue
-            details = ' '.join('%s=%s' % (k, v) for k, v in ev.items()
-                               if k not in ('seq', 'ts', 'type', 'sev', 'ctrl', 'active', '_since'))
-            style = 'reverse' if i == self.sel else ('bold red' if not ack else 'dim')
-            al.add_row('>' if i == self.sel else '', time.strftime('%H:%M:%S', time.localtime(ev.get('_since', now))),
-                       key[0], key[1], key[2], details, 'by %s' % ack.get('by') if ack else 'NO', style=style)
+        shown, styles, keys = [], [], []
+        for i, (key, ev, ack) in enumerate(alarms[first:first + self.max_alarms], first):
+            details = ' '.join('%s=%s' % (k, v) for k, v in ev.items() if k not in SKIP)
+            shown.append(['>' if i == self.sel else '', time.strftime('%H:%M:%S', time.localtime(ev.get('_since', now))),
+                          key[0], key[1], key[2], details, 'by %s' % ack.get('by') if ack else 'NO'])
+            styles.append('reverse' if i == self.sel else ('bold red' if not ack else 'dim'))
+            keys.append(key)
+        rows += table('active alarms (%d, %d unacknowledged)' % (len(alarms), sum(1 for a in alarms if not a[2])),
+                      ['', 'since', 'device', 'controller', 'type', 'details', 'acknowledged'], shown, width, styles,
+                      widths=[1, 8, 14, 12, 22, 30, 12])
+        if not alarms:
+            rows.append([('  none', 'dim')])
+        rows.append([])
 
         devs = sorted(set(m.devices) | set(m.last_seen), key=lambda d: (bool(m.devices.get(d, {}).get('online')), d))
         n_on = sum(1 for d in devs if m.devices.get(d, {}).get('online'))
-        dv = Table(title='devices: %d online, %d offline%s' % (
-            n_on, len(devs) - n_on, (' (first %d shown, offline first)' % self.max_devices)
-            if len(devs) > self.max_devices else ''), expand=True, title_justify='left', box=box.SIMPLE_HEAD)
-        for col in ('device', 'status', 'fw', 'last seen', 'outbox'):
-            dv.add_column(col)
+        drows = []
         for dev in devs[:self.max_devices]:
             st = m.devices.get(dev, {})
-            online = st.get('online')
             tele = m.tele.get(dev, {})
-            dv.add_row(dev, '[green]online[/]' if online else '[bold red]OFFLINE[/]', str(st.get('fw', '')),
-                       _ago(m.last_seen.get(dev), now), str(tele.get('outbox', '')))
+            drows.append([dev, ('online', 'green') if st.get('online') else ('OFFLINE', 'bold red'),
+                          str(st.get('fw', '')), _ago(m.last_seen.get(dev), now), str(tele.get('outbox', ''))])
+        rows += table('devices: %d online, %d offline%s' % (
+            n_on, len(devs) - n_on, (' (first %d shown, offline first)' % self.max_devices)
+            if len(devs) > self.max_devices else ''), ['device', 'status', 'fw', 'last seen', 'outbox'], drows, width,
+            widths=[14, 8, 8, 10, 6])
+        rows.append([])
 
         calls = m.calls.listing()
-        parts = [head, al, dv]
         if calls:
-            ct = Table(title='intercom calls', expand=True, title_justify='left', box=box.SIMPLE_HEAD)
-            for col in ('station', 'call', 'state', 'since', 'by'):
-                ct.add_column(col)
-            for dev, station, c in calls:
-                ct.add_row('%s/%s' % (dev, station), str(c['call']),
-                           '[bold cyan]RINGING[/]' if c['state'] == 'ringing' else 'answered',
-                           _ago(c.get('since'), now), str(c.get('by') or ''))
-            parts.append(ct)
-        parts.append(Panel(Text.from_markup('\n'.join(self.lines) or 'no events yet'), title='events'))
-        parts.append(Text.from_markup('[dim]%s[/]%s' % (KEYS, ('\n' + escape(self.note)) if self.note else '')))
-        return Group(*parts)
+            crows = [['%s/%s' % (dev, station), str(c['call']),
+                      ('RINGING', 'bold cyan') if c['state'] == 'ringing' else 'answered',
+                      _ago(c.get('since'), now), str(c.get('by') or '')] for dev, station, c in calls]
+            rows += table('intercom calls', ['station', 'call', 'state', 'since', 'by'], crows, width,
+                          widths=[20, 8, 9, 6, 10])
+            rows.append([])
+
+        foot = [[(KEYS, 'dim')]]
+        if self.note:
+            foot.append([(clean(self.note), None)])
+        room = height - len(rows) - len(foot) - 1
+        log = list(self.lines)[-room:] if room > 0 else []
+        rows.append([('events', 'bold')])
+        top = len(rows)
+        rows += log or [[('no events yet', 'dim')]]
+        rows += [[] for _ in range(max(0, height - len(rows) - len(foot)))]
+        self.log_rows = (top, len(rows))
+        rows += foot
+        return rows, keys
+
+    def draw(self, screen):
+        width, height = screen.dimensions()
+        rows, keys = self.frame(width, height)
+        screen.draw(rows, scroll=self.log_rows)
+        self.screen_bytes = screen.bytes
+        now = time.time()
+        self.drawn = {k: self.drawn.get(k, now) for k in keys}
 
     # --- keys ---------------------------------------------------------------------------------
     def key(self, ch):
@@ -130,13 +191,7 @@ class RoomView:
                 m.send(target[0], target[1], op, {})
                 self.note = '%s %s/%s sent' % (op, target[0], target[1])
         elif ch in ('a', 'u', 'h', 'c'):
-            out = io.StringIO()
-            saved = m.console
-            m.console = Console(file=out)
-            try:
-                self.note = m.key(ch)
-            finally:
-                m.console = saved
+            self.note = m.act(ch)
 
     def _barrier(self, alarms):
         """The barrier of the selected alarm's device, else the first barrier on the site."""
@@ -150,27 +205,34 @@ class RoomView:
 
     def run(self):
         self.mon.attach(self.host, self.port)
-        console = Console()
         end = time.monotonic() + self.duration if self.duration else None
+        out = self.out
         try:
-            with Keyboard(True) as read_key, Live(self.view(), console=console, screen=True,
-                                                  auto_refresh=False) as live:
+            with Keyboard(self.keyboard) as keyboard, Screen(out, self.size) as screen:
                 last = 0
-                while end is None or time.monotonic() < end:
-                    ch = read_key(0.02)
-                    if ch == 'q':
-                        break
-                    if ch:
-                        self.key(ch)
-                    self.mon.check_silence()
-                    if self.dirty or time.monotonic() - last >= 1.0:   # new things at once; the clock each second
+                while not self._stop and (end is None or time.monotonic() < end):
+                    now = time.monotonic()
+                    if self.dirty or now - last >= 1.0:     # new things at once; the clock each second
                         self.dirty = False
-                        last = time.monotonic()
-                        live.update(self.view(), refresh=True)
+                        last = now
+                        self.draw(screen)
+                    watch = [self._wake_r] + ([sys.stdin] if self.keyboard else [])
+                    ready, _, _ = select.select(watch, [], [], max(0.0, min(1.0, last + 1.0 - time.monotonic())))
+                    if self._wake_r in ready:
+                        os.read(self._wake_r, 4096)
+                    if self.keyboard and sys.stdin in ready:
+                        ch = keyboard(0)
+                        if ch == 'q':
+                            break
+                        if ch:
+                            self.key(ch)
+                    self.mon.check_silence()
         except KeyboardInterrupt:
             pass
         finally:
             self.mon.detach()
             if self.mon.store is not None:
                 self.mon.store.close()
+            os.close(self._wake_r)
+            os.close(self._wake_w)
         return 0

@@ -1,7 +1,13 @@
 """The control room's journal on disk: SQLite in WAL mode. Every event (once per
 (device, seq)), every command and its ack, every alarm acknowledgement, control-room
 alarms (a board offline or silent) and the gaps found. Writes go through one thread in
-batches, so a burst of thousands of events a second costs a few commits, not thousands."""
+batches, so a burst of thousands of events a second costs a few commits, not thousands.
+
+Events live in a rowid table (rows appended in arrival order; (device, seq) is a unique
+index beside it): with the rows inside the (device, seq) tree instead, inserting across
+500 devices cost 70 us a row here, against 19. The type filter is a LIKE, which no index
+serves, so there is none on type."""
+import contextlib
 import csv
 import io
 import json
@@ -14,9 +20,9 @@ SCHEMA = '''
 CREATE TABLE IF NOT EXISTS events (
   device TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER, received REAL NOT NULL,
   ctrl TEXT, type TEXT, sev TEXT, active INTEGER, body TEXT NOT NULL,
-  PRIMARY KEY (device, seq)) WITHOUT ROWID;
+  PRIMARY KEY (device, seq));
 CREATE INDEX IF NOT EXISTS events_received ON events (received);
-CREATE INDEX IF NOT EXISTS events_type ON events (type);
+DROP INDEX IF EXISTS events_type;
 CREATE TABLE IF NOT EXISTS commands (
   id TEXT PRIMARY KEY, device TEXT, ctrl TEXT, op TEXT, body TEXT, sent REAL,
   ok INTEGER, err TEXT, acked REAL);
@@ -50,17 +56,42 @@ class Store:
         self.error = None
         self._done = threading.Condition()
         self._queued = 0
+        self._held = threading.local()    # .rows: this thread's rows inside hold()
         self._applied = 0
+        self._stopped = threading.Event()
         self.t = threading.Thread(target=self._writer, daemon=True)
         self.t.start()
+        self.tc = threading.Thread(target=self._checkpointer, daemon=True)
+        self.tc.start()
 
     # --- writing ---------------------------------------------------------------------------
     def _put(self, kind, row):
+        held = getattr(self._held, 'rows', None)
+        if held is not None:
+            held.append((kind, row))
+            return
         with self._done:
             self._queued += 1
             self._pending.append((kind, row))
             if len(self._pending) == 1:
                 self._done.notify_all()
+
+    @contextlib.contextmanager
+    def hold(self):
+        """Rows written by this thread inside the block go to the writer together at its end
+        (one handover for a whole MQTT batch instead of one per event)."""
+        rows = self._held.rows = []
+        try:
+            yield
+        finally:
+            self._held.rows = None
+            if rows:
+                with self._done:
+                    self._queued += len(rows)
+                    was = len(self._pending)
+                    self._pending.extend(rows)
+                    if not was:
+                        self._done.notify_all()
 
     def event(self, device, ev, received=None, raw=None):
         """Journal an event (`raw`: its payload as received, stored as is: no re-encoding)."""
@@ -87,6 +118,13 @@ class Store:
     def gap(self, device, first, last):
         self._put('gap', (device, first, last, time.time()))
 
+    def then(self, fn):
+        """Run fn() in the writer once everything queued before it is committed; never if
+        that commit failed (`error` says why): an MQTT batch is acknowledged only then."""
+        self._put('then', fn)
+
+    CHECKPOINT_S = 1.0
+
     SQL = {
         'event': 'INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?)',
         'command': 'INSERT OR IGNORE INTO commands (id, device, ctrl, op, body, sent) VALUES (?,?,?,?,?,?)',
@@ -96,15 +134,31 @@ class Store:
         'gap': 'INSERT OR IGNORE INTO gaps VALUES (?,?,?,?)',
     }
 
+    def _checkpointer(self):
+        """Copies the WAL into the database every CHECKPOINT_S, beside the writer: a
+        checkpoint run by a commit (SQLite's default, every 1,000 pages) held that commit,
+        and the alarm in it, for 10 ms and more. PASSIVE never blocks the writer."""
+        db = sqlite3.connect(str(self.path), timeout=30)
+        try:
+            while not self._stopped.wait(self.CHECKPOINT_S):
+                try:
+                    db.execute('PRAGMA wal_checkpoint(PASSIVE)')
+                except sqlite3.Error:
+                    pass            # busy now: the next round
+        finally:
+            db.close()
+
     def _writer(self):
         db = sqlite3.connect(str(self.path), timeout=30)
         db.execute('PRAGMA synchronous=NORMAL')     # WAL: durable at checkpoints, never corrupt
+        db.execute('PRAGMA wal_autocheckpoint=0')   # the checkpointer thread does it
         while True:
             with self._done:
                 self._done.wait_for(lambda: self._pending or self._closing)
                 batch, self._pending = self._pending, []
                 if not batch and self._closing:
                     break
+            after = [fn for kind, fn in batch if kind == 'then']
             try:
                 with db:
                     i = 0
@@ -113,12 +167,19 @@ class Store:
                         j = i
                         while j < len(batch) and batch[j][0] == kind:
                             j += 1
-                        before = db.total_changes
-                        db.executemany(self.SQL[kind], [r for _, r in batch[i:j]])
-                        if kind == 'event':
-                            self.written += db.total_changes - before
+                        if kind != 'then':
+                            before = db.total_changes
+                            db.executemany(self.SQL[kind], [r for _, r in batch[i:j]])
+                            if kind == 'event':
+                                self.written += db.total_changes - before
                         i = j
                 self.commits += 1
+                if self.error is None:
+                    for fn in after:
+                        try:
+                            fn()
+                        except Exception as e:      # the writer lives on; acks stop
+                            self.error = 'after commit: %r' % e
             except sqlite3.Error as e:
                 self.error = repr(e)
             with self._done:
@@ -134,10 +195,12 @@ class Store:
 
     def close(self):
         self.flush()
+        self._stopped.set()
+        self.tc.join(10)
         with self._done:
             self._closing = True
             self._done.notify_all()
-        self.t.join(10)
+        self.t.join(10)        # the last connection to close folds the WAL in
 
     # --- reading -----------------------------------------------------------------------------
     def _reader(self):

@@ -1,0 +1,135 @@
+"""The control room's intake: the in-memory dedup journal (bounded however long it runs),
+the bounded record list, the SQLite store's after-commit hook and the lean MQTT parser."""
+import random
+import sqlite3
+import threading
+
+import pytest
+
+from edgectl import journal as journalmod
+from edgectl.journal import Journal
+from edgectl.mqttraw import RawSubscriber, mqtt_str, varint
+from edgectl.recorder import Recorder
+from edgectl.store import Store
+
+
+def ev(seq):
+    return {'seq': seq, 'type': 'door.opened'}
+
+
+def test_duplicates_gaps_and_out_of_order():
+    j = Journal()
+    assert j.admit('d', ev(1)) == ('new', None)
+    assert j.admit('d', ev(2)) == ('new', None)
+    assert j.admit('d', ev(5)) == ('new', (3, 4))
+    assert j.admit('d', ev(2)) == ('dup', None)
+    assert j.admit('d', ev(5)) == ('dup', None)
+    assert j.gaps('d') == [(3, 4)]
+    assert j.admit('d', ev(3)) == ('new', None)
+    assert j.out_of_order == 1
+    assert j.gaps('d') == [(4, 4)]
+    assert j.gaps('d', 7) == [(4, 4), (6, 7)]
+    assert j.has('d', 3) and not j.has('d', 4)
+    assert j.highest('d') == 5 and j.count('d') == 4 and j.duplicates == 2
+    assert j.admit('d', {'seq': 'x'}) == ('bad', None)
+    assert j.admit('d', {'seq': True}) == ('bad', None)
+    assert j.gaps('other', 3) == [(1, 3)]
+    assert j.events['d'][5] == ev(5)
+
+
+def test_memory_stays_bounded_and_matches_a_plain_set():
+    """Random order with duplicates, checked against a set of everything seen; the state
+    held per device is the watermark plus the few seqs above it."""
+    rng = random.Random(7)
+    j = Journal(keep=False)
+    seqs = list(range(1, 20001))
+    for k in range(0, len(seqs), 50):          # shuffled within windows of 50
+        part = seqs[k:k + 50]
+        rng.shuffle(part)
+        seqs[k:k + 50] = part
+    seen = set()
+    for s in seqs + rng.sample(range(1, 20001), 500):
+        verdict = j.add('d', ev(s))
+        assert verdict == ('dup' if s in seen else 'new'), s
+        seen.add(s)
+    st = j.seen['d']
+    assert st.low == 20000 and not st.above and not st.holes
+    assert j.events == {} and j.count('d') == 20000 and j.duplicates == 500
+
+
+def test_a_hole_that_never_fills_is_given_up_but_a_late_event_is_still_new(monkeypatch):
+    monkeypatch.setattr(journalmod, 'WINDOW', 10)
+    j = Journal(keep=False)
+    j.add('d', ev(1))
+    for s in range(5, 20):               # 2..4 lost for now
+        j.add('d', ev(s))
+    st = j.seen['d']
+    assert len(st.above) <= 10 and st.holes == [[2, 4]] and st.low == 19
+    assert j.gaps('d') == [(2, 4)]
+    assert j.admit('d', ev(3)) == ('new', None)     # late, but kept
+    assert j.admit('d', ev(3)) == ('dup', None)
+    assert j.gaps('d') == [(2, 2), (4, 4)]
+
+
+def test_recorder_keeps_the_newest_and_marks_stay_valid():
+    r = Recorder(keep=10)
+    for i in range(25):
+        r.record(i)
+    assert len(r.items) < 20 and r.items[-1] == 24
+    m = r.mark()
+    assert m == 25
+    threading.Timer(0.05, r.record, args=(99,)).start()
+    assert r.wait_for(lambda x: x == 99, 2, start=m) == 99
+    assert r.wait_for(lambda x: x == 3, 0.05, start=0) is None     # dropped long ago
+
+
+def test_store_runs_after_commit_hooks_only_after_a_good_commit(tmp_path):
+    st = Store(tmp_path / 'j.sqlite3')
+    ran = threading.Event()
+    with st.hold():
+        st.event('d', ev(1))
+        st.event('d', ev(2))
+    st.then(ran.set)
+    assert ran.wait(5)
+    assert st.count() == 2
+    st.SQL = dict(st.SQL, event='INSERT INTO no_such_table VALUES (?,?,?,?,?,?,?,?,?)')
+    bad = threading.Event()
+    st.event('d', ev(3))
+    st.then(bad.set)
+    st.flush()
+    assert not bad.is_set() and 'no_such_table' in st.error
+    st.close()
+
+
+def test_store_keeps_events_in_a_rowid_table(tmp_path):
+    st = Store(tmp_path / 'j.sqlite3')
+    st.close()
+    db = sqlite3.connect(str(tmp_path / 'j.sqlite3'))
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE name='events'").fetchone()[0]
+    assert 'WITHOUT ROWID' not in sql
+    db.close()
+
+
+def publish(topic, payload, qos=1, pid=1, retain=False):
+    var = mqtt_str(topic) + (pid.to_bytes(2, 'big') if qos else b'')
+    return bytes([0x30 | (qos << 1) | int(retain)]) + varint(len(var) + len(payload)) + var + payload
+
+
+@pytest.mark.parametrize('cut', [0, 1, 2, 3, 7, 150, 300])
+def test_parser_takes_whole_packets_and_acks_qos1_ones(cut):
+    big = b'x' * 200                          # a two-byte remaining length
+    data = (publish('a/b', b'{"seq":1}', 1, 7) + publish('c', big, 0) + publish('r', b'1', 1, 258, True)
+            + b'\xd0\x00')                    # a PINGRESP among them
+    got, acks = [], b''
+    rest = data[:cut]
+    for chunk in (data[cut:],):
+        batch, a, used = RawSubscriber.parse(rest)
+        got += batch
+        acks += a
+        rest = rest[used:] + chunk
+    batch, a, used = RawSubscriber.parse(rest)
+    got += batch
+    acks += a
+    assert used == len(rest)
+    assert got == [('a/b', b'{"seq":1}', False), ('c', big, False), ('r', b'1', True)]
+    assert acks == b'\x40\x02\x00\x07' + b'\x40\x02\x01\x02'
