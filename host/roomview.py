@@ -148,6 +148,7 @@ class RoomView:
         foot = [[(KEYS, 'dim')]]
         if self.note:
             foot.append([(clean(self.note), None)])
+        del rows[max(1, height - len(foot) - 2):]     # a small terminal: the keys stay on it
         room = height - len(rows) - len(foot) - 1
         log = list(self.lines)[-room:] if room > 0 else []
         rows.append([('events', 'bold')])
