@@ -7,7 +7,11 @@
 #   0xA5 | kind (1) | length (2, LE) | crc32 of kind+length+body (4, LE) | body
 #   E  event:      seq (4) | sev (1) | ctrl length (1) | ctrl | JSON
 #   D  delivered:  seq (4)        every event up to seq has been acknowledged
-#   S  snapshot:   seq (4) | dropped (4) | reported (4)    first record of a rewritten log
+#   S  snapshot:   seq (4) | dropped (4) | reported (4) | log (4)   first record of a log
+#                  (log: this log's id, picked at random when the log is started afresh,
+#                  e.g. after a flash erase; every event carries it, so the control room
+#                  tells a wiped board's new seq 1 from the old one. Older 12-byte
+#                  snapshots have none: such a log gets one, keeping its seq.)
 #   R  reported:   reported (4)   drops announced to the control room so far
 # When full (outbox_max), the log is rewritten without the oldest tenth of the lowest
 # severity present: info events give way before warnings, warnings before alarms.
@@ -96,6 +100,15 @@ def _write(f, kind, body):
     return HDR + len(body)
 
 
+def _new_log_id():
+    try:
+        b = os.urandom(4)
+    except (AttributeError, OSError):       # a port without it
+        import random
+        b = struct.pack('<I', random.getrandbits(32))
+    return (struct.unpack('<I', b)[0] & 0x7FFFFFFF) or 1
+
+
 def _u32(body, at=0):
     return struct.unpack_from('<I', body, at)[0]
 
@@ -113,9 +126,13 @@ class Outbox:
         self.counts = [0, 0, 0]  # pending by severity code
         self.head = -1         # file offset of the oldest pending event record
         self.size = 0
+        self.log = 0           # this log's id (see S above)
         self._f = None
         self._scan()
-        if self.corrupt or self.size > COMPACT_BYTES:
+        fresh = not self.log
+        if fresh:
+            self.log = _new_log_id()
+        if self.corrupt or self.size > COMPACT_BYTES or fresh:
             self.compact()     # also cuts a torn tail, so new appends follow good records
 
     # --- the log ---------------------------------------------------------------------------
@@ -140,6 +157,8 @@ class Outbox:
                     # a rewritten log holds only pending events: no delivery mark needed
                     s, self.dropped, self.reported = struct.unpack_from('<III', body, 0)
                     self.seq = max(self.seq, s)
+                    if len(body) >= 16:
+                        self.log = _u32(body, 12)
                 elif kind == R:
                     self.reported = _u32(body)
             for off, kind, body in _records(f):      # pass 2: what is still pending
@@ -179,7 +198,7 @@ class Outbox:
         except OSError:
             src = None
         dst = open(tmp, 'wb')
-        size = _write(dst, S, struct.pack('<III', self.seq, self.dropped + gone, self.reported))
+        size = _write(dst, S, struct.pack('<IIII', self.seq, self.dropped + gone, self.reported, self.log))
         head = -1
         pending = 0
         counts = [0, 0, 0]
@@ -218,7 +237,7 @@ class Outbox:
         if self.pending >= self.max_len:
             self._make_room()
         self.seq += 1
-        ev = {'seq': self.seq, 'ts': wall_ms(), 'type': etype, 'sev': sev, 'ctrl': ctrl}
+        ev = {'seq': self.seq, 'log': self.log, 'ts': wall_ms(), 'type': etype, 'sev': sev, 'ctrl': ctrl}
         if fields:
             for k in fields:
                 ev[k] = fields[k]
@@ -226,7 +245,7 @@ class Outbox:
         code = SEV_CODES.get(sev, 0)
         body = struct.pack('<IBB', self.seq, code, len(c)) + c + json.dumps(ev).encode()
         if len(body) > MAX_RECORD:     # keep the event, lose its extra fields
-            ev = {'seq': ev['seq'], 'ts': ev['ts'], 'type': etype, 'sev': sev, 'ctrl': ctrl[:64],
+            ev = {'seq': ev['seq'], 'log': self.log, 'ts': ev['ts'], 'type': etype, 'sev': sev, 'ctrl': ctrl[:64],
                   'truncated': True}
             if fields and 'active' in fields:
                 ev['active'] = fields['active']

@@ -1,5 +1,10 @@
-"""The control room's record of events in memory: duplicates dropped by (device, seq), gaps
-and out-of-order arrivals reported. (host/store.py keeps the events themselves on disk.)
+"""The control room's record of events in memory: duplicates dropped by (device, log, seq),
+gaps and out-of-order arrivals reported. (host/store.py keeps the events themselves on disk.)
+
+`log` is the board's event-log id (firmware/outbox.py): it changes only when the board's
+log starts afresh (a flash erase, a replacement board under the same name), whose seq
+starts again at 1; events of older firmware have none (0). Questions about a device
+(gaps, has, highest) are about its current log.
 
 Memory stays bounded however long the monitor runs: per device it keeps a watermark (every
 seq up to it has arrived), the seqs seen above it, and the holes given up on. A hole that
@@ -78,22 +83,29 @@ class Journal:
         """keep: also hold every event body in `events` (test rigs read them back); the
         control room keeps them on disk instead."""
         self.keep = keep
-        self.seen = {}           # device -> _Seen
-        self.events = {}         # device -> {seq: event}, when keep
+        self.seen = {}           # (device, log) -> _Seen
+        self.current = {}        # device -> its newest log id
+        self.events = {}         # device -> {seq: event} of its current log, when keep
         self.duplicates = 0
         self.out_of_order = 0
         self.lock = threading.Lock()
 
     def admit(self, device, ev):
-        """Record an event; returns (verdict, gap): verdict 'new', 'dup' or 'bad' (no usable
-        seq); gap (first, last) when this event jumps past seqs not yet seen, else None."""
+        """Record an event; returns (verdict, gap): verdict 'new', 'dup', 'bad' (no usable
+        seq) or 'new-log' (new, and the first of a log other than the device's current
+        one: its board was wiped or replaced); gap (first, last) when this event jumps past
+        seqs not yet seen, else None."""
         seq = ev.get('seq') if isinstance(ev, dict) else None
         if type(seq) is not int or seq < 1:
             return 'bad', None
+        log = ev.get('log', 0)
+        if type(log) is not int:
+            return 'bad', None
         with self.lock:
-            s = self.seen.get(device)
+            s = self.seen.get((device, log))
+            fresh_log = s is None and device in self.current and self.current[device] != log
             if s is None:
-                s = self.seen[device] = _Seen()
+                s = self.seen[(device, log)] = _Seen()
             if s.seen(seq):
                 self.duplicates += 1
                 return 'dup', None
@@ -101,35 +113,40 @@ class Journal:
             if seq < s.top:
                 self.out_of_order += 1
             s.add(seq)
-            if self.keep:
+            if fresh_log or device not in self.current:
+                self.current[device] = log
+                if fresh_log and self.keep:
+                    self.events[device] = {}
+            if self.keep and self.current[device] == log:
                 self.events.setdefault(device, {})[seq] = ev
-            return 'new', gap
+            return 'new-log' if fresh_log else 'new', gap
 
     def add(self, device, ev):
-        """Record an event; returns 'new', 'dup' or 'bad' (no usable seq)."""
-        return self.admit(device, ev)[0]
+        """Record an event; returns 'new' (also for the first of a new log), 'dup' or 'bad'."""
+        verdict = self.admit(device, ev)[0]
+        return 'new' if verdict == 'new-log' else verdict
+
+    def _now(self, device):
+        return self.seen.get((device, self.current.get(device, 0)))
 
     def gaps(self, device, upto=None):
         """Missing seqs of a device as (first, last) ranges, up to `upto` (default: highest seen)."""
         with self.lock:
-            s = self.seen.get(device)
+            s = self._now(device)
             if s is None:
                 return [(1, upto)] if upto else []
             return s.missing(s.top if upto is None else upto)
 
     def count(self, device=None):
         with self.lock:
-            if device is not None:
-                s = self.seen.get(device)
-                return s.count if s else 0
-            return sum(s.count for s in self.seen.values())
+            return sum(s.count for k, s in self.seen.items() if device is None or k[0] == device)
 
     def has(self, device, seq):
         with self.lock:
-            s = self.seen.get(device)
+            s = self._now(device)
             return bool(s) and s.seen(seq)
 
     def highest(self, device):
         with self.lock:
-            s = self.seen.get(device)
+            s = self._now(device)
             return s.top if s else 0

@@ -13,7 +13,7 @@ from .recorder import Recorder
 from .mqttc import connect
 from .proto import topics
 
-SKIP_FIELDS = ('seq', 'ts', 'type', 'sev', 'ctrl', 'active', '_since')
+SKIP_FIELDS = ('seq', 'log', 'ts', 'type', 'sev', 'ctrl', 'active', '_since')
 KEYS = {'a': 'answer', 'u': 'unlock', 'h': 'hangup'}
 HELP = ('keys: k acknowledge the newest alarm, a answer the oldest ringing call, u release the gate, '
         'h hang up, c list calls, q quit')
@@ -124,11 +124,14 @@ class Monitor(Recorder):
         verdict, gap = self.journal.admit(dev, ev)
         if verdict == 'dup':
             return False
+        if verdict == 'new-log':
+            self.console.print('[cyan]%s started a new event log (flash erased or board replaced): its events '
+                               'count from #%s again[/]' % (escape(dev), ev.get('seq')))
         if gap:
             self.gaps.append((dev,) + gap)
             del self.gaps[:-1000]
             if self.store is not None:
-                self.store.gap(dev, *gap)
+                self.store.gap(dev, ev.get('log', 0), *gap)
             self.console.print('[yellow]%s  gap: events %d..%d have not arrived[/]' % ((escape(dev),) + gap))
         return True
 

@@ -19,12 +19,11 @@ from rich.console import Console
 from rich.text import Text
 
 from .keys import Keyboard
-from .monitor import Monitor
+from .monitor import SKIP_FIELDS as SKIP, Monitor
 from .screen import Screen, clean, table
 
 KEYS = ('↑/↓ select alarm  k/Enter acknowledge  a answer call  u release gate  h hang up  '
         'o/x open/close barrier  q quit')
-SKIP = ('seq', 'ts', 'type', 'sev', 'ctrl', 'active', '_since')
 
 
 def _ago(t, now):

@@ -1,10 +1,10 @@
 """The control room's journal on disk: SQLite in WAL mode. Every event (once per
-(device, seq)), every command and its ack, every alarm acknowledgement, control-room
+(device, log, seq)), every command and its ack, every alarm acknowledgement, control-room
 alarms (a board offline or silent) and the gaps found. Writes go through one thread in
 batches, so a burst of thousands of events a second costs a few commits, not thousands.
 
-Events live in a rowid table (rows appended in arrival order; (device, seq) is a unique
-index beside it): with the rows inside the (device, seq) tree instead, inserting across
+Events live in a rowid table (rows appended in arrival order; (device, log, seq) is a
+unique index beside it): with the rows inside the key's tree instead, inserting across
 500 devices cost 70 us a row here, against 19. The type filter is a LIKE, which no index
 serves, so there is none on type."""
 import contextlib
@@ -18,9 +18,9 @@ from pathlib import Path
 
 SCHEMA = '''
 CREATE TABLE IF NOT EXISTS events (
-  device TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER, received REAL NOT NULL,
+  device TEXT NOT NULL, log INTEGER NOT NULL, seq INTEGER NOT NULL, ts INTEGER, received REAL NOT NULL,
   ctrl TEXT, type TEXT, sev TEXT, active INTEGER, body TEXT NOT NULL,
-  PRIMARY KEY (device, seq));
+  PRIMARY KEY (device, log, seq));
 CREATE INDEX IF NOT EXISTS events_received ON events (received);
 DROP INDEX IF EXISTS events_type;
 CREATE TABLE IF NOT EXISTS commands (
@@ -32,9 +32,24 @@ CREATE TABLE IF NOT EXISTS alarm_acks (
 CREATE TABLE IF NOT EXISTS room_alarms (
   id INTEGER PRIMARY KEY, at REAL NOT NULL, device TEXT, type TEXT, active INTEGER, body TEXT);
 CREATE TABLE IF NOT EXISTS gaps (
-  device TEXT NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL, found REAL,
-  PRIMARY KEY (device, first));
+  device TEXT NOT NULL, log INTEGER NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL, found REAL,
+  PRIMARY KEY (device, log, first));
 '''
+VERSION = 2
+
+# A journal written before event logs had ids (user_version 0): its rows move to tables
+# keyed by (device, log, seq), with log 0 as events of that firmware carry none.
+MIGRATE_1 = '''
+ALTER TABLE events RENAME TO events_v1;
+ALTER TABLE gaps RENAME TO gaps_v1;
+DROP INDEX IF EXISTS events_received;
+%s
+INSERT INTO events SELECT device, 0, seq, ts, received, ctrl, type, sev, active, body FROM events_v1;
+INSERT INTO gaps SELECT device, 0, first, last, found FROM gaps_v1;
+DROP TABLE events_v1;
+DROP TABLE gaps_v1;
+'''
+
 
 
 def default_path():
@@ -47,7 +62,12 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(str(self.path), timeout=30)
         db.execute('PRAGMA journal_mode=WAL')
+        version = db.execute('PRAGMA user_version').fetchone()[0]
+        old = db.execute("SELECT 1 FROM sqlite_master WHERE name='events'").fetchone()
+        if old and version < 2:
+            db.executescript('BEGIN;' + MIGRATE_1 % SCHEMA + 'COMMIT;')
         db.executescript(SCHEMA)
+        db.execute('PRAGMA user_version=%d' % VERSION)
         db.close()
         self._pending = []        # (kind, row) waiting for the writer
         self._closing = False
@@ -100,7 +120,7 @@ class Store:
         else:
             body = raw.decode('utf-8', 'replace') if isinstance(raw, bytes) else raw
         active = ev.get('active')
-        self._put('event', (device, ev.get('seq'), ev.get('ts'), received or time.time(), ev.get('ctrl'),
+        self._put('event', (device, ev.get('log', 0), ev.get('seq'), ev.get('ts'), received or time.time(), ev.get('ctrl'),
                             ev.get('type'), ev.get('sev'), None if active is None else int(bool(active)), body))
 
     def command(self, cid, device, ctrl, op, body):
@@ -115,8 +135,8 @@ class Store:
     def room_alarm(self, device, etype, active, body=None):
         self._put('room', (time.time(), device, etype, int(bool(active)), json.dumps(body or {})))
 
-    def gap(self, device, first, last):
-        self._put('gap', (device, first, last, time.time()))
+    def gap(self, device, log, first, last):
+        self._put('gap', (device, log, first, last, time.time()))
 
     def then(self, fn):
         """Run fn() in the writer once everything queued before it is committed; never if
@@ -126,12 +146,12 @@ class Store:
     CHECKPOINT_S = 1.0
 
     SQL = {
-        'event': 'INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?)',
+        'event': 'INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?)',
         'command': 'INSERT OR IGNORE INTO commands (id, device, ctrl, op, body, sent) VALUES (?,?,?,?,?,?)',
         'ack': 'UPDATE commands SET ok=?, err=?, acked=? WHERE id=?',
         'alarm_ack': 'INSERT OR IGNORE INTO alarm_acks VALUES (?,?,?,?,?,?)',
         'room': 'INSERT INTO room_alarms (at, device, type, active, body) VALUES (?,?,?,?,?)',
-        'gap': 'INSERT OR IGNORE INTO gaps VALUES (?,?,?,?)',
+        'gap': 'INSERT OR IGNORE INTO gaps VALUES (?,?,?,?,?)',
     }
 
     def _checkpointer(self):

@@ -192,3 +192,44 @@ def case_oversized_event_is_kept_without_its_extra_fields():
     ev = json.loads(ob.peek()[2])
     eq((ev['type'], ev['active'], ev['truncated']), ('door.forced', True, True), 'kept, marked truncated')
     ob.close()
+
+
+def case_the_log_id_survives_reboots_and_compaction_and_a_wiped_log_gets_a_new_one():
+    p = tmpfile('oblog')
+    ob = Outbox(p, 1000)
+    log = ob.log
+    check(0 < log < 2 ** 31, 'a log id is picked for a fresh log: %r' % log)
+    eq(ob.add('front', 'door.opened', 'info')['log'], log, 'events carry the log id')
+    ob.close()
+    ob = Outbox(p, 1000)
+    eq(ob.log, log, 'log id after reboot')
+    for i in range(3):
+        ob.add('front', 'door.opened', 'info')
+    ob.delivered(4)
+    ob.compact()
+    ob.close()
+    ob = Outbox(p, 1000)
+    eq(ob.log, log, 'log id after compaction')
+    eq(ob.add('front', 'door.closed', 'info')['seq'], 5, 'seq goes on')
+    ob.close()
+    import os
+    os.remove(p)                     # the flash was erased: a new log starts at seq 1
+    ob = Outbox(p, 1000)
+    ev = ob.add('front', 'door.opened', 'info')
+    eq(ev['seq'], 1, 'seq of a wiped board')
+    check(ev['log'] != log, 'a wiped board starts a new log, not log %d again' % log)
+    ob.close()
+
+
+def case_an_old_snapshot_without_log_id_gets_one_and_keeps_its_seq():
+    import struct
+    from outbox import S, _write
+    p = tmpfile('oblegacy')
+    with open(p, 'wb') as f:
+        _write(f, S, struct.pack('<III', 41, 0, 0))     # the 12-byte snapshot of earlier firmware
+    ob = Outbox(p, 50)
+    check(ob.log > 0, 'an id was given')
+    eq(ob.add('front', 'door.opened', 'info')['seq'], 42, 'seq kept')
+    log = ob.log
+    ob.close()
+    eq(Outbox(p, 50).log, log, 'and kept from then on')

@@ -52,7 +52,7 @@ def test_memory_stays_bounded_and_matches_a_plain_set():
         verdict = j.add('d', ev(s))
         assert verdict == ('dup' if s in seen else 'new'), s
         seen.add(s)
-    st = j.seen['d']
+    st = j.seen[('d', 0)]
     assert st.low == 20000 and not st.above and not st.holes
     assert j.events == {} and j.count('d') == 20000 and j.duplicates == 500
 
@@ -63,7 +63,7 @@ def test_a_hole_that_never_fills_is_given_up_but_a_late_event_is_still_new(monke
     j.add('d', ev(1))
     for s in range(5, 20):               # 2..4 lost for now
         j.add('d', ev(s))
-    st = j.seen['d']
+    st = j.seen[('d', 0)]
     assert len(st.above) <= 10 and st.holes == [[2, 4]] and st.low == 19
     assert j.gaps('d') == [(2, 4)]
     assert j.admit('d', ev(3)) == ('new', None)     # late, but kept
@@ -133,3 +133,48 @@ def test_parser_takes_whole_packets_and_acks_qos1_ones(cut):
     assert used == len(rest)
     assert got == [('a/b', b'{"seq":1}', False), ('c', big, False), ('r', b'1', True)]
     assert acks == b'\x40\x02\x00\x07' + b'\x40\x02\x01\x02'
+
+
+def test_a_wiped_board_starts_a_new_log_and_its_events_are_not_taken_for_duplicates(tmp_path):
+    j = Journal()
+    for s in range(1, 6):
+        assert j.add('d', {'seq': s, 'log': 77}) == 'new'
+    assert j.admit('d', {'seq': 1, 'log': 91}) == ('new-log', None)      # flash erased: seq 1 again
+    assert j.admit('d', {'seq': 2, 'log': 91}) == ('new', None)
+    assert j.admit('d', {'seq': 2, 'log': 91}) == ('dup', None)
+    assert j.highest('d') == 2 and j.count('d') == 7 and j.gaps('d') == []
+    assert j.admit('d', {'seq': 3, 'log': 77}) == ('dup', None)          # the old log is still known
+    assert j.admit('d', {'seq': 1, 'log': 'x'}) == ('bad', None)
+    st = Store(tmp_path / 'j.sqlite3')
+    st.event('d', {'seq': 1, 'log': 77, 'type': 'a'})
+    st.event('d', {'seq': 1, 'log': 91, 'type': 'b'})
+    st.event('d', {'seq': 1, 'log': 91, 'type': 'b'})
+    st.flush()
+    assert [(e['log'], e['type']) for e in st.query()] == [(77, 'a'), (91, 'b')]
+    st.close()
+
+
+def test_a_journal_from_before_log_ids_is_migrated(tmp_path):
+    path = tmp_path / 'old.sqlite3'
+    db = sqlite3.connect(str(path))
+    db.executescript('''
+        CREATE TABLE events (device TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER, received REAL NOT NULL,
+          ctrl TEXT, type TEXT, sev TEXT, active INTEGER, body TEXT NOT NULL,
+          PRIMARY KEY (device, seq)) WITHOUT ROWID;
+        CREATE INDEX events_received ON events (received);
+        CREATE INDEX events_type ON events (type);
+        CREATE TABLE gaps (device TEXT NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL, found REAL,
+          PRIMARY KEY (device, first));
+        INSERT INTO events VALUES ('d', 1, 5, 100.0, 'front', 'door.opened', 'info', NULL, '{"seq": 1}');
+        INSERT INTO gaps VALUES ('d', 2, 3, 101.0);''')
+    db.commit()
+    db.close()
+    st = Store(path)
+    st.event('d', {'seq': 1, 'log': 5, 'type': 'door.opened'})        # the new firmware's seq 1
+    st.flush()
+    assert st.count() == 2 and st.error is None
+    assert [(g['device'], g['log'], g['first']) for g in st.table('gaps')] == [('d', 0, 2)]
+    st.close()
+    st = Store(path)                     # opening again changes nothing
+    assert st.count() == 2
+    st.close()

@@ -201,3 +201,41 @@ def test_headless_journal_loses_nothing_across_a_kill(make_board, broker, tmp_pa
         assert len(seqs) >= 40, 'about 20 open/close pairs expected, journaled %d' % len(seqs)
     finally:
         io.close()
+
+
+def test_a_wiped_board_alarms_reach_the_control_room_although_its_seq_starts_again(make_board, broker, tmp_path):
+    """A flash erase (or a replacement board under the same name) starts seq at 1 again;
+    without the log id its new events, the alarms among them, were dropped as duplicates."""
+    site = tmp_path / 'site.yaml'
+    site.write_text(SITE % broker.port)
+    b = make_board(site.read_text(), 'lobby-1', site_broker=True)
+    store = Store(tmp_path / 'j.sqlite3')
+    mon = Monitor('cr', store=store).attach(broker.host, broker.port)
+    io = SimIO(b.io_port)
+    try:
+        m = mon.mark()
+        for _ in range(3):
+            io.set('front.contact', 1)
+            time.sleep(0.1)
+            io.set('front.contact', 0)
+            time.sleep(0.1)
+        assert mon.wait_event('lobby-1', 'door.forced', 5, active=False, start=m)
+        io.close()
+        b.stop()
+        (b.fs / 'outbox.log').unlink()                   # the flash was erased
+        b.start()
+        io = SimIO(b.io_port)
+        m = mon.mark()
+        io.set('front.contact', 1)
+        rec = mon.wait_event('lobby-1', 'door.forced', 5, active=True, start=m)
+        assert rec, 'the wiped board\'s alarm never reached the control room'
+        assert rec['msg']['seq'] < 10
+        assert ('lobby-1', 'front', 'door.forced') in mon.alarms
+        assert store.flush()
+        logs = {r['log'] for r in store.query(device='lobby-1')}
+        assert len(logs) == 2 and 0 not in logs
+        assert store.query(device='lobby-1', etype='door.forced')[-1]['seq'] == rec['msg']['seq']
+    finally:
+        io.close()
+        mon.detach()
+        store.close()
