@@ -1,0 +1,75 @@
+"""What the verbs share: the site file argument, the broker to talk to (the running
+simulator's or the site's, with the control room's login and the site CA when the site
+has them), the site's secrets and telemetry periods."""
+import os
+
+from .errors import EdgeError
+
+
+def _site_arg(p, positional=False):
+    if positional:
+        p.add_argument('site_file', nargs='?', metavar='SITE.yaml', help='the site file (default ./site.yaml)')
+    p.add_argument('--site', dest='site_opt', metavar='FILE', help='the site file (default ./site.yaml)')
+
+
+def _site_path(a):
+    return getattr(a, 'site_file', None) or a.site_opt or 'site.yaml'
+
+
+def _broker_for(a):
+    """The broker to talk to: the running simulator's (same folder) or the site file's.
+    With a secrets file beside the site file, clients log in as the control room."""
+    try:
+        sec = _site_secrets(a)
+    except EdgeError:
+        sec = None
+    from . import mqttc
+    if sec:
+        mqttc.DEFAULT_AUTH = (sec['room']['user'], sec['room']['password'])
+    out = _broker_of(a)
+    from . import site as sitemod, tls
+    if os.path.exists(_site_path(a)):
+        s = sitemod.load_valid(_site_path(a))
+        if s.data['broker'].get('tls'):
+            ca = tls.ca_for(_site_path(a), s.name)
+            if ca is None:
+                raise EdgeError('the site broker speaks TLS but there is no site CA beside %s: '
+                                'run `edgectl broker --tls` there' % _site_path(a), 2)
+            mqttc.DEFAULT_CA = ca
+    return out
+
+
+def _broker_of(a):
+    from . import site as sitemod, simio
+    try:
+        rt = simio.runtime()
+        if not (a.site_opt or getattr(a, 'site_file', None)):
+            return rt['site'], rt['broker']['host'], rt['broker']['port']
+    except EdgeError:
+        rt = None
+    s = sitemod.load_valid(_site_path(a))
+    if rt and rt['site'] == s.name:
+        return s.name, rt['broker']['host'], rt['broker']['port']
+    return s.name, s.data['broker']['host'], s.data['broker']['port']
+
+
+def _site_secrets(a):
+    """The site's secrets file (beside the site file), or None."""
+    from . import secrets, simio
+    path = a.site_opt or getattr(a, 'site_file', None)
+    if not path:
+        try:
+            path = simio.runtime()['site_file']
+        except EdgeError:
+            path = 'site.yaml'
+    return secrets.load(path)
+
+
+def _site_tele(a):
+    """device -> tele_s from the site file, when there is one (silent-board alarms)."""
+    from . import site as sitemod
+    try:
+        s = sitemod.load_valid(_site_path(a))
+    except EdgeError:
+        return {}
+    return {d: sitemod.device_config(s, d)['tele_s'] for d in s.devices}

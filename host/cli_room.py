@@ -1,0 +1,180 @@
+"""The control room's verbs: `monitor` (full screen or lines), `journal` (run headless,
+query, prune), `fire` (site fire state: status, set, acknowledged reset) and `cmd`."""
+import json
+import os
+import sys
+import time
+
+from .errors import EdgeError
+from .cli_common import _site_path, _broker_for, _site_secrets, _site_tele
+
+
+def cmd_monitor(a):
+    from .monitor import HELP, Monitor
+    from .store import Store
+    site, host, port = _broker_for(a)
+    store = None if a.no_journal else Store(a.db)
+    keys = not a.json and not a.no_keys and sys.stdin.isatty()
+    full = keys and not a.plain and sys.stdout.isatty()
+    bell = None
+    if not a.json:
+        def bell():
+            sys.stdout.write('\a')
+            sys.stdout.flush()
+            if a.sound:
+                import shlex
+                import subprocess
+                subprocess.Popen(shlex.split(a.sound), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if full:
+        from .roomview import RoomView
+        return RoomView(site, host, port, a.operator, store, _site_tele(a), bell, a.duration,
+                        secrets=_site_secrets(a)).run()
+    mon = Monitor(site, as_json=a.json, quiet_state=not a.state, operator=a.operator, store=store,
+                  tele_s=_site_tele(a), bell=bell, secrets=_site_secrets(a))
+    mon.attach(host, port)
+    if not a.json:
+        print('monitoring site %s on %s:%d as %s; %s' % (site, host, port, mon.operator,
+              HELP if keys else 'Ctrl-C stops'), flush=True)
+    try:
+        end = time.monotonic() + a.duration if a.duration else None
+        from .keys import Keyboard
+        with Keyboard(keys) as read_key:
+            while end is None or time.monotonic() < end:
+                ch = read_key(0.2)
+                if ch == 'q':
+                    break
+                if ch and ch.strip():
+                    mon.key(ch)
+                mon.check_silence()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        mon.detach()
+        if store is not None:
+            store.close()
+    if not a.json:
+        print(json.dumps(mon.summary()))
+    return 0
+
+
+def cmd_journal(a):
+    from .store import Store, to_csv
+    if a.action == 'run':
+        return _journal_run(a)
+    store = Store(a.db)
+    try:
+        if a.action == 'prune':
+            r = store.prune(a.days, a.alarm_days)
+            print(json.dumps(r) if a.json else 'removed %d events and %d alarm events' % (r['events'], r['alarms']))
+            return 0
+        rows = store.query(a.device, a.type, a.sev, _when(a.since), _when(a.until), a.limit)
+        if a.json:
+            print(json.dumps(rows))
+        elif a.csv:
+            sys.stdout.write(to_csv(rows))
+        else:
+            for r in rows:
+                extra = ' '.join('%s=%s' % (k, v) for k, v in r.items()
+                                 if k not in ('device', 'received', 'seq', 'ts', 'type', 'sev', 'ctrl'))
+                print('%s  %-12s #%-6s %-5s %-10s %-22s %s' % (
+                    time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(r['received'])), r['device'], r.get('seq'),
+                    r.get('sev'), r.get('ctrl'), r.get('type'), extra))
+        return 0
+    finally:
+        store.close()
+
+
+def _when(v):
+    """A time filter: epoch seconds, ISO date/time, or relative like -2h, -30m, -7d."""
+    if v is None:
+        return None
+    import datetime
+    import re
+    m = re.fullmatch(r'-(\d+(?:\.\d+)?)([smhd])', v)
+    if m:
+        return time.time() - float(m.group(1)) * {'s': 1, 'm': 60, 'h': 3600, 'd': 86400}[m.group(2)]
+    try:
+        return float(v)
+    except ValueError:
+        pass
+    try:
+        return datetime.datetime.fromisoformat(v).timestamp()
+    except ValueError:
+        raise EdgeError('cannot read the time %r: use 2026-11-28T18:00, epoch seconds or -2h' % v, 2)
+
+
+def _journal_run(a):
+    """Headless journal: a persistent MQTT session (the broker keeps what arrives while it
+    restarts), every event of the site into SQLite, gaps reported."""
+    from . import mqttc
+    from .journalfeed import JournalFeed
+    from .store import Store
+    site, host, port = _broker_for(a)
+    store = Store(a.db)
+    # a persistent session, acknowledged only once each batch is committed: nothing is lost
+    feed = JournalFeed(site, host, port, store, tele_s=_site_tele(a), auth=mqttc.DEFAULT_AUTH, ca=mqttc.DEFAULT_CA)
+    mon = feed.mon
+    print('journal of site %s on %s:%d into %s; Ctrl-C stops' % (site, host, port, store.path), flush=True)
+    try:
+        end = time.monotonic() + a.duration if a.duration else None
+        last = 0
+        while end is None or time.monotonic() < end:
+            time.sleep(0.5)
+            mon.check_silence()
+            if feed.check():
+                print('reconnected to the broker (%d so far)' % feed.reconnects, flush=True)
+            if time.monotonic() - last > 10:
+                last = time.monotonic()
+                print('%s events journaled, %d duplicates dropped, %d gaps' % (
+                    store.written, mon.duplicates, len(mon.gaps)), flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        feed.close()
+        store.close()
+    return 0
+
+
+def cmd_fire(a):
+    from . import fire, site as sitemod
+    site, host, port = _broker_for(a)
+    if a.action == 'status':
+        st = fire.status(host, port, site)
+        print(json.dumps(st) if a.json else ('no fire state published on %s' % site if st is None else
+              '%s: fire %s (by %s)' % (site, 'ACTIVE' if st.get('active') else 'clear', st.get('by'))))
+        return 0
+    active = a.action == 'set'
+    if not active and not a.yes:
+        if not sys.stdin.isatty():
+            raise EdgeError('a fire reset must be acknowledged: add --yes (or run it in a terminal)', 2)
+        ans = input('Reset the site fire state of %s: doors relock, barriers go back to normal. '
+                    'Type RESET to confirm: ' % site)
+        if ans.strip() != 'RESET':
+            raise EdgeError('not confirmed: nothing sent', 1)
+    devices = sorted(sitemod.load_valid(_site_path(a)).devices) if (a.site_opt or os.path.exists(_site_path(a))) else []
+    sec = _site_secrets(a)
+    key = bytes.fromhex(sec['fire_key']) if sec and sec.get('fire_key') else None
+    applied = fire.publish(host, port, site, active, a.by, devices, a.timeout, fire_key=key)
+    missing = sorted(d for d, ok in applied.items() if not ok)
+    if a.json:
+        print(json.dumps({'active': active, 'by': a.by, 'applied': applied}))
+    else:
+        print('site %s fire state %s by %s; applied by %d of %d devices%s' % (
+            site, 'SET' if active else 'RESET', a.by, len(applied) - len(missing), len(applied),
+            ('; not confirmed by: %s (offline boards apply it when they reconnect)' % ', '.join(missing)) if missing else ''))
+    return 0
+
+
+def cmd_cmd(a):
+    from . import commands, secrets
+    site, host, port = _broker_for(a)
+    key = secrets.cmd_key(_site_secrets(a), a.device)     # signed when the site has keys
+    ack = commands.send(host, port, site, a.device, a.ctrl, a.op, commands.parse_args(a.args), timeout=a.timeout,
+                        key=key)
+    if a.json:
+        print(json.dumps(ack))
+    elif ack.get('ok'):
+        print('ok' + (' ' + json.dumps(ack['state']) if 'state' in ack else ''))
+    else:
+        print('refused: %s' % ack.get('err'), file=sys.stderr)
+    return 0 if ack.get('ok') else 1
