@@ -15,7 +15,7 @@ from outbox import Outbox
 from ratelimit import RateLimit
 from ctrl_base import SEV_ALARM, SEV_WARN, SEV_INFO, short
 
-FW = '0.5.0'
+FW = '0.6.0'
 SYSTEM = 'system'
 FIRE_FILE = 'fire.json'
 

@@ -440,12 +440,12 @@ def _broker(work, inflight):
 
 
 def ingest(events=50000, publishers=4, devices=500, inflight=20, progress=None):
-    """QoS 1 events/s the journal commits from N publishers (500 devices' worth of topics),
+    """QoS 1 events/s the journal (`edgectl journal run`'s intake) commits from N publishers (500 devices' worth of topics),
     nothing lost, side by side with mosquitto_sub receiving the same stream. Each publisher
     stays far below paho's 65,535 message ids in flight."""
     import shutil
     import subprocess
-    from .journalfeed import JournalFeed
+    from .monitor import Monitor
     from .store import Store
     per = events // publishers
     events = per * publishers
@@ -470,17 +470,19 @@ def ingest(events=50000, publishers=4, devices=500, inflight=20, progress=None):
 
         # the journal: the same intake as `edgectl journal run`
         store = Store(Path(work) / 'journal.sqlite3')
-        feed = JournalFeed('bench', br.host, br.port, store, client_id='journal-bench')
+        mon = Monitor('bench', store=store)
+        mon.show = lambda rec: None
+        mon.attach(br.host, br.port, client_id='journal-bench', persistent=True, publish=False)
         time.sleep(0.3)
         t0 = stream(lambda: None)
         end = time.time() + 120
-        while feed.received < events and time.time() < end:
+        while mon.received < events and time.time() < end:
             time.sleep(0.01)
         store.flush(120)
         t_commit = time.time()
         rows = store.count()
-        dups = feed.mon.duplicates
-        feed.close()
+        dups = mon.duplicates
+        mon.detach()
         store.close()
         journal_rate = rows / (t_commit - t0)
 

@@ -46,6 +46,8 @@ def cmd_monitor(a):
                 if ch and ch.strip():
                     mon.key(ch)
                 mon.check_silence()
+                if mon.check_link():
+                    mon.console.print('[yellow]reconnected to the broker[/]')
     except KeyboardInterrupt:
         pass
     finally:
@@ -106,14 +108,14 @@ def _when(v):
 def _journal_run(a):
     """Headless journal: a persistent MQTT session (the broker keeps what arrives while it
     restarts), every event of the site into SQLite, gaps reported."""
-    from . import mqttc
-    from .journalfeed import JournalFeed
+    from .monitor import Monitor
     from .store import Store
     site, host, port = _broker_for(a)
     store = Store(a.db)
+    mon = Monitor(site, store=store, tele_s=_site_tele(a))
+    mon.show = lambda rec: None
     # a persistent session, acknowledged only once each batch is committed: nothing is lost
-    feed = JournalFeed(site, host, port, store, tele_s=_site_tele(a), auth=mqttc.DEFAULT_AUTH, ca=mqttc.DEFAULT_CA)
-    mon = feed.mon
+    mon.attach(host, port, client_id='journal-%s' % site, persistent=True, publish=False)
     print('journal of site %s on %s:%d into %s; Ctrl-C stops' % (site, host, port, store.path), flush=True)
     try:
         end = time.monotonic() + a.duration if a.duration else None
@@ -121,8 +123,8 @@ def _journal_run(a):
         while end is None or time.monotonic() < end:
             time.sleep(0.5)
             mon.check_silence()
-            if feed.check():
-                print('reconnected to the broker (%d so far)' % feed.reconnects, flush=True)
+            if mon.check_link():
+                print('reconnected to the broker (%d so far)' % mon.reconnects, flush=True)
             if time.monotonic() - last > 10:
                 last = time.monotonic()
                 print('%s events journaled, %d duplicates dropped, %d gaps' % (
@@ -130,7 +132,7 @@ def _journal_run(a):
     except KeyboardInterrupt:
         pass
     finally:
-        feed.close()
+        mon.detach()
         store.close()
     return 0
 

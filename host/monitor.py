@@ -1,6 +1,7 @@
 """The control room's first view: devices online/offline, each event as it arrives,
 alarms highlighted, duplicates dropped and gaps reported by (device, seq)."""
 import json
+import threading
 import time
 import uuid
 
@@ -10,6 +11,7 @@ from rich.markup import escape
 from .calls import Calls
 from .journal import Journal
 from .recorder import Recorder
+from .errors import EdgeError
 from .mqttc import connect
 from .proto import topics
 
@@ -44,7 +46,12 @@ class Monitor(Recorder):
         self.gaps = []           # (device, first missing, last missing)
         Recorder.__init__(self, keep=20000)
         self.records = self.items    # the newest records, in order (marks count every one)
-        self.client = None
+        self.client = None           # paho, for publishing
+        self.sub = None              # the reader
+        self._received = 0
+        self.reconnects = 0
+        self.persistent = False
+        self._held = threading.local()   # .recs: this thread's records inside handle_batch
 
     # --- feeding -----------------------------------------------------------------------
     def handle(self, topic, raw, retained=False, when=None):
@@ -106,15 +113,28 @@ class Monitor(Recorder):
 
     def handle_batch(self, batch):
         """handle() for each (topic, payload, retained) of an MQTT batch, their journal rows
-        handed to the store's writer at once."""
+        handed to the store's writer at once; the records become visible to wait_for()
+        only after that (whoever waits for one and then flushes the store finds its row)."""
         when = time.time()
-        if self.store is None:
-            for topic, raw, retained in batch:
-                self.handle(topic, raw, retained, when)
-            return
-        with self.store.hold():
-            for topic, raw, retained in batch:
-                self.handle(topic, raw, retained, when)
+        held = self._held.recs = []
+        try:
+            if self.store is None:
+                for topic, raw, retained in batch:
+                    self.handle(topic, raw, retained, when)
+            else:
+                with self.store.hold():
+                    for topic, raw, retained in batch:
+                        self.handle(topic, raw, retained, when)
+        finally:
+            self._held.recs = None
+            Recorder.record_many(self, held)
+
+    def record(self, rec):
+        held = getattr(self._held, 'recs', None)
+        if held is not None:
+            held.append(rec)
+        else:
+            Recorder.record(self, rec)
 
     @property
     def duplicates(self):
@@ -315,14 +335,62 @@ class Monitor(Recorder):
         return self.wait_for(lambda r: r['kind'] == 'ack' and r['msg'].get('id') == cid, timeout)
 
     # --- running -------------------------------------------------------------------------
-    def attach(self, host, port):
-        def on_message(client, userdata, msg):
-            self.handle(msg.topic, msg.payload, bool(msg.retain))
-        self.client = connect(host, port, 'monitor', on_message=on_message,
-                              subscribe=[topics.site_filter(self.site)])
+    def attach(self, host, port, client_id=None, persistent=False, publish=True):
+        """Listen to the site: the lean reader (host/mqttraw.py) hands over messages in
+        batches and acknowledges each batch only once it is handled and, with a store,
+        committed. persistent: a fixed client_id whose session the broker keeps while we
+        are away (the headless journal). publish: also a paho client for commands and
+        acknowledgements."""
+        from . import mqttc
+        from .mqttraw import RawSubscriber
+        if publish:
+            self.client = connect(host, port, 'monitor')
+        cid = client_id or 'monitor-%s' % uuid.uuid4().hex[:8]
+        self.persistent = persistent
+        self._link = lambda: RawSubscriber(host, port, cid, [topics.site_filter(self.site)], self._batch,
+                                           clean=not persistent, auth=mqttc.DEFAULT_AUTH, ca=mqttc.DEFAULT_CA)
+        self.sub = self._link()
         return self
 
+    def _batch(self, batch, release):
+        self.handle_batch(batch)
+        if self.store is not None and self.persistent:
+            self.store.then(release)      # acknowledged once committed: the broker keeps it till then
+        else:
+            release()                     # a clean session loses unacknowledged ones anyway: keep reading
+
+    @property
+    def received(self):
+        """Messages read from the broker so far (across reconnects)."""
+        return self._received + (self.sub.received if self.sub else 0)
+
+    def check_link(self):
+        """Call now and then: raises when the journal can no longer keep what arrives (the
+        broker keeps every unacknowledged message for the next run); reconnects when the
+        link dropped (what comes again is dropped by (device, log, seq)). True when it
+        reconnected."""
+        if self.store is not None and self.store.error and self.persistent:
+            raise EdgeError('the journal cannot write %s (%s): stopped without acknowledging; the broker keeps '
+                            'the events for the next run' % (self.store.path, self.store.error))
+        if self.sub is None or self.sub.t.is_alive():
+            return False
+        if self.store is not None:
+            self.store.flush()
+        self._received += self.sub.received
+        self.sub.received = 0
+        self.sub.close()
+        try:
+            self.sub = self._link()
+        except EdgeError:
+            return False              # the dead one is kept: the next call tries again
+        self.reconnects += 1
+        return True
+
     def detach(self):
+        if self.sub is not None:
+            self.sub.close()
+            self._received += self.sub.received
+            self.sub = None
         if self.client:
             self.client.loop_stop()
             self.client.disconnect()

@@ -60,6 +60,11 @@ class RawSubscriber:
         subs = b''.join(mqtt_str(t) + b'\x01' for t in topics)
         sub = (1).to_bytes(2, 'big') + subs
         sock.sendall(bytes([0x82]) + varint(len(sub)) + sub)
+        try:
+            self._early = self._until_suback(sock)     # subscribed when this returns
+        except OSError as e:
+            sock.close()
+            raise EdgeError('the MQTT broker at %s:%d did not confirm the subscription (%s)' % (host, port, e))
         sock.settimeout(1.0)
         self.sock = sock
         self.t = threading.Thread(target=self._run, daemon=True)
@@ -74,6 +79,37 @@ class RawSubscriber:
                 raise EdgeError('the MQTT broker closed the connection')
             buf += d
         return buf
+
+    def _until_suback(self, sock):
+        """Read until the SUBACK; returns what came with or before it (a persistent
+        session's queued messages may) for the reader to handle first."""
+        buf = b''
+        while True:
+            d = sock.recv(65536)
+            if not d:
+                sock.close()
+                raise EdgeError('the MQTT broker closed the connection before confirming the subscription')
+            buf += d
+            pos = 0
+            while len(buf) - pos >= 2:
+                rl, mult, i = 0, 1, pos + 1
+                while i < len(buf):
+                    b = buf[i]
+                    rl += (b & 0x7F) * mult
+                    mult <<= 7
+                    i += 1
+                    if not b & 0x80:
+                        break
+                else:
+                    break
+                if i + rl > len(buf):
+                    break
+                if buf[pos] >> 4 == 9:         # SUBACK
+                    if 0x80 in buf[i + 2:i + rl]:
+                        sock.close()
+                        raise EdgeError('the MQTT broker refused the subscription (not allowed for this login?)')
+                    return buf[:pos] + buf[i + rl:]
+                pos = i + rl
 
     def _send(self, data):
         with self._tx:
@@ -117,9 +153,11 @@ class RawSubscriber:
 
     def _run(self):
         buf = b''
+        early, self._early = self._early, b''
         while not self._stop.is_set():
             try:
-                d = self.sock.recv(262144)
+                d = early or self.sock.recv(262144)
+                early = b''
                 if not d:
                     return
                 buf = buf + d if buf else d
@@ -138,6 +176,10 @@ class RawSubscriber:
     def close(self):
         self._stop.set()
         self._send(b'\xe0\x00')
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)     # wakes the reader now, not at its timeout
+        except OSError:
+            pass
         self.t.join(3)
         try:
             self.sock.close()

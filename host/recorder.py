@@ -15,8 +15,11 @@ class Recorder:
         self.cond = threading.Condition()
 
     def record(self, item):
+        self.record_many((item,))
+
+    def record_many(self, items):
         with self.cond:
-            self.items.append(item)
+            self.items.extend(items)
             if self.keep and len(self.items) >= 2 * self.keep:
                 drop = len(self.items) - self.keep
                 del self.items[:drop]        # in place: `items` may have other names

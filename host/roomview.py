@@ -104,7 +104,12 @@ class RoomView:
             head.append((' FIRE ACTIVE (by %s) ' % clean(fire.get('by')), 'bold white on red'))
             head.append(('  ', None))
         head.append((time.strftime('%H:%M:%S'), None))
-        rows = [head, []]
+        rows = [head]
+        if m.sub is not None and not m.sub.t.is_alive():
+            rows.append([(' NO LINK TO THE BROKER: reconnecting; what is shown may be stale ', 'bold white on red')])
+        if m.store is not None and m.store.error:
+            rows.append([(' JOURNAL NOT WRITING: %s ' % clean(m.store.error), 'bold white on red')])
+        rows.append([])
 
         first = max(0, min(self.sel - self.max_alarms // 2, len(alarms) - self.max_alarms))
         shown, styles, keys = [], [], []
@@ -227,6 +232,9 @@ class RoomView:
                         if ch:
                             self.key(ch)
                     self.mon.check_silence()
+                    if self.mon.check_link():
+                        self.note = 'reconnected to the broker'
+                        self.wake()
         except KeyboardInterrupt:
             pass
         finally:

@@ -9,7 +9,7 @@ import paho.mqtt.client as mqtt
 
 from edgectl.broker import Broker, free_port
 from edgectl.errors import EdgeError
-from edgectl.journalfeed import JournalFeed
+from edgectl.monitor import Monitor
 from edgectl.proto import topics
 from edgectl.store import Store
 
@@ -26,6 +26,13 @@ def publish(br, seqs, dev='d1'):
     c.disconnect()
 
 
+def journal(br, store, cid):
+    """The headless journal's intake, as `edgectl journal run` sets it up."""
+    mon = Monitor('jf', store=store)
+    mon.show = lambda rec: None
+    return mon.attach(br.host, br.port, client_id=cid, persistent=True, publish=False)
+
+
 def wait(pred, timeout=10):
     end = time.monotonic() + timeout
     while not pred():
@@ -39,26 +46,26 @@ def test_a_failed_commit_acknowledges_nothing_and_the_next_run_gets_everything(t
     with Broker(port=free_port(), workdir=tmp_path / 'broker', persistence=True) as br:
         bad = Store(tmp_path / 'bad.sqlite3')
         bad.SQL = dict(bad.SQL, event='INSERT INTO gone VALUES (?,?,?,?,?,?,?,?,?)')    # the disk "fails"
-        feed = JournalFeed('jf', br.host, br.port, bad, client_id='journal-jf')
+        feed = journal(br, bad, 'journal-jf')
         publish(br, range(1, 51))
         # unacknowledged, the broker stops at its in-flight window (20) and keeps the rest
         assert wait(lambda: feed.received >= 20 and bad.error)
         time.sleep(0.3)
         assert feed.received == 20
         try:
-            feed.check()
+            feed.check_link()
             raise AssertionError('a journal that cannot write must stop')
         except EdgeError as e:
             assert 'cannot write' in str(e) and 'broker keeps' in str(e)
-        feed.close()
+        feed.detach()
         bad.close()
 
         good = Store(tmp_path / 'good.sqlite3')
-        feed = JournalFeed('jf', br.host, br.port, good, client_id='journal-jf')     # the same session
+        feed = journal(br, good, 'journal-jf')     # the same session
         publish(br, [50, 51, 52])                          # 50 again: a duplicate
         assert wait(lambda: good.flush() and good.count() == 52), good.count()
-        assert feed.mon.duplicates >= 1
-        feed.close()
+        assert feed.duplicates >= 1
+        feed.detach()
         good.close()
 
 
@@ -66,18 +73,18 @@ def test_the_journal_reconnects_after_a_broker_restart(tmp_path):
     port = free_port()
     br = Broker(port=port, workdir=tmp_path / 'broker', persistence=True).start()
     st = Store(tmp_path / 'j.sqlite3')
-    feed = JournalFeed('jf', br.host, br.port, st, client_id='journal-jf2')
+    feed = journal(br, st, 'journal-jf2')
     try:
         publish(br, range(1, 11))
         assert wait(lambda: st.flush() and st.count() == 10)
         br.stop()
         assert wait(lambda: not feed.sub.t.is_alive(), 5)
         br = Broker(port=port, workdir=tmp_path / 'broker', persistence=True).start()
-        assert wait(lambda: feed.check(), 10), 'never reconnected'
+        assert wait(lambda: feed.check_link(), 10), 'never reconnected'
         publish(br, range(11, 21))
         assert wait(lambda: st.flush() and st.count() == 20), st.count()
         assert [r['seq'] for r in st.query()] == list(range(1, 21))
     finally:
-        feed.close()
+        feed.detach()
         st.close()
         br.stop()
