@@ -162,12 +162,16 @@ def build_parser():
     s.add_argument('--sound', metavar='CMD', help='also run this on every new alarm (e.g. "paplay alarm.wav")')
     s.set_defaults(fn=cmd_monitor)
 
-    s = sub.add_parser('journal', help='the control room journal (SQLite): run headless, query, prune',
+    s = sub.add_parser('journal', help='the control room journal (SQLite): run headless, query, prune, back up',
                        description='run: subscribe to the site with a persistent session and journal every event, '
                                    'command, acknowledgement and control-room alarm (as a service: nothing is lost '
                                    'while it restarts). query: filter by device, type (wildcards *), severity and '
-                                   'time (-2h, ISO, epoch). prune: drop old rows; alarms are kept longer.')
-    s.add_argument('action', choices=['run', 'query', 'prune'])
+                                   'time (-2h, ISO, epoch). prune: drop old rows; alarms are kept longer. backup: a '
+                                   'checked copy taken while the journal runs (--to FILE). restore FILE: put a backup '
+                                   'in place (the journal must be closed; the old one is kept as .replaced). run '
+                                   'takes backups itself with --backup-dir and rolls old rows over with --roll-over.')
+    s.add_argument('action', choices=['run', 'query', 'prune', 'backup', 'restore'])
+    s.add_argument('file', nargs='?', metavar='FILE', help='restore: the backup to put in place')
     _site_arg(s)
     s.add_argument('--db', help='journal file (default .edgectl/journal.sqlite3)')
     s.add_argument('--device')
@@ -181,6 +185,11 @@ def build_parser():
     s.add_argument('--days', type=float, default=90, help='prune: keep events this many days (default 90)')
     s.add_argument('--alarm-days', type=float, default=365, help='prune: keep alarms this many days (default 365)')
     s.add_argument('--duration', type=float, help='run: stop after this many seconds')
+    s.add_argument('--to', help='backup: the copy to write (default .edgectl/backups/journal-DATE-TIME.sqlite3)')
+    s.add_argument('--backup-dir', help='run: take a backup into this folder every --backup-hours')
+    s.add_argument('--backup-hours', type=float, default=24, help='run: hours between backups (default 24)')
+    s.add_argument('--keep', type=int, default=7, help='run: backups kept, newest first (default 7)')
+    s.add_argument('--roll-over', action='store_true', help='run: prune every hour with --days and --alarm-days')
     s.set_defaults(fn=cmd_journal)
 
     s = sub.add_parser('hil', help='run the hardware-in-the-loop suite on a simulated or real rig',

@@ -1,9 +1,10 @@
 """The control room's verbs: `monitor` (full screen or lines), `journal` (run headless,
-query, prune), `fire` (site fire state: status, set, acknowledged reset) and `cmd`."""
+query, prune, backup, restore), `fire` (site fire state: status, set, acknowledged reset) and `cmd`."""
 import json
 import os
 import sys
 import time
+from pathlib import Path
 
 from .errors import EdgeError
 from .cli_common import _site_path, _broker_for, _site_secrets, _site_tele
@@ -60,9 +61,11 @@ def cmd_monitor(a):
 
 
 def cmd_journal(a):
-    from .store import Store, to_csv
+    from .store import Store, default_path, to_csv
     if a.action == 'run':
         return _journal_run(a)
+    if a.action in ('backup', 'restore'):
+        return _journal_copy(a, Path(a.db or default_path()))
     store = Store(a.db)
     try:
         if a.action == 'prune':
@@ -105,24 +108,63 @@ def _when(v):
         raise EdgeError('cannot read the time %r: use 2026-11-28T18:00, epoch seconds or -2h' % v, 2)
 
 
+def _journal_copy(a, db):
+    from . import store as st
+    if a.action == 'backup':
+        to = Path(a.to) if a.to else db.parent / 'backups' / ('journal-%s.sqlite3' % time.strftime('%Y%m%d-%H%M%S'))
+        try:
+            info = st.backup(db, to)
+        except (FileNotFoundError, ValueError) as e:
+            raise EdgeError('backup failed: %s' % e, 1)
+        print(json.dumps(info) if a.json else 'backed up %s to %s: %d events (%d alarms), %d bytes, checked' % (
+            db, info['file'], info['events'], info['alarms'], info['bytes']))
+        return 0
+    if not a.file:
+        raise EdgeError('journal restore needs the backup FILE', 2)
+    if not Path(a.file).exists():
+        raise EdgeError('no backup at %s' % a.file, 2)
+    try:
+        info = st.restore(a.file, db)
+    except (RuntimeError, ValueError) as e:
+        raise EdgeError('restore refused, the journal is unchanged: %s' % e, 1)
+    print(json.dumps(info) if a.json else 'restored %s from %s: %d events (%d alarms); the journal it replaced '
+          'is %s.replaced' % (db, a.file, info['events'], info['alarms'], db.name))
+    return 0
+
+
 def _journal_run(a):
     """Headless journal: a persistent MQTT session (the broker keeps what arrives while it
     restarts), every event of the site into SQLite, gaps reported."""
+    from . import store as st
     from .monitor import Monitor
-    from .store import Store
     site, host, port = _broker_for(a)
-    store = Store(a.db)
+    store = st.Store(a.db)
     mon = Monitor(site, store=store, tele_s=_site_tele(a))
     mon.show = lambda rec: None
     # a persistent session, acknowledged only once each batch is committed: nothing is lost
     mon.attach(host, port, client_id='journal-%s' % site, persistent=True, publish=False)
+    backups = st.Backups(store.path, a.backup_dir, a.backup_hours * 3600, a.keep) if a.backup_dir else None
     print('journal of site %s on %s:%d into %s; Ctrl-C stops' % (site, host, port, store.path), flush=True)
     try:
         end = time.monotonic() + a.duration if a.duration else None
         last = 0
+        pruned = 0
         while end is None or time.monotonic() < end:
             time.sleep(0.5)
             mon.check_silence()
+            if backups and backups.due():
+                try:
+                    info = backups.take()
+                    print('backup %s: %d events, %d bytes' % (info['file'], info['events'], info['bytes']), flush=True)
+                except (OSError, ValueError) as e:
+                    print('backup into %s failed: %s (next try in %.0f h)' % (a.backup_dir, e, a.backup_hours),
+                          file=sys.stderr, flush=True)
+            if a.roll_over and time.monotonic() - pruned > 3600:
+                pruned = time.monotonic()
+                r = store.prune(a.days, a.alarm_days)
+                if r['events'] or r['alarms']:
+                    print('rolled over: %d events older than %g days, %d alarms older than %g days' % (
+                        r['events'], a.days, r['alarms'], a.alarm_days), flush=True)
             if mon.check_link():
                 print('reconnected to the broker (%d so far)' % mon.reconnects, flush=True)
             if time.monotonic() - last > 10:

@@ -27,6 +27,23 @@ def mqtt_str(s):
     return len(b).to_bytes(2, 'big') + b
 
 
+def packet_at(data, pos):
+    """The whole packet starting at data[pos] as (body start, end), or None when data
+    does not hold all of it yet."""
+    n = len(data)
+    if n - pos < 2:
+        return None
+    rl, mult, i = 0, 1, pos + 1
+    while i < n:
+        b = data[i]
+        rl += (b & 0x7F) * mult
+        mult <<= 7
+        i += 1
+        if not b & 0x80:
+            return (i, i + rl) if i + rl <= n else None
+    return None
+
+
 class RawSubscriber:
     def __init__(self, host, port, client_id, topics, on_batch, clean=False, auth=None, ca=None, keepalive=30):
         """on_batch([(topic, payload bytes, retained)], release) is called from the reader
@@ -91,25 +108,17 @@ class RawSubscriber:
                 raise EdgeError('the MQTT broker closed the connection before confirming the subscription')
             buf += d
             pos = 0
-            while len(buf) - pos >= 2:
-                rl, mult, i = 0, 1, pos + 1
-                while i < len(buf):
-                    b = buf[i]
-                    rl += (b & 0x7F) * mult
-                    mult <<= 7
-                    i += 1
-                    if not b & 0x80:
-                        break
-                else:
+            while True:
+                pkt = packet_at(buf, pos)
+                if pkt is None:
                     break
-                if i + rl > len(buf):
-                    break
+                i, end = pkt
                 if buf[pos] >> 4 == 9:         # SUBACK
-                    if 0x80 in buf[i + 2:i + rl]:
+                    if 0x80 in buf[i + 2:end]:
                         sock.close()
                         raise EdgeError('the MQTT broker refused the subscription (not allowed for this login?)')
-                    return buf[:pos] + buf[i + rl:]
-                pos = i + rl
+                    return buf[:pos] + buf[end:]
+                pos = end
 
     def _send(self, data):
         with self._tx:
@@ -124,21 +133,12 @@ class RawSubscriber:
         """Every whole packet at the start of `data`: ([(topic, payload, retained)],
         PUBACK bytes for the QoS 1 ones, bytes used)."""
         batch, acks = [], []
-        used, n = 0, len(data)
-        while n - used >= 2:
-            rl, mult, i = 0, 1, used + 1
-            while i < n:
-                b = data[i]
-                rl += (b & 0x7F) * mult
-                mult <<= 7
-                i += 1
-                if not b & 0x80:
-                    break
-            else:
+        used = 0
+        while True:
+            pkt = packet_at(data, used)
+            if pkt is None:
                 break
-            end = i + rl
-            if end > n:
-                break
+            i, end = pkt
             h = data[used]
             used = end
             if h >> 4 == 3:          # PUBLISH

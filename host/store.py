@@ -295,6 +295,94 @@ class Store:
             db.close()
 
 
+def backup(src, dest):
+    """Copy the journal at `src` to `dest` while it is in use (SQLite's online backup: a
+    consistent snapshot, writers carry on), then check the copy. Returns its figures."""
+    src, dest = Path(src), Path(dest)
+    if not src.exists():
+        raise FileNotFoundError('no journal at %s' % src)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + '.part')
+    if tmp.exists():
+        tmp.unlink()
+    a = sqlite3.connect(str(src), timeout=30)
+    b = sqlite3.connect(str(tmp))
+    try:
+        a.backup(b)          # one step, one read snapshot: WAL lets the writer carry on meanwhile
+        b.execute('PRAGMA journal_mode=DELETE')   # the copy is one self-contained file
+        info = check(b)
+    finally:
+        a.close()
+        b.close()
+    tmp.replace(dest)
+    info['file'] = str(dest)
+    info['bytes'] = dest.stat().st_size
+    return info
+
+
+def check(db):
+    """A journal's integrity and contents: {'events', 'alarms'}; raises ValueError when the
+    file is damaged or not a journal."""
+    try:
+        ok = db.execute('PRAGMA integrity_check').fetchone()[0]
+        if ok != 'ok':
+            raise ValueError('damaged: %s' % ok)
+        return {'events': db.execute('SELECT COUNT(*) FROM events').fetchone()[0],
+                'alarms': db.execute("SELECT COUNT(*) FROM events WHERE sev='alarm'").fetchone()[0]}
+    except sqlite3.DatabaseError as e:
+        raise ValueError('not a journal: %s' % e)
+
+
+def restore(src, dest):
+    """Put a backup in place of the journal at `dest`; refused while the journal is open
+    (its WAL file is there) or when the backup is damaged. The journal it replaces is kept
+    beside it as .replaced."""
+    src, dest = Path(src), Path(dest)
+    wal = dest.with_name(dest.name + '-wal')
+    if wal.exists() and wal.stat().st_size:
+        raise RuntimeError('the journal %s is open (%s is there): stop `edgectl journal run` and the monitors '
+                           'writing it first' % (dest, wal.name))
+    db = sqlite3.connect('file:%s?mode=ro' % src, uri=True)
+    try:
+        info = check(db)
+    finally:
+        db.close()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + '.restoring')
+    tmp.write_bytes(src.read_bytes())
+    if dest.exists():
+        dest.replace(dest.with_name(dest.name + '.replaced'))
+    for side in ('-wal', '-shm'):
+        p = dest.with_name(dest.name + side)
+        if p.exists():
+            p.unlink()
+    tmp.replace(dest)
+    return info
+
+
+class Backups:
+    """Backups taken by the headless journal every `every_s` into a folder, the newest
+    `keep` kept (journal-YYYYmmdd-HHMMSS.sqlite3)."""
+
+    def __init__(self, src, folder, every_s, keep):
+        self.src, self.folder, self.every_s, self.keep = Path(src), Path(folder), every_s, keep
+        self.last = 0.0
+
+    def due(self, now=None):
+        return (now or time.time()) - self.last >= self.every_s
+
+    def take(self, now=None):
+        now = now or time.time()
+        self.last = now
+        name = 'journal-%s.sqlite3' % time.strftime('%Y%m%d-%H%M%S', time.localtime(now))
+        info = backup(self.src, self.folder / name)
+        old = sorted(self.folder.glob('journal-*.sqlite3'))[:-self.keep]
+        for p in old:
+            p.unlink()
+        info['removed'] = [p.name for p in old]
+        return info
+
+
 def to_csv(rows):
     cols = ['received', 'device', 'seq', 'ts', 'ctrl', 'type', 'sev', 'active']
     buf = io.StringIO()

@@ -1,5 +1,6 @@
-"""Time from the door contact going active past held_open_s to door.held_open arriving at
-an MQTT subscriber (real mosquitto, the firmware on the MicroPython unix port).
+"""Time from a door forced open on a simulated board (the firmware on the MicroPython unix
+port) to the alarm committed in the control room's journal and drawn on its screen (real
+mosquitto, the real monitor).
 
     python tools/measure_alarm_latency.py [N]      (default N=20; prints JSON)
 Same figures as `edgectl bench alarm-latency --json`.

@@ -1,6 +1,8 @@
 """The control room's intake: the in-memory dedup journal (bounded however long it runs),
 the bounded record list, the SQLite store's after-commit hook and the lean MQTT parser."""
+import json
 import random
+import time
 import sqlite3
 import threading
 
@@ -178,3 +180,57 @@ def test_a_journal_from_before_log_ids_is_migrated(tmp_path):
     st = Store(path)                     # opening again changes nothing
     assert st.count() == 2
     st.close()
+
+
+def test_backup_while_written_restore_refused_while_open_and_of_a_damaged_copy(tmp_path, capsys):
+    from edgectl import store as st
+    from edgectl.cli import main
+    db = tmp_path / 'journal.sqlite3'
+    live = Store(db)
+    stop = threading.Event()
+
+    def writer():
+        s = 0
+        while not stop.is_set():
+            s += 1
+            live.event('d', {'seq': s, 'log': 1, 'type': 'door.opened', 'sev': 'alarm' if s % 10 == 0 else 'info'})
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        time.sleep(0.3)
+        info = st.backup(db, tmp_path / 'b' / 'copy.sqlite3')     # while rows keep coming
+    finally:
+        stop.set()
+        t.join()
+    assert info['events'] > 0 and info['alarms'] == info['events'] // 10
+    assert not (tmp_path / 'b' / 'copy.sqlite3-wal').exists(), 'a backup is one file'
+    live.flush()
+    assert main(['journal', 'restore', str(tmp_path / 'b' / 'copy.sqlite3'), '--db', str(db)]) == 1
+    assert 'is open' in capsys.readouterr().err
+    live.close()
+    total = Store(db)
+    n = total.count()
+    total.close()
+    bad = tmp_path / 'bad.sqlite3'
+    bad.write_bytes(b'SQLite format 3\x00' + b'\x00' * 200)
+    assert main(['journal', 'restore', str(bad), '--db', str(db)]) == 1
+    assert 'unchanged' in capsys.readouterr().err
+    assert main(['journal', 'restore', str(tmp_path / 'b' / 'copy.sqlite3'), '--db', str(db)]) == 0
+    out = capsys.readouterr().out
+    assert 'restored' in out and (tmp_path / 'journal.sqlite3.replaced').exists()
+    back = Store(db)
+    assert back.count() == info['events'] <= n
+    back.close()
+    assert main(['journal', 'backup', '--db', str(db), '--to', str(tmp_path / 'again.sqlite3'), '--json']) == 0
+    assert json.loads(capsys.readouterr().out)['events'] == info['events']
+
+
+def test_scheduled_backups_keep_the_newest(tmp_path):
+    from edgectl import store as st
+    Store(tmp_path / 'j.sqlite3').close()
+    b = st.Backups(tmp_path / 'j.sqlite3', tmp_path / 'bk', 3600, 2)
+    assert b.due()
+    for k in range(4):
+        b.take(now=1795800000 + k * 3600)
+    assert not b.due(now=1795800000 + 3 * 3600 + 10)
+    assert len(list((tmp_path / 'bk').glob('journal-*.sqlite3'))) == 2
