@@ -200,7 +200,8 @@ class Barrier(Controller):
             self._arrived_down(now)
         elif st in MOVING and age >= self.travel_ms:
             self._fault('motor_timeout', now)
-        elif st == DEAD and age >= self.dead_ms:
+        elif st == DEAD and age > self.dead_ms:    # strictly: ms ticks may be up to 1 ms short
+            # of the real time; the motor must have had at least the whole dead time
             self._go(OPENING, now)
             self._motors(1, 0)
         elif st == EYE_OFF and self.value('beam'):

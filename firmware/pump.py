@@ -134,7 +134,8 @@ class Pump(Controller):
 
     def on_tick(self, now):
         st = self.st
-        if st == RESTORE and ticks_diff(now, self.since) >= self.restore_ms:
+        # minimum times are strict: the ms clock may be up to 1 ms short of the real time
+        if st == RESTORE and ticks_diff(now, self.since) > self.restore_ms:
             self.st = self.go(PUMP_T, RESTORE, OFF)
             self.since = now
             st = OFF
@@ -147,7 +148,7 @@ class Pump(Controller):
             elif not self.wanted():
                 self._stop(now, 'manual' if self.mode == 'off' else 'schedule', OFF)
         elif st == OFF and self.wanted() and not self.low():
-            if self.stopped_at is None or ticks_diff(now, self.stopped_at) >= self.min_off_ms:
+            if self.stopped_at is None or ticks_diff(now, self.stopped_at) > self.min_off_ms:
                 self.st = self.go(PUMP_T, OFF, RUNNING)
                 self.since = now
                 self.out('pump', 1)

@@ -44,6 +44,16 @@ class SimIO:
     def get(self, name):
         return int(self.request('get %s' % name).split()[2])
 
+    def wait_value(self, name, want, timeout=10.0, every=0.05):
+        """Poll a signal until it reads `want`; True if it did within timeout."""
+        end = time.monotonic() + timeout
+        while True:
+            if self.get(name) == want:
+                return True
+            if time.monotonic() >= end:
+                return False
+            time.sleep(every)
+
     def set(self, name, value):
         self.request('set %s %d' % (name, int(value)))
 

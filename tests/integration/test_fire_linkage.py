@@ -4,7 +4,6 @@ clears, until an acknowledged reset from the control room; a board booting meanw
 applies the fire state at once; a reset while a detector still reports fire is raised
 again by that board."""
 import json
-import os
 import subprocess
 import sys
 import time
@@ -36,15 +35,6 @@ devices:
 """
 
 
-def wait_value(io, sig, want, timeout=10):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if io.get(sig) == want:
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def edgectl(*args, cwd):
     return subprocess.run([sys.executable, '-m', 'edgectl.cli'] + list(args), cwd=cwd, capture_output=True,
                           text=True, timeout=60)
@@ -63,15 +53,15 @@ def test_fire_linkage_across_boards(make_board, broker, tmp_path):
     try:
         for d in ('lobby-1', 'lobby-2', 'gate-1'):
             assert col.wait(lambda t, p: t == T.status('fl', d) and p.get('online'), 10), d
-        assert wait_value(ib, 'rear.lock', 1) and wait_value(ig, 'barrier.motor_up', 0)
+        assert ib.wait_value('rear.lock', 1) and ig.wait_value('barrier.motor_up', 0)
         arm = g.plants[0]
-        assert wait_value(ig, 'barrier.down_limit', 1), 'the barrier starts closed'
+        assert ig.wait_value('barrier.down_limit', 1), 'the barrier starts closed'
 
         ia.set('front.fire', 1)                            # a detector on lobby-1
         fire = col.wait(lambda t, p: t == T.site_fire('fl') and isinstance(p, dict) and p.get('active'), 5)
         assert fire and fire[3] is False and fire[2]['by'] == 'lobby-1/front'
-        assert wait_value(ib, 'rear.lock', 0, 5), 'the other building\'s door released'
-        assert wait_value(ig, 'barrier.up_limit', 1, 10), 'the barrier opened'
+        assert ib.wait_value('rear.lock', 0, 5), 'the other building\'s door released'
+        assert ig.wait_value('barrier.up_limit', 1, 10), 'the barrier opened'
         assert col.event('barrier.fire_open', active=True)
         assert col.event('door.fire_release', active=True, ctrl='rear')
 
@@ -84,15 +74,15 @@ def test_fire_linkage_across_boards(make_board, broker, tmp_path):
         b.start()
         ib.close()
         ib = SimIO(b.io_port)
-        assert wait_value(ib, 'rear.lock', 0, 5)
+        assert ib.wait_value('rear.lock', 0, 5)
 
         r = edgectl('fire', 'reset', '--site', str(site), '--by', 'guard-1', cwd=tmp_path)
         assert r.returncode == 2 and 'acknowledged' in r.stderr, 'a reset without --yes is refused'
         r = edgectl('fire', 'reset', '--site', str(site), '--by', 'guard-1', '--yes', '--json', cwd=tmp_path)
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout)['applied'] == {'gate-1': True, 'lobby-1': True, 'lobby-2': True}
-        assert wait_value(ia, 'front.lock', 1) and wait_value(ib, 'rear.lock', 1)
-        assert wait_value(ig, 'barrier.down_limit', 1, 10), 'auto-close resumed'
+        assert ia.wait_value('front.lock', 1) and ib.wait_value('rear.lock', 1)
+        assert ig.wait_value('barrier.down_limit', 1, 10), 'auto-close resumed'
 
         # a reset while a detector still reports fire: that board raises it again
         m0 = col.mark()
@@ -103,7 +93,7 @@ def test_fire_linkage_across_boards(make_board, broker, tmp_path):
         assert r.returncode == 0
         again = col.wait(lambda t, p: t == T.site_fire('fl') and isinstance(p, dict) and p.get('active'), 5, m)
         assert again and again[2]['by'] == 'lobby-1/front'
-        assert wait_value(ib, 'rear.lock', 0, 5)
+        assert ib.wait_value('rear.lock', 0, 5)
     finally:
         for io in (ia, ib, ig):
             io.close()

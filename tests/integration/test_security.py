@@ -166,10 +166,7 @@ def test_only_a_signed_fresh_fire_reset_relocks(secure, tmp_path):
     key = bytes.fromhex(sec['fire_key'])
 
     def wait_lock(v, t=5):
-        end = time.monotonic() + t
-        while time.monotonic() < end and io.get('front.lock') != v:
-            time.sleep(0.05)
-        return io.get('front.lock') == v
+        return io.wait_value('front.lock', v, t)
     try:
         assert col.wait(lambda t, p: t == T.status('sec', 'lobby-1') and isinstance(p, dict) and p.get('online'), 10)
         col.client.publish(T.site_fire('sec'), json.dumps({'active': True, 'by': 'room'}), qos=1, retain=True)
