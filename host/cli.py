@@ -8,7 +8,7 @@ from . import __version__
 from .cli_common import _site_arg
 from .cli_install import cmd_config, cmd_deploy, cmd_flash
 from .cli_qa import cmd_bench, cmd_hil
-from .cli_room import cmd_cmd, cmd_fire, cmd_journal, cmd_monitor
+from .cli_room import cmd_cmd, cmd_fire, cmd_journal, cmd_monitor, cmd_operator
 from .cli_sim import cmd_broker, cmd_demo, cmd_io, cmd_sim
 from .errors import EdgeError
 
@@ -191,6 +191,18 @@ def build_parser():
     s.add_argument('--keep', type=int, default=7, help='run: backups kept, newest first (default 7)')
     s.add_argument('--roll-over', action='store_true', help='run: prune every hour with --days and --alarm-days')
     s.set_defaults(fn=cmd_journal)
+
+    s = sub.add_parser('operator', help="operators' own control-room logins: add, remove, list",
+                       description='With a secure site (`edgectl broker --secure`), each operator can have a '
+                                   'login of their own: `edgectl monitor --operator NAME` then logs in as NAME '
+                                   '(password from EDGE_OPERATOR_PASSWORD or asked) and the broker knows who is '
+                                   'connected. Only the salted hash is stored; a running `edgectl broker` reloads. '
+                                   'Without operators the monitor uses the site\'s control-room login.')
+    s.add_argument('action', choices=['add', 'remove', 'list'])
+    s.add_argument('name', nargs='?', metavar='NAME')
+    _site_arg(s)
+    s.add_argument('--dir', help="the broker's folder (default .edgectl/broker)")
+    s.set_defaults(fn=cmd_operator)
 
     s = sub.add_parser('hil', help='run the hardware-in-the-loop suite on a simulated or real rig',
                        description='Run hil_tests/ against the boards of the HIL site: with --rig sim (virtual '

@@ -2,6 +2,7 @@
 simulator's or the site's, with the control room's login and the site CA when the site
 has them), the site's secrets and telemetry periods."""
 import os
+import sys
 
 from .errors import EdgeError
 
@@ -73,3 +74,25 @@ def _site_tele(a):
     except EdgeError:
         return {}
     return {d: sitemod.device_config(s, d)['tele_s'] for d in s.devices}
+
+
+def _operator_login(a):
+    """On a site whose secrets list operators, the monitor logs in as the operator named by
+    --operator, with their own password (EDGE_OPERATOR_PASSWORD, or asked)."""
+    from . import mqttc, secrets
+    sec = _site_secrets(a)
+    ops = secrets.operators(sec)
+    if not ops:
+        return None                  # the site's one control-room login
+    if a.operator not in ops:
+        raise EdgeError('no control-room login for operator %r on this site (have: %s): '
+                        '`edgectl operator add %s`' % (a.operator, ', '.join(ops), a.operator), 2)
+    pw = os.environ.get('EDGE_OPERATOR_PASSWORD')
+    if pw is None:
+        if not sys.stdin.isatty():
+            raise EdgeError('operator %s needs a password: set EDGE_OPERATOR_PASSWORD or run on a terminal'
+                            % a.operator, 2)
+        import getpass
+        pw = getpass.getpass('password for operator %s: ' % a.operator)
+    mqttc.DEFAULT_AUTH = (a.operator, pw)
+    return a.operator

@@ -7,13 +7,14 @@ import time
 from pathlib import Path
 
 from .errors import EdgeError
-from .cli_common import _site_path, _broker_for, _site_secrets, _site_tele
+from .cli_common import _site_path, _broker_for, _operator_login, _site_secrets, _site_tele
 
 
 def cmd_monitor(a):
     from .monitor import HELP, Monitor
     from .store import Store
     site, host, port = _broker_for(a)
+    _operator_login(a)
     store = None if a.no_journal else Store(a.db)
     keys = not a.json and not a.no_keys and sys.stdin.isatty()
     full = keys and not a.plain and sys.stdout.isatty()
@@ -222,3 +223,43 @@ def cmd_cmd(a):
     else:
         print('refused: %s' % ack.get('err'), file=sys.stderr)
     return 0 if ack.get('ok') else 1
+
+
+def cmd_operator(a):
+    """Operators' own control-room logins: add (or change a password), remove, list. The
+    secrets file keeps only each password's salted hash; a running `edgectl broker` for the
+    site is told to reload its password file and ACL."""
+    from . import secrets, site as sitemod
+    from .broker import Broker, hash_password
+    path = _site_path(a)
+    s = sitemod.load_valid(path)
+    if a.action == 'list':
+        ops = (secrets.load(path) or {}).get('operators', {})
+        for name in sorted(ops):
+            print('%-20s set %s' % (name, time.strftime('%Y-%m-%d %H:%M', time.localtime(ops[name]['set']))))
+        if not ops:
+            print('no operators: the monitor logs in with the site\'s control-room login')
+        return 0
+    if not a.name:
+        raise EdgeError('operator %s needs NAME' % a.action, 2)
+    if a.action == 'add':
+        pw = os.environ.get('EDGE_OPERATOR_PASSWORD')
+        if pw is None:
+            if not sys.stdin.isatty():
+                raise EdgeError('set EDGE_OPERATOR_PASSWORD or run on a terminal to type the password', 2)
+            import getpass
+            pw = getpass.getpass('new password for %s: ' % a.name)
+            if getpass.getpass('again: ') != pw:
+                raise EdgeError('the passwords differ; nothing changed', 2)
+        if len(pw) < 10:
+            raise EdgeError('a password of at least 10 characters, please; nothing changed', 2)
+        changed = secrets.set_operator(path, a.name, hash_password(a.name, pw))
+        what = 'password changed for' if changed else 'added'
+    else:
+        secrets.remove_operator(path, a.name)
+        what = 'removed'
+    b = Broker(workdir=Path(a.dir or '.edgectl/broker'), site=s.name, secrets=secrets.load(path))
+    live = b.reload()
+    print('operator %s %s%s' % (a.name, what, '; the running broker reloaded its logins' if live else
+                                '; takes effect when `edgectl broker --secure` starts'))
+    return 0

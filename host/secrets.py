@@ -1,10 +1,14 @@
 """A site's secrets, kept beside the site file and never in it: per-device MQTT passwords
-and command keys, the control room's MQTT login. The file is created 0600, never printed,
+and command keys, the control room's MQTT login (the headless journal's and the default
+one), and the operators' own logins (only their salted hashes: an operator's password is
+known to the operator alone). The file is created 0600, never printed,
 and a .gitignore next to it keeps it out of git. Boards get theirs over the serial line
 only (`edgectl flash`, `config push --via serial`), as secrets.json on their filesystem."""
 import json
 import os
+import re
 import secrets as _random
+import time
 from pathlib import Path
 
 from .errors import EdgeError
@@ -45,16 +49,53 @@ def ensure(site_path, devices):
             s['devices'][d] = {'mqtt_password': _random.token_urlsafe(18), 'cmd_key': _random.token_hex(32)}
             added.append(d)
     if added or not p.exists():
-        fd = os.open(str(p) + '.tmp', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, 'w') as f:
-            json.dump(s, f, indent=1)
-        os.replace(str(p) + '.tmp', p)
-        os.chmod(p, 0o600)
-        ignore = p.parent / '.gitignore'
-        lines = ignore.read_text().splitlines() if ignore.exists() else []
-        if '*.secrets.json' not in lines:
-            ignore.write_text('\n'.join(lines + ['*.secrets.json']) + '\n')
+        _save(p, s)
     return s, added
+
+
+def _save(p, s):
+    fd = os.open(str(p) + '.tmp', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, 'w') as f:
+        json.dump(s, f, indent=1)
+    os.replace(str(p) + '.tmp', p)
+    os.chmod(p, 0o600)
+    ignore = p.parent / '.gitignore'
+    lines = ignore.read_text().splitlines() if ignore.exists() else []
+    if '*.secrets.json' not in lines:
+        ignore.write_text('\n'.join(lines + ['*.secrets.json']) + '\n')
+
+
+OPERATOR = re.compile(r'^[A-Za-z][A-Za-z0-9_.-]{0,31}$')
+
+
+def set_operator(site_path, name, passwd_hash):
+    """Add (or change the password of) an operator's control-room login; passwd_hash is
+    mosquitto's hash of the password (host/broker.py: hash_password)."""
+    s = load(site_path)
+    if s is None:
+        raise EdgeError('no secrets beside %s: run `edgectl broker --site %s --secure` first' % (site_path, site_path), 2)
+    if not OPERATOR.match(name):
+        raise EdgeError('operator name %r: a letter, then letters, digits, _ . - (up to 32)' % name, 2)
+    if name in s['devices'] or name == s['room']['user']:
+        raise EdgeError('%r is already a login on this site (a device or the control room): pick another name' % name, 2)
+    ops = s.setdefault('operators', {})
+    changed = name in ops
+    ops[name] = {'passwd': passwd_hash, 'set': int(time.time())}
+    _save(path_for(site_path), s)
+    return changed
+
+
+def remove_operator(site_path, name):
+    s = load(site_path) or {}
+    if name not in s.get('operators', {}):
+        raise EdgeError('no operator %r on this site (have: %s)' % (name, ', '.join(sorted(s.get('operators', {})))
+                                                                   or 'none'), 2)
+    del s['operators'][name]
+    _save(path_for(site_path), s)
+
+
+def operators(secrets):
+    return sorted((secrets or {}).get('operators', {}))
 
 
 def board_file(secrets, device):

@@ -194,10 +194,15 @@ def test_backup_while_written_restore_refused_while_open_and_of_a_damaged_copy(t
         while not stop.is_set():
             s += 1
             live.event('d', {'seq': s, 'log': 1, 'type': 'door.opened', 'sev': 'alarm' if s % 10 == 0 else 'info'})
+            if s % 50 == 0:
+                time.sleep(0.001)              # a busy site, not a spin holding the GIL
     t = threading.Thread(target=writer)
     t.start()
     try:
-        time.sleep(0.3)
+        end = time.monotonic() + 20
+        while live.written < 500 and time.monotonic() < end:
+            time.sleep(0.01)
+        assert live.written >= 500, 'the store committed nothing'
         info = st.backup(db, tmp_path / 'b' / 'copy.sqlite3')     # while rows keep coming
     finally:
         stop.set()

@@ -197,3 +197,40 @@ def test_only_a_signed_fresh_fire_reset_relocks(secure, tmp_path):
         col.close()
         sup.stop()
         b.stop()
+
+
+def test_operators_log_in_as_themselves_and_a_removed_one_is_locked_out(secure, tmp_path):
+    site, s, sec, br = secure
+    env = dict(os.environ, EDGE_OPERATOR_PASSWORD='ann-correct-horse')
+
+    def edgectl(*args, **kw):
+        return subprocess.run([sys.executable, '-m', 'edgectl.cli'] + list(args) +
+                              ['--site', str(site)], cwd=tmp_path, capture_output=True, text=True, timeout=60, **kw)
+    r = edgectl('operator', 'add', 'ann', '--dir', str(br.workdir), env=env)
+    assert r.returncode == 0 and 'reloaded' in r.stdout, r.stdout + r.stderr
+    stored = json.loads(secrets.path_for(site).read_text())['operators']['ann']
+    assert 'ann-correct-horse' not in json.dumps(stored) and stored['passwd'].startswith('$')
+    assert edgectl('operator', 'add', 'lobby-1', env=env).returncode == 2, 'a device name is taken'
+    assert edgectl('operator', 'add', 'bob', env=dict(env, EDGE_OPERATOR_PASSWORD='short')).returncode == 2
+    time.sleep(0.3)
+    ann = Collector(br.host, br.port, [T.site_filter('sec')], 'ann', auth=('ann', 'ann-correct-horse'))
+    try:
+        room = login(br, sec['room']['user'], sec['room']['password'], 'room')
+        room.publish(T.evt('sec', 'lobby-1', 'front'), '{"seq": 9}', qos=1).wait_for_publish(5)
+        assert ann.wait(lambda t, p: t == T.evt('sec', 'lobby-1', 'front'), 5), 'an operator reads the site'
+        room.loop_stop()
+    finally:
+        ann.close()
+    with pytest.raises(EdgeError):
+        login(br, 'ann', 'not-her-password', 'x')
+    r = edgectl('monitor', '--plain', '--operator', 'bob', '--duration', '1', env=env)
+    assert r.returncode == 2 and "no control-room login for operator 'bob'" in r.stderr, r.stderr
+    r = edgectl('monitor', '--plain', '--no-journal', '--operator', 'ann', '--duration', '1', env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = edgectl('operator', 'remove', 'ann', '--dir', str(br.workdir))
+    assert r.returncode == 0 and 'reloaded' in r.stdout
+    time.sleep(0.3)
+    with pytest.raises(EdgeError):
+        login(br, 'ann', 'ann-correct-horse', 'y')
+    r = edgectl('operator', 'list')
+    assert 'no operators' in r.stdout
