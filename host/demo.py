@@ -199,6 +199,7 @@ def run(console=None, site_file=None, keep=False):
                     ok = _run(console, mon, io, broker, site.name, device, sim.boards)
                 finally:
                     io.close()
+                    mon.show = lambda rec: None   # the demo now stops its boards: no offline alarms
         finally:
             mon.detach()
     if not keep:

@@ -266,7 +266,8 @@ class Monitor(Recorder):
                 body = '        [cyan]%s[/]' % label
             else:
                 body = '        %s' % label
-            return '%s  %-12s %s #%s %s' % (ts, escape(dev), body, m.get('seq'), escape(extra))
+            seq = '#%s ' % m['seq'] if 'seq' in m else ''     # the control room's own alarms have none
+            return '%s  %-12s %s %s%s' % (ts, escape(dev), body, seq, escape(extra))
         if kind == 'fire':
             if m.get('active'):
                 return '%s  [bold white on red] FIRE  [/] [bold red]site fire state ACTIVE[/] by %s' % (ts, escape(str(m.get('by'))))
