@@ -44,6 +44,16 @@ def packet_at(data, pos):
     return None
 
 
+def packets(data, pos=0):
+    """(start, first byte, body start, end) of each whole packet from data[pos] on."""
+    while True:
+        pkt = packet_at(data, pos)
+        if pkt is None:
+            return
+        yield pos, data[pos], pkt[0], pkt[1]
+        pos = pkt[1]
+
+
 class RawSubscriber:
     def __init__(self, host, port, client_id, topics, on_batch, clean=False, auth=None, ca=None, keepalive=30):
         """on_batch([(topic, payload bytes, retained)], release) is called from the reader
@@ -107,18 +117,12 @@ class RawSubscriber:
                 sock.close()
                 raise EdgeError('the MQTT broker closed the connection before confirming the subscription')
             buf += d
-            pos = 0
-            while True:
-                pkt = packet_at(buf, pos)
-                if pkt is None:
-                    break
-                i, end = pkt
-                if buf[pos] >> 4 == 9:         # SUBACK
+            for pos, h, i, end in packets(buf):
+                if h >> 4 == 9:                # SUBACK
                     if 0x80 in buf[i + 2:end]:
                         sock.close()
                         raise EdgeError('the MQTT broker refused the subscription (not allowed for this login?)')
                     return buf[:pos] + buf[end:]
-                pos = end
 
     def _send(self, data):
         with self._tx:
@@ -134,12 +138,7 @@ class RawSubscriber:
         PUBACK bytes for the QoS 1 ones, bytes used)."""
         batch, acks = [], []
         used = 0
-        while True:
-            pkt = packet_at(data, used)
-            if pkt is None:
-                break
-            i, end = pkt
-            h = data[used]
+        for _, h, i, end in packets(data):
             used = end
             if h >> 4 == 3:          # PUBLISH
                 tl = (data[i] << 8) | data[i + 1]
