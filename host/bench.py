@@ -450,7 +450,7 @@ def ingest(events=50000, publishers=4, devices=500, inflight=20, progress=None):
     per = events // publishers
     events = per * publishers
     with tempfile.TemporaryDirectory(prefix='edgectl-bench-') as work, _broker(work, inflight) as br:
-        def stream(sub_started):
+        def stream():
             """Publish the stream from `publishers` processes (the GIL would otherwise make
             the publishers, not the journal, the bottleneck); returns its start time."""
             import multiprocessing
@@ -461,7 +461,6 @@ def ingest(events=50000, publishers=4, devices=500, inflight=20, progress=None):
             for p in procs:
                 p.start()
             time.sleep(1.0)                     # all connected
-            sub_started()
             t0 = time.time()
             go.set()
             for p in procs:
@@ -474,7 +473,7 @@ def ingest(events=50000, publishers=4, devices=500, inflight=20, progress=None):
         mon.show = lambda rec: None
         mon.attach(br.host, br.port, client_id='journal-bench', persistent=True, publish=False)
         time.sleep(0.3)
-        t0 = stream(lambda: None)
+        t0 = stream()
         end = time.time() + 120
         while mon.received < events and time.time() < end:
             time.sleep(0.01)
@@ -493,7 +492,7 @@ def ingest(events=50000, publishers=4, devices=500, inflight=20, progress=None):
             p = subprocess.Popen([exe, '-h', br.host, '-p', str(br.port), '-q', '1', '-t', topics.site_filter('bench'),
                                   '-C', str(events)], stdout=subprocess.DEVNULL)
             time.sleep(0.5)
-            t1 = stream(lambda: None)
+            t1 = stream()
             try:
                 p.wait(120)
                 sub_rate = events / (time.time() - t1)
@@ -513,10 +512,9 @@ def _publisher(host, port, k, per, devices, go):
     awaited before the next, so ids never wrap while in flight."""
     import json as _json
     import socket
-    from .mqttraw import mqtt_str as _str, varint as _varint
+    from .mqttraw import connect_packet, mqtt_str as _str, varint as _varint
     sock = socket.create_connection((host, port))
-    body = _str('MQTT') + bytes([4, 0x02]) + (60).to_bytes(2, 'big') + _str('bench-pub-%d' % k)
-    sock.sendall(bytes([0x10]) + _varint(len(body)) + body)
+    sock.sendall(connect_packet('bench-pub-%d' % k, keepalive=60))
     ack = sock.recv(4)
     if len(ack) < 4 or ack[3] != 0:
         raise SystemExit('broker refused the bench publisher: %r' % ack)

@@ -7,7 +7,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import paths
+from . import paths, procs
 from .errors import EdgeError
 
 
@@ -114,20 +114,15 @@ class Broker:
         return self.workdir / 'acl'
 
     def write_auth(self):
-        """The password file (hashed by mosquitto_passwd) and the ACL, from the secrets."""
-        import shutil
-        exe = shutil.which('mosquitto_passwd') or '/usr/bin/mosquitto_passwd'
-        users = [(self.secrets['room']['user'], self.secrets['room']['password'])]
-        users += [(d, v['mqtt_password']) for d, v in sorted(self.secrets['devices'].items())]
+        """The password file (salted hashes made by mosquitto_passwd) and the ACL, from the
+        secrets; operators' hashes are in the secrets already."""
+        lines = ['%s:%s' % (self.secrets['room']['user'], hash_password(self.secrets['room']['user'],
+                                                                       self.secrets['room']['password']))]
+        lines += ['%s:%s' % (d, hash_password(d, v['mqtt_password'])) for d, v in sorted(self.secrets['devices'].items())]
+        lines += ['%s:%s' % (name, op['passwd']) for name, op in sorted(self.secrets.get('operators', {}).items())]
         fd = os.open(str(self.passwd), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.close(fd)
-        for user, pw in users:
-            r = subprocess.run([exe, '-b', str(self.passwd), user, pw], capture_output=True, text=True)
-            if r.returncode:
-                raise EdgeError('mosquitto_passwd failed: %s' % (r.stderr or r.stdout).strip())
-        with open(self.passwd, 'a') as f:        # operators: only their hashes are kept
-            for name, op in sorted(self.secrets.get('operators', {}).items()):
-                f.write('%s:%s\n' % (name, op['passwd']))
+        with os.fdopen(fd, 'w') as f:
+            f.write('\n'.join(lines) + '\n')
         self.acl.write_text(acl_text(self.site, self.secrets))
 
     def reload(self):
@@ -162,13 +157,7 @@ class Broker:
         return self
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        procs.end(self.proc)
         self.proc = None
 
     def kill(self):

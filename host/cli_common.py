@@ -76,23 +76,30 @@ def _site_tele(a):
     return {d: sitemod.device_config(s, d)['tele_s'] for d in s.devices}
 
 
-def _operator_login(a):
-    """On a site whose secrets list operators, the monitor logs in as the operator named by
-    --operator, with their own password (EDGE_OPERATOR_PASSWORD, or asked)."""
+def _operator_password(prompt, confirm=False):
+    """An operator's password: EDGE_OPERATOR_PASSWORD, or typed on the terminal (twice when
+    it is being set)."""
+    pw = os.environ.get('EDGE_OPERATOR_PASSWORD')
+    if pw is not None:
+        return pw
+    if not sys.stdin.isatty():
+        raise EdgeError('%s: set EDGE_OPERATOR_PASSWORD or run on a terminal to type it' % prompt, 2)
+    import getpass
+    pw = getpass.getpass(prompt + ': ')
+    if confirm and getpass.getpass('again: ') != pw:
+        raise EdgeError('the passwords differ; nothing changed', 2)
+    return pw
+
+
+def _operator_login(a, sec):
+    """On a site whose secrets (`sec`) list operators, the monitor logs in as the operator
+    named by --operator, with their own password."""
     from . import mqttc, secrets
-    sec = _site_secrets(a)
     ops = secrets.operators(sec)
     if not ops:
         return None                  # the site's one control-room login
     if a.operator not in ops:
         raise EdgeError('no control-room login for operator %r on this site (have: %s): '
                         '`edgectl operator add %s`' % (a.operator, ', '.join(ops), a.operator), 2)
-    pw = os.environ.get('EDGE_OPERATOR_PASSWORD')
-    if pw is None:
-        if not sys.stdin.isatty():
-            raise EdgeError('operator %s needs a password: set EDGE_OPERATOR_PASSWORD or run on a terminal'
-                            % a.operator, 2)
-        import getpass
-        pw = getpass.getpass('password for operator %s: ' % a.operator)
-    mqttc.DEFAULT_AUTH = (a.operator, pw)
+    mqttc.DEFAULT_AUTH = (a.operator, _operator_password('password for operator %s' % a.operator))
     return a.operator

@@ -7,14 +7,15 @@ import time
 from pathlib import Path
 
 from .errors import EdgeError
-from .cli_common import _site_path, _broker_for, _operator_login, _site_secrets, _site_tele
+from .cli_common import _site_path, _broker_for, _operator_login, _operator_password, _site_secrets, _site_tele
 
 
 def cmd_monitor(a):
     from .monitor import HELP, Monitor
     from .store import Store
     site, host, port = _broker_for(a)
-    _operator_login(a)
+    sec = _site_secrets(a)
+    _operator_login(a, sec)
     store = None if a.no_journal else Store(a.db)
     keys = not a.json and not a.no_keys and sys.stdin.isatty()
     full = keys and not a.plain and sys.stdout.isatty()
@@ -29,10 +30,9 @@ def cmd_monitor(a):
                 subprocess.Popen(shlex.split(a.sound), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if full:
         from .roomview import RoomView
-        return RoomView(site, host, port, a.operator, store, _site_tele(a), bell, a.duration,
-                        secrets=_site_secrets(a)).run()
+        return RoomView(site, host, port, a.operator, store, _site_tele(a), bell, a.duration, secrets=sec).run()
     mon = Monitor(site, as_json=a.json, quiet_state=not a.state, operator=a.operator, store=store,
-                  tele_s=_site_tele(a), bell=bell, secrets=_site_secrets(a))
+                  tele_s=_site_tele(a), bell=bell, secrets=sec)
     mon.attach(host, port)
     if not a.json:
         print('monitoring site %s on %s:%d as %s; %s' % (site, host, port, mon.operator,
@@ -47,8 +47,7 @@ def cmd_monitor(a):
                     break
                 if ch and ch.strip():
                     mon.key(ch)
-                mon.check_silence()
-                if mon.check_link():
+                if mon.housekeep():
                     mon.console.print('[yellow]reconnected to the broker[/]')
     except KeyboardInterrupt:
         pass
@@ -152,7 +151,8 @@ def _journal_run(a):
         pruned = 0
         while end is None or time.monotonic() < end:
             time.sleep(0.5)
-            mon.check_silence()
+            if mon.housekeep():
+                print('reconnected to the broker (%d so far)' % mon.reconnects, flush=True)
             if backups and backups.due():
                 try:
                     info = backups.take()
@@ -166,8 +166,6 @@ def _journal_run(a):
                 if r['events'] or r['alarms']:
                     print('rolled over: %d events older than %g days, %d alarms older than %g days' % (
                         r['events'], a.days, r['alarms'], a.alarm_days), flush=True)
-            if mon.check_link():
-                print('reconnected to the broker (%d so far)' % mon.reconnects, flush=True)
             if time.monotonic() - last > 10:
                 last = time.monotonic()
                 print('%s events journaled, %d duplicates dropped, %d gaps' % (
@@ -243,14 +241,7 @@ def cmd_operator(a):
     if not a.name:
         raise EdgeError('operator %s needs NAME' % a.action, 2)
     if a.action == 'add':
-        pw = os.environ.get('EDGE_OPERATOR_PASSWORD')
-        if pw is None:
-            if not sys.stdin.isatty():
-                raise EdgeError('set EDGE_OPERATOR_PASSWORD or run on a terminal to type the password', 2)
-            import getpass
-            pw = getpass.getpass('new password for %s: ' % a.name)
-            if getpass.getpass('again: ') != pw:
-                raise EdgeError('the passwords differ; nothing changed', 2)
+        pw = _operator_password('new password for %s' % a.name, confirm=True)
         if len(pw) < 10:
             raise EdgeError('a password of at least 10 characters, please; nothing changed', 2)
         changed = secrets.set_operator(path, a.name, hash_password(a.name, pw))

@@ -1,5 +1,7 @@
-"""The control room's first view: devices online/offline, each event as it arrives,
-alarms highlighted, duplicates dropped and gaps reported by (device, seq)."""
+"""The control room's model: devices online/offline, each event as it arrives, alarms
+and their acknowledgements, calls, duplicates dropped and gaps reported by (device, log,
+seq); shown as lines here (`--plain`, `--json`) or full screen by host/roomview.py."""
+import contextlib
 import json
 import threading
 import time
@@ -118,13 +120,9 @@ class Monitor(Recorder):
         when = time.time()
         held = self._held.recs = []
         try:
-            if self.store is None:
+            with self.store.hold() if self.store is not None else contextlib.nullcontext():
                 for topic, raw, retained in batch:
                     self.handle(topic, raw, retained, when)
-            else:
-                with self.store.hold():
-                    for topic, raw, retained in batch:
-                        self.handle(topic, raw, retained, when)
         finally:
             self._held.recs = None
             Recorder.record_many(self, held)
@@ -182,6 +180,12 @@ class Monitor(Recorder):
         rec = {'t': time.time(), 'device': dev, 'kind': 'evt', 'ctrl': 'room', 'msg': ev, 'retained': False}
         self.record(rec)
         self.show(rec)
+
+    def housekeep(self):
+        """What every running view calls now and then: silent boards raised, the link to
+        the broker checked (see check_link); True when it was re-established."""
+        self.check_silence()
+        return self.check_link()
 
     def check_silence(self, now=None):
         """Raise room.silent for devices not heard from for 3 x their tele period."""

@@ -1,8 +1,9 @@
-"""A lean MQTT 3.1.1 subscriber for the journal: a plain socket, no per-message callbacks
-into a client library. Messages are read in batches; each batch is handed over, the
-journal commits it, and only then are its QoS 1 PUBACKs sent, so with a persistent session
-a journal that dies mid-batch gets that batch again from the broker: nothing is lost.
-Parsing the next batch overlaps committing the last one."""
+"""A lean MQTT 3.1.1 subscriber for the control room (the monitor and the headless
+journal): a plain socket, no per-message callbacks into a client library. Messages are
+read in batches; each batch is handed over, the journal commits it, and only then are its
+QoS 1 PUBACKs sent, so with a persistent session a journal that dies mid-batch gets that
+batch again from the broker: nothing is lost. Parsing the next batch overlaps committing
+the last one."""
 import socket
 import ssl
 import threading
@@ -25,6 +26,17 @@ def mqtt_str(s):
     """An MQTT UTF-8 string: 2-byte length, then the bytes."""
     b = s.encode()
     return len(b).to_bytes(2, 'big') + b
+
+
+def connect_packet(client_id, clean=True, keepalive=30, auth=None):
+    """CONNECT (MQTT 3.1.1) for client_id, with a login when auth = (user, password)."""
+    flags = 0x02 if clean else 0x00
+    payload = mqtt_str(client_id)
+    if auth:
+        flags |= 0xC0
+        payload += mqtt_str(auth[0]) + mqtt_str(auth[1])
+    body = mqtt_str('MQTT') + bytes([4, flags]) + keepalive.to_bytes(2, 'big') + payload
+    return bytes([0x10]) + varint(len(body)) + body
 
 
 def packet_at(data, pos):
@@ -73,17 +85,12 @@ class RawSubscriber:
                 sock = ctx.wrap_socket(sock, server_hostname=host)
         except (OSError, ssl.SSLError) as e:
             raise EdgeError('cannot reach the MQTT broker at %s:%d (%s)' % (host, port, e))
-        flags = 0x02 if clean else 0x00
-        payload = mqtt_str(client_id)
-        if auth:
-            flags |= 0xC0
-            payload += mqtt_str(auth[0]) + mqtt_str(auth[1])
-        body = mqtt_str('MQTT') + bytes([4, flags]) + keepalive.to_bytes(2, 'big') + payload
-        sock.sendall(bytes([0x10]) + varint(len(body)) + body)
+        sock.sendall(connect_packet(client_id, clean, keepalive, auth))
         ack = self._recv_exact(sock, 4)
         if ack[0] != 0x20 or ack[3] != 0:
             sock.close()
-            raise EdgeError('the MQTT broker refused the journal (CONNACK code %d)' % ack[3])
+            raise EdgeError('the MQTT broker refused the connection (CONNACK code %d: %s)' % (
+                ack[3], 'bad login' if ack[3] in (4, 5) else 'see its log'))
         subs = b''.join(mqtt_str(t) + b'\x01' for t in topics)
         sub = (1).to_bytes(2, 'big') + subs
         sock.sendall(bytes([0x82]) + varint(len(sub)) + sub)

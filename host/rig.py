@@ -14,7 +14,7 @@ import tty
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import boards, paths
+from . import boards, paths, procs
 from .errors import EdgeError
 from .recorder import Recorder
 from .simio import EdgeWatcher, SimIO
@@ -292,12 +292,7 @@ class PtyRig(SerialRig):
             super().close()
         except Exception:
             pass
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(3)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        procs.end(self.proc, 3)
         try:
             os.close(self._slave_fd)
         except OSError:

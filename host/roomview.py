@@ -54,7 +54,8 @@ def segments(markup):
 class RoomView:
     def __init__(self, site, host, port, operator, store, tele_s, bell, duration=None, log_lines=200, secrets=None,
                  out=None, size=None, keyboard=True):
-        self.mon = Monitor(site, console=Console(file=io.StringIO()), operator=operator, store=store, tele_s=tele_s, bell=bell, secrets=secrets)
+        self.mon = Monitor(site, console=Console(file=io.StringIO()), operator=operator, store=store,
+                           tele_s=tele_s, bell=bell, secrets=secrets)
         self.mon.show = self._log
         self.host, self.port = host, port
         self.duration = duration
@@ -211,9 +212,8 @@ class RoomView:
     def run(self):
         self.mon.attach(self.host, self.port)
         end = time.monotonic() + self.duration if self.duration else None
-        out = self.out
         try:
-            with Keyboard(self.keyboard) as keyboard, Screen(out, self.size) as screen:
+            with Keyboard(self.keyboard) as keyboard, Screen(self.out, self.size) as screen:
                 last = 0
                 while not self._stop and (end is None or time.monotonic() < end):
                     now = time.monotonic()
@@ -231,8 +231,7 @@ class RoomView:
                             break
                         if ch:
                             self.key(ch)
-                    self.mon.check_silence()
-                    if self.mon.check_link():
+                    if self.mon.housekeep():
                         self.note = 'reconnected to the broker'
                         self.wake()
         except KeyboardInterrupt:

@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from . import boards, paths
+from . import boards, paths, procs
 from .broker import free_port, wait_port
 from .errors import EdgeError
 
@@ -180,13 +180,7 @@ class SimBoard:
             if self.console is not None:
                 self.console.stop()
                 self.console = None
-            if self.proc and self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
+            procs.end(self.proc)
 
     def stop_plants(self):
         for p in self.plants:

@@ -22,6 +22,8 @@ import threading
 import time
 import tty
 
+from . import procs
+
 CTRL_A, CTRL_B, CTRL_C, CTRL_D = 1, 2, 3, 4
 
 
@@ -189,13 +191,7 @@ class SimConsole:
     def stop(self):
         with self.lock:
             self.stopped = True
-            if self.proc is not None and self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
+            procs.end(self.proc)
             for fd in (self.board_fd, self.master, self._slave):
                 if fd is not None:
                     try:

@@ -89,11 +89,15 @@ class Store:
         held = getattr(self._held, 'rows', None)
         if held is not None:
             held.append((kind, row))
-            return
+        else:
+            self._enqueue([(kind, row)])
+
+    def _enqueue(self, items):
         with self._done:
-            self._queued += 1
-            self._pending.append((kind, row))
-            if len(self._pending) == 1:
+            self._queued += len(items)
+            was = len(self._pending)
+            self._pending.extend(items)
+            if not was:
                 self._done.notify_all()
 
     @contextlib.contextmanager
@@ -106,12 +110,7 @@ class Store:
         finally:
             self._held.rows = None
             if rows:
-                with self._done:
-                    self._queued += len(rows)
-                    was = len(self._pending)
-                    self._pending.extend(rows)
-                    if not was:
-                        self._done.notify_all()
+                self._enqueue(rows)
 
     def event(self, device, ev, received=None, raw=None):
         """Journal an event (`raw`: its payload as received, stored as is: no re-encoding)."""

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from edgectl import commands, proto, secrets
@@ -100,14 +99,28 @@ def test_acl_keeps_each_device_to_its_own_topics(secure):
         room.close()
 
 
-def test_board_logs_in_and_refuses_forged_replayed_and_unsigned_unlocks(secure, tmp_path):
+@pytest.fixture
+def board(secure, tmp_path):
+    """lobby-1 with its secrets, the control room's collector logged in, its wires."""
     site, s, sec, br = secure
-    cfg = sitemod.device_config(s, 'lobby-1')
-    b = SimBoard(cfg, tmp_path / 'lobby-1', secret=secrets.board_file(sec, 'lobby-1')).start()
+    b = SimBoard(sitemod.device_config(s, 'lobby-1'), tmp_path / 'lobby-1',
+                 secret=secrets.board_file(sec, 'lobby-1')).start()
     sup = Supervisor([b])
     auth = (sec['room']['user'], sec['room']['password'])
     col = Collector(br.host, br.port, [T.site_filter('sec')], 'room', auth=auth)
     io = SimIO(b.io_port)
+    try:
+        yield b, col, io, auth
+    finally:
+        io.close()
+        col.close()
+        sup.stop()
+        b.stop()
+
+
+def test_board_logs_in_and_refuses_forged_replayed_and_unsigned_unlocks(secure, board, tmp_path):
+    site, s, sec, br = secure
+    b, col, io, auth = board
     key = secrets.cmd_key(sec, 'lobby-1')
 
     def raw(body):
@@ -116,87 +129,71 @@ def test_board_logs_in_and_refuses_forged_replayed_and_unsigned_unlocks(secure, 
         r = col.wait(lambda t, p: '/ack/' in t and isinstance(p, dict) and p.get('id') == body['id'], 5, m)
         assert r, b.log_tail()
         return r[2]
-    try:
-        st = col.wait(lambda t, p: t == T.status('sec', 'lobby-1') and isinstance(p, dict) and p.get('online'), 10)
-        assert st and st[2]['signed_cmds'] is True, b.log_tail()
-        ack = raw({'id': 'u1', 'op': 'unlock'})
-        assert not ack['ok'] and 'needs a signature' in ack['err']
-        good = commands.signed({'id': 'u2', 'op': 'unlock', 's': 2}, 'lobby-1', 'front', key)
-        forged = dict(good, id='u3', s=3600)                           # changed after signing
-        assert 'bad signature' in raw(forged)['err']
-        truncated = dict(good, id='u2', sig=good['sig'][:20])
-        assert 'bad signature' in raw(truncated)['err']
-        other = commands.signed({'id': 'u4', 'op': 'unlock'}, 'lobby-2', 'front', key)   # meant for another board
-        assert 'bad signature' in raw(other)['err']
-        assert io.get('front.lock') == 1, 'nothing refused moved the lock'
-        from edgectl.proto import signing
-        held = {'id': 'u5', 'op': 'unlock', 'ctr': int(time.time() * 1000) - 60000}   # captured, sent a minute late
-        held['sig'] = signing.sign(key, 'lobby-1', 'front', held)
-        assert 'expired' in raw(held)['err']
-        assert raw(good)['ok'] is True
-        assert io.get('front.lock') == 0
-        replay = raw(good)                                              # the same message recorded and sent again
-        assert not replay['ok'] and 'replayed' in replay['err']
-        assert col.event('system.cmd_rejected', err='bad signature')
-        assert raw({'id': 's1', 'op': 'status'})['ok'], 'status needs no signature'
-        # edgectl cmd finds the site's secrets next to the site file and signs
-        time.sleep(3.2)
-        assert io.get('front.lock') == 1
-        r = subprocess.run([sys.executable, '-m', 'edgectl.cli', 'cmd', 'lobby-1', 'front', 'unlock', 's=2',
-                            '--site', str(site)], capture_output=True, text=True, timeout=30, cwd=tmp_path,
-                           env=dict(os.environ, EDGECTL_MQTT_USER=auth[0], EDGECTL_MQTT_PASSWORD=auth[1]))
-        assert r.returncode == 0, r.stdout + r.stderr
-        assert io.get('front.lock') == 0
-    finally:
-        io.close()
-        col.close()
-        sup.stop()
-        b.stop()
+
+    st = col.wait(lambda t, p: t == T.status('sec', 'lobby-1') and isinstance(p, dict) and p.get('online'), 10)
+    assert st and st[2]['signed_cmds'] is True, b.log_tail()
+    ack = raw({'id': 'u1', 'op': 'unlock'})
+    assert not ack['ok'] and 'needs a signature' in ack['err']
+    good = commands.signed({'id': 'u2', 'op': 'unlock', 's': 2}, 'lobby-1', 'front', key)
+    forged = dict(good, id='u3', s=3600)                           # changed after signing
+    assert 'bad signature' in raw(forged)['err']
+    truncated = dict(good, id='u2', sig=good['sig'][:20])
+    assert 'bad signature' in raw(truncated)['err']
+    other = commands.signed({'id': 'u4', 'op': 'unlock'}, 'lobby-2', 'front', key)   # meant for another board
+    assert 'bad signature' in raw(other)['err']
+    assert io.get('front.lock') == 1, 'nothing refused moved the lock'
+    from edgectl.proto import signing
+    held = {'id': 'u5', 'op': 'unlock', 'ctr': int(time.time() * 1000) - 60000}   # captured, sent a minute late
+    held['sig'] = signing.sign(key, 'lobby-1', 'front', held)
+    assert 'expired' in raw(held)['err']
+    assert raw(good)['ok'] is True
+    assert io.get('front.lock') == 0
+    replay = raw(good)                                              # the same message recorded and sent again
+    assert not replay['ok'] and 'replayed' in replay['err']
+    assert col.event('system.cmd_rejected', err='bad signature')
+    assert raw({'id': 's1', 'op': 'status'})['ok'], 'status needs no signature'
+    # edgectl cmd finds the site's secrets next to the site file and signs
+    time.sleep(3.2)
+    assert io.get('front.lock') == 1
+    r = subprocess.run([sys.executable, '-m', 'edgectl.cli', 'cmd', 'lobby-1', 'front', 'unlock', 's=2',
+                        '--site', str(site)], capture_output=True, text=True, timeout=30, cwd=tmp_path,
+                       env=dict(os.environ, EDGECTL_MQTT_USER=auth[0], EDGECTL_MQTT_PASSWORD=auth[1]))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert io.get('front.lock') == 0
 
 
-def test_only_a_signed_fresh_fire_reset_relocks(secure, tmp_path):
+def test_only_a_signed_fresh_fire_reset_relocks(secure, board):
     from edgectl import fire
     site, s, sec, br = secure
-    cfg = sitemod.device_config(s, 'lobby-1')
-    b = SimBoard(cfg, tmp_path / 'lobby-1', secret=secrets.board_file(sec, 'lobby-1')).start()
-    sup = Supervisor([b])
-    auth = (sec['room']['user'], sec['room']['password'])
-    col = Collector(br.host, br.port, [T.site_filter('sec')], 'room', auth=auth)
-    io = SimIO(b.io_port)
+    b, col, io, auth = board
     key = bytes.fromhex(sec['fire_key'])
 
     def wait_lock(v, t=5):
         return io.wait_value('front.lock', v, t)
+    assert col.wait(lambda t, p: t == T.status('sec', 'lobby-1') and isinstance(p, dict) and p.get('online'), 10)
+    col.client.publish(T.site_fire('sec'), json.dumps({'active': True, 'by': 'room'}), qos=1, retain=True)
+    assert wait_lock(0), 'fire releases the lock'
+    m = col.mark()
+    col.client.publish(T.site_fire('sec'), json.dumps({'active': False, 'by': 'intruder'}), qos=1, retain=True)
+    assert col.event('system.site_fire_rejected', 5, m), b.log_tail()
+    assert not wait_lock(1, 1.0), 'an unsigned reset relocked the doors'
+    reset = commands.signed({'active': False, 'by': 'guard'}, 'sec', '_site/fire', key)
+    col.client.publish(T.site_fire('sec'), json.dumps(reset), qos=1, retain=True)
+    assert wait_lock(1), 'the signed reset relocks'
+    col.client.publish(T.site_fire('sec'), json.dumps({'active': True, 'by': 'room'}), qos=1, retain=True)
+    assert wait_lock(0)
+    m = col.mark()
+    col.client.publish(T.site_fire('sec'), json.dumps(reset), qos=1, retain=True)   # recorded and replayed
+    r = col.event('system.site_fire_rejected', 5, m)
+    assert r and 'replayed' in r[2]['err']
+    assert not wait_lock(1, 1.0)
+    from edgectl import mqttc
+    mqttc.DEFAULT_AUTH = auth       # as the CLI logs in as the control room
     try:
-        assert col.wait(lambda t, p: t == T.status('sec', 'lobby-1') and isinstance(p, dict) and p.get('online'), 10)
-        col.client.publish(T.site_fire('sec'), json.dumps({'active': True, 'by': 'room'}), qos=1, retain=True)
-        assert wait_lock(0), 'fire releases the lock'
-        m = col.mark()
-        col.client.publish(T.site_fire('sec'), json.dumps({'active': False, 'by': 'intruder'}), qos=1, retain=True)
-        assert col.event('system.site_fire_rejected', 5, m), b.log_tail()
-        assert not wait_lock(1, 1.0), 'an unsigned reset relocked the doors'
-        reset = commands.signed({'active': False, 'by': 'guard'}, 'sec', '_site/fire', key)
-        col.client.publish(T.site_fire('sec'), json.dumps(reset), qos=1, retain=True)
-        assert wait_lock(1), 'the signed reset relocks'
-        col.client.publish(T.site_fire('sec'), json.dumps({'active': True, 'by': 'room'}), qos=1, retain=True)
-        assert wait_lock(0)
-        m = col.mark()
-        col.client.publish(T.site_fire('sec'), json.dumps(reset), qos=1, retain=True)   # recorded and replayed
-        r = col.event('system.site_fire_rejected', 5, m)
-        assert r and 'replayed' in r[2]['err']
-        assert not wait_lock(1, 1.0)
-        from edgectl import mqttc
-        mqttc.DEFAULT_AUTH = auth       # as the CLI logs in as the control room
-        try:
-            applied = fire.publish(br.host, br.port, 'sec', False, 'guard', ['lobby-1'], 5, fire_key=key)
-        finally:
-            mqttc.DEFAULT_AUTH = None
-        assert applied == {'lobby-1': True} and wait_lock(1), 'edgectl fire reset signs by itself'
+        applied = fire.publish(br.host, br.port, 'sec', False, 'guard', ['lobby-1'], 5, fire_key=key)
     finally:
-        io.close()
-        col.close()
-        sup.stop()
-        b.stop()
+        mqttc.DEFAULT_AUTH = None
+    assert applied == {'lobby-1': True} and wait_lock(1), 'edgectl fire reset signs by itself'
 
 
 def test_operators_log_in_as_themselves_and_a_removed_one_is_locked_out(secure, tmp_path):
