@@ -322,11 +322,13 @@ class App:
             return None, self.cfg      # what the board runs (`edgectl config pull`)
         return "unknown op '%s' for system (ops: config, reboot, status)" % op, None
 
-    def reject(self, ctrl_name, cid, reason):
+    def reject(self, ctrl_name, cid, reason, extra=None):
         n = self.rejects.take(ticks_ms())
         if n < 0:
             return      # over the limit: counted, reported with the next one let through
         f = {'id': cid, 'err': short(reason), 'target': short(ctrl_name, 64)}
+        if extra:
+            f.update(extra)
         if n:
             f['suppressed'] = n
         self.event('system.cmd_rejected', SEV_WARN, f)
