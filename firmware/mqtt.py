@@ -20,6 +20,7 @@ PINGRESP = const(0xD0)
 DISCONNECT = const(0xE0)
 CHUNK = const(256)          # bytes read at a time while discarding an oversized message
 MAX_TOPIC = const(256)      # longest topic kept from an oversized message (longer: None)
+STALL_MS = const(2000)      # an oversized message that pauses this long mid-packet is a broken link
 
 
 class MQTTError(Exception):
@@ -230,7 +231,10 @@ class Client:
     async def _skip(self, n):
         """Read n bytes off the socket and drop them, CHUNK at a time (never n at once)."""
         while n > 0:
-            got = await self._r.read(CHUNK if n > CHUNK else n)
+            try:    # a broker never pauses mid-packet: a truncated one must not eat the next packets
+                got = await asyncio.wait_for_ms(self._r.read(CHUNK if n > CHUNK else n), STALL_MS)
+            except asyncio.TimeoutError:
+                raise MQTTError('message stalled with %d bytes to come' % n)
             if not got:
                 raise MQTTError('connection closed')
             n -= len(got)

@@ -71,6 +71,7 @@ class _Sock:
         self.data = data
         self.out = b''
         self.biggest = 0        # the largest single read the client asked for
+        self.stall = False
 
     async def readexactly(self, n):
         self.biggest = max(self.biggest, n)
@@ -79,6 +80,8 @@ class _Sock:
         return out
 
     async def read(self, n):
+        if not self.data and self.stall:
+            await asyncio.sleep(10)         # the broker went quiet mid-packet
         return await self.readexactly(min(n, len(self.data)))
 
     def write(self, b):
@@ -91,11 +94,12 @@ class _Sock:
         pass
 
 
-def _run_client(data, max_msg):
+def _run_client(data, max_msg, stall=False):
     if not hasattr(asyncio, 'wait_for_ms'):     # CPython: the MicroPython call the client uses
         asyncio.wait_for_ms = lambda aw, ms: asyncio.wait_for(aw, ms / 1000)
     c = mqtt.Client('t', '127.0.0.1', 1, max_msg=max_msg)
     s = _Sock(data)
+    s.stall = stall
     c._r = c._w = s
     c.connected = True
     got, big = [], []
@@ -139,3 +143,10 @@ def case_an_oversized_message_with_a_long_topic_is_still_discarded():
     eq(big, [(None, 3000)], 'a topic too long to keep is None')
     eq(got, [('a/b', b'ok')], 'next message')
     eq(s.out, b'\x40\x02\x00\x09', 'acknowledged')
+
+
+def case_an_oversized_message_that_stops_coming_closes_the_link():
+    data = mqtt.publish_packet('a/b', b'v' * 5000, 0)[:1000]      # truncated: the rest never comes
+    c, s, got, big, err = _run_client(data, 2048, stall=True)
+    check(err is not None and 'stalled' in err, 'closed after STALL_MS: %r' % err)
+    eq((got, big, c.connected), ([], [], False), 'nothing delivered, link closed')
