@@ -112,6 +112,10 @@ def test_big_messages_are_discarded_and_no_board_goes_offline(make_board, col, a
     col.event('system.cmd_rejected', 5, m0, size=8193)
     rej = [e for e in col.events('system.cmd_rejected')[-6:] if e.get('size') in sizes]
     assert [e['size'] for e in rej] == list(sizes[:5]), 'reported with the size, at most 5 per 10 s: %r' % rej
+    near = json.dumps({'id': 'near', 'op': 'status', 'pad': 'p' * 1950})   # just under the bound: read as usual
+    m = send(col, 'd1', 'front', near)
+    a = ack(col, 'd1', 'front', 'near', m)
+    assert a and a['ok'], 'a %d-byte command: %r' % (len(near), a)
     lat = forced_alarm_latency(col, d1[1], 'd1', 'front')
     if lat is None or lat > ALARM_S:
         abuse.alarms_lost()
