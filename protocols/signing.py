@@ -116,6 +116,10 @@ class CounterStore:
                 os.rename(p + '.tmp', p)
             except OSError:
                 pass
+        try:
+            os.remove(self.legacy)  # read once on upgrade; later it would only be out of date
+        except OSError:
+            pass
 
 
 class Verifier:

@@ -145,3 +145,15 @@ def case_a_command_from_the_future_is_refused_and_changes_nothing():
         eq((v.last, sorted(os.listdir()), open('ctr.a').read()), before, 'counter and files unchanged')
         eq(v.check('front', cmd(now + 100, id='c-2'), now + 200), None, 'the next normal command is not stale')
     in_tmpdir('signing6', run)
+
+
+def case_the_single_counter_file_of_older_firmware_is_taken_over():
+    def run():
+        _write('ctr.json', '500')
+        v = signing.Verifier(KEY, 'lobby-1')
+        eq((v.last, v.known), (500, True), 'the counter of firmware <= 0.6.0')
+        check('replayed' in v.check('front', cmd(400)), 'still refuses what it refused')
+        eq(v.check('front', cmd(600)), None, 'accepted')
+        import os
+        eq(sorted(f for f in os.listdir() if f.startswith('ctr')), ['ctr.a', 'ctr.b'], 'two copies, old file gone')
+    in_tmpdir('signing7', run)
