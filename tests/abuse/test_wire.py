@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from edgectl import commands, proto
+from edgectl import proto
 from edgectl.mqttc import Collector
 from edgectl.simio import SimIO
 
@@ -80,7 +80,7 @@ def links_dropped(col, boards):
     return again + len(wills)
 
 
-def forced_alarm_latency(col, io, dev, ctrl):
+def forced_alarm_latency(col, io, ctrl):
     """Open a locked door; seconds until door.forced reaches the control room (None: lost)."""
     m = col.mark()
     t0 = time.time()
@@ -116,7 +116,7 @@ def test_big_messages_are_discarded_and_no_board_goes_offline(make_board, col, a
     m = send(col, 'd1', 'front', near)
     a = ack(col, 'd1', 'front', 'near', m)
     assert a and a['ok'], 'a %d-byte command: %r' % (len(near), a)
-    lat = forced_alarm_latency(col, d1[1], 'd1', 'front')
+    lat = forced_alarm_latency(col, d1[1], 'front')
     if lat is None or lat > ALARM_S:
         abuse.alarms_lost()
     assert lat is not None and lat <= ALARM_S, 'door.forced took %s s during the abuse' % lat
@@ -188,7 +188,7 @@ def test_a_command_from_the_future_is_refused_and_blocks_nothing(make_board, col
     io.close()
 
 
-def test_lost_counter_and_unset_clock_refuse_a_captured_unlock(make_board, col, abuse, tmp_path):
+def test_lost_counter_and_unset_clock_refuse_a_captured_unlock(make_board, col, abuse):
     b, io = start(make_board, col, 'd1', secret={'cmd_key': KEY.hex()})
     then = int(time.time() * 1000) - 16 * 60000
     io.clock(then)                                  # 16 minutes ago: the unlock is sent and recorded

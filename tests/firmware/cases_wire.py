@@ -3,7 +3,6 @@
 # MicroPython unix port.
 import asyncio
 import json
-import struct
 import command
 import mqtt
 import strictjson
