@@ -11,6 +11,7 @@ import hal
 import command
 import controllers
 import signing
+import strictjson
 from outbox import Outbox
 from ratelimit import RateLimit
 from ctrl_base import SEV_ALARM, SEV_WARN, SEV_INFO, short
@@ -242,12 +243,12 @@ class App:
         """The site's fire state (retained topic): every controller applies it. Cleared only
         by the control room's explicit reset."""
         try:
-            f = json.loads(payload) if payload else {'active': False}
-            active = f.get('active')
-            if not isinstance(active, bool):
-                raise ValueError
-        except (ValueError, AttributeError):
-            self.event('system.site_fire_rejected', SEV_WARN, {'err': 'fire state must be {"active": true|false}'})
+            f = strictjson.loads(payload) if payload else {'active': False}
+            if not isinstance(f, dict) or not isinstance(f.get('active'), bool):
+                raise ValueError('fire state must be {"active": true|false}')
+            active = f['active']
+        except ValueError as e:     # strict JSON: MicroPython's json alone takes '{"active" false}'
+            self.event('system.site_fire_rejected', SEV_WARN, {'err': short(e)})
             return
         if active == bool(self.fire.get('active')):
             self.fire = f
@@ -321,11 +322,13 @@ class App:
             return None, self.cfg      # what the board runs (`edgectl config pull`)
         return "unknown op '%s' for system (ops: config, reboot, status)" % op, None
 
-    def reject(self, ctrl_name, cid, reason):
+    def reject(self, ctrl_name, cid, reason, extra=None):
         n = self.rejects.take(ticks_ms())
         if n < 0:
             return      # over the limit: counted, reported with the next one let through
         f = {'id': cid, 'err': short(reason), 'target': short(ctrl_name, 64)}
+        if extra:
+            f.update(extra)
         if n:
             f['suppressed'] = n
         self.event('system.cmd_rejected', SEV_WARN, f)
@@ -336,9 +339,10 @@ class App:
         if not payload:
             return      # the retained config was cleared on the broker: keep running
         try:
-            new = json.loads(payload)
-        except ValueError:
-            new = None
+            new = strictjson.loads(payload)
+        except ValueError as e:     # strict: a malformed config is named as such, not as 'no rev'
+            self.event('system.config_rejected', SEV_WARN, {'rev': None, 'err': short(e), 'kept': self.rev})
+            return
         rev = new.get('rev') if isinstance(new, dict) else None
         if rev is not None and (rev == self.rev or rev == config.last_rejected()):
             return      # the retained copy of what we run, or of what we already refused

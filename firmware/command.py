@@ -1,6 +1,6 @@
 # Parse and check a command payload ({"id": "c-42", "op": "open", ...}) before any
 # controller sees it. A refusal carries the reason that goes back in the ack.
-import json
+import strictjson
 
 MAX_ID = 64
 MAX_OP = 32
@@ -26,7 +26,9 @@ def _op_ok(op):
 def parse(payload):
     """Return (id, op, args) from raw bytes; CommandError(reason, id) if malformed."""
     try:
-        msg = json.loads(payload)
+        msg = strictjson.loads(payload)
+    except ValueError as e:         # strict: MicroPython's json alone takes '{"a" 1}'
+        raise CommandError(str(e))
     except Exception:
         raise CommandError('malformed JSON')
     if not isinstance(msg, dict):

@@ -2,13 +2,17 @@
 # backoff), publishes status/state/events/acks/tele, and routes commands to the app.
 # Nothing here is awaited by the control loop: a dead network never stalls a controller.
 import asyncio
+import gc
 import json
 import random
 from clock import ticks_ms, ticks_diff
+from ctrl_base import SEV_WARN
+from ratelimit import RateLimit
 import mqtt
 import topics
 
 BACKOFF_MIN_MS = 500
+MSG_MIN, MSG_MAX = 2048, 16384   # the largest message taken: 1/32 of the free heap, in these bounds
 CA_FILE = 'ca.der'      # the site CA (DER), written over serial with the secrets
 
 
@@ -41,13 +45,15 @@ class Link:
         self.t_cmd = topics.base(site, dev) + 'cmd/'
         self.t_cfg = topics.cfg(site, dev)
         self.t_fire = topics.site_fire(site)
+        self.max_msg = max_msg()
+        self.too_big = RateLimit(3, 10000)   # reports of oversized cfg/fire messages
         self.client = mqtt.Client(
             site + '/' + dev, b['host'], b['port'], keepalive=cfg.get('keepalive_s', 30),
             will=(self.t_status, b'{"online": false}', 1, True),
             user=app.secrets.get('mqtt_user') or b.get('user'),
             password=app.secrets.get('mqtt_password') or b.get('password'),
             on_message=self._on_message, timeout_ms=cfg.get('net_timeout_ms', 5000),
-            ssl=self._tls(b))
+            ssl=self._tls(b), max_msg=self.max_msg, on_oversize=self._on_oversize)
         self.tele_ms = cfg.get('tele_s', 60) * 1000
         self.backoff_max = cfg.get('backoff_max_s', 10) * 1000
         self.ntp = cfg.get('ntp_host', 'pool.ntp.org')
@@ -62,7 +68,10 @@ class Link:
         """Run by the reader for each message: a command is answered before the next is read,
         so a flood is paced by the board's own replies (TCP backpressure on the broker)."""
         if topic == self.t_fire:
-            self.app.site_fire(payload)
+            try:
+                self.app.site_fire(payload)
+            except Exception as e:      # the last fire state heard stays in force
+                self.last_error = 'site fire: %r' % (e,)
             self._kick.set()
         elif topic == self.t_cfg:
             try:
@@ -79,6 +88,37 @@ class Link:
             try:    # pipelined QoS 1: an ack is a reply; a lost one makes the sender retry
                 await self.client.publish(topics.ack(self.site, self.dev, ctrl), json.dumps(ack), 1, False,
                                           False, False)
+            except Exception:
+                self.acks_dropped += 1
+                raise
+
+    async def _on_oversize(self, topic, size):
+        """A message too big for this board was read off, discarded and acknowledged by the
+        client: refuse it as its topic's kind of message is refused, and stay online."""
+        why = 'message of %d bytes is over this board\'s limit of %d' % (size, self.max_msg)
+        app = self.app
+        if topic == self.t_cfg or topic == self.t_fire:
+            n = self.too_big.take(ticks_ms())       # a flood of them cannot fill the outbox
+            if n < 0:
+                return
+            f = {'err': why, 'size': size}
+            if n:
+                f['suppressed'] = n
+            if topic == self.t_cfg:
+                f['rev'] = None
+                f['kept'] = app.rev
+                app.event('system.config_rejected', SEV_WARN, f)
+            else:           # the fire state last heard stays in force
+                app.event('system.site_fire_rejected', SEV_WARN, f)
+            return
+        # a command (or a topic too long to keep: only cmd/+ can be that long)
+        cmd = topic is not None and topic.startswith(self.t_cmd)
+        ctrl = topic[len(self.t_cmd):] if cmd else '?'
+        app.reject(ctrl, None, why, {'size': size})     # rate-limited like every refusal
+        if cmd:
+            try:
+                await self.client.publish(topics.ack(self.site, self.dev, ctrl),
+                                          json.dumps({'id': None, 'ok': False, 'err': why}), 1, False, False, False)
             except Exception:
                 self.acks_dropped += 1
                 raise
@@ -118,9 +158,17 @@ class Link:
             await asyncio.sleep_ms(backoff // 2 + random.getrandbits(16) % (backoff // 2 + 1))
             backoff = min(backoff * 2, self.backoff_max)
 
+    async def _read(self):
+        """The reader task: ends when the connection does, never with an exception nobody
+        takes (the session sees `connected` drop and reconnects)."""
+        try:
+            await self.client.run()
+        except Exception as e:
+            self.last_error = self.client.error or repr(e)
+
     async def _session(self):
         c = self.client
-        reader = asyncio.create_task(c.run())
+        reader = asyncio.create_task(self._read())
         pinger = asyncio.create_task(c.keep_alive())
         try:
             await c.subscribe(self.t_cmd + '+', 1)
@@ -181,3 +229,11 @@ class Link:
             app.events.delivered(seq)
             return True
         return False
+
+
+def max_msg():
+    """The largest MQTT message this board reads: 2 KB on an ESP32's ~110 KB heap (a 5-8 KB
+    one ran it out of memory), more where the heap allows, at most 16 KB."""
+    gc.collect()
+    n = gc.mem_free() // 32 if hasattr(gc, 'mem_free') else MSG_MIN
+    return MSG_MIN if n < MSG_MIN else MSG_MAX if n > MSG_MAX else n

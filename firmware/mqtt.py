@@ -1,6 +1,9 @@
 # MQTT 3.1.1 client for MicroPython asyncio, written for edgectl.
 # CONNECT (with will), PUBLISH QoS 0/1 (PUBACK awaited), SUBSCRIBE, PINGREQ keepalive.
 # Every wait has a timeout; a protocol error closes the connection (the link reconnects).
+# A PUBLISH larger than `max_msg` is not a protocol error: it is read off the socket in
+# small chunks and discarded, acknowledged (QoS 1, else the broker sends it again) and
+# reported through `on_oversize(topic, size)`; the connection stays up.
 import asyncio
 import struct
 from compat import const
@@ -15,6 +18,9 @@ SUBACK = const(0x90)
 PINGREQ = const(0xC0)
 PINGRESP = const(0xD0)
 DISCONNECT = const(0xE0)
+CHUNK = const(256)          # bytes read at a time while discarding an oversized message
+MAX_TOPIC = const(256)      # longest topic kept from an oversized message (longer: None)
+STALL_MS = const(2000)      # an oversized message that pauses this long mid-packet is a broken link
 
 
 class MQTTError(Exception):
@@ -115,7 +121,8 @@ def _close_stream(w):
 
 class Client:
     def __init__(self, client_id, host, port, keepalive=30, will=None, user=None,
-                 password=None, on_message=None, max_packet=8192, timeout_ms=5000, ssl=None):
+                 password=None, on_message=None, max_packet=8192, timeout_ms=5000, ssl=None,
+                 max_msg=None, on_oversize=None):
         self.client_id = client_id
         self.ssl = ssl          # an ssl.SSLContext (CA loaded, CERT_REQUIRED): TLS, host name checked
         self.host = host
@@ -125,7 +132,10 @@ class Client:
         self.user = user
         self.password = password
         self.on_message = on_message
-        self.max_packet = max_packet
+        self.max_packet = max_packet    # any packet but PUBLISH beyond this is a protocol error
+        self.max_msg = max_msg or max_packet    # a PUBLISH beyond this is discarded, not read
+        self.on_oversize = on_oversize
+        self.oversized = 0      # messages discarded for their size
         self.timeout_ms = timeout_ms
         self._r = None
         self._w = None
@@ -192,7 +202,8 @@ class Client:
             raise MQTTError('connection closed')
         return data
 
-    async def _read_packet(self):
+    async def _read_head(self):
+        """(fixed header byte, remaining length) of the next packet."""
         h = (await self._read_exact(1))[0]
         n = 0
         shift = 0
@@ -204,11 +215,58 @@ class Client:
                 break
         else:
             raise MQTTError('bad remaining length')
+        return h, n
+
+    async def _read_body(self, h, n):
         if n > self.max_packet:
             raise MQTTError('packet of %d bytes exceeds %d' % (n, self.max_packet))
         body = await self._read_exact(n) if n else b''
         self._last_rx = ticks_ms()
-        return h, body
+        return body
+
+    async def _read_packet(self):
+        h, n = await self._read_head()
+        return h, await self._read_body(h, n)
+
+    async def _skip(self, n):
+        """Read n bytes off the socket and drop them, CHUNK at a time (never n at once)."""
+        while n > 0:
+            try:    # a broker never pauses mid-packet: a truncated one must not eat the next packets
+                got = await asyncio.wait_for_ms(self._r.read(CHUNK if n > CHUNK else n), STALL_MS)
+            except asyncio.TimeoutError:
+                raise MQTTError('message stalled with %d bytes to come' % n)
+            if not got:
+                raise MQTTError('connection closed')
+            n -= len(got)
+            self._last_rx = ticks_ms()
+
+    async def _discard_publish(self, h, n):
+        """An oversized PUBLISH: keep its topic (if short), drop its payload, acknowledge it,
+        then report it. Returns nothing; the connection stays usable."""
+        qos = (h >> 1) & 3
+        if qos > 1:
+            raise MQTTError('unsupported QoS %d' % qos)
+        tl = struct.unpack('!H', await self._read_exact(2))[0]
+        if 2 + tl + (2 if qos else 0) > n:
+            raise MQTTError('PUBLISH topic length past the packet')
+        if tl <= MAX_TOPIC:
+            try:
+                topic = decode_utf8(await self._read_exact(tl))
+            except MQTTError:
+                topic = None
+        else:
+            await self._skip(tl)
+            topic = None
+        pid = struct.unpack('!H', await self._read_exact(2))[0] if qos else 0
+        size = n - 2 - tl - (2 if qos else 0)
+        await self._skip(size)
+        self.oversized += 1
+        if qos:
+            await self._send(bytes((PUBACK, 2)) + struct.pack('!H', pid))
+        if self.on_oversize:
+            r = self.on_oversize(topic, size)
+            if r is not None:
+                await r
 
     async def publish(self, topic, payload, qos=0, retain=False, dup=False, wait=True):
         """Send a PUBLISH; with qos=1 returns only after PUBACK (MQTTError on timeout/loss),
@@ -258,8 +316,12 @@ class Client:
         """Read packets until the connection fails; raises MQTTError with the reason."""
         try:
             while True:
-                h, body = await self._read_packet()
+                h, n = await self._read_head()
                 t = h & 0xF0
+                if t == PUBLISH and n > self.max_msg:
+                    await self._discard_publish(h, n)
+                    continue
+                body = await self._read_body(h, n)
                 if t == PUBLISH:
                     topic, payload, qos, pid = parse_publish(h, body)
                     if qos:

@@ -60,31 +60,99 @@ def same(a, b):
     return r == 0
 
 
+def _check(v):
+    """The checksum a counter copy carries (a damaged copy fails it)."""
+    return hexlify(hashlib.sha256(('ctr:%d' % v).encode()).digest()[:4])
+
+
+class CounterStore:
+    """The highest accepted counter, on the board's flash in two copies (<base>.a and
+    <base>.b), each with a checksum and each replaced atomically: one lost or damaged file
+    cannot reset it. `known` is False when no copy is valid (both lost, or a new board)."""
+
+    def __init__(self, base):
+        self.files = (base + '.a', base + '.b')
+        self.legacy = base + '.json'        # the single file of firmware <= 0.6.0
+        self.value = 0
+        self.known = False
+        seen = False
+        for p in self.files:
+            v, exists = self._read(p)
+            seen = seen or exists
+            if v is not None and (not self.known or v > self.value):
+                self.value, self.known = v, True
+        if not seen:                        # upgraded from a single-file board
+            try:
+                with open(self.legacy) as f:
+                    v = int(f.read())
+                if v > 0:
+                    self.value, self.known = v, True
+            except (OSError, ValueError):
+                pass
+
+    def _read(self, path):
+        """(counter, True) from a valid copy, (None, exists) otherwise."""
+        try:
+            with open(path) as f:
+                parts = f.read().split()
+        except OSError:
+            return None, False
+        try:
+            v = int(parts[0])
+            if len(parts) == 2 and v > 0 and parts[1] == _check(v):
+                return v, True
+        except (ValueError, IndexError):
+            pass
+        return None, True
+
+    def save(self, v):
+        import os
+        self.value, self.known = v, True
+        line = '%d %s\n' % (v, _check(v))
+        for p in self.files:        # one after the other: a reset between leaves one good copy
+            try:
+                with open(p + '.tmp', 'w') as f:
+                    f.write(line)
+                os.rename(p + '.tmp', p)
+            except OSError:
+                pass
+        try:
+            os.remove(self.legacy)  # read once on upgrade; later it would only be out of date
+        except OSError:
+            pass
+
+
 class Verifier:
-    """Checks signed commands for one board; keeps the highest counter accepted on flash."""
+    """Checks signed commands for one board; keeps the highest counter accepted on flash
+    (CounterStore). Freshness comes from the counter or, once set, the clock: while the
+    board has neither (counter copies lost, clock never set since boot) every signed
+    command is refused, as a captured one cannot be told from a new one. It accepts again
+    once its clock is set (NTP at every connect; `edgectl io DEVICE --clock` on a simulated
+    board), and the first command accepted then writes the counter again."""
     FILE = 'ctr.json'
+    NO_FRESHNESS = ("no freshness check: the board lost its command counter and its clock is not set; "
+                    "signed commands are refused until its clock is set")
 
     def __init__(self, key, device, path=None):
         self.key = key
         self.device = device
         if path:
             self.FILE = path
-        self.last = self._load()
+        base = self.FILE[:-5] if self.FILE.endswith('.json') else self.FILE
+        self.store = CounterStore(base)
+        self.last = self.store.value
+        self.known = self.store.known
 
-    def _load(self):
-        try:
-            with open(self.FILE) as f:
-                return int(f.read())
-        except (OSError, ValueError):
-            return 0
-
-    MAX_AGE_MS = 30000      # a signed command older or newer than this by a set clock is refused
+    MAX_AGE_MS = 30000      # a signed command older than this by a set clock has expired
+    MAX_AHEAD_MS = 5000     # one newer than this is from the future: refused, nothing kept
     TIME_KNOWN_MS = 1700000000000
 
     def check(self, ctrl, fields, now_ms=None):
         """None when the command is genuine and fresh, else why it is refused. `now_ms`: the
         board's wall clock; once set (NTP), a command whose counter (the sender's clock) is
-        more than MAX_AGE_MS away has expired, so one held back and sent later fails too."""
+        more than MAX_AGE_MS behind has expired, so one held back and sent later fails too;
+        one more than MAX_AHEAD_MS ahead is refused without raising the counter (else it
+        would make the control room's next commands look stale)."""
         sig = fields.get('sig')
         ctr = fields.get('ctr')
         if not isinstance(sig, str) or not sig:
@@ -97,16 +165,16 @@ class Verifier:
             return str(e)
         if not same(sig, want):
             return 'bad signature'
+        clock = now_ms is not None and now_ms > self.TIME_KNOWN_MS
+        if not self.known and not clock:
+            return self.NO_FRESHNESS
         if ctr <= self.last:
             return 'replayed or stale counter %d (last accepted %d)' % (ctr, self.last)
-        if now_ms is not None and now_ms > self.TIME_KNOWN_MS and abs(now_ms - ctr) > self.MAX_AGE_MS:
-            return 'expired: signed %d s from the board\'s clock' % ((now_ms - ctr) // 1000)
+        if clock and now_ms - ctr > self.MAX_AGE_MS:
+            return 'expired: signed %d s before the board\'s clock' % ((now_ms - ctr) // 1000)
+        if clock and ctr - now_ms > self.MAX_AHEAD_MS:
+            return 'from the future: signed %d s ahead of the board\'s clock' % ((ctr - now_ms) // 1000)
         self.last = ctr
-        try:
-            with open(self.FILE + '.tmp', 'w') as f:
-                f.write(str(ctr))
-            import os
-            os.rename(self.FILE + '.tmp', self.FILE)
-        except OSError:
-            pass
+        self.known = True
+        self.store.save(ctr)
         return None
