@@ -61,12 +61,16 @@ def cmd_monitor(a):
 
 
 def cmd_journal(a):
-    from .store import Store, default_path, to_csv
+    from .store import Damaged, Store, default_path, to_csv
     if a.action == 'run':
         return _journal_run(a)
     if a.action in ('backup', 'restore'):
         return _journal_copy(a, Path(a.db or default_path()))
-    store = Store(a.db)
+    try:
+        store = Store(a.db, repair=False)
+    except Damaged as e:
+        raise EdgeError('%s: `edgectl journal run` or `edgectl monitor` sets it aside and starts a fresh one; '
+                        '`edgectl journal restore` puts a backup in its place' % e, 1)
     try:
         if a.action == 'prune':
             r = store.prune(a.days, a.alarm_days)
@@ -168,8 +172,8 @@ def _journal_run(a):
                         r['events'], a.days, r['alarms'], a.alarm_days), flush=True)
             if time.monotonic() - last > 10:
                 last = time.monotonic()
-                print('%s events journaled, %d duplicates dropped, %d gaps' % (
-                    store.written, mon.duplicates, len(mon.gaps)), flush=True)
+                print('%s events journaled, %d duplicates dropped, %d gaps, %d set aside' % (
+                    store.written, mon.duplicates, len(mon.gaps), store.quarantined), flush=True)
     except KeyboardInterrupt:
         pass
     finally:
