@@ -177,12 +177,12 @@ class RawSubscriber:
             batch, acks, used = self.parse(buf)
             buf = buf[used:]
             if batch:
-                self.received += len(batch)
                 try:
                     self.on_batch(batch, (lambda a=acks: self._send(a)) if acks else (lambda: None))
                 except Exception as e:       # unacknowledged, the batch stays with the broker
                     self.failed = repr(e)
                     return
+                self.received += len(batch)   # counted once handed over: whoever sees it can flush the store
             if time.monotonic() - self.last_tx > self.keepalive / 2:
                 self._send(b'\xc0\x00')      # PINGREQ
 
