@@ -139,6 +139,7 @@ def _journal_copy(a, db):
 def _journal_run(a):
     """Headless journal: a persistent MQTT session (the broker keeps what arrives while it
     restarts), every event of the site into SQLite, gaps reported."""
+    import sqlite3
     from . import store as st
     from .monitor import Monitor
     site, host, port = _broker_for(a)
@@ -161,7 +162,7 @@ def _journal_run(a):
                 try:
                     info = backups.take()
                     print('backup %s: %d events, %d bytes' % (info['file'], info['events'], info['bytes']), flush=True)
-                except (OSError, ValueError) as e:
+                except (OSError, ValueError, sqlite3.Error) as e:
                     print('backup into %s failed: %s (next try in %.0f h)' % (a.backup_dir, e, a.backup_hours),
                           file=sys.stderr, flush=True)
             if a.roll_over and time.monotonic() - pruned > 3600:
