@@ -168,7 +168,7 @@ class Monitor(Recorder):
             del self.gaps[:-1000]
             if self.store is not None:
                 self.store.gap(dev, log, first, last)
-            self.console.print('[yellow]%s  gap: events %d..%d have not arrived (%gs after the events past them)[/]'
+            self.console.print('[yellow]%s  gap: events %d..%d have not arrived (still missing %gs after later ones)[/]'
                                % (escape(dev), first, last, self.journal.reorder_s))
 
     def _quarantine(self, topic, dev, raw, why):
@@ -176,7 +176,9 @@ class Monitor(Recorder):
         self.quarantined += 1
         if self.store is not None:
             self.store.quarantine(topic, dev, raw, why)
-        self._room_alarm(dev or ROOM, 'room.malformed', True, {'why': why, 'topic': topic, 'count': self.quarantined})
+        dev = dev or ROOM
+        n = self.alarms.get((dev, 'room', 'room.malformed'), {}).get('count', 0) + 1    # since the alarm was raised
+        self._room_alarm(dev, 'room.malformed', True, {'why': why, 'topic': topic, 'count': n})
         return None
 
     # --- control-room alarms and acknowledgements --------------------------------------------
@@ -391,8 +393,8 @@ class Monitor(Recorder):
         self.persistent = persistent
         self._link = lambda: RawSubscriber(host, port, cid, [topics.site_filter(self.site)], self._batch,
                                            clean=not persistent, auth=mqttc.DEFAULT_AUTH, ca=mqttc.DEFAULT_CA)
-        self.sub = self._link()
         self.check_store()
+        self.sub = self._link()
         return self
 
     def check_store(self):
