@@ -72,6 +72,8 @@ def cmd_journal(a):
         raise EdgeError('%s: `edgectl journal run` or `edgectl monitor` sets it aside and starts a fresh one; '
                         '`edgectl journal restore` puts a backup in its place' % e, 1)
     try:
+        if a.action == 'quarantine':
+            return _set_aside(store.set_aside(a.device, _when(a.since), a.limit), a.json)
         if a.action == 'prune':
             r = store.prune(a.days, a.alarm_days)
             print(json.dumps(r) if a.json else 'removed %d events and %d alarm events' % (r['events'], r['alarms']))
@@ -91,6 +93,20 @@ def cmd_journal(a):
         return 0
     finally:
         store.close()
+
+
+def _set_aside(rows, as_json):
+    """`journal quarantine`: the messages set aside instead of journaled, and why."""
+    import base64
+    from .screen import clean
+    for r in rows:
+        if as_json:
+            print(json.dumps(dict(r, raw=base64.b64encode(r['raw']).decode())))
+        else:
+            print('%s  %-12s %s  %d bytes  %s\n    %s' % (
+                time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(r['at'])), clean(r['device']), clean(r['topic']), r['size'],
+                r['reason'], repr(bytes(r['raw'][:120]))[2:-1] + (' ...' if r['size'] > 120 else '')))
+    return 0
 
 
 def _when(v):

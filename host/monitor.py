@@ -20,6 +20,7 @@ from . import intake
 from .calls import Calls
 from .journal import Journal
 from .recorder import Recorder
+from .screen import clean
 from .errors import EdgeError
 from .mqttc import connect
 from .proto import topics
@@ -290,7 +291,7 @@ class Monitor(Recorder):
                     ts, escape(dev), m.get('fw'), m.get('boot'), m.get('reset'), ' (retained)' if rec['retained'] else '')
             return '%s  [bold red]%-12s OFFLINE[/]' % (ts, escape(dev))
         if kind == 'evt':
-            extra = ' '.join('%s=%s' % (k, v) for k, v in m.items() if k not in SKIP_FIELDS)
+            extra = clean(' '.join('%s=%s' % (k, v) for k, v in m.items() if k not in SKIP_FIELDS))  # no ESC from a board
             sev = m.get('sev')
             label = '%-10s %-22s' % (escape(str(m.get('ctrl'))), escape(str(m.get('type'))))
             if sev == 'alarm' and m.get('active'):
@@ -318,7 +319,8 @@ class Monitor(Recorder):
         if kind == 'ack':
             if m.get('ok'):
                 return '%s  %-12s ack %s %s ok' % (ts, escape(dev), rec['ctrl'], m.get('id'))
-            return '%s  %-12s [yellow]ack %s %s refused: %s[/]' % (ts, escape(dev), rec['ctrl'], m.get('id'), escape(str(m.get('err'))))
+            return '%s  %-12s [yellow]ack %s %s refused: %s[/]' % (ts, escape(dev), rec['ctrl'], m.get('id'),
+                                                                   escape(clean(m.get('err'))))
         return '%s  %-12s %s/%s %s' % (ts, escape(dev), kind, rec['ctrl'], escape(json.dumps(m)))
 
     # --- the operator's keys ------------------------------------------------------------

@@ -357,6 +357,28 @@ class Store:
         finally:
             db.close()
 
+    def set_aside(self, device=None, since=None, limit=None):
+        """Messages set aside (the quarantine), oldest first: at, topic, device, reason,
+        size and raw (the first QUARANTINE_KEEP bytes as received)."""
+        where, args = [], []
+        if device:
+            where.append('device = ?')
+            args.append(device)
+        if since is not None:
+            where.append('at >= ?')
+            args.append(since)
+        sql = 'SELECT at, topic, device, reason, size, raw FROM quarantine'
+        if where:
+            sql += ' WHERE ' + ' AND '.join(where)
+        sql += ' ORDER BY id'
+        if limit:
+            sql += ' LIMIT %d' % int(limit)
+        db = self._reader()
+        try:
+            return [dict(r) for r in db.execute(sql, args)]
+        finally:
+            db.close()
+
     def count(self, device=None):
         db = self._reader()
         try:

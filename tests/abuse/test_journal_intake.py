@@ -154,6 +154,11 @@ def test_malformed_events_are_set_aside_and_the_journal_goes_on(secure, tmp_path
     finally:
         rc, out = sigterm(j)
     assert rc == 0, out
+    listed = subprocess.run([sys.executable, '-m', 'edgectl.cli', 'journal', 'quarantine', '--db', str(db), '--json'],
+                            capture_output=True, text=True, cwd=str(tmp_path))
+    assert listed.returncode == 0, listed.stderr
+    import base64
+    assert [base64.b64decode(json.loads(l)['raw']) for l in listed.stdout.splitlines()] == [b[:8192] for b in BAD]
 
     # while it is away the same again, queued by the broker for its persistent session
     publish(thief, EVT, BAD + [json.dumps(event(2)).encode()])

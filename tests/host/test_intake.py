@@ -266,3 +266,12 @@ def test_the_full_screen_view_says_the_journal_was_damaged(tmp_path):
     v.mon.check_store()
     assert s.flush(10) and len(s.table('room_alarms')) == 1, 'raised once'
     s.close()
+
+
+def test_a_board_cannot_send_terminal_escapes_to_the_line_view():
+    mon = Monitor('s')
+    mon.show = lambda rec: None
+    rec = mon.handle('edge/v1/s/d/evt/front', json.dumps(good(1, by='\x1b[2J\x1b]0;owned\x07')).encode())
+    assert rec is not None and '\x1b' not in mon.render(rec) and '\x07' not in mon.render(rec)
+    rec = mon.handle('edge/v1/s/d/ack/front', json.dumps({'id': 'c1', 'ok': False, 'err': '\x1b[31m'}).encode())
+    assert '\x1b' not in mon.render(rec)
