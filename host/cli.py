@@ -169,8 +169,9 @@ def build_parser():
                                    'time (-2h, ISO, epoch). prune: drop old rows; alarms are kept longer. backup: a '
                                    'checked copy taken while the journal runs (--to FILE). restore FILE: put a backup '
                                    'in place (the journal must be closed; the old one is kept as .replaced). run '
-                                   'takes backups itself with --backup-dir and rolls old rows over with --roll-over.')
-    s.add_argument('action', choices=['run', 'query', 'prune', 'backup', 'restore'])
+                                   'takes backups itself with --backup-dir and rolls old rows over with --roll-over. '
+                                   'quarantine: the messages set aside instead of journaled (malformed), and why.')
+    s.add_argument('action', choices=['run', 'query', 'prune', 'backup', 'restore', 'quarantine'])
     s.add_argument('file', nargs='?', metavar='FILE', help='restore: the backup to put in place')
     _site_arg(s)
     s.add_argument('--db', help='journal file (default .edgectl/journal.sqlite3)')

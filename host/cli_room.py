@@ -61,13 +61,19 @@ def cmd_monitor(a):
 
 
 def cmd_journal(a):
-    from .store import Store, default_path, to_csv
+    from .store import Damaged, Store, default_path, to_csv
     if a.action == 'run':
         return _journal_run(a)
     if a.action in ('backup', 'restore'):
         return _journal_copy(a, Path(a.db or default_path()))
-    store = Store(a.db)
     try:
+        store = Store(a.db, repair=False)
+    except Damaged as e:
+        raise EdgeError('%s: `edgectl journal run` or `edgectl monitor` sets it aside and starts a fresh one; '
+                        '`edgectl journal restore` puts a backup in its place' % e, 1)
+    try:
+        if a.action == 'quarantine':
+            return _set_aside(store.set_aside(a.device, _when(a.since), a.limit), a.json)
         if a.action == 'prune':
             r = store.prune(a.days, a.alarm_days)
             print(json.dumps(r) if a.json else 'removed %d events and %d alarm events' % (r['events'], r['alarms']))
@@ -87,6 +93,20 @@ def cmd_journal(a):
         return 0
     finally:
         store.close()
+
+
+def _set_aside(rows, as_json):
+    """`journal quarantine`: the messages set aside instead of journaled, and why."""
+    import base64
+    from .screen import clean
+    for r in rows:
+        if as_json:
+            print(json.dumps(dict(r, raw=base64.b64encode(r['raw']).decode())))
+        else:
+            print('%s  %-12s %s  %d bytes  %s\n    %s' % (
+                time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(r['at'])), clean(r['device']), clean(r['topic']), r['size'],
+                r['reason'], repr(bytes(r['raw'][:120]))[2:-1] + (' ...' if r['size'] > 120 else '')))
+    return 0
 
 
 def _when(v):
@@ -135,6 +155,7 @@ def _journal_copy(a, db):
 def _journal_run(a):
     """Headless journal: a persistent MQTT session (the broker keeps what arrives while it
     restarts), every event of the site into SQLite, gaps reported."""
+    import sqlite3
     from . import store as st
     from .monitor import Monitor
     site, host, port = _broker_for(a)
@@ -157,7 +178,7 @@ def _journal_run(a):
                 try:
                     info = backups.take()
                     print('backup %s: %d events, %d bytes' % (info['file'], info['events'], info['bytes']), flush=True)
-                except (OSError, ValueError) as e:
+                except (OSError, ValueError, sqlite3.Error) as e:
                     print('backup into %s failed: %s (next try in %.0f h)' % (a.backup_dir, e, a.backup_hours),
                           file=sys.stderr, flush=True)
             if a.roll_over and time.monotonic() - pruned > 3600:
@@ -168,8 +189,8 @@ def _journal_run(a):
                         r['events'], a.days, r['alarms'], a.alarm_days), flush=True)
             if time.monotonic() - last > 10:
                 last = time.monotonic()
-                print('%s events journaled, %d duplicates dropped, %d gaps' % (
-                    store.written, mon.duplicates, len(mon.gaps)), flush=True)
+                print('%s events journaled, %d duplicates dropped, %d gaps, %d set aside' % (
+                    store.written, mon.duplicates, len(mon.gaps), store.quarantined), flush=True)
     except KeyboardInterrupt:
         pass
     finally:

@@ -9,9 +9,16 @@ starts again at 1; events of older firmware have none (0). Questions about a dev
 Memory stays bounded however long the monitor runs: per device it keeps a watermark (every
 seq up to it has arrived), the seqs seen above it, and the holes given up on. A hole that
 has not filled after WINDOW later events is given up (it was reported as a gap when it
-opened); an event that still arrives for it later is taken as new, not as a duplicate."""
-import threading
+opened); an event that still arrives for it later is taken as new, not as a duplicate.
 
+Events may arrive out of order (several publishers, a board resending its outbox after a
+reconnect): a jump past unseen seqs opens a gap that is only *reported* (`overdue()`)
+once it is still open REORDER_S later, and then only the seqs that have not arrived."""
+import collections
+import threading
+import time
+
+REORDER_S = 5.0      # a gap is reported once it is still open this long after it opened
 WINDOW = 4096        # seqs held above the watermark before the oldest hole is given up
 MAX_HOLES = 1024     # given-up holes remembered per device (the oldest are forgotten)
 
@@ -63,26 +70,33 @@ class _Seen:
             above.discard(low)
         self.low = low
 
-    def missing(self, upto):
-        out = [tuple(h) for h in self.holes if h[0] <= upto]
-        out = [(a, min(b, upto)) for a, b in out]
-        start = None
-        for s in range(self.low + 1, upto + 1):
-            if s not in self.above:
-                start = s if start is None else start
-            elif start is not None:
-                out.append((start, s - 1))
-                start = None
-        if start is not None:
-            out.append((start, upto))
+    def missing(self, first, last):
+        """Seqs first..last not seen, as sorted (first, last) ranges. Walks the seqs held
+        above the watermark, never the range itself (a seq may jump to 2**62)."""
+        out = []
+        for a, b in self.holes:
+            a, b = max(a, first), min(b, last)
+            if a <= b:
+                out.append((a, b))
+        start = max(first, self.low + 1)
+        if start <= last:
+            for s in sorted(v for v in self.above if start <= v <= last):
+                if s > start:
+                    out.append((start, s - 1))
+                start = s + 1
+            if start <= last:
+                out.append((start, last))
         return sorted(out)
 
 
 class Journal:
-    def __init__(self, keep=True):
+    def __init__(self, keep=True, reorder_s=REORDER_S):
         """keep: also hold every event body in `events` (test rigs read them back); the
-        control room keeps them on disk instead."""
+        control room keeps them on disk instead. reorder_s: how long a gap may stay open
+        before `overdue()` reports it."""
         self.keep = keep
+        self.reorder_s = reorder_s
+        self.pending = collections.deque()    # (due, device, log, first, last), oldest first
         self.seen = {}           # (device, log) -> _Seen
         self.current = {}        # device -> its newest log id
         self.events = {}         # device -> {seq: event} of its current log, when keep
@@ -90,11 +104,11 @@ class Journal:
         self.out_of_order = 0
         self.lock = threading.Lock()
 
-    def admit(self, device, ev):
+    def admit(self, device, ev, now=None):
         """Record an event; returns (verdict, gap): verdict 'new', 'dup', 'bad' (no usable
         seq) or 'new-log' (new, and the first of a log other than the device's current
         one: its board was wiped or replaced); gap (first, last) when this event jumps past
-        seqs not yet seen, else None."""
+        seqs not yet seen, else None (the gap is only opened: see overdue())."""
         seq = ev.get('seq') if isinstance(ev, dict) else None
         if type(seq) is not int or seq < 1:
             return 'bad', None
@@ -113,6 +127,8 @@ class Journal:
             if seq < s.top:
                 self.out_of_order += 1
             s.add(seq)
+            if gap:
+                self.pending.append(((now or time.time()) + self.reorder_s, device, log) + gap)
             if fresh_log or device not in self.current:
                 self.current[device] = log
                 if fresh_log and self.keep:
@@ -126,6 +142,17 @@ class Journal:
         verdict = self.admit(device, ev)[0]
         return 'new' if verdict == 'new-log' else verdict
 
+    def overdue(self, now=None):
+        """Gaps still open REORDER_S after they opened, as (device, log, first, last): only
+        the seqs of each that have not arrived meanwhile; each gap is reported once."""
+        now = now or time.time()
+        out = []
+        with self.lock:
+            while self.pending and self.pending[0][0] <= now:
+                _, device, log, first, last = self.pending.popleft()
+                out += [(device, log, a, b) for a, b in self.seen[(device, log)].missing(first, last)]
+        return out
+
     def _now(self, device):
         return self.seen.get((device, self.current.get(device, 0)))
 
@@ -135,7 +162,7 @@ class Journal:
             s = self._now(device)
             if s is None:
                 return [(1, upto)] if upto else []
-            return s.missing(s.top if upto is None else upto)
+            return s.missing(1, s.top if upto is None else upto)
 
     def count(self, device=None):
         with self.lock:

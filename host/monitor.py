@@ -1,6 +1,12 @@
 """The control room's model: devices online/offline, each event as it arrives, alarms
 and their acknowledgements, calls, duplicates dropped and gaps reported by (device, log,
-seq); shown as lines here (`--plain`, `--json`) or full screen by host/roomview.py."""
+seq); shown as lines here (`--plain`, `--json`) or full screen by host/roomview.py.
+
+Every message passes host/intake.py first: one that fails (not JSON, not an object, an
+event off the schema or out of bounds) is set aside in the journal's quarantine, counted
+(`quarantined`) and raises the control-room alarm room.malformed for its device; nothing
+else of it reaches the view or the journal. A gap in a device's seqs becomes a report only
+once it outlives the reorder window (host/journal.py)."""
 import contextlib
 import json
 import threading
@@ -10,15 +16,19 @@ import uuid
 from rich.console import Console
 from rich.markup import escape
 
+from . import intake
 from .calls import Calls
 from .journal import Journal
 from .recorder import Recorder
+from .screen import clean
 from .errors import EdgeError
 from .mqttc import connect
 from .proto import topics
 
 SKIP_FIELDS = ('seq', 'log', 'ts', 'type', 'sev', 'ctrl', 'active', '_since')
 KEYS = {'a': 'answer', 'u': 'unlock', 'h': 'hangup'}
+ROOM = 'control-room'     # the device named in the control room's alarms about itself
+LATCHED = ('room.malformed', 'room.journal_damaged')   # no condition ends them: acknowledging does
 HELP = ('keys: k acknowledge the newest alarm, a answer the oldest ringing call, u release the gate, '
         'h hang up, c list calls, q quit')
 
@@ -45,7 +55,8 @@ class Monitor(Recorder):
         self.devices = {}        # device -> status dict
         self.alarms = {}         # (device, ctrl, type) -> event
         self.journal = Journal(keep=False)   # the events themselves are in the store
-        self.gaps = []           # (device, first missing, last missing)
+        self.gaps = []           # (device, first missing, last missing), once past the reorder window
+        self.quarantined = 0     # messages set aside (host/intake.py refused them)
         Recorder.__init__(self, keep=20000)
         self.records = self.items    # the newest records, in order (marks count every one)
         self.client = None           # paho, for publishing
@@ -66,10 +77,7 @@ class Monitor(Recorder):
         _, dev, kind, ctrl = parsed
         if dev == topics.SITE:
             if kind == 'fire':
-                try:
-                    self.fire = json.loads(raw) if raw else None
-                except ValueError:
-                    self.fire = None
+                self.fire = intake.parse(raw, intake.MAX_BYTES_OTHER)[0] if raw else None
                 rec = {'t': when, 'device': dev, 'kind': kind, 'ctrl': None, 'msg': self.fire or {}, 'retained': retained}
                 self.record(rec)
                 self.show(rec)
@@ -77,17 +85,15 @@ class Monitor(Recorder):
             return None
         self.last_seen[dev] = when
         self._room_alarm(dev, 'room.silent', False)
-        try:
-            payload = json.loads(raw)
-        except ValueError:
-            payload = {'raw': raw.decode('utf-8', 'replace') if isinstance(raw, bytes) else raw}
+        payload, why = intake.check(kind, raw)
+        if why is not None:
+            return self._quarantine(topic, dev, raw, why)
         rec = {'t': when, 'device': dev, 'kind': kind, 'ctrl': ctrl, 'msg': payload, 'retained': retained}
         if kind == 'status':
             self.devices[dev] = payload
-            if isinstance(payload, dict):
-                self._room_alarm(dev, 'room.offline', not payload.get('online'))
+            self._room_alarm(dev, 'room.offline', not payload.get('online'))
         elif kind == 'evt':
-            if not self._fresh(dev, payload):
+            if not self._fresh(dev, payload, when):
                 return None
             if self.store is not None:
                 self.store.event(dev, payload, when, raw)
@@ -99,13 +105,14 @@ class Monitor(Recorder):
                     self._ring()
                 elif self.alarms.pop(key, None) is not None and key in self.acked:
                     self._clear_ack(key)
-        elif kind == 'ack' and self.store is not None and isinstance(payload, dict):
-            self.store.ack(payload.get('id'), payload.get('ok'), payload.get('err'))
+        elif kind == 'ack' and self.store is not None:
+            self.store.ack(*(v if v is None or type(v) in (str, bool) else str(v)
+                             for v in (payload.get('id'), payload.get('ok'), payload.get('err'))))
         elif kind in ('cmd', 'tele') or (kind == 'state' and self.quiet_state):
-            if kind == 'state' and isinstance(payload, dict):
+            if kind == 'state':
                 self.calls.feed(dev, kind, ctrl, payload)
                 self.ctrl_types[(dev, ctrl)] = payload.get('type')
-            elif kind == 'tele' and isinstance(payload, dict):
+            elif kind == 'tele':
                 self.tele[dev] = payload
             rec['hidden'] = True
         self.record(rec)
@@ -122,7 +129,12 @@ class Monitor(Recorder):
         try:
             with self.store.hold() if self.store is not None else contextlib.nullcontext():
                 for topic, raw, retained in batch:
-                    self.handle(topic, raw, retained, when)
+                    try:
+                        self.handle(topic, raw, retained, when)
+                    except Exception as e:     # a message this code cannot take must not stop the intake
+                        parsed = topics.parse(topic)
+                        self._quarantine(topic, parsed[1] if parsed else None, raw, 'could not be handled: %r' % e)
+                self.check_gaps(when)
         finally:
             self._held.recs = None
             Recorder.record_many(self, held)
@@ -138,20 +150,37 @@ class Monitor(Recorder):
     def duplicates(self):
         return self.journal.duplicates
 
-    def _fresh(self, dev, ev):
-        verdict, gap = self.journal.admit(dev, ev)
+    def _fresh(self, dev, ev, when=None):
+        verdict, gap = self.journal.admit(dev, ev, when)
         if verdict == 'dup':
             return False
         if verdict == 'new-log':
             self.console.print('[cyan]%s started a new event log (flash erased or board replaced): its events '
                                'count from #%s again[/]' % (escape(dev), ev.get('seq')))
-        if gap:
-            self.gaps.append((dev,) + gap)
+        return True
+
+    def check_gaps(self, now=None):
+        """Report the gaps that outlived the reorder window (late events inside it never
+        make one): journaled and printed."""
+        if not self.journal.pending or self.journal.pending[0][0] > (now or time.time()):
+            return
+        for dev, log, first, last in self.journal.overdue(now):
+            self.gaps.append((dev, first, last))
             del self.gaps[:-1000]
             if self.store is not None:
-                self.store.gap(dev, ev.get('log', 0), *gap)
-            self.console.print('[yellow]%s  gap: events %d..%d have not arrived[/]' % ((escape(dev),) + gap))
-        return True
+                self.store.gap(dev, log, first, last)
+            self.console.print('[yellow]%s  gap: events %d..%d have not arrived (still missing %gs after later ones)[/]'
+                               % (escape(dev), first, last, self.journal.reorder_s))
+
+    def _quarantine(self, topic, dev, raw, why):
+        """Set a message aside: kept raw in the journal, counted, room.malformed for its device."""
+        self.quarantined += 1
+        if self.store is not None:
+            self.store.quarantine(topic, dev, raw, why)
+        dev = dev or ROOM
+        n = self.alarms.get((dev, 'room', 'room.malformed'), {}).get('count', 0) + 1    # since the alarm was raised
+        self._room_alarm(dev, 'room.malformed', True, {'why': why, 'topic': topic, 'count': n})
+        return None
 
     # --- control-room alarms and acknowledgements --------------------------------------------
     def _ring(self):
@@ -161,13 +190,18 @@ class Monitor(Recorder):
             except Exception:
                 pass
 
-    def _room_alarm(self, dev, etype, active):
+    def _room_alarm(self, dev, etype, active, detail=None):
         """Alarms the control room raises itself: a board offline (its will, or a clean
-        disconnect) or silent (no message for 3 telemetry periods, when no will could fire)."""
+        disconnect) or silent (no message for 3 telemetry periods, when no will could fire);
+        a message from it set aside (room.malformed); the journal file found damaged
+        (room.journal_damaged). The last two (LATCHED) end when acknowledged. `detail`
+        goes with the alarm (while it is active, a repeat only updates it)."""
         key = (dev, 'room', etype)
         if active == (key in self.alarms):
+            if active and detail:
+                self.alarms[key].update(detail)
             return
-        ev = {'type': etype, 'sev': 'alarm', 'ctrl': 'room', 'active': active, '_since': time.time()}
+        ev = dict(detail or {}, type=etype, sev='alarm', ctrl='room', active=active, _since=time.time())
         if active:
             self.alarms[key] = ev
             self._ring()
@@ -176,15 +210,20 @@ class Monitor(Recorder):
             if key in self.acked:
                 self._clear_ack(key)
         if self.store is not None:
-            self.store.room_alarm(dev, etype, active)
+            self.store.room_alarm(dev, etype, active, detail)
         rec = {'t': time.time(), 'device': dev, 'kind': 'evt', 'ctrl': 'room', 'msg': ev, 'retained': False}
         self.record(rec)
         self.show(rec)
 
     def housekeep(self):
-        """What every running view calls now and then: silent boards raised, the link to
-        the broker checked (see check_link); True when it was re-established."""
+        """What every running view calls now and then: silent boards raised, gaps past the
+        reorder window reported, rows the journal refused alarmed, the link to the broker
+        checked (see check_link); True when it was re-established."""
         self.check_silence()
+        self.check_gaps()
+        while self.store is not None and self.store.refused:
+            dev, why = self.store.refused.popleft()
+            self._room_alarm(dev or ROOM, 'room.malformed', True, {'why': why})
         return self.check_link()
 
     def check_silence(self, now=None):
@@ -200,12 +239,11 @@ class Monitor(Recorder):
         if len(parts) != 3:
             return None
         key = tuple(parts)
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
+        body = intake.parse(raw, intake.MAX_BYTES_OTHER)[0] if raw else None
         if body:
             self.acked[key] = body
+            if key[1] == 'room' and key[2] in LATCHED:     # acknowledged by another monitor: over here too
+                self._room_alarm(key[0], key[2], False)
         else:
             self.acked.pop(key, None)
         return key
@@ -221,6 +259,8 @@ class Monitor(Recorder):
             self.client.publish(topics.alarm_ack(self.site, *key), json.dumps(body), qos=1, retain=True)
         if self.store is not None:
             self.store.alarm_ack(key[0], key[1], key[2], ev.get('seq') or 0, body['by'], body['at'])
+        if key[1] == 'room' and key[2] in LATCHED:
+            self._room_alarm(key[0], key[2], False)
         return body
 
     def _clear_ack(self, key):
@@ -251,7 +291,7 @@ class Monitor(Recorder):
                     ts, escape(dev), m.get('fw'), m.get('boot'), m.get('reset'), ' (retained)' if rec['retained'] else '')
             return '%s  [bold red]%-12s OFFLINE[/]' % (ts, escape(dev))
         if kind == 'evt':
-            extra = ' '.join('%s=%s' % (k, v) for k, v in m.items() if k not in SKIP_FIELDS)
+            extra = clean(' '.join('%s=%s' % (k, v) for k, v in m.items() if k not in SKIP_FIELDS))  # no ESC from a board
             sev = m.get('sev')
             label = '%-10s %-22s' % (escape(str(m.get('ctrl'))), escape(str(m.get('type'))))
             if sev == 'alarm' and m.get('active'):
@@ -279,7 +319,8 @@ class Monitor(Recorder):
         if kind == 'ack':
             if m.get('ok'):
                 return '%s  %-12s ack %s %s ok' % (ts, escape(dev), rec['ctrl'], m.get('id'))
-            return '%s  %-12s [yellow]ack %s %s refused: %s[/]' % (ts, escape(dev), rec['ctrl'], m.get('id'), escape(str(m.get('err'))))
+            return '%s  %-12s [yellow]ack %s %s refused: %s[/]' % (ts, escape(dev), rec['ctrl'], m.get('id'),
+                                                                   escape(clean(m.get('err'))))
         return '%s  %-12s %s/%s %s' % (ts, escape(dev), kind, rec['ctrl'], escape(json.dumps(m)))
 
     # --- the operator's keys ------------------------------------------------------------
@@ -354,8 +395,19 @@ class Monitor(Recorder):
         self.persistent = persistent
         self._link = lambda: RawSubscriber(host, port, cid, [topics.site_filter(self.site)], self._batch,
                                            clean=not persistent, auth=mqttc.DEFAULT_AUTH, ca=mqttc.DEFAULT_CA)
+        self.check_store()
         self.sub = self._link()
         return self
+
+    def check_store(self):
+        """A journal file found damaged at open (host/store.py set it aside): the alarm
+        room.journal_damaged and a line say so."""
+        d = self.store.damaged if self.store is not None else None
+        if d and not d.get('raised'):
+            d['raised'] = True
+            self.console.print('[bold red]the journal %s was damaged (%s): set aside as %s; journaling into a fresh '
+                               'one[/]' % (escape(str(self.store.path)), escape(d['why']), escape(d['file'])))
+            self._room_alarm(ROOM, 'room.journal_damaged', True, {'file': d['file'], 'why': d['why']})
 
     def _batch(self, batch, release):
         self.handle_batch(batch)
@@ -377,6 +429,9 @@ class Monitor(Recorder):
         if self.store is not None and self.store.error and self.persistent:
             raise EdgeError('the journal cannot write %s (%s): stopped without acknowledging; the broker keeps '
                             'the events for the next run' % (self.store.path, self.store.error))
+        if self.sub is not None and self.sub.failed and self.persistent:
+            raise EdgeError('the journal\'s intake failed (%s): stopped; the broker keeps what was not '
+                            'acknowledged for the next run' % self.sub.failed)
         if self.sub is None or self.sub.t.is_alive():
             return False
         if self.store is not None:
@@ -413,4 +468,4 @@ class Monitor(Recorder):
         return {'online': online, 'offline': offline,
                 'active_alarms': ['%s/%s %s' % k for k in sorted(self.alarms)],
             'acknowledged': ['%s/%s %s' % k for k in sorted(self.acked)],
-                'duplicates_dropped': self.duplicates, 'gaps': self.gaps}
+                'duplicates_dropped': self.duplicates, 'gaps': self.gaps, 'set_aside': self.quarantined}

@@ -71,10 +71,13 @@ class RawSubscriber:
         """on_batch([(topic, payload bytes, retained)], release) is called from the reader
         thread; release() sends that batch's PUBACKs and must be called once the batch is
         safe (e.g. by the journal's writer after its commit). Reading goes on meanwhile:
-        the next batch is parsed while the last one is being committed."""
+        the next batch is parsed while the last one is being committed. If on_batch raises,
+        the reader stops (`failed` says why; the thread ends, which check_link sees)
+        rather than reading on past a batch it never acknowledged."""
         self.on_batch = on_batch
         self.keepalive = keepalive
         self.received = 0
+        self.failed = None        # why the reader stopped on its own (on_batch raised), else None
         self._stop = threading.Event()
         self._tx = threading.Lock()       # PUBACKs (writer thread) and PINGREQs (reader)
         self.last_tx = time.monotonic()
@@ -174,8 +177,12 @@ class RawSubscriber:
             batch, acks, used = self.parse(buf)
             buf = buf[used:]
             if batch:
-                self.received += len(batch)
-                self.on_batch(batch, (lambda a=acks: self._send(a)) if acks else (lambda: None))
+                try:
+                    self.on_batch(batch, (lambda a=acks: self._send(a)) if acks else (lambda: None))
+                except Exception as e:       # unacknowledged, the batch stays with the broker
+                    self.failed = repr(e)
+                    return
+                self.received += len(batch)   # counted once handed over: whoever sees it can flush the store
             if time.monotonic() - self.last_tx > self.keepalive / 2:
                 self._send(b'\xc0\x00')      # PINGREQ
 

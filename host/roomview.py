@@ -110,6 +110,9 @@ class RoomView:
             rows.append([(' NO LINK TO THE BROKER: reconnecting; what is shown may be stale ', 'bold white on red')])
         if m.store is not None and m.store.error:
             rows.append([(' JOURNAL NOT WRITING: %s ' % clean(m.store.error), 'bold white on red')])
+        if m.store is not None and m.store.damaged:
+            rows.append([(' JOURNAL FILE WAS DAMAGED (%s): set aside as %s; journaling into a fresh one ' % (
+                clean(m.store.damaged['why']), clean(m.store.damaged['file'])), 'bold white on red')])
         rows.append([])
 
         first = max(0, min(self.sel - self.max_alarms // 2, len(alarms) - self.max_alarms))

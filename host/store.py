@@ -6,7 +6,15 @@ batches, so a burst of thousands of events a second costs a few commits, not tho
 Events live in a rowid table (rows appended in arrival order; (device, log, seq) is a
 unique index beside it): with the rows inside the key's tree instead, inserting across
 500 devices cost 70 us a row here, against 19. The type filter is a LIKE, which no index
-serves, so there is none on type."""
+serves, so there is none on type.
+
+What cannot be journaled is set aside, never dropped and never allowed to stop the journal:
+a message that fails the intake check (host/intake.py) goes to `quarantine` as it came
+(its first QUARANTINE_KEEP bytes, its size, topic and why); so does a row the database
+refuses (the batch is then written row by row). A journal file found damaged when it is
+opened is renamed aside (journal.sqlite3.damaged-YYYYmmdd-HHMMSS) and a fresh one started
+(`damaged` says so), or, for the readers (query, prune), refused."""
+import collections
 import contextlib
 import csv
 import io
@@ -34,6 +42,8 @@ CREATE TABLE IF NOT EXISTS room_alarms (
 CREATE TABLE IF NOT EXISTS gaps (
   device TEXT NOT NULL, log INTEGER NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL, found REAL,
   PRIMARY KEY (device, log, first));
+CREATE TABLE IF NOT EXISTS quarantine (
+  id INTEGER PRIMARY KEY, at REAL NOT NULL, topic TEXT, device TEXT, reason TEXT, size INTEGER, raw BLOB);
 '''
 VERSION = 2
 
@@ -52,14 +62,69 @@ DROP TABLE gaps_v1;
 
 
 
+QUARANTINE_KEEP = 8192     # bytes of a set-aside message kept (its size is kept whole)
+# a row the database refuses (rather than a database that cannot write): set aside
+ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.DataError, sqlite3.ProgrammingError,
+              OverflowError, TypeError, ValueError)
+
+
 def default_path():
     return Path('.edgectl') / 'journal.sqlite3'
 
 
+class Damaged(Exception):
+    """The journal file is damaged (and was not set aside)."""
+
+
+def damage(path):
+    """What is wrong with the SQLite file at `path` (PRAGMA quick_check), or None when it is
+    sound or absent."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        db = sqlite3.connect(str(path), timeout=30)
+        try:
+            rows = db.execute('PRAGMA quick_check(3)').fetchall()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as e:
+        return str(e)
+    if rows and rows[0][0] == 'ok':
+        return None
+    return '; '.join(str(r[0]) for r in rows) or 'quick_check said nothing'
+
+
+def set_aside(path, now=None):
+    """Rename a damaged journal (and its -wal, -shm) to <name>.damaged-YYYYmmdd-HHMMSS;
+    returns the new path of the main file."""
+    path = Path(path)
+    stamp = time.strftime('%Y%m%d-%H%M%S', time.localtime(now or time.time()))
+    aside = path.with_name('%s.damaged-%s' % (path.name, stamp))
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = path.with_name('%s.damaged-%s-%d' % (path.name, stamp, n))
+    for side in ('-wal', '-shm'):
+        p = path.with_name(path.name + side)
+        if p.exists():
+            p.replace(aside.with_name(aside.name + side))
+    path.replace(aside)
+    return aside
+
+
 class Store:
-    def __init__(self, path=None):
+    def __init__(self, path=None, repair=True):
+        """repair: a damaged file is set aside and a fresh one started (`damaged` then says
+        {'file', 'why'}); else Damaged is raised and the file left as it is."""
         self.path = Path(path or default_path())
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.damaged = None
+        why = damage(self.path)
+        if why is not None:
+            if not repair:
+                raise Damaged('the journal %s is damaged (%s)' % (self.path, why))
+            self.damaged = {'file': str(set_aside(self.path)), 'why': why}
         db = sqlite3.connect(str(self.path), timeout=30)
         db.execute('PRAGMA journal_mode=WAL')
         version = db.execute('PRAGMA user_version').fetchone()[0]
@@ -72,6 +137,8 @@ class Store:
         self._pending = []        # (kind, row) waiting for the writer
         self._closing = False
         self.written = 0          # event rows committed (new ones)
+        self.quarantined = 0      # messages and rows set aside
+        self.refused = collections.deque(maxlen=1000)   # (device, why) of rows the database refused
         self.commits = 0
         self.error = None
         self._done = threading.Condition()
@@ -137,6 +204,11 @@ class Store:
     def gap(self, device, log, first, last):
         self._put('gap', (device, log, first, last, time.time()))
 
+    def quarantine(self, topic, device, raw, why):
+        """Set a message aside as it came (host/intake.py refused it)."""
+        raw = bytes(raw) if isinstance(raw, (bytes, bytearray)) else str(raw).encode('utf-8', 'replace')
+        self._put('quarantine', (time.time(), topic, device, why, len(raw), raw[:QUARANTINE_KEEP]))
+
     def then(self, fn):
         """Run fn() in the writer once everything queued before it is committed; never if
         that commit failed (`error` says why): an MQTT batch is acknowledged only then."""
@@ -151,6 +223,7 @@ class Store:
         'alarm_ack': 'INSERT OR IGNORE INTO alarm_acks VALUES (?,?,?,?,?,?)',
         'room': 'INSERT INTO room_alarms (at, device, type, active, body) VALUES (?,?,?,?,?)',
         'gap': 'INSERT OR IGNORE INTO gaps VALUES (?,?,?,?,?)',
+        'quarantine': 'INSERT INTO quarantine (at, topic, device, reason, size, raw) VALUES (?,?,?,?,?,?)',
     }
 
     def _checkpointer(self):
@@ -178,20 +251,12 @@ class Store:
                 if not batch and self._closing:
                     break
             after = [fn for kind, fn in batch if kind == 'then']
+            rows = [(kind, r) for kind, r in batch if kind != 'then']
             try:
-                with db:
-                    i = 0
-                    while i < len(batch):          # runs of one kind go in one executemany
-                        kind = batch[i][0]
-                        j = i
-                        while j < len(batch) and batch[j][0] == kind:
-                            j += 1
-                        if kind != 'then':
-                            before = db.total_changes
-                            db.executemany(self.SQL[kind], [r for _, r in batch[i:j]])
-                            if kind == 'event':
-                                self.written += db.total_changes - before
-                        i = j
+                try:
+                    self._commit(db, rows)
+                except ROW_ERRORS:          # one row spoils the batch: row by row, that one set aside
+                    self._one_by_one(db, rows)
                 self.commits += 1
                 if self.error is None:
                     for fn in after:
@@ -199,12 +264,42 @@ class Store:
                             fn()
                         except Exception as e:      # the writer lives on; acks stop
                             self.error = 'after commit: %r' % e
-            except sqlite3.Error as e:
+            except Exception as e:          # the database cannot write: nothing more is acknowledged
                 self.error = repr(e)
             with self._done:
                 self._applied += len(batch)
                 self._done.notify_all()
         db.close()
+
+    def _commit(self, db, rows):
+        written = quarantined = 0
+        with db:
+            i = 0
+            while i < len(rows):          # runs of one kind go in one executemany
+                kind = rows[i][0]
+                j = i
+                while j < len(rows) and rows[j][0] == kind:
+                    j += 1
+                before = db.total_changes
+                db.executemany(self.SQL[kind], [r for _, r in rows[i:j]])
+                if kind == 'event':
+                    written += db.total_changes - before
+                elif kind == 'quarantine':
+                    quarantined += j - i
+                i = j
+        self.written += written            # counted once committed (a batch may be tried again row by row)
+        self.quarantined += quarantined
+
+    def _one_by_one(self, db, rows):
+        for kind, r in rows:
+            try:
+                self._commit(db, [(kind, r)])
+            except ROW_ERRORS as e:
+                device = r[0] if kind in ('event', 'gap', 'alarm_ack') and isinstance(r[0], str) else None
+                why = 'the journal refused this %s row: %r' % (kind, e)
+                raw = repr(r).encode('utf-8', 'replace')
+                self._commit(db, [('quarantine', (time.time(), None, device, why, len(raw), raw[:QUARANTINE_KEEP]))])
+                self.refused.append((device, why))
 
     def flush(self, timeout=30.0):
         """Wait until everything queued so far is committed."""
@@ -213,7 +308,8 @@ class Store:
             return self._done.wait_for(lambda: self._applied >= target, timeout)
 
     def close(self):
-        self.flush()
+        if self.t.is_alive():
+            self.flush()
         self._stopped.set()
         self.tc.join(10)
         with self._done:
@@ -261,6 +357,28 @@ class Store:
         finally:
             db.close()
 
+    def set_aside(self, device=None, since=None, limit=None):
+        """Messages set aside (the quarantine), oldest first: at, topic, device, reason,
+        size and raw (the first QUARANTINE_KEEP bytes as received)."""
+        where, args = [], []
+        if device:
+            where.append('device = ?')
+            args.append(device)
+        if since is not None:
+            where.append('at >= ?')
+            args.append(since)
+        sql = 'SELECT at, topic, device, reason, size, raw FROM quarantine'
+        if where:
+            sql += ' WHERE ' + ' AND '.join(where)
+        sql += ' ORDER BY id'
+        if limit:
+            sql += ' LIMIT %d' % int(limit)
+        db = self._reader()
+        try:
+            return [dict(r) for r in db.execute(sql, args)]
+        finally:
+            db.close()
+
     def count(self, device=None):
         db = self._reader()
         try:
@@ -289,6 +407,7 @@ class Store:
                                (now - alarm_days * 86400,)).rowcount
                 db.execute('DELETE FROM commands WHERE sent < ?', (now - days * 86400,))
                 db.execute('DELETE FROM room_alarms WHERE at < ?', (now - alarm_days * 86400,))
+                db.execute('DELETE FROM quarantine WHERE at < ?', (now - alarm_days * 86400,))
             return {'events': a, 'alarms': b}
         finally:
             db.close()

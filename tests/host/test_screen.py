@@ -129,9 +129,9 @@ def test_the_view_frame_shows_alarms_devices_calls_and_fits_the_terminal():
     m = v.mon
     m.handle('edge/v1/s/lobby-1/status', b'{"online": true, "fw": "0.5.0"}')
     m.handle('edge/v1/s/gate-1/status', b'{"online": false}')
-    m.handle('edge/v1/s/lobby-1/evt/front', b'{"seq": 3, "type": "door.forced", "sev": "alarm", "ctrl": "front", '
+    m.handle('edge/v1/s/lobby-1/evt/front', b'{"seq": 3, "ts": 1, "type": "door.forced", "sev": "alarm", "ctrl": "front", '
                                             b'"active": true}')
-    m.handle('edge/v1/s/gate-1/evt/call', b'{"seq": 9, "type": "intercom.call", "sev": "info", "ctrl": "call", '
+    m.handle('edge/v1/s/gate-1/evt/call', b'{"seq": 9, "ts": 1, "type": "intercom.call", "sev": "info", "ctrl": "call", '
                                            b'"call": 1001}')
     rows, keys = v.frame(100, 30)
     text = [''.join(s[0] for s in r) for r in rows]

@@ -18,7 +18,7 @@ def publish(br, seqs, dev='d1'):
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id='pub')
     c.connect(br.host, br.port)
     c.loop_start()
-    infos = [c.publish(topics.evt('jf', dev, 'front'), json.dumps({'seq': s, 'type': 'door.opened', 'sev': 'info',
+    infos = [c.publish(topics.evt('jf', dev, 'front'), json.dumps({'seq': s, 'ts': 1, 'type': 'door.opened', 'sev': 'info',
                                                                    'ctrl': 'front'}), qos=1) for s in seqs]
     for i in infos:
         i.wait_for_publish(5)
