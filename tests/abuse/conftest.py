@@ -48,7 +48,8 @@ def _abuse_tally(request):
 @pytest.fixture
 def abuse(_abuse_tally, request):
     """abuse.input(refused=True, n=1), abuse.went_offline(n), abuse.alarms_lost(n)."""
-    return _abuse_tally.row(request.node.nodeid.split('::')[-1])
+    name = request.node.nodeid.split('::')[-1]
+    return _abuse_tally.row(name[5:] if name.startswith('test_') else name)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -57,9 +58,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         return
     tr = terminalreporter
     tr.section('abuse suite: inputs from inside the site')
-    tr.write_line('%-58s %6s %8s %8s %5s' % ('test', 'tried', 'refused', 'offline', 'lost'))
+    tr.write_line('%-66s %6s %8s %8s %5s' % ('test', 'tried', 'refused', 'offline', 'lost'))
     for r in t.rows:
-        tr.write_line('%-58s %6d %8d %8d %5d' % (r.name[:58], r.tried, r.refused, r.offline, r.lost))
+        tr.write_line('%-66s %6d %8d %8d %5d' % (r.name if len(r.name) <= 66 else r.name[:31] + '..' + r.name[-33:], r.tried, r.refused, r.offline, r.lost))
     tried = sum(r.tried for r in t.rows)
     refused = sum(r.refused for r in t.rows)
     offline = sum(r.offline for r in t.rows)
