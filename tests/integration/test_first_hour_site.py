@@ -4,6 +4,7 @@ broker` next to a running broker says why in one line, `io` lists the plant vari
 fire reset with no fire says so at once, and `sim --with-broker` keeps the site's logins."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 
 from edgectl import secrets
 from edgectl.broker import free_port
+from edgectl.paths import ROOT
 
 CLI = [sys.executable, '-m', 'edgectl.cli']
 
@@ -56,6 +58,15 @@ def test_starter_site_runs_and_a_second_sim_is_refused(tmp_path, broker):
         assert r.returncode == 0 and 'barrier.obstruction' in r.stdout and 'plant' in r.stdout, r.stdout
         r = edgectl('io', 'fountain-1', cwd=tmp_path)
         assert 'pool.level' in r.stdout, r.stdout
+
+        # the README's clock example starts the starter site's mon-fri schedule
+        clock = re.search(r'edgectl io fountain-1 --clock (\S+)', (ROOT / 'README.md').read_text()).group(1)
+        assert edgectl('io', 'fountain-1', '--clock', clock, cwd=tmp_path).returncode == 0
+        end = time.monotonic() + 8
+        while edgectl('io', 'fountain-1', 'pool.pump', cwd=tmp_path).stdout.strip() != '1':
+            assert time.monotonic() < end, 'the pump did not start at %s' % clock
+            time.sleep(0.3)
+        assert edgectl('cmd', 'fountain-1', 'pool', 'stop', cwd=tmp_path).returncode == 0
 
         # item 4: a second sim here is refused before it touches the first one's boards
         r = edgectl('sim', 'site.yaml', '--fresh', '--duration', '2', cwd=tmp_path)
