@@ -265,8 +265,9 @@ def _schema_problems(site, broken):
             for want in [k for k in e.validator_value if k not in e.instance]:
                 typo = _typo_of(want, e.instance, e.schema.get('properties', {}))
                 if typo is not None:
-                    typos.add(path + (typo,))
-                    site.add(path + (typo,), "unknown key %r: did you mean '%s'?" % (typo, want))
+                    if path + (typo,) not in typos:
+                        typos.add(path + (typo,))
+                        site.add(path + (typo,), "unknown key %r: did you mean '%s'?" % (typo, want))
                 else:
                     site.add(path, 'missing %r (%s needs: %s)' % (want, _what(path), ', '.join(e.validator_value)))
             continue
