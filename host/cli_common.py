@@ -81,11 +81,11 @@ def _site_or_none(a):
 
 
 def _progress(label):
-    """A progress callback (i, n): one line rewritten in place on a terminal; in a log (not
-    a terminal) a line at each tenth, so logs get lines, not one line of carriage returns."""
+    """A progress callback (i, n): one line rewritten in place on a terminal (the caller
+    ends it); in a log (not a terminal) a line at each tenth, so logs get lines, not one
+    line of carriage returns."""
     if sys.stderr.isatty():
-        return lambda i, n: print('\r%s: %d/%d' % (label, i, n), end='' if i < n else '\n', file=sys.stderr,
-                                  flush=True)
+        return lambda i, n: print('\r%s: %d/%d' % (label, i, n), end='', file=sys.stderr, flush=True)
     shown = set()
 
     def line(i, n):
