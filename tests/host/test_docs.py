@@ -46,18 +46,23 @@ def test_every_topic_is_documented():
     assert not missing, 'docs/mqtt.md does not document: %s' % ', '.join(missing)
 
 
-def _listed_events(node):
-    """Event types protocols/controllers.json lists under any key named `events`."""
+EVENT_NAME = re.compile(r'^[a-z]+\.[a-z_]+$')
+
+
+def _listed_events(node, inside=False):
+    """Event types protocols/controllers.json lists anywhere under a key named `events`
+    (a list of names, a mapping name -> details, or those grouped)."""
     out = set()
     if isinstance(node, dict):
         for k, v in node.items():
-            if k == 'events':
-                out |= {e for e in (v if isinstance(v, (list, dict)) else []) if isinstance(e, str)}
-            else:
-                out |= _listed_events(v)
+            if inside and isinstance(k, str) and EVENT_NAME.match(k):
+                out.add(k)
+            out |= _listed_events(v, inside or k == 'events')
     elif isinstance(node, list):
         for v in node:
-            out |= _listed_events(v)
+            out |= _listed_events(v, inside)
+    elif inside and isinstance(node, str) and EVENT_NAME.match(node):
+        out.add(node)
     return out
 
 
