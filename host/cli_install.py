@@ -168,6 +168,7 @@ def cmd_flash(a):
     from .installer import flash, print_self_test
     say = (lambda m: None) if a.json else (lambda m: print(m, file=sys.stderr, flush=True))
     s = sitemod.load_valid(_site_path(a))
+    sitemod.device_config(s, a.device)          # an unknown device: refused before anything is written
     new = not secrets.path_for(_site_path(a)).exists()
     _, added = secrets.ensure(_site_path(a), sorted(s.devices))     # the board gets its own login and key
     if added:

@@ -68,7 +68,7 @@ def test_blank_board_to_online_and_self_tested(blank, tmp_path, broker):
     assert (lib / 'manifest.json').exists() and (lib / 'app.mpy').exists() and (b.fs / 'main.py').exists()
     assert json.loads((b.fs / 'config.json').read_text())['device'] == 'lobby-1'
     # plain mpremote sees it as any board
-    r = subprocess.run(['mpremote', 'connect', b.serial_port, 'fs', 'ls', 'lib'], capture_output=True, text=True,
+    r = subprocess.run([sys.executable, '-m', 'mpremote', 'connect', b.serial_port, 'fs', 'ls', 'lib'], capture_output=True, text=True,
                        timeout=30)
     assert r.returncode == 0 and 'app.mpy' in r.stdout, r.stdout + r.stderr
 
@@ -90,7 +90,7 @@ def test_redeploy_sends_only_what_changed_and_interrupts_cleanly(blank, tmp_path
     rep = json.loads(r.stdout)
     assert rep['sent'] == 1, rep
     time.sleep(1.5)
-    r = subprocess.run(['mpremote', 'connect', b.serial_port, 'exec', 'import door; print(door.CHANGED)'],
+    r = subprocess.run([sys.executable, '-m', 'mpremote', 'connect', b.serial_port, 'exec', 'import door; print(door.CHANGED)'],
                        capture_output=True, text=True, timeout=30)
     assert r.stdout.strip().endswith('1'), r.stdout + r.stderr
 
@@ -158,7 +158,7 @@ def test_deploy_killed_half_way_leaves_the_old_firmware_bootable(blank, tmp_path
         assert col.wait(lambda t, p: isinstance(p, dict) and p.get('online'), 20, m), b.log_tail()
     finally:
         col.close()
-    r = subprocess.run(['mpremote', 'connect', b.serial_port, 'exec', 'import app; print(hasattr(app, "NEW_BUILD"))'],
+    r = subprocess.run([sys.executable, '-m', 'mpremote', 'connect', b.serial_port, 'exec', 'import app; print(hasattr(app, "NEW_BUILD"))'],
                        capture_output=True, text=True, timeout=30)
     assert r.stdout.strip().endswith('False'), r.stdout + r.stderr
     # the next deploy completes and clears the staged files
