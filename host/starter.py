@@ -25,11 +25,15 @@ def write(folder, name=None):
     folder = Path(folder)
     path = folder / 'site.yaml'
     body = text(name)
-    folder.mkdir(parents=True, exist_ok=True)
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
+        if not folder.is_dir():
+            raise EdgeError('%s is a file, not a folder: nothing written' % folder, 2)
         raise EdgeError('%s exists: nothing written (edit it, or init another folder)' % path, 1)
+    except OSError as e:
+        raise EdgeError('cannot write %s: %s' % (path, e.strerror), 1)
     with os.fdopen(fd, 'w') as f:
         f.write(body)
     return path

@@ -49,6 +49,11 @@ def test_init_never_overwrites(tmp_path):
     assert (tmp_path / 'site.yaml').read_text() == 'mine\n'
 
 
+def test_init_into_a_file_is_one_line(tmp_path):
+    (tmp_path / 'afile').write_text('x')
+    assert 'is a file' in one_line_error(run('init', 'afile', cwd=tmp_path), 2)
+
+
 def test_init_name(tmp_path):
     assert run('init', '--name', 'harbor-view', cwd=tmp_path).returncode == 0
     assert sitemod.load_valid(tmp_path / 'site.yaml').name == 'harbor-view'
