@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from edgectl.hil import Case, Env
+from edgectl.errors import EdgeError
+from edgectl.hil import DUTS, Case, Env, check_setup
 
 HERE = Path(__file__).parent
 
@@ -26,6 +27,10 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config._hil = {'figures': [], 'cases': [], 'envs': {}}
+    try:    # a wrong rig, an unplugged port or another site: one line, not a failure per case
+        check_setup(config.getoption('--rig'), config.getoption('--hil-site'), config.getoption('--dut-port'))
+    except EdgeError as e:
+        raise pytest.UsageError(str(e))
 
 
 def pytest_generate_tests(metafunc):
@@ -54,7 +59,7 @@ def env_for(request, hil_envs, rig_kind, device):
 
 @pytest.fixture
 def door(request, hil_envs, rig_kind):
-    env = env_for(request, hil_envs, rig_kind, 'dut-door')
+    env = env_for(request, hil_envs, rig_kind, DUTS['door'])
     c = Case(env, request.config._hil['figures'], request.node.name)
     for s in ('front.contact', 'front.rex', 'front.fire'):
         c.rig.set(s, 0)
@@ -65,7 +70,7 @@ def door(request, hil_envs, rig_kind):
 
 @pytest.fixture
 def gate(request, hil_envs, rig_kind):
-    env = env_for(request, hil_envs, rig_kind, 'dut-gate')
+    env = env_for(request, hil_envs, rig_kind, DUTS['gate'])
     c = Case(env, request.config._hil['figures'], request.node.name)
     plant = env.plants.get('gate')
     if plant is not None:
@@ -86,7 +91,7 @@ def gate(request, hil_envs, rig_kind):
 
 @pytest.fixture
 def fountain(request, hil_envs, rig_kind):
-    env = env_for(request, hil_envs, rig_kind, 'dut-fountain')
+    env = env_for(request, hil_envs, rig_kind, DUTS['fountain'])
     c = Case(env, request.config._hil['figures'], request.node.name)
     c.plant = env.plants.get('pool')
     if c.plant is not None:
@@ -108,7 +113,7 @@ LINE_OK = 33          # % of full scale: a healthy end-of-line resistor
 
 @pytest.fixture
 def callpoint(request, hil_envs, rig_kind):
-    env = env_for(request, hil_envs, rig_kind, 'dut-call')
+    env = env_for(request, hil_envs, rig_kind, DUTS['callpoint'])
     c = Case(env, request.config._hil['figures'], request.node.name)
     c.rig.set('station.line', LINE_OK)
     c.rig.set('station.call', 0)

@@ -31,6 +31,21 @@ def wait_port(host, port, timeout, proc=None):
     return False
 
 
+def port_free(host, port):
+    """EdgeError (one line, exit 1) when something already listens on host:port."""
+    import errno
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)    # as mosquitto does: TIME_WAIT is no owner
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            if e.errno != errno.EADDRINUSE:
+                raise EdgeError('cannot listen on %s:%d: %s' % (host, port, e.strerror), 1)
+            raise EdgeError('%s:%d: Address already in use: a broker (`edgectl broker`, `edgectl sim '
+                            '--with-broker`, a system mosquitto) or another program listens there; stop it, '
+                            'or choose another port (--port, or the site file\'s broker port)' % (host, port), 1)
+
+
 def acl_text(site, secrets):
     """mosquitto ACL: a device publishes only under its own topics and reads only its own
     commands, its config and the site fire state; the control room (its own login and each
@@ -142,6 +157,7 @@ class Broker:
 
     def start(self, timeout=5.0):
         exe = paths.mosquitto()
+        port_free(self.host, self.port)        # before a file of a broker running here is touched
         if self.secrets:
             self.write_auth()
         self.conf.write_text(self.config_text())
@@ -151,10 +167,18 @@ class Broker:
         logf.close()
         (self.workdir / 'mosquitto.pid').write_text(str(self.proc.pid))   # `edgectl operator` reloads it
         if not wait_port(self.host, self.port, timeout, self.proc):  # (TLS: the TCP accept is enough)
-            tail = self.log.read_text(errors='replace')[-600:]
             self.stop()
-            raise EdgeError('mosquitto did not start on %s:%d:\n%s' % (self.host, self.port, tail))
+            raise EdgeError('mosquitto did not start on %s:%d: %s' % (self.host, self.port, self.last_error()))
         return self
+
+    def last_error(self):
+        """mosquitto's last error line in its log (one line, for an error message)."""
+        try:
+            lines = [l for l in self.log.read_text(errors='replace').splitlines() if l.strip()]
+        except OSError:
+            return 'no log at %s' % self.log
+        errs = [l for l in lines if 'Error' in l or 'error' in l] or lines[-1:]
+        return (errs[-1].split(': ', 1)[-1] if errs else 'nothing in its log') + ' (log %s)' % self.log
 
     def stop(self):
         procs.end(self.proc)

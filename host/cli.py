@@ -6,7 +6,7 @@ import sys
 
 from . import __version__
 from .cli_common import _site_arg
-from .cli_install import cmd_config, cmd_deploy, cmd_flash
+from .cli_install import cmd_config, cmd_deploy, cmd_flash, cmd_init
 from .cli_qa import cmd_bench, cmd_hil
 from .cli_room import cmd_cmd, cmd_fire, cmd_journal, cmd_monitor, cmd_operator
 from .cli_sim import cmd_broker, cmd_demo, cmd_io, cmd_sim
@@ -14,6 +14,7 @@ from .errors import EdgeError
 
 EPILOG = '''examples:
   edgectl demo                              the whole product on this machine, no hardware
+  edgectl init mysite                       a commented starter site file: mysite/site.yaml
   edgectl config validate site.yaml         check a site file (errors name file:line)
   edgectl broker --site site.yaml           run mosquitto for the site (another shell)
   edgectl sim site.yaml                     run the site's devices as simulated boards
@@ -35,12 +36,24 @@ def build_parser():
     sub = p.add_subparsers(dest='verb', metavar='VERB')
 
     s = sub.add_parser('demo', help='the whole product on this machine: broker, simulated site, scripted walk, monitor',
-                       description='Start mosquitto on a free port, run the demo site (a door) as a simulated board, '
-                                   'walk through REX, held-open, forced door, fire release and a refused command, '
-                                   'and show what the control room sees. Exit 0 when every expected event arrived.')
+                       description='Start mosquitto on a free port, run the demo site (a door on lobby-1; a barrier '
+                                   'with its arm plant and a gate call station on gate-1) as simulated boards, walk '
+                                   'through REX exit, a held-open door, a forced door, a fire release and its reset, '
+                                   'a refused command, a car through the barrier, an anti-crush reversal and a gate '
+                                   'call answered and released, and show what the control room sees. Exit 0 when '
+                                   'every expected event arrived.')
     s.add_argument('--site', dest='site_opt', metavar='FILE', help='another site file to run instead of the embedded one')
     s.add_argument('--keep', action='store_true', help='keep the work folder (board logs, broker log)')
     s.set_defaults(fn=cmd_demo)
+
+    s = sub.add_parser('init', help='write a commented starter site file (one board of each kind)',
+                       description='Write FOLDER/site.yaml (default: this folder): a commented site file with a '
+                                   'door (lobby-1), a barrier and a call station (gate-1) and a pump (fountain-1), '
+                                   'which validates and runs with `edgectl sim`. An existing site.yaml is never '
+                                   'overwritten (exit 1).')
+    s.add_argument('folder', nargs='?', default='.', metavar='FOLDER', help='where to write site.yaml (created if needed)')
+    s.add_argument('--name', help='the site name (default my-site; lower-case letters, digits, -)')
+    s.set_defaults(fn=cmd_init)
 
     s = sub.add_parser('config', help="check a site file, show a device's flat config",
                        description='validate: check the site file against the schema, board profiles and controller '
@@ -52,11 +65,13 @@ def build_parser():
     c.add_argument('--json', action='store_true', help='problems as JSON')
     c.set_defaults(fn=cmd_config)
     c = csub.add_parser('push', help='send a device its config (retained cfg over MQTT) and wait for the verdict',
+                        usage='edgectl config push [SITE.yaml] DEVICE [--site FILE] [--via {mqtt,serial}] '
+                              '[--port PORT] [--wifi SSID] [--no-reset] [--timeout S] [--json]',
                         description='Validate the site file, send DEVICE its flat config as the retained cfg message, '
                                     'and wait until the board applies it (exit 0) or refuses it (exit 1). The board '
                                     'boots into the new config as a trial and keeps it once it has run healthy_s and '
                                     'reached the broker; otherwise it goes back to its last good config.')
-    c.add_argument('args', nargs='+', metavar='[SITE.yaml] DEVICE')
+    c.add_argument('args', nargs='+', metavar='SITE.yaml DEVICE', help='the site file (default ./site.yaml), the device')
     _site_arg(c)
     c.add_argument('--via', choices=['mqtt', 'serial'], default='mqtt',
                    help='mqtt: the retained cfg message (board online); serial: over the USB serial line (--port), '
@@ -69,17 +84,20 @@ def build_parser():
     c.add_argument('--json', action='store_true', help='print the verdict event as JSON')
     c.set_defaults(fn=cmd_config)
     c = csub.add_parser('pull', help='print the config a board runs (over MQTT, or --port over serial)',
+                        usage='edgectl config pull [SITE.yaml] [DEVICE] [--site FILE] [--port PORT] [--timeout S]',
                         description='Read back the flat config a board runs: over MQTT from a running board '
                                     '(the system `config` command), or with --port from its config.json over serial.')
-    c.add_argument('args', nargs='*', metavar='[SITE.yaml] DEVICE')
+    c.add_argument('args', nargs='*', metavar='SITE.yaml DEVICE', help='the site file (default ./site.yaml), the device')
     _site_arg(c)
     c.add_argument('--port', help='read it over this serial port instead of MQTT')
     c.add_argument('--timeout', type=float, default=10.0, help='seconds to wait for the board (MQTT; default 10)')
     c.set_defaults(fn=cmd_config)
     c = csub.add_parser('diff', help='show how what a board runs differs from the site file (exit 1 if it does)',
+                        usage='edgectl config diff [SITE.yaml] [DEVICE] [--site FILE] [--port PORT] [--ignore-broker] '
+                              '[--timeout S] [--json]',
                         description='Pull the config a board runs (MQTT, or --port over serial) and print a unified '
                                     'diff against the flat config the site file gives it. Exit 0 when the same.')
-    c.add_argument('args', nargs='*', metavar='[SITE.yaml] DEVICE')
+    c.add_argument('args', nargs='*', metavar='SITE.yaml DEVICE', help='the site file (default ./site.yaml), the device')
     _site_arg(c)
     c.add_argument('--port', help='read it over this serial port instead of MQTT')
     c.add_argument('--ignore-broker', action='store_true', help='compare with the broker address the board has')
@@ -153,8 +171,10 @@ def build_parser():
     s.add_argument('--json', action='store_true', help='one JSON object per message')
     s.add_argument('--state', action='store_true', help='also show state snapshots')
     s.add_argument('--duration', type=float, help='stop after this many seconds')
-    s.add_argument('--operator', default=os.environ.get('USER') or 'control-room',
-                   help='your name on answered calls (default $USER); another operator answering the same call is refused')
+    s.add_argument('--operator', default=os.environ.get('USER') or 'control-room', metavar='LOGIN',
+                   help='your operator login (default $USER): on a site with operators (`edgectl operator add`) the '
+                        'monitor logs in as LOGIN with its password; it also names you on answered calls and '
+                        'acknowledgements')
     s.add_argument('--no-keys', action='store_true', help='do not read keys from the terminal')
     s.add_argument('--plain', action='store_true', help='one line per event (logs, scripts) instead of the full screen')
     s.add_argument('--db', help='journal file (default .edgectl/journal.sqlite3)')
@@ -293,21 +313,45 @@ def _terminated(signum, frame):
     raise KeyboardInterrupt      # a service manager's stop cleans up as Ctrl-C does
 
 
+TIME_FLAGS = ('--since', '--until')
+
+
+def _glue_times(argv):
+    """`--since -24h` as `--since=-24h`: argparse takes a word starting with '-' for a flag."""
+    out = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in TIME_FLAGS and i + 1 < len(argv) and argv[i + 1][:1] == '-' and argv[i + 1][1:2].isdigit():
+            out.append('%s=%s' % (argv[i], argv[i + 1]))
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv=None):
     import signal
     signal.signal(signal.SIGTERM, _terminated)   # else `sim` and `broker` left their boards and mosquitto running
     p = build_parser()
-    a = p.parse_args(argv)
+    a = p.parse_args(_glue_times(sys.argv[1:] if argv is None else list(argv)))
     if not getattr(a, 'fn', None):
         p.print_help()
         return 2
     try:
-        return a.fn(a)
+        rc = a.fn(a)
+        sys.stdout.flush()             # a closed pipe shows here, not as noise at exit
+        return rc
     except EdgeError as e:
         print('edgectl: %s' % e, file=sys.stderr)
         return e.code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader went away (`edgectl journal query | head -1`): that is not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == '__main__':

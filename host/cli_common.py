@@ -54,16 +54,46 @@ def _broker_of(a):
     return s.name, s.data['broker']['host'], s.data['broker']['port']
 
 
-def _site_secrets(a):
-    """The site's secrets file (beside the site file), or None."""
-    from . import secrets, simio
+def _site_file(a):
+    """The site file a verb talks about: SITE.yaml or --site, else the running simulator's
+    (same folder), else ./site.yaml."""
+    from . import simio
     path = a.site_opt or getattr(a, 'site_file', None)
     if not path:
         try:
             path = simio.runtime()['site_file']
         except EdgeError:
             path = 'site.yaml'
-    return secrets.load(path)
+    return path
+
+
+def _site_secrets(a):
+    """The site's secrets file (beside the site file), or None."""
+    from . import secrets
+    return secrets.load(_site_file(a))
+
+
+def _site_or_none(a):
+    """The valid site file a verb talks about, or None when there is none."""
+    from . import site as sitemod
+    path = _site_file(a)
+    return sitemod.load_valid(path) if os.path.exists(path) else None
+
+
+def _progress(label):
+    """A progress callback (i, n): one line rewritten in place on a terminal (the caller
+    ends it); in a log (not a terminal) a line at each tenth, so logs get lines, not one
+    line of carriage returns."""
+    if sys.stderr.isatty():
+        return lambda i, n: print('\r%s: %d/%d' % (label, i, n), end='', file=sys.stderr, flush=True)
+    shown = set()
+
+    def line(i, n):
+        step = (10 * i) // max(n, 1)
+        if step not in shown:
+            shown.add(step)
+            print('%s: %d/%d' % (label, i, n), file=sys.stderr, flush=True)
+    return line
 
 
 def _site_tele(a):

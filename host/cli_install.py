@@ -1,11 +1,23 @@
-"""The installer's verbs: `config` (validate, show, push over MQTT or serial, pull,
-diff), `deploy` (firmware over the serial port) and `flash` (a blank ESP32 to a board
-online)."""
+"""The installer's verbs: `init` (a starter site file), `config` (validate, show, push over
+MQTT or serial, pull, diff), `deploy` (firmware over the serial port) and `flash` (a blank
+ESP32 to a board online)."""
 import json
 import sys
 
 from .errors import EdgeError
 from .cli_common import _site_path, _broker_for
+
+
+def cmd_init(a):
+    from . import site as sitemod, starter
+    path = starter.write(a.folder, a.name)
+    s = sitemod.load_valid(path)
+    kinds = ', '.join('%s (%s)' % (d, ' + '.join(c['type'] for c in dev['controllers']))
+                      for d, dev in s.devices.items())
+    print('wrote %s: site %s, %d boards: %s' % (path, s.name, len(s.devices), kinds))
+    where = '' if a.folder in ('.', '') else 'cd %s && ' % a.folder
+    print('next: %sedgectl config validate && edgectl sim --with-broker' % where)
+    return 0
 
 
 def cmd_config(a):
@@ -60,9 +72,17 @@ def _config_push(a):
     timeout = a.timeout or cfg['healthy_s'] + 60
     print('pushing rev %s to %s via MQTT; the board tries it, and keeps it once it has run %d s '
           'and reached the broker' % (cfg['rev'], device, cfg['healthy_s']), file=sys.stderr, flush=True)
-    tick = (lambda t: print('\r  waiting for %s: %3.0f s' % (device, t), end='', file=sys.stderr, flush=True))
+    tty = sys.stderr.isatty()
+
+    def tick(t):           # one line rewritten on a terminal; a line every 10 s in a log
+        if tty:
+            print('\r  waiting for %s: %3.0f s' % (device, t), end='', file=sys.stderr, flush=True)
+        elif int(t) // 10 not in shown:
+            shown.add(int(t) // 10)
+            print('  waiting for %s: %.0f s' % (device, t), file=sys.stderr, flush=True)
+    shown = set()
     verdict = push_mqtt(host, port, site, cfg, timeout, None if a.json else tick)
-    if not a.json:
+    if not a.json and tty:
         print(file=sys.stderr)
     if a.json:
         print(json.dumps(verdict))
@@ -144,8 +164,18 @@ def cmd_deploy(a):
 
 
 def cmd_flash(a):
+    from . import secrets, site as sitemod
     from .installer import flash, print_self_test
     say = (lambda m: None) if a.json else (lambda m: print(m, file=sys.stderr, flush=True))
+    s = sitemod.load_valid(_site_path(a))
+    sitemod.device_config(s, a.device)          # an unknown device: refused before anything is written
+    new = not secrets.path_for(_site_path(a)).exists()
+    _, added = secrets.ensure(_site_path(a), sorted(s.devices))     # the board gets its own login and key
+    if added:
+        print('%s the site secrets %s (0600, git-ignored, never printed): a login and command key for %s; '
+              'keep it: the boards are flashed with it' % ('created' if new else 'added to',
+                                                            secrets.path_for(_site_path(a)), ', '.join(added)),
+              file=sys.stderr, flush=True)
     report = flash(a.port, _site_path(a), a.device, firmware=a.firmware, write_image=not a.no_image,
                    erase=not a.keep_fs, wifi=a.wifi, show=not a.json and sys.stderr.isatty(),
                    timeout=a.timeout, say=say)

@@ -12,7 +12,9 @@ def cmd_hil(a):
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
+    from .hil import check_setup
     from .paths import ROOT
+    check_setup(a.rig, a.site_opt or str(ROOT / 'hil_tests' / 'site.yaml'), a.dut_port)
     log_dir = Path(a.log_dir).resolve()
     log_dir.mkdir(parents=True, exist_ok=True)
     results = log_dir / 'hil-results.json'
@@ -60,7 +62,8 @@ def cmd_bench(a):
     if fn is None:
         raise EdgeError('no benchmark %r (have: %s)' % (a.name, ', '.join(sorted(BENCHES))), 2)
     kwargs = {}
-    show = None if a.json else (lambda i, n: print('\r%s: %d/%d' % (a.name, i, n), end='', file=sys.stderr, flush=True))
+    from .cli_common import _progress
+    show = None if a.json else _progress(a.name)
     n = {'n': a.n} if a.n else {}
     if a.name in ('held-open-latency', 'alarm-latency'):
         kwargs = dict(n, progress=show)
@@ -74,7 +77,8 @@ def cmd_bench(a):
     if a.json:
         print(json.dumps(res))
     else:
-        print()
+        if sys.stderr.isatty():
+            print(file=sys.stderr)      # end the progress line
         for k, v in res.items():
             print('%-22s %s' % (k, v))
     return 0

@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 from .errors import EdgeError
-from .cli_common import _site_path, _broker_for, _operator_login, _operator_password, _site_secrets, _site_tele
+from .cli_common import (_site_path, _broker_for, _operator_login, _operator_password, _site_or_none, _site_secrets,
+                         _site_tele)
 
 
 def cmd_monitor(a):
@@ -208,6 +209,14 @@ def cmd_fire(a):
               '%s: fire %s (by %s)' % (site, 'ACTIVE' if st.get('active') else 'clear', st.get('by'))))
         return 0
     active = a.action == 'set'
+    now = fire.status(host, port, site)
+    if bool((now or {}).get('active')) == active:
+        # boards confirm a change only: sending the state they have would wait for nothing
+        print(json.dumps({'active': active, 'by': (now or {}).get('by'), 'applied': {}, 'unchanged': True})
+              if a.json else 'site %s: %s; nothing sent' % (
+                  site, 'the fire state is already active (by %s)' % now.get('by') if active else
+                  'no fire state is active, nothing to reset'))
+        return 0
     if not active and not a.yes:
         if not sys.stdin.isatty():
             raise EdgeError('a fire reset must be acknowledged: add --yes (or run it in a terminal)', 2)
@@ -226,11 +235,14 @@ def cmd_fire(a):
         print('site %s fire state %s by %s; applied by %d of %d devices%s' % (
             site, 'SET' if active else 'RESET', a.by, len(applied) - len(missing), len(applied),
             ('; not confirmed by: %s (offline boards apply it when they reconnect)' % ', '.join(missing)) if missing else ''))
-    return 0
+    return 1 if missing else 0
 
 
 def cmd_cmd(a):
     from . import commands, secrets
+    s = _site_or_none(a)
+    if s is not None:
+        commands.check_target(s, a.device, a.ctrl)
     site, host, port = _broker_for(a)
     key = secrets.cmd_key(_site_secrets(a), a.device)     # signed when the site has keys
     ack = commands.send(host, port, site, a.device, a.ctrl, a.op, commands.parse_args(a.args), timeout=a.timeout,

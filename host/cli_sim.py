@@ -52,7 +52,7 @@ def cmd_broker(a):
         except KeyboardInterrupt:
             pass
         if b.proc and b.proc.poll() not in (None, 0):
-            raise EdgeError('mosquitto exited with status %s; see %s' % (b.proc.returncode, b.log))
+            raise EdgeError('mosquitto exited with status %s: %s' % (b.proc.returncode, b.last_error()))
     return 0
 
 
@@ -63,11 +63,14 @@ def cmd_sim(a):
     s = sitemod.load_valid(_site_path(a))
     broker = None
     bk = dict(s.data['broker'])
-    if a.with_broker:
-        broker = Broker(port=bk['port'], workdir=Path('.edgectl/broker')).start()
-        print('mosquitto on %s:%d' % (broker.host, broker.port), flush=True)
-    sim = SimSite(s, broker=bk, fresh=a.fresh, serial=a.serial, blank=a.blank)
+    sim = SimSite(s, broker=bk, fresh=a.fresh, serial=a.serial, blank=a.blank)   # refused if one runs here
     try:
+        if a.with_broker:
+            from . import secrets
+            sec = secrets.load(_site_path(a))       # a site with secrets gets its logins and ACL
+            broker = Broker(port=bk['port'], workdir=Path('.edgectl/broker'), site=s.name, secrets=sec).start()
+            print('mosquitto on %s:%d%s' % (broker.host, broker.port, ', no anonymous access (the site\'s secrets)'
+                                            if sec else ', anonymous (the site has no secrets file)'), flush=True)
         sim.start()
         for d, b in sim.boards.items():
             print('%s: simulated %s (heap %d KB), wires on 127.0.0.1:%d, files %s%s%s' % (
@@ -91,6 +94,10 @@ def cmd_sim(a):
 
 def cmd_io(a):
     from . import simio
+    try:
+        simio.runtime()
+    except EdgeError as e:
+        raise EdgeError(str(e), 2)      # nothing to talk to: start `edgectl sim` first (usage)
     io = simio.connect(a.device, signal=a.signal)
     try:
         if a.clock is not None:
@@ -109,6 +116,7 @@ def cmd_io(a):
             return 0
         if not a.signal:
             sigs = io.list()
+            sigs.update(_plant_vars(a.device))
             if a.json:
                 print(json.dumps({k: {'value': v, 'dir': d} for k, (v, d) in sigs.items()}))
             else:
@@ -125,5 +133,22 @@ def cmd_io(a):
             v = io.get(a.signal)
             print(json.dumps({a.signal: v}) if a.json else v)
         return 0
+    finally:
+        io.close()
+
+
+def _plant_vars(device):
+    """name -> (value, 'plant') of the plant models a simulated board drives (the barrier's
+    arm, the fountain's basin): what `edgectl io DEVICE CTRL.VAR=N` can set besides inputs."""
+    from . import simio
+    from .plants import plants_for
+    dev = simio.runtime()['devices'][device]
+    if not dev.get('plant_port'):
+        return {}
+    cfg = json.loads((Path(dev['fs']) / 'config.json').read_text())
+    io = simio.SimIO(dev['plant_port'])
+    try:
+        return {'%s.%s' % (p.ctrl, v): (io.get('%s.%s' % (p.ctrl, v)), 'plant')
+                for p in plants_for(cfg) for v in p.VARS}
     finally:
         io.close()

@@ -9,6 +9,22 @@ from .mqttc import connect
 from .proto import topics
 
 
+SYSTEM = 'system'      # every board's own controller: status, reboot, config
+
+
+def check_target(site, device, ctrl):
+    """EdgeError (exit 2) at once when the site file has no such device or the device no
+    such controller, instead of waiting for an ack that cannot come."""
+    from .site import _suggest
+    if device not in site.devices:
+        raise EdgeError('no device %r in %s%s (devices: %s)' % (
+            device, site.path, _suggest(device, site.devices), ', '.join(sorted(site.devices))), 2)
+    ctrls = [c['name'] for c in site.devices[device]['controllers']] + [SYSTEM]
+    if ctrl not in ctrls:
+        raise EdgeError('%s has no controller %r%s (controllers: %s)' % (
+            device, ctrl, _suggest(ctrl, ctrls), ', '.join(ctrls)), 2)
+
+
 def parse_args(pairs):
     """k=v words -> dict; values become int, float, true/false/null where they parse."""
     out = {}

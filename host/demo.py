@@ -34,7 +34,8 @@ class Scenario:
 
     def step(self, title):
         self.c.print()
-        self.c.rule('[bold cyan]%s' % title, align='left')
+        self.c.rule(style='cyan')
+        self.c.print('[bold cyan]%s[/]' % title)     # wrapped, not cut at the console's width
 
     def expect(self, etype, active=None, start=0, label=None, t0=None, device=None):
         r = self.mon.wait_event(device or self.device, etype, WAIT_S, active=active, start=start)

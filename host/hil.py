@@ -16,6 +16,35 @@ from .rig import PtyRig, SerialRig, SimRig, wiring_check
 from .sim import SimBoard
 
 WIRING = 'rig-esp32-devkitc'
+# the boards under test the suite's cases use, by what they are (hil_tests/site.yaml)
+DUTS = {'door': 'dut-door', 'gate': 'dut-gate', 'fountain': 'dut-fountain', 'callpoint': 'dut-call'}
+RIGS = ('sim', 'pty', 'serial:PORT')
+
+
+def check_setup(rigs, site_path, dut_port=None):
+    """Everything a HIL run needs before its first case, as one EdgeError (exit 2): known
+    rigs, serial ports that exist, a valid site file that has the suite's boards."""
+    import os
+    kinds = [k.strip() for k in rigs.split(',') if k.strip()]
+    if not kinds:
+        raise EdgeError('--rig needs a rig: %s' % ', '.join(RIGS), 2)
+    for k in kinds:
+        if k.startswith('serial:'):
+            port = k.split(':', 1)[1]
+            if not port or not os.path.exists(port):
+                raise EdgeError('no serial port %r for the rig: is the rig board plugged in? (ls /dev/ttyUSB* '
+                                '/dev/ttyACM*)' % port, 2)
+        elif k not in ('sim', 'pty'):
+            raise EdgeError('unknown rig %r: use %s, or a comma list' % (k, ', '.join(RIGS)), 2)
+    if dut_port and not os.path.exists(dut_port):
+        raise EdgeError('no serial port %r for the DUT (--dut-port): is it plugged in?' % dut_port, 2)
+    site = sitemod.load_valid(site_path)
+    missing = [d for d in DUTS.values() if d not in site.devices]
+    if missing:
+        raise EdgeError('%s has no %s: the HIL suite runs the boards of its own site file (hil_tests/site.yaml: '
+                        '%s); with real hardware the DUT runs that config (--site only for a copy of it)' % (
+                            site_path, ', '.join(missing), ', '.join(DUTS.values())), 2)
+    return kinds
 
 
 class Env:

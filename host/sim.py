@@ -198,27 +198,62 @@ class SimBoard:
                 self.proc.wait()
 
 
+class FolderLock:
+    """One simulated site per folder: an exclusive lock (fcntl) on `state_dir/sim.lock`
+    holding the owner's pid, so a second `edgectl sim` is refused before it touches the
+    running boards' files, client ids or sim.json. The kernel drops it with the process."""
+
+    def __init__(self, state_dir):
+        import fcntl
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.path = state_dir / 'sim.lock'
+        self.f = open(self.path, 'a+')
+        try:
+            fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.f.seek(0)
+            owner = self.f.read().strip() or '?'
+            self.f.close()
+            raise EdgeError('a simulated site already runs in %s (edgectl sim, pid %s): stop it first (Ctrl-C '
+                            'in its shell, or kill %s), or run this one in another folder'
+                            % (Path(state_dir).resolve().parent, owner, owner), 1)
+        self.f.seek(0)
+        self.f.truncate()
+        self.f.write('%d\n' % os.getpid())
+        self.f.flush()
+
+    def release(self):
+        if self.f and not self.f.closed:
+            self.f.close()        # closing the file drops the lock
+
+
 class SimSite:
     """All devices of a site as simulated boards; `state_dir/sim.json` tells other shells."""
 
     def __init__(self, site, state_dir=None, broker=None, fresh=False, devices=None, serial=False, blank=False):
         """serial: each board's console on a pty (mpremote, edgectl deploy); blank: boards with
-        only MicroPython on them (empty filesystem), as after `edgectl flash` wrote the image."""
+        only MicroPython on them (empty filesystem), as after `edgectl flash` wrote the image.
+        Refused (EdgeError) while another SimSite runs in the same state_dir."""
         from .site import device_config
         self.blank = blank
         self.site = site
         self.state_dir = Path(state_dir or paths.STATE_DIR)
+        self.lock = FolderLock(self.state_dir)
         self.broker = broker or dict(site.data['broker'])
         self.boards = {}
-        for dev in devices or sorted(site.devices):
-            fs = self.state_dir / 'sim' / dev
-            if (fresh or blank) and fs.exists():
-                shutil.rmtree(fs)
-            cfg = device_config(site, dev, self.broker)
-            from . import secrets
-            secret = secrets.board_file(secrets.load(site.path), dev) if site.path else None
-            self.boards[dev] = SimBoard(cfg, fs, firmware='fs' if blank else 'host', console=serial or blank,
-                                        secret=secret)
+        try:
+            for dev in devices or sorted(site.devices):
+                fs = self.state_dir / 'sim' / dev
+                if (fresh or blank) and fs.exists():
+                    shutil.rmtree(fs)
+                cfg = device_config(site, dev, self.broker)
+                from . import secrets
+                secret = secrets.board_file(secrets.load(site.path), dev) if site.path else None
+                self.boards[dev] = SimBoard(cfg, fs, firmware='fs' if blank else 'host', console=serial or blank,
+                                            secret=secret)
+        except BaseException:
+            self.lock.release()
+            raise
 
     def start(self):
         try:
@@ -259,6 +294,7 @@ class SimSite:
             (self.state_dir / 'sim.json').unlink()
         except FileNotFoundError:
             pass
+        self.lock.release()
 
     def __enter__(self):
         return self.start()

@@ -35,6 +35,7 @@ class Site:
     data: dict
     lines: dict                     # path tuple -> 1-based line
     problems: list = field(default_factory=list)
+    syntax: bool = False            # not read as YAML at all (nothing else was checked)
 
     @property
     def errors(self):
@@ -86,32 +87,140 @@ def _walk(loader, node, path, lines, problems, fname):
             _walk(loader, v, path + (i,), lines, problems, fname)
 
 
+# A site file is a few KB. Bounds keep a hostile one ("billion laughs": aliases of aliases
+# that expand to millions of nodes) from taking the machine's memory: the file's size, the
+# aliases in it, the nodes it expands to and how deep it nests.
+MAX_BYTES = 1 << 20
+MAX_ALIASES = 200
+MAX_NODES = 100000
+MAX_DEPTH = 50
+
+
+class _TooBig(Exception):
+    pass
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that counts aliases as it composes (an alias costs nothing to
+    compose but everything to walk)."""
+
+    def __init__(self, text):
+        super().__init__(text)
+        self.aliases = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                mark = self.peek_event().start_mark
+                raise _TooBig((mark.line + 1, 'more than %d aliases (*name): a site file needs few; '
+                                              'write the values out' % MAX_ALIASES))
+        return super().compose_node(parent, index)
+
+
+def _expanded_size(node):
+    """Nodes the document expands to with every alias written out, and its depth; without
+    expanding it (each shared node counted once per use, computed once)."""
+    sizes = {}
+
+    def size(n, depth):
+        if depth > MAX_DEPTH:
+            raise _TooBig((n.start_mark.line + 1, 'nested more than %d levels deep' % MAX_DEPTH))
+        if id(n) in sizes:
+            return sizes[id(n)]
+        if isinstance(n, yaml.MappingNode):
+            total = 1 + sum(size(k, depth + 1) + size(v, depth + 1) for k, v in n.value)
+        elif isinstance(n, yaml.SequenceNode):
+            total = 1 + sum(size(v, depth + 1) for v in n.value)
+        else:
+            total = 1
+        sizes[id(n)] = total
+        return total
+    return size(node, 0)
+
+
+# PyYAML's words for a syntax error -> what is wrong, for someone editing a site file
+_YAML_WORDS = (
+    ("found character '\\t'", 'a tab character: YAML indents with spaces only'),
+    ('mapping values are not allowed', "a ':' where none can be: indent this line like its neighbours, or "
+                                       "quote a value that contains ': '"),
+    ("could not find expected ':'", "a line without 'key: value' (a missing ':' or a quote left open)"),
+    ('did not find expected key', 'this line does not line up with the keys above it (indentation)'),
+    ("did not find expected '-' indicator", "this line does not line up with the list above it (indentation)"),
+    ('found undefined alias', 'uses *name, but no &name is defined above it'),
+    ('found unexpected end of stream', 'the file ends inside a quoted value: a quote is never closed'),
+    ("expected ',' or ']'", "a [list] that is not closed, or a missing ','"),
+    ("expected ',' or '}'", "a {mapping} that is not closed, or a missing ','"),
+    ('found duplicate anchor', 'the same &name is defined twice'),
+    ('block sequence entries are not allowed', "a '- ' list item where a value was expected (indentation)"),
+    ('found unknown escape character', 'a backslash escape that YAML does not know inside "...": use \'...\''),
+    ('found a tab character', 'a tab character: YAML indents with spaces only'),
+    ('could not determine a constructor', "a '!tag' that a site file cannot use"),
+)
+
+
+def _yaml_words(e):
+    problem = str(getattr(e, 'problem', None) or e)
+    for key, words in _YAML_WORDS:
+        if key in problem:
+            return words
+    return problem
+
+
 def parse(text, fname):
-    """YAML text -> Site with line numbers; YAML syntax errors become problems."""
-    loader = yaml.SafeLoader(text)
+    """YAML text -> Site with line numbers; YAML syntax errors, and files too large or too
+    deeply aliased to be a site file, become problems (`site.syntax` set)."""
+    if len(text) > MAX_BYTES:
+        return _broken(fname, 1, 'the file has %d bytes; a site file has at most %d' % (len(text), MAX_BYTES))
+    loader = _BoundedLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
-            return Site(fname, {}, {}, [Problem(fname, 1, '', 'the file is empty: see CONTRACT.md section 1')])
+            return _broken(fname, 1, 'the file is empty: `edgectl init` writes a starter site file '
+                                     '(format: docs/site-file.md)')
+        n = _expanded_size(node)
+        if n > MAX_NODES:
+            raise _TooBig((1, 'it expands to %d values through its aliases (at most %d)' % (n, MAX_NODES)))
         data = loader.construct_document(node)
+    except _TooBig as e:
+        line, msg = e.args[0]
+        return _broken(fname, line, 'refused: %s' % msg)
+    except RecursionError:
+        return _broken(fname, 1, 'refused: nested too deeply to be a site file')
     except yaml.YAMLError as e:
-        mark = getattr(e, 'problem_mark', None)
+        mark = getattr(e, 'problem_mark', None) or getattr(e, 'context_mark', None)
         line = mark.line + 1 if mark else 1
-        return Site(fname, {}, {}, [Problem(fname, line, '', 'not valid YAML: %s' % (getattr(e, 'problem', None) or e))])
+        col = (' (column %d)' % (mark.column + 1)) if mark else ''
+        return _broken(fname, line, 'not valid YAML%s: %s' % (col, _yaml_words(e)))
     finally:
         loader.dispose()
     site = Site(fname, data, {})
-    _walk(yaml.SafeLoader(''), node, (), site.lines, site.problems, fname)
+    _walk(_BoundedLoader(''), node, (), site.lines, site.problems, fname)
+    return site
+
+
+def _broken(fname, line, msg):
+    site = Site(fname, {}, {}, [Problem(fname, line, '', msg)])
+    site.syntax = True
     return site
 
 
 def load(path):
     p = Path(path)
     if not p.is_file():
-        raise EdgeError('no site file %s: pass --site FILE, or see CONTRACT.md section 1 for the format' % path, 2)
-    site = parse(p.read_text(), str(path))
-    if not site.problems:
-        validate(site)
+        raise EdgeError('no site file %s: pass --site FILE, or write a starter one with `edgectl init` '
+                        '(format: docs/site-file.md)' % path, 2)
+    if p.stat().st_size > MAX_BYTES:
+        site = _broken(str(path), 1, 'the file has %d bytes; a site file has at most %d' % (p.stat().st_size,
+                                                                                             MAX_BYTES))
+    else:
+        try:
+            text = p.read_text()
+        except UnicodeDecodeError as e:
+            raise EdgeError('%s is not a UTF-8 text file (byte %d): a site file is YAML text' % (path, e.start), 2)
+        site = parse(text, str(path))
+    if not site.syntax:
+        validate(site)            # duplicate keys and schema errors are reported together
     return site
 
 
@@ -124,31 +233,102 @@ def load_valid(path):
 
 
 def validate(site):
+    """Every problem at once: the schema's, then the board and controller checks of each
+    device the schema found in shape (a device with a schema error is checked no further,
+    the others are)."""
     if not isinstance(site.data, dict):
         site.add((), 'the site file must be a mapping with site, broker and devices')
         return site
-    for e in proto.validator('site').iter_errors(site.data):
-        site.add(tuple(e.absolute_path), _schema_msg(e))
-    if site.errors:
+    broken = set()
+    _schema_problems(site, broken)
+    devices = site.data.get('devices')
+    if not isinstance(devices, dict) or ('devices',) in broken:
         return site
     defs = proto.controllers()
-    for dev_id, dev in site.data['devices'].items():
-        _check_device(site, defs, dev_id, dev)
+    for dev_id, dev in devices.items():
+        if ('devices', dev_id) not in broken:
+            _check_device(site, defs, dev_id, dev)
     return site
 
 
+def _schema_problems(site, broken):
+    """The schema's errors, worded; `broken` gets the top-level key or device each is in. A
+    missing required key next to a misspelt one is one problem: did you mean."""
+    typos = set()
+    for e in sorted(proto.validator('site').iter_errors(site.data), key=lambda e: list(map(str, e.absolute_path))):
+        path = tuple(e.absolute_path)
+        if 'propertyNames' in e.absolute_schema_path:     # a bad name: its device is still checked
+            site.add(path + (e.instance,), _schema_msg(e))
+            continue
+        broken.add(path[:2] if path[:1] == ('devices',) else path[:1])
+        if e.validator == 'required' and isinstance(e.instance, dict):
+            for want in [k for k in e.validator_value if k not in e.instance]:
+                typo = _typo_of(want, e.instance, e.schema.get('properties', {}))
+                if typo is not None:
+                    if path + (typo,) not in typos:
+                        typos.add(path + (typo,))
+                        site.add(path + (typo,), "unknown key %r: did you mean '%s'?" % (typo, want))
+                else:
+                    site.add(path, 'missing %r (%s needs: %s)' % (want, _what(path), ', '.join(e.validator_value)))
+            continue
+        if e.validator == 'additionalProperties' and isinstance(e.instance, dict):
+            allowed = e.schema.get('properties', {})
+            for k in e.instance:
+                if k not in allowed and path + (k,) not in typos:
+                    typos.add(path + (k,))
+                    site.add(path + (k,), 'unknown key %r%s (allowed: %s)' % (k, _suggest(k, allowed),
+                                                                             ', '.join(sorted(allowed))))
+            continue
+        site.add(path, _schema_msg(e))
+
+
+def _typo_of(want, instance, known):
+    """The key in `instance` that is most likely `want` misspelt (not a key it may have)."""
+    spare = [k for k in instance if isinstance(k, str) and k not in known]
+    m = difflib.get_close_matches(want, spare, n=1, cutoff=0.75)
+    return m[0] if m else None
+
+
+def _what(path):
+    if not path:
+        return 'a site file'
+    if path[0] == 'devices' and len(path) == 2:
+        return 'a device'
+    if path[0] == 'devices' and len(path) == 4:
+        return 'a controller'
+    return _fmt_path(path)
+
+
 def _schema_msg(e):
-    if e.validator == 'additionalProperties':
-        return '%s (allowed: %s)' % (e.message, ', '.join(sorted(e.schema.get('properties', {}))))
     if e.validator == 'pattern':
         return '%r must match %s (lower-case letters, digits, -)' % (e.instance, e.validator_value)
     if e.validator == 'enum':
-        return '%r is not one of %s' % (e.instance, ', '.join(map(str, e.validator_value)))
+        return '%r is not one of %s%s' % (e.instance, ', '.join(map(str, e.validator_value)),
+                                          _suggest(e.instance, map(str, e.validator_value)))
+    if e.validator == 'type':
+        want = e.validator_value if isinstance(e.validator_value, list) else [e.validator_value]
+        return 'must be %s (got %s)' % (' or '.join(_TYPE_WORDS.get(t, t) for t in want), _shown(e.instance))
+    if e.validator in ('minimum', 'maximum'):
+        return '%s is out of range (%s %s)' % (_shown(e.instance), 'at least' if e.validator == 'minimum' else
+                                               'at most', e.validator_value)
+    if e.validator == 'minItems' or e.validator == 'minProperties':
+        return 'must not be empty'
+    if e.validator == 'maxLength':
+        return 'is longer than %d characters' % e.validator_value
     return e.message
 
 
+_TYPE_WORDS = {'object': 'a mapping (key: value lines)', 'array': 'a list', 'string': 'text',
+               'integer': 'a whole number', 'number': 'a number', 'boolean': 'true or false'}
+
+
+def _shown(v):
+    s = repr(v)
+    return s if len(s) <= 40 else s[:37] + '...'
+
+
 def _suggest(word, choices):
-    m = difflib.get_close_matches(str(word), list(choices), n=1)
+    m = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
     return (": did you mean '%s'?" % m[0]) if m else ''
 
 

@@ -50,7 +50,7 @@ def test_config_show_json(tmp_path):
 
 def test_io_without_sim_is_one_clear_line(tmp_path):
     r = run('io', 'lobby-1', 'front.contact', cwd=tmp_path)
-    assert r.returncode == 1
+    assert r.returncode == 2            # an input error: start `edgectl sim` first
     assert r.stderr.startswith('edgectl: no simulator running') and 'Traceback' not in r.stderr
 
 

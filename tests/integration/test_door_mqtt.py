@@ -146,7 +146,7 @@ def test_edgectl_cmd_exit_codes(board, col, broker, tmp_path):
     assert r.returncode == 0
     assert evt(col, 'door.unlocked')
     r = cmd('nosuch', 'status', '--timeout', '2')
-    assert r.returncode == 1
+    assert r.returncode == 2 and "no controller 'nosuch'" in r.stderr     # the site file says so at once
 
 
 def test_controllers_run_with_no_broker_and_report_when_it_comes(make_board, tmp_path):
