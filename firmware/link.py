@@ -40,9 +40,8 @@ class Link:
         self.t_status = topics.status(site, dev)
         self.t_cmd = topics.base(site, dev) + 'cmd/'
         self.t_cfg = topics.cfg(site, dev)
-        self.t_fire = topics.site_fire(site)
         self.client = mqtt.Client(
-            site + '/' + dev, b['host'], b['port'], keepalive=cfg.get('keepalive_s', 30),
+            topics.client_id(site + '/' + dev), b['host'], b['port'], keepalive=cfg.get('keepalive_s', 30),
             will=(self.t_status, b'{"online": false}', 1, True),
             user=app.secrets.get('mqtt_user') or b.get('user'),
             password=app.secrets.get('mqtt_password') or b.get('password'),
@@ -61,8 +60,8 @@ class Link:
     async def _on_message(self, topic, payload):
         """Run by the reader for each message: a command is answered before the next is read,
         so a flood is paced by the board's own replies (TCP backpressure on the broker)."""
-        if topic == self.t_fire:
-            self.app.site_fire(payload)
+        if self.app.fire.handles(topic):
+            self.app.fire_message(topic, payload)
             self._kick.set()
         elif topic == self.t_cfg:
             try:
@@ -125,7 +124,8 @@ class Link:
         try:
             await c.subscribe(self.t_cmd + '+', 1)
             await c.subscribe(self.t_cfg, 1)
-            await c.subscribe(self.t_fire, 1)      # the retained state arrives now: applied on boot
+            for t in self.app.fire.subscriptions():   # the retained raises and reset arrive now
+                await c.subscribe(t, 1)
             if self.ntp:
                 self.app.io.sync_time(self.ntp)     # the network is up: set the clock too
             await c.publish(self.t_status, json.dumps(self.app.status()), 1, True)
@@ -168,9 +168,10 @@ class Link:
                 app.dirty[name] = True
                 raise
             return True
-        if app.fire_out is not None:   # this board's fire input raised the site's fire state
-            await c.publish(self.t_fire, json.dumps(app.fire_out), 1, True)
-            app.fire_out = None
+        out = app.fire.pending()       # this board's fire input raised the site's fire state
+        if out is not None:
+            await c.publish(out[0], out[1], 1, True)
+            app.fire.sent()
             return True
         item = app.events.peek()
         if item is not None:

@@ -39,11 +39,14 @@ def cmd_broker(a):
         crt, k = tls.make_server(folder, ca, key, host)
         tls_files = (ca, crt, k)
         print('TLS: site CA %s (its key stays here, 0600); broker certificate for %s' % (ca, host), flush=True)
-    b = Broker(port=port, workdir=workdir, persistence=True, site=s.name, secrets=sec, tls=tls_files)
+    from .broker import room_port
+    from .fire import raisers
+    b = Broker(port=port, workdir=workdir, persistence=True, site=s.name, secrets=sec, tls=tls_files,
+               room_port=room_port(dict(s.data['broker'], port=port)), raisers=raisers(s))
     b.max_inflight = 1000      # a deep window to the journal (edgectl bench ingest)
     with b:
-        print('mosquitto for site %s on %s:%d (config %s, log %s)%s; Ctrl-C stops it' % (
-            s.name, b.host, b.port, b.conf, b.log,
+        print('mosquitto for site %s on %s:%d%s (config %s, log %s)%s; Ctrl-C stops it' % (
+            s.name, b.host, b.port, ' (boards), %d (control room)' % b.room_port if sec else '', b.conf, b.log,
             ', no anonymous access, per-device ACL %s' % b.acl if sec else ', anonymous (no secrets file: --secure)'),
             flush=True)
         try:
@@ -64,7 +67,10 @@ def cmd_sim(a):
     broker = None
     bk = dict(s.data['broker'])
     if a.with_broker:
-        broker = Broker(port=bk['port'], workdir=Path('.edgectl/broker')).start()
+        from . import secrets
+        from .broker import room_port      # the room's tools go to its port when the site has secrets
+        broker = Broker(port=bk['port'], workdir=Path('.edgectl/broker'),
+                        room_port=room_port(bk) if secrets.load(_site_path(a)) else None).start()
         print('mosquitto on %s:%d' % (broker.host, broker.port), flush=True)
     sim = SimSite(s, broker=bk, fresh=a.fresh, serial=a.serial, blank=a.blank)
     try:

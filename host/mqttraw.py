@@ -10,6 +10,7 @@ import threading
 import time
 
 from .errors import EdgeError
+from .proto import topics
 
 
 def varint(n):
@@ -31,7 +32,7 @@ def mqtt_str(s):
 def connect_packet(client_id, clean=True, keepalive=30, auth=None):
     """CONNECT (MQTT 3.1.1) for client_id, with a login when auth = (user, password)."""
     flags = 0x02 if clean else 0x00
-    payload = mqtt_str(client_id)
+    payload = mqtt_str(topics.client_id(client_id))     # the prefix a secured broker asks for
     if auth:
         flags |= 0xC0
         payload += mqtt_str(auth[0]) + mqtt_str(auth[1])

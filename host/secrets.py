@@ -1,5 +1,5 @@
 """A site's secrets, kept beside the site file and never in it: per-device MQTT passwords
-and command keys, the control room's MQTT login (the headless journal's and the default
+and keys (signed commands and that device's fire resets; no key is shared by two boards), the control room's MQTT login (the headless journal's and the default
 one), and the operators' own logins (only their salted hashes: an operator's password is
 known to the operator alone). The file is created 0600, never printed,
 and a .gitignore next to it keeps it out of git. Boards get theirs over the serial line
@@ -41,14 +41,14 @@ def ensure(site_path, devices):
     p = path_for(site_path)
     s = load(site_path) or {'devices': {}, 'room': {'user': ROOM_USER, 'password': _random.token_urlsafe(18)}}
     added = []
-    if 'fire_key' not in s:
-        s['fire_key'] = _random.token_hex(32)     # signs the control room's fire resets
-        added.append('(site fire key)')
+    migrated = s.pop('fire_key', None) is not None   # the old shared fire key: resets use each device's key now
     for d in devices:
+        if d == s['room']['user'] or d in s.get('operators', {}):
+            raise EdgeError('device %r has the name of a control-room login on this site: rename the device' % d, 2)
         if d not in s['devices']:
             s['devices'][d] = {'mqtt_password': _random.token_urlsafe(18), 'cmd_key': _random.token_hex(32)}
             added.append(d)
-    if added or not p.exists():
+    if added or migrated or not p.exists():
         _save(p, s)
     return s, added
 
@@ -99,14 +99,12 @@ def operators(secrets):
 
 
 def board_file(secrets, device):
-    """secrets.json for one board: its MQTT login and its command key."""
+    """secrets.json for one board: its MQTT login and its own key (signed commands and its
+    fire resets); nothing shared with another board."""
     d = (secrets or {}).get('devices', {}).get(device)
     if not d:
         return None
-    out = {'mqtt_user': device, 'mqtt_password': d['mqtt_password'], 'cmd_key': d['cmd_key']}
-    if secrets.get('fire_key'):
-        out['fire_key'] = secrets['fire_key']
-    return out
+    return {'mqtt_user': device, 'mqtt_password': d['mqtt_password'], 'cmd_key': d['cmd_key']}
 
 
 def cmd_key(secrets, device):

@@ -131,10 +131,30 @@ def validate(site):
         site.add(tuple(e.absolute_path), _schema_msg(e))
     if site.errors:
         return site
+    _check_names(site)
+    if site.errors:
+        return site
     defs = proto.controllers()
     for dev_id, dev in site.data['devices'].items():
         _check_device(site, defs, dev_id, dev)
     return site
+
+
+def _check_names(site):
+    """Site, device and controller names become topic levels and logins: one rule for all
+    (protocols/topics.py bad_name, which the board applies too), reserved names refused."""
+    bad = proto.topics.bad_name
+    why = bad(site.data['site'])
+    if why:
+        site.add(('site',), 'site name %r %s' % (site.data['site'], why))
+    for dev_id, dev in site.data['devices'].items():
+        why = bad(dev_id)
+        if why:
+            site.add(('devices', dev_id), 'device name %r %s' % (dev_id, why))
+        for i, c in enumerate(dev.get('controllers') or []):
+            why = bad(c.get('name'), '_') if isinstance(c, dict) else None
+            if why:
+                site.add(('devices', dev_id, 'controllers', i, 'name'), 'controller name %r %s' % (c.get('name'), why))
 
 
 def _schema_msg(e):
