@@ -47,7 +47,7 @@ def cmd_broker(a):
     with b:
         print('mosquitto for site %s on %s:%d%s (config %s, log %s)%s; Ctrl-C stops it' % (
             s.name, b.host, b.port, ' (boards), %d (control room)' % b.room_port if sec else '', b.conf, b.log,
-            ', no anonymous access, per-device ACL %s' % b.acl if sec else ', anonymous (no secrets file: --secure)'),
+            ', no anonymous access, per-device ACL %s' % b.acl_boards if sec else ', anonymous (no secrets file: --secure)'),
             flush=True)
         try:
             while b.proc.poll() is None:
