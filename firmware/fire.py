@@ -47,6 +47,7 @@ class SiteFire:
         self.by = d.get('by')
         self.reset = d['reset'] if _int(d.get('reset')) else 0   # ctr of the last reset accepted
         self.newest = -1          # the newest R of the raises heard since boot
+        self.seen = 0             # the newest reset seen for this board, taken or refused
         self.out = None           # this board's own raise, waiting to be published (its 'by')
 
     def subscriptions(self):
@@ -91,6 +92,8 @@ class SiteFire:
             return None, 'a fire reset is {"active": false, "ctr": N, "by": TEXT, "sig": HEX}'
         if ctr == self.reset:
             return None, None     # the retained copy of the reset accepted last
+        if ctr > self.seen:       # the control room has reset up to here, whatever this board makes of it
+            self.seen = ctr
         if self.verifier is not None:
             # no clock test: a retained reset waits on the broker for a board that was offline
             err = self.verifier.check(CTRL, f)
@@ -112,11 +115,13 @@ class SiteFire:
         return self._set(True, by)
 
     def pending(self):
-        """(topic, payload) of this board's raise to publish, or None. R is taken now: a raise
-        the control room could not know of is newer than every reset it has sent."""
+        """(topic, payload) of this board's raise to publish, or None. R is the newest reset
+        seen, taken now: a raise the control room could not know of is newer than every reset it
+        has sent, also one this board refused (a wrong key must not get its fires ignored)."""
         if self.out is None:
             return None
-        return self.own, json.dumps({'active': True, 'by': self.out, 'ts': wall_ms(), 'after': self.reset})
+        after = self.seen if self.seen > self.reset else self.reset
+        return self.own, json.dumps({'active': True, 'by': self.out, 'ts': wall_ms(), 'after': after})
 
     def sent(self):
         self.out = None

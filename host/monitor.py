@@ -68,10 +68,11 @@ class Monitor(Recorder):
         _, dev, kind, ctrl = parsed
         if dev == topics.SITE:
             if kind == 'fire':       # the reset record (ctrl None) or a raise (ctrl: who raised)
-                self.fire = self.fire_state.update(ctrl, raw)
+                was, self.fire = self.fire, self.fire_state.update(ctrl, raw)
                 rec = {'t': when, 'device': dev, 'kind': kind, 'ctrl': None, 'msg': self.fire or {}, 'retained': retained}
                 self.record(rec)
-                self.show(rec)
+                if self.fire != was:     # shown when the site's state changes, not per message
+                    self.show(rec)
                 return rec
             return None
         self.last_seen[dev] = when

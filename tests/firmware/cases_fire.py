@@ -82,6 +82,16 @@ def case_own_raise_carries_the_newest_reset_and_is_published_once():
     in_tmpdir('fire3', run)
 
 
+def case_a_board_that_refuses_a_reset_still_raises_after_it():
+    def run():
+        f = board(key=OTHER)               # its key does not match the site's secrets
+        ev, err = f.message(RESET, reset(400))
+        check(err == 'bad signature' and ev is None, 'refused: %r' % err)
+        f.raise_own('lobby-2/rear')        # then its detector goes off
+        eq(json.loads(f.pending()[1])['after'], 400, 'its raise counts for the boards that took that reset')
+    in_tmpdir('fire6', run)
+
+
 def case_malformed_fire_messages_are_refused_and_change_nothing():
     def run():
         f = board()
