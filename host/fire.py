@@ -65,7 +65,7 @@ class SiteState:
         if not isinstance(msg, dict):
             msg = None
         if who is None:
-            self.reset = msg
+            self.reset = msg if msg is not None and msg.get('active') is False else None
         elif msg is None or msg.get('active') is not True:
             self.raises.pop(who, None)
         else:

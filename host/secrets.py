@@ -65,7 +65,8 @@ def _save(p, s):
         ignore.write_text('\n'.join(lines + ['*.secrets.json']) + '\n')
 
 
-OPERATOR = re.compile(r'^[A-Za-z][A-Za-z0-9_.-]{0,31}$')
+OPERATOR = re.compile(r'[A-Za-z][A-Za-z0-9_.-]{0,31}')
+RESERVED = ('system', ROOM_USER)
 
 
 def set_operator(site_path, name, passwd_hash):
@@ -74,7 +75,7 @@ def set_operator(site_path, name, passwd_hash):
     s = load(site_path)
     if s is None:
         raise EdgeError('no secrets beside %s: run `edgectl broker --site %s --secure` first' % (site_path, site_path), 2)
-    if not OPERATOR.match(name):
+    if not OPERATOR.fullmatch(name) or name in RESERVED:      # fullmatch: '$' would let 'ann\n' through
         raise EdgeError('operator name %r: a letter, then letters, digits, _ . - (up to 32)' % name, 2)
     if name in s['devices'] or name == s['room']['user']:
         raise EdgeError('%r is already a login on this site (a device or the control room): pick another name' % name, 2)

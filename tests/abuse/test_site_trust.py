@@ -289,6 +289,11 @@ def test_reserved_and_malformed_names_are_refused_at_validation(abuse, tmp_path)
     with pytest.raises(EdgeError):
         secrets.ensure(p, ['lobby-1', 'ann'])
     abuse.input(refused=True)
+    for name in ('bob\n', 'system', 'control-room', 'a/b', 'b#'):     # operators' logins: one line each
+        with pytest.raises(EdgeError):
+            secrets.set_operator(p, name, '$7$x')
+        abuse.input(refused=True)
+    assert secrets.operators(secrets.load(p)) == ['ann']
 
 
 def test_a_board_profile_is_named_never_a_path(abuse):
