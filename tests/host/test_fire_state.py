@@ -50,3 +50,12 @@ def test_the_monitor_shows_a_change_of_the_fire_state_once(capsys):
     assert m.fire['active'] is False
     shown = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r['msg']['active'] for r in shown if r['kind'] == 'fire'] == [True, True, False]
+
+
+def test_every_fire_message_matches_its_schema():
+    from edgectl import proto
+    msgs = fire.reset_messages('s', ['a', 'b'], 'guard', {'a': b'k' * 32}) + [fire.raise_message('s', 'ann')]
+    for _, p in msgs:
+        assert proto.errors('fire', json.loads(p)) == [], p
+    assert proto.errors('fire', {'active': True}) != [], 'a raise needs after'
+    assert proto.errors('fire', {'active': False, 'by': 'x'}) != [], 'a reset needs ctr'

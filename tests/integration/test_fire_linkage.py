@@ -61,6 +61,7 @@ def test_fire_linkage_across_boards(make_board, broker, tmp_path):
         ia.set('front.fire', 1)                            # a detector on lobby-1
         fire = col.wait(lambda t, p: t == T.fire_raise('fl', 'lobby-1') and isinstance(p, dict) and p.get('active'), 5)
         assert fire and fire[3] is False and fire[2]['by'] == 'lobby-1/front'
+        assert proto.errors('fire', fire[2]) == [], fire[2]
         assert ib.wait_value('rear.lock', 0, 5), 'the other building\'s door released'
         assert ig.wait_value('barrier.up_limit', 1, 10), 'the barrier opened'
         assert col.event('barrier.fire_open', active=True)
