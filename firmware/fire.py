@@ -18,93 +18,65 @@ import topics
 from clock import wall_ms
 
 FILE = 'fire.json'
-CTR_FILE = 'fire_ctr.json'
 CTRL = '_site/fire'       # what a reset's signature covers besides this board's name
 
 
-def _by(v, default):
-    return v[:64] if isinstance(v, str) and v else default
-
-
-def _int(v):
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
 class SiteFire:
-    def __init__(self, site, device, key=None, path=FILE, ctr_path=CTR_FILE):
+    def __init__(self, site, device, key=None, path=FILE, ctr_path='fire_ctr.json'):
         self.path = path
+        self.device = device
         self.raises = topics.fire_raise(site, '')
-        self.own = topics.fire_raise(site, device)
         self.reset_topic = topics.fire_reset(site, device)
         self.verifier = signing.Verifier(key, device, ctr_path) if key else None
         try:
             d = config.read_json(path)
-        except (OSError, ValueError):
-            d = None
-        if not isinstance(d, dict):
-            d = {}
-        self.active = d.get('active') is True
-        self.by = d.get('by')
-        self.reset = d['reset'] if _int(d.get('reset')) else 0   # ctr of the last reset accepted
+            self.active = d.get('active') is True
+            self.by = d.get('by')
+            r = d.get('reset')
+            self.reset = r if isinstance(r, int) and not isinstance(r, bool) else 0   # last reset accepted
+        except (OSError, ValueError, AttributeError):
+            self.active, self.by, self.reset = False, None, 0
         self.newest = -1          # the newest R of the raises heard since boot
         self.seen = 0             # the newest reset seen for this board, taken or refused
         self.out = None           # this board's own raise, waiting to be published (its 'by')
 
-    def subscriptions(self):
-        """Raises first: the retained ones arrive before the reset, which is judged against them."""
-        return (self.raises + '+', self.reset_topic)
-
-    def handles(self, topic):
-        return topic == self.reset_topic or topic.startswith(self.raises)
-
     def message(self, topic, payload):
         """A raise or a reset heard: (event fields for system.site_fire or None, why it was
         refused or None). self.active is the state afterwards."""
-        if topic == self.reset_topic:
-            return self._reset(payload)
-        return self._raise(topic[len(self.raises):], payload)
-
-    def _raise(self, who, payload):
         if not payload:
-            return None, None     # a raise deleted on the broker: the state holds until a reset
+            return None, None     # deleted on the broker: the state holds until a reset
+        reset = topic == self.reset_topic
         try:
             f = json.loads(payload)
-            after = f.get('after')
-            if f.get('active') is not True or not _int(after):
+            n = f.get('ctr' if reset else 'after')
+            if f.get('active') is not (not reset) or not isinstance(n, int) or isinstance(n, bool) \
+                    or n < (1 if reset else 0):
                 raise ValueError
         except (ValueError, AttributeError, TypeError):
-            return None, 'a fire raise is {"active": true, "after": N, "by": TEXT}'
-        if after > self.newest:
-            self.newest = after
-        if self.active or after < self.reset:
-            return None, None     # in fire already, or raised before the last reset accepted here
-        return self._set(True, _by(f.get('by'), who)), None
-
-    def _reset(self, payload):
-        if not payload:
-            return None, None
-        try:
-            f = json.loads(payload)
-            ctr = f.get('ctr')
-            if f.get('active') is not False or not _int(ctr) or ctr <= 0:
-                raise ValueError
-        except (ValueError, AttributeError, TypeError):
-            return None, 'a fire reset is {"active": false, "ctr": N, "by": TEXT, "sig": HEX}'
-        if ctr == self.reset:
+            return None, 'malformed fire ' + ('reset' if reset else 'raise')
+        by = f.get('by')
+        by = by[:64] if isinstance(by, str) and by else None
+        if not reset:
+            if n > self.newest:
+                self.newest = n
+            if self.active or n < self.reset:
+                return None, None     # in fire already, or raised before the last reset accepted here
+            return self._set(True, by or topic[len(self.raises):]), None
+        if n == self.reset:
             return None, None     # the retained copy of the reset accepted last
-        if ctr > self.seen:       # the control room has reset up to here, whatever this board makes of it
-            self.seen = ctr
+        if n > self.seen:         # the control room has reset up to here, whatever this board makes of it
+            self.seen = n
         if self.verifier is not None:
             # no clock test: a retained reset waits on the broker for a board that was offline
             err = self.verifier.check(CTRL, f)
             if err:
                 return None, err
-        elif ctr < self.reset:
-            return None, 'replayed or stale counter %d (last accepted %d)' % (ctr, self.reset)
-        self.reset = ctr
-        if self.newest >= ctr:    # a raise newer than this reset holds the fire state
-            return self._set(True, self.by or 'a raise after the reset'), None
-        return self._set(False, _by(f.get('by'), 'control room')), None
+        elif n < self.reset:
+            return None, 'stale counter'
+        self.reset = n
+        if self.newest >= n:      # a raise newer than this reset holds the fire state
+            return self._set(True, self.by), None
+        return self._set(False, by or 'control room'), None
 
     def raise_own(self, by):
         """This board's fire input reports fire: the site is in fire here at once, and the raise
@@ -120,11 +92,8 @@ class SiteFire:
         has sent, also one this board refused (a wrong key must not get its fires ignored)."""
         if self.out is None:
             return None
-        after = self.seen if self.seen > self.reset else self.reset
-        return self.own, json.dumps({'active': True, 'by': self.out, 'ts': wall_ms(), 'after': after})
-
-    def sent(self):
-        self.out = None
+        return self.raises + self.device, json.dumps({'active': True, 'by': self.out, 'ts': wall_ms(),
+                                                      'after': self.seen if self.seen > self.reset else self.reset})
 
     def _set(self, active, by):
         self.active = active

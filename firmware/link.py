@@ -41,7 +41,7 @@ class Link:
         self.t_cmd = topics.base(site, dev) + 'cmd/'
         self.t_cfg = topics.cfg(site, dev)
         self.client = mqtt.Client(
-            topics.client_id(site + '/' + dev), b['host'], b['port'], keepalive=cfg.get('keepalive_s', 30),
+            topics.CLIENT_PREFIX + site + '/' + dev, b['host'], b['port'], keepalive=cfg.get('keepalive_s', 30),
             will=(self.t_status, b'{"online": false}', 1, True),
             user=app.secrets.get('mqtt_user') or b.get('user'),
             password=app.secrets.get('mqtt_password') or b.get('password'),
@@ -60,7 +60,8 @@ class Link:
     async def _on_message(self, topic, payload):
         """Run by the reader for each message: a command is answered before the next is read,
         so a flood is paced by the board's own replies (TCP backpressure on the broker)."""
-        if self.app.fire.handles(topic):
+        f = self.app.fire      # its raise topics (raises prefix) and its own reset (firmware/fire.py)
+        if topic == f.reset_topic or topic.startswith(f.raises):
             self.app.fire_message(topic, payload)
             self._kick.set()
         elif topic == self.t_cfg:
@@ -124,8 +125,9 @@ class Link:
         try:
             await c.subscribe(self.t_cmd + '+', 1)
             await c.subscribe(self.t_cfg, 1)
-            for t in self.app.fire.subscriptions():   # the retained raises and reset arrive now
-                await c.subscribe(t, 1)
+            # the retained raises arrive first, then the reset, which is judged against them
+            await c.subscribe(self.app.fire.raises + '+', 1)
+            await c.subscribe(self.app.fire.reset_topic, 1)
             if self.ntp:
                 self.app.io.sync_time(self.ntp)     # the network is up: set the clock too
             await c.publish(self.t_status, json.dumps(self.app.status()), 1, True)
@@ -171,7 +173,7 @@ class Link:
         out = app.fire.pending()       # this board's fire input raised the site's fire state
         if out is not None:
             await c.publish(out[0], out[1], 1, True)
-            app.fire.sent()
+            app.fire.out = None
             return True
         item = app.events.peek()
         if item is not None:

@@ -11,6 +11,7 @@ from .mqttc import Collector
 from .proto import signing, topics
 
 CTRL = '_site/fire'       # what a reset's signature covers besides the board's name
+ROOM = '_room'            # the control room's own raise (`edgectl fire set`): never a device name
 
 
 def raisers(site):
@@ -22,7 +23,7 @@ def raisers(site):
 def raise_message(site, by, now_ms=None):
     """(topic, payload) of the control room's raise: newer than every reset sent before now."""
     now_ms = now_ms or int(time.time() * 1000)
-    return topics.fire_raise(site, topics.ROOM), json.dumps({'active': True, 'by': by, 'ts': now_ms,
+    return topics.fire_raise(site, ROOM), json.dumps({'active': True, 'by': by, 'ts': now_ms,
                                                              'after': now_ms})
 
 

@@ -37,37 +37,26 @@ def cfg(site, device):
 
 
 SITE = '_site'     # site-level topics live under this reserved device name
-ROOM = '_room'     # the control room's own fire raise (`edgectl fire set`): never a device name
 
 # Names of sites, devices and controllers become topic levels, MQTT logins and client ids:
 # 1..32 of a-z, 0-9 and '-' (controllers also '_'), starting with a letter or digit, so no
 # '/', '+', '#', control character or trailing newline, and never one of these.
-NAME_MAX = 32
 RESERVED = ('control-room', 'system')
 # Every client id starts with this (mosquitto's clientid_prefixes on a secured broker): no
 # device name can, so no client can take over a board's session (see host/broker.py).
 CLIENT_PREFIX = 'edge.'
+NAME_MAX = 32
+NAME_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789-'
+NAME_RULE = 'must be 1..32 of a-z, 0-9, - (controllers also _), first a letter or digit, not system or control-room'
 
 
 def bad_name(name, extra=''):
     """Why `name` cannot name a site, device or controller (None when it can); `extra`: other
     characters allowed after the first (controllers: '_')."""
-    if not isinstance(name, str) or not 0 < len(name) <= NAME_MAX:
-        return 'must be 1..%d characters' % NAME_MAX
-    first = True
-    for c in name:
-        if not ('a' <= c <= 'z' or '0' <= c <= '9' or (not first and (c == '-' or c in extra))):
-            return 'may hold only a-z, 0-9 and -%s, starting with a letter or digit' % (
-                (' ' + extra) if extra else '')
-        first = False
-    if name in RESERVED:
-        return 'is reserved (%s)' % ', '.join(RESERVED)
-    return None
-
-
-def client_id(name):
-    """The client id to connect with: CLIENT_PREFIX + name."""
-    return name if name.startswith(CLIENT_PREFIX) else CLIENT_PREFIX + name
+    if isinstance(name, str) and 0 < len(name) <= NAME_MAX and name not in RESERVED \
+            and not name.strip(NAME_CHARS + extra) and name[0] not in '-_':
+        return None
+    return NAME_RULE
 
 
 def site_fire(site):

@@ -118,7 +118,7 @@ def test_only_a_board_with_a_fire_input_can_raise_the_site_fire(trust, abuse):
     attempts = [(pump, T.site_fire('trust'), {'active': True}),              # what the old firmware obeyed
                 (pump, T.fire_raise('trust', 'fountain-1'), forged),          # its own raise topic: no fire input
                 (pump, T.fire_raise('trust', 'lobby-1'), forged),             # a raiser's topic
-                (pump, T.fire_raise('trust', T.ROOM), forged),                # the control room's
+                (pump, T.fire_raise('trust', fire.ROOM), forged),                # the control room's
                 (door3, T.fire_raise('trust', 'lobby-3'), forged)]
     try:
         m = trust.room.mark()

@@ -31,7 +31,7 @@ def board(key=KEY):
 def case_a_raise_sets_the_site_in_fire_and_only_its_own_signed_reset_ends_it():
     def run():
         f = board()
-        eq(f.subscriptions(), (topics.fire_raise('s', '+'), RESET), 'raises first, then its own reset')
+        eq((f.raises + '+', f.reset_topic), (topics.fire_raise('s', '+'), RESET), 'raise topics, its own reset')
         ev, err = f.message(RAISE, raise_(0))
         eq((ev, err, f.active), ({'active': True, 'by': 'lobby-1/front'}, None, True), 'raised')
         ev, err = f.message(RESET, reset(100, key=None))
@@ -77,7 +77,7 @@ def case_own_raise_carries_the_newest_reset_and_is_published_once():
         t, p = f.pending()
         eq(t, topics.fire_raise('s', 'lobby-2'), 'its own raise topic')
         eq((json.loads(p)['after'], json.loads(p)['active']), (300, True), 'after the newest reset it knows')
-        f.sent()
+        f.out = None
         eq(f.pending(), None, 'sent')
     in_tmpdir('fire3', run)
 

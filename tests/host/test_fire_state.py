@@ -17,8 +17,8 @@ def test_the_room_derives_the_state_as_the_boards_do():
     assert t == T.site_fire('s')
     assert st.update(None, p) == {'active': False, 'by': 'guard', 'ts': 100}, 'the raise is older than the reset'
     t, p = fire.raise_message('s', 'ann', now_ms=150)
-    assert t == T.fire_raise('s', T.ROOM)
-    assert st.update(T.ROOM, p)['active'] is True
+    assert t == T.fire_raise('s', fire.ROOM)
+    assert st.update(fire.ROOM, p)['active'] is True
     st.update(None, fire.reset_messages('s', [], 'guard', now_ms=200)[0][1])
     assert st.state()['active'] is False
     st.update('lobby-1', json.dumps({'active': True, 'by': 'lobby-1/front', 'ts': 9, 'after': 200}))
