@@ -12,13 +12,13 @@ import command
 import controllers
 import signing
 import strictjson
+from fire import SiteFire
 from outbox import Outbox
 from ratelimit import RateLimit
 from ctrl_base import SEV_ALARM, SEV_WARN, SEV_INFO, short
 
 FW = '0.6.0'
 SYSTEM = 'system'
-FIRE_FILE = 'fire.json'
 
 
 def load_secrets():
@@ -34,21 +34,6 @@ def load_secrets():
 def _unhex(h):
     import binascii
     return binascii.unhexlify(h)
-
-
-def _load_fire():
-    try:
-        d = config.read_json(FIRE_FILE)
-        return d if isinstance(d, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def _save_fire(d):
-    try:
-        config.write_json(FIRE_FILE, {'active': bool(d.get('active')), 'by': d.get('by')})
-    except OSError:
-        pass
 
 
 class Reboot(Exception):
@@ -80,13 +65,12 @@ class App:
         self.last_step = ticks_ms()
         self.started = ticks_ms()
         self.reboot_req = None
-        self.fire_out = None     # a site fire state to publish (this board's fire input went active)
-        self.fire = _load_fire() # the site's fire state as last heard (kept across reboots)
         self.secrets = load_secrets()
         key = self.secrets.get('cmd_key')
-        self.verifier = signing.Verifier(_unhex(key), self.device) if key else None
-        fk = self.secrets.get('fire_key')     # a fire reset relocks every door: it must be the control room's
-        self.fire_verifier = signing.Verifier(_unhex(fk), self.site, 'fire_ctr.json') if fk else None
+        key = _unhex(key) if key else None
+        self.verifier = signing.Verifier(key, self.device) if key else None
+        # the site's fire state (kept across reboots); a reset must be signed with this board's key
+        self.fire = SiteFire(self.site, self.device, key)
         for c in cfg['controllers']:
             self._add(c)
         io.on_edge(self._edge)
@@ -142,7 +126,7 @@ class App:
             elif sig not in cls.OPTIONAL:
                 raise config.ConfigError('%s needs pin %s' % (c['name'], sig))
         self.ctrls[c['name']] = ctrl
-        if self.fire.get('active'):
+        if self.fire.active:
             ctrl.site_fire(True, ticks_ms())      # the last site fire state heard, even offline
         self.wired[c['name']] = ins
         self.outs[c['name']] = outs
@@ -197,9 +181,8 @@ class App:
             ctrl.events = []
             for etype, sev, fields in evs:
                 self.event(etype, sev, fields, ctrl.name)
-                if fields and fields.get('source') == 'input' and etype == 'door.fire_release' \
-                        and fields.get('active') and not self.fire.get('active'):
-                    self._raise_site_fire(ctrl.name)
+        if not self.fire.active and ctrl.fire_input():      # its own detector: the site goes into fire
+            self._fire_event(self.fire.raise_own('%s/%s' % (self.device, ctrl.name)))
         if ctrl.changed:
             ctrl.changed = False
             self.dirty[ctrl.name] = True
@@ -232,44 +215,23 @@ class App:
         bootlog.note_reset(cause)
         self.reboot_req = cause
 
-    # --- site-wide fire linkage ---------------------------------------------------------------
-    def _raise_site_fire(self, ctrl_name):
-        self.fire_out = {'active': True, 'by': '%s/%s' % (self.device, ctrl_name), 'ts': wall_ms()}
-        self.site_fire(json.dumps(self.fire_out))
-        if self.wake:
-            self.wake()
+    # --- site-wide fire linkage (firmware/fire.py) --------------------------------------------
+    def fire_message(self, topic, payload):
+        """A raise or a reset heard on the site's fire topics."""
+        ev, err = self.fire.message(topic, payload)
+        if err and self.rejects.take(ticks_ms()) >= 0:   # a flood of them cannot fill the outbox
+            self.event('system.site_fire_rejected', SEV_WARN, {'err': short(err)})
+        self._fire_event(ev)
 
-    def site_fire(self, payload):
-        """The site's fire state (retained topic): every controller applies it. Cleared only
-        by the control room's explicit reset."""
-        try:
-            f = strictjson.loads(payload) if payload else {'active': False}
-            if not isinstance(f, dict) or not isinstance(f.get('active'), bool):
-                raise ValueError('fire state must be {"active": true|false}')
-            active = f['active']
-        except ValueError as e:     # strict JSON: MicroPython's json alone takes '{"active" false}'
-            self.event('system.site_fire_rejected', SEV_WARN, {'err': short(e)})
+    def _fire_event(self, ev):
+        """The fire state was set or a reset accepted: report it, apply it to every controller."""
+        if ev is None:
             return
-        if active == bool(self.fire.get('active')):
-            self.fire = f
-            return
-        if not active and self.fire_verifier is not None:
-            err = self.fire_verifier.check('_site/fire', f, wall_ms())
-            if err:        # an unsigned or replayed reset: the doors stay released
-                self.event('system.site_fire_rejected', SEV_WARN, {'err': short(err)})
-                return
-        self.fire = f
-        _save_fire(f)
-        self.event('system.site_fire', SEV_INFO, {'active': active, 'by': short(str(f.get('by')), 64)})
+        self.event('system.site_fire', SEV_INFO, ev)
         now = ticks_ms()
         for name in self.ctrls:
             ctrl = self.ctrls[name]
-            self._run(ctrl, ctrl.site_fire, active, now)
-        if not active:      # a reset while this board's own fire input still reports fire: raise it again
-            for name in self.ctrls:
-                if getattr(self.ctrls[name], 'fire_src', {}).get('input'):
-                    self._raise_site_fire(name)
-                    break
+            self._run(ctrl, ctrl.site_fire, self.fire.active, now)
 
     # --- commands ---------------------------------------------------------------------------
     def command(self, ctrl_name, payload):

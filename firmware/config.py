@@ -10,6 +10,7 @@
 # last good config and reports system.config_rejected.
 import json
 import os
+import topics
 
 PATH = 'config.json'
 NEW = 'config.new'
@@ -28,6 +29,10 @@ def check(cfg):
     for k in ('site', 'device', 'broker', 'controllers'):
         if k not in cfg:
             raise ConfigError("config lacks '%s'" % k)
+    for k in ('site', 'device'):
+        why = topics.bad_name(cfg[k])
+        if why:
+            raise ConfigError('%s name %r %s' % (k, cfg[k], why))
     b = cfg['broker']
     port = b.get('port') if isinstance(b, dict) else None
     if not isinstance(b, dict) or not isinstance(b.get('host'), str) or not isinstance(port, int) \
@@ -39,8 +44,11 @@ def check(cfg):
     for c in cfg['controllers']:
         if not isinstance(c, dict) or not isinstance(c.get('name'), str) or not c['name']:
             raise ConfigError('every controller needs a name')
-        if c['name'] in names or c['name'] == 'system':
-            raise ConfigError('controller name %s is used twice or reserved' % c['name'])
+        why = topics.bad_name(c['name'], '_')
+        if why:
+            raise ConfigError('controller name %r %s' % (c['name'], why))
+        if c['name'] in names:
+            raise ConfigError('controller name %s is used twice' % c['name'])
         names.append(c['name'])
         if c.get('type') not in TYPES:
             raise ConfigError('controller %s has unknown type %r' % (c['name'], c.get('type')))

@@ -158,6 +158,10 @@ class Controller:
         """The site-wide fire state changed (fire linkage): doors release, barriers open."""
         pass
 
+    def fire_input(self):
+        """True while this controller's own fire input reports fire (it raises the site's)."""
+        return False
+
     def state(self):
         return {}
 

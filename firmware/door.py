@@ -118,6 +118,9 @@ class Door(Controller):
     def site_fire(self, active, now):
         self._fire_source('site', active, now)
 
+    def fire_input(self):
+        return 'input' in self.fire_src
+
     def _fire_source(self, src, active, now):
         """Two fire sources release the lock: the door's own fire input and the site's fire
         linkage. The lock stays released while either is active."""

@@ -44,11 +44,10 @@ class Link:
         self.t_status = topics.status(site, dev)
         self.t_cmd = topics.base(site, dev) + 'cmd/'
         self.t_cfg = topics.cfg(site, dev)
-        self.t_fire = topics.site_fire(site)
         self.max_msg = max_msg()
         self.too_big = RateLimit(3, 10000)   # reports of oversized cfg/fire messages
         self.client = mqtt.Client(
-            site + '/' + dev, b['host'], b['port'], keepalive=cfg.get('keepalive_s', 30),
+            topics.CLIENT_PREFIX + site + '/' + dev, b['host'], b['port'], keepalive=cfg.get('keepalive_s', 30),
             will=(self.t_status, b'{"online": false}', 1, True),
             user=app.secrets.get('mqtt_user') or b.get('user'),
             password=app.secrets.get('mqtt_password') or b.get('password'),
@@ -67,9 +66,10 @@ class Link:
     async def _on_message(self, topic, payload):
         """Run by the reader for each message: a command is answered before the next is read,
         so a flood is paced by the board's own replies (TCP backpressure on the broker)."""
-        if topic == self.t_fire:
+        f = self.app.fire      # its raise topics (raises prefix) and its own reset (firmware/fire.py)
+        if topic == f.reset_topic or topic.startswith(f.raises):
             try:
-                self.app.site_fire(payload)
+                self.app.fire_message(topic, payload)
             except Exception as e:      # the last fire state heard stays in force
                 self.last_error = 'site fire: %r' % (e,)
             self._kick.set()
@@ -97,7 +97,9 @@ class Link:
         client: refuse it as its topic's kind of message is refused, and stay online."""
         why = 'message of %d bytes is over this board\'s limit of %d' % (size, self.max_msg)
         app = self.app
-        if topic == self.t_cfg or topic == self.t_fire:
+        f = app.fire
+        fire = topic is not None and (topic == f.reset_topic or topic.startswith(f.raises))
+        if topic == self.t_cfg or fire:
             n = self.too_big.take(ticks_ms())       # a flood of them cannot fill the outbox
             if n < 0:
                 return
@@ -173,7 +175,9 @@ class Link:
         try:
             await c.subscribe(self.t_cmd + '+', 1)
             await c.subscribe(self.t_cfg, 1)
-            await c.subscribe(self.t_fire, 1)      # the retained state arrives now: applied on boot
+            # the retained raises arrive first, then the reset, which is judged against them
+            await c.subscribe(self.app.fire.raises + '+', 1)
+            await c.subscribe(self.app.fire.reset_topic, 1)
             if self.ntp:
                 self.app.io.sync_time(self.ntp)     # the network is up: set the clock too
             await c.publish(self.t_status, json.dumps(self.app.status()), 1, True)
@@ -216,9 +220,10 @@ class Link:
                 app.dirty[name] = True
                 raise
             return True
-        if app.fire_out is not None:   # this board's fire input raised the site's fire state
-            await c.publish(self.t_fire, json.dumps(app.fire_out), 1, True)
-            app.fire_out = None
+        out = app.fire.pending()       # this board's fire input raised the site's fire state
+        if out is not None:
+            await c.publish(out[0], out[1], 1, True)
+            app.fire.out = None
             return True
         item = app.events.peek()
         if item is not None:

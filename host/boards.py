@@ -10,8 +10,8 @@ def names():
 
 
 def load(name):
-    path = BOARDS / ('%s.json' % name)
-    if not path.is_file():
+    """The profile boards/NAME.json; only a name from that folder (no path)."""
+    if not isinstance(name, str) or name not in names():
         raise EdgeError('no board profile %r (have: %s)' % (name, ', '.join(names())), 2)
-    with open(path) as f:
+    with open(BOARDS / ('%s.json' % name)) as f:
         return json.load(f)

@@ -27,7 +27,11 @@ def _broker_for(a):
     from . import mqttc
     if sec:
         mqttc.DEFAULT_AUTH = (sec['room']['user'], sec['room']['password'])
-    out = _broker_of(a)
+    site, host, port, bk = _broker_of(a)
+    if sec:        # a secured broker: the control room's tools have their own listener
+        from .broker import room_port
+        port = room_port(bk)
+    out = site, host, port
     from . import site as sitemod, tls
     if os.path.exists(_site_path(a)):
         s = sitemod.load_valid(_site_path(a))
@@ -45,13 +49,12 @@ def _broker_of(a):
     try:
         rt = simio.runtime()
         if not (a.site_opt or getattr(a, 'site_file', None)):
-            return rt['site'], rt['broker']['host'], rt['broker']['port']
+            return rt['site'], rt['broker']['host'], rt['broker']['port'], rt['broker']
     except EdgeError:
         rt = None
     s = sitemod.load_valid(_site_path(a))
-    if rt and rt['site'] == s.name:
-        return s.name, rt['broker']['host'], rt['broker']['port']
-    return s.name, s.data['broker']['host'], s.data['broker']['port']
+    bk = rt['broker'] if rt and rt['site'] == s.name else s.data['broker']
+    return s.name, bk['host'], bk['port'], bk
 
 
 def _site_file(a):

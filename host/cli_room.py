@@ -225,9 +225,10 @@ def cmd_fire(a):
         if ans.strip() != 'RESET':
             raise EdgeError('not confirmed: nothing sent', 1)
     devices = sorted(sitemod.load_valid(_site_path(a)).devices) if (a.site_opt or os.path.exists(_site_path(a))) else []
+    from . import secrets
     sec = _site_secrets(a)
-    key = bytes.fromhex(sec['fire_key']) if sec and sec.get('fire_key') else None
-    applied = fire.publish(host, port, site, active, a.by, devices, a.timeout, fire_key=key)
+    keys = {d: secrets.cmd_key(sec, d) for d in devices}      # each board's reset signed with its own key
+    applied = fire.publish(host, port, site, active, a.by, devices, a.timeout, keys=keys)
     missing = sorted(d for d, ok in applied.items() if not ok)
     if a.json:
         print(json.dumps({'active': active, 'by': a.by, 'applied': applied}))
@@ -282,7 +283,8 @@ def cmd_operator(a):
     else:
         secrets.remove_operator(path, a.name)
         what = 'removed'
-    b = Broker(workdir=Path(a.dir or '.edgectl/broker'), site=s.name, secrets=secrets.load(path))
+    from .fire import raisers
+    b = Broker(workdir=Path(a.dir or '.edgectl/broker'), site=s.name, secrets=secrets.load(path), raisers=raisers(s))
     live = b.reload()
     print('operator %s %s%s' % (a.name, what, '; the running broker reloaded its logins' if live else
                                 '; takes effect when `edgectl broker --secure` starts'))

@@ -39,12 +39,15 @@ def cmd_broker(a):
         crt, k = tls.make_server(folder, ca, key, host)
         tls_files = (ca, crt, k)
         print('TLS: site CA %s (its key stays here, 0600); broker certificate for %s' % (ca, host), flush=True)
-    b = Broker(port=port, workdir=workdir, persistence=True, site=s.name, secrets=sec, tls=tls_files)
+    from .broker import room_port
+    from .fire import raisers
+    b = Broker(port=port, workdir=workdir, persistence=True, site=s.name, secrets=sec, tls=tls_files,
+               room_port=room_port(dict(s.data['broker'], port=port)), raisers=raisers(s))
     b.max_inflight = 1000      # a deep window to the journal (edgectl bench ingest)
     with b:
-        print('mosquitto for site %s on %s:%d (config %s, log %s)%s; Ctrl-C stops it' % (
-            s.name, b.host, b.port, b.conf, b.log,
-            ', no anonymous access, per-device ACL %s' % b.acl if sec else ', anonymous (no secrets file: --secure)'),
+        print('mosquitto for site %s on %s:%d%s (config %s, log %s)%s; Ctrl-C stops it' % (
+            s.name, b.host, b.port, ' (boards), %d (control room)' % b.room_port if sec else '', b.conf, b.log,
+            ', no anonymous access, per-device ACL %s' % b.acl_boards if sec else ', anonymous (no secrets file: --secure)'),
             flush=True)
         try:
             while b.proc.poll() is None:
@@ -68,8 +71,12 @@ def cmd_sim(a):
         if a.with_broker:
             from . import secrets
             sec = secrets.load(_site_path(a))       # a site with secrets gets its logins and ACL
-            broker = Broker(port=bk['port'], workdir=Path('.edgectl/broker'), site=s.name, secrets=sec).start()
-            print('mosquitto on %s:%d%s' % (broker.host, broker.port, ', no anonymous access (the site\'s secrets)'
+            from .broker import room_port      # the room's tools go to its port when the site has secrets
+            from .fire import raisers
+            broker = Broker(port=bk['port'], workdir=Path('.edgectl/broker'), site=s.name, secrets=sec,
+                            room_port=room_port(bk) if sec else None, raisers=raisers(s)).start()
+            print('mosquitto on %s:%d%s' % (broker.host, broker.port, ' (boards), %d (control room), no anonymous '
+                                            'access (the site\'s secrets)' % broker.room_port
                                             if sec else ', anonymous (the site has no secrets file)'), flush=True)
         sim.start()
         for d, b in sim.boards.items():

@@ -96,7 +96,7 @@ class Env:
                 p.start(lambda: RigLink(self.rig))
                 self.plants[p.ctrl] = p
         self.observer = Collector(host, port, [topics.base(self.site.name, self.device) + '#',
-                                               topics.site_fire(self.site.name)], 'hil')
+                                               topics.fire_raise(self.site.name, '+')], 'hil')
         if not self.observer.wait(lambda t, p: t.endswith('/status') and isinstance(p, dict) and p.get('online'), 15):
             raise EdgeError('DUT %s did not come online%s' % (self.device, (':\n' + self.dut.log_tail()) if self.dut else ''))
 
@@ -190,10 +190,9 @@ class Case:
 
     def site_fire(self, active, by='hil'):
         """Set or reset the site's fire state as the control room does (retained)."""
-        import json as _json
-        body = {'active': active, 'by': by, 'ts': int(time.time() * 1000)}
-        self.env.observer.client.publish(topics.site_fire(self.env.site.name), _json.dumps(body), qos=1,
-                                         retain=True).wait_for_publish(5)
+        from . import fire
+        for t, p in fire.messages(self.env.site.name, active, by, [self.env.device]):
+            self.env.observer.client.publish(t, p, qos=1, retain=True).wait_for_publish(5)
 
     def idle(self, inputs, outputs, within_s=3.0):
         """Bring the DUT to rest: inputs inactive, then the outputs at their resting values."""

@@ -29,7 +29,7 @@ def net_settings(board, wifi_ssid=None, ask=True):
 
 def board_files(site_path, site, cfg, wifi=None, create_secrets=False):
     """What a board gets over the cable besides its config: network settings, its secrets
-    (MQTT login, command and fire keys) and the site CA for TLS. (net, secret, ca_der)."""
+    (MQTT login, its own key) and the site CA for TLS. (net, secret, ca_der)."""
     from . import secrets, tls
     net = net_settings(boards.load(cfg['board']), wifi)
     if create_secrets:

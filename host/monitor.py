@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from . import intake
 from .calls import Calls
+from .fire import SiteState
 from .journal import Journal
 from .recorder import Recorder
 from .screen import clean
@@ -45,7 +46,8 @@ class Monitor(Recorder):
         self.secrets = secrets       # the site's secrets: commands are signed with the device's key
         self.acked = {}              # alarm key -> {'by', 'seq', 'at'} (retained site acks)
         self.last_seen = {}          # device -> time of its last message
-        self.fire = None             # the site fire state (retained)
+        self.fire = None             # the site fire state, derived from the retained raises and reset
+        self.fire_state = SiteState()
         self.tele = {}               # device -> its last telemetry
         self.ctrl_types = {}         # (device, controller) -> type, from state snapshots
         self.ack_prefix = topics.base(site, topics.SITE) + 'alarm_ack/'
@@ -76,11 +78,12 @@ class Monitor(Recorder):
             return None
         _, dev, kind, ctrl = parsed
         if dev == topics.SITE:
-            if kind == 'fire':
-                self.fire = intake.parse(raw, intake.MAX_BYTES_OTHER)[0] if raw else None
+            if kind == 'fire':       # the reset record (ctrl None) or a raise (ctrl: who raised)
+                was, self.fire = self.fire, self.fire_state.update(ctrl, raw)
                 rec = {'t': when, 'device': dev, 'kind': kind, 'ctrl': None, 'msg': self.fire or {}, 'retained': retained}
                 self.record(rec)
-                self.show(rec)
+                if self.fire != was:     # shown when the site's state changes, not per message
+                    self.show(rec)
                 return rec
             return None
         self.last_seen[dev] = when

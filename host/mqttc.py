@@ -7,6 +7,7 @@ import uuid
 import paho.mqtt.client as mqtt
 
 from .errors import EdgeError
+from .mqttraw import client_id_of
 from .recorder import Recorder
 
 
@@ -18,7 +19,8 @@ def connect(host, port, name='edgectl', timeout=5.0, on_message=None, subscribe=
             clean_session=True, auth=None, ca=None):
     """A paho client connected to host:port with its network loop running. With a fixed
     client_id and clean_session=False the broker keeps what arrives while it is away."""
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or '%s-%s' % (name, uuid.uuid4().hex[:8]),
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id_of(client_id or '%s-%s' % (
+                        name, uuid.uuid4().hex[:8])),
                     clean_session=clean_session)
     ready = threading.Event()
     result = {}

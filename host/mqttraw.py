@@ -10,6 +10,7 @@ import threading
 import time
 
 from .errors import EdgeError
+from .proto import topics
 
 
 def varint(n):
@@ -28,10 +29,15 @@ def mqtt_str(s):
     return len(b).to_bytes(2, 'big') + b
 
 
+def client_id_of(name):
+    """The client id to connect with: topics.CLIENT_PREFIX + name (a secured broker asks for it)."""
+    return name if name.startswith(topics.CLIENT_PREFIX) else topics.CLIENT_PREFIX + name
+
+
 def connect_packet(client_id, clean=True, keepalive=30, auth=None):
     """CONNECT (MQTT 3.1.1) for client_id, with a login when auth = (user, password)."""
     flags = 0x02 if clean else 0x00
-    payload = mqtt_str(client_id)
+    payload = mqtt_str(client_id_of(client_id))
     if auth:
         flags |= 0xC0
         payload += mqtt_str(auth[0]) + mqtt_str(auth[1])

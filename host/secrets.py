@@ -1,5 +1,5 @@
 """A site's secrets, kept beside the site file and never in it: per-device MQTT passwords
-and command keys, the control room's MQTT login (the headless journal's and the default
+and keys (signed commands and that device's fire resets; no key is shared by two boards), the control room's MQTT login (the headless journal's and the default
 one), and the operators' own logins (only their salted hashes: an operator's password is
 known to the operator alone). The file is created 0600, never printed,
 and a .gitignore next to it keeps it out of git. Boards get theirs over the serial line
@@ -41,14 +41,14 @@ def ensure(site_path, devices):
     p = path_for(site_path)
     s = load(site_path) or {'devices': {}, 'room': {'user': ROOM_USER, 'password': _random.token_urlsafe(18)}}
     added = []
-    if 'fire_key' not in s:
-        s['fire_key'] = _random.token_hex(32)     # signs the control room's fire resets
-        added.append('(site fire key)')
+    migrated = s.pop('fire_key', None) is not None   # the old shared fire key: resets use each device's key now
     for d in devices:
+        if d == s['room']['user'] or d in s.get('operators', {}):
+            raise EdgeError('device %r has the name of a control-room login on this site: rename the device' % d, 2)
         if d not in s['devices']:
             s['devices'][d] = {'mqtt_password': _random.token_urlsafe(18), 'cmd_key': _random.token_hex(32)}
             added.append(d)
-    if added or not p.exists():
+    if added or migrated or not p.exists():
         _save(p, s)
     return s, added
 
@@ -65,7 +65,8 @@ def _save(p, s):
         ignore.write_text('\n'.join(lines + ['*.secrets.json']) + '\n')
 
 
-OPERATOR = re.compile(r'^[A-Za-z][A-Za-z0-9_.-]{0,31}$')
+OPERATOR = re.compile(r'[A-Za-z][A-Za-z0-9_.-]{0,31}')
+RESERVED = ('system', ROOM_USER)
 
 
 def set_operator(site_path, name, passwd_hash):
@@ -74,7 +75,7 @@ def set_operator(site_path, name, passwd_hash):
     s = load(site_path)
     if s is None:
         raise EdgeError('no secrets beside %s: run `edgectl broker --site %s --secure` first' % (site_path, site_path), 2)
-    if not OPERATOR.match(name):
+    if not OPERATOR.fullmatch(name) or name in RESERVED:      # fullmatch: '$' would let 'ann\n' through
         raise EdgeError('operator name %r: a letter, then letters, digits, _ . - (up to 32)' % name, 2)
     if name in s['devices'] or name == s['room']['user']:
         raise EdgeError('%r is already a login on this site (a device or the control room): pick another name' % name, 2)
@@ -99,14 +100,12 @@ def operators(secrets):
 
 
 def board_file(secrets, device):
-    """secrets.json for one board: its MQTT login and its command key."""
+    """secrets.json for one board: its MQTT login and its own key (signed commands and its
+    fire resets); nothing shared with another board."""
     d = (secrets or {}).get('devices', {}).get(device)
     if not d:
         return None
-    out = {'mqtt_user': device, 'mqtt_password': d['mqtt_password'], 'cmd_key': d['cmd_key']}
-    if secrets.get('fire_key'):
-        out['fire_key'] = secrets['fire_key']
-    return out
+    return {'mqtt_user': device, 'mqtt_password': d['mqtt_password'], 'cmd_key': d['cmd_key']}
 
 
 def cmd_key(secrets, device):

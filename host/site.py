@@ -244,6 +244,7 @@ def validate(site):
     devices = site.data.get('devices')
     if not isinstance(devices, dict) or ('devices',) in broken:
         return site
+    _check_names(site)
     defs = proto.controllers()
     for dev_id, dev in devices.items():
         if ('devices', dev_id) not in broken:
@@ -297,6 +298,27 @@ def _what(path):
     if path[0] == 'devices' and len(path) == 4:
         return 'a controller'
     return _fmt_path(path)
+def _check_names(site):
+    """Site, device and controller names become topic levels and logins: one rule for all
+    (protocols/topics.py bad_name, which the board applies too), reserved names refused."""
+    bad = proto.topics.bad_name
+    said = {p.path for p in site.problems}       # the schema's pattern may have said it already
+
+    def add(path, msg):
+        if _fmt_path(path) not in said:
+            site.add(path, msg)
+    why = bad(site.data['site']) if isinstance(site.data.get('site'), str) else None
+    if why:
+        add(('site',), 'site name %r %s' % (site.data['site'], why))
+    for dev_id, dev in site.data['devices'].items():
+        why = bad(dev_id)
+        if why:
+            add(('devices', dev_id), 'device name %r %s' % (dev_id, why))
+        ctrls = dev.get('controllers') if isinstance(dev, dict) else None
+        for i, c in enumerate(ctrls if isinstance(ctrls, list) else []):
+            why = bad(c.get('name'), '_') if isinstance(c, dict) else None
+            if why:
+                add(('devices', dev_id, 'controllers', i, 'name'), 'controller name %r %s' % (c.get('name'), why))
 
 
 def _schema_msg(e):

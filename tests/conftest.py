@@ -13,8 +13,9 @@ for p in (ROOT / 'firmware', ROOT / 'protocols', ROOT / 'tests' / 'firmware'):
 
 @pytest.fixture(scope='module')
 def broker(tmp_path_factory):
-    from edgectl.broker import Broker
-    with Broker(workdir=tmp_path_factory.mktemp('broker')) as b:
+    from edgectl.broker import Broker, free_port
+    port = free_port(pair=True)      # and a room listener: the CLI uses it once a site has secrets
+    with Broker(port=port, room_port=port + 1, workdir=tmp_path_factory.mktemp('broker')) as b:
         yield b
 
 

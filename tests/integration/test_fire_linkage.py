@@ -1,8 +1,9 @@
 """Site-wide fire linkage across simulated boards and real mosquitto: one door's fire input
-releases every door and opens every barrier on the site; they stay so after the input
-clears, until an acknowledged reset from the control room; a board booting meanwhile
-applies the fire state at once; a reset while a detector still reports fire is raised
-again by that board."""
+raises the site's fire state on its own raise topic and releases every door and opens every
+barrier on the site; they stay so after the input clears, until an acknowledged reset from
+the control room (one reset per board); a board booting meanwhile applies the fire state at
+once; a reset while a detector still reports fire is raised again by that board; `edgectl
+fire status` derives the state from the retained raises and the last reset."""
 import json
 import subprocess
 import sys
@@ -58,13 +59,16 @@ def test_fire_linkage_across_boards(make_board, broker, tmp_path):
         assert ig.wait_value('barrier.down_limit', 1), 'the barrier starts closed'
 
         ia.set('front.fire', 1)                            # a detector on lobby-1
-        fire = col.wait(lambda t, p: t == T.site_fire('fl') and isinstance(p, dict) and p.get('active'), 5)
+        fire = col.wait(lambda t, p: t == T.fire_raise('fl', 'lobby-1') and isinstance(p, dict) and p.get('active'), 5)
         assert fire and fire[3] is False and fire[2]['by'] == 'lobby-1/front'
+        assert proto.errors('fire', fire[2]) == [], fire[2]
         assert ib.wait_value('rear.lock', 0, 5), 'the other building\'s door released'
         assert ig.wait_value('barrier.up_limit', 1, 10), 'the barrier opened'
         assert col.event('barrier.fire_open', active=True)
         assert col.event('door.fire_release', active=True, ctrl='rear')
 
+        st = edgectl('fire', 'status', '--site', str(site), '--json', cwd=tmp_path)
+        assert st.returncode == 0 and json.loads(st.stdout)['active'] is True, st.stdout + st.stderr
         ia.set('front.fire', 0)                            # the detector clears
         time.sleep(2.5)                                    # past auto_close_s: it stays open
         assert ig.get('barrier.up_limit') == 1 and ib.get('rear.lock') == 0 and ia.get('front.lock') == 0
@@ -83,15 +87,17 @@ def test_fire_linkage_across_boards(make_board, broker, tmp_path):
         assert json.loads(r.stdout)['applied'] == {'gate-1': True, 'lobby-1': True, 'lobby-2': True}
         assert ia.wait_value('front.lock', 1) and ib.wait_value('rear.lock', 1)
         assert ig.wait_value('barrier.down_limit', 1, 10), 'auto-close resumed'
+        st = edgectl('fire', 'status', '--site', str(site), '--json', cwd=tmp_path)
+        assert json.loads(st.stdout) == {'active': False, 'by': 'guard-1', 'ts': json.loads(st.stdout)['ts']}
 
         # a reset while a detector still reports fire: that board raises it again
         m0 = col.mark()
         ia.set('front.fire', 1)
-        assert col.wait(lambda t, p: t == T.site_fire('fl') and isinstance(p, dict) and p.get('active'), 5, m0)
+        assert col.wait(lambda t, p: t == T.fire_raise('fl', 'lobby-1') and isinstance(p, dict) and p.get('active'), 5, m0)
         m = col.mark()
         r = edgectl('fire', 'reset', '--site', str(site), '--by', 'guard-1', '--yes', cwd=tmp_path)
         assert r.returncode == 0
-        again = col.wait(lambda t, p: t == T.site_fire('fl') and isinstance(p, dict) and p.get('active'), 5, m)
+        again = col.wait(lambda t, p: t == T.fire_raise('fl', 'lobby-1') and isinstance(p, dict) and p.get('active'), 5, m)
         assert again and again[2]['by'] == 'lobby-1/front'
         assert ib.wait_value('rear.lock', 0, 5)
     finally:
@@ -101,5 +107,7 @@ def test_fire_linkage_across_boards(make_board, broker, tmp_path):
         g.stop_plants()
         # leave no retained fire state for other tests of this broker
         col2 = Collector(broker.host, broker.port, [])
-        col2.client.publish(T.site_fire('fl'), b'', qos=1, retain=True).wait_for_publish(5)
+        for t in [T.site_fire('fl'), T.fire_raise('fl', 'lobby-1')] + [T.fire_reset('fl', d) for d in
+                                                                        ('lobby-1', 'lobby-2', 'gate-1')]:
+            col2.client.publish(t, b'', qos=1, retain=True).wait_for_publish(5)
         col2.close()

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from edgectl import commands, proto, secrets
+from edgectl import commands, fire, proto, secrets
 from edgectl import site as sitemod
 from edgectl.broker import Broker
 from edgectl.errors import EdgeError
@@ -39,12 +39,12 @@ devices:
 @pytest.fixture
 def secure(tmp_path):
     from edgectl.broker import free_port
-    port = free_port()
+    port = free_port(pair=True)
     site = tmp_path / 'site.yaml'
     site.write_text(SITE % port)
     s = sitemod.load_valid(site)
     sec, added = secrets.ensure(site, sorted(s.devices))
-    br = Broker(port=port, workdir=tmp_path / 'broker', site='sec', secrets=sec).start()
+    br = Broker(port=port, workdir=tmp_path / 'broker', site='sec', secrets=sec, raisers=fire.raisers(s)).start()
     yield site, s, sec, br
     br.stop()
 
@@ -65,7 +65,8 @@ def test_secrets_file_is_private_and_ignored_by_git(secure):
 
 
 def login(br, user, pw, name):
-    return connect(br.host, br.port, name, auth=(user, pw))
+    """A device logs in on the boards' listener, the control room and operators on theirs."""
+    return connect(br.host, br.port if user.startswith('lobby') else br.room_port, name, auth=(user, pw))
 
 
 def test_acl_keeps_each_device_to_its_own_topics(secure):
@@ -74,7 +75,7 @@ def test_acl_keeps_each_device_to_its_own_topics(secure):
         connect(br.host, br.port, 'anon')                              # anonymous: refused
     with pytest.raises(EdgeError):
         login(br, 'lobby-1', 'wrong', 'bad')
-    room = Collector(br.host, br.port, [T.site_filter('sec')], 'room',
+    room = Collector(br.host, br.room_port, [T.site_filter('sec')], 'room',
                      auth=(sec['room']['user'], sec['room']['password']))
     got = []
     dev1 = login(br, 'lobby-1', sec['devices']['lobby-1']['mqtt_password'], 'd1')
@@ -107,7 +108,7 @@ def board(secure, tmp_path):
                  secret=secrets.board_file(sec, 'lobby-1')).start()
     sup = Supervisor([b])
     auth = (sec['room']['user'], sec['room']['password'])
-    col = Collector(br.host, br.port, [T.site_filter('sec')], 'room', auth=auth)
+    col = Collector(br.host, br.room_port, [T.site_filter('sec')], 'room', auth=auth)
     io = SimIO(b.io_port)
     try:
         yield b, col, io, auth
@@ -162,35 +163,43 @@ def test_board_logs_in_and_refuses_forged_replayed_and_unsigned_unlocks(secure, 
     assert io.get('front.lock') == 0
 
 
-def test_only_a_signed_fresh_fire_reset_relocks(secure, board):
-    from edgectl import fire
+def test_only_a_reset_signed_with_the_boards_own_key_relocks(secure, board):
     site, s, sec, br = secure
     b, col, io, auth = board
-    key = bytes.fromhex(sec['fire_key'])
+    key = secrets.cmd_key(sec, 'lobby-1')
+    other = secrets.cmd_key(sec, 'lobby-2')
 
     def wait_lock(v, t=5):
         return io.wait_value('front.lock', v, t)
+
+    def send(msgs):
+        for t, p in msgs:
+            col.client.publish(t, p, qos=1, retain=True).wait_for_publish(5)
     assert col.wait(lambda t, p: t == T.status('sec', 'lobby-1') and isinstance(p, dict) and p.get('online'), 10)
-    col.client.publish(T.site_fire('sec'), json.dumps({'active': True, 'by': 'room'}), qos=1, retain=True)
+    send(fire.messages('sec', True, 'room'))
     assert wait_lock(0), 'fire releases the lock'
     m = col.mark()
-    col.client.publish(T.site_fire('sec'), json.dumps({'active': False, 'by': 'intruder'}), qos=1, retain=True)
+    send(fire.reset_messages('sec', ['lobby-1'], 'intruder'))                   # unsigned
     assert col.event('system.site_fire_rejected', 5, m), b.log_tail()
-    assert not wait_lock(1, 1.0), 'an unsigned reset relocked the doors'
-    reset = commands.signed({'active': False, 'by': 'guard'}, 'sec', '_site/fire', key)
-    col.client.publish(T.site_fire('sec'), json.dumps(reset), qos=1, retain=True)
+    send(fire.reset_messages('sec', ['lobby-1'], 'intruder', {'lobby-1': other}))   # another board's key
+    assert not wait_lock(1, 1.0), 'a reset not signed with its own key relocked the door'
+    reset = fire.reset_messages('sec', ['lobby-1'], 'guard', {'lobby-1': key})
+    send(reset)
     assert wait_lock(1), 'the signed reset relocks'
-    col.client.publish(T.site_fire('sec'), json.dumps({'active': True, 'by': 'room'}), qos=1, retain=True)
+    send(fire.messages('sec', True, 'room'))
     assert wait_lock(0)
+    send([(t, p.replace('"guard"', '"guard" ')) for t, p in reset[1:]])      # recorded and replayed
+    assert not wait_lock(1, 1.0), 'a replayed reset relocked the door'
     m = col.mark()
-    col.client.publish(T.site_fire('sec'), json.dumps(reset), qos=1, retain=True)   # recorded and replayed
+    ctr = json.loads(reset[1][1])['ctr']
+    send(fire.reset_messages('sec', ['lobby-1'], 'guard', {'lobby-1': key}, now_ms=ctr - 5))   # an older one
     r = col.event('system.site_fire_rejected', 5, m)
-    assert r and 'replayed' in r[2]['err']
+    assert r and 'replayed' in r[2]['err'], r
     assert not wait_lock(1, 1.0)
     from edgectl import mqttc
     mqttc.DEFAULT_AUTH = auth       # as the CLI logs in as the control room
     try:
-        applied = fire.publish(br.host, br.port, 'sec', False, 'guard', ['lobby-1'], 5, fire_key=key)
+        applied = fire.publish(br.host, br.room_port, 'sec', False, 'guard', ['lobby-1'], 5, keys={'lobby-1': key})
     finally:
         mqttc.DEFAULT_AUTH = None
     assert applied == {'lobby-1': True} and wait_lock(1), 'edgectl fire reset signs by itself'
@@ -210,7 +219,7 @@ def test_operators_log_in_as_themselves_and_a_removed_one_is_locked_out(secure, 
     assert edgectl('operator', 'add', 'lobby-1', env=env).returncode == 2, 'a device name is taken'
     assert edgectl('operator', 'add', 'bob', env=dict(env, EDGE_OPERATOR_PASSWORD='short')).returncode == 2
     time.sleep(0.3)
-    ann = Collector(br.host, br.port, [T.site_filter('sec')], 'ann', auth=('ann', 'ann-correct-horse'))
+    ann = Collector(br.host, br.room_port, [T.site_filter('sec')], 'ann', auth=('ann', 'ann-correct-horse'))
     try:
         room = login(br, sec['room']['user'], sec['room']['password'], 'room')
         room.publish(T.evt('sec', 'lobby-1', 'front'), '{"seq": 9}', qos=1).wait_for_publish(5)

@@ -1,0 +1,111 @@
+# Site-wide fire linkage on one board (GB 50116-2013 4.10.3): while the site is in fire every
+# door releases and every barrier opens and stays open.
+#
+#   raise  topics.fire_raise(site, who), retained, from a board with a fire input (the broker's
+#          ACL lets no other board write one) or the control room: {"active": true, "after": R}
+#          where R is the newest reset the raiser knew.
+#   reset  topics.fire_reset(site, device), retained, from the control room, for this board only:
+#          {"active": false, "ctr": C, "by", "sig"} signed with this board's own key (signing.py),
+#          C rising (the control room's clock in ms). Another board's key cannot make it.
+#
+# The site is in fire once a raise is heard whose R is not older than the last reset this
+# board accepted; only a newer reset for this board ends it, and not while a raise newer than
+# that reset is known. The state and the last reset survive reboots (fire.json).
+import json
+import config
+import strictjson
+import signing
+import topics
+from clock import wall_ms
+
+FILE = 'fire.json'
+CTRL = '_site/fire'       # what a reset's signature covers besides this board's name
+
+
+class SiteFire:
+    def __init__(self, site, device, key=None, path=FILE, ctr_path='fire_ctr.json'):
+        self.path = path
+        self.device = device
+        self.raises = topics.fire_raise(site, '')
+        self.reset_topic = topics.fire_reset(site, device)
+        self.verifier = v = signing.Verifier(key, device, ctr_path) if key else None
+        try:
+            d = config.read_json(path)
+            self.active = d.get('active') is True
+            self.by = d.get('by')
+            r = d.get('reset')
+            self.reset = r if isinstance(r, int) and not isinstance(r, bool) else 0   # last reset accepted
+        except (OSError, ValueError, AttributeError):
+            self.active, self.by, self.reset = False, None, 0
+        if v is not None and not v.known:
+            # fire.json vouches for the last reset too: a board whose counter copies are lost
+            # (or a new board) still takes the control room's next reset. A replayed older
+            # reset cannot end a newer fire: that fire's raise carries a newer 'after'.
+            v.known, v.last = True, max(v.last, self.reset)
+        self.newest = -1          # the newest R of the raises heard since boot
+        self.seen = 0             # the newest reset seen for this board, taken or refused
+        self.out = None           # this board's own raise, waiting to be published (its 'by')
+
+    def message(self, topic, payload):
+        """A raise or a reset heard: (event fields for system.site_fire or None, why it was
+        refused or None). self.active is the state afterwards."""
+        if not payload:
+            return None, None     # deleted on the broker: the state holds until a reset
+        reset = topic == self.reset_topic
+        try:
+            f = strictjson.loads(payload)     # MicroPython's json alone takes '{"active" false}'
+            n = f.get('ctr' if reset else 'after')
+            if f.get('active') is not (not reset) or not isinstance(n, int) or isinstance(n, bool) \
+                    or n < (1 if reset else 0):
+                raise ValueError
+        except (ValueError, AttributeError, TypeError):
+            return None, 'malformed fire ' + ('reset' if reset else 'raise')
+        by = f.get('by')
+        by = by[:64] if isinstance(by, str) and by else None
+        if not reset:
+            if n > self.newest:
+                self.newest = n
+            if self.active or n < self.reset:
+                return None, None     # in fire already, or raised before the last reset accepted here
+            return self._set(True, by or topic[len(self.raises):]), None
+        if n == self.reset:
+            return None, None     # the retained copy of the reset accepted last
+        if n > self.seen:         # the control room has reset up to here, whatever this board makes of it
+            self.seen = n
+        if self.verifier is not None:
+            # no clock test: a retained reset waits on the broker for a board that was offline
+            err = self.verifier.check(CTRL, f)
+            if err:
+                return None, err
+        elif n < self.reset:
+            return None, 'stale counter'
+        self.reset = n
+        if self.newest >= n:      # a raise newer than this reset holds the fire state
+            return self._set(True, self.by), None
+        return self._set(False, by or 'control room'), None
+
+    def raise_own(self, by):
+        """This board's fire input reports fire: the site is in fire here at once, and the raise
+        waits to be published. Event fields, or None when the site was in fire already."""
+        if self.active:
+            return None
+        self.out = by
+        return self._set(True, by)
+
+    def pending(self):
+        """(topic, payload) of this board's raise to publish, or None. R is the newest reset
+        seen, taken now: a raise the control room could not know of is newer than every reset it
+        has sent, also one this board refused (a wrong key must not get its fires ignored)."""
+        if self.out is None:
+            return None
+        return self.raises + self.device, json.dumps({'active': True, 'by': self.out, 'ts': wall_ms(),
+                                                      'after': self.seen if self.seen > self.reset else self.reset})
+
+    def _set(self, active, by):
+        self.active = active
+        self.by = by
+        try:
+            config.write_json(self.path, {'active': active, 'by': by, 'reset': self.reset})
+        except OSError:
+            pass
+        return {'active': active, 'by': by}
