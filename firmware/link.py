@@ -7,6 +7,7 @@ import random
 from clock import ticks_ms, ticks_diff
 import mqtt
 import topics
+from settings import get
 
 BACKOFF_MIN_MS = 500
 CA_FILE = 'ca.der'      # the site CA (DER), written over serial with the secrets
@@ -42,15 +43,15 @@ class Link:
         self.t_cfg = topics.cfg(site, dev)
         self.t_fire = topics.site_fire(site)
         self.client = mqtt.Client(
-            site + '/' + dev, b['host'], b['port'], keepalive=cfg.get('keepalive_s', 30),
+            site + '/' + dev, b['host'], b['port'], keepalive=get(cfg, 'keepalive_s'),
             will=(self.t_status, b'{"online": false}', 1, True),
             user=app.secrets.get('mqtt_user') or b.get('user'),
             password=app.secrets.get('mqtt_password') or b.get('password'),
-            on_message=self._on_message, timeout_ms=cfg.get('net_timeout_ms', 5000),
+            on_message=self._on_message, timeout_ms=get(cfg, 'net_timeout_ms'),
             ssl=self._tls(b))
-        self.tele_ms = cfg.get('tele_s', 60) * 1000
-        self.backoff_max = cfg.get('backoff_max_s', 10) * 1000
-        self.ntp = cfg.get('ntp_host', 'pool.ntp.org')
+        self.tele_ms = get(cfg, 'tele_s') * 1000
+        self.backoff_max = get(cfg, 'backoff_max_s') * 1000
+        self.ntp = get(cfg, 'ntp_host')
         self.acks_dropped = 0   # acks that could not be written (link lost meanwhile)
         self._sent = 0          # seq of the event last sent and not yet acknowledged
         self._kick = asyncio.Event()
