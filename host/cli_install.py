@@ -5,7 +5,7 @@ import json
 import sys
 
 from .errors import EdgeError
-from .cli_common import _site_path, _broker_for
+from .cli_common import _site_path, _broker_for, _site_secrets
 
 
 def cmd_config(a):
@@ -49,7 +49,7 @@ def _config_args(a, usage):
 
 
 def _config_push(a):
-    from . import site as sitemod
+    from . import secrets, site as sitemod
     from .configpush import push_mqtt
     device = _config_args(a, '[SITE.yaml] DEVICE')
     if a.via == 'serial':
@@ -61,7 +61,8 @@ def _config_push(a):
     print('pushing rev %s to %s via MQTT; the board tries it, and keeps it once it has run %d s '
           'and reached the broker' % (cfg['rev'], device, cfg['healthy_s']), file=sys.stderr, flush=True)
     tick = (lambda t: print('\r  waiting for %s: %3.0f s' % (device, t), end='', file=sys.stderr, flush=True))
-    verdict = push_mqtt(host, port, site, cfg, timeout, None if a.json else tick)
+    key = secrets.cmd_key(_site_secrets(a), device)     # signed like unlock when the site has keys
+    verdict = push_mqtt(host, port, site, cfg, timeout, None if a.json else tick, key=key)
     if not a.json:
         print(file=sys.stderr)
     if a.json:
