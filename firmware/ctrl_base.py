@@ -173,7 +173,7 @@ class Controller:
                 if sig in self.outputs:
                     pins[sig] = 0 if self.outputs[sig] else 1
             if pins:
-                s['pin_levels'] = pins
+                s['inverted_pins'] = pins
         if self.error:
             s['error'] = self.error
         return s

@@ -44,7 +44,7 @@ def main():
         bootlog.note_reset('crash')
         return 3
     if damaged:
-        app.event('system.config_damaged', SEV_WARN, {'err': damaged['err'][:160], 'running': damaged['used'],
+        app.event('system.config_damaged', SEV_WARN, {'err': damaged['err'][:160], 'rev': damaged['rev'],
                                                      'safe_mode': damaged['safe']})
     lk = link.Link(app, cfg)
     io.info['device'] = app.device

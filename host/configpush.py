@@ -14,7 +14,7 @@ from .mqttc import Collector
 from .proto import topics
 
 
-SIGNED_AS = '_cfg'       # firmware/config.py: the same name
+SIGNED_AS = '_cfg'       # firmware/config_push.py: the same name
 
 
 def message(cfg, key=None):
@@ -30,7 +30,7 @@ def push_mqtt(host, port, site, cfg, timeout, progress=None, key=None, auth=None
     """Publish the config (signed with `key`) and wait for the board's verdict event."""
     dev = cfg['device']
     rev = cfg['rev']
-    col = Collector(host, port, [topics.evt(site, dev, 'system'), topics.status(site, dev)], 'cfgpush', auth=auth)
+    col = Collector(host, port, [topics.evt(site, dev, 'system'), topics.status(site, dev)], 'config_push', auth=auth)
     try:
         m = col.mark()
         col.client.publish(topics.cfg(site, dev), json.dumps(message(cfg, key)), qos=1,

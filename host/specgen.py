@@ -2,6 +2,8 @@
 default and range as small tuples the board keeps in flash (the firmware has no defaults of
 its own). `tools/gen_settings_spec.py` writes it; tests/host/test_settings_spec.py checks the
 committed file is exactly what this produces from controllers.json now."""
+import json
+
 from .paths import FIRMWARE, PROTOCOLS
 
 OUT = FIRMWARE / 'settings_spec.py'
@@ -9,14 +11,25 @@ KINDS = {'int': 'i', 'num': 'n', 'bool': 'b', 'str': 's', 'schedule': 'w', 'date
 
 HEADER = """\
 # GENERATED from protocols/controllers.json by tools/gen_settings_spec.py: do not edit.
-# A setting: (key, kind, default, min, max). kind: 'i' whole number, 'n' number,
-# 'b' true/false (no range), 's' text (max: length), 'w' schedule windows [on_min, off_min,
-# day mask], 'd' day numbers (max: items). The key is the one the board's flat config uses.
-# SAFETY[i]: the signals of TYPES[i] whose inversion (active_low) needs invert_ack.
+# One line per setting: key kind default min max (default, min and max as JSON).
+# kind: i whole number, n number, b true/false (no range), s text (max: length),
+# w schedule windows [on_min, off_min, day mask], d day numbers (max: items). The key is
+# the one in the board's flat config. Text, not tuples: a few hundred bytes of heap.
+# SPEC[0]: the device's settings, SPEC[1 + i]: those of TYPES[i], SPEC[-1]: ' type.signal '
+# for each signal whose inversion (active_low) needs invert_ack. Strings, not tuples of
+# names: every short string a module holds stays in the board's string table for good.
 """
 
 
+def _tok(v):
+    t = json.dumps(v)
+    if not t or any(ch.isspace() for ch in t):
+        raise ValueError('a setting value with white space cannot go in the spec: %r' % (v,))
+    return t
+
+
 def row(key, s):
+    """(key, kind, default, min, max) in the board's terms."""
     kind = KINDS[s['type']]
     if kind == 'b':
         lo = hi = None
@@ -26,31 +39,27 @@ def row(key, s):
         lo, hi = 0, s['max_items']
     else:
         lo, hi = s['min'], s['max']
-    default = s['default']
-    if kind in ('w', 'd'):
-        default = ()            # the board's flat form; a list default would be built at import
-    return (s.get('flat_key', key), kind, default, lo, hi)
+    return (s.get('flat_key', key), kind, [] if kind in ('w', 'd') else s['default'], lo, hi)
 
 
-def _rows(settings):
-    return ''.join('    %r,\n' % (row(k, s),) for k, s in settings.items())
+def _lines(settings):
+    """'\\nkey kind default min max' per setting, one string (each line starts with \\n)."""
+    return ''.join('\n' + ' '.join([r[0], r[1]] + [_tok(v) for v in r[2:]])
+                   for r in (row(k, s) for k, s in settings.items()))
 
 
 def render(defs):
     types = list(defs['types'])
-    out = [HEADER, '\nDEVICE = (\n', _rows(defs['device_settings']), ')\n',
-           '\nTYPES = %r\n' % (tuple(types),), '\nSETTINGS = (\n']
+    out = [HEADER, '\nTYPES = %r\n' % (tuple(types),), '\nSPEC = (\n',
+           '    %r,\n' % (_lines(defs['device_settings']) + '\n')]
     for t in types:
-        out += ['  (  # %s\n' % t, _rows(defs['types'][t]['settings']), '  ),\n']
-    out.append(')\n\nSAFETY = (\n')
-    for t in types:
-        out.append('    %r,\n' % (tuple(defs['types'][t].get('safety_signals', ())),))
-    out.append(')\n')
+        out.append('    %r,\n' % (_lines(defs['types'][t]['settings']) + '\n'))
+    out.append('    %r,\n)\n' % (' %s ' % ' '.join('%s.%s' % (t, s) for t in types
+                                                       for s in defs['types'][t].get('safety_signals', ())),))
     return ''.join(out)
 
 
 def load_defs():
-    import json
     with open(PROTOCOLS / 'controllers.json') as f:
         return json.load(f)
 

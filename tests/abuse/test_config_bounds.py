@@ -137,8 +137,8 @@ def test_an_acknowledged_inversion_is_journaled_and_state_shows_the_pin(site_boa
     ev = col.event('system.signal_inverted', 10, m, target='front', signal='lock')
     assert ev and ev[2]['pin'] == 25 and ev[2]['sev'] == 'warn'
     st = col.wait(lambda t, p: t == T.state('ab', 'gate-1', 'front') and isinstance(p, dict)
-                  and 'pin_levels' in p, 10, m)
-    assert st and st[2]['lock'] == 'locked' and st[2]['pin_levels'] == {'lock': 0}
+                  and 'inverted_pins' in p, 10, m)
+    assert st and st[2]['lock'] == 'locked' and st[2]['inverted_pins'] == {'lock': 0}
     io = SimIO(b.io_port)
     try:
         assert io.get('front.lock') == 1        # the logical value; the pin is driven low
@@ -162,8 +162,8 @@ def test_a_truncated_config_falls_back_to_the_last_good_one_else_safe_mode_onlin
     abuse.input(refused=bool(back))
     assert back, b.log_tail()
     ev = col.event('system.config_damaged', 10, m)
-    assert ev and ev[2]['running'] == rev and ev[2]['safe_mode'] is False and 'not valid JSON' in ev[2]['err']
-    assert (b.fs / 'config.bad').exists() and json.loads((b.fs / 'config.json').read_text())['rev'] == rev
+    assert ev and ev[2]['rev'] == rev and ev[2]['safe_mode'] is False and 'not valid JSON' in ev[2]['err']
+    assert (b.fs / 'config.damaged').exists() and json.loads((b.fs / 'config.json').read_text())['rev'] == rev
     b.stop()
     for f in ('config.json', 'config.good'):                                 # both damaged
         t = (b.fs / f).read_text()
