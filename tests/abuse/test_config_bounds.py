@@ -5,6 +5,9 @@ protocols/controllers.json's bounds, and a safety signal inverted without invert
 keeps its config and stays online. A truncated config.json falls back to the last good
 config, else safe mode, online."""
 import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -106,6 +109,12 @@ def test_config_pushes_outside_the_bounds_are_refused_and_the_board_keeps_its_co
     rej = col.event('system.config_rejected', 10, m, rev='abuse-plain')
     abuse.input(refused=bool(rej))
     assert rej and 'unsigned' in rej[2]['err']
+    for junk in (b'{"rev": "abuse-junk", "cfg": ', b'[1, 2'):       # malformed JSON says so (finding 12)
+        m = col.mark()
+        col.client.publish(T.cfg('ab', 'gate-1'), junk, qos=1, retain=True)
+        rej = col.wait(lambda t, p: isinstance(p, dict) and p.get('type') == 'system.config_rejected', 10, m)
+        abuse.input(refused=bool(rej))
+        assert rej and 'not valid JSON (malformed)' in rej[2]['err'], rej
     time.sleep(0.5)
     offline = offline_seen(col, m0)
     abuse.went_offline(offline)
@@ -126,14 +135,20 @@ def test_config_pushes_outside_the_bounds_are_refused_and_the_board_keeps_its_co
     assert online(col, m0, rev=good['rev'])
 
 
-def test_an_acknowledged_inversion_is_journaled_and_state_shows_the_pin(site_board, abuse):
+def test_an_acknowledged_inversion_is_journaled_and_state_shows_the_pin(site_board, abuse, tmp_path):
     s, sec, br, b, col, auth = site_board
     assert online(col), b.log_tail()
-    text = (SITE % br.port).replace('debounce_ms: 20}', 'debounce_ms: 20, active_low: [lock], invert_ack: [lock]}')
-    cfg = sitemod.device_config(sitemod.parse(text, 'x.yaml'), 'gate-1')
+    site = tmp_path / 'site.yaml'       # the site file beside its secrets: `edgectl config push` signs
+    site.write_text(site.read_text().replace('debounce_ms: 20}', 'debounce_ms: 20, active_low: [lock]}'))
+    r = subprocess.run([sys.executable, '-m', 'edgectl.cli', 'config', 'validate', str(site)], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 2 and 'invert_ack: [lock]' in r.stderr, r.stderr
+    site.write_text(site.read_text().replace('active_low: [lock]}', 'active_low: [lock], invert_ack: [lock]}'))
     m = col.mark()
-    verdict = configpush.push_mqtt(br.host, br.port, 'ab', cfg, 30, key=secrets.cmd_key(sec, 'gate-1'), auth=auth)
-    assert verdict['type'] == 'system.config_applied', verdict
+    r = subprocess.run([sys.executable, '-m', 'edgectl.cli', 'config', 'push', str(site), 'gate-1', '--timeout', '30'],
+                       capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                       env=dict(os.environ, EDGECTL_MQTT_USER=auth[0], EDGECTL_MQTT_PASSWORD=auth[1]))
+    assert r.returncode == 0 and 'runs config rev' in r.stdout, r.stdout + r.stderr + b.log_tail()
     ev = col.event('system.signal_inverted', 10, m, target='front', signal='lock')
     assert ev and ev[2]['pin'] == 25 and ev[2]['sev'] == 'warn'
     st = col.wait(lambda t, p: t == T.state('ab', 'gate-1', 'front') and isinstance(p, dict)
