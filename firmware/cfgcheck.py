@@ -64,10 +64,11 @@ def check(cfg):
 def ranges(cfg, ctype=None):
     """None when every declared setting present in cfg has its kind and range, else why not."""
     for line in SPEC[0 if ctype is None else 1 + TYPES.index(ctype)].split('\n'):
-        v = cfg.get(line.split(' ')[0]) if line else None
+        key = line.split(' ')[0]
+        v = cfg.get(key) if key else None
         if v is None:
             continue
-        key, kind, _, lo, hi = spec(line.split(' ')[0], ctype)
+        _, kind, _, lo, hi = spec(key, ctype)
         if kind == 'b':
             if v is not True and v is not False:
                 return '%s must be true or false' % key

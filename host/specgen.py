@@ -1,6 +1,6 @@
 """firmware/settings_spec.py, generated from protocols/controllers.json: every setting's
-default and range as small tuples the board keeps in flash (the firmware has no defaults of
-its own). `tools/gen_settings_spec.py` writes it; tests/host/test_settings_spec.py checks the
+default and range as text the board reads at need (the firmware has no defaults of its
+own, and text costs far less heap than tuples). `tools/gen_settings_spec.py` writes it; tests/host/test_settings_spec.py checks the
 committed file is exactly what this produces from controllers.json now."""
 import json
 
