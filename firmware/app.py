@@ -345,7 +345,7 @@ class App:
         key = self.secrets.get('cmd_key')
         try:
             new = config.receive(payload, self.rev, _unhex(key) if key else None, self.site, self.device)
-        except config.ConfigError as e:     # (a refused rev is remembered by cfgpush)
+        except config.ConfigError as e:     # (a refused rev is remembered by config_push)
             self.event('system.config_rejected', SEV_WARN, {'rev': short(e.rev, 64) if e.rev else e.rev,
                                                              'err': short(e), 'kept': self.rev})
             return

@@ -155,7 +155,7 @@ def safe(cfg):
     if not isinstance(cfg, dict):
         return None
     out = {'site': cfg.get('site'), 'device': cfg.get('device'), 'broker': cfg.get('broker'),
-           'rev': cfg.get('rev'), 'controllers': None}
+           'rev': None, 'controllers': None}       # no rev: it runs none, and takes any push
     ok = []
     for c in cfg.get('controllers') if isinstance(cfg.get('controllers'), list) else ():
         if isinstance(c, dict):

@@ -33,6 +33,7 @@ def main():
     damaged = config.recovered      # config.json was damaged: running the last good one, or safe
     if damaged and damaged['safe']:
         safe = 'no usable config: ' + damaged['err']
+        log.short = 0       # not a crash: the next boot (a pushed config) runs normally
     try:
         app, io = _build(cfg, log, reset or hal.reset_cause(), safe, trial)
     except Exception as e:

@@ -198,3 +198,9 @@ def test_a_truncated_config_falls_back_to_the_last_good_one_else_safe_mode_onlin
         assert io.get('arm.motor_up') == 0 and io.get('arm.motor_down') == 0
     finally:
         io.close()
+    # online, it takes a pushed config (the same site file) and leaves safe mode
+    good = sitemod.device_config(s, 'gate-1')
+    m = col.mark()
+    verdict = configpush.push_mqtt(br.host, br.port, 'ab', good, 30, key=secrets.cmd_key(sec, 'gate-1'), auth=auth)
+    assert verdict['type'] == 'system.config_applied', verdict
+    assert online(col, m, rev=good['rev'], safe_mode=None)
