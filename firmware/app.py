@@ -10,6 +10,7 @@ import config
 import hal
 import command
 import controllers
+import settings
 import signing
 import strictjson
 from fire import SiteFire
@@ -51,9 +52,9 @@ class App:
         self.site = cfg['site']
         self.device = cfg['device']
         self.rev = cfg.get('rev')
-        self.debug = cfg.get('debug', False)
-        self.tick_ms = cfg.get('tick_ms', 10)
-        self.events = Outbox('outbox.log', cfg.get('outbox_max', 200))
+        self.debug = settings.get(cfg, 'debug')
+        self.tick_ms = settings.get(cfg, 'tick_ms')
+        self.events = Outbox('outbox.log', settings.get(cfg, 'outbox_max'))
         self.rejects = RateLimit(5, 10000)   # a command flood cannot fill the outbox
         self.ctrls = {}
         self.wired = {}      # ctrl name -> list of (sig, Signal) inputs
@@ -78,7 +79,11 @@ class App:
 
     def _boot_events(self):
         self.event('system.boot', SEV_INFO, {'boot': self.log.boots, 'reset': self.reset, 'fw': FW,
-                                             'rev': self.rev, 'safe_mode': self.safe_mode})
+                                             'rev': self.rev, 'safe_mode': bool(self.safe_mode)})
+        for c in self.cfg['controllers']:      # acknowledged inversions of safety signals: every boot
+            for sig in c.get('invert_ack') or ():
+                self.event('system.signal_inverted', SEV_WARN, {'target': c['name'], 'signal': sig,
+                                                                'pin': c['pins'].get(sig)})
         r = config.take_result()
         if r:
             if r.get('ok'):
@@ -91,7 +96,8 @@ class App:
             self.log.safe_alarm = True
             self.log.save()
             self.event('system.safe_mode', SEV_ALARM, {'active': True, 'boots': self.log.short - 1,
-                                                       'why': 'boots in a row died young'})
+                                                       'why': short(self.safe_mode) if isinstance(self.safe_mode, str)
+                                                       else 'boots in a row died young'})
 
     def _add(self, c):
         cls = controllers.load(c['type'])
@@ -297,33 +303,20 @@ class App:
 
     # --- config updates ---------------------------------------------------------------------
     def config_update(self, payload):
-        """A `cfg` message: check it, keep it beside the good config, reboot into a trial."""
+        """A `cfg` message: check it (signature, ranges), keep it beside the good config,
+        reboot into a trial."""
         if not payload:
             return      # the retained config was cleared on the broker: keep running
+        key = self.secrets.get('cmd_key')
         try:
-            new = strictjson.loads(payload)
-        except ValueError as e:     # strict: a malformed config is named as such, not as 'no rev'
-            self.event('system.config_rejected', SEV_WARN, {'rev': None, 'err': short(e), 'kept': self.rev})
-            return
-        rev = new.get('rev') if isinstance(new, dict) else None
-        if rev is not None and (rev == self.rev or rev == config.last_rejected()):
-            return      # the retained copy of what we run, or of what we already refused
-        try:
-            if not isinstance(rev, str) or not rev:
-                raise config.ConfigError("config needs a 'rev' string")
-            config.check(new)
-            if new['site'] != self.site or new['device'] != self.device:
-                raise config.ConfigError('config is for %s/%s, this board is %s/%s' % (
-                    new['site'], new['device'], self.site, self.device))
-            config.dry_run(new)                # every controller must build
-        except Exception as e:
-            if rev:
-                config.remember_rejected(rev)
-            self.event('system.config_rejected', SEV_WARN, {'rev': short(rev, 64) if rev else rev,
+            new = config.receive(payload, self.rev, _unhex(key) if key else None, self.site, self.device)
+        except config.ConfigError as e:     # (a refused rev is remembered by config_push)
+            self.event('system.config_rejected', SEV_WARN, {'rev': short(e.rev, 64) if e.rev else e.rev,
                                                              'err': short(e), 'kept': self.rev})
             return
-        config.stage(new)
-        self.reboot('config')
+        if new is not None:
+            config.stage(new)
+            self.reboot('config')
 
     # --- reports ----------------------------------------------------------------------------
     def status(self):

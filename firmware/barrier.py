@@ -57,11 +57,11 @@ class Barrier(Controller):
 
     def __init__(self, name, cfg):
         Controller.__init__(self, name, cfg)
-        self.travel_ms = int(self.num('travel_timeout_s', 15) * 1000)
-        self.dead_ms = int(self.num('reverse_dead_ms', 300))
-        self.eye_ms = int(self.num('eye_test_ms', 500))
-        self.auto_ms = int(self.num('auto_close_s', 30) * 1000)
-        self.max_obs = int(self.num('max_obstructions', 2))
+        self.travel_ms = int(self.num('travel_timeout_s') * 1000)
+        self.dead_ms = int(self.num('reverse_dead_ms'))
+        self.eye_ms = int(self.num('eye_test_ms'))
+        self.auto_ms = int(self.num('auto_close_s') * 1000)
+        self.max_obs = int(self.num('max_obstructions'))
         self.st = UNKNOWN
         self.since = 0            # when the current state began
         self.fault = None         # reason of the active barrier.fault

@@ -1,6 +1,7 @@
 # What every controller shares: inputs through debouncers, outputs as a dict the runtime
 # applies, events queued for the event path, explicit state transitions, command dispatch.
 from debounce import Debounce
+import settings
 import supervision
 
 SEV_INFO = 'info'
@@ -19,7 +20,7 @@ class Controller:
     OPTIONAL = ()      # inputs/outputs that may be left unwired
     SAFE = {}          # output -> value on any error
     DEBOUNCE = 'debounce_ms'
-    FAST = {}          # input -> its own debounce setting (default 0: react on the edge)
+    FAST = {}          # input -> its own debounce setting, or None: no debounce (react on the edge)
     SIGNED = ()        # ops that need a signed command when the board has a key (signing.py)
     boot = 0           # the board's boot count (the runtime sets it): ids unique across reboots
     online = False     # the board reaches the broker (the runtime keeps it current)
@@ -48,10 +49,11 @@ class Controller:
         self.events = []
         self.changed = True   # state snapshot needs publishing
         self.error = None
-        ms = cfg.get(self.DEBOUNCE, 50)
+        ms = self.num(self.DEBOUNCE)
         self._deb = {}
         for sig in self.INPUTS:
-            self._deb[sig] = Debounce(cfg.get(self.FAST[sig], 0) if sig in self.FAST else ms)
+            fast = self.FAST.get(sig, self.DEBOUNCE)
+            self._deb[sig] = Debounce(self.num(fast) if fast else 0)
         for sig in self.OUTPUTS:
             self.outputs[sig] = self.SAFE.get(sig, 0)
         self._sup = {}
@@ -168,6 +170,14 @@ class Controller:
     def snapshot(self):
         s = self.state()
         s['type'] = self.TYPE
+        low = self.cfg.get('active_low')
+        if low:     # the physical truth of inverted outputs: the pin's level beside the logical state
+            pins = {}
+            for sig in low:
+                if sig in self.outputs:
+                    pins[sig] = 0 if self.outputs[sig] else 1
+            if pins:
+                s['inverted_pins'] = pins
         if self.error:
             s['error'] = self.error
         return s
@@ -195,13 +205,14 @@ class Controller:
         self.changed = True
         return new
 
-    def setting(self, key, default):
-        v = self.cfg.get(key, default)
-        return default if v is None else v
+    def setting(self, key):
+        """A setting of this controller: its value in the config, else the default that
+        protocols/controllers.json declares (settings_spec)."""
+        return settings.get(self.cfg, key, self.TYPE)
 
-    def num(self, key, default):
+    def num(self, key):
         """A numeric setting; a wrong type is refused with its name (never half-applied)."""
-        v = self.setting(key, default)
+        v = self.setting(key)
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ControllerError('%s must be a number' % key)
         return v

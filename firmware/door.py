@@ -9,6 +9,7 @@
 from compat import const
 from clock import ticks_diff
 from ctrl_base import Controller, SEV_INFO
+import settings
 
 LOCKED = const(0)
 UNLOCKED = const(1)
@@ -26,8 +27,6 @@ LOCK_T = (
 )
 DOOR_T = ((CLOSED, OPEN), (OPEN, HELD), (OPEN, CLOSED), (HELD, CLOSED))
 
-MAX_UNLOCK_S = const(3600)
-
 
 class Door(Controller):
     TYPE = 'door'
@@ -39,19 +38,19 @@ class Door(Controller):
     @classmethod
     def safe_values(cls, cfg):
         # fail-safe doors (the default) release on error; fail-secure doors stay locked
-        return {'lock': 0 if cfg.get('fail_safe', True) else 1, 'buzzer': 0}
+        return {'lock': 0 if settings.get(cfg, 'fail_safe', 'door') else 1, 'buzzer': 0}
 
     @classmethod
     def supervised_inputs(cls, cfg):
         # a contact line with an end-of-line resistor is read through the line supervisor
-        return ('contact',) if cfg.get('contact_eol') else ()
+        return ('contact',) if settings.get(cfg, 'contact_eol', 'door') else ()
 
     def __init__(self, name, cfg):
         Controller.__init__(self, name, cfg)
-        self.held_ms = int(self.num('held_open_s', 30) * 1000)
-        pre = int(self.num('prealarm_s', 10) * 1000)
+        self.held_ms = int(self.num('held_open_s') * 1000)
+        pre = int(self.num('prealarm_s') * 1000)
         self.pre_ms = self.held_ms - pre if 0 < pre < self.held_ms else -1
-        self.unlock_ms = int(self.num('unlock_s', 5) * 1000)
+        self.unlock_ms = int(self.num('unlock_s') * 1000)
         self.lock = LOCKED
         self.door = CLOSED
         self.forced = False
@@ -171,8 +170,9 @@ class Door(Controller):
     # --- commands -----------------------------------------------------------------------
     def cmd_unlock(self, args, now):
         s = args.get('s', self.unlock_ms // 1000)
-        if not isinstance(s, int) or isinstance(s, bool) or s < 1 or s > MAX_UNLOCK_S:
-            return "'s' must be whole seconds 1..%d" % MAX_UNLOCK_S
+        hi = settings.spec('unlock_s', 'door')[4]       # s= has unlock_s's safety bound
+        if not isinstance(s, int) or isinstance(s, bool) or s < 1 or s > hi:
+            return "'s' must be whole seconds 1..%d" % hi
         if self.lock == RELEASED:
             return None  # already released by the fire input
         self._unlock(now, 'cmd', s * 1000)

@@ -4,14 +4,15 @@
 import asyncio
 from clock import ticks_ms, ticks_diff
 import config
+from settings import get
 from ctrl_base import SEV_ALARM
 
 
 async def run(app, link, io):
     cfg = app.cfg
-    wdt_ms = cfg.get('watchdog_ms', 8000)
-    healthy_ms = cfg.get('healthy_s', 60) * 1000
-    trial_max_ms = cfg.get('trial_s', 300) * 1000
+    wdt_ms = get(cfg, 'watchdog_ms')
+    healthy_ms = get(cfg, 'healthy_s') * 1000
+    trial_max_ms = get(cfg, 'trial_s') * 1000
     wdt = io.watchdog(wdt_ms) if wdt_ms else None
     period = min(500, (wdt_ms or 2000) // 4)
     last = app.loops

@@ -59,9 +59,9 @@ class Intercom(Controller):
 
     def __init__(self, name, cfg):
         Controller.__init__(self, name, cfg)
-        self.ring_ms = int(self.num('ring_timeout_s', 60) * 1000)
-        self.talk_ms = int(self.num('talk_timeout_s', 180) * 1000)
-        self.strike_ms = int(self.num('strike_s', 5) * 1000)
+        self.ring_ms = int(self.num('ring_timeout_s') * 1000)
+        self.talk_ms = int(self.num('talk_timeout_s') * 1000)
+        self.strike_ms = int(self.num('strike_s') * 1000)
         self.st = IDLE
         self.strike = SHUT
         self.call_id = None

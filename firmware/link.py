@@ -10,6 +10,7 @@ from ctrl_base import SEV_WARN
 from ratelimit import RateLimit
 import mqtt
 import topics
+from settings import get
 
 BACKOFF_MIN_MS = 500
 MSG_MIN, MSG_MAX = 2048, 16384   # the largest message taken: 1/32 of the free heap, in these bounds
@@ -47,15 +48,15 @@ class Link:
         self.max_msg = max_msg()
         self.too_big = RateLimit(3, 10000)   # reports of oversized cfg/fire messages
         self.client = mqtt.Client(
-            topics.CLIENT_PREFIX + site + '/' + dev, b['host'], b['port'], keepalive=cfg.get('keepalive_s', 30),
+            topics.CLIENT_PREFIX + site + '/' + dev, b['host'], b['port'], keepalive=get(cfg, 'keepalive_s'),
             will=(self.t_status, b'{"online": false}', 1, True),
             user=app.secrets.get('mqtt_user') or b.get('user'),
             password=app.secrets.get('mqtt_password') or b.get('password'),
-            on_message=self._on_message, timeout_ms=cfg.get('net_timeout_ms', 5000),
+            on_message=self._on_message, timeout_ms=get(cfg, 'net_timeout_ms'),
             ssl=self._tls(b), max_msg=self.max_msg, on_oversize=self._on_oversize)
-        self.tele_ms = cfg.get('tele_s', 60) * 1000
-        self.backoff_max = cfg.get('backoff_max_s', 10) * 1000
-        self.ntp = cfg.get('ntp_host', 'pool.ntp.org')
+        self.tele_ms = get(cfg, 'tele_s') * 1000
+        self.backoff_max = get(cfg, 'backoff_max_s') * 1000
+        self.ntp = get(cfg, 'ntp_host')
         self.acks_dropped = 0   # acks that could not be written (link lost meanwhile)
         self._sent = 0          # seq of the event last sent and not yet acknowledged
         self._kick = asyncio.Event()

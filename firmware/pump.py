@@ -37,21 +37,21 @@ class Pump(Controller):
     ANALOG = ('level',)
     SAFE = {'pump': 0}
     DEBOUNCE = 'low_debounce_ms'
-    FAST = {'level': 'level_debounce_ms'}   # analog: hysteresis, not debounce
+    FAST = {'level': None}   # analog: hysteresis, not debounce
 
     def __init__(self, name, cfg):
         Controller.__init__(self, name, cfg)
-        self.restore_ms = int(self.num('restore_s', 1200) * 1000)
-        self.max_trips = int(self.num('max_trips', 3))
-        self.window_ms = int(self.num('trip_window_s', 3600) * 1000)
-        self.max_run_ms = int(self.num('max_run_s', 0) * 1000)
-        self.min_off_ms = int(self.num('min_off_s', 60) * 1000)
-        self.low_pct = self.num('low_pct', 20)
-        self.hyst = self.num('hysteresis_pct', 5)
-        self.high_pct = self.num('high_pct', 0)
-        self.tz = int(self.num('tz_offset_min', 0))
-        self.windows = cfg.get('schedule') or []
-        self.except_days = cfg.get('except_days') or []
+        self.restore_ms = int(self.num('restore_s') * 1000)
+        self.max_trips = int(self.num('max_trips'))
+        self.window_ms = int(self.num('trip_window_s') * 1000)
+        self.max_run_ms = int(self.num('max_run_s') * 1000)
+        self.min_off_ms = int(self.num('min_off_s') * 1000)
+        self.low_pct = self.num('low_pct')
+        self.hyst = self.num('hysteresis_pct')
+        self.high_pct = self.num('high_pct')
+        self.tz = int(self.num('tz_offset_min'))
+        self.windows = self.setting('schedule')
+        self.except_days = self.setting('except_days')
         self.st = OFF
         self.since = -10000000     # so the first start is not held by min_off_s
         self.stopped_at = None

@@ -8,6 +8,8 @@ import config
 import hal
 import link
 import health
+import settings
+from ctrl_base import SEV_WARN
 from app import App, Reboot, FW
 
 MAINTENANCE_MS = 600000
@@ -27,7 +29,11 @@ def main():
         print('edgectl: cannot start:', e)
         return 2
     reset = bootlog.take_reset(None)
-    safe = log.begin(cfg.get('safe_boots', 3))
+    safe = log.begin(settings.get(cfg, 'safe_boots'))
+    damaged = config.recovered      # config.json was damaged: running the last good one, or safe
+    if damaged and damaged['safe']:
+        safe = 'no usable config: ' + damaged['err']
+        log.short = 0       # not a crash: the next boot (a pushed config) runs normally
     try:
         app, io = _build(cfg, log, reset or hal.reset_cause(), safe, trial)
     except Exception as e:
@@ -38,17 +44,20 @@ def main():
         print('edgectl: crashed at boot:', repr(e))
         bootlog.note_reset('crash')
         return 3
+    if damaged:
+        app.event('system.config_damaged', SEV_WARN, {'err': damaged['err'][:160], 'rev': damaged['rev'],
+                                                     'safe_mode': damaged['safe']})
     lk = link.Link(app, cfg)
     io.info['device'] = app.device
     io.info_fn = lambda: {'seq': app.events.seq, 'outbox': len(app.events), 'dropped': app.events.dropped,
-                          'boot': log.boots, 'safe_mode': app.safe_mode, 'rev': app.rev,
+                          'boot': log.boots, 'safe_mode': bool(app.safe_mode), 'rev': app.rev,
                           'connects': lk.connects, 'acks_dropped': lk.acks_dropped}
     gc.collect()
     print('edgectl fw %s: %s/%s boot %d (%s)%s%s, heap used %d free %d' % (
         FW, app.site, app.device, log.boots, app.reset, ' SAFE MODE' if safe else '',
         (' trial ' + trial) if trial else '', gc.mem_alloc(), gc.mem_free()))
 
-    if cfg.get('console_locked') and hal.is_board():
+    if settings.get(cfg, 'console_locked') and hal.is_board():
         import micropython
         micropython.kbd_intr(-1)   # production: Ctrl-C on the console no longer stops the firmware
 

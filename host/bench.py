@@ -181,7 +181,6 @@ def reaction(trials=200, flood_per_s=200, progress=None):
         site = sitemod.parse(REACTION_SITE, 'bench-site.yaml')
         sitemod.validate(site)
         cfg = sitemod.device_config(site, 'gate-b', {'host': br.host, 'port': br.port})
-        cfg['controllers'][0]['max_obstructions'] = 1000000     # every trial obstructs one close
         b = SimBoard(cfg, Path(work) / 'gate-b')
         plant = b.plants[0]
         plant.travel = 30.0                  # a slow arm: each trial stays mid-travel
@@ -206,7 +205,8 @@ def reaction(trials=200, flood_per_s=200, progress=None):
             def run(label, n):
                 stops, revs = [], []
                 for i in range(n):
-                    m = len(watch.edges)
+                    m = len(watch.edges)     # every trial obstructs a close: reset the count (max_obstructions)
+                    cmd.publish(ctopic, json.dumps({'id': 'r-%d' % i, 'op': 'reset'}), qos=1)
                     cmd.publish(ctopic, json.dumps({'id': 'b-%d' % i, 'op': 'close'}), qos=1)
                     wait_edge('bar.motor_down', 1, m)
                     time.sleep(0.01)
@@ -283,7 +283,6 @@ def cutoff(trials=200, progress=None):
         site = sitemod.parse(CUTOFF_SITE, 'bench-site.yaml')
         sitemod.validate(site)
         cfg = sitemod.device_config(site, 'pump-b', {'host': br.host, 'port': br.port})
-        cfg['controllers'][0]['max_trips'] = 1000000       # every trial is a trip: no lockout here
         b = SimBoard(cfg, Path(work) / 'pump-b')
         b.plants = []                        # the bench drives low_level itself
         b.provision().start()
@@ -310,6 +309,8 @@ def cutoff(trials=200, progress=None):
                     raise EdgeError('the pump did not stop on low water:\n' + b.log_tail())
                 offs.append((e[3] - t0) / 1000)
                 io.set('pool.low_level', 0)
+                cmd.publish(topics.cmd('bench', 'pump-b', 'pool'), json.dumps({'id': 'r%d' % i, 'op': 'reset'}),
+                            qos=1)          # every trial is a trip: start the count afresh (max_trips)
                 if progress:
                     progress(i + 1, trials)
         finally:

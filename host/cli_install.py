@@ -5,7 +5,7 @@ import json
 import sys
 
 from .errors import EdgeError
-from .cli_common import _site_path, _broker_for
+from .cli_common import _site_path, _broker_for, _site_secrets
 
 
 def cmd_init(a):
@@ -61,7 +61,7 @@ def _config_args(a, usage):
 
 
 def _config_push(a):
-    from . import site as sitemod
+    from . import secrets, site as sitemod
     from .configpush import push_mqtt
     device = _config_args(a, '[SITE.yaml] DEVICE')
     if a.via == 'serial':
@@ -81,7 +81,8 @@ def _config_push(a):
             shown.add(int(t) // 10)
             print('  waiting for %s: %.0f s' % (device, t), file=sys.stderr, flush=True)
     shown = set()
-    verdict = push_mqtt(host, port, site, cfg, timeout, None if a.json else tick)
+    key = secrets.cmd_key(_site_secrets(a), device)     # signed like unlock when the site has keys
+    verdict = push_mqtt(host, port, site, cfg, timeout, None if a.json else tick, key=key)
     if not a.json and tty:
         print(file=sys.stderr)
     if a.json:

@@ -1,5 +1,11 @@
 """Push a device's config to a running board as the retained `cfg` message and wait for
-the board's verdict (system.config_applied or system.config_rejected)."""
+the board's verdict (system.config_applied or system.config_rejected).
+
+A config push is a safety command: the message is {"rev", "cfg": the flat config as JSON
+text, "ctr", "sig"}, signed with the device's command key like `unlock` (protocols/signing.py,
+for the pseudo controller `_cfg`); a board with a key refuses it unsigned, forged or replayed.
+Over the serial cable (physical access, which could reflash the board anyway) no signature
+is needed; the board checks ranges and inversions either way."""
 import json
 import time
 
@@ -8,13 +14,27 @@ from .mqttc import Collector
 from .proto import topics
 
 
-def push_mqtt(host, port, site, cfg, timeout, progress=None):
+SIGNED_AS = '_cfg'       # firmware/config_push.py: the same name
+
+
+def message(cfg, key=None):
+    """The `cfg` message for a flat config: signed when `key` (the device's command key)."""
+    body = {'rev': cfg['rev'], 'cfg': json.dumps(cfg, sort_keys=True, separators=(',', ':'))}
+    if key is None:
+        return body
+    from .commands import signed
+    return signed(body, cfg['device'], SIGNED_AS, key)
+
+
+def push_mqtt(host, port, site, cfg, timeout, progress=None, key=None, auth=None):
+    """Publish the config (signed with `key`) and wait for the board's verdict event."""
     dev = cfg['device']
     rev = cfg['rev']
-    col = Collector(host, port, [topics.evt(site, dev, 'system'), topics.status(site, dev)], 'cfgpush')
+    col = Collector(host, port, [topics.evt(site, dev, 'system'), topics.status(site, dev)], 'config_push', auth=auth)
     try:
         m = col.mark()
-        col.client.publish(topics.cfg(site, dev), json.dumps(cfg), qos=1, retain=True).wait_for_publish(5)
+        col.client.publish(topics.cfg(site, dev), json.dumps(message(cfg, key)), qos=1,
+                           retain=True).wait_for_publish(5)
         t0 = time.monotonic()
         verdict = None
         while verdict is None:

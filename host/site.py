@@ -11,7 +11,7 @@ import yaml
 from . import boards, proto
 from .errors import EdgeError
 
-FIXED_KEYS = ('name', 'type', 'pins', 'active_low')
+FIXED_KEYS = ('name', 'type', 'pins', 'active_low', 'invert_ack')
 DEVICE_KEYS = ('board', 'controllers')
 RESERVED = ('flash', 'psram', 'uart0', 'usb', 'ethernet')   # pin kinds a board profile may reserve
 
@@ -431,6 +431,11 @@ def _check_setting(site, path, key, val, spec):
     if t == 'str':
         if not isinstance(val, str):
             site.add(path, 'must be a string')
+        elif len(val) > spec['max_len']:
+            site.add(path, 'is %d characters long: at most %d' % (len(val), spec['max_len']))
+        return
+    if isinstance(val, list) and len(val) > spec.get('max_items', len(val)):
+        site.add(path, 'has %d items: at most %d' % (len(val), spec['max_items']))
         return
     if t == 'schedule':
         _check_schedule(site, path, val)
@@ -452,8 +457,10 @@ def _check_setting(site, path, key, val, spec):
     if isinstance(val, bool) or not isinstance(val, (int, float)) or (t == 'int' and not isinstance(val, int)):
         site.add(path, 'must be %s' % ('a whole number' if t == 'int' else 'a number'))
         return
-    if val < spec.get('min', val) or val > spec.get('max', val):
-        site.add(path, '%s is out of range %s..%s' % (val, spec.get('min'), spec.get('max')))
+    if not spec['min'] <= val <= spec['max']:       # also NaN
+        site.add(path, '%s is out of range %s..%s%s%s' % (
+            val, spec['min'], spec['max'], (' ' + spec['unit']) if spec.get('unit') not in (None, 'count') else '',
+            (' (a safety bound: %s)' % spec['why']) if spec.get('safety') else ''))
 
 
 def _check_device(site, defs, dev_id, dev):
@@ -502,9 +509,7 @@ def _check_pins(site, cp, c, tdef, board, used):
         if required and sig not in pins:
             site.add(cp + ('pins',), 'missing pin for %r (a %s needs: %s)' % (
                 sig, c['type'], ', '.join(s for s, r in signals.items() if r)))
-    for sig in c.get('active_low', []):
-        if sig not in signals:
-            site.add(cp + ('active_low',), 'unknown signal %r%s' % (sig, _suggest(sig, signals)))
+    _check_inversions(site, cp, c, tdef, signals)
     bname = board['name']
     for sig, pin in pins.items():
         pp = cp + ('pins', sig)
@@ -536,6 +541,22 @@ def _check_pins(site, cp, c, tdef, board, used):
             used[pin] = '%s.%s' % (c['name'], sig)
 
 
+def _check_inversions(site, cp, c, tdef, signals):
+    """active_low inverts signals at the pin; a safety signal inverted needs its explicit
+    acknowledgement in invert_ack (the board refuses it otherwise, and journals it at boot)."""
+    low, ack = c.get('active_low', []), c.get('invert_ack', [])
+    for sig in low:
+        if sig not in signals:
+            site.add(cp + ('active_low',), 'unknown signal %r%s' % (sig, _suggest(sig, signals)))
+        elif sig in tdef['safety_signals'] and sig not in ack:
+            site.add(cp + ('active_low',), '%r is a safety signal: inverting it at the pin makes the board '
+                     "report the opposite of what the hardware does if the wiring is not inverted too; if it "
+                     'is, say so with invert_ack: [%s] (journaled at every boot)' % (sig, sig))
+    for sig in ack:
+        if sig not in low:
+            site.add(cp + ('invert_ack',), '%r is not inverted by active_low: remove it' % sig)
+
+
 def device_config(site, device, broker=None):
     """The flat, validated config document for one device (what the board runs)."""
     if device not in site.devices:
@@ -551,12 +572,15 @@ def device_config(site, device, broker=None):
         tdef = defs['types'][c['type']]
         flat = {'name': c['name'], 'type': c['type'], 'pins': dict(c['pins']),
                 'active_low': list(c.get('active_low', []))}
+        if c.get('invert_ack'):
+            flat['invert_ack'] = list(c['invert_ack'])
         for k, spec in tdef['settings'].items():
-            flat[k] = c.get(k, spec['default'])
-        if 'schedule' in flat:          # the board gets minutes and day masks, not text
-            flat['schedule'] = flat_schedule(flat['schedule'])
-        if 'except_dates' in flat:
-            flat['except_days'] = [parse_date(d) for d in flat.pop('except_dates')]
+            v = c.get(k, spec['default'])
+            if spec['type'] == 'schedule':        # the board gets minutes and day masks, not text
+                v = flat_schedule(v)
+            elif spec['type'] == 'dates':         # and day numbers
+                v = [parse_date(d) for d in v]
+            flat[spec.get('flat_key', k)] = v
         ctrls.append(flat)
     cfg['controllers'] = ctrls
     body = json.dumps({k: v for k, v in cfg.items() if k != 'broker'}, sort_keys=True)

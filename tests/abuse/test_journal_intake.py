@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from edgectl import mqttc, proto, secrets
+from edgectl import fire, mqttc, proto, secrets
 from edgectl import site as sitemod
 from edgectl.broker import Broker, free_port
 from edgectl.monitor import Monitor
@@ -63,12 +63,12 @@ BAD = [
 
 @pytest.fixture
 def secure(tmp_path):
-    port = free_port()
+    port = free_port(pair=True)      # the boards' listener, and the control room's on port + 1
     site = tmp_path / 'site.yaml'
     site.write_text(SITE % port)
     s = sitemod.load_valid(site)
     sec, _ = secrets.ensure(site, sorted(s.devices))
-    br = Broker(port=port, workdir=tmp_path / 'broker', site='jq', secrets=sec).start()
+    br = Broker(port=port, workdir=tmp_path / 'broker', site='jq', secrets=sec, raisers=fire.raisers(s)).start()
     yield site, sec, br
     br.stop()
 
@@ -180,8 +180,9 @@ def test_the_monitor_and_its_view_survive_the_same_input(secure, tmp_path, monke
     site, sec, br = secure
     monkeypatch.setattr(mqttc, 'DEFAULT_AUTH', (sec['room']['user'], sec['room']['password']))
     store = Store(tmp_path / 'monitor.sqlite3')
-    v = RoomView('jq', br.host, br.port, 'ann', store, {}, None, out=1, size=(120, 40), keyboard=False)
-    mon = v.mon.attach(br.host, br.port, publish=False)
+    # the control room's login is known only on the room's listener
+    v = RoomView('jq', br.host, br.room_port, 'ann', store, {}, None, out=1, size=(120, 40), keyboard=False)
+    mon = v.mon.attach(br.host, br.room_port, publish=False)
     thief = board_login(br, sec)
     try:
         other = [(T.status('jq', 'lobby-1'), b'[]'), (T.ack('jq', 'lobby-1', 'front'), b'"ok"'),

@@ -87,7 +87,7 @@ def test_anti_crush_holds_with_no_network_and_a_full_outbox(make_board):
     from edgectl.simio import EdgeWatcher
     text = SITE.replace('port: 1883', 'port: %d' % free_port()).replace(
         '    board: esp32-devkitc\n', '    board: esp32-devkitc\n    outbox_max: 10\n').replace(
-        'auto_close_s: 0', 'auto_close_s: 1\n        max_obstructions: 10')
+        'auto_close_s: 0', 'auto_close_s: 1\n        max_obstructions: 5')   # the most allowed: 3 obstructions must not hold it
     b = make_board(text, 'gate-1', site_broker=True)
     b.stop()
     arm = b.plants[0]
