@@ -56,6 +56,7 @@ class App:
         self.tick_ms = settings.get(cfg, 'tick_ms')
         self.events = Outbox('outbox.log', settings.get(cfg, 'outbox_max'))
         self.rejects = RateLimit(5, 10000)   # a command flood cannot fill the outbox
+        self.fire_rejects = RateLimit(5, 10000)   # fire refusals: their own budget, not the commands'
         self.ctrls = {}
         self.wired = {}      # ctrl name -> list of (sig, Signal) inputs
         self.outs = {}       # ctrl name -> {sig: Signal}
@@ -225,8 +226,12 @@ class App:
     def fire_message(self, topic, payload):
         """A raise or a reset heard on the site's fire topics."""
         ev, err = self.fire.message(topic, payload)
-        if err and self.rejects.take(ticks_ms()) >= 0:   # a flood of them cannot fill the outbox
-            self.event('system.site_fire_rejected', SEV_WARN, {'err': short(err)})
+        n = self.fire_rejects.take(ticks_ms()) if err else -1   # a flood of them cannot fill the outbox
+        if n >= 0:
+            f = {'err': short(err)}
+            if n:
+                f['suppressed'] = n
+            self.event('system.site_fire_rejected', SEV_WARN, f)
         self._fire_event(ev)
 
     def _fire_event(self, ev):

@@ -2,11 +2,11 @@
 8 and the future-dated command of 12), against real mosquitto and the firmware on the
 MicroPython VM (an ESP32's heap):
 
-* a 9 KB retained fire state, 5-8 KB and 9-20 KB commands: read off, discarded,
-  acknowledged and refused with their size; no board drops its link, and a door forced
-  meanwhile reaches the control room at once;
+* a 9 KB retained fire raise and a 9 KB fire reset, 5-8 KB and 9-20 KB commands: read off,
+  discarded, acknowledged and refused with their size; no board drops its link, and a door
+  forced meanwhile reaches the control room at once;
 * JSON with broken syntax (a missing ',' or ':', a doubled ',', a duplicate key...) in a
-  command, the fire state or a config push: refused, nothing moves;
+  command, a fire raise, a fire reset or a config push: refused, nothing moves;
 * a signed command dated 30 s ahead: refused as from the future, normal ones still work;
 * the counter files lost and the clock unset: a captured unlock is refused, with the reason,
   until the clock is set."""
@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+from edgectl import fire as sitefire
 from edgectl import proto
 from edgectl.mqttc import Collector
 from edgectl.simio import SimIO
@@ -34,6 +35,7 @@ devices:
       - {name: rear, type: door, pins: {contact: 4, lock: 25}, debounce_ms: 20, unlock_s: 1}
 """
 KEY = bytes(range(32))
+RAISE = T.fire_raise('wire', sitefire.ROOM)     # the control room's raise: every board listens to it
 ALARM_S = 2.0           # a door forced during the abuse must reach the control room within this
 
 
@@ -42,7 +44,7 @@ def col(broker):
     c = Collector(broker.host, broker.port, [T.site_filter('wire')], 'room')
     yield c
     c.close()
-    for retained in (T.site_fire('wire'), T.cfg('wire', 'd1')):   # the broker outlives the test
+    for retained in (RAISE, T.fire_reset('wire', 'd1'), T.cfg('wire', 'd1')):   # the broker outlives the test
         c2 = Collector(broker.host, broker.port, [], 'clean')
         c2.client.publish(retained, b'', qos=1, retain=True).wait_for_publish(5)
         c2.close()
@@ -93,11 +95,18 @@ def forced_alarm_latency(col, io, ctrl):
 def test_big_messages_are_discarded_and_no_board_goes_offline(make_board, col, abuse):
     d1 = start(make_board, col, 'd1')
     m = col.mark()
-    fire = json.dumps({'active': True, 'by': 'x' * 9200})           # a fire raise, were it read: 9 KB
-    col.client.publish(T.site_fire('wire'), fire, qos=1, retain=True).wait_for_publish(5)
+    fire = json.dumps({'active': True, 'after': 0, 'by': 'x' * 9200})   # a fire raise, were it read: 9 KB
+    col.client.publish(RAISE, fire, qos=1, retain=True).wait_for_publish(5)
     abuse.input()
     r = col.event('system.site_fire_rejected', 5, m, size=len(fire))
+    assert r and 'over this board' in r[2]['err'] and r[1] == T.evt('wire', 'd1', 'system'), d1[0].log_tail()
+    m = col.mark()
+    reset = json.dumps({'active': False, 'ctr': 1, 'by': 'y' * 9300})   # its own reset, as big
+    col.client.publish(T.fire_reset('wire', 'd1'), reset, qos=1, retain=True).wait_for_publish(5)
+    abuse.input()
+    r = col.event('system.site_fire_rejected', 5, m, size=len(reset))
     assert r and 'over this board' in r[2]['err'], d1[0].log_tail()
+    assert d1[1].get('front.lock') == 1, 'the big raise was not read: the door stays locked'
     d2 = start(make_board, col, 'd2')          # a board coming up gets it as the retained state
     assert col.wait(lambda t, p: '/d2/evt/' in t and isinstance(p, dict) and p.get('type') == 'system.site_fire_rejected'
                     and p.get('size') == len(fire), 5, m), d2[0].log_tail()
@@ -142,6 +151,29 @@ BROKEN = (
 
 def test_json_with_broken_syntax_is_refused_everywhere(make_board, col, abuse):
     b, io = start(make_board, col, 'd1')        # no command key: an unsigned door
+    # A raise that a lenient parser would take (MicroPython's json reads '{"active" true}'):
+    # the door would release.
+    m = col.mark()
+    col.client.publish(RAISE, b'{"active" true, "after": 0, "by": "pump-9"}', qos=1).wait_for_publish(5)
+    r = col.event('system.site_fire_rejected', 5, m)
+    released = io.wait_value('front.lock', 0, 1)
+    abuse.input(refused=bool(r) and not released)
+    assert r and r[2]['err'] == 'malformed fire raise' and not released, (r, b.log_tail())
+    # in fire (a well formed raise), a broken reset must not end it: the door stays released
+    m = col.mark()
+    col.client.publish(RAISE, b'{"active": true, "after": 0, "by": "pump-9"}', qos=1).wait_for_publish(5)
+    assert col.event('system.site_fire', 5, m, active=True) and io.wait_value('front.lock', 0, 3)
+    reset = T.fire_reset('wire', 'd1')
+    m = col.mark()
+    col.client.publish(reset, b'{"active" false, "ctr": 5, "by": "guard"}', qos=1).wait_for_publish(5)
+    r = col.event('system.site_fire_rejected', 5, m)
+    relocked = io.wait_value('front.lock', 1, 1)
+    abuse.input(refused=bool(r) and not relocked)
+    assert r and r[2]['err'] == 'malformed fire reset' and not relocked, (r, b.log_tail())
+    m = col.mark()
+    col.client.publish(reset, b'{"active": false, "ctr": 5, "by": "guard"}', qos=1).wait_for_publish(5)
+    assert col.event('system.site_fire', 5, m, active=False) and io.wait_value('front.lock', 1, 3), \
+        'the same reset, well formed, ends the fire'
     for payload in BROKEN:
         m = send(col, 'd1', 'front', payload)
         a = ack(col, 'd1', 'front', None, m)
@@ -149,21 +181,33 @@ def test_json_with_broken_syntax_is_refused_everywhere(make_board, col, abuse):
         assert a and not a['ok'] and 'malformed JSON' in a['err'], (payload, a)
     assert io.get('front.lock') == 1, 'a malformed command moved the lock'
     m = col.mark()
-    col.client.publish(T.site_fire('wire'), b'{"active" true, "by": "pump-9"}', qos=1).wait_for_publish(5)
-    r = col.event('system.site_fire_rejected', 5, m)
-    abuse.input(refused=bool(r) and io.get('front.lock') == 1)
-    assert r and 'malformed JSON' in r[2]['err'] and io.get('front.lock') == 1
-    m = col.mark()
-    cfg = b'{"rev" "r9", "site": "wire", "device": "d1", "controllers": []}'
+    cfg = b'{"rev" "r9", "cfg": "{}"}'            # a config push (firmware/config_push.py), ':' missing
     col.client.publish(T.cfg('wire', 'd1'), cfg, qos=1).wait_for_publish(5)
     r = col.event('system.config_rejected', 5, m)
     abuse.input(refused=bool(r))
-    assert r and 'malformed JSON' in r[2]['err'], r         # not "needs a 'rev' string"
+    assert r and 'not valid JSON (malformed)' in r[2]['err'], r     # not "needs a 'rev' string"
     m = send(col, 'd1', 'front', b'{"id": "j4", "op": "unlock"}')    # the same, well formed, works
     assert ack(col, 'd1', 'front', 'j4', m)['ok'] and io.wait_value('front.lock', 0, 3)
     dropped = links_dropped(col, [(b, io)])
     abuse.went_offline(dropped)
     assert dropped == 0
+    io.close()
+
+
+def test_a_command_flood_does_not_silence_fire_refusals(make_board, col, abuse):
+    """Refused commands and refused fire messages are reported within separate budgets: a
+    login that floods broken commands cannot hide a forged or broken fire message."""
+    b, io = start(make_board, col, 'd1')
+    for i in range(8):                                  # more than the commands' 5 per 10 s
+        m = send(col, 'd1', 'front', BROKEN[i % len(BROKEN)])
+        abuse.input(refused=True)
+    assert ack(col, 'd1', 'front', None, m), 'the flood was answered'
+    m = col.mark()
+    col.client.publish(RAISE, b'{"active" true, "after": 0, "by": "pump-9"}', qos=1).wait_for_publish(5)
+    r = col.event('system.site_fire_rejected', 5, m)
+    abuse.input(refused=bool(r) and io.get('front.lock') == 1)
+    assert r and r[2]['err'] == 'malformed fire raise', ('fire refusal not reported after a command flood',
+                                                           b.log_tail())
     io.close()
 
 
