@@ -94,6 +94,9 @@ class App:
     def _boot_events(self):
         self.event('system.boot', SEV_INFO, {'boot': self.log.boots, 'reset': self.reset, 'fw': FW,
                                              'rev': self.rev, 'safe_mode': self.safe_mode})
+        m = bootlog.take_memory()      # an earlier boot ran out of heap (bootlog.note_crash)
+        if m:
+            self.event('system.memory', SEV_ALARM, m)
         r = config.take_result()
         if r:
             if r.get('ok'):

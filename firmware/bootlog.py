@@ -5,6 +5,7 @@ import os
 
 FILE = 'boot.json'
 RESET_FILE = 'reset.dat'
+MEMORY_FILE = 'memory.dat'     # the last boot ran out of heap: what, where, how much was free
 
 
 class BootLog:
@@ -59,3 +60,41 @@ def take_reset(default):
         return cause or default
     except OSError:
         return default
+
+
+def note_crash(e, where='boot'):
+    """The firmware stopped on exception e. A MemoryError is also written down, so the next
+    boot that gets far enough raises system.memory (a board that cannot say it ran out of
+    heap only looks offline)."""
+    note_reset('crash')
+    if isinstance(e, MemoryError):
+        note_memory(e, where)
+
+
+def note_memory(e, where):
+    try:
+        import gc
+        gc.collect()
+        free = gc.mem_free()
+    except Exception:
+        free = -1
+    try:
+        with open(MEMORY_FILE, 'w') as f:
+            f.write('%s\n%d\n%s' % (where, free, str(e)[:120]))
+    except OSError:
+        pass
+
+
+def take_memory():
+    """{'where', 'free', 'err'} of a MemoryError noted before this boot (once), or None."""
+    try:
+        with open(MEMORY_FILE) as f:
+            where, free, err = (f.read().split('\n', 2) + ['', '', ''])[:3]
+        os.remove(MEMORY_FILE)
+    except OSError:
+        return None
+    try:
+        free = int(free)
+    except ValueError:
+        free = None
+    return {'where': where, 'free': free, 'err': err}

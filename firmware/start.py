@@ -36,7 +36,7 @@ def main():
             bootlog.note_reset('config')
             return 0
         print('edgectl: crashed at boot:', repr(e))
-        bootlog.note_reset('crash')
+        bootlog.note_crash(e, 'boot')
         return 3
     lk = link.Link(app, cfg)
     io.info['device'] = app.device
@@ -76,6 +76,6 @@ def main():
                 MAINTENANCE_MS // 60000))
             raise
         print('edgectl: crashed:', repr(e))
-        bootlog.note_reset('crash')
+        bootlog.note_crash(e, 'running')
         return 3
     return 0

@@ -200,3 +200,46 @@ def test_a_locked_console_keeps_the_firmware_running(make_board, broker, tmp_pat
     assert r.returncode == 1 and 'console_locked' in r.stderr, r.stderr
     assert 'interrupted' not in b.log.read_text(errors='replace').split('--- start')[-1], 'the firmware was stopped'
     assert b.alive()
+
+
+GATE = """\
+site: ins
+broker: {host: 127.0.0.1, port: %d}
+devices:
+  gate-1:
+    board: esp32-devkitc
+    controllers:
+      - name: barrier
+        type: barrier
+        pins: {beam: 34, loop: 35, up_limit: 32, down_limit: 33, motor_up: 25, motor_down: 26, eye_tx: 27}
+      - name: callpoint
+        type: intercom
+        pins: {call: 4, strike: 13, led: 14}
+"""
+
+
+def test_a_board_out_of_heap_says_so_and_reports_it_at_its_next_good_boot(make_board, broker, tmp_path):
+    """The README's path without hardware (blank board, flash --no-image, lib layout) on a
+    gate board whose heap cannot hold the firmware: the installer shows the board's own
+    MemoryError line, not a network guess; the first boot that fits raises system.memory."""
+    site = tmp_path / 'site.yaml'
+    site.write_text(GATE % broker.port)
+    b = make_board(site.read_text(), 'gate-1', site_broker=True, firmware='fs', console=True, heap_kb=64)
+    t0 = time.monotonic()
+    r = edgectl('flash', str(site), '--port', b.serial_port, '--device', 'gate-1', '--no-image', '--timeout', '40',
+                cwd=tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    err = r.stderr.strip().splitlines()[-1]       # before it: the installer's progress lines
+    assert 'MemoryError' in err and 'its console says' in err and 'Wi-Fi' not in r.stderr, r.stderr
+    assert time.monotonic() - t0 < 35, "the board's error ends the wait, not the timeout"
+    col = Collector(broker.host, broker.port, [T.base('ins', 'gate-1') + '#'])
+    try:
+        b.stop()
+        b.heap_kb = 512                  # the same board with the heap to run (a ROMFS build, fewer controllers)
+        b.start()
+        ev = col.event('system.memory', 20)
+        assert ev, b.log_tail()
+        p = ev[2]
+        assert p['sev'] == 'alarm' and 'memory allocation failed' in p['err'] and p['where'] in ('boot', 'import'), p
+    finally:
+        col.close()
