@@ -87,6 +87,20 @@ def _resync(f, i):
         i += len(chunk)
 
 
+def _damaged_tail(f, end):
+    """True when what follows the last good record is not a record cut short by a power
+    cut: a whole record that fails its check, or more than a record's worth of bytes."""
+    f.seek(0, 2)
+    size = f.tell()
+    if size <= end:
+        return False
+    f.seek(end)
+    hdr = f.read(HDR)
+    if len(hdr) < HDR or hdr[0] != MAGIC:
+        return len(hdr) == HDR       # a torn header is short; eight bytes of garbage are damage
+    return end + HDR + (hdr[2] | (hdr[3] << 8)) <= size
+
+
 def _write(f, kind, body):
     """Write one record; returns its size."""
     hdr = bytearray(HDR)
@@ -121,19 +135,26 @@ class Outbox:
         self.done = 0          # every event up to this seq is delivered
         self.dropped = 0       # events given up since the board was new
         self.reported = 0      # of those, how many the control room has been told about
-        self.corrupt = 0       # damaged spots found at the last scan
+        self.corrupt = 0       # spots the last scan skipped (damage or a torn tail)
+        self.damaged = 0       # of those, damage (a torn last record is a power cut, not damage)
         self.pending = 0
         self.counts = [0, 0, 0]  # pending by severity code
         self.head = -1         # file offset of the oldest pending event record
         self.size = 0
         self.log = 0           # this log's id (see S above)
         self._f = None
+        self._resend = None    # (first, last) seq whose delivery the damage may have erased
         self._scan()
         fresh = not self.log
         if fresh:
             self.log = _new_log_id()
         if self.corrupt or self.size > COMPACT_BYTES or fresh:
             self.compact()     # also cuts a torn tail, so new appends follow good records
+        if self.damaged:       # never silent: the control room hears of it, and of what comes twice
+            f = {'file': self.path, 'spots': self.damaged}
+            if self._resend:
+                f['resent'] = list(self._resend)
+            self.add('system', 'system.log_damaged', 'warn', f)
 
     # --- the log ---------------------------------------------------------------------------
     def _scan(self):
@@ -143,16 +164,24 @@ class Outbox:
             return
         with f:
             end = 0
+            gap = -1           # where the scan last skipped damage
+            last_d = -1        # offset of the last good delivery mark
+            seq_at_gap = 0     # highest event seq before that damage
             for off, kind, body in _records(f):      # pass 1: counters and delivery mark
                 if kind is None:
                     end = off
                     self.corrupt = body
                     break
+                if off > end:                        # skipped damage between records
+                    gap = off
+                    seq_at_gap = self.seq
+                    self.damaged += 1
                 end = off + HDR + len(body)
                 if kind == E:
                     self.seq = max(self.seq, _u32(body))
                 elif kind == D:
                     self.done = max(self.done, _u32(body))
+                    last_d = off
                 elif kind == S:
                     # a rewritten log holds only pending events: no delivery mark needed
                     s, self.dropped, self.reported = struct.unpack_from('<III', body, 0)
@@ -161,6 +190,13 @@ class Outbox:
                         self.log = _u32(body, 12)
                 elif kind == R:
                     self.reported = _u32(body)
+            if _damaged_tail(f, end):
+                gap, seq_at_gap = end, self.seq
+                self.damaged += 1
+            if self.damaged and gap > last_d and seq_at_gap > self.done:
+                # a delivery mark lost in the damage cannot be told from none: the events
+                # before the damage and after the last good mark may have been delivered
+                self._resend = (self.done + 1, seq_at_gap)
             for off, kind, body in _records(f):      # pass 2: what is still pending
                 if kind is None:
                     break
@@ -325,6 +361,19 @@ class Outbox:
 
     def unreported(self):
         return self.dropped - self.reported
+
+    def report_drops(self):
+        """Add system.events_dropped for the drops not yet announced; returns it, or None.
+        Room is made first, so adding the report gives up nothing it does not count."""
+        if self.dropped == self.reported:
+            return None
+        if self.pending >= self.max_len:
+            self._make_room()
+        n = self.dropped - self.reported
+        ev = self.add('system', 'system.events_dropped', 'warn', {'count': n, 'total': self.dropped})
+        self.reported += n
+        self._append(R, struct.pack('<I', self.reported))
+        return ev
 
     def mark_reported(self):
         self.reported = self.dropped
