@@ -287,6 +287,9 @@ def build_parser():
     s.add_argument('--site', help='site file (boot-heap; default: a four-controller board and a gate board)')
     s.add_argument('--device', help='one device of --site (boot-heap; default: every device)')
     s.add_argument('--layout', choices=('romfs', 'lib'), help='one firmware layout (boot-heap; default: both)')
+    s.add_argument('--save-costs', action='store_true',
+                   help='boot-heap: measure every combination of controller types and write protocols/heap_costs.json '
+                        '(what the config check predicts a board\'s heap from)')
     s.set_defaults(fn=cmd_bench)
     return p
 

@@ -170,3 +170,81 @@ def boot_heap(site_path=None, device=None, layouts=LAYOUTS):
                 d['layouts'][layout] = entry
             out['devices'][dev] = d
     return out
+
+
+# one controller of each type, pins that suit the esp32-devkitc (the table's figures do
+# not depend on the pins)
+TABLE_CONTROLLERS = {
+    'door': {'name': 'front', 'type': 'door', 'pins': {'contact': 4, 'rex': 13, 'fire': 14, 'lock': 16, 'buzzer': 17}},
+    'barrier': {'name': 'bar', 'type': 'barrier', 'pins': {'beam': 34, 'loop': 35, 'up_limit': 32, 'down_limit': 33,
+                                                           'motor_up': 25, 'motor_down': 26, 'eye_tx': 27}},
+    'pump': {'name': 'pool', 'type': 'pump', 'pins': {'low_level': 36, 'pump': 18},
+             'schedule': [{'on': '18:00', 'off': '22:30', 'days': 'mon-fri'}]},
+    'intercom': {'name': 'call', 'type': 'intercom', 'pins': {'call': 39, 'strike': 19, 'led': 21}},
+}
+# a second controller of a type, on pins of its own (the simulated board has 64)
+SECOND_PINS = {'door': {'contact': 40, 'rex': 41, 'lock': 42, 'buzzer': 43},
+               'barrier': {'beam': 44, 'loop': 45, 'up_limit': 46, 'down_limit': 47, 'motor_up': 48,
+                           'motor_down': 49, 'eye_tx': 50},
+               'pump': {'low_level': 51, 'pump': 52}, 'intercom': {'call': 53, 'strike': 54, 'led': 55}}
+
+
+def _site_with(ctrls, heap_board='sim'):
+    import yaml
+    text = yaml.safe_dump({'site': 'heap', 'broker': {'host': '127.0.0.1', 'port': 1883},
+                           'devices': {'t-1': {'board': heap_board, 'controllers': ctrls}}}, sort_keys=False)
+    site = sitemod.parse(text, 'heap-table.yaml')
+    sitemod.validate(site)
+    errs = [p for p in site.problems if p.level == 'error' and 'do not fit' not in p.msg]
+    if errs:
+        raise EdgeError('table site invalid: %s' % errs)
+    return sitemod.device_config(site, 't-1')
+
+
+def cost_table(progress=None, big_heap_kb=512):
+    """Measure the table host/heapfit.py predicts from: for each layout, the real firmware's
+    heap in use after boot and running for every combination of controller types (one of
+    each), and what a second controller of a type adds. Run on a heap large enough for
+    any combination (the bytes in use do not depend on the heap's size)."""
+    from itertools import combinations
+    types = sorted(TABLE_CONTROLLERS)
+    combos = [c for n in range(1, len(types) + 1) for c in combinations(types, n)]
+    out = {'note': 'bytes in use (gc.mem_alloc() after gc.collect()) on the MicroPython unix port, measured by '
+                   '`edgectl bench boot-heap --save-costs`; the ROMFS image is not counted',
+           'layouts': {}}
+    with tempfile.TemporaryDirectory(prefix='edgectl-bench-') as work, Broker(workdir=Path(work) / 'broker') as br:
+        step = [0]
+        total = len(LAYOUTS) * (len(combos) + len(types))
+
+        def measure(ctrls, layout):
+            cfg = _site_with(ctrls)
+            r = run_firmware(cfg, layout, big_heap_kb, Path(work) / ('m%d' % step[0]), br)
+            step[0] += 1
+            if progress:
+                progress(step[0], total)
+            if 'used_running' not in r:
+                raise EdgeError('no figure for %s (%s layout): %s' % (combo_key_of(ctrls), layout, r.get('log_tail')))
+            return {'after_boot': r['used_after_boot'], 'running': r['used_running']}
+
+        for layout in LAYOUTS:
+            lay = {'combos': {}, 'instance': {}}
+            for c in combos:
+                lay['combos']['+'.join(c)] = measure([TABLE_CONTROLLERS[t] for t in c], layout)
+            for t in types:
+                one = lay['combos'][t]
+                second = dict(TABLE_CONTROLLERS[t], name=TABLE_CONTROLLERS[t]['name'] + '2', pins=SECOND_PINS[t])
+                two = measure([TABLE_CONTROLLERS[t], second], layout)
+                lay['instance'][t] = max(two['running'] - one['running'], two['after_boot'] - one['after_boot'])
+            out['layouts'][layout] = lay
+    return out
+
+
+def combo_key_of(ctrls):
+    return '+'.join(sorted(c['type'] for c in ctrls))
+
+
+def save_costs(progress=None):
+    from .heapfit import TABLE
+    t = cost_table(progress)
+    TABLE.write_text(json.dumps(t, indent=1, sort_keys=True) + '\n')
+    return t

@@ -128,6 +128,8 @@ def flash(port, site_path, device, firmware=None, write_image=True, erase=True, 
         write_micropython(port, board, image, erase=erase, show=show, say=say)
         time.sleep(2.0)                                  # the board boots MicroPython
     rep = deploy(port, show=show, say=say, expect_board=board, reset=False)
+    from .heapfit import check_layout
+    check_layout(cfg, board['heap_kb'], rep['layout'])  # before a config that would crash it goes on
     from .serialboard import restart_watched
     verdict = push_serial(port, cfg, reboot=False, net=net, secret=secret, ca_der=ca_der)
     if not verdict.get('ok'):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from . import boards, proto
+from . import boards, heapfit, proto
 from .errors import EdgeError
 
 FIXED_KEYS = ('name', 'type', 'pins', 'active_low')
@@ -134,6 +134,7 @@ def validate(site):
     defs = proto.controllers()
     for dev_id, dev in site.data['devices'].items():
         _check_device(site, defs, dev_id, dev)
+        heapfit.check_device(site, dev_id, dev)      # controllers that cannot fit the board's heap
     return site
 
 
