@@ -1,20 +1,28 @@
 # The persistent outbox: every event is appended to a log on the board's flash before its
 # first send and leaves only when the broker has acknowledged it (PUBACK). RAM use does
-# not grow with the number of events waiting: only counters and the head's file offset.
+# not grow with the number of events waiting: only counters and the head's position.
 #
-# Log records (append-only; a power cut can tear only the last one, which the next boot
-# finds by its checksum and cuts off):
+# The log is a run of segment files <path>.<n> (n counting up), each up to SEG_BYTES and
+# starting with a snapshot of the counters: appends go to the newest; a segment whose
+# events are all delivered is deleted (no rewrite on the delivery path, however long the
+# log); each boot starts a new segment, so appends never follow a torn record.
+#
+# Records (append-only; a power cut can tear only the last one, which the next boot
+# finds by its checksum):
 #   0xA5 | kind (1) | length (2, LE) | crc32 of kind+length+body (4, LE) | body
 #   E  event:      seq (4) | sev (1) | ctrl length (1) | ctrl | JSON
 #   D  delivered:  seq (4)        every event up to seq has been acknowledged
-#   S  snapshot:   seq (4) | dropped (4) | reported (4) | log (4)   first record of a log
+#   S  snapshot:   seq (4) | dropped (4) | reported (4) | log (4) | done (4)   first
+#                  record of a segment (every counter only grows: the largest wins)
 #                  (log: this log's id, picked at random when the log is started afresh,
 #                  e.g. after a flash erase; every event carries it, so the control room
 #                  tells a wiped board's new seq 1 from the old one. Older 12-byte
 #                  snapshots have none: such a log gets one, keeping its seq.)
 #   R  reported:   reported (4)   drops announced to the control room so far
-# When full (outbox_max), the log is rewritten without the oldest tenth of the lowest
-# severity present: info events give way before warnings, warnings before alarms.
+# When full (max_len events), the oldest segment holding the lowest severity present is
+# rewritten without its oldest events of that severity (up to a tenth of max_len): info
+# events give way before warnings, warnings before alarms; one segment's rewrite at a time
+# bounds the pause. max_len 0: as many events as a share of the filesystem holds.
 import os
 import struct
 from clock import wall_ms
@@ -39,8 +47,10 @@ D = 0x44
 S = 0x53
 R = 0x52
 SEV_CODES = {'info': 0, 'warn': 1, 'alarm': 2}
-COMPACT_BYTES = 65536
+SEG_BYTES = 16384          # a segment rolls over past this
 MAX_RECORD = 1024          # an event is a few hundred bytes; a longer length is damage
+EVENT_BYTES = 150          # flash a typical event takes (header, seq, ctrl, JSON), for sizing
+FS_SHARE = 0.75            # the outbox may fill this share of the filesystem
 
 
 def _records(f, start=0):
@@ -127,10 +137,47 @@ def _u32(body, at=0):
     return struct.unpack_from('<I', body, at)[0]
 
 
+def fs_bytes(path):
+    """Size of the filesystem holding path (EDGE_FS_KB on the simulator: the board
+    profile's, not the host disk's)."""
+    kb = os.getenv('EDGE_FS_KB') if hasattr(os, 'getenv') else None
+    if kb:
+        return int(kb) * 1024
+    st = os.statvfs(_folder(path))
+    return st[1] * st[2]
+
+
+def budget(path, fs=None):
+    """Bytes of flash the outbox may fill: its share of the filesystem (fs bytes)."""
+    return int((fs or fs_bytes(path)) * FS_SHARE)
+
+
+def capacity(path, max_len=0, fs=None):
+    """Events the outbox keeps: max_len, or with 0 as many as its share of the flash holds
+    at a typical event's size (the byte budget holds whatever their size)."""
+    by_flash = budget(path, fs) // EVENT_BYTES
+    return min(max_len, by_flash) if max_len else by_flash
+
+
+def _folder(path):
+    i = path.rfind('/')
+    return path[:i] if i > 0 else ('/' if i == 0 else '.')
+
+
+def _exists(p):
+    try:
+        os.stat(p)
+        return True
+    except OSError:
+        return False
+
+
 class Outbox:
-    def __init__(self, path='outbox.log', max_len=200):
+    def __init__(self, path='outbox.log', max_len=200, max_bytes=None):
         self.path = path
-        self.max_len = max_len
+        self.max_len = max_len or capacity(path)
+        self.max_bytes = max_bytes or budget(path)
+        self.bytes = 0         # of every segment on flash
         self.seq = 0
         self.done = 0          # every event up to this seq is delivered
         self.dropped = 0       # events given up since the board was new
@@ -139,72 +186,198 @@ class Outbox:
         self.damaged = 0       # of those, damage (a torn last record is a power cut, not damage)
         self.pending = 0
         self.counts = [0, 0, 0]  # pending by severity code
-        self.head = -1         # file offset of the oldest pending event record
-        self.size = 0
+        self.first = 1         # segments first..last (some may be gone)
+        self.last = 0
+        self.hseg = 0          # segment and offset of the oldest pending event record
+        self.head = -1
+        self.size = 0          # of the newest segment
         self.log = 0           # this log's id (see S above)
         self._f = None
         self._resend = None    # (first, last) seq whose delivery the damage may have erased
-        self._scan()
-        fresh = not self.log
-        if fresh:
+        self._migrate()
+        bad = self._scan()
+        if not self.log:
             self.log = _new_log_id()
-        if self.corrupt or self.size > COMPACT_BYTES or fresh:
-            self.compact()     # also cuts a torn tail, so new appends follow good records
+        for n in bad:          # damage is cut out (one segment at a time), said once
+            self._rewrite(n)
+        if bad:
+            self._count_pending()
+        self._roll()
+        self.compact()
         if self.damaged:       # never silent: the control room hears of it, and of what comes twice
             f = {'file': self.path, 'spots': self.damaged}
             if self._resend:
                 f['resent'] = list(self._resend)
             self.add('system', 'system.log_damaged', 'warn', f)
 
-    # --- the log ---------------------------------------------------------------------------
+    # --- segments --------------------------------------------------------------------------
+    def seg(self, n):
+        return '%s.%d' % (self.path, n)
+
+    def _migrate(self):
+        """A single-file log from earlier firmware becomes the first segment."""
+        if _exists(self.path):
+            os.rename(self.path, self.seg(1))
+
+    def _segments(self):
+        folder = _folder(self.path)
+        base = self.path[len(folder) + 1:] if self.path.startswith(folder + '/') else self.path
+        lo = hi = 0
+        for name in os.listdir(folder):
+            if name.startswith(base + '.'):
+                tail = name[len(base) + 1:]
+                if tail.isdigit():
+                    n = int(tail)
+                    lo = n if not lo or n < lo else lo
+                    hi = n if n > hi else hi
+        return lo or 1, hi
+
+    def _each(self, n0=0, off=0):
+        """(segment, offset, kind, body) of every good record from segment n0 at off."""
+        n = n0 or self.first
+        while n <= self.last:
+            try:
+                f = open(self.seg(n), 'rb')
+            except OSError:
+                n += 1
+                off = 0
+                continue
+            with f:
+                for o, kind, body in _records(f, off):
+                    if kind is None:
+                        break
+                    yield n, o, kind, body
+            n += 1
+            off = 0
+
     def _scan(self):
-        try:
-            f = open(self.path, 'rb')
-        except OSError:
-            return
-        with f:
-            end = 0
-            gap = -1           # where the scan last skipped damage
-            last_d = -1        # offset of the last good delivery mark
-            seq_at_gap = 0     # highest event seq before that damage
-            for off, kind, body in _records(f):      # pass 1: counters and delivery mark
-                if kind is None:
-                    end = off
-                    self.corrupt = body
-                    break
-                if off > end:                        # skipped damage between records
-                    gap = off
+        """Counters, pending events and the head from every segment; returns the segments
+        with damage in them."""
+        self.first, self.last = self._segments()
+        bad = []
+        gap = (-1, -1)         # where the scan last skipped damage
+        last_d = (-1, -1)      # where the last good delivery mark is
+        seq_at_gap = 0         # highest event seq before that damage
+        for n in range(self.first, self.last + 1):
+            try:
+                f = open(self.seg(n), 'rb')
+            except OSError:
+                continue
+            with f:
+                f.seek(0, 2)
+                self.bytes += f.tell()
+                end = 0
+                for off, kind, body in _records(f):
+                    if kind is None:
+                        end = off
+                        self.corrupt += body
+                        break
+                    if off > end:                    # skipped damage between records
+                        gap = (n, off)
+                        seq_at_gap = self.seq
+                        self.damaged += 1
+                        if n not in bad:
+                            bad.append(n)
+                    end = off + HDR + len(body)
+                    if kind == E:
+                        self.seq = max(self.seq, _u32(body))
+                    elif kind == D:
+                        self.done = max(self.done, _u32(body))
+                        last_d = (n, off)
+                    elif kind == S:
+                        s, d, r = struct.unpack_from('<III', body, 0)
+                        self.seq = max(self.seq, s)
+                        self.dropped = max(self.dropped, d)
+                        self.reported = max(self.reported, r)
+                        if len(body) >= 16:
+                            self.log = _u32(body, 12)
+                        if len(body) >= 20:
+                            self.done = max(self.done, _u32(body, 16))
+                    elif kind == R:
+                        self.reported = max(self.reported, _u32(body))
+                if _damaged_tail(f, end):
+                    gap = (n, end)
                     seq_at_gap = self.seq
                     self.damaged += 1
-                end = off + HDR + len(body)
-                if kind == E:
-                    self.seq = max(self.seq, _u32(body))
-                elif kind == D:
-                    self.done = max(self.done, _u32(body))
-                    last_d = off
-                elif kind == S:
-                    # a rewritten log holds only pending events: no delivery mark needed
-                    s, self.dropped, self.reported = struct.unpack_from('<III', body, 0)
-                    self.seq = max(self.seq, s)
-                    if len(body) >= 16:
-                        self.log = _u32(body, 12)
-                elif kind == R:
-                    self.reported = _u32(body)
-            if _damaged_tail(f, end):
-                gap, seq_at_gap = end, self.seq
-                self.damaged += 1
-            if self.damaged and gap > last_d and seq_at_gap > self.done:
-                # a delivery mark lost in the damage cannot be told from none: the events
-                # before the damage and after the last good mark may have been delivered
-                self._resend = (self.done + 1, seq_at_gap)
-            for off, kind, body in _records(f):      # pass 2: what is still pending
-                if kind is None:
+                f.seek(0, 2)
+                if f.tell() > end and n not in bad:      # a torn tail too is cut off
+                    bad.append(n)
+        if self.damaged and gap > last_d and seq_at_gap > self.done:
+            # a delivery mark lost in the damage cannot be told from none: the events
+            # before the damage and after the last good mark may have been delivered
+            self._resend = (self.done + 1, seq_at_gap)
+        self._count_pending()
+        return bad
+
+    def _count_pending(self):
+        self.pending = 0
+        self.counts = [0, 0, 0]
+        self.head = -1
+        for n, off, kind, body in self._each():
+            if kind == E and _u32(body) > self.done:
+                self._count(body[4], 1)
+                if self.head < 0:
+                    self.hseg, self.head = n, off
+
+    def _snapshot(self, dropped=None):
+        return struct.pack('<IIIII', self.seq, self.dropped if dropped is None else dropped, self.reported,
+                           self.log, self.done)
+
+    def _roll(self):
+        """Start a new newest segment with a snapshot of the counters."""
+        self.close()
+        self.last += 1
+        if self.last < self.first:
+            self.first = self.last
+        with open(self.seg(self.last), 'wb') as f:
+            self.size = _write(f, S, self._snapshot())
+        self.bytes += self.size
+
+    def _trim(self, keep_from):
+        """Delete the segments before keep_from (all their events are delivered)."""
+        while self.first < keep_from:
+            try:
+                self.bytes -= os.stat(self.seg(self.first))[6]
+                os.remove(self.seg(self.first))
+            except OSError:
+                pass
+            self.first += 1
+
+    def _pending_in(self, n):
+        """(segment n's pending events, by severity code)."""
+        c = [0, 0, 0]
+        for m, off, kind, body in self._each(n):
+            if m != n:
+                break
+            if kind == E and _u32(body) > self.done:
+                c[body[4] if body[4] < 3 else 0] += 1
+        return c
+
+    def _rewrite(self, n, sev=0, drop=0):
+        """Rewrite segment n with a fresh snapshot and only its pending events, leaving out
+        its oldest `drop` events of severity `sev` (the snapshot counts them dropped)."""
+        if n == self.last:
+            self.close()
+        tmp = self.seg(n) + '.tmp'
+        with open(tmp, 'wb') as dst:
+            size = _write(dst, S, self._snapshot(self.dropped + drop))
+            for m, off, kind, body in self._each(n):
+                if m != n:
                     break
-                if kind == E and _u32(body) > self.done:
-                    self._count(body[4], 1)
-                    if self.head < 0:
-                        self.head = off
-        self.size = end
+                if kind != E or _u32(body) <= self.done:
+                    continue
+                if drop and (body[4] if body[4] < 3 else 0) == sev:
+                    drop -= 1
+                    continue
+                size += _write(dst, E, body)
+        try:
+            self.bytes -= os.stat(self.seg(n))[6]
+        except OSError:
+            pass
+        os.rename(tmp, self.seg(n))
+        self.bytes += size
+        if n == self.last:
+            self.size = size
 
     def _count(self, sev, d):
         self.pending += d
@@ -212,55 +385,22 @@ class Outbox:
 
     def _append(self, kind, body):
         if self._f is None:
-            self._f = open(self.path, 'ab')
+            self._f = open(self.seg(self.last), 'ab')
         off = self.size
-        self.size += _write(self._f, kind, body)
+        n = _write(self._f, kind, body)
         self._f.flush()
+        self.size += n
+        self.bytes += n
         return off
 
-    def compact(self, drop=None):
-        """Rewrite the log with only the pending events (tmp file, then an atomic rename),
-        leaving out the oldest drop[sev] events of each severity."""
-        self.close()
-        plan = list(drop) if drop else [0, 0, 0]
-        gone = plan[0] + plan[1] + plan[2]
-        tmp = self.path + '.tmp'
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        try:
-            src = open(self.path, 'rb')
-        except OSError:
-            src = None
-        dst = open(tmp, 'wb')
-        size = _write(dst, S, struct.pack('<IIII', self.seq, self.dropped + gone, self.reported, self.log))
-        head = -1
-        pending = 0
-        counts = [0, 0, 0]
-        if src is not None and self.head >= 0:
-            for off, kind, body in _records(src, self.head):
-                if kind is None:
-                    break
-                if kind != E or _u32(body) <= self.done:
-                    continue
-                sev = body[4] if body[4] < 3 else 0
-                if plan[sev]:
-                    plan[sev] -= 1
-                    continue
-                head = size if head < 0 else head
-                size += _write(dst, E, body)
-                pending += 1
-                counts[sev] += 1
-        if src is not None:
-            src.close()
-        dst.close()
-        os.rename(tmp, self.path)
-        self.size = size
-        self.head = head
-        self.pending = pending
-        self.counts = counts
-        self.dropped += gone
+    def compact(self):
+        """Delete what is delivered; start a fresh newest segment when it has grown."""
+        if self.head < 0:
+            if self.size > 4096:
+                self._roll()
+            self._trim(self.last)
+        else:
+            self._trim(self.hseg)
 
     def close(self):
         if self._f is not None:
@@ -272,6 +412,10 @@ class Outbox:
         """Number, stamp and persist an event; returns it as a dict."""
         if self.pending >= self.max_len:
             self._make_room()
+        while self.pending and self.bytes + MAX_RECORD + HDR > self.max_bytes and self._make_room():
+            pass
+        if self.size >= SEG_BYTES:
+            self._roll()
         self.seq += 1
         ev = {'seq': self.seq, 'log': self.log, 'ts': wall_ms(), 'type': etype, 'sev': sev, 'ctrl': ctrl}
         if fields:
@@ -286,77 +430,85 @@ class Outbox:
             if fields and 'active' in fields:
                 ev['active'] = fields['active']
             body = struct.pack('<IBB', self.seq, code, len(c)) + c + json.dumps(ev).encode()
-        off = self._append(E, body)
+        try:
+            off = self._append(E, body)
+        except OSError:                # the filesystem is full after all: room, then once more
+            self.close()
+            if not self._make_room():
+                raise
+            off = self._append(E, body)
         if self.head < 0:
-            self.head = off
+            self.hseg, self.head = self.last, off
         self._count(code, 1)
         return ev
 
     def _make_room(self):
-        """Give up up to a tenth of the outbox, oldest first, all from the lowest severity
-        present: an alarm goes only when nothing but alarms is waiting."""
-        plan = [0, 0, 0]
+        """Give up the oldest events (up to a tenth of max_len) of the lowest severity
+        present, from the oldest segment holding one: an alarm goes only when nothing but
+        alarms is waiting. One segment is rewritten, so the pause is bounded."""
         for sev in (0, 1, 2):
             if self.counts[sev]:
-                plan[sev] = min(self.counts[sev], max(1, self.max_len // 10))
                 break
-        self.compact(plan)
+        for n, off, kind, body in self._each(self.hseg if self.head >= 0 else 0, max(self.head, 0)):
+            if kind == E and _u32(body) > self.done and (body[4] if body[4] < 3 else 0) == sev:
+                gone = min(self._pending_in(n)[sev], max(1, self.max_len // 10))
+                self._rewrite(n, sev, gone)
+                self.dropped += gone
+                self._count(sev, -gone)
+                self._append(S, self._snapshot())     # the newest segment keeps the count
+                if n == self.hseg:
+                    self._count_head()
+                self.compact()
+                return gone
+        return 0
 
-    def _read(self, off):
-        with open(self.path, 'rb') as f:
-            for o, kind, body in _records(f, off):
-                if kind is None:
-                    return None, None
-                if kind == E and _u32(body) > self.done:
-                    return o, body
-        return None, None
+    def _count_head(self):
+        self.head = -1
+        for n, off, kind, body in self._each(self.hseg if self.hseg >= self.first else 0):
+            if kind == E and _u32(body) > self.done:
+                self.hseg, self.head = n, off
+                return
 
     def peek(self):
         """The oldest pending event as (seq, ctrl, json bytes), or None."""
         if self.head < 0:
             return None
-        off, body = self._read(self.head)
-        if body is None:
-            return None
-        self.head = off
-        cl = body[5]
-        return _u32(body), body[6:6 + cl].decode(), body[6 + cl:]
+        for n, off, kind, body in self._each(self.hseg, self.head):
+            if kind == E and _u32(body) > self.done:
+                self.hseg, self.head = n, off
+                cl = body[5]
+                return _u32(body), body[6:6 + cl].decode(), body[6 + cl:]
+        return None
 
     def delivered(self, seq):
         """The broker acknowledged event seq (and, delivery being in order, all before it)."""
         if seq <= self.done:
             return
         self._append(D, struct.pack('<I', seq))
-        with open(self.path, 'rb') as f:
-            head = -1
-            for off, kind, body in _records(f, self.head if self.head >= 0 else 0):
-                if kind is None:
-                    break
+        head = -1
+        if self.head >= 0:
+            for n, off, kind, body in self._each(self.hseg, self.head):
                 if kind != E:
                     continue
                 s = _u32(body)
                 if s <= seq:
                     if s > self.done:
                         self._count(body[4], -1)
-                elif head < 0:
-                    head = off
+                else:
+                    self.hseg, head = n, off
                     break
         self.done = seq
         self.head = head
-        if (not self.pending and self.size > 4096) or self.size > COMPACT_BYTES:
-            self.compact()
+        self.compact()
 
     def items(self):
         """Every pending event as (seq, sev code, json bytes), oldest first."""
         out = []
         if self.head < 0:
             return out
-        with open(self.path, 'rb') as f:
-            for off, kind, body in _records(f, self.head):
-                if kind is None:
-                    break
-                if kind == E and _u32(body) > self.done:
-                    out.append((_u32(body), body[4], body[6 + body[5]:]))
+        for n, off, kind, body in self._each(self.hseg, self.head):
+            if kind == E and _u32(body) > self.done:
+                out.append((_u32(body), body[4], body[6 + body[5]:]))
         return out
 
     def unreported(self):

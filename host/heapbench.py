@@ -89,6 +89,7 @@ def run_firmware(cfg, layout, heap_kb, work, broker, settle_s=3.0):
     _provision(fs, cfg)
     env, extra = layout_env(layout, fs)
     env['EDGE_IO_PORT'] = str(_free_port())
+    env['EDGE_FS_KB'] = str(boards.load(cfg['board']).get('fs_kb', 2048))
     main = str(paths.FIRMWARE / 'main.py') if layout == 'romfs' else 'main.py'
     col = Collector(broker.host, broker.port, [topics.tele(cfg['site'], cfg['device'])], 'heap-bench')
     log = fs / 'board.log'

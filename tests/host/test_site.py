@@ -33,7 +33,7 @@ def test_flat_config_has_defaults_and_rev():
     door = cfg['controllers'][0]
     assert door['held_open_s'] == 45
     assert door['unlock_s'] == 5 and door['debounce_ms'] == 50 and door['fail_safe'] is True
-    assert cfg['keepalive_s'] == 30 and cfg['outbox_max'] == 200
+    assert cfg['keepalive_s'] == 30 and cfg['outbox_max'] == 0      # 0: sized by the board's flash
     assert cfg['broker'] == {'host': '127.0.0.1', 'port': 1883}
     assert len(cfg['rev']) == 12
     cfg2 = sitemod.device_config(parse(GOOD.replace('45', '46')), 'lobby-1')
