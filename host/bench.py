@@ -553,5 +553,31 @@ def deploy_bench(runs=3, progress=None):
             'redeploy_s_at_115200': line(max(r['wire_bytes'] for r in again))}
 
 
+def outbox_bench(board='esp32-devkitc'):
+    """The outbox at the size a board's filesystem gives it (board profile fs_kb), on the
+    MicroPython unix port with the board's heap: append, boot scan, making room when full,
+    delivery (host/data/outbox_probe.py). Flash on a board is slower than this machine's
+    disk: the figures are the firmware's own work."""
+    import json
+    import os
+    import subprocess
+    from . import boards, paths
+    prof = boards.load(board)
+    with tempfile.TemporaryDirectory(prefix='edgectl-bench-') as work:
+        env = dict(os.environ, MICROPYPATH=':'.join(['.frozen', str(paths.FIRMWARE), str(paths.PROTOCOLS)]),
+                   EDGE_FS_KB=str(prof['fs_kb']))
+        r = subprocess.run([paths.micropython(), '-X', 'heapsize=%dK' % prof['heap_kb'],
+                            str(paths.DATA / 'outbox_probe.py')], cwd=work, env=env, capture_output=True, text=True,
+                           timeout=600)
+    for line in r.stdout.splitlines():
+        if line.startswith('OUTBOX_PROBE '):
+            out = {'name': 'outbox', 'board': board, 'heap_kb': prof['heap_kb']}
+            out.update(json.loads(line[len('OUTBOX_PROBE '):]))
+            out['note'] = ('one add past full rewrites one 16 KB segment; micropython.schedule handlers (the '
+                           'beam interrupt) still run between its bytecodes')
+            return out
+    raise EdgeError('the outbox probe did not finish: %s' % (r.stdout + r.stderr).strip()[-600:])
+
+
 BENCHES = {'deploy': deploy_bench, 'alarm-latency': alarm_latency, 'held-open-latency': held_open_latency,
-           'ingest': ingest, 'boot-heap': boot_heap, 'outage': outage, 'reaction': reaction, 'cutoff': cutoff}
+           'ingest': ingest, 'boot-heap': boot_heap, 'outbox': outbox_bench, 'outage': outage, 'reaction': reaction, 'cutoff': cutoff}
