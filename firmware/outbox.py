@@ -13,7 +13,8 @@
 #   E  event:      seq (4) | sev (1) | ctrl length (1) | ctrl | JSON
 #   D  delivered:  seq (4)        every event up to seq has been acknowledged
 #   S  snapshot:   seq (4) | dropped (4) | reported (4) | log (4) | done (4)   first
-#                  record of a segment (every counter only grows: the largest wins)
+#                  record of a new segment, last of a rewritten one (every counter only
+#                  grows: the largest wins)
 #                  (log: this log's id, picked at random when the log is started afresh,
 #                  e.g. after a flash erase; every event carries it, so the control room
 #                  tells a wiped board's new seq 1 from the old one. Older 12-byte
@@ -164,14 +165,6 @@ def _folder(path):
     return path[:i] if i > 0 else ('/' if i == 0 else '.')
 
 
-def _exists(p):
-    try:
-        os.stat(p)
-        return True
-    except OSError:
-        return False
-
-
 class Outbox:
     def __init__(self, path='outbox.log', max_len=200, max_bytes=None):
         self.path = path
@@ -194,7 +187,10 @@ class Outbox:
         self.log = 0           # this log's id (see S above)
         self._f = None
         self._resend = None    # (first, last) seq whose delivery the damage may have erased
-        self._migrate()
+        try:                   # a single-file log from earlier firmware becomes the first segment
+            os.rename(path, self.seg(1))
+        except OSError:
+            pass
         bad = self._scan()
         if not self.log:
             self.log = _new_log_id()
@@ -213,11 +209,6 @@ class Outbox:
     # --- segments --------------------------------------------------------------------------
     def seg(self, n):
         return '%s.%d' % (self.path, n)
-
-    def _migrate(self):
-        """A single-file log from earlier firmware becomes the first segment."""
-        if _exists(self.path):
-            os.rename(self.path, self.seg(1))
 
     def _segments(self):
         folder = _folder(self.path)
@@ -343,33 +334,26 @@ class Outbox:
                 pass
             self.first += 1
 
-    def _pending_in(self, n):
-        """(segment n's pending events, by severity code)."""
-        c = [0, 0, 0]
-        for m, off, kind, body in self._each(n):
-            if m != n:
-                break
-            if kind == E and _u32(body) > self.done:
-                c[body[4] if body[4] < 3 else 0] += 1
-        return c
-
     def _rewrite(self, n, sev=0, drop=0):
-        """Rewrite segment n with a fresh snapshot and only its pending events, leaving out
-        its oldest `drop` events of severity `sev` (the snapshot counts them dropped)."""
+        """Rewrite segment n with only its pending events, leaving out its oldest `drop`
+        events of severity `sev`, and a snapshot of the counters that counts them dropped;
+        returns how many it left out."""
         if n == self.last:
             self.close()
         tmp = self.seg(n) + '.tmp'
+        gone = 0
         with open(tmp, 'wb') as dst:
-            size = _write(dst, S, self._snapshot(self.dropped + drop))
+            size = 0
             for m, off, kind, body in self._each(n):
                 if m != n:
                     break
                 if kind != E or _u32(body) <= self.done:
                     continue
-                if drop and (body[4] if body[4] < 3 else 0) == sev:
-                    drop -= 1
+                if gone < drop and (body[4] if body[4] < 3 else 0) == sev:
+                    gone += 1
                     continue
                 size += _write(dst, E, body)
+            size += _write(dst, S, self._snapshot(self.dropped + gone))
         try:
             self.bytes -= os.stat(self.seg(n))[6]
         except OSError:
@@ -378,6 +362,7 @@ class Outbox:
         self.bytes += size
         if n == self.last:
             self.size = size
+        return gone
 
     def _count(self, sev, d):
         self.pending += d
@@ -451,23 +436,16 @@ class Outbox:
                 break
         for n, off, kind, body in self._each(self.hseg if self.head >= 0 else 0, max(self.head, 0)):
             if kind == E and _u32(body) > self.done and (body[4] if body[4] < 3 else 0) == sev:
-                gone = min(self._pending_in(n)[sev], max(1, self.max_len // 10))
-                self._rewrite(n, sev, gone)
+                gone = self._rewrite(n, sev, max(1, self.max_len // 10))
                 self.dropped += gone
                 self._count(sev, -gone)
                 self._append(S, self._snapshot())     # the newest segment keeps the count
                 if n == self.hseg:
-                    self._count_head()
+                    self.head = 0
+                    self.peek()
                 self.compact()
                 return gone
         return 0
-
-    def _count_head(self):
-        self.head = -1
-        for n, off, kind, body in self._each(self.hseg if self.hseg >= self.first else 0):
-            if kind == E and _u32(body) > self.done:
-                self.hseg, self.head = n, off
-                return
 
     def peek(self):
         """The oldest pending event as (seq, ctrl, json bytes), or None."""
@@ -478,6 +456,7 @@ class Outbox:
                 self.hseg, self.head = n, off
                 cl = body[5]
                 return _u32(body), body[6:6 + cl].decode(), body[6 + cl:]
+        self.head = -1
         return None
 
     def delivered(self, seq):
@@ -526,10 +505,6 @@ class Outbox:
         self.reported += n
         self._append(R, struct.pack('<I', self.reported))
         return ev
-
-    def mark_reported(self):
-        self.reported = self.dropped
-        self._append(R, struct.pack('<I', self.reported))
 
     def __len__(self):
         return self.pending

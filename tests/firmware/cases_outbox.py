@@ -125,7 +125,7 @@ def case_full_outbox_drops_info_before_alarms():
     ob = Outbox(p, 4)
     eq(ob.dropped, 3, 'dropped count after reboot')
     eq(ob.unreported(), 3, 'unreported drops')
-    ob.mark_reported()
+    ob.report_drops()
     ob.close()
     eq(Outbox(p, 4).unreported(), 0, 'reported drops after reboot')
 
