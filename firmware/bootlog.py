@@ -5,7 +5,6 @@ import os
 
 FILE = 'boot.json'
 RESET_FILE = 'reset.dat'
-MEMORY_FILE = 'memory.dat'     # the last boot ran out of heap: what, where, how much was free
 
 
 class BootLog:
@@ -63,24 +62,17 @@ def take_reset(default):
 
 
 def note_crash(e, where='boot'):
-    """The firmware stopped on exception e. A MemoryError is also written down, so the next
-    boot that gets far enough raises system.memory (a board that cannot say it ran out of
-    heap only looks offline)."""
+    """The firmware stopped on exception e. A MemoryError is also written down (memory.dat:
+    where, heap free, the error), so the next boot that gets far enough raises
+    system.memory (a board that cannot say it ran out of heap only looks offline)."""
     note_reset('crash')
-    if isinstance(e, MemoryError):
-        note_memory(e, where)
-
-
-def note_memory(e, where):
+    if not isinstance(e, MemoryError):
+        return
+    import gc
+    gc.collect()
     try:
-        import gc
-        gc.collect()
-        free = gc.mem_free()
-    except Exception:
-        free = -1
-    try:
-        with open(MEMORY_FILE, 'w') as f:
-            f.write('%s\n%d\n%s' % (where, free, str(e)[:120]))
+        with open('memory.dat', 'w') as f:
+            f.write('%s\n%d\n%s' % (where, gc.mem_free() if hasattr(gc, 'mem_free') else -1, str(e)[:120]))
     except OSError:
         pass
 
@@ -88,9 +80,9 @@ def note_memory(e, where):
 def take_memory():
     """{'where', 'free', 'err'} of a MemoryError noted before this boot (once), or None."""
     try:
-        with open(MEMORY_FILE) as f:
+        with open('memory.dat') as f:
             where, free, err = (f.read().split('\n', 2) + ['', '', ''])[:3]
-        os.remove(MEMORY_FILE)
+        os.remove('memory.dat')
     except OSError:
         return None
     try:

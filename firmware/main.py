@@ -3,15 +3,12 @@
 import os
 import sys
 
-if sys.platform != 'esp32':
-    _img = os.getenv('EDGE_ROMFS')
-    if _img:
-        import vfs
-        with open(_img, 'rb') as _f:
-            vfs.mount(vfs.VfsRom(_f.read()), '/rom')
-        sys.path.insert(0, '/rom')
-        del _f
-    del _img
+if sys.platform != 'esp32' and os.getenv('EDGE_ROMFS'):
+    import vfs
+    with open(os.getenv('EDGE_ROMFS'), 'rb') as _f:
+        vfs.mount(vfs.VfsRom(_f.read()), '/rom')
+    sys.path.insert(0, '/rom')
+    del _f
 
 _keep = set(sys.modules)
 

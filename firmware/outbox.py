@@ -2,7 +2,7 @@
 # first send and leaves only when the broker has acknowledged it (PUBACK). RAM use does
 # not grow with the number of events waiting: only counters and the head's position.
 #
-# The log is a run of segment files <path>.<n> (n counting up), each up to SEG_BYTES and
+# The log is a run of segment files <path>.<n> (n counting up), each up to 16 KB and
 # starting with a snapshot of the counters: appends go to the newest; a segment whose
 # events are all delivered is deleted (no rewrite on the delivery path, however long the
 # log); each boot starts a new segment, so appends never follow a torn record.
@@ -26,6 +26,7 @@
 # bounds the pause. max_len 0: as many events as a share of the filesystem holds.
 import os
 import struct
+from compat import const
 from clock import wall_ms
 
 try:
@@ -41,17 +42,16 @@ except ImportError:  # ports built without it
 
 import json
 
-MAGIC = 0xA5
-HDR = 8
-E = 0x45
-D = 0x44
-S = 0x53
-R = 0x52
-SEV_CODES = {'info': 0, 'warn': 1, 'alarm': 2}
-SEG_BYTES = 16384          # a segment rolls over past this
-MAX_RECORD = 1024          # an event is a few hundred bytes; a longer length is damage
-EVENT_BYTES = 150          # flash a typical event takes (header, seq, ctrl, JSON), for sizing
-FS_SHARE = 0.75            # the outbox may fill this share of the filesystem
+# _names: compile-time constants (no global, no qstr: every name is heap on the board)
+_MAGIC = const(0xA5)
+_HDR = const(8)
+_E = const(0x45)
+_D = const(0x44)
+_S = const(0x53)
+_R = const(0x52)
+_SEG_BYTES = const(16384)  # a segment rolls over past this
+_MAX_RECORD = const(1024)  # an event is a few hundred bytes; a longer length is damage
+_EVENT_BYTES = const(150)  # flash a typical event takes (header, seq, ctrl, JSON), for sizing
 
 
 def _records(f, start=0):
@@ -64,112 +64,74 @@ def _records(f, start=0):
     bad = 0
     while True:
         f.seek(i)
-        hdr = f.read(HDR)
-        if len(hdr) < HDR:
+        hdr = f.read(_HDR)
+        if len(hdr) < _HDR:
             if hdr:
                 bad += 1                              # a torn tail
             yield good_end, None, bad
             return
         ln = hdr[2] | (hdr[3] << 8)
-        ok = hdr[0] == MAGIC and ln <= MAX_RECORD       # never read a damaged length's worth
+        ok = hdr[0] == _MAGIC and ln <= _MAX_RECORD       # never read a damaged length's worth
         body = f.read(ln) if ok else b''
         if not ok or len(body) < ln or \
                 crc32(body, crc32(hdr[1:4])) & 0xFFFFFFFF != struct.unpack_from('<I', hdr, 4)[0]:
             bad += 1
-            i = _resync(f, i + 1)
-            if i < 0:
-                yield good_end, None, bad
-                return
+            i += 1
+            while True:          # resync: on to the next 0xA5
+                f.seek(i)
+                chunk = f.read(64)
+                if not chunk:
+                    yield good_end, None, bad
+                    return
+                k = chunk.find(b'\xa5')
+                if k >= 0:
+                    i += k
+                    break
+                i += len(chunk)
             continue
         yield i, hdr[1], body
-        i += HDR + ln
+        i += _HDR + ln
         good_end = i
-
-
-def _resync(f, i):
-    while True:
-        f.seek(i)
-        chunk = f.read(64)
-        if not chunk:
-            return -1
-        k = chunk.find(bytes((MAGIC,)))
-        if k >= 0:
-            return i + k
-        i += len(chunk)
-
-
-def _damaged_tail(f, end):
-    """True when what follows the last good record is not a record cut short by a power
-    cut: a whole record that fails its check, or more than a record's worth of bytes."""
-    f.seek(0, 2)
-    size = f.tell()
-    if size <= end:
-        return False
-    f.seek(end)
-    hdr = f.read(HDR)
-    if len(hdr) < HDR or hdr[0] != MAGIC:
-        return len(hdr) == HDR       # a torn header is short; eight bytes of garbage are damage
-    return end + HDR + (hdr[2] | (hdr[3] << 8)) <= size
 
 
 def _write(f, kind, body):
     """Write one record; returns its size."""
-    hdr = bytearray(HDR)
-    hdr[0] = MAGIC
+    hdr = bytearray(_HDR)
+    hdr[0] = _MAGIC
     hdr[1] = kind
     hdr[2] = len(body) & 0xFF
     hdr[3] = len(body) >> 8
     struct.pack_into('<I', hdr, 4, crc32(body, crc32(hdr[1:4])) & 0xFFFFFFFF)
     f.write(hdr)
     f.write(body)
-    return HDR + len(body)
-
-
-def _new_log_id():
-    try:
-        b = os.urandom(4)
-    except (AttributeError, OSError):       # a port without it
-        import random
-        b = struct.pack('<I', random.getrandbits(32))
-    return (struct.unpack('<I', b)[0] & 0x7FFFFFFF) or 1
+    return _HDR + len(body)
 
 
 def _u32(body, at=0):
     return struct.unpack_from('<I', body, at)[0]
 
 
-def fs_bytes(path):
-    """Size of the filesystem holding path (EDGE_FS_KB on the simulator: the board
-    profile's, not the host disk's)."""
-    kb = os.getenv('EDGE_FS_KB') if hasattr(os, 'getenv') else None
-    if kb:
-        return int(kb) * 1024
-    st = os.statvfs(_folder(path))
-    return st[1] * st[2]
-
-
-def budget(path, fs=None):
-    """Bytes of flash the outbox may fill: its share of the filesystem (fs bytes)."""
-    return int((fs or fs_bytes(path)) * FS_SHARE)
-
-
-def capacity(path, max_len=0, fs=None):
-    """Events the outbox keeps: max_len, or with 0 as many as its share of the flash holds
-    at a typical event's size (the byte budget holds whatever their size)."""
-    by_flash = budget(path, fs) // EVENT_BYTES
-    return min(max_len, by_flash) if max_len else by_flash
-
-
-def _folder(path):
-    i = path.rfind('/')
-    return path[:i] if i > 0 else ('/' if i == 0 else '.')
+def budget(path, fs=0):
+    """Bytes of flash the outbox may fill: 3/4 of the filesystem holding path (fs bytes;
+    EDGE_FS_KB on the simulator: the board profile's filesystem, not the host disk)."""
+    if not fs:
+        kb = os.getenv('EDGE_FS_KB') if hasattr(os, 'getenv') else None
+        if kb:
+            fs = int(kb) * 1024
+        else:
+            i = path.rfind('/')
+            st = os.statvfs(path[:i] if i > 0 else '.')
+            fs = st[1] * st[2]
+    return fs * 3 // 4
 
 
 class Outbox:
     def __init__(self, path='outbox.log', max_len=200, max_bytes=None):
         self.path = path
-        self.max_len = max_len or capacity(path)
         self.max_bytes = max_bytes or budget(path)
+        # max_len 0: as many as the byte budget holds at a typical event's size (the budget
+        # itself holds whatever their size)
+        self.max_len = max_len or self.max_bytes // _EVENT_BYTES
         self.bytes = 0         # of every segment on flash
         self.seq = 0
         self.done = 0          # every event up to this seq is delivered
@@ -191,13 +153,7 @@ class Outbox:
             os.rename(path, self.seg(1))
         except OSError:
             pass
-        bad = self._scan()
-        if not self.log:
-            self.log = _new_log_id()
-        for n in bad:          # damage is cut out (one segment at a time), said once
-            self._rewrite(n)
-        if bad:
-            self._count_pending()
+        self._scan()
         self._roll()
         self.compact()
         if self.damaged:       # never silent: the control room hears of it, and of what comes twice
@@ -210,22 +166,9 @@ class Outbox:
     def seg(self, n):
         return '%s.%d' % (self.path, n)
 
-    def _segments(self):
-        folder = _folder(self.path)
-        base = self.path[len(folder) + 1:] if self.path.startswith(folder + '/') else self.path
-        lo = hi = 0
-        for name in os.listdir(folder):
-            if name.startswith(base + '.'):
-                tail = name[len(base) + 1:]
-                if tail.isdigit():
-                    n = int(tail)
-                    lo = n if not lo or n < lo else lo
-                    hi = n if n > hi else hi
-        return lo or 1, hi
-
-    def _each(self, n0=0, off=0):
-        """(segment, offset, kind, body) of every good record from segment n0 at off."""
-        n = n0 or self.first
+    def _each(self, n=0, off=0):
+        """(segment, offset, kind, body) of every good record from segment n at off."""
+        n = n or self.first
         while n <= self.last:
             try:
                 f = open(self.seg(n), 'rb')
@@ -242,9 +185,17 @@ class Outbox:
             off = 0
 
     def _scan(self):
-        """Counters, pending events and the head from every segment; returns the segments
-        with damage in them."""
-        self.first, self.last = self._segments()
+        """Counters, pending events and the head from every segment; damage (and a torn
+        tail) is cut out of its segment, so it is said once."""
+        i = self.path.rfind('/')
+        base = self.path[i + 1:] + '.'
+        lo = hi = 0
+        for name in os.listdir(self.path[:i] if i > 0 else '.'):
+            if name.startswith(base) and name[len(base):].isdigit():
+                n = int(name[len(base):])
+                lo = n if not lo or n < lo else lo
+                hi = n if n > hi else hi
+        self.first, self.last = lo or 1, hi
         bad = []
         gap = (-1, -1)         # where the scan last skipped damage
         last_d = (-1, -1)      # where the last good delivery mark is
@@ -269,13 +220,13 @@ class Outbox:
                         self.damaged += 1
                         if n not in bad:
                             bad.append(n)
-                    end = off + HDR + len(body)
-                    if kind == E:
+                    end = off + _HDR + len(body)
+                    if kind == _E:
                         self.seq = max(self.seq, _u32(body))
-                    elif kind == D:
+                    elif kind == _D:
                         self.done = max(self.done, _u32(body))
                         last_d = (n, off)
-                    elif kind == S:
+                    elif kind == _S:
                         s, d, r = struct.unpack_from('<III', body, 0)
                         self.seq = max(self.seq, s)
                         self.dropped = max(self.dropped, d)
@@ -284,28 +235,36 @@ class Outbox:
                             self.log = _u32(body, 12)
                         if len(body) >= 20:
                             self.done = max(self.done, _u32(body, 16))
-                    elif kind == R:
+                    elif kind == _R:
                         self.reported = max(self.reported, _u32(body))
-                if _damaged_tail(f, end):
-                    gap = (n, end)
-                    seq_at_gap = self.seq
-                    self.damaged += 1
                 f.seek(0, 2)
-                if f.tell() > end and n not in bad:      # a torn tail too is cut off
-                    bad.append(n)
+                size = f.tell()
+                if size > end:
+                    # what follows the last good record: cut short by a power cut (torn),
+                    # or damage (a whole record failing its check, or a record's worth of garbage)
+                    f.seek(end)
+                    hdr = f.read(_HDR)
+                    if len(hdr) == _HDR and (hdr[0] != _MAGIC or end + _HDR + (hdr[2] | (hdr[3] << 8)) <= size):
+                        gap = (n, end)
+                        seq_at_gap = self.seq
+                        self.damaged += 1
+                    if n not in bad:                 # either way it is cut off
+                        bad.append(n)
         if self.damaged and gap > last_d and seq_at_gap > self.done:
             # a delivery mark lost in the damage cannot be told from none: the events
             # before the damage and after the last good mark may have been delivered
             self._resend = (self.done + 1, seq_at_gap)
-        self._count_pending()
-        return bad
-
-    def _count_pending(self):
-        self.pending = 0
-        self.counts = [0, 0, 0]
-        self.head = -1
+        if not self.log:       # a fresh log: an id picked at random
+            try:
+                b = os.urandom(4)
+            except (AttributeError, OSError):       # a port without it
+                import random
+                b = struct.pack('<I', random.getrandbits(32))
+            self.log = (_u32(b) & 0x7FFFFFFF) or 1
+        for n in bad:
+            self._rewrite(n)
         for n, off, kind, body in self._each():
-            if kind == E and _u32(body) > self.done:
+            if kind == _E and _u32(body) > self.done:
                 self._count(body[4], 1)
                 if self.head < 0:
                     self.hseg, self.head = n, off
@@ -321,7 +280,7 @@ class Outbox:
         if self.last < self.first:
             self.first = self.last
         with open(self.seg(self.last), 'wb') as f:
-            self.size = _write(f, S, self._snapshot())
+            self.size = _write(f, _S, self._snapshot())
         self.bytes += self.size
 
     def _trim(self, keep_from):
@@ -347,13 +306,13 @@ class Outbox:
             for m, off, kind, body in self._each(n):
                 if m != n:
                     break
-                if kind != E or _u32(body) <= self.done:
+                if kind != _E or _u32(body) <= self.done:
                     continue
                 if gone < drop and (body[4] if body[4] < 3 else 0) == sev:
                     gone += 1
                     continue
-                size += _write(dst, E, body)
-            size += _write(dst, S, self._snapshot(self.dropped + gone))
+                size += _write(dst, _E, body)
+            size += _write(dst, _S, self._snapshot(self.dropped + gone))
         try:
             self.bytes -= os.stat(self.seg(n))[6]
         except OSError:
@@ -397,9 +356,9 @@ class Outbox:
         """Number, stamp and persist an event; returns it as a dict."""
         if self.pending >= self.max_len:
             self._make_room()
-        while self.pending and self.bytes + MAX_RECORD + HDR > self.max_bytes and self._make_room():
+        while self.pending and self.bytes + _MAX_RECORD + _HDR > self.max_bytes and self._make_room():
             pass
-        if self.size >= SEG_BYTES:
+        if self.size >= _SEG_BYTES:
             self._roll()
         self.seq += 1
         ev = {'seq': self.seq, 'log': self.log, 'ts': wall_ms(), 'type': etype, 'sev': sev, 'ctrl': ctrl}
@@ -407,21 +366,21 @@ class Outbox:
             for k in fields:
                 ev[k] = fields[k]
         c = ctrl.encode()[:64]
-        code = SEV_CODES.get(sev, 0)
+        code = 2 if sev == 'alarm' else (1 if sev == 'warn' else 0)    # severity codes 0..2
         body = struct.pack('<IBB', self.seq, code, len(c)) + c + json.dumps(ev).encode()
-        if len(body) > MAX_RECORD:     # keep the event, lose its extra fields
+        if len(body) > _MAX_RECORD:     # keep the event, lose its extra fields
             ev = {'seq': ev['seq'], 'log': self.log, 'ts': ev['ts'], 'type': etype, 'sev': sev, 'ctrl': ctrl[:64],
                   'truncated': True}
             if fields and 'active' in fields:
                 ev['active'] = fields['active']
             body = struct.pack('<IBB', self.seq, code, len(c)) + c + json.dumps(ev).encode()
         try:
-            off = self._append(E, body)
+            off = self._append(_E, body)
         except OSError:                # the filesystem is full after all: room, then once more
             self.close()
             if not self._make_room():
                 raise
-            off = self._append(E, body)
+            off = self._append(_E, body)
         if self.head < 0:
             self.hseg, self.head = self.last, off
         self._count(code, 1)
@@ -435,11 +394,11 @@ class Outbox:
             if self.counts[sev]:
                 break
         for n, off, kind, body in self._each(self.hseg if self.head >= 0 else 0, max(self.head, 0)):
-            if kind == E and _u32(body) > self.done and (body[4] if body[4] < 3 else 0) == sev:
+            if kind == _E and _u32(body) > self.done and (body[4] if body[4] < 3 else 0) == sev:
                 gone = self._rewrite(n, sev, max(1, self.max_len // 10))
                 self.dropped += gone
                 self._count(sev, -gone)
-                self._append(S, self._snapshot())     # the newest segment keeps the count
+                self._append(_S, self._snapshot())     # the newest segment keeps the count
                 if n == self.hseg:
                     self.head = 0
                     self.peek()
@@ -452,7 +411,7 @@ class Outbox:
         if self.head < 0:
             return None
         for n, off, kind, body in self._each(self.hseg, self.head):
-            if kind == E and _u32(body) > self.done:
+            if kind == _E and _u32(body) > self.done:
                 self.hseg, self.head = n, off
                 cl = body[5]
                 return _u32(body), body[6:6 + cl].decode(), body[6 + cl:]
@@ -463,11 +422,11 @@ class Outbox:
         """The broker acknowledged event seq (and, delivery being in order, all before it)."""
         if seq <= self.done:
             return
-        self._append(D, struct.pack('<I', seq))
+        self._append(_D, struct.pack('<I', seq))
         head = -1
         if self.head >= 0:
             for n, off, kind, body in self._each(self.hseg, self.head):
-                if kind != E:
+                if kind != _E:
                     continue
                 s = _u32(body)
                 if s <= seq:
@@ -486,12 +445,9 @@ class Outbox:
         if self.head < 0:
             return out
         for n, off, kind, body in self._each(self.hseg, self.head):
-            if kind == E and _u32(body) > self.done:
+            if kind == _E and _u32(body) > self.done:
                 out.append((_u32(body), body[4], body[6 + body[5]:]))
         return out
-
-    def unreported(self):
-        return self.dropped - self.reported
 
     def report_drops(self):
         """Add system.events_dropped for the drops not yet announced; returns it, or None.
@@ -503,7 +459,7 @@ class Outbox:
         n = self.dropped - self.reported
         ev = self.add('system', 'system.events_dropped', 'warn', {'count': n, 'total': self.dropped})
         self.reported += n
-        self._append(R, struct.pack('<I', self.reported))
+        self._append(_R, struct.pack('<I', self.reported))
         return ev
 
     def __len__(self):

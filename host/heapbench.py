@@ -62,9 +62,14 @@ def probe(cfg, layout, heap_kb, work):
     # a heap large enough that a board which does not fit is still taken apart
     r = subprocess.run([paths.micropython(), '-X', 'heapsize=%dK' % (4 * heap_kb + extra), str(PROBE)], cwd=str(fs),
                        env=env, capture_output=True, text=True, timeout=60)
+    qstr = None
     for line in r.stdout.splitlines():
+        if line.startswith('qstr pool:'):       # n_pool=6, n_qstr=674, n_str_data_bytes=..., n_total_bytes=...
+            qstr = dict((k.strip(), int(v)) for k, v in (x.split('=') for x in line[len('qstr pool:'):].split(',')))
         if line.startswith('HEAP_PROBE '):
-            return json.loads(line[len('HEAP_PROBE '):])
+            out = json.loads(line[len('HEAP_PROBE '):])
+            out['qstr'] = qstr
+            return out
     raise EdgeError('the heap probe did not finish (%s layout): %s' % (layout, (r.stdout + r.stderr).strip()[-600:]))
 
 
@@ -164,6 +169,7 @@ def boot_heap(site_path=None, device=None, layouts=LAYOUTS):
                 entry = dict(fw)
                 if 'parts' in p:
                     entry['probe_used_after_boot'] = p['booted']
+                    entry['qstr_pool'] = p['qstr']
                     entry['by_part'] = _groups(p)
                     entry['parts'] = p['parts']
                 else:

@@ -123,5 +123,7 @@ drop('outbox', 'Outbox instance (in App)', _no_outbox)
 drop('signing', 'command Verifier (in App)', _no_verifier)
 drop('fire', 'fire Verifier + fire state (in App)', _no_fire)
 drop('signing', 'secrets dict (in App)', _no_secrets)
+import micropython
+micropython.qstr_info()                   # one line: pools, qstrs, bytes (the host reads it)
 print('HEAP_PROBE ' + json.dumps({'base': BASE - ROM, 'rom': ROM, 'booted': booted - ROM, 'free': gc.mem_free(),
                                    'parts': parts}))

@@ -11,7 +11,7 @@ import outbox
 from outbox import Outbox
 
 fs = int(os.getenv('EDGE_FS_KB')) * 1024
-cap = outbox.capacity('outbox.log', 0, fs)
+cap = outbox.budget('outbox.log', fs) // 150          # what Outbox(max_len=0) takes
 
 
 def us():
