@@ -114,7 +114,8 @@ devices:
 
 def test_two_intercoms_with_and_without_a_supervised_line_are_valid():
     s = parse(INTERCOM)
-    assert not s.problems, [p.msg for p in s.problems]
+    # (two intercoms leave 12 KB of heap in the lib layout: a heap warning, tests/host/test_heapfit.py)
+    assert not [p for p in s.problems if 'heap' not in p.msg], [p.msg for p in s.problems]
     cfg = sitemod.device_config(s, 'gate-1')
     east = cfg['controllers'][0]
     assert east['ring_timeout_s'] == 20 and east['talk_timeout_s'] == 180 and east['strike_s'] == 5
