@@ -16,7 +16,10 @@ from functools import lru_cache
 from .paths import PROTOCOLS
 
 TABLE = PROTOCOLS / 'heap_costs.json'
-MIN_FREE_KB = 12
+# measured: a lib-layout door board with 13.4 KB free (running) dropped its MQTT session on
+# a 1 KB `system config` ack (MemoryError in the reader: a fragmented heap); with 15.4 KB
+# free it answers
+MIN_FREE_KB = 14
 AIM_FREE_KB = 40
 # mbedtls on an ESP32 for a TLS 1.2 client handshake with a 2048-bit RSA or P-256 chain:
 # the record buffers (MBEDTLS_SSL_IN_CONTENT_LEN 16 KB + OUT 4 KB in ESP-IDF's default
