@@ -85,6 +85,9 @@ class App:
             for sig in c.get('invert_ack') or ():
                 self.event('system.signal_inverted', SEV_WARN, {'target': c['name'], 'signal': sig,
                                                                 'pin': c['pins'].get(sig)})
+        m = bootlog.take_memory()      # an earlier boot ran out of heap (bootlog.note_crash)
+        if m:
+            self.event('system.memory', SEV_ALARM, m)
         r = config.take_result()
         if r:
             if r.get('ok'):

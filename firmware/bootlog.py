@@ -59,3 +59,34 @@ def take_reset(default):
         return cause or default
     except OSError:
         return default
+
+
+def note_crash(e, where='boot'):
+    """The firmware stopped on exception e. A MemoryError is also written down (memory.dat:
+    where, heap free, the error), so the next boot that gets far enough raises
+    system.memory (a board that cannot say it ran out of heap only looks offline)."""
+    note_reset('crash')
+    if not isinstance(e, MemoryError):
+        return
+    import gc
+    gc.collect()
+    try:
+        with open('memory.dat', 'w') as f:
+            f.write('%s\n%d\n%s' % (where, gc.mem_free() if hasattr(gc, 'mem_free') else -1, str(e)[:120]))
+    except OSError:
+        pass
+
+
+def take_memory():
+    """{'where', 'free', 'err'} of a MemoryError noted before this boot (once), or None."""
+    try:
+        with open('memory.dat') as f:
+            where, free, err = (f.read().split('\n', 2) + ['', '', ''])[:3]
+        os.remove('memory.dat')
+    except OSError:
+        return None
+    try:
+        free = int(free)
+    except ValueError:
+        free = None
+    return {'where': where, 'free': free, 'err': err}

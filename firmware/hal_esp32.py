@@ -16,7 +16,8 @@ class Esp32Hal:
 
     def input(self, name, pin, active_low=False):
         try:
-            p = machine.Pin(pin, machine.Pin.IN, machine.Pin.PULL_UP if active_low else None)
+            # no pull argument at all without one: Pin's pull is an int constant (stubs)
+            p = machine.Pin(pin, machine.Pin.IN, machine.Pin.PULL_UP) if active_low else machine.Pin(pin, machine.Pin.IN)
         except (ValueError, OSError) as e:
             raise HalError('input %s on pin %s: %s' % (name, pin, e))
         s = Signal(name, p, active_low, False)
@@ -89,8 +90,8 @@ class Esp32Hal:
                 n = {}
             lan = n.get('lan')
             try:
-                if lan:
-                    nic = network.LAN(mdc=machine.Pin(lan['mdc']), mdio=machine.Pin(lan['mdio']),
+                if lan:     # the ESP32 port's LAN takes the RMII pins (its docs; the stubs list fewer)
+                    nic = network.LAN(mdc=machine.Pin(lan['mdc']), mdio=machine.Pin(lan['mdio']),  # type: ignore[call-arg]
                                       power=machine.Pin(lan['power']) if lan.get('power') is not None else None,
                                       phy_type=getattr(network, 'PHY_' + lan['phy']), phy_addr=lan['phy_addr'],
                                       ref_clk=machine.Pin(lan['ref_clk']),
@@ -98,10 +99,11 @@ class Esp32Hal:
                     nic.active(True)
                 else:
                     wifi = n.get('wifi') or {}
-                    nic = network.WLAN(network.STA_IF)
-                    nic.active(True)
+                    sta = network.WLAN(network.STA_IF)
+                    sta.active(True)
                     if wifi.get('ssid'):
-                        nic.connect(wifi['ssid'], wifi.get('password', ''))
+                        sta.connect(wifi['ssid'], wifi.get('password', ''))
+                    nic = sta  # type: ignore[assignment]
             except Exception as e:
                 print('edgectl: network:', repr(e))
                 return False
@@ -110,8 +112,8 @@ class Esp32Hal:
 
     def rssi(self):
         try:
-            return self._nic.status('rssi')
-        except Exception:
+            return self._nic.status('rssi')  # type: ignore[union-attr]
+        except Exception:       # no interface yet, or a LAN (no rssi)
             return None
 
     def watchdog(self, ms):

@@ -183,11 +183,7 @@ class Link:
                 self.app.io.sync_time(self.ntp)     # the network is up: set the clock too
             await c.publish(self.t_status, json.dumps(self.app.status()), 1, True)
             self.app.set_online(True)
-            ob = self.app.events
-            if ob.unreported():
-                self.app.events.add('system', 'system.events_dropped', 'warn',
-                                    {'count': ob.unreported(), 'total': ob.dropped})
-                ob.mark_reported()
+            self.app.events.report_drops()
             last_tele = ticks_ms() - self.tele_ms + 2000
             while c.connected:
                 if not await self._send_one():

@@ -3,34 +3,45 @@
 import os
 import sys
 
-if sys.platform != 'esp32':
-    _img = os.getenv('EDGE_ROMFS')
-    if _img:
-        import vfs
-        with open(_img, 'rb') as _f:
-            vfs.mount(vfs.VfsRom(_f.read()), '/rom')
-        sys.path.insert(0, '/rom')
-        del _f
-    del _img
+if sys.platform != 'esp32' and os.getenv('EDGE_ROMFS'):
+    import vfs
+    with open(os.getenv('EDGE_ROMFS'), 'rb') as _f:
+        vfs.mount(vfs.VfsRom(_f.read()), '/rom')
+    sys.path.insert(0, '/rom')
+    del _f
 
 _keep = set(sys.modules)
-try:
-    import start
-    import hal
-    rc = start.main()
-except KeyboardInterrupt:
-    # the console takes over (edgectl deploy, mpremote): the firmware's code and data leave
-    # the heap, or a board that loads its code into RAM has none left for the installer
+
+
+def _unload():
+    """The firmware's code and data leave the heap (for the installer, or for the few
+    bytes it takes to write down why the board stops)."""
     for _m in list(sys.modules):
         if _m not in _keep:
             del sys.modules[_m]
-    for _n in ('start', 'hal'):
-        if _n in globals():
-            del globals()[_n]
+    globals().pop('start', None)
     import gc
     gc.collect()
+
+
+try:
+    import start
+    rc = start.main()
+except KeyboardInterrupt:
+    # the console takes over (edgectl deploy, mpremote): a board that loads its code into
+    # RAM has no heap left for the installer otherwise
+    _unload()
     raise
-if hal.is_board():
+except Exception as _e:     # not even the runtime could be built (e.g. MemoryError importing it)
+    _unload()
+    print('edgectl: crashed at boot:', repr(_e))
+    try:
+        import bootlog
+        bootlog.note_crash(_e, 'import')
+    except Exception:
+        pass
+    rc = 3
+if sys.platform == 'esp32':
     if rc != 2:             # reboot or crash: reset (2 = no config: stay at the REPL)
         import machine
         import time

@@ -1,22 +1,32 @@
 # The persistent outbox: every event is appended to a log on the board's flash before its
 # first send and leaves only when the broker has acknowledged it (PUBACK). RAM use does
-# not grow with the number of events waiting: only counters and the head's file offset.
+# not grow with the number of events waiting: only counters and the head's position.
 #
-# Log records (append-only; a power cut can tear only the last one, which the next boot
-# finds by its checksum and cuts off):
+# The log is a run of segment files <path>.<n> (n counting up), each up to 16 KB and
+# starting with a snapshot of the counters: appends go to the newest; a segment whose
+# events are all delivered is deleted (no rewrite on the delivery path, however long the
+# log); each boot starts a new segment, so appends never follow a torn record.
+#
+# Records (append-only; a power cut can tear only the last one, which the next boot
+# finds by its checksum):
 #   0xA5 | kind (1) | length (2, LE) | crc32 of kind+length+body (4, LE) | body
 #   E  event:      seq (4) | sev (1) | ctrl length (1) | ctrl | JSON
 #   D  delivered:  seq (4)        every event up to seq has been acknowledged
-#   S  snapshot:   seq (4) | dropped (4) | reported (4) | log (4)   first record of a log
+#   S  snapshot:   seq (4) | dropped (4) | reported (4) | log (4) | done (4)   first
+#                  record of a new segment, last of a rewritten one (every counter only
+#                  grows: the largest wins)
 #                  (log: this log's id, picked at random when the log is started afresh,
 #                  e.g. after a flash erase; every event carries it, so the control room
 #                  tells a wiped board's new seq 1 from the old one. Older 12-byte
 #                  snapshots have none: such a log gets one, keeping its seq.)
 #   R  reported:   reported (4)   drops announced to the control room so far
-# When full (outbox_max), the log is rewritten without the oldest tenth of the lowest
-# severity present: info events give way before warnings, warnings before alarms.
+# When full (max_len events), the oldest segment holding the lowest severity present is
+# rewritten without its oldest events of that severity (up to a tenth of max_len): info
+# events give way before warnings, warnings before alarms; one segment's rewrite at a time
+# bounds the pause. max_len 0: as many events as a share of the filesystem holds.
 import os
 import struct
+from compat import const
 from clock import wall_ms
 
 try:
@@ -32,15 +42,16 @@ except ImportError:  # ports built without it
 
 import json
 
-MAGIC = 0xA5
-HDR = 8
-E = 0x45
-D = 0x44
-S = 0x53
-R = 0x52
-SEV_CODES = {'info': 0, 'warn': 1, 'alarm': 2}
-COMPACT_BYTES = 65536
-MAX_RECORD = 1024          # an event is a few hundred bytes; a longer length is damage
+# _names: compile-time constants (no global, no qstr: every name is heap on the board)
+_MAGIC = const(0xA5)
+_HDR = const(8)
+_E = const(0x45)
+_D = const(0x44)
+_S = const(0x53)
+_R = const(0x52)
+_SEG_BYTES = const(16384)  # a segment rolls over past this
+_MAX_RECORD = const(1024)  # an event is a few hundred bytes; a longer length is damage
+_EVENT_BYTES = const(150)  # flash a typical event takes (header, seq, ctrl, JSON), for sizing
 
 
 def _records(f, start=0):
@@ -53,122 +64,264 @@ def _records(f, start=0):
     bad = 0
     while True:
         f.seek(i)
-        hdr = f.read(HDR)
-        if len(hdr) < HDR:
+        hdr = f.read(_HDR)
+        if len(hdr) < _HDR:
             if hdr:
                 bad += 1                              # a torn tail
             yield good_end, None, bad
             return
         ln = hdr[2] | (hdr[3] << 8)
-        ok = hdr[0] == MAGIC and ln <= MAX_RECORD       # never read a damaged length's worth
+        ok = hdr[0] == _MAGIC and ln <= _MAX_RECORD       # never read a damaged length's worth
         body = f.read(ln) if ok else b''
         if not ok or len(body) < ln or \
                 crc32(body, crc32(hdr[1:4])) & 0xFFFFFFFF != struct.unpack_from('<I', hdr, 4)[0]:
             bad += 1
-            i = _resync(f, i + 1)
-            if i < 0:
-                yield good_end, None, bad
-                return
+            i += 1
+            while True:          # resync: on to the next 0xA5
+                f.seek(i)
+                chunk = f.read(64)
+                if not chunk:
+                    yield good_end, None, bad
+                    return
+                k = chunk.find(b'\xa5')
+                if k >= 0:
+                    i += k
+                    break
+                i += len(chunk)
             continue
         yield i, hdr[1], body
-        i += HDR + ln
+        i += _HDR + ln
         good_end = i
-
-
-def _resync(f, i):
-    while True:
-        f.seek(i)
-        chunk = f.read(64)
-        if not chunk:
-            return -1
-        k = chunk.find(bytes((MAGIC,)))
-        if k >= 0:
-            return i + k
-        i += len(chunk)
 
 
 def _write(f, kind, body):
     """Write one record; returns its size."""
-    hdr = bytearray(HDR)
-    hdr[0] = MAGIC
+    hdr = bytearray(_HDR)
+    hdr[0] = _MAGIC
     hdr[1] = kind
     hdr[2] = len(body) & 0xFF
     hdr[3] = len(body) >> 8
     struct.pack_into('<I', hdr, 4, crc32(body, crc32(hdr[1:4])) & 0xFFFFFFFF)
     f.write(hdr)
     f.write(body)
-    return HDR + len(body)
-
-
-def _new_log_id():
-    try:
-        b = os.urandom(4)
-    except (AttributeError, OSError):       # a port without it
-        import random
-        b = struct.pack('<I', random.getrandbits(32))
-    return (struct.unpack('<I', b)[0] & 0x7FFFFFFF) or 1
+    return _HDR + len(body)
 
 
 def _u32(body, at=0):
     return struct.unpack_from('<I', body, at)[0]
 
 
+def budget(path, fs=0):
+    """Bytes of flash the outbox may fill: 3/4 of the filesystem holding path (fs bytes;
+    EDGE_FS_KB on the simulator: the board profile's filesystem, not the host disk)."""
+    if not fs:
+        kb = os.getenv('EDGE_FS_KB') if hasattr(os, 'getenv') else None
+        if kb:
+            fs = int(kb) * 1024
+        else:
+            i = path.rfind('/')
+            st = os.statvfs(path[:i] if i > 0 else '.')
+            fs = st[1] * st[2]
+    return fs * 3 // 4
+
+
 class Outbox:
-    def __init__(self, path='outbox.log', max_len=200):
+    def __init__(self, path='outbox.log', max_len=200, max_bytes=None):
         self.path = path
-        self.max_len = max_len
+        self.max_bytes = max_bytes or budget(path)
+        # max_len 0: as many as the byte budget holds at a typical event's size (the budget
+        # itself holds whatever their size)
+        self.max_len = max_len or self.max_bytes // _EVENT_BYTES
+        self.bytes = 0         # of every segment on flash
         self.seq = 0
         self.done = 0          # every event up to this seq is delivered
         self.dropped = 0       # events given up since the board was new
         self.reported = 0      # of those, how many the control room has been told about
-        self.corrupt = 0       # damaged spots found at the last scan
+        self.corrupt = 0       # spots the last scan skipped (damage or a torn tail)
+        self.damaged = 0       # of those, damage (a torn last record is a power cut, not damage)
         self.pending = 0
         self.counts = [0, 0, 0]  # pending by severity code
-        self.head = -1         # file offset of the oldest pending event record
-        self.size = 0
+        self.first = 1         # segments first..last (some may be gone)
+        self.last = 0
+        self.hseg = 0          # segment and offset of the oldest pending event record
+        self.head = -1
+        self.size = 0          # of the newest segment
         self.log = 0           # this log's id (see S above)
         self._f = None
-        self._scan()
-        fresh = not self.log
-        if fresh:
-            self.log = _new_log_id()
-        if self.corrupt or self.size > COMPACT_BYTES or fresh:
-            self.compact()     # also cuts a torn tail, so new appends follow good records
-
-    # --- the log ---------------------------------------------------------------------------
-    def _scan(self):
-        try:
-            f = open(self.path, 'rb')
+        self._resend = None    # (first, last) seq whose delivery the damage may have erased
+        try:                   # a single-file log from earlier firmware becomes the first segment
+            os.rename(path, self.seg(1))
         except OSError:
-            return
-        with f:
-            end = 0
-            for off, kind, body in _records(f):      # pass 1: counters and delivery mark
-                if kind is None:
-                    end = off
-                    self.corrupt = body
+            pass
+        self._scan()
+        self._roll()
+        self.compact()
+        if self.damaged:       # never silent: the control room hears of it, and of what comes twice
+            f = {'file': self.path, 'spots': self.damaged}
+            if self._resend:
+                f['resent'] = list(self._resend)
+            self.add('system', 'system.log_damaged', 'warn', f)
+
+    # --- segments --------------------------------------------------------------------------
+    def seg(self, n):
+        return '%s.%d' % (self.path, n)
+
+    def _each(self, n=0, off=0):
+        """(segment, offset, kind, body) of every good record from segment n at off."""
+        n = n or self.first
+        while n <= self.last:
+            try:
+                f = open(self.seg(n), 'rb')
+            except OSError:
+                n += 1
+                off = 0
+                continue
+            with f:
+                for o, kind, body in _records(f, off):
+                    if kind is None:
+                        break
+                    yield n, o, kind, body
+            n += 1
+            off = 0
+
+    def _scan(self):
+        """Counters, pending events and the head from every segment; damage (and a torn
+        tail) is cut out of its segment, so it is said once."""
+        i = self.path.rfind('/')
+        base = self.path[i + 1:] + '.'
+        lo = hi = 0
+        for name in os.listdir(self.path[:i] if i > 0 else '.'):
+            if name.startswith(base) and name[len(base):].isdigit():
+                n = int(name[len(base):])
+                lo = n if not lo or n < lo else lo
+                hi = n if n > hi else hi
+        self.first, self.last = lo or 1, hi
+        bad = []
+        gap = (-1, -1)         # where the scan last skipped damage
+        last_d = (-1, -1)      # where the last good delivery mark is
+        seq_at_gap = 0         # highest event seq before that damage
+        for n in range(self.first, self.last + 1):
+            try:
+                f = open(self.seg(n), 'rb')
+            except OSError:
+                continue
+            with f:
+                f.seek(0, 2)
+                self.bytes += f.tell()
+                end = 0
+                for off, kind, body in _records(f):
+                    if kind is None:
+                        end = off
+                        self.corrupt += body
+                        break
+                    if off > end:                    # skipped damage between records
+                        gap = (n, off)
+                        seq_at_gap = self.seq
+                        self.damaged += 1
+                        if n not in bad:
+                            bad.append(n)
+                    end = off + _HDR + len(body)
+                    if kind == _E:
+                        self.seq = max(self.seq, _u32(body))
+                    elif kind == _D:
+                        self.done = max(self.done, _u32(body))
+                        last_d = (n, off)
+                    elif kind == _S:
+                        s, d, r = struct.unpack_from('<III', body, 0)
+                        self.seq = max(self.seq, s)
+                        self.dropped = max(self.dropped, d)
+                        self.reported = max(self.reported, r)
+                        if len(body) >= 16:
+                            self.log = _u32(body, 12)
+                        if len(body) >= 20:
+                            self.done = max(self.done, _u32(body, 16))
+                    elif kind == _R:
+                        self.reported = max(self.reported, _u32(body))
+                f.seek(0, 2)
+                size = f.tell()
+                if size > end:
+                    # what follows the last good record: cut short by a power cut (torn),
+                    # or damage (a whole record failing its check, or a record's worth of garbage)
+                    f.seek(end)
+                    hdr = f.read(_HDR)
+                    if len(hdr) == _HDR and (hdr[0] != _MAGIC or end + _HDR + (hdr[2] | (hdr[3] << 8)) <= size):
+                        gap = (n, end)
+                        seq_at_gap = self.seq
+                        self.damaged += 1
+                    if n not in bad:                 # either way it is cut off
+                        bad.append(n)
+        if self.damaged and gap > last_d and seq_at_gap > self.done:
+            # a delivery mark lost in the damage cannot be told from none: the events
+            # before the damage and after the last good mark may have been delivered
+            self._resend = (self.done + 1, seq_at_gap)
+        if not self.log:       # a fresh log: an id picked at random
+            try:
+                b = os.urandom(4)
+            except (AttributeError, OSError):       # a port without it
+                import random
+                b = struct.pack('<I', random.getrandbits(32))
+            self.log = (_u32(b) & 0x7FFFFFFF) or 1
+        for n in bad:
+            self._rewrite(n)
+        for n, off, kind, body in self._each():
+            if kind == _E and _u32(body) > self.done:
+                self._count(body[4], 1)
+                if self.head < 0:
+                    self.hseg, self.head = n, off
+
+    def _snapshot(self, dropped=None):
+        return struct.pack('<IIIII', self.seq, self.dropped if dropped is None else dropped, self.reported,
+                           self.log, self.done)
+
+    def _roll(self):
+        """Start a new newest segment with a snapshot of the counters."""
+        self.close()
+        self.last += 1
+        if self.last < self.first:
+            self.first = self.last
+        with open(self.seg(self.last), 'wb') as f:
+            self.size = _write(f, _S, self._snapshot())
+        self.bytes += self.size
+
+    def _trim(self, keep_from):
+        """Delete the segments before keep_from (all their events are delivered)."""
+        while self.first < keep_from:
+            try:
+                self.bytes -= os.stat(self.seg(self.first))[6]
+                os.remove(self.seg(self.first))
+            except OSError:
+                pass
+            self.first += 1
+
+    def _rewrite(self, n, sev=0, drop=0):
+        """Rewrite segment n with only its pending events, leaving out its oldest `drop`
+        events of severity `sev`, and a snapshot of the counters that counts them dropped;
+        returns how many it left out."""
+        if n == self.last:
+            self.close()
+        tmp = self.seg(n) + '.tmp'
+        gone = 0
+        with open(tmp, 'wb') as dst:
+            size = 0
+            for m, off, kind, body in self._each(n):
+                if m != n:
                     break
-                end = off + HDR + len(body)
-                if kind == E:
-                    self.seq = max(self.seq, _u32(body))
-                elif kind == D:
-                    self.done = max(self.done, _u32(body))
-                elif kind == S:
-                    # a rewritten log holds only pending events: no delivery mark needed
-                    s, self.dropped, self.reported = struct.unpack_from('<III', body, 0)
-                    self.seq = max(self.seq, s)
-                    if len(body) >= 16:
-                        self.log = _u32(body, 12)
-                elif kind == R:
-                    self.reported = _u32(body)
-            for off, kind, body in _records(f):      # pass 2: what is still pending
-                if kind is None:
-                    break
-                if kind == E and _u32(body) > self.done:
-                    self._count(body[4], 1)
-                    if self.head < 0:
-                        self.head = off
-        self.size = end
+                if kind != _E or _u32(body) <= self.done:
+                    continue
+                if gone < drop and (body[4] if body[4] < 3 else 0) == sev:
+                    gone += 1
+                    continue
+                size += _write(dst, _E, body)
+            size += _write(dst, _S, self._snapshot(self.dropped + gone))
+        try:
+            self.bytes -= os.stat(self.seg(n))[6]
+        except OSError:
+            pass
+        os.rename(tmp, self.seg(n))
+        self.bytes += size
+        if n == self.last:
+            self.size = size
+        return gone
 
     def _count(self, sev, d):
         self.pending += d
@@ -176,55 +329,22 @@ class Outbox:
 
     def _append(self, kind, body):
         if self._f is None:
-            self._f = open(self.path, 'ab')
+            self._f = open(self.seg(self.last), 'ab')
         off = self.size
-        self.size += _write(self._f, kind, body)
+        n = _write(self._f, kind, body)
         self._f.flush()
+        self.size += n
+        self.bytes += n
         return off
 
-    def compact(self, drop=None):
-        """Rewrite the log with only the pending events (tmp file, then an atomic rename),
-        leaving out the oldest drop[sev] events of each severity."""
-        self.close()
-        plan = list(drop) if drop else [0, 0, 0]
-        gone = plan[0] + plan[1] + plan[2]
-        tmp = self.path + '.tmp'
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        try:
-            src = open(self.path, 'rb')
-        except OSError:
-            src = None
-        dst = open(tmp, 'wb')
-        size = _write(dst, S, struct.pack('<IIII', self.seq, self.dropped + gone, self.reported, self.log))
-        head = -1
-        pending = 0
-        counts = [0, 0, 0]
-        if src is not None and self.head >= 0:
-            for off, kind, body in _records(src, self.head):
-                if kind is None:
-                    break
-                if kind != E or _u32(body) <= self.done:
-                    continue
-                sev = body[4] if body[4] < 3 else 0
-                if plan[sev]:
-                    plan[sev] -= 1
-                    continue
-                head = size if head < 0 else head
-                size += _write(dst, E, body)
-                pending += 1
-                counts[sev] += 1
-        if src is not None:
-            src.close()
-        dst.close()
-        os.rename(tmp, self.path)
-        self.size = size
-        self.head = head
-        self.pending = pending
-        self.counts = counts
-        self.dropped += gone
+    def compact(self):
+        """Delete what is delivered; start a fresh newest segment when it has grown."""
+        if self.head < 0:
+            if self.size > 4096:
+                self._roll()
+            self._trim(self.last)
+        else:
+            self._trim(self.hseg)
 
     def close(self):
         if self._f is not None:
@@ -236,99 +356,111 @@ class Outbox:
         """Number, stamp and persist an event; returns it as a dict."""
         if self.pending >= self.max_len:
             self._make_room()
+        while self.pending and self.bytes + _MAX_RECORD + _HDR > self.max_bytes and self._make_room():
+            pass
+        if self.size >= _SEG_BYTES:
+            self._roll()
         self.seq += 1
         ev = {'seq': self.seq, 'log': self.log, 'ts': wall_ms(), 'type': etype, 'sev': sev, 'ctrl': ctrl}
         if fields:
             for k in fields:
                 ev[k] = fields[k]
         c = ctrl.encode()[:64]
-        code = SEV_CODES.get(sev, 0)
+        code = 2 if sev == 'alarm' else (1 if sev == 'warn' else 0)    # severity codes 0..2
         body = struct.pack('<IBB', self.seq, code, len(c)) + c + json.dumps(ev).encode()
-        if len(body) > MAX_RECORD:     # keep the event, lose its extra fields
+        if len(body) > _MAX_RECORD:     # keep the event, lose its extra fields
             ev = {'seq': ev['seq'], 'log': self.log, 'ts': ev['ts'], 'type': etype, 'sev': sev, 'ctrl': ctrl[:64],
                   'truncated': True}
             if fields and 'active' in fields:
                 ev['active'] = fields['active']
             body = struct.pack('<IBB', self.seq, code, len(c)) + c + json.dumps(ev).encode()
-        off = self._append(E, body)
+        try:
+            off = self._append(_E, body)
+        except OSError:                # the filesystem is full after all: room, then once more
+            self.close()
+            if not self._make_room():
+                raise
+            off = self._append(_E, body)
         if self.head < 0:
-            self.head = off
+            self.hseg, self.head = self.last, off
         self._count(code, 1)
         return ev
 
     def _make_room(self):
-        """Give up up to a tenth of the outbox, oldest first, all from the lowest severity
-        present: an alarm goes only when nothing but alarms is waiting."""
-        plan = [0, 0, 0]
+        """Give up the oldest events (up to a tenth of max_len) of the lowest severity
+        present, from the oldest segment holding one: an alarm goes only when nothing but
+        alarms is waiting. One segment is rewritten, so the pause is bounded."""
         for sev in (0, 1, 2):
             if self.counts[sev]:
-                plan[sev] = min(self.counts[sev], max(1, self.max_len // 10))
                 break
-        self.compact(plan)
-
-    def _read(self, off):
-        with open(self.path, 'rb') as f:
-            for o, kind, body in _records(f, off):
-                if kind is None:
-                    return None, None
-                if kind == E and _u32(body) > self.done:
-                    return o, body
-        return None, None
+        for n, off, kind, body in self._each(self.hseg if self.head >= 0 else 0, max(self.head, 0)):
+            if kind == _E and _u32(body) > self.done and (body[4] if body[4] < 3 else 0) == sev:
+                gone = self._rewrite(n, sev, max(1, self.max_len // 10))
+                self.dropped += gone
+                self._count(sev, -gone)
+                self._append(_S, self._snapshot())     # the newest segment keeps the count
+                if n == self.hseg:
+                    self.head = 0
+                    self.peek()
+                self.compact()
+                return gone
+        return 0
 
     def peek(self):
         """The oldest pending event as (seq, ctrl, json bytes), or None."""
         if self.head < 0:
             return None
-        off, body = self._read(self.head)
-        if body is None:
-            return None
-        self.head = off
-        cl = body[5]
-        return _u32(body), body[6:6 + cl].decode(), body[6 + cl:]
+        for n, off, kind, body in self._each(self.hseg, self.head):
+            if kind == _E and _u32(body) > self.done:
+                self.hseg, self.head = n, off
+                cl = body[5]
+                return _u32(body), body[6:6 + cl].decode(), body[6 + cl:]
+        self.head = -1
+        return None
 
     def delivered(self, seq):
         """The broker acknowledged event seq (and, delivery being in order, all before it)."""
         if seq <= self.done:
             return
-        self._append(D, struct.pack('<I', seq))
-        with open(self.path, 'rb') as f:
-            head = -1
-            for off, kind, body in _records(f, self.head if self.head >= 0 else 0):
-                if kind is None:
-                    break
-                if kind != E:
+        self._append(_D, struct.pack('<I', seq))
+        head = -1
+        if self.head >= 0:
+            for n, off, kind, body in self._each(self.hseg, self.head):
+                if kind != _E:
                     continue
                 s = _u32(body)
                 if s <= seq:
                     if s > self.done:
                         self._count(body[4], -1)
-                elif head < 0:
-                    head = off
+                else:
+                    self.hseg, head = n, off
                     break
         self.done = seq
         self.head = head
-        if (not self.pending and self.size > 4096) or self.size > COMPACT_BYTES:
-            self.compact()
+        self.compact()
 
     def items(self):
         """Every pending event as (seq, sev code, json bytes), oldest first."""
         out = []
         if self.head < 0:
             return out
-        with open(self.path, 'rb') as f:
-            for off, kind, body in _records(f, self.head):
-                if kind is None:
-                    break
-                if kind == E and _u32(body) > self.done:
-                    out.append((_u32(body), body[4], body[6 + body[5]:]))
+        for n, off, kind, body in self._each(self.hseg, self.head):
+            if kind == _E and _u32(body) > self.done:
+                out.append((_u32(body), body[4], body[6 + body[5]:]))
         return out
 
-    def unreported(self):
-        return self.dropped - self.reported
-
-    def mark_reported(self):
-        self.reported = self.dropped
-        self._append(R, struct.pack('<I', self.reported))
+    def report_drops(self):
+        """Add system.events_dropped for the drops not yet announced; returns it, or None.
+        Room is made first, so adding the report gives up nothing it does not count."""
+        if self.dropped == self.reported:
+            return None
+        if self.pending >= self.max_len:
+            self._make_room()
+        n = self.dropped - self.reported
+        ev = self.add('system', 'system.events_dropped', 'warn', {'count': n, 'total': self.dropped})
+        self.reported += n
+        self._append(_R, struct.pack('<I', self.reported))
+        return ev
 
     def __len__(self):
         return self.pending

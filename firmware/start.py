@@ -42,7 +42,7 @@ def main():
             bootlog.note_reset('config')
             return 0
         print('edgectl: crashed at boot:', repr(e))
-        bootlog.note_reset('crash')
+        bootlog.note_crash(e, 'boot')
         return 3
     if damaged:
         app.event('system.config_damaged', SEV_WARN, {'err': damaged['err'][:160], 'rev': damaged['rev'],
@@ -85,6 +85,6 @@ def main():
                 MAINTENANCE_MS // 60000))
             raise
         print('edgectl: crashed:', repr(e))
-        bootlog.note_reset('crash')
+        bootlog.note_crash(e, 'running')
         return 3
     return 0

@@ -80,32 +80,10 @@ def held_open_latency(n=20, held_s=1, debounce_ms=20, progress=None):
             'samples_ms': [round(x, 2) for x in samples]}
 
 
-def boot_heap():
-    """Heap in use after boot (gc.collect() then gc.mem_alloc()) on the simulated board."""
-    with tempfile.TemporaryDirectory(prefix='edgectl-bench-') as work, Broker(workdir=Path(work) / 'broker') as br:
-        b = _board(work, br)
-        t0 = time.monotonic()
-        b.start()
-        col = Collector(br.host, br.port, [topics.base('bench', 'bench-1') + '#'], 'bench')
-        try:
-            if not _wait_online(col):
-                raise EdgeError('bench board did not come online:\n' + b.log_tail())
-            t_online = time.monotonic() - t0
-            tele = col.wait(lambda t, p: t.endswith('/tele'), 8)
-            m = re.search(r'heap used (\d+) free (\d+)', b.log_tail(4000))
-        finally:
-            col.close()
-            b.stop()
-    if not m:
-        raise EdgeError('the board did not print its heap at boot')
-    from .build import build_romfs
-    rom = build_romfs().stat().st_size     # held in RAM by the simulator, in flash on a board
-    return {'name': 'boot-heap', 'heap_kb': b.heap_kb, 'romfs_image_bytes': rom,
-            'heap_used_after_boot': int(m.group(1)) - rom,
-            'heap_free_after_boot': int(m.group(2)),
-            'heap_used_running': tele[2]['heap_used'] - rom if tele else None,
-            'boot_to_online_s': round(t_online, 3),
-            'note': 'gc.mem_alloc() after gc.collect(), less the ROMFS image (flash on a board, RAM here)'}
+def boot_heap(site=None, device=None, layout=None):
+    """Heap in use after boot and running, per layout, with where it goes (host/heapbench.py)."""
+    from .heapbench import LAYOUTS, boot_heap as run
+    return run(site, device, (layout,) if layout else LAYOUTS)
 
 
 def outage(outage_s=30, boards=3, period_s=0.2, progress=None):
@@ -576,5 +554,31 @@ def deploy_bench(runs=3, progress=None):
             'redeploy_s_at_115200': line(max(r['wire_bytes'] for r in again))}
 
 
+def outbox_bench(board='esp32-devkitc'):
+    """The outbox at the size a board's filesystem gives it (board profile fs_kb), on the
+    MicroPython unix port with the board's heap: append, boot scan, making room when full,
+    delivery (host/data/outbox_probe.py). Flash on a board is slower than this machine's
+    disk: the figures are the firmware's own work."""
+    import json
+    import os
+    import subprocess
+    from . import boards, paths
+    prof = boards.load(board)
+    with tempfile.TemporaryDirectory(prefix='edgectl-bench-') as work:
+        env = dict(os.environ, MICROPYPATH=':'.join(['.frozen', str(paths.FIRMWARE), str(paths.PROTOCOLS)]),
+                   EDGE_FS_KB=str(prof['fs_kb']))
+        r = subprocess.run([paths.micropython(), '-X', 'heapsize=%dK' % prof['heap_kb'],
+                            str(paths.DATA / 'outbox_probe.py')], cwd=work, env=env, capture_output=True, text=True,
+                           timeout=600)
+    for line in r.stdout.splitlines():
+        if line.startswith('OUTBOX_PROBE '):
+            out = {'name': 'outbox', 'board': board, 'heap_kb': prof['heap_kb']}
+            out.update(json.loads(line[len('OUTBOX_PROBE '):]))
+            out['note'] = ('one add past full rewrites one 16 KB segment; micropython.schedule handlers (the '
+                           'beam interrupt) still run between its bytecodes')
+            return out
+    raise EdgeError('the outbox probe did not finish: %s' % (r.stdout + r.stderr).strip()[-600:])
+
+
 BENCHES = {'deploy': deploy_bench, 'alarm-latency': alarm_latency, 'held-open-latency': held_open_latency,
-           'ingest': ingest, 'boot-heap': boot_heap, 'outage': outage, 'reaction': reaction, 'cutoff': cutoff}
+           'ingest': ingest, 'boot-heap': boot_heap, 'outbox': outbox_bench, 'outage': outage, 'reaction': reaction, 'cutoff': cutoff}

@@ -291,7 +291,7 @@ def build_parser():
                        description='Benchmarks: alarm-latency (a door forced open to the alarm committed in the '
                                    'journal and drawn by the control room view, p50/p99 over 200), held-open-latency '
                                    '(door contact past held_open_s to the alarm at an MQTT subscriber), ingest (QoS 1 '
-                                   'events/s the journal commits from N publishers, beside mosquitto_sub), boot-heap (heap in use after boot on the simulated board), '
+                                   'events/s the journal commits from N publishers, beside mosquitto_sub), boot-heap (heap in use after boot and running, per layout, by subsystem and controller type), '
                                    'outage (events raised during a broker outage, time to deliver them, lost), '
                                    'reaction (barrier beam -> motor stop and reverse, idle and under a command flood), '
                                    'cutoff (pump low water -> pump off), '
@@ -305,6 +305,12 @@ def build_parser():
     s.add_argument('--events', type=int, default=50000, help='events in the stream (ingest)')
     s.add_argument('--publishers', type=int, default=4, help='publishing processes (ingest)')
     s.add_argument('--inflight', type=int, default=20, help="broker's max_inflight_messages (ingest)")
+    s.add_argument('--site', help='site file (boot-heap; default: a four-controller board and a gate board)')
+    s.add_argument('--device', help='one device of --site (boot-heap; default: every device)')
+    s.add_argument('--layout', choices=('romfs', 'lib'), help='one firmware layout (boot-heap; default: both)')
+    s.add_argument('--save-costs', action='store_true',
+                   help='boot-heap: measure every combination of controller types and write protocols/heap_costs.json '
+                        '(what the config check predicts a board\'s heap from)')
     s.set_defaults(fn=cmd_bench)
     return p
 

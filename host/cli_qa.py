@@ -71,6 +71,12 @@ def cmd_bench(a):
         kwargs = {'events': a.events, 'publishers': a.publishers, 'inflight': a.inflight}
     elif a.name == 'outage':
         kwargs = {'outage_s': a.outage_s, 'boards': a.boards, 'progress': show}
+    elif a.name == 'boot-heap' and a.save_costs:
+        from .heapbench import save_costs
+        fn = save_costs
+        kwargs = {'progress': show}
+    elif a.name == 'boot-heap':
+        kwargs = {'site': a.site, 'device': a.device, 'layout': a.layout}
     elif a.name in ('reaction', 'cutoff'):
         kwargs = {'trials': a.n, 'progress': show} if a.n else {'progress': show}
     res = fn(**kwargs)

@@ -45,16 +45,38 @@ def board_files(site_path, site, cfg, wifi=None, create_secrets=False):
     return net, secrets.board_file(site_secrets, cfg['device']), ca_der
 
 
-def wait_online(host, port, site, device, rev, timeout, say=print):
+def board_failed(device, line, what='did not come online'):
+    """The error for a board that printed why it cannot run (its own line, and what to do)."""
+    hint = ''
+    if 'MemoryError' in line:
+        hint = (': the firmware and its controllers do not fit the board\'s heap (`edgectl bench boot-heap '
+                '--site FILE --device %s` shows where it goes); use a MicroPython build with a ROMFS partition '
+                '(`edgectl deploy --layout romfs`) or put fewer controllers on this board' % device)
+    return EdgeError('%s %s; its console says: %s%s' % (device, what, line, hint), 1)
+
+
+def wait_online(host, port, site, device, rev, timeout, say=print, console=None):
     """Wait for the board's retained status online with config `rev`; then its self-test:
-    the system status and every controller's state, and any alarm it raised since boot."""
+    the system status and every controller's state, and any alarm it raised since boot.
+    console: a ConsoleWatch on the board's serial line, so a board that dies at boot is
+    reported with its own error line, not a guess."""
     from .mqttc import Collector
     from .proto import topics
     col = Collector(host, port, [topics.base(site, device) + '#'], 'installer')
     try:
-        st = col.wait(lambda t, p: t == topics.status(site, device) and isinstance(p, dict) and p.get('online')
-                      and p.get('rev') == rev, timeout)
+        end = time.monotonic() + timeout
+        st = None
+        while st is None and time.monotonic() < end:
+            st = col.wait(lambda t, p: t == topics.status(site, device) and isinstance(p, dict) and p.get('online')
+                          and p.get('rev') == rev, min(0.5, max(0.0, end - time.monotonic())))
+            if st is None and console is not None and console.fatal():
+                raise board_failed(device, console.fatal())
+        line = console.error() if console is not None else None
+        if st is not None and st[2].get('safe_mode') and line:
+            raise board_failed(device, line, 'came online in safe mode (its boots crashed)')
         if st is None:
+            if line:
+                raise board_failed(device, line)
             raise EdgeError('%s did not come online with config rev %s within %.0f s: check its network '
                             '(Wi-Fi credentials, cable), the broker address in the site file, and its console '
                             'log (`mpremote connect PORT repl`)' % (device, rev, timeout), 1)
@@ -106,11 +128,18 @@ def flash(port, site_path, device, firmware=None, write_image=True, erase=True, 
         write_micropython(port, board, image, erase=erase, show=show, say=say)
         time.sleep(2.0)                                  # the board boots MicroPython
     rep = deploy(port, show=show, say=say, expect_board=board, reset=False)
-    verdict = push_serial(port, cfg, reboot=True, net=net, secret=secret, ca_der=ca_der)
+    from .heapfit import check_layout
+    check_layout(cfg, board['heap_kb'], rep['layout'])  # before a config that would crash it goes on
+    from .serialboard import restart_watched
+    verdict = push_serial(port, cfg, reboot=False, net=net, secret=secret, ca_der=ca_der)
     if not verdict.get('ok'):
         raise EdgeError('the board refused config rev %s: %s' % (cfg['rev'], verdict.get('err')), 1)
     say('config rev %s written; the board reboots into it' % cfg['rev'])
     b = cfg['broker']
-    report = wait_online(b['host'], b['port'], site.name, device, cfg['rev'], timeout, say)
+    console = restart_watched(port)       # what the board prints while it boots
+    try:
+        report = wait_online(b['host'], b['port'], site.name, device, cfg['rev'], timeout, say, console)
+    finally:
+        console.close()
     report['deploy'] = rep
     return report

@@ -150,3 +150,79 @@ class SerialBoard:
             self.t.exec_raw_no_follow('import machine\nmachine.reset()')
         except Exception:
             pass
+
+
+# what a board prints when it cannot run: the line the installer shows instead of a guess
+BOARD_ERROR = ('MemoryError', 'crashed', 'cannot start', 'Traceback')
+FATAL = ('MemoryError', 'cannot start')     # the board cannot come up: no point waiting
+
+
+def error_line(lines):
+    """The board's own last error line in its console output (a traceback's last line, or
+    the firmware's `edgectl: ...` line naming the error), or None."""
+    for i in range(len(lines) - 1, -1, -1):
+        ln = lines[i].strip()
+        if ln.startswith('Traceback'):
+            tail = [x.strip() for x in lines[i + 1:] if x.strip() and not x.startswith(' ')]
+            return tail[0] if tail else ln
+        if any(k in ln for k in BOARD_ERROR):
+            return ln
+    return None
+
+
+class ConsoleWatch:
+    """Reads what a board prints on its serial console (in a thread) after the installer
+    restarted it into the firmware, so a board that dies at boot says why."""
+
+    def __init__(self, board, keep=300):
+        import threading
+        self.board = board
+        self.lines = []
+        self.keep = keep
+        self._buf = b''
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._read, daemon=True)
+        self._t.start()
+
+    def _read(self):
+        ser = self.board.t.serial
+        while not self._stop.is_set():
+            try:
+                data = ser.read(ser.in_waiting or 1)
+            except Exception:
+                return
+            if not data:
+                continue
+            self._buf += data
+            while b'\n' in self._buf:
+                ln, self._buf = self._buf.split(b'\n', 1)
+                self.lines.append(ln.decode('utf-8', 'replace').rstrip('\r'))
+                del self.lines[:-self.keep]
+
+    def error(self):
+        """The board's last error line, or None while it has printed none."""
+        return error_line(list(self.lines) + ([self._buf.decode('utf-8', 'replace')] if self._buf else []))
+
+    def fatal(self):
+        """The error line when it says the board cannot come up at all, else None."""
+        e = self.error()
+        return e if e and any(k in e for k in FATAL) else None
+
+    def close(self):
+        self._stop.set()
+        self._t.join(2)
+        try:
+            self.board.t.close()
+        except Exception:
+            pass
+
+
+def restart_watched(port):
+    """Start the board's firmware again and watch its console (ConsoleWatch)."""
+    b = SerialBoard(port)
+    try:
+        b.restart()
+    except Exception:
+        b.close()
+        raise
+    return ConsoleWatch(b)

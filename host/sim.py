@@ -81,7 +81,8 @@ class SimBoard:
         """(argv, env, cwd) of the board process: mode 'firmware' runs the firmware, 'repl'
         only MicroPython (after a soft reset from the raw REPL, or a blank board)."""
         env = dict(os.environ)
-        env.update(EDGE_IO_PORT=str(self.io_port), EDGE_RESET=reset)
+        env.update(EDGE_IO_PORT=str(self.io_port), EDGE_RESET=reset,
+                   EDGE_FS_KB=str(boards.load(self.cfg['board']).get('fs_kb', 2048)))  # sizes the outbox
         argv = [paths.micropython()]
         heap = self.heap_kb
         if self.firmware == 'host':

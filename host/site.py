@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from . import boards, proto
+from . import boards, heapfit, proto
 from .errors import EdgeError
 
 FIXED_KEYS = ('name', 'type', 'pins', 'active_low', 'invert_ack')
@@ -249,6 +249,7 @@ def validate(site):
     for dev_id, dev in devices.items():
         if ('devices', dev_id) not in broken:
             _check_device(site, defs, dev_id, dev)
+            heapfit.check_device(site, dev_id, dev)      # controllers that cannot fit the board's heap
     return site
 
 

@@ -14,7 +14,7 @@ class Pins:
         self.dacs = {}
         self._pin = [0] * RING
         self._val = [0] * RING
-        self._t = [0] * RING
+        self._t = [0] * RING  # type: list
         self._w = 0
         self._r = 0
 
@@ -24,8 +24,9 @@ class Pins:
     def watch(self, n):
         p = machine.Pin(n, machine.Pin.IN)
         self.ins[n] = p
-        p.irq(handler=lambda pin, n=n: self._irq(n, pin), trigger=machine.Pin.IRQ_RISING | machine.Pin.IRQ_FALLING,
-              hard=True)
+        def handler(pin, n=n):
+            self._irq(n, pin)
+        p.irq(handler=handler, trigger=machine.Pin.IRQ_RISING | machine.Pin.IRQ_FALLING, hard=True)
 
     def _irq(self, n, pin):
         i = self._w % RING

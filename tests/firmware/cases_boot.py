@@ -136,3 +136,17 @@ def case_reset_cause_is_read_once():
         eq(bootlog.take_reset('power'), 'watchdog', 'noted')
         eq(bootlog.take_reset('power'), 'power', 'read once')
     in_tmpdir('b7', t)
+
+
+def case_memory_error_is_kept_for_the_next_boot():
+    def t():
+        bootlog.note_crash(ValueError('not heap'), 'boot')
+        eq(bootlog.take_reset(None), 'crash', 'any crash is the reset cause')
+        eq(bootlog.take_memory(), None, 'only a MemoryError is written down')
+        bootlog.note_crash(MemoryError('memory allocation failed, allocating 168 bytes'), 'boot')
+        eq(bootlog.take_reset(None), 'crash', 'reset cause')
+        m = bootlog.take_memory()
+        eq((m['where'], m['err']), ('boot', 'memory allocation failed, allocating 168 bytes'), 'record')
+        check(isinstance(m['free'], int), 'free heap noted: %r' % (m,))
+        eq(bootlog.take_memory(), None, 'reported once')
+    in_tmpdir('b_mem', t)

@@ -76,11 +76,9 @@ def tmpfile(name):
     except OSError:
         pass
     p = TMP + '/' + name
-    for suffix in ('', '.tmp'):
-        try:
-            os.remove(p + suffix)
-        except OSError:
-            pass
+    for f in os.listdir(TMP):      # the file, and the outbox's segments <name>.<n>
+        if f == name or f.startswith(name + '.'):
+            os.remove(TMP + '/' + f)
     return p
 
 

@@ -33,7 +33,9 @@ def test_init_writes_a_commented_valid_starter_with_one_of_each(tmp_path):
     assert r.returncode == 0, r.stderr
     f = tmp_path / 'mysite' / 'site.yaml'
     s = sitemod.load_valid(f)
-    assert not s.warnings
+    # the one warning allowed: the gate board (barrier + intercom) needs the ROMFS layout, its
+    # code does not fit the heap as .mpy files in RAM (issue 16); deploy picks romfs by itself
+    assert [w.path for w in s.warnings if 'heap' not in w.msg] == [], [str(w) for w in s.warnings]
     types = {d: [c['type'] for c in dev['controllers']] for d, dev in s.devices.items()}
     assert types == {'lobby-1': ['door'], 'gate-1': ['barrier', 'intercom'], 'fountain-1': ['pump']}
     names = {d: [c['name'] for c in dev['controllers']] for d, dev in s.devices.items()}

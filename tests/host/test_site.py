@@ -33,7 +33,7 @@ def test_flat_config_has_defaults_and_rev():
     door = cfg['controllers'][0]
     assert door['held_open_s'] == 45
     assert door['unlock_s'] == 5 and door['debounce_ms'] == 50 and door['fail_safe'] is True
-    assert cfg['keepalive_s'] == 30 and cfg['outbox_max'] == 200
+    assert cfg['keepalive_s'] == 30 and cfg['outbox_max'] == 0      # 0: sized by the board's flash
     assert cfg['broker'] == {'host': '127.0.0.1', 'port': 1883}
     assert len(cfg['rev']) == 12
     cfg2 = sitemod.device_config(parse(GOOD.replace('45', '46')), 'lobby-1')
@@ -114,7 +114,8 @@ devices:
 
 def test_two_intercoms_with_and_without_a_supervised_line_are_valid():
     s = parse(INTERCOM)
-    assert not s.problems, [p.msg for p in s.problems]
+    # (two intercoms leave 12 KB of heap in the lib layout: a heap warning, tests/host/test_heapfit.py)
+    assert not [p for p in s.problems if 'heap' not in p.msg], [p.msg for p in s.problems]
     cfg = sitemod.device_config(s, 'gate-1')
     east = cfg['controllers'][0]
     assert east['ring_timeout_s'] == 20 and east['talk_timeout_s'] == 180 and east['strike_s'] == 5

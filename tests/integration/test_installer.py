@@ -200,3 +200,61 @@ def test_a_locked_console_keeps_the_firmware_running(make_board, broker, tmp_pat
     assert r.returncode == 1 and 'console_locked' in r.stderr, r.stderr
     assert 'interrupted' not in b.log.read_text(errors='replace').split('--- start')[-1], 'the firmware was stopped'
     assert b.alive()
+
+
+GATE = """\
+site: ins
+broker: {host: 127.0.0.1, port: %d}
+devices:
+  gate-1:
+    board: esp32-devkitc
+    controllers:
+      - name: barrier
+        type: barrier
+        pins: {beam: 34, loop: 35, up_limit: 32, down_limit: 33, motor_up: 25, motor_down: 26, eye_tx: 27}
+      - name: callpoint
+        type: intercom
+        pins: {call: 4, strike: 13, led: 14}
+"""
+
+
+def test_a_board_out_of_heap_says_so_and_reports_it_at_its_next_good_boot(make_board, broker, tmp_path):
+    """A door board the cost table lets through, on a board whose heap is smaller than its
+    profile says (the table cannot know): the installer shows the board's own MemoryError
+    line, not a network guess; the first boot that fits raises system.memory."""
+    site = tmp_path / 'site.yaml'
+    site.write_text(SITE % broker.port)
+    b = make_board(site.read_text(), 'lobby-1', site_broker=True, firmware='fs', console=True, heap_kb=64)
+    t0 = time.monotonic()
+    r = edgectl('flash', str(site), '--port', b.serial_port, '--device', 'lobby-1', '--no-image', '--timeout', '40',
+                cwd=tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    err = r.stderr.strip().splitlines()[-1]       # before it: the installer's progress lines
+    assert 'MemoryError' in err and 'its console says' in err and 'Wi-Fi' not in r.stderr, r.stderr
+    assert time.monotonic() - t0 < 35, "the board's error ends the wait, not the timeout"
+    col = Collector(broker.host, broker.port, [T.base('ins', 'lobby-1') + '#'])
+    try:
+        b.stop()
+        b.heap_kb = 512                  # the same board with the heap to run
+        b.start()
+        ev = col.event('system.memory', 20)
+        assert ev, b.log_tail()
+        p = ev[2]
+        assert p['sev'] == 'alarm' and 'memory allocation failed' in p['err'] and p['where'] in ('boot', 'import'), p
+    finally:
+        col.close()
+
+
+def test_the_gate_board_that_cannot_fit_the_lib_layout_is_refused_before_its_config_goes_on(make_board,
+                                                                                               broker, tmp_path):
+    """The README's path without hardware on the gate board (barrier + intercom, lib layout):
+    it used to end in MemoryError at boot and a Wi-Fi guess; now flash refuses it with the
+    figures once the deploy has found the layout, and the board keeps no config to crash on."""
+    site = tmp_path / 'gate.yaml'
+    site.write_text(GATE % broker.port)
+    b = make_board(site.read_text(), 'gate-1', site_broker=True, firmware='fs', console=True, fs=tmp_path / 'gate')
+    r = edgectl('flash', str(site), '--port', b.serial_port, '--device', 'gate-1', '--no-image', cwd=tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    err = r.stderr.strip().splitlines()[-1]
+    assert 'would run out of memory at boot' in err and 'lib layout' in err and 'KB' in err, err
+    assert not (b.fs / 'config.json').exists(), 'no config that would crash the board was written'

@@ -1,0 +1,109 @@
+"""Does a device's firmware fit its board's heap? A prediction from the cost table that
+`edgectl bench boot-heap --save-costs` measures (protocols/heap_costs.json: heap in use
+after boot and running for every combination of controller types, one of each, and what
+each further controller of a type adds, per firmware layout), so a config that would
+crash its board at boot is refused before deploy, with the figures.
+
+Rules: the firmware needs MIN_FREE_KB free while running (a message read and parsed, an
+event being built) in the ROMFS layout, else the config is refused; below AIM_FREE_KB
+(what a board should keep under a command flood and an outage) it is a warning; a TLS
+board needs TLS_FREE_KB free before its handshake. In the lib layout (code in the heap,
+a MicroPython without a ROM partition) a board that does not fit is a warning at
+validation and a refusal by `edgectl flash` once the deploy has found the layout."""
+import json
+from functools import lru_cache
+
+from .paths import PROTOCOLS
+
+TABLE = PROTOCOLS / 'heap_costs.json'
+# measured: a lib-layout door board with 13.4 KB free (running) dropped its MQTT session on
+# a 1 KB `system config` ack (MemoryError in the reader: a fragmented heap); with 15.4 KB
+# free it answers
+MIN_FREE_KB = 14
+AIM_FREE_KB = 40
+# mbedtls on an ESP32 for a TLS 1.2 client handshake with a 2048-bit RSA or P-256 chain:
+# the record buffers (MBEDTLS_SSL_IN_CONTENT_LEN 16 KB + OUT 4 KB in ESP-IDF's default
+# config, allocated with the session), the peer certificate chain being parsed and the
+# handshake's bignum work: ~40 KB peak, plus the socket; the issue sets 45 KB.
+TLS_FREE_KB = 45
+
+
+@lru_cache(maxsize=1)
+def table():
+    try:
+        return json.loads(TABLE.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def combo_key(types):
+    return '+'.join(sorted(set(types)))
+
+
+def predict(types, layout, costs=None):
+    """{'after_boot', 'running'} bytes in use for controllers of these types (a list, one
+    entry per controller), or None without a measured figure."""
+    t = costs or table()
+    if not t or layout not in t.get('layouts', {}):
+        return None
+    lay = t['layouts'][layout]
+    base = lay['combos'].get(combo_key(types)) if types else lay.get('none')
+    if base is None:
+        return None
+    extra = 0
+    seen = set()
+    for ty in types:
+        if ty in seen:
+            extra += lay['instance'].get(ty, 0)
+        seen.add(ty)
+    return {'after_boot': base['after_boot'] + extra, 'running': base['running'] + extra}
+
+
+def fit(types, heap_kb, layout, tls=False, costs=None, need=None):
+    """(ok, message) for these controllers on a heap of heap_kb in this layout; ok is None
+    when the table has no figure for them."""
+    p = predict(types, layout, costs)
+    if p is None:
+        return None, None
+    free = heap_kb * 1024 - p['running']
+    need = need or (TLS_FREE_KB if tls else MIN_FREE_KB)
+    msg = ('%s in the %s layout: %.1f KB of the %d KB heap in use running, %.1f KB free; the firmware needs '
+           '%d KB free%s' % (combo_key(types) or 'no controllers', layout, p['running'] / 1024, heap_kb, free / 1024,
+                             need, ' before a TLS handshake' if tls else ''))
+    return free >= need * 1024, msg
+
+
+def check_device(site, dev_id, dev):
+    """Add a problem to the site when the device's controllers cannot fit its board."""
+    from . import boards
+    from .errors import EdgeError
+    try:
+        heap_kb = boards.load(dev['board'])['heap_kb']
+    except (EdgeError, KeyError):
+        return                       # the board itself is reported elsewhere
+    types = [c.get('type') for c in dev.get('controllers') or ()]
+    tls = bool((site.data.get('broker') or {}).get('tls'))
+    ok, msg = fit(types, heap_kb, 'romfs', tls)
+    if ok is False:
+        site.add(('devices', dev_id, 'controllers'), 'these controllers do not fit the board\'s heap: %s; put some '
+                 'on another board (`edgectl bench boot-heap` shows where the heap goes)' % msg)
+        return
+    ok, msg = fit(types, heap_kb, 'romfs', tls, need=max(AIM_FREE_KB, TLS_FREE_KB if tls else 0))
+    if ok is False:
+        site.add(('devices', dev_id, 'controllers'), 'little heap left: %s to keep through a command flood and an '
+                 'outage' % msg.replace('needs', 'aims at'), 'warning')
+    ok, msg = fit(types, heap_kb, 'lib', tls)
+    if ok is False:
+        site.add(('devices', dev_id, 'controllers'), 'needs a MicroPython with a ROMFS partition (`edgectl deploy '
+                 '--layout romfs`): %s' % msg, 'warning')
+
+
+def check_layout(cfg, heap_kb, layout):
+    """Raise EdgeError (exit 1) before a config goes onto a board whose heap it cannot fit."""
+    from .errors import EdgeError
+    types = [c['type'] for c in cfg['controllers']]
+    ok, msg = fit(types, heap_kb, layout, bool(cfg['broker'].get('tls')))
+    if ok is False:
+        raise EdgeError('%s would run out of memory at boot: %s. Use a MicroPython build with a ROMFS partition '
+                        '(`edgectl deploy --layout romfs`) or put fewer controllers on this board' % (
+                            cfg['device'], msg), 1)
