@@ -1,2 +1,2 @@
 """edgectl: the host toolkit for edgectl boards (CLI, simulator, broker, monitor)."""
-__version__ = '0.6.0'
+__version__ = '0.7.0'
