@@ -318,9 +318,11 @@ class App:
         key = self.secrets.get('cmd_key')
         try:
             new = config.receive(payload, self.rev, _unhex(key) if key else None, self.site, self.device)
-        except config.ConfigError as e:     # (a refused rev is remembered by config_push)
-            self.event('system.config_rejected', SEV_WARN, {'rev': short(e.rev, 64) if e.rev else e.rev,
-                                                             'err': short(e), 'kept': self.rev})
+        except Exception as e:      # (a refused rev is remembered by config_push) a config that
+            # cannot even be checked (out of heap, a bug) is refused all the same, and said
+            self.event('system.config_rejected', SEV_WARN, {'rev': getattr(e, 'rev', None) and short(e.rev, 64),
+                                                             'err': short(e if isinstance(e, config.ConfigError)
+                                                                          else repr(e)), 'kept': self.rev})
             return
         if new is not None:
             config.stage(new)

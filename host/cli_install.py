@@ -5,7 +5,7 @@ import json
 import sys
 
 from .errors import EdgeError
-from .cli_common import _site_path, _broker_for, _site_secrets
+from .cli_common import _site_path, _broker_for, _broker_of, _site_secrets
 
 
 def cmd_init(a):
@@ -66,9 +66,10 @@ def _config_push(a):
     device = _config_args(a, '[SITE.yaml] DEVICE')
     if a.via == 'serial':
         return _config_push_serial(a, device)
-    site, host, port = _broker_for(a)
+    site, host, port = _broker_for(a)       # where this tool talks (the room's listener)
+    _, bhost, bport, _ = _broker_of(a)        # where the boards connect: what the board is given
     s = sitemod.load_valid(_site_path(a))
-    cfg = sitemod.device_config(s, device, {'host': host, 'port': port})
+    cfg = sitemod.device_config(s, device, {'host': bhost, 'port': bport})
     timeout = a.timeout or cfg['healthy_s'] + 60
     print('pushing rev %s to %s via MQTT; the board tries it, and keeps it once it has run %d s '
           'and reached the broker' % (cfg['rev'], device, cfg['healthy_s']), file=sys.stderr, flush=True)

@@ -12,34 +12,45 @@ BLOCK = 64
 
 
 def hmac_sha256(key, msg):
+    """HMAC-SHA256 of `msg`: bytes, or a list of byte strings taken as their concatenation
+    (hashed piece by piece: a signed config is ~1 KB of text, and a board with a fragmented
+    heap must not need several contiguous copies of it)."""
     if len(key) > BLOCK:
         key = hashlib.sha256(key).digest()
     key = key + bytes(BLOCK - len(key))
-    inner = hashlib.sha256(bytes([b ^ 0x36 for b in key]) + msg).digest()
-    return hashlib.sha256(bytes([b ^ 0x5C for b in key]) + inner).digest()
+    h = hashlib.sha256(bytes([b ^ 0x36 for b in key]))
+    for part in (msg,) if isinstance(msg, (bytes, bytearray)) else msg:
+        h.update(part)
+    return hashlib.sha256(bytes([b ^ 0x5C for b in key]) + h.digest()).digest()
 
 
 def _value(v):
+    """The canonical form of one value, as a list of byte strings."""
     if v is None:
-        return b'n0:'
+        return [b'n0:']
     if v is True or v is False:
-        return b'b1:' + (b'1' if v else b'0')
+        return [b'b1:1' if v else b'b1:0']
     if isinstance(v, int):
         s = str(v).encode()
-        return b'i' + str(len(s)).encode() + b':' + s
+        return [b'i%d:' % len(s), s]
     if isinstance(v, str):
         s = v.encode()
-        return b's' + str(len(s)).encode() + b':' + s
+        return [b's%d:' % len(s), s]
     raise ValueError('signed commands carry text, whole numbers, true/false or null')
 
 
-def canonical(device, ctrl, fields):
-    out = [device.encode(), ctrl.encode()]
+def _parts(device, ctrl, fields):
+    out = [device.encode(), b'\n', ctrl.encode()]
     names = [k for k in fields if k != 'sig']
     names.sort()
     for k in names:
-        out.append(k.encode() + b'=' + _value(fields[k]))
-    return b'\n'.join(out)
+        out.append(b'\n' + k.encode() + b'=')
+        out.extend(_value(fields[k]))
+    return out
+
+
+def canonical(device, ctrl, fields):
+    return b''.join(_parts(device, ctrl, fields))
 
 
 def hexlify(b):
@@ -47,7 +58,7 @@ def hexlify(b):
 
 
 def sign(key, device, ctrl, fields):
-    return hexlify(hmac_sha256(key, canonical(device, ctrl, fields)))
+    return hexlify(hmac_sha256(key, _parts(device, ctrl, fields)))
 
 
 def same(a, b):

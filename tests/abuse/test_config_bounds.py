@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from edgectl import configpush, proto, secrets
+from edgectl import configpush, fire, proto, secrets
 from edgectl import site as sitemod
 from edgectl.broker import Broker, free_port
 from edgectl.mqttc import Collector
@@ -47,17 +47,17 @@ FINDING = [
 
 @pytest.fixture
 def site_board(tmp_path):
-    port = free_port()
+    port = free_port(pair=True)      # the boards' listener, and the control room's on port + 1
     path = tmp_path / 'site.yaml'
     path.write_text(SITE % port)
     s = sitemod.load_valid(path)
     sec, _ = secrets.ensure(path, sorted(s.devices))
-    br = Broker(port=port, workdir=tmp_path / 'broker', site='ab', secrets=sec).start()
+    br = Broker(port=port, workdir=tmp_path / 'broker', site='ab', secrets=sec, raisers=fire.raisers(s)).start()
     b = SimBoard(sitemod.device_config(s, 'gate-1'), tmp_path / 'gate-1',
                  secret=secrets.board_file(sec, 'gate-1')).start()
     sup = Supervisor([b])
     auth = (sec['room']['user'], sec['room']['password'])          # the control room's login
-    col = Collector(br.host, br.port, [T.site_filter('ab')], 'room', auth=auth)
+    col = Collector(br.host, br.room_port, [T.site_filter('ab')], 'room', auth=auth)
     try:
         yield s, sec, br, b, col, auth
     finally:
@@ -130,7 +130,7 @@ def test_config_pushes_outside_the_bounds_are_refused_and_the_board_keeps_its_co
     col.client.publish(T.cfg('ab', 'gate-1'), b'', qos=1, retain=True).wait_for_publish(5)
     good = sitemod.device_config(sitemod.parse((SITE % br.port).replace('debounce_ms: 20', 'debounce_ms: 30'),
                                                'x.yaml'), 'gate-1')
-    verdict = configpush.push_mqtt(br.host, br.port, 'ab', good, 30, key=key, auth=auth)
+    verdict = configpush.push_mqtt(br.host, br.room_port, 'ab', good, 30, key=key, auth=auth)
     assert verdict['type'] == 'system.config_applied', verdict
     assert online(col, m0, rev=good['rev'])
 
@@ -201,6 +201,6 @@ def test_a_truncated_config_falls_back_to_the_last_good_one_else_safe_mode_onlin
     # online, it takes a pushed config (the same site file) and leaves safe mode
     good = sitemod.device_config(s, 'gate-1')
     m = col.mark()
-    verdict = configpush.push_mqtt(br.host, br.port, 'ab', good, 30, key=secrets.cmd_key(sec, 'gate-1'), auth=auth)
+    verdict = configpush.push_mqtt(br.host, br.room_port, 'ab', good, 30, key=secrets.cmd_key(sec, 'gate-1'), auth=auth)
     assert verdict['type'] == 'system.config_applied', verdict
     assert online(col, m, rev=good['rev'], safe_mode=None)
