@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 
+from .errors import EdgeError
 from .simio import EdgeWatcher, SimIO
 
 
@@ -14,10 +15,17 @@ class WireLink:
 
     def __init__(self, io_port):
         self.io = SimIO(io_port)
-        self.watch = EdgeWatcher(io_port)
-        self.levels = {}
+        try:
+            self.watch = EdgeWatcher(io_port)
+        except BaseException:
+            self.io.close()
+            raise
 
     def level(self, name):
+        if self.watch.ended.is_set():
+            # the board went away (a reboot ends its process): what the watcher last saw is
+            # stale, and the new board listens on the same port, so the link must be made again
+            raise EdgeError('the simulated board closed its wires (rebooting?)')
         v = self.watch.latest.get(name)
         if v is None:
             v = self.watch.latest.setdefault(name, self.io.get(name))
@@ -89,7 +97,8 @@ class Plant:
             try:
                 if self.link is None:
                     self.link = self.connect()
-                    self.sent = {}
+                    self.sent = {}      # a new board process: drive every input again
+                    dt = 0.0            # the arm did not move while nothing drove it
                 self.step(dt)
                 for k, v in self.levels().items():
                     self._put(k, v)

@@ -83,14 +83,19 @@ class EdgeWatcher(Recorder):
 
     def __init__(self, port, host='127.0.0.1'):
         self.sock = socket.create_connection((host, port), timeout=5)
-        self.sock.sendall(b'watch\n')
-        self.f = self.sock.makefile('r', encoding='utf-8')
-        if not self.f.readline().startswith('ok watch'):
-            raise EdgeError('board refused watch')
+        try:
+            self.sock.sendall(b'watch\n')
+            self.f = self.sock.makefile('r', encoding='utf-8')
+            if not self.f.readline().startswith('ok watch'):
+                raise EdgeError('board refused watch')
+        except BaseException:
+            self.sock.close()
+            raise
         self.sock.settimeout(None)    # quiet wires are normal: wait for edges indefinitely
         Recorder.__init__(self)
         self.edges = self.items   # (host time, name, value, board µs)
-        self.latest = {}          # name -> last value seen
+        self.latest = {}          # name -> last value seen (stale once `ended` is set)
+        self.ended = threading.Event()   # the board closed the connection (rebooted, stopped)
         self.t = threading.Thread(target=self._run, daemon=True)
         self.t.start()
 
@@ -103,6 +108,8 @@ class EdgeWatcher(Recorder):
                     self.record((time.time(), p[1], int(p[2]), int(p[3])))
         except (OSError, ValueError):
             pass
+        finally:
+            self.ended.set()
 
     def wait(self, name, value, timeout, since=0):
         return self.wait_for(lambda e: e[1] == name and e[2] == value, timeout, since)
