@@ -302,3 +302,32 @@ def test_a_board_profile_is_named_never_a_path(abuse):
         refused = len(errs) == 1 and 'no board profile' in errs[0].msg
         abuse.input(refused=refused)
         assert refused, (board, [str(e) for e in errs])
+
+
+def test_the_control_rooms_login_cannot_forge_what_a_board_says(trust, abuse):
+    """An operator's (or the control room's) login sends commands, configs, acknowledgements
+    and fire messages; it cannot publish a board's events, status, state or acks: no forged
+    alarm, no forged clearing, no fake 'offline'."""
+    forger = connect(trust.br.host, trust.br.room_port, 'forger', auth=trust.room_auth)
+    forged = [(T.evt('trust', 'lobby-1', 'front'), {'seq': 999, 'ts': 1, 'type': 'door.forced', 'sev': 'alarm',
+                                                    'ctrl': 'front', 'active': True}),
+              (T.status('trust', 'lobby-1'), {'online': False}),
+              (T.state('trust', 'lobby-1', 'front'), {'type': 'door', 'lock': 'locked', 'door': 'closed'}),
+              (T.ack('trust', 'lobby-1', 'front'), {'id': 'c-1', 'ok': True})]
+    try:
+        m = trust.room.mark()
+        for topic, body in forged:
+            send(forger, topic, body, retain=False)
+        time.sleep(1.0)
+        seen = [x for x in list(trust.room.msgs)[m:] if x[1] in [t for t, _ in forged]]
+        for topic, _ in forged:
+            abuse.input(refused=not [x for x in seen if x[1] == topic])
+        assert not seen, 'the broker let the control room publish as a board: %s' % [x[1] for x in seen]
+        m = trust.room.mark()                     # what it may send still goes through
+        send(forger, T.cmd('trust', 'lobby-1', 'front'), {'id': 'q1', 'op': 'status'}, retain=False)
+        assert trust.room.wait(lambda t, p: t == T.ack('trust', 'lobby-1', 'front') and isinstance(p, dict)
+                               and p.get('id') == 'q1', 5, m), 'a command from the control room is answered'
+    finally:
+        forger.loop_stop()
+    abuse.went_offline(trust.offline())
+    assert trust.offline() == 0

@@ -222,8 +222,8 @@ def test_operators_log_in_as_themselves_and_a_removed_one_is_locked_out(secure, 
     ann = Collector(br.host, br.room_port, [T.site_filter('sec')], 'ann', auth=('ann', 'ann-correct-horse'))
     try:
         room = login(br, sec['room']['user'], sec['room']['password'], 'room')
-        room.publish(T.evt('sec', 'lobby-1', 'front'), '{"seq": 9}', qos=1).wait_for_publish(5)
-        assert ann.wait(lambda t, p: t == T.evt('sec', 'lobby-1', 'front'), 5), 'an operator reads the site'
+        room.publish(T.cmd('sec', 'lobby-1', 'front'), '{"id": "q9", "op": "status"}', qos=1).wait_for_publish(5)
+        assert ann.wait(lambda t, p: t == T.cmd('sec', 'lobby-1', 'front'), 5), 'an operator reads the site'
         room.loop_stop()
     finally:
         ann.close()
