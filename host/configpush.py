@@ -26,10 +26,18 @@ def message(cfg, key=None):
     return signed(body, cfg['device'], SIGNED_AS, key)
 
 
+BOARD_MSG_MIN = 2048     # the smallest message a board takes (firmware/link.py MSG_MIN: an ESP32 without PSRAM)
+
+
 def push_mqtt(host, port, site, cfg, timeout, progress=None, key=None, auth=None):
     """Publish the config (signed with `key`) and wait for the board's verdict event."""
     dev = cfg['device']
     rev = cfg['rev']
+    size = len(json.dumps(message(cfg, key))) + len(topics.cfg(site, dev)) + 8    # + the packet's header
+    if size > BOARD_MSG_MIN:
+        raise EdgeError('the config of %s is %d bytes as a message; a board takes at most %d in one message: '
+                        'use fewer schedule windows or exception dates, or push it over the cable '
+                        '(config push --via serial)' % (dev, size, BOARD_MSG_MIN), 2)
     col = Collector(host, port, [topics.evt(site, dev, 'system'), topics.status(site, dev)], 'config_push', auth=auth)
     try:
         m = col.mark()
