@@ -11,7 +11,6 @@ import hal
 import command
 import controllers
 import settings
-import signing
 import strictjson
 from fire import SiteFire
 from outbox import Outbox
@@ -69,8 +68,8 @@ class App:
         self.reboot_req = None
         self.secrets = load_secrets()
         key = self.secrets.get('cmd_key')
-        key = _unhex(key) if key else None
-        self.verifier = signing.Verifier(key, self.device) if key else None
+        self.key = key = _unhex(key) if key else None
+        self.ctr = 0         # the highest signed command counter accepted since boot (command.verify)
         # the site's fire state (kept across reboots); a reset must be signed with this board's key
         self.fire = SiteFire(self.site, self.device, key)
         for c in cfg['controllers']:
@@ -277,11 +276,11 @@ class App:
             ctrl.changed = True
             self._apply(ctrl)
             return None, ctrl.snapshot()
-        if op in ctrl.SIGNED and self.verifier is not None:
+        if op in ctrl.SIGNED and self.key is not None:
             fields = dict(args)
             fields['id'] = cid
             fields['op'] = op
-            err = self.verifier.check(ctrl_name, fields, wall_ms())
+            err, self.ctr = command.verify(self.key, self.device, ctrl_name, fields, wall_ms(), None, self.ctr)
             if err:
                 return err, None
         return self._run(ctrl, ctrl.command, op, args, ticks_ms()), None
@@ -315,9 +314,8 @@ class App:
         reboot into a trial."""
         if not payload:
             return      # the retained config was cleared on the broker: keep running
-        key = self.secrets.get('cmd_key')
         try:
-            new = config.receive(payload, self.rev, _unhex(key) if key else None, self.site, self.device)
+            new = config.receive(payload, self.rev, self.key, self.site, self.device)
         except config.ConfigError as e:     # (a refused rev is remembered by config_push)
             self.event('system.config_rejected', SEV_WARN, {'rev': short(e.rev, 64) if e.rev else e.rev,
                                                              'err': short(e), 'kept': self.rev})
@@ -329,7 +327,7 @@ class App:
     # --- reports ----------------------------------------------------------------------------
     def status(self):
         s = {'online': True, 'fw': FW, 'boot': self.log.boots, 'reset': self.reset, 'rev': self.rev,
-             'signed_cmds': self.verifier is not None}
+             'signed_cmds': self.key is not None}
         if self.safe_mode:
             s['safe_mode'] = True
         return s

@@ -51,3 +51,24 @@ def parse(payload):
             raise CommandError("argument '%s' must be a number, string or boolean" % k, cid)
         args[k] = v
     return cid, op, args
+
+
+def verify(key, device, ctrl, fields, now_ms=None, ctr_path=None, last=0, floor=None):
+    """Check a signed message with signing.Verifier, whose code is loaded for this check
+    only (signed messages are rare; a board that loads its code into RAM has little heap to
+    spare). `last`: the highest counter this owner accepted since boot (kept even if its flash
+    copies could not be written); `floor`: what vouches for the counter when no copy is valid.
+    Returns (None or why it is refused, the highest counter accepted)."""
+    import sys
+    had = 'signing' in sys.modules
+    import signing
+    try:
+        v = signing.Verifier(key, device, ctr_path)
+        if floor is not None and not v.known:
+            v.known, v.last = True, max(v.last, floor)
+        if last > v.last:
+            v.known, v.last = True, last
+        return v.check(ctrl, fields, now_ms), v.last
+    finally:
+        if not had:
+            del sys.modules['signing']

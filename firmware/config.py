@@ -60,11 +60,12 @@ recovered = None    # what boot() did about a damaged config.json: {'err', 'rev'
 
 def _run(name, op, *args):
     import sys
+    had = set(sys.modules)
     try:
         return getattr(__import__(name), op)(*args)
     finally:
-        for m in ('config_push', 'cfgcheck'):
-            if m in sys.modules:
+        for m in list(sys.modules):     # config_push, cfgcheck and what they loaded (signing)
+            if m not in had:
                 del sys.modules[m]
 
 
