@@ -18,7 +18,6 @@ from ratelimit import RateLimit
 from ctrl_base import SEV_ALARM, SEV_WARN, SEV_INFO, short
 
 FW = '0.6.0'
-SYSTEM = 'system'
 
 
 def load_secrets():
@@ -29,11 +28,6 @@ def load_secrets():
         return d if isinstance(d, dict) else {}
     except (OSError, ValueError):
         return {}
-
-
-def _unhex(h):
-    import binascii
-    return binascii.unhexlify(h)
 
 
 class Reboot(Exception):
@@ -68,7 +62,10 @@ class App:
         self.reboot_req = None
         self.secrets = load_secrets()
         key = self.secrets.get('cmd_key')
-        self.key = key = _unhex(key) if key else None
+        if key:
+            import binascii
+            key = binascii.unhexlify(key)
+        self.key = key = key or None
         self.ctr = 0         # the highest signed command counter accepted since boot (command.verify)
         # the site's fire state (kept across reboots); a reset must be signed with this board's key
         self.fire = SiteFire(self.site, self.device, key)
@@ -145,7 +142,7 @@ class App:
         self._apply(ctrl)
 
     # --- events ------------------------------------------------------------------------------
-    def event(self, etype, sev, fields=None, ctrl=SYSTEM):
+    def event(self, etype, sev, fields=None, ctrl='system'):
         try:
             ev = self.events.add(ctrl, etype, sev, fields)
         except MemoryError:         # one more try with the heap swept: events are not dropped lightly
@@ -251,7 +248,7 @@ class App:
         """Run a command payload for one controller; returns the ack object."""
         try:
             cid, op, args = command.parse(payload)
-            if ctrl_name == SYSTEM:
+            if ctrl_name == 'system':
                 err, extra = self._system_command(op, args)
             else:
                 err, extra = self._ctrl_command(ctrl_name, cid, op, args)

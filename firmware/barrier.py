@@ -17,33 +17,33 @@ from compat import const
 from clock import ticks_diff
 from ctrl_base import Controller, SEV_INFO
 
-_UNKNOWN = const(0)
-_CLOSED = const(1)
-_OPENING = const(2)
-_OPEN = const(3)
-_EYE_OFF = const(4)
-_EYE_ON = const(5)
-_CLOSING = const(6)
-_DEAD = const(7)
-_STOPPED = const(8)
-_FAULT = const(9)
+UNKNOWN = const(0)
+CLOSED = const(1)
+OPENING = const(2)
+OPEN = const(3)
+EYE_OFF = const(4)
+EYE_ON = const(5)
+CLOSING = const(6)
+DEAD = const(7)
+STOPPED = const(8)
+FAULT = const(9)
 
 NAMES = ('unknown', 'closed', 'opening', 'open', 'eye_test', 'eye_test', 'closing', 'reversing',
          'stopped', 'fault')
 
 BAR_T = (
-    (_UNKNOWN, _CLOSED), (_UNKNOWN, _OPEN), (_UNKNOWN, _OPENING), (_UNKNOWN, _FAULT),
-    (_CLOSED, _OPENING), (_CLOSED, _OPEN), (_CLOSED, _FAULT),
-    (_OPENING, _OPEN), (_OPENING, _STOPPED), (_OPENING, _FAULT),
-    (_OPEN, _EYE_OFF), (_OPEN, _FAULT),
-    (_EYE_OFF, _EYE_ON), (_EYE_OFF, _OPEN), (_EYE_OFF, _STOPPED), (_EYE_OFF, _FAULT),
-    (_EYE_ON, _CLOSING), (_EYE_ON, _OPEN), (_EYE_ON, _STOPPED), (_EYE_ON, _FAULT),
-    (_CLOSING, _CLOSED), (_CLOSING, _DEAD), (_CLOSING, _STOPPED), (_CLOSING, _FAULT),
-    (_DEAD, _OPENING), (_DEAD, _STOPPED), (_DEAD, _FAULT),
-    (_STOPPED, _OPENING), (_STOPPED, _OPEN), (_STOPPED, _EYE_OFF), (_STOPPED, _FAULT),
-    (_FAULT, _UNKNOWN),
+    (UNKNOWN, CLOSED), (UNKNOWN, OPEN), (UNKNOWN, OPENING), (UNKNOWN, FAULT),
+    (CLOSED, OPENING), (CLOSED, OPEN), (CLOSED, FAULT),
+    (OPENING, OPEN), (OPENING, STOPPED), (OPENING, FAULT),
+    (OPEN, EYE_OFF), (OPEN, FAULT),
+    (EYE_OFF, EYE_ON), (EYE_OFF, OPEN), (EYE_OFF, STOPPED), (EYE_OFF, FAULT),
+    (EYE_ON, CLOSING), (EYE_ON, OPEN), (EYE_ON, STOPPED), (EYE_ON, FAULT),
+    (CLOSING, CLOSED), (CLOSING, DEAD), (CLOSING, STOPPED), (CLOSING, FAULT),
+    (DEAD, OPENING), (DEAD, STOPPED), (DEAD, FAULT),
+    (STOPPED, OPENING), (STOPPED, OPEN), (STOPPED, EYE_OFF), (STOPPED, FAULT),
+    (FAULT, UNKNOWN),
 )
-MOVING = (_OPENING, _CLOSING)
+MOVING = (OPENING, CLOSING)
 
 
 class Barrier(Controller):
@@ -62,7 +62,7 @@ class Barrier(Controller):
         self.eye_ms = int(self.num('eye_test_ms'))
         self.auto_ms = int(self.num('auto_close_s') * 1000)
         self.max_obs = int(self.num('max_obstructions'))
-        self.st = _UNKNOWN
+        self.st = UNKNOWN
         self.since = 0            # when the current state began
         self.fault = None         # reason of the active barrier.fault
         self.obstructed = False   # barrier.obstructed is active
@@ -91,8 +91,8 @@ class Barrier(Controller):
     def _fault(self, reason, now):
         self._motors(0, 0)
         self.out('eye_tx', 1)
-        if self.st != _FAULT:
-            self._go(_FAULT, now)
+        if self.st != FAULT:
+            self._go(FAULT, now)
         if self.fault is None:
             self.fault = reason
             self.alarm('barrier.fault', True, {'reason': reason})
@@ -100,26 +100,26 @@ class Barrier(Controller):
     def _open(self, now, by):
         """Start (or continue) opening; from CLOSING via the dead time."""
         st = self.st
-        if st == _CLOSING:
+        if st == CLOSING:
             self._motors(0, 0)
-            self._go(_DEAD, now)
+            self._go(DEAD, now)
             self.emit('barrier.opening', SEV_INFO, {'by': by})
-        elif st in (_CLOSED, _STOPPED, _UNKNOWN):
+        elif st in (CLOSED, STOPPED, UNKNOWN):
             if self.value('up_limit'):
-                self._go(_OPEN, now)
+                self._go(OPEN, now)
                 return
-            self._go(_OPENING, now)
+            self._go(OPENING, now)
             self._motors(1, 0)
             self.emit('barrier.opening', SEV_INFO, {'by': by})
-        elif st in (_EYE_OFF, _EYE_ON):
+        elif st in (EYE_OFF, EYE_ON):
             self.out('eye_tx', 1)
-            self._go(_OPEN, now)
+            self._go(OPEN, now)
             self._arm_auto(now)
 
     def _close(self, now, by):
         """Start a close: the eye test first."""
         self.out('eye_tx', 0)
-        self._go(_EYE_OFF, now)
+        self._go(EYE_OFF, now)
         self.close_by = by
 
     def _arm_auto(self, now):
@@ -135,33 +135,33 @@ class Barrier(Controller):
             self._fault('limits', now)
             return
         if sig == 'beam':
-            if v and st == _CLOSING:
+            if v and st == CLOSING:
                 self._obstruction(now)
-            elif v and st == _EYE_OFF:
+            elif v and st == EYE_OFF:
                 self.out('eye_tx', 1)          # part one passed: emitter on, expect clear
-                self._go(_EYE_ON, now)
+                self._go(EYE_ON, now)
             if not v and self.obstructed:
                 self.obstructed = False
                 self.alarm('barrier.obstructed', False)
-            if not v and st == _EYE_ON:         # part two passed: the way is clear, close
-                self._go(_CLOSING, now)
+            if not v and st == EYE_ON:         # part two passed: the way is clear, close
+                self._go(CLOSING, now)
                 self._motors(0, 1)
                 self.emit('barrier.closing', SEV_INFO, {'by': self.close_by})
         elif sig == 'loop':
-            if v and st == _CLOSING:
+            if v and st == CLOSING:
                 self._open(now, 'loop')
-            elif v and st in (_EYE_OFF, _EYE_ON):
+            elif v and st in (EYE_OFF, EYE_ON):
                 self._open(now, 'loop')
-        elif sig == 'up_limit' and v and st == _OPENING:
+        elif sig == 'up_limit' and v and st == OPENING:
             self._arrived_up(now)
-        elif sig == 'down_limit' and v and st == _CLOSING:
+        elif sig == 'down_limit' and v and st == CLOSING:
             self._arrived_down(now)
-        if self.st == _OPEN and sig in ('beam', 'loop'):
+        if self.st == OPEN and sig in ('beam', 'loop'):
             self._arm_auto(now)
 
     def _arrived_up(self, now):
         self._motors(0, 0)
-        self._go(_OPEN, now)
+        self._go(OPEN, now)
         self._arm_auto(now)
         self.emit('barrier.opened', SEV_INFO)
         if self.obstructions >= self.max_obs and not self.held:
@@ -170,13 +170,13 @@ class Barrier(Controller):
 
     def _arrived_down(self, now):
         self._motors(0, 0)
-        self._go(_CLOSED, now)
+        self._go(CLOSED, now)
         self.obstructions = 0
         self.emit('barrier.closed', SEV_INFO)
 
     def _obstruction(self, now):
         self._motors(0, 0)                     # stop at once; reverse after the dead time
-        self._go(_DEAD, now)
+        self._go(DEAD, now)
         self.obstructions += 1
         if not self.obstructed:
             self.obstructed = True
@@ -191,31 +191,31 @@ class Barrier(Controller):
     def on_tick(self, now):
         st = self.st
         age = ticks_diff(now, self.since)
-        if st == _UNKNOWN:
+        if st == UNKNOWN:
             if not (self._deb['up_limit'].pending() or self._deb['down_limit'].pending()):
                 self._find_position(now)   # only once the limits read at boot have settled
-        elif st == _OPENING and self.value('up_limit'):
+        elif st == OPENING and self.value('up_limit'):
             self._arrived_up(now)      # the level counts: a reversal within the debounce
-        elif st == _CLOSING and self.value('down_limit'):   # leaves no edge to react to
+        elif st == CLOSING and self.value('down_limit'):   # leaves no edge to react to
             self._arrived_down(now)
         elif st in MOVING and age >= self.travel_ms:
             self._fault('motor_timeout', now)
-        elif st == _DEAD and age > self.dead_ms:    # strictly: ms ticks may be up to 1 ms short
+        elif st == DEAD and age > self.dead_ms:    # strictly: ms ticks may be up to 1 ms short
             # of the real time; the motor must have had at least the whole dead time
-            self._go(_OPENING, now)
+            self._go(OPENING, now)
             self._motors(1, 0)
-        elif st == _EYE_OFF and self.value('beam'):
+        elif st == EYE_OFF and self.value('beam'):
             self.on_input('beam', 1, now)          # already reads broken: the level counts
-        elif st == _EYE_ON and not self.value('beam'):
+        elif st == EYE_ON and not self.value('beam'):
             self.on_input('beam', 0, now)
-        elif st in (_EYE_OFF, _EYE_ON) and age >= self.eye_ms:
-            if st == _EYE_OFF:
+        elif st in (EYE_OFF, EYE_ON) and age >= self.eye_ms:
+            if st == EYE_OFF:
                 self._fault('eye_test', now)   # the beam never broke: a dead or bridged eye
             else:
                 self.out('eye_tx', 1)          # still broken with the emitter on: in the way
-                self._go(_OPEN, now)
+                self._go(OPEN, now)
                 self._arm_auto(now)
-        elif st == _OPEN and self.auto_ms and not self.held and self.fault is None and not self.fire:
+        elif st == OPEN and self.auto_ms and not self.held and self.fault is None and not self.fire:
             if not self._way_clear():
                 self.clear_since = None            # the timer starts again once clear
             elif self.clear_since is None:
@@ -228,10 +228,10 @@ class Barrier(Controller):
         if up and down:
             self._fault('limits', now)
         elif up:
-            self._go(_OPEN, now)
+            self._go(OPEN, now)
             self._arm_auto(now)
         elif down:
-            self._go(_CLOSED, now)
+            self._go(CLOSED, now)
             if self.fire:
                 self._open(now, 'fire')
         else:
@@ -244,19 +244,19 @@ class Barrier(Controller):
         self.fire = active
         if not active:
             self.alarm('barrier.fire_open', False)
-            if self.st == _OPEN:
+            if self.st == OPEN:
                 self._arm_auto(now)        # back to normal: auto-close once the way is clear
             return
-        if self.st == _FAULT:
+        if self.st == FAULT:
             self.alarm('barrier.fire_open', True, {'blocked': self.fault})
             return
         self.alarm('barrier.fire_open', True)
-        if self.st not in (_OPEN, _OPENING, _DEAD, _UNKNOWN):   # UNKNOWN: finding the position opens it
+        if self.st not in (OPEN, OPENING, DEAD, UNKNOWN):   # UNKNOWN: finding the position opens it
             self._open(now, 'fire')
 
     # --- commands -----------------------------------------------------------------------
     def cmd_open(self, args, now):
-        if self.st == _FAULT:
+        if self.st == FAULT:
             return 'fault active (%s): send reset first' % self.fault
         self._open(now, 'cmd')
         return None
@@ -264,24 +264,24 @@ class Barrier(Controller):
     def cmd_close(self, args, now):
         if self.fire:
             return 'fire linkage: the barrier stays open until the site fire state is reset'
-        if self.fault or self.st == _FAULT:
+        if self.fault or self.st == FAULT:
             return 'fault active (%s): the barrier stays open until reset' % self.fault
         if self.value('beam'):
             return 'beam broken: something is under the arm'
         if self.value('loop'):
             return 'vehicle on the loop'
-        if self.st in (_CLOSED, _CLOSING, _EYE_OFF, _EYE_ON):
+        if self.st in (CLOSED, CLOSING, EYE_OFF, EYE_ON):
             return None
-        if self.st not in (_OPEN, _STOPPED):
+        if self.st not in (OPEN, STOPPED):
             return 'cannot close while %s' % NAMES[self.st]
         self._close(now, 'cmd')
         return None
 
     def cmd_stop(self, args, now):
-        if self.st in (_OPENING, _CLOSING, _DEAD, _EYE_OFF, _EYE_ON):
+        if self.st in (OPENING, CLOSING, DEAD, EYE_OFF, EYE_ON):
             self._motors(0, 0)
             self.out('eye_tx', 1)
-            self._go(_STOPPED, now)
+            self._go(STOPPED, now)
         return None
 
     def cmd_reset(self, args, now):
@@ -290,10 +290,10 @@ class Barrier(Controller):
         self.fault = None
         self.held = False
         self.obstructions = 0
-        if self.st == _FAULT:
-            self._go(_UNKNOWN, now)
+        if self.st == FAULT:
+            self._go(UNKNOWN, now)
             self._find_position(now)
-            if self.fire and self.st != _FAULT:
+            if self.fire and self.st != FAULT:
                 self._open(now, 'fire')     # the fire state still holds: open now it can move
         return None
 
@@ -301,3 +301,6 @@ class Barrier(Controller):
         return {'state': NAMES[self.st], 'fault': self.fault, 'obstructed': self.obstructed,
                 'held_open': self.held, 'obstructions': self.obstructions, 'fire': self.fire,
                 'beam': self.value('beam'), 'loop': self.value('loop')}
+
+
+CONTROLLER = Barrier

@@ -11,21 +11,21 @@ from clock import ticks_diff
 from ctrl_base import Controller, SEV_INFO
 import settings
 
-_LOCKED = const(0)
-_UNLOCKED = const(1)
-_RELEASED = const(2)
-_CLOSED = const(0)
-_OPEN = const(1)
-_HELD = const(2)
+LOCKED = const(0)
+UNLOCKED = const(1)
+RELEASED = const(2)
+CLOSED = const(0)
+OPEN = const(1)
+HELD = const(2)
 
 LOCK_NAMES = ('locked', 'unlocked', 'released')
 DOOR_NAMES = ('closed', 'open', 'held_open')
 
 LOCK_T = (
-    (_LOCKED, _UNLOCKED), (_UNLOCKED, _LOCKED),
-    (_LOCKED, _RELEASED), (_UNLOCKED, _RELEASED), (_RELEASED, _LOCKED),
+    (LOCKED, UNLOCKED), (UNLOCKED, LOCKED),
+    (LOCKED, RELEASED), (UNLOCKED, RELEASED), (RELEASED, LOCKED),
 )
-DOOR_T = ((_CLOSED, _OPEN), (_OPEN, _HELD), (_OPEN, _CLOSED), (_HELD, _CLOSED))
+DOOR_T = ((CLOSED, OPEN), (OPEN, HELD), (OPEN, CLOSED), (HELD, CLOSED))
 
 
 class Door(Controller):
@@ -51,8 +51,8 @@ class Door(Controller):
         pre = int(self.num('prealarm_s') * 1000)
         self.pre_ms = self.held_ms - pre if 0 < pre < self.held_ms else -1
         self.unlock_ms = int(self.num('unlock_s') * 1000)
-        self.lock = _LOCKED
-        self.door = _CLOSED
+        self.lock = LOCKED
+        self.door = CLOSED
         self.forced = False
         self.fire = False
         self.fire_src = {}         # 'input' / 'site' -> True while that fire source is active
@@ -76,21 +76,21 @@ class Door(Controller):
             self._fire_source('input', v, now)
 
     def _opened(self, now):
-        if self.door != _CLOSED:
+        if self.door != CLOSED:
             return
-        self.door = self.go(DOOR_T, self.door, _OPEN)
+        self.door = self.go(DOOR_T, self.door, OPEN)
         self.opened_at = now
         self.emit('door.opened', SEV_INFO)
-        if self.lock == _LOCKED:
+        if self.lock == LOCKED:
             self.forced = True
             self.alarm('door.forced', True)
         self._buzzer(now)
 
     def _closed(self, now):
-        if self.door == _CLOSED:
+        if self.door == CLOSED:
             return
-        was_held = self.door == _HELD
-        self.door = self.go(DOOR_T, self.door, _CLOSED)
+        was_held = self.door == HELD
+        self.door = self.go(DOOR_T, self.door, CLOSED)
         self.emit('door.closed', SEV_INFO, {'open_s': ticks_diff(now, self.opened_at) // 1000})
         if was_held:
             self.alarm('door.held_open', False)
@@ -100,17 +100,17 @@ class Door(Controller):
         self._buzzer(now)
 
     def _unlock(self, now, by, ms):
-        if self.lock == _RELEASED:
+        if self.lock == RELEASED:
             return
-        if self.lock == _LOCKED:
-            self.lock = self.go(LOCK_T, self.lock, _UNLOCKED)
+        if self.lock == LOCKED:
+            self.lock = self.go(LOCK_T, self.lock, UNLOCKED)
             self.out('lock', 0)
         self.unlocked_at = now
         self.unlock_for = ms
         self.emit('door.unlocked', SEV_INFO, {'by': by, 's': ms // 1000})
 
     def _relock(self, by):
-        self.lock = self.go(LOCK_T, self.lock, _LOCKED)
+        self.lock = self.go(LOCK_T, self.lock, LOCKED)
         self.out('lock', 1)
         self.emit('door.locked', SEV_INFO, {'by': by})
 
@@ -135,22 +135,22 @@ class Door(Controller):
             self._fire_off(now, src)
 
     def _fire_on(self, now, src):
-        if self.lock != _RELEASED:
-            self.lock = self.go(LOCK_T, self.lock, _RELEASED)
+        if self.lock != RELEASED:
+            self.lock = self.go(LOCK_T, self.lock, RELEASED)
         self.out('lock', 0)
         self.alarm('door.fire_release', True, {'source': src})
         self._buzzer(now)
 
     def _fire_off(self, now, src):
         self.alarm('door.fire_release', False, {'source': src})
-        if self.lock == _RELEASED:
+        if self.lock == RELEASED:
             self._relock('fire_clear')
         self._buzzer(now)
 
     def _buzzer(self, now):
         on = 0
-        if self.door != _CLOSED and not self.fire:
-            if self.forced or self.door == _HELD:
+        if self.door != CLOSED and not self.fire:
+            if self.forced or self.door == HELD:
                 on = 1
             elif self.pre_ms >= 0 and ticks_diff(now, self.opened_at) >= self.pre_ms:
                 on = 1
@@ -158,12 +158,12 @@ class Door(Controller):
 
     # --- time ---------------------------------------------------------------------------
     def on_tick(self, now):
-        if self.lock == _UNLOCKED and ticks_diff(now, self.unlocked_at) >= self.unlock_for:
+        if self.lock == UNLOCKED and ticks_diff(now, self.unlocked_at) >= self.unlock_for:
             self._relock('timer')
-        if self.door == _OPEN and not self.fire:
+        if self.door == OPEN and not self.fire:
             open_ms = ticks_diff(now, self.opened_at)
             if open_ms >= self.held_ms:
-                self.door = self.go(DOOR_T, self.door, _HELD)
+                self.door = self.go(DOOR_T, self.door, HELD)
                 self.alarm('door.held_open', True, {'open_s': open_ms // 1000})
         self._buzzer(now)
 
@@ -173,15 +173,15 @@ class Door(Controller):
         hi = settings.spec('unlock_s', 'door')[4]       # s= has unlock_s's safety bound
         if not isinstance(s, int) or isinstance(s, bool) or s < 1 or s > hi:
             return "'s' must be whole seconds 1..%d" % hi
-        if self.lock == _RELEASED:
+        if self.lock == RELEASED:
             return None  # already released by the fire input
         self._unlock(now, 'cmd', s * 1000)
         return None
 
     def cmd_lock(self, args, now):
-        if self.lock == _RELEASED:
+        if self.lock == RELEASED:
             return 'fire release active: the lock stays released until the fire input clears'
-        if self.lock == _UNLOCKED:
+        if self.lock == UNLOCKED:
             self._relock('cmd')
         return None
 
@@ -190,9 +190,12 @@ class Door(Controller):
             'lock': LOCK_NAMES[self.lock],
             'door': DOOR_NAMES[self.door],
             'forced': self.forced,
-            'held_open': self.door == _HELD,
+            'held_open': self.door == HELD,
             'fire': self.fire,
             'fire_sources': sorted(self.fire_src),
             'buzzer': self.outputs.get('buzzer', 0),
             'line_fault': self.line_fault(),
         }
+
+
+CONTROLLER = Door

@@ -11,22 +11,22 @@ from compat import const
 from clock import ticks_diff
 from ctrl_base import Controller, SEV_INFO
 
-_IDLE = const(0)
-_RINGING = const(1)
-_ANSWERED = const(2)
+IDLE = const(0)
+RINGING = const(1)
+ANSWERED = const(2)
 NAMES = ('idle', 'ringing', 'answered')
 CALL_T = (
-    (_IDLE, _RINGING), (_RINGING, _ANSWERED),
-    (_RINGING, _IDLE), (_ANSWERED, _IDLE),
+    (IDLE, RINGING), (RINGING, ANSWERED),
+    (RINGING, IDLE), (ANSWERED, IDLE),
 )
-_SHUT = const(0)
-_RELEASED = const(1)
-STRIKE_T = ((_SHUT, _RELEASED), (_RELEASED, _SHUT))
+SHUT = const(0)
+RELEASED = const(1)
+STRIKE_T = ((SHUT, RELEASED), (RELEASED, SHUT))
 
 # LED patterns: alternating on/off durations in ms, starting with on
 RINGING_LED = (500, 500)
 NO_ANSWER_LED = (100, 100, 100, 700)   # ringing with the network down: nobody can answer
-_MAX_BY = const(32)
+MAX_BY = const(32)
 
 
 def pattern_on(pattern, ms):
@@ -62,8 +62,8 @@ class Intercom(Controller):
         self.ring_ms = int(self.num('ring_timeout_s') * 1000)
         self.talk_ms = int(self.num('talk_timeout_s') * 1000)
         self.strike_ms = int(self.num('strike_s') * 1000)
-        self.st = _IDLE
-        self.strike = _SHUT
+        self.st = IDLE
+        self.strike = SHUT
         self.call_id = None
         self.calls = 0             # calls opened since boot
         self.since = 0             # when the call entered its state
@@ -82,22 +82,22 @@ class Intercom(Controller):
             self.ignored += 1      # isolation: a shorted button cannot flood the control room
             self.changed = True
             return
-        if self.st != _IDLE:
+        if self.st != IDLE:
             return                 # a second press joins the call already open
         self.calls += 1
         self.call_id = self.boot * 1000 + (self.calls - 1) % 999 + 1
-        self.st = self.go(CALL_T, self.st, _RINGING)
+        self.st = self.go(CALL_T, self.st, RINGING)
         self.since = now
         self.by = None
         self.emit('intercom.call', SEV_INFO, {'call': self.call_id})
 
     def on_line_fault(self, sig, why, now):
-        if self.st != _IDLE:
+        if self.st != IDLE:
             self._end('line_fault', now)
 
     def _end(self, reason, now):
         cid = self.call_id
-        self.st = self.go(CALL_T, self.st, _IDLE)
+        self.st = self.go(CALL_T, self.st, IDLE)
         self.emit('intercom.ended', SEV_INFO, {'call': cid, 'reason': reason,
                                                's': ticks_diff(now, self.since) // 1000})
         self.since = now
@@ -106,27 +106,27 @@ class Intercom(Controller):
     # --- time ---------------------------------------------------------------------------
     def on_tick(self, now):
         self.now = now
-        if self.st == _RINGING and ticks_diff(now, self.since) >= self.ring_ms:
+        if self.st == RINGING and ticks_diff(now, self.since) >= self.ring_ms:
             self._end('timeout', now)
-        elif self.st == _ANSWERED and ticks_diff(now, self.since) >= self.talk_ms:
+        elif self.st == ANSWERED and ticks_diff(now, self.since) >= self.talk_ms:
             self._end('timeout', now)
-        if self.strike == _RELEASED and ticks_diff(now, self.released_at) >= self.strike_ms:
-            self.strike = self.go(STRIKE_T, self.strike, _SHUT)
+        if self.strike == RELEASED and ticks_diff(now, self.released_at) >= self.strike_ms:
+            self.strike = self.go(STRIKE_T, self.strike, SHUT)
             self.out('strike', 0)
         self.out('led', self._led(now))
 
     def _led(self, now):
-        if self.st == _ANSWERED:
+        if self.st == ANSWERED:
             return 1
-        if self.st == _RINGING:
+        if self.st == RINGING:
             pat = RINGING_LED if self.online else NO_ANSWER_LED
             return 1 if pattern_on(pat, ticks_diff(now, self.since)) else 0
         return 0
 
     def led_pattern(self):
-        if self.st == _ANSWERED:
+        if self.st == ANSWERED:
             return 'steady'
-        if self.st == _RINGING:
+        if self.st == RINGING:
             return 'ringing' if self.online else 'no_answer'
         return 'off'
 
@@ -141,7 +141,7 @@ class Intercom(Controller):
         return c, None
 
     def _current(self):
-        if self.st == _IDLE:
+        if self.st == IDLE:
             return 'no call open on %s' % self.name
         return 'call %d is %s' % (self.call_id, NAMES[self.st])
 
@@ -149,7 +149,7 @@ class Intercom(Controller):
         c, err = self._which(args)
         if err:
             return err
-        if self.st == _IDLE or c != self.call_id:
+        if self.st == IDLE or c != self.call_id:
             return 'no call %d on %s: %s' % (c, self.name, self._current())
         return None
 
@@ -157,11 +157,11 @@ class Intercom(Controller):
         err = self._mine(args)
         if err:
             return err
-        if self.st == _ANSWERED:
+        if self.st == ANSWERED:
             return 'call %d already answered%s' % (self.call_id, ' by ' + self.by if self.by else '')
         by = args.get('by')
-        self.by = by[:_MAX_BY] if isinstance(by, str) and by else None
-        self.st = self.go(CALL_T, self.st, _ANSWERED)
+        self.by = by[:MAX_BY] if isinstance(by, str) and by else None
+        self.st = self.go(CALL_T, self.st, ANSWERED)
         self.since = now
         f = {'call': self.call_id}
         if self.by:
@@ -182,10 +182,10 @@ class Intercom(Controller):
         err = self._mine(args)
         if err:
             return 'unlock refused: ' + err
-        if self.st != _ANSWERED:
+        if self.st != ANSWERED:
             return 'unlock refused: call %d is not answered yet' % self.call_id
-        if self.strike == _SHUT:
-            self.strike = self.go(STRIKE_T, self.strike, _RELEASED)
+        if self.strike == SHUT:
+            self.strike = self.go(STRIKE_T, self.strike, RELEASED)
         self.released_at = now     # a second unlock in the call holds the gate again
         self.out('strike', 1)
         self.emit('intercom.unlock', SEV_INFO, {'call': self.call_id, 's': self.strike_ms // 1000})
@@ -194,7 +194,7 @@ class Intercom(Controller):
     def state(self):
         return {
             'call': NAMES[self.st],
-            'call_id': self.call_id if self.st != _IDLE else None,
+            'call_id': self.call_id if self.st != IDLE else None,
             'by': self.by,
             'strike': self.outputs.get('strike', 0),
             'led': self.led_pattern(),
@@ -202,3 +202,6 @@ class Intercom(Controller):
             'ignored_presses': self.ignored,
             'calls': self.calls,
         }
+
+
+CONTROLLER = Intercom

@@ -14,26 +14,6 @@ from settings import get
 
 BACKOFF_MIN_MS = 500
 MSG_MIN, MSG_MAX = 2048, 16384   # the largest message taken: 1/32 of the free heap, in these bounds
-CA_FILE = 'ca.der'      # the site CA (DER), written over serial with the secrets
-
-
-class TlsError(Exception):
-    pass
-
-
-def tls_context():
-    """TLS that trusts only the site CA and checks the broker's name. Without the CA file
-    the board does not connect at all (it never falls back to plain MQTT)."""
-    import ssl
-    try:
-        with open(CA_FILE, 'rb') as f:
-            ca = f.read()
-    except OSError:
-        raise TlsError('the config asks for TLS but the board has no %s: push it over serial' % CA_FILE)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    ctx.load_verify_locations(cadata=ca)
-    return ctx
 
 
 class Link:
@@ -131,7 +111,8 @@ class Link:
         if not b.get('tls'):
             return None
         try:
-            return tls_context()
+            import tlsctx       # only a TLS board loads it
+            return tlsctx.make()
         except Exception as e:
             self.blocked = str(e)
             print('edgectl: no connection:', e)

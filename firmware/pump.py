@@ -10,21 +10,21 @@ from clock import ticks_diff, wall_ms
 from ctrl_base import Controller, SEV_INFO
 import schedule
 
-_OFF = const(0)
-_RUNNING = const(1)
-_LOW = const(2)
-_RESTORE = const(3)
-_LOCKOUT = const(4)
-_FAULT = const(5)
+OFF = const(0)
+RUNNING = const(1)
+LOW = const(2)
+RESTORE = const(3)
+LOCKOUT = const(4)
+FAULT = const(5)
 NAMES = ('off', 'running', 'low_water', 'restoring', 'lockout', 'fault')
 
 PUMP_T = (
-    (_OFF, _RUNNING), (_OFF, _LOW), (_RESTORE, _LOW),
-    (_RUNNING, _OFF), (_RUNNING, _LOW), (_RUNNING, _LOCKOUT), (_RUNNING, _FAULT),
-    (_LOW, _RESTORE),
-    (_RESTORE, _OFF),
-    (_LOCKOUT, _OFF), (_LOCKOUT, _LOW),
-    (_FAULT, _OFF), (_FAULT, _LOW),
+    (OFF, RUNNING), (OFF, LOW), (RESTORE, LOW),
+    (RUNNING, OFF), (RUNNING, LOW), (RUNNING, LOCKOUT), (RUNNING, FAULT),
+    (LOW, RESTORE),
+    (RESTORE, OFF),
+    (LOCKOUT, OFF), (LOCKOUT, LOW),
+    (FAULT, OFF), (FAULT, LOW),
 )
 TIME_KNOWN_MS = 1700000000000      # a wall clock before Nov 2023 has never been set
 
@@ -52,7 +52,7 @@ class Pump(Controller):
         self.tz = int(self.num('tz_offset_min'))
         self.windows = self.setting('schedule')
         self.except_days = self.setting('except_days')
-        self.st = _OFF
+        self.st = OFF
         self.since = -10000000     # so the first start is not held by min_off_s
         self.stopped_at = None
         self.mode = 'auto'
@@ -90,16 +90,16 @@ class Pump(Controller):
     def _level(self, now):
         low = self.low()
         st = self.st
-        if low and st != _LOW:
-            if st == _RUNNING:
+        if low and st != LOW:
+            if st == RUNNING:
                 self.trips.append(now)
                 self.trips = [t for t in self.trips if ticks_diff(now, t) < self.window_ms]
                 locked = len(self.trips) >= self.max_trips
-                self._stop(now, 'low_water', _LOCKOUT if locked else _LOW)
+                self._stop(now, 'low_water', LOCKOUT if locked else LOW)
                 if locked:
                     self.alarm('pump.lockout', True, {'trips': len(self.trips)})
-            elif st in (_OFF, _RESTORE):
-                self.st = self.go(PUMP_T, st, _LOW)
+            elif st in (OFF, RESTORE):
+                self.st = self.go(PUMP_T, st, LOW)
                 self.since = now
             if not self._low_alarm:                 # LOCKOUT and FAULT stay, and say it
                 self._low_alarm = True
@@ -107,15 +107,15 @@ class Pump(Controller):
         elif not low and self._low_alarm:
             self._low_alarm = False
             self.alarm('pump.low_water', False)
-            if st == _LOW:
-                self.st = self.go(PUMP_T, _LOW, _RESTORE)
+            if st == LOW:
+                self.st = self.go(PUMP_T, LOW, RESTORE)
                 self.since = now
 
     def _stop(self, now, reason, to):
         """Pump off at once, then the transition RUNNING -> `to`."""
         self.out('pump', 0)
         self.run_ms += ticks_diff(now, self.since)
-        self.st = self.go(PUMP_T, _RUNNING, to)
+        self.st = self.go(PUMP_T, RUNNING, to)
         self.since = now
         self.stopped_at = now
         self.why_off = reason
@@ -135,40 +135,40 @@ class Pump(Controller):
     def on_tick(self, now):
         st = self.st
         # minimum times are strict: the ms clock may be up to 1 ms short of the real time
-        if st == _RESTORE and ticks_diff(now, self.since) > self.restore_ms:
-            self.st = self.go(PUMP_T, _RESTORE, _OFF)
+        if st == RESTORE and ticks_diff(now, self.since) > self.restore_ms:
+            self.st = self.go(PUMP_T, RESTORE, OFF)
             self.since = now
-            st = _OFF
+            st = OFF
         self.now = now
-        if st == _RUNNING:
+        if st == RUNNING:
             if self.max_run_ms and ticks_diff(now, self.since) >= self.max_run_ms:
-                self._stop(now, 'max_run', _FAULT)
+                self._stop(now, 'max_run', FAULT)
                 self.fault = 'max_run'
                 self.alarm('pump.fault', True, {'reason': 'max_run', 'run_s': self.max_run_ms // 1000})
             elif not self.wanted():
-                self._stop(now, 'manual' if self.mode == 'off' else 'schedule', _OFF)
-        elif st == _OFF and self.wanted() and not self.low():
+                self._stop(now, 'manual' if self.mode == 'off' else 'schedule', OFF)
+        elif st == OFF and self.wanted() and not self.low():
             if self.stopped_at is None or ticks_diff(now, self.stopped_at) > self.min_off_ms:
-                self.st = self.go(PUMP_T, _OFF, _RUNNING)
+                self.st = self.go(PUMP_T, OFF, RUNNING)
                 self.since = now
                 self.out('pump', 1)
                 self.emit('pump.started', SEV_INFO, {'by': 'manual' if self.mode == 'on' else 'schedule'})
 
     # --- commands -----------------------------------------------------------------------
     def cmd_start(self, args, now):
-        if self.st == _LOCKOUT:
+        if self.st == LOCKOUT:
             return 'lockout after %d low-water trips: send reset first' % len(self.trips)
-        if self.st == _FAULT:
+        if self.st == FAULT:
             return 'fault (%s): send reset first' % self.fault
-        if self.low() or self.st in (_LOW, _RESTORE):
+        if self.low() or self.st in (LOW, RESTORE):
             return 'low water: the pump restarts %d s after the level is back' % (self.restore_ms // 1000)
         self.mode = 'on'
         return None
 
     def cmd_stop(self, args, now):
         self.mode = 'off'
-        if self.st == _RUNNING:
-            self._stop(now, 'manual', _OFF)
+        if self.st == RUNNING:
+            self._stop(now, 'manual', OFF)
         return None
 
     def cmd_auto(self, args, now):
@@ -176,22 +176,25 @@ class Pump(Controller):
         return None
 
     def cmd_reset(self, args, now):
-        if self.st == _LOCKOUT:
+        if self.st == LOCKOUT:
             self.alarm('pump.lockout', False)
-        if self.st == _FAULT:
+        if self.st == FAULT:
             self.alarm('pump.fault', False, {'reason': self.fault})
         self.trips = []                 # a reset starts the trip count afresh, in any state
-        if self.st in (_LOCKOUT, _FAULT):
+        if self.st in (LOCKOUT, FAULT):
             self.fault = None
-            self.st = self.go(PUMP_T, self.st, _LOW if self.low() else _OFF)
+            self.st = self.go(PUMP_T, self.st, LOW if self.low() else OFF)
             self.since = now
         return None
 
     def state(self):
-        run = self.run_ms + (ticks_diff(self.now, self.since) if self.st == _RUNNING else 0)
+        run = self.run_ms + (ticks_diff(self.now, self.since) if self.st == RUNNING else 0)
         return {'state': NAMES[self.st], 'mode': self.mode, 'pump': self.outputs.get('pump', 0),
                 'low_water': self.low(), 'high_level': self.high, 'trips': len(self.trips),
                 'run_hours': round(run / 3600000, 3), 'fault': self.fault,
                 'schedule': ('none' if not self.windows else
                              'no time yet: schedule not running' if not self.time_known() else
                              'on' if self.wanted() and self.mode == 'auto' else 'off')}
+
+
+CONTROLLER = Pump

@@ -12,12 +12,9 @@ import settings
 from ctrl_base import SEV_WARN
 from app import App, Reboot, FW
 
-MAINTENANCE_MS = 600000
+from compat import const
 
-
-def _build(cfg, log, reset, safe, trial):
-    io = hal.make(cfg)
-    return App(cfg, io, log, reset, safe, trial), io
+_MAINTENANCE_MS = const(600000)
 
 
 def main():
@@ -35,7 +32,8 @@ def main():
         safe = 'no usable config: ' + damaged['err']
         log.short = 0       # not a crash: the next boot (a pushed config) runs normally
     try:
-        app, io = _build(cfg, log, reset or hal.reset_cause(), safe, trial)
+        io = hal.make(cfg)
+        app = App(cfg, io, log, reset or hal.reset_cause(), safe, trial)
     except Exception as e:
         if trial:   # the candidate does not even build: straight back to the good config
             config.abandon(trial, 'failed to start: %s' % e)
@@ -77,12 +75,12 @@ def main():
         if isinstance(e, KeyboardInterrupt):
             # interrupted at the console (mpremote, edgectl deploy): outputs are safe; the
             # REPL gets MAINTENANCE_MS before the watchdog resets the board into the firmware
-            io.maintenance(MAINTENANCE_MS)
+            io.maintenance(_MAINTENANCE_MS)
             log.short = 0           # an installer's interrupt is not a crash: no safe mode for it
             log.save()
             bootlog.note_reset('soft')
             print('edgectl: interrupted: outputs safe, REPL for %d min, then the watchdog resets' % (
-                MAINTENANCE_MS // 60000))
+                _MAINTENANCE_MS // 60000))
             raise
         print('edgectl: crashed:', repr(e))
         bootlog.note_crash(e, 'running')

@@ -6,11 +6,9 @@
 # and \u escapes of surrogates (MicroPython would not join a pair into one character, so the
 # two interpreters would read different text). Same verdicts on CPython and MicroPython.
 import json
+from compat import const
 
-MAX_DEPTH = 8
-_WS = b' \t\r\n'
-_ESC = b'"\\/bfnrtu'
-_HEX = b'0123456789abcdefABCDEF'
+_MAX_DEPTH = const(8)
 
 
 class _Scan:
@@ -24,7 +22,7 @@ class _Scan:
 
     def ws(self, i):
         b, n = self.b, self.n
-        while i < n and b[i] in _WS:
+        while i < n and b[i] in b' \t\r\n':
             i += 1
         return i
 
@@ -35,8 +33,8 @@ class _Scan:
             self.fail(i, 'value expected')
         c = b[i]
         if c == 0x7B or c == 0x5B:          # { [
-            if depth >= MAX_DEPTH:
-                self.fail(i, 'nested deeper than %d' % MAX_DEPTH)
+            if depth >= _MAX_DEPTH:
+                self.fail(i, 'nested deeper than %d' % _MAX_DEPTH)
             return self.container(i, depth + 1, c == 0x7B)
         if c == 0x22:
             return self.string(i)
@@ -69,7 +67,7 @@ class _Scan:
             if b[i] == close:
                 return i + 1
             if b[i] != 0x2C:
-                self.fail(i, "',' or '%s' expected" % ('}' if obj else ']'))
+                self.fail(i, "',' or '%s' expected" % chr(close))
             i += 1
 
     def string(self, i):
@@ -82,11 +80,11 @@ class _Scan:
             if c < 0x20:
                 self.fail(i, 'control character in a string')
             if c == 0x5C:
-                if i + 1 >= n or b[i + 1] not in _ESC:
+                if i + 1 >= n or b[i + 1] not in b'"\\/bfnrtu':
                     self.fail(i, 'bad escape')
                 if b[i + 1] == 0x75:        # \uXXXX
                     for k in range(i + 2, i + 6):
-                        if k >= n or b[k] not in _HEX:
+                        if k >= n or b[k] not in b'0123456789abcdefABCDEF':
                             self.fail(i, 'bad \\u escape')
                     if b[i + 2] in b'dD' and b[i + 3] in b'89abcdefABCDEF':
                         self.fail(i, 'surrogate \\u escape (send the character as UTF-8)')
@@ -156,11 +154,15 @@ class _Scan:
 
 def _count(v):
     """Members of every object in a parsed value (a duplicate key leaves one fewer)."""
+    n = 0
     if isinstance(v, dict):
-        return len(v) + sum(_count(v[k]) for k in v)
-    if isinstance(v, list):
-        return sum(_count(x) for x in v)
-    return 0
+        n = len(v)
+        v = v.values()
+    elif not isinstance(v, list):
+        return 0
+    for x in v:
+        n += _count(x)
+    return n
 
 
 def loads(data):
