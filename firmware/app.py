@@ -72,32 +72,7 @@ class App:
         for c in cfg['controllers']:
             self._add(c)
         io.on_edge(self._edge)
-        self._boot_events()
-
-    def _boot_events(self):
-        self.event('system.boot', SEV_INFO, {'boot': self.log.boots, 'reset': self.reset, 'fw': FW,
-                                             'rev': self.rev, 'safe_mode': bool(self.safe_mode)})
-        for c in self.cfg['controllers']:      # acknowledged inversions of safety signals: every boot
-            for sig in c.get('invert_ack') or ():
-                self.event('system.signal_inverted', SEV_WARN, {'target': c['name'], 'signal': sig,
-                                                                'pin': c['pins'].get(sig)})
-        m = bootlog.take_memory()      # an earlier boot ran out of heap (bootlog.note_crash)
-        if m:
-            self.event('system.memory', SEV_ALARM, m)
-        r = config.take_result()
-        if r:
-            if r.get('ok'):
-                self.event('system.config_applied', SEV_INFO, {'rev': r.get('rev')})
-            else:
-                config.remember_rejected(r.get('rev'))
-                self.event('system.config_rejected', SEV_WARN, {'rev': r.get('rev'), 'err': r.get('err'),
-                                                                'kept': self.rev})
-        if self.safe_mode:
-            self.log.safe_alarm = True
-            self.log.save()
-            self.event('system.safe_mode', SEV_ALARM, {'active': True, 'boots': self.log.short - 1,
-                                                       'why': short(self.safe_mode) if isinstance(self.safe_mode, str)
-                                                       else 'boots in a row died young'})
+        config.once('bringup', 'boot_events', self)     # boot-only code: loaded for this, then dropped
 
     def _add(self, c):
         cls = controllers.load(c['type'])
