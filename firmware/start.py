@@ -10,9 +10,8 @@ import link
 import health
 import settings
 from app import Reboot, FW
-from compat import const
 
-_MAINTENANCE_MS = const(600000)
+MAINTENANCE_MS = 600000     # (host/simconsole.py reads it here)
 
 
 def main():
@@ -49,12 +48,12 @@ def main():
         if isinstance(e, KeyboardInterrupt):
             # interrupted at the console (mpremote, edgectl deploy): outputs are safe; the
             # REPL gets MAINTENANCE_MS before the watchdog resets the board into the firmware
-            io.maintenance(_MAINTENANCE_MS)
+            io.maintenance(MAINTENANCE_MS)
             log.short = 0           # an installer's interrupt is not a crash: no safe mode for it
             log.save()
             bootlog.note_reset('soft')
             print('edgectl: interrupted: outputs safe, REPL for %d min, then the watchdog resets' % (
-                _MAINTENANCE_MS // 60000))
+                MAINTENANCE_MS // 60000))
             raise
         print('edgectl: crashed:', repr(e))
         bootlog.note_crash(e, 'running')
