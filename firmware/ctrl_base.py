@@ -118,10 +118,10 @@ class Controller:
 
     def command(self, op, args, now):
         """Run a command; returns None when accepted, else the reason it was refused."""
-        fn = getattr(self, 'cmd_' + op, None)
-        if fn is None:
-            return "unknown op '%s' for %s (ops: %s)" % (op, self.TYPE, ', '.join(self.ops()))
-        return fn(args, now)
+        ops = self.ops()
+        if op not in ops:       # before getattr: that would keep every name asked for (a qstr) for good
+            return "unknown op '%s' for %s (ops: %s)" % (op, self.TYPE, ', '.join(ops))
+        return getattr(self, 'cmd_' + op)(args, now)
 
     def ops(self):
         out = []
