@@ -38,9 +38,8 @@ mark('runtime', 'asyncio, json (frozen in MicroPython)')
 import compat
 import clock
 import debounce
-import supervision
 import ctrl_base
-mark('runtime', 'clock, debounce, supervision, ctrl_base')
+mark('runtime', 'clock, debounce, ctrl_base')
 import hal
 if hal.is_board():
     import hal_esp32
