@@ -3,19 +3,16 @@
 # everything to the link. In safe mode only outputs (at their safe values) are wired.
 import asyncio
 import gc
-import json
 from clock import ticks_ms, ticks_diff, wall_ms
 import bootlog
 import config
-import hal
 import command
 import controllers
 import settings
-import strictjson
 from fire import SiteFire
 from outbox import Outbox
 from ratelimit import RateLimit
-from ctrl_base import SEV_ALARM, SEV_WARN, SEV_INFO, short
+from ctrl_base import SEV_WARN, SEV_INFO, short
 
 FW = '0.6.0'
 
@@ -224,7 +221,7 @@ class App:
         try:
             cid, op, args = command.parse(payload)
             if ctrl_name == 'system':
-                err, extra = self._system_command(op, args)
+                err, extra = config.once('appsys', 'command', self, op, args)   # rare: loaded per command
             else:
                 err, extra = self._ctrl_command(ctrl_name, cid, op, args)
             if err:
@@ -257,18 +254,6 @@ class App:
                 return err, None
         return self._run(ctrl, ctrl.command, op, args, ticks_ms()), None
 
-    def _system_command(self, op, args):
-        if op == 'status':
-            return None, self.status()
-        if op == 'reboot':
-            self.log.short = 0     # an operator's reboot is not a crash: leaves safe mode
-            self.log.save()
-            self.reboot('soft')
-            return None, None
-        if op == 'config':
-            return None, self.cfg      # what the board runs (`edgectl config pull`)
-        return "unknown op '%s' for system (ops: config, reboot, status)" % op, None
-
     def reject(self, ctrl_name, cid, reason, extra=None):
         n = self.rejects.take(ticks_ms())
         if n < 0:
@@ -283,18 +268,9 @@ class App:
     # --- config updates ---------------------------------------------------------------------
     def config_update(self, payload):
         """A `cfg` message: check it (signature, ranges), keep it beside the good config,
-        reboot into a trial."""
-        if not payload:
-            return      # the retained config was cleared on the broker: keep running
-        try:
-            new = config.receive(payload, self.rev, self.key, self.site, self.device)
-        except config.ConfigError as e:     # (a refused rev is remembered by config_push)
-            self.event('system.config_rejected', SEV_WARN, {'rev': short(e.rev, 64) if e.rev else e.rev,
-                                                             'err': short(e), 'kept': self.rev})
-            return
-        if new is not None:
-            config.stage(new)
-            self.reboot('config')
+        reboot into a trial (appsys: loaded for it, then dropped)."""
+        if payload:     # (cleared on the broker: keep running)
+            config.once('appsys', 'config_update', self, payload)
 
     # --- reports ----------------------------------------------------------------------------
     def status(self):
