@@ -6,14 +6,31 @@ import config
 import hal
 import link
 import settings
+import settings_spec     # kept while the board is built (settings.spec), dropped after
 from ctrl_base import SEV_ALARM, SEV_WARN, SEV_INFO, short
 from app import App, FW
+
+
+def _names():
+    """Load and drop the code the board loads on demand while running, for its names: a name
+    (qstr) made at runtime can need a new qstr pool, several KB in one block, which a
+    fragmented heap may not have (MemoryError on the first signed command). Made now, while
+    the heap is in one piece, the names stay; the code goes."""
+    import sys
+    had = set(sys.modules)
+    for m in ('signing', 'appsys', 'config_push'):
+        __import__(m)
+    for m in list(sys.modules):
+        if m not in had:
+            del sys.modules[m]
+    gc.collect()
 
 
 def up():
     """Pick the config (a trial candidate or the last good one), count the boot, choose normal
     or safe mode, build the app and its link: (app, io, log, link, safe, trial), or the code start.main returns (2: no
     config, 0: back to the good config, 3: crashed)."""
+    _names()
     log = bootlog.BootLog()
     try:
         cfg, trial = config.boot()
@@ -41,7 +58,10 @@ def up():
         app.event('system.config_damaged', SEV_WARN, {'err': damaged['err'][:160], 'rev': damaged['rev'],
                                                      'safe_mode': damaged['safe']})
     io.info['device'] = app.device
-    return app, io, log, link.Link(app, cfg), safe, trial
+    lk = link.Link(app, cfg)
+    import sys
+    sys.modules.pop('settings_spec', None)
+    return app, io, log, lk, safe, trial
 
 
 def boot_events(self):

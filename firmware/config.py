@@ -65,7 +65,7 @@ def once(name, op, *args):
     try:
         return getattr(__import__(name), op)(*args)
     finally:
-        for m in (name, 'cfgcheck', 'signing'):    # (controller types stay: the app uses them)
+        for m in (name, 'cfgcheck', 'signing', 'settings_spec'):    # (controller types stay: the app uses them)
             if m in sys.modules and m not in had:
                 del sys.modules[m]
 
