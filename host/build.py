@@ -86,19 +86,20 @@ def build_romfs(out=None):
     top = ROOT / 'build' if FIRMWARE == (ROOT / 'firmware').resolve() else FIRMWARE.parent / 'build'
     out = Path(out or top / 'romfs' / 'firmware.romfs')
     out.parent.mkdir(parents=True, exist_ok=True)
-    h = hashlib.sha256()
+    h = hashlib.sha256(b'mpy -s:stem ' + OPT.encode())
     for src, name in sources():
         if name != ENTRY:
             h.update(name.encode() + src.read_bytes())
     stamp = out.with_suffix('.sha256')
     if out.exists() and stamp.exists() and stamp.read_text() == h.hexdigest():
         return out
+    folder, _ = build()     # the .mpy files the lib layout gets: each names itself by its module (-s)
     with tempfile.TemporaryDirectory() as d:
         for src, name in sources():
             if name != ENTRY:
-                shutil.copy(src, Path(d) / name)
+                shutil.copy(folder / (src.stem + '.mpy'), Path(d) / (src.stem + '.mpy'))
         with contextlib.redirect_stdout(io.StringIO()):
-            image = make_romfs(d, mpy_cross=True)
+            image = make_romfs(d, mpy_cross=False)
     tmp = out.with_suffix('.%d.tmp' % os.getpid())
     tmp.write_bytes(image)
     os.replace(tmp, out)
