@@ -3,23 +3,18 @@
 # everything to the link. In safe mode only outputs (at their safe values) are wired.
 import asyncio
 import gc
-import json
 from clock import ticks_ms, ticks_diff, wall_ms
 import bootlog
 import config
-import hal
 import command
 import controllers
 import settings
-import signing
-import strictjson
 from fire import SiteFire
 from outbox import Outbox
 from ratelimit import RateLimit
-from ctrl_base import SEV_ALARM, SEV_WARN, SEV_INFO, short
+from ctrl_base import SEV_WARN, SEV_INFO, short
 
 FW = '0.6.0'
-SYSTEM = 'system'
 
 
 def load_secrets():
@@ -30,11 +25,6 @@ def load_secrets():
         return d if isinstance(d, dict) else {}
     except (OSError, ValueError):
         return {}
-
-
-def _unhex(h):
-    import binascii
-    return binascii.unhexlify(h)
 
 
 class Reboot(Exception):
@@ -69,39 +59,17 @@ class App:
         self.reboot_req = None
         self.secrets = load_secrets()
         key = self.secrets.get('cmd_key')
-        key = _unhex(key) if key else None
-        self.verifier = signing.Verifier(key, self.device) if key else None
+        if key:
+            import binascii
+            key = binascii.unhexlify(key)
+        self.key = key = key or None
+        self.ctr = 0         # the highest signed command counter accepted since boot (command.verify)
         # the site's fire state (kept across reboots); a reset must be signed with this board's key
         self.fire = SiteFire(self.site, self.device, key)
         for c in cfg['controllers']:
             self._add(c)
         io.on_edge(self._edge)
-        self._boot_events()
-
-    def _boot_events(self):
-        self.event('system.boot', SEV_INFO, {'boot': self.log.boots, 'reset': self.reset, 'fw': FW,
-                                             'rev': self.rev, 'safe_mode': bool(self.safe_mode)})
-        for c in self.cfg['controllers']:      # acknowledged inversions of safety signals: every boot
-            for sig in c.get('invert_ack') or ():
-                self.event('system.signal_inverted', SEV_WARN, {'target': c['name'], 'signal': sig,
-                                                                'pin': c['pins'].get(sig)})
-        m = bootlog.take_memory()      # an earlier boot ran out of heap (bootlog.note_crash)
-        if m:
-            self.event('system.memory', SEV_ALARM, m)
-        r = config.take_result()
-        if r:
-            if r.get('ok'):
-                self.event('system.config_applied', SEV_INFO, {'rev': r.get('rev')})
-            else:
-                config.remember_rejected(r.get('rev'))
-                self.event('system.config_rejected', SEV_WARN, {'rev': r.get('rev'), 'err': r.get('err'),
-                                                                'kept': self.rev})
-        if self.safe_mode:
-            self.log.safe_alarm = True
-            self.log.save()
-            self.event('system.safe_mode', SEV_ALARM, {'active': True, 'boots': self.log.short - 1,
-                                                       'why': short(self.safe_mode) if isinstance(self.safe_mode, str)
-                                                       else 'boots in a row died young'})
+        config.once('bringup', 'boot_events', self)     # boot-only code: loaded for this, then dropped
 
     def _add(self, c):
         cls = controllers.load(c['type'])
@@ -146,7 +114,7 @@ class App:
         self._apply(ctrl)
 
     # --- events ------------------------------------------------------------------------------
-    def event(self, etype, sev, fields=None, ctrl=SYSTEM):
+    def event(self, etype, sev, fields=None, ctrl='system'):
         try:
             ev = self.events.add(ctrl, etype, sev, fields)
         except MemoryError:         # one more try with the heap swept: events are not dropped lightly
@@ -252,8 +220,8 @@ class App:
         """Run a command payload for one controller; returns the ack object."""
         try:
             cid, op, args = command.parse(payload)
-            if ctrl_name == SYSTEM:
-                err, extra = self._system_command(op, args)
+            if ctrl_name == 'system':
+                err, extra = config.once('appsys', 'command', self, op, args)   # rare: loaded per command
             else:
                 err, extra = self._ctrl_command(ctrl_name, cid, op, args)
             if err:
@@ -277,26 +245,14 @@ class App:
             ctrl.changed = True
             self._apply(ctrl)
             return None, ctrl.snapshot()
-        if op in ctrl.SIGNED and self.verifier is not None:
+        if op in ctrl.SIGNED and self.key is not None:
             fields = dict(args)
             fields['id'] = cid
             fields['op'] = op
-            err = self.verifier.check(ctrl_name, fields, wall_ms())
+            err, self.ctr = command.verify(self.key, self.device, ctrl_name, fields, wall_ms(), None, self.ctr)
             if err:
                 return err, None
         return self._run(ctrl, ctrl.command, op, args, ticks_ms()), None
-
-    def _system_command(self, op, args):
-        if op == 'status':
-            return None, self.status()
-        if op == 'reboot':
-            self.log.short = 0     # an operator's reboot is not a crash: leaves safe mode
-            self.log.save()
-            self.reboot('soft')
-            return None, None
-        if op == 'config':
-            return None, self.cfg      # what the board runs (`edgectl config pull`)
-        return "unknown op '%s' for system (ops: config, reboot, status)" % op, None
 
     def reject(self, ctrl_name, cid, reason, extra=None):
         n = self.rejects.take(ticks_ms())
@@ -312,26 +268,14 @@ class App:
     # --- config updates ---------------------------------------------------------------------
     def config_update(self, payload):
         """A `cfg` message: check it (signature, ranges), keep it beside the good config,
-        reboot into a trial."""
-        if not payload:
-            return      # the retained config was cleared on the broker: keep running
-        key = self.secrets.get('cmd_key')
-        try:
-            new = config.receive(payload, self.rev, _unhex(key) if key else None, self.site, self.device)
-        except Exception as e:      # (a refused rev is remembered by config_push) a config that
-            # cannot even be checked (out of heap, a bug) is refused all the same, and said
-            self.event('system.config_rejected', SEV_WARN, {'rev': getattr(e, 'rev', None) and short(e.rev, 64),
-                                                             'err': short(e if isinstance(e, config.ConfigError)
-                                                                          else repr(e)), 'kept': self.rev})
-            return
-        if new is not None:
-            config.stage(new)
-            self.reboot('config')
+        reboot into a trial (appsys: loaded for it, then dropped)."""
+        if payload:     # (cleared on the broker: keep running)
+            config.once('appsys', 'config_update', self, payload)
 
     # --- reports ----------------------------------------------------------------------------
     def status(self):
         s = {'online': True, 'fw': FW, 'boot': self.log.boots, 'reset': self.reset, 'rev': self.rev,
-             'signed_cmds': self.verifier is not None}
+             'signed_cmds': self.key is not None}
         if self.safe_mode:
             s['safe_mode'] = True
         return s

@@ -301,3 +301,6 @@ class Barrier(Controller):
         return {'state': NAMES[self.st], 'fault': self.fault, 'obstructed': self.obstructed,
                 'held_open': self.held, 'obstructions': self.obstructions, 'fire': self.fire,
                 'beam': self.value('beam'), 'loop': self.value('loop')}
+
+
+CONTROLLER = Barrier

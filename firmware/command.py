@@ -1,10 +1,11 @@
 # Parse and check a command payload ({"id": "c-42", "op": "open", ...}) before any
 # controller sees it. A refusal carries the reason that goes back in the ack.
 import strictjson
+from compat import const
 
-MAX_ID = 64
-MAX_OP = 32
-MAX_ARGS = 16
+_MAX_ID = const(64)
+_MAX_OP = const(32)
+_MAX_ARGS = const(16)
 
 
 class CommandError(Exception):
@@ -12,15 +13,6 @@ class CommandError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.cid = cid
-
-
-def _op_ok(op):
-    if not 0 < len(op) <= MAX_OP:
-        return False
-    for c in op:
-        if not ('a' <= c <= 'z' or c == '_' or '0' <= c <= '9'):
-            return False
-    return True
 
 
 def parse(payload):
@@ -34,13 +26,13 @@ def parse(payload):
     if not isinstance(msg, dict):
         raise CommandError('command must be a JSON object')
     cid = msg.get('id')
-    if not isinstance(cid, str) or not 0 < len(cid) <= MAX_ID:
-        raise CommandError("'id' must be a string of 1..%d characters" % MAX_ID,
-                           cid if isinstance(cid, str) and len(cid) <= MAX_ID else None)
+    if not isinstance(cid, str) or not 0 < len(cid) <= _MAX_ID:
+        raise CommandError("'id' must be a string of 1..%d characters" % _MAX_ID,
+                           cid if isinstance(cid, str) and len(cid) <= _MAX_ID else None)
     op = msg.get('op')
-    if not isinstance(op, str) or not _op_ok(op):
+    if not isinstance(op, str) or not 0 < len(op) <= _MAX_OP or op.strip('abcdefghijklmnopqrstuvwxyz_0123456789'):
         raise CommandError("'op' must be a lower-case word", cid)
-    if len(msg) > MAX_ARGS + 2:
+    if len(msg) > _MAX_ARGS + 2:
         raise CommandError('too many arguments', cid)
     args = {}
     for k in msg:
@@ -51,3 +43,24 @@ def parse(payload):
             raise CommandError("argument '%s' must be a number, string or boolean" % k, cid)
         args[k] = v
     return cid, op, args
+
+
+def verify(key, device, ctrl, fields, now_ms=None, ctr_path=None, last=0, floor=None):
+    """Check a signed message with signing.Verifier, whose code is loaded for this check
+    only (signed messages are rare; a board that loads its code into RAM has little heap to
+    spare). `last`: the highest counter this owner accepted since boot (kept even if its flash
+    copies could not be written); `floor`: what vouches for the counter when no copy is valid.
+    Returns (None or why it is refused, the highest counter accepted)."""
+    import sys
+    had = 'signing' in sys.modules
+    import signing
+    try:
+        v = signing.Verifier(key, device, ctr_path)
+        if floor is not None and not v.known:
+            v.known, v.last = True, max(v.last, floor)
+        if last > v.last:
+            v.known, v.last = True, last
+        return v.check(ctrl, fields, now_ms), v.last
+    finally:
+        if not had:
+            del sys.modules['signing']

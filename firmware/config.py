@@ -58,34 +58,36 @@ def _exists(path):
 recovered = None    # what boot() did about a damaged config.json: {'err', 'rev', 'safe'}, or None
 
 
-def _run(name, op, *args):
+def once(name, op, *args):
+    """name.op(*args), with name's code (and what it loads) dropped from the heap afterwards."""
     import sys
+    had = set(sys.modules)
     try:
         return getattr(__import__(name), op)(*args)
     finally:
-        for m in ('config_push', 'cfgcheck'):
-            if m in sys.modules:
+        for m in (name, 'cfgcheck', 'signing', 'settings_spec'):    # (controller types stay: the app uses them)
+            if m in sys.modules and m not in had:
                 del sys.modules[m]
 
 
 def check(cfg):
     """The config when the board can run it; ConfigError (why) otherwise."""
-    return _run('cfgcheck', 'check', cfg)
+    return once('cfgcheck', 'check', cfg)
 
 
 def boot():
     """The config to boot with: (cfg, trial rev or None); sets `recovered`."""
-    return _run('cfgcheck', 'boot')
+    return once('cfgcheck', 'boot')
 
 
 def receive(payload, rev, key, site, device):
     """A `cfg` message: the checked config to try, None to ignore, or ConfigError."""
-    return _run('config_push', 'receive', payload, rev, key, site, device)
+    return once('config_push', 'receive', payload, rev, key, site, device)
 
 
 def install(path):
     """A config written over the serial line: the verdict (see config_push.install)."""
-    return _run('config_push', 'install', path)
+    return once('config_push', 'install', path)
 
 
 def stage(cfg):

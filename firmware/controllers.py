@@ -1,17 +1,12 @@
 # Controller types by name, imported only when a config uses them (saves RAM).
 
 
+# Each type's module (its name) has one class, named CONTROLLER too: a board interns the
+# names of the types it runs only.
+from settings_spec import TYPES
+
+
 def load(ctype):
-    if ctype == 'door':
-        from door import Door
-        return Door
-    if ctype == 'barrier':
-        from barrier import Barrier
-        return Barrier
-    if ctype == 'pump':
-        from pump import Pump
-        return Pump
-    if ctype == 'intercom':
-        from intercom import Intercom
-        return Intercom
-    raise ImportError('controller type %s is not in this firmware' % ctype)
+    if ctype not in TYPES:
+        raise ImportError('controller type %s is not in this firmware' % ctype)
+    return __import__(ctype).CONTROLLER

@@ -2,7 +2,6 @@
 # applies, events queued for the event path, explicit state transitions, command dispatch.
 from debounce import Debounce
 import settings
-import supervision
 
 SEV_INFO = 'info'
 SEV_WARN = 'warn'
@@ -58,8 +57,11 @@ class Controller:
             self.outputs[sig] = self.SAFE.get(sig, 0)
         self._sup = {}
         self.line_faults = {}      # supervised input -> 'open' / 'short'
-        for sig in self.supervised_inputs(cfg):
-            self._sup[sig] = supervision.LineSupervisor(ms)
+        sups = self.supervised_inputs(cfg)
+        if sups:       # only a board with end-of-line supervised inputs loads supervision
+            import supervision
+            for sig in sups:
+                self._sup[sig] = supervision.LineSupervisor(ms)
 
     # --- the runtime calls these -------------------------------------------------------
     def input(self, sig, raw, now):
@@ -92,6 +94,7 @@ class Controller:
         or `line_open` for an input called line); a normal line passes idle/active on as 0/1."""
         if cond is None:
             return
+        import supervision      # (loaded by __init__ for a supervised line)
         was = self.line_faults.get(sig)
         if cond == supervision.OPEN or cond == supervision.SHORT:
             why = (sig if sig == 'line' else sig + '_line') + '_' + supervision.NAMES[cond]
@@ -118,10 +121,10 @@ class Controller:
 
     def command(self, op, args, now):
         """Run a command; returns None when accepted, else the reason it was refused."""
-        fn = getattr(self, 'cmd_' + op, None)
-        if fn is None:
-            return "unknown op '%s' for %s (ops: %s)" % (op, self.TYPE, ', '.join(self.ops()))
-        return fn(args, now)
+        ops = self.ops()
+        if op not in ops:       # before getattr: that would keep every name asked for (a qstr) for good
+            return "unknown op '%s' for %s (ops: %s)" % (op, self.TYPE, ', '.join(ops))
+        return getattr(self, 'cmd_' + op)(args, now)
 
     def ops(self):
         out = []

@@ -196,3 +196,6 @@ class Door(Controller):
             'buzzer': self.outputs.get('buzzer', 0),
             'line_fault': self.line_fault(),
         }
+
+
+CONTROLLER = Door

@@ -14,7 +14,7 @@
 import json
 import config
 import strictjson
-import signing
+import command
 import topics
 from clock import wall_ms
 
@@ -28,7 +28,9 @@ class SiteFire:
         self.device = device
         self.raises = topics.fire_raise(site, '')
         self.reset_topic = topics.fire_reset(site, device)
-        self.verifier = v = signing.Verifier(key, device, ctr_path) if key else None
+        self.key = key
+        self.ctr_path = ctr_path
+        self.ctr = 0
         try:
             d = config.read_json(path)
             self.active = d.get('active') is True
@@ -37,11 +39,6 @@ class SiteFire:
             self.reset = r if isinstance(r, int) and not isinstance(r, bool) else 0   # last reset accepted
         except (OSError, ValueError, AttributeError):
             self.active, self.by, self.reset = False, None, 0
-        if v is not None and not v.known:
-            # fire.json vouches for the last reset too: a board whose counter copies are lost
-            # (or a new board) still takes the control room's next reset. A replayed older
-            # reset cannot end a newer fire: that fire's raise carries a newer 'after'.
-            v.known, v.last = True, max(v.last, self.reset)
         self.newest = -1          # the newest R of the raises heard since boot
         self.seen = 0             # the newest reset seen for this board, taken or refused
         self.out = None           # this board's own raise, waiting to be published (its 'by')
@@ -72,9 +69,13 @@ class SiteFire:
             return None, None     # the retained copy of the reset accepted last
         if n > self.seen:         # the control room has reset up to here, whatever this board makes of it
             self.seen = n
-        if self.verifier is not None:
-            # no clock test: a retained reset waits on the broker for a board that was offline
-            err = self.verifier.check(CTRL, f)
+        if self.key is not None:
+            # no clock test: a retained reset waits on the broker for a board that was offline.
+            # fire.json vouches for the last reset too (floor): a board whose counter copies are
+            # lost (or a new board) still takes the control room's next reset. A replayed older
+            # reset cannot end a newer fire: that fire's raise carries a newer 'after'.
+            err, self.ctr = command.verify(self.key, self.device, CTRL, f, None, self.ctr_path, self.ctr,
+                                           self.reset)
             if err:
                 return None, err
         elif n < self.reset:

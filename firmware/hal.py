@@ -41,12 +41,8 @@ class Analog:
 def reset_cause():
     """Why the board reset, as the hardware tells it."""
     if is_board():
-        import machine
-        c = machine.reset_cause()
-        names = {machine.PWRON_RESET: 'power', machine.HARD_RESET: 'hard',
-                 machine.WDT_RESET: 'watchdog', machine.DEEPSLEEP_RESET: 'deepsleep',
-                 machine.SOFT_RESET: 'soft'}
-        return names.get(c, 'unknown')
+        import hal_esp32
+        return hal_esp32.reset_cause()
     import os
     return os.getenv('EDGE_RESET') or 'power'
 
@@ -55,6 +51,6 @@ def make(cfg):
     """Pick the back-end for where we run."""
     if is_board():
         import hal_esp32
-        return hal_esp32.Esp32Hal(cfg)
+        return hal_esp32.make(cfg)
     import hal_sim
     return hal_sim.SimHal(cfg)

@@ -5,6 +5,20 @@ import micropython
 from hal import Signal, HalError
 
 
+
+def reset_cause():
+    """Why the board reset, as the hardware tells it."""
+    c = machine.reset_cause()
+    names = {machine.PWRON_RESET: 'power', machine.HARD_RESET: 'hard',
+             machine.WDT_RESET: 'watchdog', machine.DEEPSLEEP_RESET: 'deepsleep',
+             machine.SOFT_RESET: 'soft'}
+    return names.get(c, 'unknown')
+
+
+def make(cfg):
+    return Esp32Hal(cfg)
+
+
 class Esp32Hal:
     def __init__(self, cfg):
         self.cfg = cfg

@@ -4,7 +4,7 @@
 import asyncio
 import json
 import os
-from clock import ticks_us, ticks_ms, ticks_diff, wall_ms, set_wall_ms
+from clock import ticks_us, ticks_ms, ticks_diff
 from hal import Signal, HalError
 
 WIRES = 'wires.json'
@@ -189,77 +189,7 @@ class SimHal:
             pass
 
     def handle(self, line, w=None):
-        parts = line.split()
-        if not parts:
-            return ''
-        op = parts[0]
-        if op == 'get' and len(parts) == 2:
-            s = self.signals.get(parts[1])
-            if s is None:
-                return self._unknown(parts[1])
-            return '= %s %d\n' % (s.name, s.value())
-        if op == 'set' and len(parts) == 3:
-            s = self.signals.get(parts[1])
-            if s is None:
-                return self._unknown(parts[1])
-            if s.is_output:
-                return 'err %s is an output: only the firmware drives it\n' % s.name
-            analog = getattr(s, 'analog', False)
-            if not (parts[2] in ('0', '1') or analog and parts[2].isdigit() and int(parts[2]) <= 100):
-                return 'err value must be %s\n' % ('0..100' if analog else '0 or 1')
-            v = int(parts[2])
-            if analog:
-                s.raw.level = v     # an analog wire carries the number, not a logic level
-            else:
-                s.value(v)
-            self._notify('edge %s %d %d\n' % (s.name, v, ticks_us()))
-            if self._edge is not None:
-                self._edge(s)       # the reaction first, as an interrupt would run it
-            self._save()
-            return 'ok %s %d\n' % (s.name, v)
-        if op == 'list':
-            out = ''
-            names = sorted(self.signals)
-            for n in names:
-                s = self.signals[n]
-                out += '= %s %d %s\n' % (n, s.value(), 'out' if s.is_output else 'in')
-            return out + '.\n'
-        if op == 'watch':
-            if w is not None:
-                self._watchers.append(w)
-            return 'ok watch\n'
-        if op == 'clock':
-            if len(parts) == 2:
-                try:
-                    set_wall_ms(int(parts[1]))
-                except ValueError:
-                    return 'err clock needs milliseconds since 1970\n'
-            return '= clock %d\n' % wall_ms()
-        if op == 'fault' and len(parts) == 2:
-            return self._fault(parts[1])
-        if op == 'info':
-            d = dict(self.info)
-            if self.info_fn is not None:
-                d.update(self.info_fn())
-            return '= info %s\n' % json.dumps(d)
-        return 'err unknown request %r (get, set, list, watch, clock, fault, info)\n' % line[:40]
-
-    def _fault(self, kind):
-        """Fault injection for tests: only the simulated board has these."""
-        if kind == 'hang':          # the control loop's thread stops: only the watchdog helps
-            asyncio.create_task(_hang())
-            return 'ok fault hang\n'
-        if kind == 'crash_boot':    # every boot from now on dies wiring its inputs
-            with open(FAULT_BOOT, 'w') as f:
-                f.write('1')
-            return 'ok fault crash_boot\n'
-        if kind == 'clear':
-            try:
-                os.remove(FAULT_BOOT)
-            except OSError:
-                pass
-            return 'ok fault clear\n'
-        return 'err fault must be hang, crash_boot or clear\n'
-
-    def _unknown(self, name):
-        return 'err no signal %s (known: %s)\n' % (name, ' '.join(sorted(self.signals)))
+        """One request of the I/O line protocol; its code (hal_simio) is loaded per request and
+        dropped, as a board has no such server: the simulator's heap stays a board's."""
+        from config import once
+        return once('hal_simio', 'handle', self, line, w)

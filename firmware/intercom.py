@@ -202,3 +202,6 @@ class Intercom(Controller):
             'ignored_presses': self.ignored,
             'calls': self.calls,
         }
+
+
+CONTROLLER = Intercom

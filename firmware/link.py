@@ -12,28 +12,11 @@ import mqtt
 import topics
 from settings import get
 
-BACKOFF_MIN_MS = 500
-MSG_MIN, MSG_MAX = 2048, 16384   # the largest message taken: 1/32 of the free heap, in these bounds
-CA_FILE = 'ca.der'      # the site CA (DER), written over serial with the secrets
+from compat import const
 
-
-class TlsError(Exception):
-    pass
-
-
-def tls_context():
-    """TLS that trusts only the site CA and checks the broker's name. Without the CA file
-    the board does not connect at all (it never falls back to plain MQTT)."""
-    import ssl
-    try:
-        with open(CA_FILE, 'rb') as f:
-            ca = f.read()
-    except OSError:
-        raise TlsError('the config asks for TLS but the board has no %s: push it over serial' % CA_FILE)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    ctx.load_verify_locations(cadata=ca)
-    return ctx
+_BACKOFF_MIN_MS = const(500)
+_MSG_MIN = const(2048)      # the largest message taken: 1/32 of the free heap, in these bounds
+_MSG_MAX = const(16384)
 
 
 class Link:
@@ -131,14 +114,15 @@ class Link:
         if not b.get('tls'):
             return None
         try:
-            return tls_context()
+            import tlsctx       # only a TLS board loads it
+            return tlsctx.make()
         except Exception as e:
             self.blocked = str(e)
             print('edgectl: no connection:', e)
             return None
 
     async def run(self):
-        backoff = BACKOFF_MIN_MS
+        backoff = _BACKOFF_MIN_MS
         while self.blocked:      # offline on purpose: the controllers run, the outbox keeps events
             self.last_error = self.blocked
             await asyncio.sleep_ms(10000)
@@ -149,7 +133,7 @@ class Link:
             try:
                 await self.client.connect()
                 self.connects += 1
-                backoff = BACKOFF_MIN_MS
+                backoff = _BACKOFF_MIN_MS
                 await self._session()
             except Exception as e:
                 self.last_error = repr(e)
@@ -237,5 +221,5 @@ def max_msg():
     """The largest MQTT message this board reads: 2 KB on an ESP32's ~110 KB heap (a 5-8 KB
     one ran it out of memory), more where the heap allows, at most 16 KB."""
     gc.collect()
-    n = gc.mem_free() // 32 if hasattr(gc, 'mem_free') else MSG_MIN
-    return MSG_MIN if n < MSG_MIN else MSG_MAX if n > MSG_MAX else n
+    n = gc.mem_free() // 32 if hasattr(gc, 'mem_free') else _MSG_MIN
+    return _MSG_MIN if n < _MSG_MIN else _MSG_MAX if n > _MSG_MAX else n

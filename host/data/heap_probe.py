@@ -38,9 +38,8 @@ mark('runtime', 'asyncio, json (frozen in MicroPython)')
 import compat
 import clock
 import debounce
-import supervision
 import ctrl_base
-mark('runtime', 'clock, debounce, supervision, ctrl_base')
+mark('runtime', 'clock, debounce, ctrl_base')
 import hal
 if hal.is_board():
     import hal_esp32
@@ -56,8 +55,6 @@ import controllers
 mark('runtime', 'command, ratelimit, controllers')
 import outbox
 mark('outbox', 'outbox module')
-import signing
-mark('signing', 'signing module')
 import topics
 import mqtt
 import link
@@ -77,7 +74,7 @@ mark('runtime', 'hal instance')
 ctrls = cfg['controllers']
 cfg['controllers'] = []
 a = appmod.App(cfg, io, log, 'power', False, None)
-mark('runtime', 'App (no controllers; its outbox, verifiers, fire state)')
+mark('runtime', 'App (no controllers; its outbox, fire state)')
 lk = link.Link(a, cfg)
 mark('link+mqtt', 'Link + mqtt.Client instances')
 for c in ctrls:
@@ -106,12 +103,7 @@ def _no_outbox():
     a.events = None
 
 
-def _no_verifier():
-    a.verifier = None
-
-
 def _no_fire():
-    a.fire_verifier = None
     a.fire = None
 
 
@@ -120,8 +112,7 @@ def _no_secrets():
 
 
 drop('outbox', 'Outbox instance (in App)', _no_outbox)
-drop('signing', 'command Verifier (in App)', _no_verifier)
-drop('fire', 'fire Verifier + fire state (in App)', _no_fire)
+drop('fire', 'fire state (in App)', _no_fire)
 drop('signing', 'secrets dict (in App)', _no_secrets)
 import micropython
 micropython.qstr_info()                   # one line: pools, qstrs, bytes (the host reads it)

@@ -279,3 +279,22 @@ def case_site_reset_keeps_the_lock_released_while_the_local_fire_input_is_active
     b.drain()
     eq(b.out('lock'), 0, 'still released: the detector still reports fire')
     eq(b.types().count('door.fire_release'), 1, 'no flapping alarm')
+
+
+def case_unknown_ops_leave_nothing_in_the_heap():
+    """An op is looked up among the controller's own before getattr: MicroPython's getattr
+    keeps every name it is asked for (a qstr, never freed), so a flood of made-up ops would
+    have filled the heap for good."""
+    import gc
+    b = make()
+    r = b.cmd('zz_made_up')
+    check(r is not None and r.startswith("unknown op 'zz_made_up' for door (ops: "), 'refused: %r' % r)
+    if not hasattr(gc, 'mem_alloc'):
+        return      # CPython: no heap figure to check
+    gc.collect()
+    a0 = gc.mem_alloc()
+    for i in range(300):
+        b.cmd('zq_made_up_%d' % i)
+    gc.collect()
+    grew = gc.mem_alloc() - a0
+    check(grew < 1024, 'the heap kept %d bytes for 300 unknown ops' % grew)

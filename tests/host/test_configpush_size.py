@@ -38,7 +38,7 @@ def cfg_for(windows, dates):
 
 def test_the_bound_is_the_boards():
     src = (ROOT / 'firmware' / 'link.py').read_text()
-    assert int(re.search(r'MSG_MIN, MSG_MAX = (\d+),', src).group(1)) == configpush.BOARD_MSG_MIN
+    assert int(re.search(r'_MSG_MIN = const\((\d+)\)', src).group(1)) == configpush.BOARD_MSG_MIN
 
 
 def test_a_config_over_the_smallest_board_message_is_refused_before_sending():

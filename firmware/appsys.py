@@ -1,0 +1,35 @@
+# What App does rarely, loaded for it and then dropped (config.once): commands for `system`
+# (status, config, reboot) and config pushes.
+import config
+from ctrl_base import SEV_WARN, short
+
+
+def command(self, op, args):
+    """A command for `system` on App self: (refusal or None, ack state or None)."""
+    if op == 'status':
+        return None, self.status()
+    if op == 'reboot':
+        self.log.short = 0     # an operator's reboot is not a crash: leaves safe mode
+        self.log.save()
+        self.reboot('soft')
+        return None, None
+    if op == 'config':
+        return None, self.cfg      # what the board runs (`edgectl config pull`)
+    return "unknown op '%s' for system (ops: config, reboot, status)" % op, None
+
+
+def config_update(self, payload):
+    """A `cfg` message (not empty): check it (signature, ranges), keep it beside the good
+    config, reboot into a trial."""
+    try:
+        new = config.receive(payload, self.rev, self.key, self.site, self.device)
+    except Exception as e:      # (a refused rev is remembered by config_push) a config that
+        # cannot even be checked (out of heap, a bug) is refused all the same, and said
+        rev = getattr(e, 'rev', None)
+        self.event('system.config_rejected', SEV_WARN, {'rev': short(rev, 64) if rev else None, 'kept': self.rev,
+                                                         'err': short(e if isinstance(e, config.ConfigError)
+                                                                      else repr(e))})
+        return
+    if new is not None:
+        config.stage(new)
+        self.reboot('config')
