@@ -45,6 +45,19 @@ def messages(site, active, by, devices=(), keys=None):
     return [raise_message(site, by)] if active else reset_messages(site, devices, by, keys)
 
 
+AHEAD_MS = 5000     # a raise's `after` (a reset counter: the control room's clock in ms) may not be further ahead
+
+
+def clamp_after(msg, now_ms):
+    """A raise whose `after` is ahead of the clock (forged: no reset can be that new yet) is
+    taken as raised now, so the control room's next reset still ends it (firmware/fire.py
+    does the same on the boards)."""
+    a = msg.get('after')
+    if isinstance(a, int) and not isinstance(a, bool) and a > now_ms + AHEAD_MS:
+        return dict(msg, after=int(now_ms))
+    return msg
+
+
 class SiteState:
     """The site fire state as the control room derives it from the retained raises and the
     last reset record, by the boards' rule: in fire while a raise is not older than the
@@ -67,10 +80,10 @@ class SiteState:
             msg = None
         if who is None:
             self.reset = msg if msg is not None and msg.get('active') is False else None
-        elif msg is None or msg.get('active') is not True:
-            self.raises.pop(who, None)
-        else:
-            self.raises[who] = msg
+        elif msg is not None and msg.get('active') is True:
+            self.raises[who] = clamp_after(msg, time.time() * 1000)
+        # a raise deleted on the broker (or a malformed one) changes nothing, as on the boards:
+        # the state holds until a reset newer than the newest raise
         return self.state()
 
     def state(self):

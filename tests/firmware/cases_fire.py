@@ -68,6 +68,21 @@ def case_raises_older_than_the_last_reset_are_stale_newer_ones_hold_the_fire():
     in_tmpdir('fire2', run)
 
 
+def case_a_raise_from_the_future_cannot_outlast_the_next_reset():
+    # a raiser's login forged `after` far ahead of every reset: with the board's clock set it
+    # is taken as raised now, in fire at once, and the control room's next reset ends it
+    from clock import wall_ms
+
+    def run():
+        f = board()
+        now = wall_ms()
+        ev, err = f.message(RAISE, raise_(now + 10 ** 12))
+        check(ev is not None and err is None and f.active, 'a forged raise still sets the fire state (fail-safe)')
+        ev, err = f.message(RESET, reset(now + 1000))
+        eq((ev, err, f.active), ({'active': False, 'by': 'guard'}, None, False), 'the next reset ends it')
+    in_tmpdir('fire-future', run)
+
+
 def case_own_raise_carries_the_newest_reset_and_is_published_once():
     def run():
         f = board()

@@ -24,8 +24,21 @@ def test_the_room_derives_the_state_as_the_boards_do():
     st.update('lobby-1', json.dumps({'active': True, 'by': 'lobby-1/front', 'ts': 9, 'after': 200}))
     assert st.state()['active'] is True, 'raised after that reset'
     st.update('lobby-1', b'')
-    assert st.state()['active'] is False
+    assert st.state()['active'] is True, 'a raise deleted on the broker: the boards hold the fire until a reset'
     st.update('lobby-1', b'not json')
+    assert st.state()['active'] is True
+    st.update(None, fire.reset_messages('s', [], 'guard', now_ms=300)[0][1])
+    assert st.state()['active'] is False, 'a newer reset ends it'
+
+
+def test_a_raise_from_the_future_cannot_outlast_the_next_reset():
+    """A raise whose `after` is ahead of the clock (forged by a raiser's login) is taken as
+    raised now: in fire, and the next reset ends it (it held every reset off before)."""
+    import time
+    st = fire.SiteState()
+    st.update('lobby-1', json.dumps({'active': True, 'by': 'probe', 'ts': 1, 'after': 10 ** 18}))
+    assert st.state()['active'] is True
+    st.update(None, fire.reset_messages('s', [], 'guard', now_ms=int(time.time() * 1000) + 1000)[0][1])
     assert st.state()['active'] is False
 
 
