@@ -18,8 +18,8 @@ def _names():
     the heap is in one piece, the names stay; the code goes."""
     import sys
     had = set(sys.modules)
-    for m in ('signing', 'appsys', 'config_push') + (() if hal.is_board() else ('hal_simio',)):
-        __import__(m)       # (hal_simio: the simulator's wire protocol, also loaded per request)
+    for m in ('signing', 'appsys', 'config_push'):
+        __import__(m)
     for m in list(sys.modules):
         if m not in had:
             del sys.modules[m]

@@ -52,15 +52,22 @@ def verify(key, device, ctrl, fields, now_ms=None, ctr_path=None, last=0, floor=
     copies could not be written); `floor`: what vouches for the counter when no copy is valid.
     Returns (None or why it is refused, the highest counter accepted)."""
     import sys
+    import gc
     had = 'signing' in sys.modules
-    import signing
     try:
-        v = signing.Verifier(key, device, ctr_path)
-        if floor is not None and not v.known:
-            v.known, v.last = True, max(v.last, floor)
-        if last > v.last:
-            v.known, v.last = True, last
-        return v.check(ctrl, fields, now_ms), v.last
+        for again in (False, True):
+            try:
+                import signing
+                v = signing.Verifier(key, device, ctr_path)
+                if floor is not None and not v.known:
+                    v.known, v.last = True, max(v.last, floor)
+                if last > v.last:
+                    v.known, v.last = True, last
+                return v.check(ctrl, fields, now_ms), v.last
+            except MemoryError:         # a fragmented heap: once more after a collection,
+                if again:               # then refused (and said), never a silent failure
+                    return 'the board is short of memory: try again', last
+                gc.collect()
     finally:
-        if not had:
+        if not had and 'signing' in sys.modules:
             del sys.modules['signing']

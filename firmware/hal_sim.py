@@ -189,7 +189,9 @@ class SimHal:
             pass
 
     def handle(self, line, w=None):
-        """One request of the I/O line protocol; its code (hal_simio) is loaded per request and
-        dropped, as a board has no such server: the simulator's heap stays a board's."""
-        from config import once
-        return once('hal_simio', 'handle', self, line, w)
+        """One request of the I/O line protocol (hal_simio). A board has no such server: its
+        code stays loaded from the first request (loading and dropping it per request
+        fragmented the board's heap until a signed fire reset could not be checked), and the
+        simulator gives the board that much heap on top of its own (host/sim.py SIM_IO_KB)."""
+        import hal_simio
+        return hal_simio.handle(self, line, w)

@@ -21,6 +21,9 @@ def write_atomic(path, text):
     os.replace(tmp, path)
 
 
+SIM_IO_KB = 4   # what the wire server (firmware/hal_simio.py, resident: measured 2.6 KB) takes; a board has none
+
+
 class SimBoard:
     """firmware='host': the board runs this checkout's firmware (a ROMFS image, as if
     pre-flashed); 'fs': it runs what was deployed on its filesystem (main.py, lib/), or sits
@@ -97,6 +100,7 @@ class SimBoard:
             env.update(MICROPYPATH=':.frozen:lib')       # as sys.path on a board: '', .frozen, /lib
             env.pop('EDGE_ROMFS', None)
             main = 'main.py' if (self.fs / 'main.py').exists() else None
+        heap += SIM_IO_KB      # the simulator's own wire server lives in the board's heap
         argv += ['-X', 'heapsize=%dK' % heap]
         if self.console is not None:
             env['EDGE_CONSOLE'] = '1'
