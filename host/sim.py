@@ -21,7 +21,10 @@ def write_atomic(path, text):
     os.replace(tmp, path)
 
 
-SIM_IO_KB = 4   # what the wire server (firmware/hal_simio.py, resident: measured 2.6 KB) takes; a board has none
+# What the simulator's own wire server takes from a simulated board's heap, which a board
+# has no part of: its code (firmware/hal_simio.py, resident: 2.6 KB measured) and a stream
+# with its buffers per open wire connection (plants, tests, `edgectl io` hold several).
+SIM_IO_KB = 12
 
 
 class SimBoard:
