@@ -14,7 +14,7 @@ from outbox import Outbox
 from ratelimit import RateLimit
 from ctrl_base import SEV_WARN, SEV_INFO, short
 
-FW = '0.6.0'
+FW = '0.7.0'
 
 
 def load_secrets():
