@@ -339,21 +339,24 @@ class Store:
         if until is not None:
             where.append('received < ?')
             args.append(until)
-        sql = 'SELECT device, received, body FROM events'
+        def event(r):
+            ev = json.loads(r['body'])
+            ev['device'] = r['device']
+            ev['received'] = r['received']
+            return ev
+        return self._select('SELECT device, received, body FROM events', where, args,
+                            'received, device, seq', limit, event)
+
+    def _select(self, sql, where, args, order, limit, row):
+        """Rows of `sql` filtered by the AND of `where`, ordered, limited, each made by `row`."""
         if where:
             sql += ' WHERE ' + ' AND '.join(where)
-        sql += ' ORDER BY received, device, seq'
+        sql += ' ORDER BY ' + order
         if limit:
             sql += ' LIMIT %d' % int(limit)
         db = self._reader()
         try:
-            out = []
-            for r in db.execute(sql, args):
-                ev = json.loads(r['body'])
-                ev['device'] = r['device']
-                ev['received'] = r['received']
-                out.append(ev)
-            return out
+            return [row(r) for r in db.execute(sql, args)]
         finally:
             db.close()
 
@@ -367,17 +370,8 @@ class Store:
         if since is not None:
             where.append('at >= ?')
             args.append(since)
-        sql = 'SELECT at, topic, device, reason, size, raw FROM quarantine'
-        if where:
-            sql += ' WHERE ' + ' AND '.join(where)
-        sql += ' ORDER BY id'
-        if limit:
-            sql += ' LIMIT %d' % int(limit)
-        db = self._reader()
-        try:
-            return [dict(r) for r in db.execute(sql, args)]
-        finally:
-            db.close()
+        return self._select('SELECT at, topic, device, reason, size, raw FROM quarantine', where, args, 'id',
+                            limit, dict)
 
     def count(self, device=None):
         db = self._reader()
