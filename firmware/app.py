@@ -57,6 +57,8 @@ class App:
         self.last_step = ticks_ms()
         self.started = ticks_ms()
         self.reboot_req = None
+        self.alarms = set()  # 'ctrl/type' of alarms active now (an update waits for none)
+        self.fw_trial = None     # the firmware version on trial (fwslot.py), set at boot
         self.secrets = load_secrets()
         key = self.secrets.get('cmd_key')
         if key:
@@ -120,6 +122,12 @@ class App:
         except MemoryError:         # one more try with the heap swept: events are not dropped lightly
             gc.collect()
             ev = self.events.add(ctrl, etype, sev, fields)
+        if sev == 'alarm' and fields and 'active' in fields:
+            k = ctrl + '/' + etype
+            if fields['active']:
+                self.alarms.add(k)
+            else:
+                self.alarms.discard(k)
         if self.debug:
             print('evt', ev)
         if self.wake:
@@ -272,12 +280,22 @@ class App:
         if payload:     # (cleared on the broker: keep running)
             config.once('appsys', 'config_update', self, payload)
 
+    def ota_message(self, payload, link):
+        """A firmware offer or chunk (firmware/ota.py: loaded while an update runs)."""
+        if payload:
+            import ota
+            ota.message(self, link, payload)
+
     # --- reports ----------------------------------------------------------------------------
     def status(self):
         s = {'online': True, 'fw': FW, 'boot': self.log.boots, 'reset': self.reset, 'rev': self.rev,
              'signed_cmds': self.key is not None}
         if self.safe_mode:
             s['safe_mode'] = True
+        try:
+            s['ota'] = config.read_json('ota_last.json')     # the last update's outcome
+        except (OSError, ValueError):
+            pass
         return s
 
     def tele(self):

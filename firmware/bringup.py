@@ -75,6 +75,13 @@ def boot_events(self):
     m = bootlog.take_memory()      # an earlier boot ran out of heap (bootlog.note_crash)
     if m:
         self.event('system.memory', SEV_ALARM, m)
+    self.fw_trial = config.once('fwslot', 'trial')     # a new firmware image on trial, or None
+    r = config.once('fwslot', 'take_result')
+    if r and not r.get('ok'):       # the image on trial did not prove itself: this is the previous one
+        config.write_json('ota_last.json', {'ver': r.get('ver'), 'ok': False, 'err': r.get('err'),
+                                            'rolled_back': True})
+        self.event('system.ota_rolled_back', SEV_WARN, {'ver': r.get('ver'), 'err': short(r.get('err')),
+                                                          'running': FW})
     r = config.take_result()
     if r:
         if r.get('ok'):

@@ -28,6 +28,7 @@ class Link:
         self.t_status = topics.status(site, dev)
         self.t_cmd = topics.base(site, dev) + 'cmd/'
         self.t_cfg = topics.cfg(site, dev)
+        self.t_ota = topics.ota(site, dev)
         self.max_msg = max_msg()
         self.too_big = RateLimit(3, 10000)   # reports of oversized cfg/fire messages
         self.client = mqtt.Client(
@@ -63,6 +64,11 @@ class Link:
             except Exception as e:
                 self.last_error = 'config update: %r' % (e,)
             self._kick.set()
+        elif topic == self.t_ota:
+            try:
+                self.app.ota_message(payload, self)
+            except Exception as e:
+                self.last_error = 'ota: %r' % (e,)
         elif topic.startswith(self.t_cmd):
             ctrl = topic[len(self.t_cmd):]
             try:
@@ -83,6 +89,10 @@ class Link:
         app = self.app
         f = app.fire
         fire = topic is not None and (topic == f.reset_topic or topic.startswith(f.raises))
+        if topic == self.t_ota:
+            import ota
+            ota.oversized(app, size)
+            return
         if topic == self.t_cfg or fire:
             n = self.too_big.take(ticks_ms())       # a flood of them cannot fill the outbox
             if n < 0:
@@ -160,6 +170,7 @@ class Link:
         try:
             await c.subscribe(self.t_cmd + '+', 1)
             await c.subscribe(self.t_cfg, 1)
+            await c.subscribe(self.t_ota, 0)
             # the retained raises arrive first, then the reset, which is judged against them
             await c.subscribe(self.app.fire.raises + '+', 1)
             await c.subscribe(self.app.fire.reset_topic, 1)

@@ -3,12 +3,53 @@
 import os
 import sys
 
+
+
+def _put(path, obj):
+    import json
+    with open(path + '.tmp', 'w') as f:
+        json.dump(obj, f)
+    os.rename(path + '.tmp', path)
+
+
+def _image(factory):
+    """The firmware image to boot. fw.slot (written last by an update, in one rename: a power
+    cut before it leaves the old image) names an updated one: {"img", "ver"}, plus "prev",
+    "pver", "tries" while on trial. A trial image gets one boot to prove itself (firmware/
+    fwslot.py confirms it); a second boot of it goes back to the previous one."""
+    import json
+    try:
+        with open('fw.slot') as f:
+            p = json.load(f)
+        img = p['img']
+    except Exception:       # no update (or an unreadable pointer): the factory image
+        return factory
+    if 'tries' not in p:
+        return img
+    if p['tries']:          # the trial boot died or gave up: back to the previous image
+        _put('ota_result.json', {'ok': False, 'ver': p.get('ver'), 'running': p.get('pver'),
+                                 'err': p.get('why') or 'the new firmware did not stay up'})
+        if p.get('prev'):
+            _put('fw.slot', {'img': p['prev'], 'ver': p.get('pver')})
+        else:
+            os.remove('fw.slot')
+        return p.get('prev') or factory
+    p['tries'] = 1
+    _put('fw.slot', p)
+    return img
+
+
 if sys.platform != 'esp32' and os.getenv('EDGE_ROMFS'):
     import vfs
-    with open(os.getenv('EDGE_ROMFS'), 'rb') as _f:
-        vfs.mount(vfs.VfsRom(_f.read()), '/rom')
+    _img = _image(os.getenv('EDGE_ROMFS'))
+    try:
+        with open(_img, 'rb') as _f:
+            vfs.mount(vfs.VfsRom(_f.read()), '/rom')
+    except Exception as _e:     # an image that cannot be mounted: its trial is over at once
+        print('edgectl: firmware image %s: %r' % (_img, _e))
+        sys.exit(3)
     sys.path.insert(0, '/rom')
-    del _f
+    del _f, _img
 
 _keep = set(sys.modules)
 

@@ -36,6 +36,17 @@ def cfg(site, device):
     return base(site, device) + 'cfg'
 
 
+def ota(site, device):
+    """Firmware update to one board (not retained): a signed offer (JSON) from the host, then
+    the chunks the board asked for (binary: b'C', 4-byte offset, data; empty data = no more)."""
+    return base(site, device) + 'ota'
+
+
+def ota_req(site, device):
+    """The board asks for the next chunk of an offered image: {"ver", "off", "len"}."""
+    return base(site, device) + 'ota_req'
+
+
 SITE = '_site'     # site-level topics live under this reserved device name
 
 # Names of sites, devices and controllers become topic levels, MQTT logins and client ids:

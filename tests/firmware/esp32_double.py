@@ -256,6 +256,104 @@ network.PHY_LAN8720 = 1
 network.PHY_IP101 = 2
 network.PHY_RTL8201 = 3
 
+class Partition:
+    """esp32.Partition for the OTA app slots: factory + ota_0 + ota_1 (small, for tests), the
+    bootloader's rollback (a new boot partition runs pending verification; a reset before
+    mark_app_valid_cancel_rollback() boots the previous one). Written blocks are kept in a
+    dict. Test hooks: _setup(size_kb, rollback), _reset() (what the next boot runs)."""
+    BOOT = 0
+    RUNNING = 1
+    TYPE_APP = 0
+    TYPE_DATA = 1
+    _parts = {}
+    _running = 'factory'
+    _boot = 'factory'
+    _pending = False       # the running app still awaits mark_app_valid_cancel_rollback
+    _prev = None
+    _rollback = True       # CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE
+    _size = 65536
+
+    def __init__(self, id, block_size=4096):
+        if id == Partition.RUNNING:
+            id = Partition._running
+        elif id == Partition.BOOT:
+            id = Partition._boot
+        if id not in Partition._parts:
+            raise ValueError('partition not found')
+        self.label = id
+        self.bs = block_size
+
+    @staticmethod
+    def _setup(size=65536, rollback=True):
+        Partition._parts = {'factory': {}, 'ota_0': {}, 'ota_1': {}}
+        Partition._running = Partition._boot = 'factory'
+        Partition._pending = False
+        Partition._prev = None
+        Partition._rollback = rollback
+        Partition._size = size
+
+    @staticmethod
+    def _reset():
+        """A reset: the label of the partition the bootloader runs now."""
+        P = Partition
+        if P._pending and P._rollback:      # never marked valid: the bootloader rolls back
+            P._boot = P._prev
+            P._pending = False
+        elif P._boot != P._running:
+            P._prev = P._running
+            P._pending = True
+        P._running = P._boot
+        return P._running
+
+    @staticmethod
+    def find(type=TYPE_APP, subtype=0xFF, label=None):
+        if type != Partition.TYPE_APP:
+            return []
+        return [Partition(n) for n in sorted(Partition._parts) if label is None or n == label]
+
+    def info(self):
+        sub = 0 if self.label == 'factory' else 0x10 + int(self.label[-1])
+        return (Partition.TYPE_APP, sub, 0x10000 * (1 + sub % 16), Partition._size, self.label, False)
+
+    def readblocks(self, block_num, buf, offset=0):
+        data = Partition._parts[self.label]
+        for i in range(len(buf)):
+            a = offset + i
+            blk = data.get(block_num + a // self.bs)
+            buf[i] = blk[a % self.bs] if blk is not None else 0xFF
+
+    def writeblocks(self, block_num, buf, offset=None):
+        if offset is not None or len(buf) % self.bs:
+            raise ValueError('the double takes whole erased blocks only')
+        if (block_num + len(buf) // self.bs) * self.bs > Partition._size:
+            raise OSError(22)
+        if self.label == Partition._running:
+            raise OSError(1)        # never the running app
+        for i in range(len(buf) // self.bs):
+            Partition._parts[self.label][block_num + i] = bytes(buf[i * self.bs:(i + 1) * self.bs])
+
+    def ioctl(self, op, arg=None):
+        return {4: Partition._size // self.bs, 5: self.bs}.get(op, 0)
+
+    def set_boot(self):
+        Partition._boot = self.label
+
+    def get_next_update(self):
+        return Partition('ota_1' if self.label == 'ota_0' else 'ota_0')
+
+    @classmethod
+    def mark_app_valid_cancel_rollback(cls):
+        if not cls._rollback:
+            raise OSError(-261)
+        cls._pending = False
+
+
+class _Esp32:
+    Partition = Partition
+
+
+esp32 = _Esp32()
+
 _queue = []
 
 
@@ -285,12 +383,13 @@ def install():
     Pin.all = {}
     sys.modules['machine'] = machine
     sys.modules['network'] = network
+    sys.modules['esp32'] = esp32
     if sys.implementation.name != 'micropython':
         sys.modules['micropython'] = _Micropython
 
 
 def uninstall():
-    for m in ('machine', 'network', 'hal_esp32'):
+    for m in ('machine', 'network', 'hal_esp32', 'esp32', 'ota_esp32'):
         sys.modules.pop(m, None)
     if sys.implementation.name != 'micropython':
         sys.modules.pop('micropython', None)
