@@ -7,7 +7,9 @@ from ctrl_base import SEV_WARN, short
 def command(self, op, args):
     """A command for `system` on App self: (refusal or None, ack state or None)."""
     if op == 'status':
-        return None, self.status()
+        s = self.status()
+        s.update(self.tele())       # heap free, uptime (edgectl fleet status)
+        return None, s
     if op == 'reboot':
         self.log.short = 0     # an operator's reboot is not a crash: leaves safe mode
         self.log.save()

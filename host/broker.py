@@ -89,13 +89,13 @@ def acl_text(site, secrets, raisers=()):
         # the site's own topics (acknowledgements, fire), never a board's status, events,
         # states or acks (an operator must not be able to forge an alarm or its clearing)
         room += ['user %s' % user, 'topic read %s#' % base, 'topic write %s+/cmd/+' % base,
-                 'topic write %s+/cfg' % base, 'topic write %s_site/#' % base, '']
+                 'topic write %s+/cfg' % base, 'topic write %s+/ota' % base, 'topic write %s_site/#' % base, '']
     boards = list(head)
     for d in sorted(secrets['devices']):
         b = base + d + '/'
         boards += ['user %s' % d]
-        boards += ['topic write %s%s' % (b, t) for t in ('status', 'evt/+', 'state/+', 'tele', 'ack/+')]
-        boards += ['topic read %scmd/+' % b, 'topic read %scfg' % b,
+        boards += ['topic write %s%s' % (b, t) for t in ('status', 'evt/+', 'state/+', 'tele', 'ack/+', 'ota_req')]
+        boards += ['topic read %scmd/+' % b, 'topic read %scfg' % b, 'topic read %sota' % b,
                    'topic read %s' % topics.fire_raise(site, '+'), 'topic read %s' % topics.fire_reset(site, d)]
         if d in raisers:
             boards += ['topic write %s' % topics.fire_raise(site, d)]

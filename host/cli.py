@@ -312,6 +312,9 @@ def build_parser():
                    help='boot-heap: measure every combination of controller types and write protocols/heap_costs.json '
                         '(what the config check predicts a board\'s heap from)')
     s.set_defaults(fn=cmd_bench)
+    from .install.verbs_ota import VERBS as OTA_VERBS    # issue 23 (a wing's verb table)
+    for add, _ in OTA_VERBS.values():
+        add(sub)
     return p
 
 

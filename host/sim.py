@@ -96,7 +96,10 @@ class SimBoard:
             romfs = build_romfs()
             # the image stands for the board's ROM partition (flash, run in place): the heap
             # left for the firmware is the board's heap, as on the board
-            heap += (romfs.stat().st_size + 1023) // 1024
+            # (or an updated image the board boots instead: firmware/main.py, fw.slot)
+            size = max([romfs.stat().st_size] + [p.stat().st_size for p in (self.fs / 'fw.a', self.fs / 'fw.b')
+                                                 if p.exists()])
+            heap += (size + 1023) // 1024
             env.update(MICROPYPATH=paths.micropython_path(), EDGE_ROMFS=str(romfs))
             main = str(paths.FIRMWARE / 'main.py')
         else:

