@@ -16,10 +16,10 @@ import sys
 import threading
 import time
 
-from ..errors import EdgeError
-from ..mqttc import connect
-from ..paths import FIRMWARE
-from ..proto import topics
+from ..core.errors import EdgeError
+from ..core.mqttc import connect
+from ..core.paths import FIRMWARE
+from ..core.proto import topics
 
 SIGNED_AS = '_ota'          # firmware/ota.py: the same name
 MAX_CHUNK = 4096            # the most served per request, whatever a board asks
@@ -38,7 +38,7 @@ def fw_version(firmware=None):
 
 def image():
     """(image bytes, version) of this checkout's firmware (EDGE_FIRMWARE: another tree)."""
-    from ..build import build_romfs
+    from ..core.build import build_romfs
     return build_romfs().read_bytes(), fw_version()
 
 
@@ -65,7 +65,7 @@ def utc_window(text, offset_s=None):
 
 def offer(device, key, data, ver, kind='romfs', window=None):
     """The signed offer of `data` for one board (its own key: no other board can use it)."""
-    from ..commands import signed
+    from ..core.commands import signed
     m = {'op': 'offer', 'kind': kind, 'ver': ver, 'size': len(data), 'sha': hashlib.sha256(data).hexdigest()}
     if window:
         m['win'] = window

@@ -2,8 +2,8 @@
 import json
 import sys
 
-from ..cli_common import _broker_for, _site_arg, _site_path, _site_secrets
-from ..errors import EdgeError
+from ..core.cliargs import _broker_for, _site_arg, _site_path, _site_secrets
+from ..core.errors import EdgeError
 
 
 def add_ota(sub):
@@ -30,7 +30,7 @@ def add_ota(sub):
 
 
 def run_ota(a):
-    from .. import secrets, site as sitemod
+    from ..core import secrets, site as sitemod
     from . import ota
     if a.canary < 0 or a.batch < 1:
         raise EdgeError('--canary must be 0 or more and --batch 1 or more', 2)
@@ -93,7 +93,7 @@ def add_fleet(sub):
 
 
 def run_fleet(a):
-    from .. import site as sitemod
+    from ..core import site as sitemod
     from . import ota
     s = sitemod.load_valid(_site_path(a))
     site, host, port = _broker_for(a)

@@ -11,13 +11,14 @@ import time
 
 import pytest
 
-from edgectl import fire, paths, proto, secrets
-from edgectl import site as sitemod
-from edgectl.broker import Broker, free_port
-from edgectl.build import ENTRY, OPT, build, sources
+from edgectl.core import paths, proto, secrets
+from edgectl.core import site as sitemod
+from edgectl.core.broker import Broker, free_port
+from edgectl.core.build import ENTRY, OPT, build, sources
+from edgectl.core.mqttc import Collector
 from edgectl.install import ota
-from edgectl.mqttc import Collector
-from edgectl.sim import SimBoard, Supervisor
+from edgectl.room import fire
+from edgectl.sim.sim import SimBoard, Supervisor
 
 T = proto.topics
 SITE = """\
