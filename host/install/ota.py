@@ -165,7 +165,9 @@ class Server:
                 or off < 0 or n < 0:
             return
         n = min(n, MAX_CHUNK)
-        msg = chunk(off, self.data[off:off + n])
+        msg = self.payload(t, off, n)
+        if msg is None:
+            return
         self.c.publish(topics.ota(self.site, t.device), msg, qos=0)
         t.wire += len(msg)
         t.asked += 1
@@ -173,6 +175,10 @@ class Server:
         t.last = time.monotonic()
         if t.state in ('offered', 'waiting'):
             t.state = 'sending'
+
+    def payload(self, t, off, n):
+        """The answer to a board's request for n bytes at off (None: no answer)."""
+        return chunk(off, self.data[off:off + n])
 
     def _event(self, t, e):
         typ = e.get('type', '')
