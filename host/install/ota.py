@@ -120,8 +120,8 @@ class Server:
                                     topics.status(site, '+')])
 
     def close(self):
+        self.c.disconnect()     # first: the network thread then ends at once, not after its 1 s wait
         self.c.loop_stop()
-        self.c.disconnect()
 
     def start(self, t):
         """Offer the image to target t."""
