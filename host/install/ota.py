@@ -92,7 +92,8 @@ class Target:
         self.last = None        # when it last asked for something
         self.done_at = None
         self.switched = None    # when it said it switches
-        self.fw = None
+        self.fw = None          # the version its status reports
+        self.was = None         # the version it ran before
         self.online = None
 
     @property
@@ -221,7 +222,7 @@ def line(t, total, ver):
         what = '%s: %s' % (t.state, t.why) if t.why else t.state
     else:
         what = t.state
-    return '%-20s %s -> %s  %s%s' % (t.device, t.fw or '?', ver, what, took if t.final else '')
+    return '%-20s %s -> %s  %s%s' % (t.device, t.was or t.fw or '?', ver, what, took if t.final else '')
 
 
 def batches(devices, canary, batch):
@@ -275,6 +276,7 @@ def rollout(server, devices, trial_s, canary=1, batch=10, printer=None, poll=0.2
         for t in ts:
             st = server.statuses.get(t.device) or {}
             t.fw, t.online = st.get('fw'), st.get('online')
+            t.was = t.fw
             if t.online is not True:
                 t.state, t.why = 'offline', 'not offered (its status says offline or there is none)'
             elif t.fw == server.ver:

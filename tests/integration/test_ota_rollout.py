@@ -170,3 +170,35 @@ def test_a_board_killed_mid_transfer_keeps_running_its_image(fleet):
     assert status(col, 'door-2', m, fw=was), b.log_tail()
     assert ((json.loads((b.fs / 'fw.slot').read_text()) if (b.fs / 'fw.slot').exists() else None) == running)
     assert not col.event('system.ota_switching', 0.3, m)
+
+
+def test_the_cli_pushes_with_progress_lines_and_lists_the_fleet(fleet):
+    tmp, br, boards, col, auth, keys = fleet
+    site = str(tmp / 'site.yaml')
+    cli = [sys.executable, '-m', 'edgectl.cli']
+    r = subprocess.run(cli + ['ota', 'push', site, '--window', '25:00-26:00'], cwd=tmp, capture_output=True, text=True)
+    assert r.returncode == 2 and 'HH:MM-HH:MM' in r.stderr, r.stderr
+    r = subprocess.run(cli + ['ota', 'push', site, '--devices', 'door-9'], cwd=tmp, capture_output=True, text=True)
+    assert r.returncode == 2 and 'no device door-9' in r.stderr, r.stderr
+    # another firmware tree (EDGE_FIRMWARE), one version up; its build reuses this checkout's .mpy files
+    tree = tmp / 'tree'
+    shutil.copytree(paths.FIRMWARE, tree / 'firmware')
+    folder, _ = build()
+    shutil.copytree(folder, tree / 'build' / 'mpy' / folder.name)
+    before = boards['door-2'].fs / 'fw.slot'
+    was = json.loads(before.read_text())['ver'] if before.exists() else ota.fw_version()
+    ver = was + '.7'
+    app = tree / 'firmware' / 'app.py'
+    app.write_text(re.sub(r"^FW = '[^']*'", "FW = '%s'" % ver, app.read_text(), flags=re.M))
+    env = dict(__import__('os').environ, EDGE_FIRMWARE=str(tree / 'firmware'))
+    r = subprocess.run(cli + ['ota', 'push', site, '--devices', 'door-2', '--canary', '0'], cwd=tmp, env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(r'door-2 +%s -> %s +sending' % (re.escape(was), re.escape(ver)), r.stdout), r.stdout
+    assert re.search(r'door-2 +\S+ -> %s +applied \(\d+\.\d s\)' % re.escape(ver), r.stdout), r.stdout
+    assert '1 of 1 boards updated to %s' % ver in r.stdout
+    r = subprocess.run(cli + ['fleet', 'status', site], cwd=tmp, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    rows = {line.split()[0]: line for line in r.stdout.splitlines()[1:]}
+    assert ver in rows['door-2'] and '%s ok' % ver in rows['door-2'] and 'KB' in rows['door-2'], r.stdout
+    assert rows['door-1'].split()[1] == 'yes', r.stdout
