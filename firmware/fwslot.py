@@ -1,7 +1,8 @@
 # Which firmware image the board runs, and the trial of a new one. The pointer fw.slot
 # (one small JSON file, always replaced in one rename, written last by an update):
 #   absent                     the factory image (the ROM partition; the simulator's EDGE_ROMFS)
-#   {"img", "ver"}             an updated image file (fw.a or fw.b) that passed its trial
+#   {"img", "ver"}             an updated image file (fw.a or fw.b; the simulator mounts it) or lib
+#                              folder (lib.a or lib.b: the lib layout) that passed its trial
 #   + "prev", "pver", "tries"  on trial: main.py boots it once; a second boot goes back to prev
 #   {"part", ...}              the same for a MicroPython VM in an ESP32 OTA partition (ota_esp32.py)
 # ota_result.json: the outcome of the last trial, reported once at the next boot.
@@ -11,7 +12,6 @@ import os
 
 SLOT = 'fw.slot'
 RESULT = 'ota_result.json'
-IMAGES = ('fw.a', 'fw.b')
 
 
 def read():
@@ -29,10 +29,11 @@ def put(path, obj):
     os.rename(path + '.tmp', path)
 
 
-def free_image():
-    """The image file an update may write: never the one running nor the one to go back to."""
+def free_image(base='fw.'):
+    """The image file (fw.a, fw.b) or lib folder (lib.a, lib.b) an update may write: never
+    the one running (an update is refused while a trial runs: no image to go back to is lost)."""
     p = read()
-    return IMAGES[1] if p and p.get('img') == IMAGES[0] else IMAGES[0]
+    return base + ('b' if p and p.get('img') == base + 'a' else 'a')
 
 
 def trial():

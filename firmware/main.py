@@ -1,8 +1,9 @@
 # Entry point: MicroPython runs main.py after boot. The firmware itself sits in the ROMFS
-# partition (/rom, run in place from flash); the simulator mounts the same image.
+# partition (/rom, run in place from flash; the simulator mounts the same image) or in lib/.
+# An update over the network (firmware/ota.py) puts a new image beside it; fw.slot says which
+# one boots (main.py is not part of an image: it stays as deployed).
 import os
 import sys
-
 
 
 def _put(path, obj):
@@ -39,9 +40,15 @@ def _image(factory):
     return img
 
 
+_img = _image(None)
+if _img and _img[:4] == 'lib.':       # an updated lib folder (the lib layout) instead of lib
+    for _i in range(len(sys.path)):
+        if sys.path[_i] in ('lib', '/lib'):
+            sys.path[_i] = sys.path[_i][:-3] + _img
+    _img = None
 if sys.platform != 'esp32' and os.getenv('EDGE_ROMFS'):
     import vfs
-    _img = _image(os.getenv('EDGE_ROMFS'))
+    _img = _img or os.getenv('EDGE_ROMFS')
     try:
         with open(_img, 'rb') as _f:
             vfs.mount(vfs.VfsRom(_f.read()), '/rom')
@@ -49,7 +56,8 @@ if sys.platform != 'esp32' and os.getenv('EDGE_ROMFS'):
         print('edgectl: firmware image %s: %r' % (_img, _e))
         sys.exit(3)
     sys.path.insert(0, '/rom')
-    del _f, _img
+    del _f
+del _img
 
 _keep = set(sys.modules)
 

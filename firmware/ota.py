@@ -89,8 +89,8 @@ def window(s):
 
 
 class FileSink:
-    """The image into a file beside the running one (fw.a / fw.b), via fw.new."""
-    kinds = ('romfs',)
+    """A ROMFS image into a file beside the running one (fw.a / fw.b), via fw.new (the
+    simulator mounts it; a board with a ROM partition takes `vm` instead)."""
 
     def __init__(self, size):
         self.f = open('fw.new', 'wb')
@@ -112,6 +112,82 @@ class FileSink:
             os.remove('fw.new')
         except OSError:
             pass
+
+
+def _rmdir(d):
+    try:
+        for n in os.listdir(d):
+            os.remove(d + '/' + n)
+        os.rmdir(d)
+    except OSError:
+        pass
+
+
+class LibSink:
+    """The lib files (the `lib` layout: .mpy files) into a folder beside the running one
+    (lib.a / lib.b), via lib.new. The bundle is a row of files, each b'F', the name's length
+    (1 byte), the name (a plain .mpy file name: no folder), the size (4 bytes, big endian),
+    the bytes; parsed as it streams in, so no file is ever whole in RAM."""
+    NEW = 'lib.new'
+
+    def __init__(self, size):
+        _rmdir(self.NEW)
+        os.mkdir(self.NEW)
+        self.head = b''     # the header of the next file, while it is incomplete
+        self.f = None       # the file being written
+        self.left = 0       # its bytes still to come
+        self.files = 0
+
+    def write(self, data):
+        i = 0
+        n = len(data)
+        while i < n:
+            if self.f is not None:
+                k = min(self.left, n - i)
+                self.f.write(data[i:i + k])
+                self.left -= k
+                i += k
+                if not self.left:
+                    self.f.close()
+                    self.f = None
+                continue
+            self.head += bytes(data[i:i + 1])
+            i += 1
+            h = self.head
+            if h[:1] != b'F':
+                raise Refused('lib bundle: not a file header')
+            if len(h) < 2 or len(h) < 6 + h[1]:
+                continue
+            name = h[2:2 + h[1]].decode()
+            if not name.endswith('.mpy') or name.strip('abcdefghijklmnopqrstuvwxyz0123456789_.') or \
+                    name.count('.') != 1 or self.files >= 80:
+                raise Refused('lib bundle: file name %r refused' % short(name, 40))
+            self.left = int.from_bytes(h[2 + h[1]:6 + h[1]], 'big')
+            self.head = b''
+            self.files += 1
+            self.f = open(self.NEW + '/' + name, 'wb')
+            if not self.left:
+                self.f.close()
+                self.f = None
+
+    def close(self):
+        if self.f is not None:
+            self.f.close()
+            self.f = None
+        if self.head or self.left:
+            raise Refused('lib bundle: truncated inside a file')
+
+    def commit(self, m, running):
+        d = fwslot.free_image('lib.')
+        _rmdir(d)
+        os.rename(self.NEW, d)
+        fwslot.switch(d, m['ver'], running)
+
+    def drop(self):
+        if self.f is not None:
+            self.f.close()
+            self.f = None
+        _rmdir(self.NEW)
 
 
 def room():
@@ -150,9 +226,12 @@ class Update:
             self.end = 'oversized chunk: %d bytes where %d were asked' % (n, self.want)
         else:
             data = memoryview(payload)[5:]
-            self.sink.write(data)
-            self.h.update(data)
-            self.off += n
+            try:
+                self.sink.write(data)
+                self.h.update(data)
+                self.off += n
+            except Exception as e:      # a refused bundle, a full filesystem: the update is over
+                self.end = str(e) if isinstance(e, Refused) else 'cannot write the image: %r' % (e,)
         self.got.set()
 
     async def ask(self):
@@ -179,9 +258,9 @@ class Update:
                 tries = 0 if self.off != at else tries + 1
                 if tries >= RETRIES:
                     self.end = 'truncated: transfer stalled at %d of %d bytes' % (self.off, self.m['size'])
-            self.sink.close()
             if self.end:
                 raise Refused(self.end)
+            self.sink.close()
             from signing import hexlify
             if hexlify(self.h.digest()) != self.m['sha']:
                 raise Refused('wrong hash: the image received is not the one signed')
@@ -242,12 +321,21 @@ def reject(app, ver, why):
                                                 'running': app_fw()})
 
 
-def sink_for(size):
-    """The place a new image goes on this board: a file slot, or an ESP32 OTA partition."""
-    if sys.platform == 'esp32' or 'esp32' in sys.modules:
+def kinds():
+    """The images this board takes: `romfs` (an image file; the simulator, which mounts it),
+    `lib` (a folder of .mpy files, the lib layout), `vm` (an ESP32 OTA partition)."""
+    esp = sys.platform == 'esp32' or 'esp32' in sys.modules
+    rom = '/rom' in sys.path
+    k = () if rom and esp else ('romfs',) if rom else ('lib',)
+    return k + ('vm',) if esp else k
+
+
+def sink_for(kind, size):
+    """(room for the image, its sink) of one kind of image."""
+    if kind == 'vm':
         import ota_esp32
-        return ota_esp32
-    return None
+        return ota_esp32.room(), ota_esp32.Sink
+    return room(), LibSink if kind == 'lib' else FileSink
 
 
 def message(app, link, payload):
@@ -275,10 +363,10 @@ def message(app, link, payload):
             if _cur.m.get('sha') == msg.get('sha') and _cur.m.get('ver') == ver:
                 return      # the same offer again (the host restarted): the transfer goes on
             raise Refused('an update to %s is in progress' % _cur.m['ver'])
-        mod = sink_for(msg.get('size'))
-        kinds = mod.Sink.kinds if mod else FileSink.kinds
-        m = check_offer(msg, app.key, app.device, app_fw(), kinds, mod.room() if mod else room())
-        sink = mod.Sink(m['size']) if mod else FileSink(m['size'])
+        k = kinds()
+        n, cls = sink_for(msg.get('kind'), msg.get('size')) if msg.get('kind') in k else (0, None)
+        m = check_offer(msg, app.key, app.device, app_fw(), k, n)
+        sink = cls(m['size'])
         _cur = Update(app, link, m, sink)
         app.event('system.ota_started', SEV_INFO, {'ver': m['ver'], 'size': m['size']})
     except Exception as e:
