@@ -3,6 +3,7 @@
 # everything to the link. In safe mode only outputs (at their safe values) are wired.
 import asyncio
 import gc
+import sys
 from clock import ticks_ms, ticks_diff, wall_ms
 import bootlog
 import config
@@ -282,14 +283,28 @@ class App:
 
     def ota_message(self, payload, link):
         """A firmware offer or chunk (firmware/ota.py: loaded while an update runs)."""
-        if payload:
+        if not payload:
+            return
+        try:
             import ota
-            ota.message(self, link, payload)
+        except MemoryError:         # its code does not fit now: once more with the heap swept
+            gc.collect()
+            try:
+                import ota
+            except MemoryError:
+                gc.collect()
+                if payload[:1] == b'{':     # an offer (chunks of nothing running: ignored)
+                    self.event('system.ota_rejected', SEV_WARN, {'ver': None, 'running': FW,
+                                                                 'err': 'no heap for the update code (%d free)'
+                                                                        % gc.mem_free()})
+                return
+        ota.message(self, link, payload)
 
     # --- reports ----------------------------------------------------------------------------
     def status(self):
         s = {'online': True, 'fw': FW, 'boot': self.log.boots, 'reset': self.reset, 'rev': self.rev,
-             'signed_cmds': self.key is not None}
+             'signed_cmds': self.key is not None,
+             'img': 'romfs' if '/rom' in sys.path else 'lib'}     # the image an update brings (ota.py)
         if self.safe_mode:
             s['safe_mode'] = True
         try:

@@ -20,13 +20,13 @@ import json
 import os
 import sys
 import asyncio
-from clock import ticks_ms, ticks_diff, wall_ms
+from clock import wall_ms
 from ctrl_base import SEV_WARN, SEV_INFO, short
 import fwslot
 import topics
 
 SIGNED_AS = '_ota'
-CHUNK = 1024            # bytes asked for at a time (+ topic and header: under the 2 KB minimum)
+CHUNK = 512             # bytes asked for at a time: small, as the lib layout leaves little heap
 RETRY_MS = 3000         # a chunk not here by then is asked for again
 RETRIES = 3             # then the transfer is over: truncated
 BUSY_MS = 1000          # how often a waiting switch looks again
@@ -39,42 +39,6 @@ _cur = None             # the update in progress (one at a time)
 
 class Refused(Exception):
     pass
-
-
-def version(v):
-    """'1.2.3' -> (1, 2, 3); ValueError for anything else."""
-    if not isinstance(v, str) or not v or len(v) > 16:
-        raise ValueError(v)
-    return tuple(int(x) for x in v.split('.'))
-
-
-def check_offer(msg, key, device, running, kinds, room, path='ota_ctr.json'):
-    """The offer's manifest when this board takes it, else Refused(why)."""
-    if key is None:
-        raise Refused('this board has no key: firmware updates need a signed offer (edgectl flash writes the key)')
-    if msg.get('kind') not in kinds:
-        raise Refused('image kind %r: this board takes %s' % (short(msg.get('kind'), 16), '/'.join(kinds)))
-    import signing
-    v = signing.Verifier(key, device, path)
-    v.known = True      # like a config push: an offer may wait for a board that was offline
-    err = v.check(SIGNED_AS, msg)
-    if err:
-        raise Refused('offer refused: ' + err)
-    try:
-        new = version(msg.get('ver'))
-        old = version(running)
-    except ValueError:
-        raise Refused('version %r is not like 1.2.3' % short(msg.get('ver'), 20))
-    if new <= old:
-        raise Refused('downgrade: %s is not newer than the running %s' % (msg['ver'], running))
-    size, sha = msg.get('size'), msg.get('sha')
-    if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= room:
-        raise Refused('image of %r bytes does not fit (room for %d)' % (size, room))
-    if not isinstance(sha, str) or len(sha) != 64:
-        raise Refused('the offer needs the image\'s SHA-256 (64 hex digits)')
-    if msg.get('win') is not None:
-        window(msg['win'])
-    return msg
 
 
 def window(s):
@@ -112,82 +76,6 @@ class FileSink:
             os.remove('fw.new')
         except OSError:
             pass
-
-
-def _rmdir(d):
-    try:
-        for n in os.listdir(d):
-            os.remove(d + '/' + n)
-        os.rmdir(d)
-    except OSError:
-        pass
-
-
-class LibSink:
-    """The lib files (the `lib` layout: .mpy files) into a folder beside the running one
-    (lib.a / lib.b), via lib.new. The bundle is a row of files, each b'F', the name's length
-    (1 byte), the name (a plain .mpy file name: no folder), the size (4 bytes, big endian),
-    the bytes; parsed as it streams in, so no file is ever whole in RAM."""
-    NEW = 'lib.new'
-
-    def __init__(self, size):
-        _rmdir(self.NEW)
-        os.mkdir(self.NEW)
-        self.head = b''     # the header of the next file, while it is incomplete
-        self.f = None       # the file being written
-        self.left = 0       # its bytes still to come
-        self.files = 0
-
-    def write(self, data):
-        i = 0
-        n = len(data)
-        while i < n:
-            if self.f is not None:
-                k = min(self.left, n - i)
-                self.f.write(data[i:i + k])
-                self.left -= k
-                i += k
-                if not self.left:
-                    self.f.close()
-                    self.f = None
-                continue
-            self.head += bytes(data[i:i + 1])
-            i += 1
-            h = self.head
-            if h[:1] != b'F':
-                raise Refused('lib bundle: not a file header')
-            if len(h) < 2 or len(h) < 6 + h[1]:
-                continue
-            name = h[2:2 + h[1]].decode()
-            if not name.endswith('.mpy') or name.strip('abcdefghijklmnopqrstuvwxyz0123456789_.') or \
-                    name.count('.') != 1 or self.files >= 80:
-                raise Refused('lib bundle: file name %r refused' % short(name, 40))
-            self.left = int.from_bytes(h[2 + h[1]:6 + h[1]], 'big')
-            self.head = b''
-            self.files += 1
-            self.f = open(self.NEW + '/' + name, 'wb')
-            if not self.left:
-                self.f.close()
-                self.f = None
-
-    def close(self):
-        if self.f is not None:
-            self.f.close()
-            self.f = None
-        if self.head or self.left:
-            raise Refused('lib bundle: truncated inside a file')
-
-    def commit(self, m, running):
-        d = fwslot.free_image('lib.')
-        _rmdir(d)
-        os.rename(self.NEW, d)
-        fwslot.switch(d, m['ver'], running)
-
-    def drop(self):
-        if self.f is not None:
-            self.f.close()
-            self.f = None
-        _rmdir(self.NEW)
 
 
 def room():
@@ -261,8 +149,8 @@ class Update:
             if self.end:
                 raise Refused(self.end)
             self.sink.close()
-            from signing import hexlify
-            if hexlify(self.h.digest()) != self.m['sha']:
+            from binascii import hexlify
+            if hexlify(self.h.digest()).decode() != self.m['sha']:
                 raise Refused('wrong hash: the image received is not the one signed')
             self.h = None
             said = None
@@ -335,7 +223,10 @@ def sink_for(kind, size):
     if kind == 'vm':
         import ota_esp32
         return ota_esp32.room(), ota_esp32.Sink
-    return room(), LibSink if kind == 'lib' else FileSink
+    if kind == 'lib':
+        import ota_lib
+        return room(), ota_lib.LibSink
+    return room(), FileSink
 
 
 def message(app, link, payload):
@@ -349,9 +240,9 @@ def message(app, link, payload):
         return
     ver = None
     try:
+        import config
         try:
-            import strictjson
-            msg = strictjson.loads(payload)
+            msg = config.once('strictjson', 'loads', payload)     # (each phase's code leaves the heap)
         except ValueError:
             raise Refused('the offer is not valid JSON (malformed)')
         if not isinstance(msg, dict) or msg.get('op') != 'offer':
@@ -365,7 +256,9 @@ def message(app, link, payload):
             raise Refused('an update to %s is in progress' % _cur.m['ver'])
         k = kinds()
         n, cls = sink_for(msg.get('kind'), msg.get('size')) if msg.get('kind') in k else (0, None)
-        m = check_offer(msg, app.key, app.device, app_fw(), k, n)
+        import gc
+        gc.collect()
+        m = config.once('ota_offer', 'check', msg, app.key, app.device, app_fw(), k, n)
         sink = cls(m['size'])
         _cur = Update(app, link, m, sink)
         app.event('system.ota_started', SEV_INFO, {'ver': m['ver'], 'size': m['size']})

@@ -91,7 +91,10 @@ def commit_code(send, delete, manifest):
               '_f = open(%r, "w")' % (MANIFEST + '.new'),
               '_f.write(%r)' % json.dumps(manifest),
               '_f.close()',
-              '_mv(%r, %r)' % (MANIFEST + '.new', MANIFEST)]
+              '_mv(%r, %r)' % (MANIFEST + '.new', MANIFEST),
+              # what the cable brought boots, not an image an earlier network update put
+              # beside it (firmware/fwslot.py)
+              'try:\n os.remove("fw.slot")\nexcept OSError:\n pass']
     return '\n'.join(lines) + '\n'
 
 

@@ -37,9 +37,31 @@ def fw_version(firmware=None):
 
 
 def image():
-    """(image bytes, version) of this checkout's firmware (EDGE_FIRMWARE: another tree)."""
+    """(ROMFS image bytes, version) of this checkout's firmware (EDGE_FIRMWARE: another tree)."""
     from ..core.build import build_romfs
     return build_romfs().read_bytes(), fw_version()
+
+
+def bundle(files):
+    """The lib layout's image: each file as b'F', its name's length (1 byte), the name, its
+    size (4 bytes, big endian), its bytes (firmware/ota.py LibSink)."""
+    out = bytearray()
+    for name, data in sorted(files.items()):
+        n = name.encode()
+        out += b'F' + bytes([len(n)]) + n + len(data).to_bytes(4, 'big') + data
+    return bytes(out)
+
+
+def lib_image(arch=None):
+    """The lib files `deploy` puts in lib/ (main.py stays as deployed), as a bundle."""
+    from .deploy import LIB, local_files
+    return bundle({p[len(LIB) + 1:]: d for p, d in local_files(arch).items() if p.startswith(LIB + '/')})
+
+
+def images(arch=None):
+    """({kind: image bytes}, version): what a board of either layout takes."""
+    romfs, ver = image()
+    return {'romfs': romfs, 'lib': lib_image(arch)}, ver
 
 
 def newer(a, b):
@@ -92,6 +114,8 @@ class Target:
         self.last = None        # when it last asked for something
         self.done_at = None
         self.switched = None    # when it said it switches
+        self.kind = None        # the image kind it was offered (romfs, lib)
+        self.size = 0
         self.fw = None          # the version its status reports
         self.was = None         # the version it ran before
         self.online = None
@@ -106,8 +130,11 @@ class Server:
     client; its network thread answers requests as they come)."""
 
     def __init__(self, host, port, site, data, ver, keys, window=None, kind='romfs', auth=None):
+        """data: the image, or {kind: image} with each board offered the kind its status
+        names (`img`: romfs or lib)."""
         self.site = site
-        self.data = data
+        self.images = data if isinstance(data, dict) else {kind: data}
+        self.data = self.images.get(kind) or next(iter(self.images.values()))
         self.ver = ver
         self.keys = keys
         self.window = window
@@ -126,10 +153,14 @@ class Server:
 
     def start(self, t):
         """Offer the image to target t."""
+        kind = (self.statuses.get(t.device) or {}).get('img') or self.kind
+        if kind not in self.images:
+            kind = self.kind
         with self.lock:
             self.targets[t.device] = t
+            t.kind, t.size = kind, len(self.images[kind])
             t.state, t.t0, t.last = 'offered', time.monotonic(), time.monotonic()
-        body = json.dumps(offer(t.device, self.keys[t.device], self.data, self.ver, self.kind, self.window))
+        body = json.dumps(offer(t.device, self.keys[t.device], self.images[kind], self.ver, kind, self.window))
         t.wire += len(body)
         self.c.publish(topics.ota(self.site, t.device), body, qos=1)
         self.changed.set()
@@ -172,14 +203,14 @@ class Server:
         self.c.publish(topics.ota(self.site, t.device), msg, qos=0)
         t.wire += len(msg)
         t.asked += 1
-        t.sent = max(t.sent, min(off + n, len(self.data)))
+        t.sent = max(t.sent, min(off + n, t.size))
         t.last = time.monotonic()
         if t.state in ('offered', 'waiting'):
             t.state = 'sending'
 
     def payload(self, t, off, n):
         """The answer to a board's request for n bytes at off (None: no answer)."""
-        return chunk(off, self.data[off:off + n])
+        return chunk(off, self.images[t.kind][off:off + n])
 
     def _event(self, t, e):
         typ = e.get('type', '')
@@ -206,7 +237,7 @@ class Server:
                 return
             if t.state in ('offered', 'sending') and now - t.last > STALL_S:
                 t.state, t.why = 'no answer', 'asked for nothing for %.0f s (at %d of %d bytes)' % (
-                    STALL_S, t.sent, len(self.data))
+                    STALL_S, t.sent, t.size)
             elif t.state == 'on trial' and now - t.switched > t.trial_s + 30:
                 t.state, t.why = 'did not return', 'no verdict within trial_s %d s + 30 s' % t.trial_s
             if t.final:
@@ -215,6 +246,7 @@ class Server:
 
 def line(t, total, ver):
     """One board's progress line."""
+    total = t.size or total
     took = ' (%.1f s)' % ((t.done_at or time.monotonic()) - t.t0) if t.t0 else ''
     if t.state in ('offered', 'sending'):
         what = 'sending %d/%d KB' % (t.sent // 1024, (total + 1023) // 1024)

@@ -51,12 +51,12 @@ def run_ota(a):
                         '--secure --site %s` and give the boards their secrets (edgectl flash)' % (
                             ', '.join(d for d in devices if keys[d] is None), _site_path(a)), 2)
     site, host, port = _broker_for(a)
-    data, ver = ota.image()
+    imgs, ver = ota.images()
     trial = {d: sitemod.device_config(s, d)['trial_s'] for d in devices}
-    print('firmware %s: %d bytes, sha256 %s; %d boards, canary %d, batches of %d%s' % (
-        ver, len(data), __import__('hashlib').sha256(data).hexdigest()[:16], len(devices), a.canary, a.batch,
+    print('firmware %s: ROMFS image %d bytes, lib bundle %d bytes; %d boards, canary %d, batches of %d%s' % (
+        ver, len(imgs['romfs']), len(imgs['lib']), len(devices), a.canary, a.batch,
         ', switching only %s local (%s UTC)' % (a.window, window) if window else ''), file=sys.stderr, flush=True)
-    server = ota.Server(host, port, site, data, ver, keys, window)
+    server = ota.Server(host, port, site, imgs, ver, keys, window)
     try:
         done, bad = ota.rollout(server, devices, trial, a.canary, a.batch,
                                 ota.Printer(sys.stderr if a.json else sys.stdout))
@@ -65,8 +65,9 @@ def run_ota(a):
     updated = [t.device for t in done if t.state == 'applied']
     left = [d for d in devices if d not in [t.device for t in done]]
     if a.json:
-        print(json.dumps({'version': ver, 'size': len(data),
-                          'boards': {t.device: {'result': t.state, 'why': t.why, 'bytes': t.wire} for t in done},
+        print(json.dumps({'version': ver, 'sizes': {k: len(v) for k, v in imgs.items()},
+                          'boards': {t.device: {'result': t.state, 'why': t.why, 'image': t.kind, 'bytes': t.wire}
+                                     for t in done},
                           'stopped_at': [t.device for t in bad], 'not_offered': left}))
     else:
         for t in bad:

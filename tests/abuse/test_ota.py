@@ -82,6 +82,7 @@ def run_transfer(sec, br, col, auth, tamper, sent=IMG, signed_data=IMG):
         t = ota.Target('gate-1', 10)
         with srv.lock:
             srv.targets['gate-1'] = t
+            t.kind, t.size = 'romfs', len(sent)
             t.state, t.t0, t.last = 'offered', time.monotonic(), time.monotonic()
         body = ota.offer('gate-1', key, signed_data, '9.0.0')
         srv.c.publish(T.ota('ab', 'gate-1'), json.dumps(body), qos=1)

@@ -102,7 +102,7 @@ def test_deploy_plan_sends_changed_and_missing_files_and_deletes_stale_ones():
 def test_commit_code_renames_staged_files_and_writes_the_manifest_last():
     code = deploy.commit_code(['lib/a.mpy'], ['lib/gone.mpy'], {'files': {}})
     assert code.index("_mv('lib/a.mpy.new', 'lib/a.mpy')") < code.index("os.remove('lib/gone.mpy')") \
-        < code.index("_mv('lib/manifest.json.new', 'lib/manifest.json')")
+        < code.index("_mv('lib/manifest.json.new', 'lib/manifest.json')") < code.index('os.remove("fw.slot")')
     compile(code, 'commit', 'exec')
 
 

