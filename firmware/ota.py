@@ -15,6 +15,7 @@
 # 3. Whole and its SHA-256 right: the switch waits while the board is busy (an arm moving, a
 #    door released by fire, a call open, an alarm active) and outside the update window, then
 #    writes the pointer (fwslot.switch, one rename) and reboots into a trial (fwslot.py).
+import gc
 import hashlib
 import json
 import os
@@ -95,6 +96,7 @@ class Update:
         self.sink = sink
         self.off = 0
         self.want = 0           # length asked for at self.off
+        self.low = None         # the least heap free seen while chunks came in (reported)
         self.h = hashlib.sha256()
         self.got = asyncio.Event()
         self.end = None         # why the transfer ended early
@@ -118,6 +120,11 @@ class Update:
                 self.sink.write(data)
                 self.h.update(data)
                 self.off += n
+                if hasattr(gc, 'mem_free') and not self.off % (8 * CHUNK):     # every 8 chunks:
+                    gc.collect()        # the garbage of the last ones goes, and the heap left is seen
+                    f = gc.mem_free()
+                    if self.low is None or f < self.low:
+                        self.low = f
             except Exception as e:      # a refused bundle, a full filesystem: the update is over
                 self.end = str(e) if isinstance(e, Refused) else 'cannot write the image: %r' % (e,)
         self.got.set()
@@ -163,7 +170,8 @@ class Update:
                     app.event('system.ota_deferred', SEV_INFO, {'ver': self.m['ver'], 'why': why})
                 await asyncio.sleep_ms(BUSY_MS)
             self.sink.commit(self.m, app_fw())
-            app.event('system.ota_switching', SEV_INFO, {'ver': self.m['ver'], 'size': self.m['size']})
+            app.event('system.ota_switching', SEV_INFO, {'ver': self.m['ver'], 'size': self.m['size'],
+                                                         'heap_min': self.low})
             app.reboot('ota')
         except Exception as e:
             self.sink.drop()

