@@ -58,7 +58,7 @@ class App:
         self.last_step = ticks_ms()
         self.started = ticks_ms()
         self.reboot_req = None
-        self.alarms = set()  # 'ctrl/type' of alarms active now (an update waits for none)
+        self.alarms = set()  # 'ctrl/type' of controllers' alarms active now (an update waits for none)
         self.fw_trial = None     # the firmware version on trial (fwslot.py), set at boot
         self.secrets = load_secrets()
         key = self.secrets.get('cmd_key')
@@ -123,7 +123,7 @@ class App:
         except MemoryError:         # one more try with the heap swept: events are not dropped lightly
             gc.collect()
             ev = self.events.add(ctrl, etype, sev, fields)
-        if sev == 'alarm' and fields and 'active' in fields:
+        if sev == 'alarm' and ctrl != 'system' and fields and 'active' in fields:   # (safe mode may update)
             k = ctrl + '/' + etype
             if fields['active']:
                 self.alarms.add(k)

@@ -358,3 +358,4 @@ def case_a_lib_bundle_streams_into_a_folder_beside_lib():
             for d in ('lib.a', 'lib.b', 'lib.new'):
                 ota_lib._rmdir(d)       # (in_tmpdir empties files, not folders)
     in_tmpdir('ota_lib', clean)
+
