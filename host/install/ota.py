@@ -17,7 +17,6 @@ import threading
 import time
 
 from ..core.errors import EdgeError
-from ..core.mqttc import connect
 from ..core.paths import FIRMWARE
 from ..core.proto import topics
 
@@ -130,7 +129,7 @@ class Server:
     """Serves the image to the boards that ask for it and follows their updates (one paho
     client; its network thread answers requests as they come)."""
 
-    def __init__(self, host, port, site, data, ver, keys, window=None, kind='romfs', auth=None):
+    def __init__(self, ep, site, data, ver, keys, window=None, kind='romfs'):
         """data: the image, or {kind: image} with each board offered the kind its status
         names (`img`: romfs or lib)."""
         self.site = site
@@ -144,9 +143,9 @@ class Server:
         self.lock = threading.Lock()
         self.changed = threading.Event()
         self.statuses = {}      # device -> its retained status
-        self.c = connect(host, port, 'ota', on_message=self._on, auth=auth,
-                         subscribe=[topics.ota_req(site, '+'), topics.evt(site, '+', 'system'),
-                                    topics.status(site, '+')])
+        self.c = ep.connect('ota', on_message=self._on,
+                            subscribe=[topics.ota_req(site, '+'), topics.evt(site, '+', 'system'),
+                                       topics.status(site, '+')])
 
     def close(self):
         self.c.disconnect()     # first: the network thread then ends at once, not after its 1 s wait
@@ -333,7 +332,7 @@ def rollout(server, devices, trial_s, canary=1, batch=10, printer=None, poll=0.2
     return done, []
 
 
-def fleet(host, port, site, devices, timeout=3.0, auth=None):
+def fleet(ep, site, devices, timeout=3.0):
     """device -> {online, fw, rev, boot, heap_free, uptime_s, ota} from each board's retained
     status and its answer to `system status` (online boards only)."""
     got = {d: {} for d in devices}
@@ -359,8 +358,7 @@ def fleet(host, port, site, devices, timeout=3.0, auth=None):
                 if len(acks) >= sum(1 for d in got if got[d].get('online')):
                     done.set()
 
-    c = connect(host, port, 'fleet', on_message=on, auth=auth,
-                subscribe=[topics.status(site, '+'), topics.ack(site, '+', 'system')])
+    c = ep.connect('fleet', on_message=on, subscribe=[topics.status(site, '+'), topics.ack(site, '+', 'system')])
     try:
         time.sleep(0.3)     # the retained statuses
         online = [d for d in devices if got[d].get('online')]

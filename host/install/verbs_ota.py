@@ -50,13 +50,13 @@ def run_ota(a):
         raise EdgeError('firmware updates are signed with each board\'s key, and %s has none: run `edgectl broker '
                         '--secure --site %s` and give the boards their secrets (edgectl flash)' % (
                             ', '.join(d for d in devices if keys[d] is None), _site_path(a)), 2)
-    site, host, port = _broker_for(a)
+    site, ep = _broker_for(a)
     imgs, ver = ota.images()
     trial = {d: sitemod.device_config(s, d)['trial_s'] for d in devices}
     print('firmware %s: ROMFS image %d bytes, lib bundle %d bytes; %d boards, canary %d, batches of %d%s' % (
         ver, len(imgs['romfs']), len(imgs['lib']), len(devices), a.canary, a.batch,
         ', switching only %s local (%s UTC)' % (a.window, window) if window else ''), file=sys.stderr, flush=True)
-    server = ota.Server(host, port, site, imgs, ver, keys, window)
+    server = ota.Server(ep, site, imgs, ver, keys, window)
     try:
         done, bad = ota.rollout(server, devices, trial, a.canary, a.batch,
                                 ota.Printer(sys.stderr if a.json else sys.stdout))
@@ -97,8 +97,8 @@ def run_fleet(a):
     from ..core import site as sitemod
     from . import ota
     s = sitemod.load_valid(_site_path(a))
-    site, host, port = _broker_for(a)
-    st = ota.fleet(host, port, site, sorted(s.devices), a.timeout)
+    site, ep = _broker_for(a)
+    st = ota.fleet(ep, site, sorted(s.devices), a.timeout)
     if a.json:
         print(json.dumps(st, sort_keys=True))
     else:

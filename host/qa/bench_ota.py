@@ -17,7 +17,6 @@ from ..core import paths, proto, secrets
 from ..core import site as sitemod
 from ..core.broker import Broker, free_port
 from ..core.build import ENTRY, OPT, build, sources
-from ..core.mqttc import Collector
 from ..install import ota
 from ..room import fire
 from ..sim.sim import SimBoard, Supervisor
@@ -92,7 +91,7 @@ def ota_bench(boards=50, canary=1, batch=10, progress=None):
         sims = [SimBoard(sitemod.device_config(s, d), work / d, secret=secrets.board_file(sec, d)) for d in devices]
         sup = None
         auth = (sec['room']['user'], sec['room']['password'])
-        col = Collector(br.host, br.room_port, [T.site_filter('bench')], 'bench', auth=auth)
+        col = br.endpoint(auth, room=True).collector([T.site_filter('bench')], 'bench')
         keys = {d: secrets.cmd_key(sec, d) for d in devices}
         try:
             for b in sims:
@@ -109,7 +108,7 @@ def ota_bench(boards=50, canary=1, batch=10, progress=None):
             res = {'name': 'ota', 'boards': boards, 'canary': canary, 'batch': batch}
             for label, ver, broken in (('update', good, False), ('broken', bad, True)):
                 img = variant(work, ver, broken)
-                server = ota.Server(br.host, br.room_port, 'bench', img, ver, keys, auth=auth)
+                server = ota.Server(br.endpoint(auth, room=True), 'bench', img, ver, keys)
                 try:
                     t0 = time.monotonic()
                     done, stopped = ota.rollout(server, devices, {d: 30 for d in devices}, canary, batch,
@@ -127,7 +126,7 @@ def ota_bench(boards=50, canary=1, batch=10, progress=None):
                               'bytes_on_wire': sum(t.wire for t in done),
                               'heap_min_free': min(lows) if lows else None}
             time.sleep(1.0)
-            st = ota.fleet(br.host, br.room_port, 'bench', devices, auth=auth)
+            st = ota.fleet(br.endpoint(auth, room=True), 'bench', devices)
             res['broken']['boards_on_broken_image'] = sum(1 for d in devices if st[d].get('fw') == bad)
             res['broken']['boards_on_good_image'] = sum(1 for d in devices if st[d].get('fw') == good)
             res['events_lost'] = _lost(col, devices)

@@ -13,7 +13,7 @@ from edgectl.core import proto, secrets
 from edgectl.core import site as sitemod
 from edgectl.core.broker import Broker, free_port
 from edgectl.core.commands import signed
-from edgectl.core.mqttc import Collector, connect
+from edgectl.core.mqttc import connect
 from edgectl.install import ota
 from edgectl.room import fire
 from edgectl.sim.sim import SimBoard, Supervisor
@@ -48,7 +48,7 @@ def site_board(tmp_path_factory):
     b = SimBoard(sitemod.device_config(s, 'gate-1'), tmp / 'gate-1', secret=secrets.board_file(sec, 'gate-1')).start()
     sup = Supervisor([b])
     auth = (sec['room']['user'], sec['room']['password'])
-    col = Collector(br.host, br.room_port, [T.site_filter('ab')], 'room', auth=auth)
+    col = br.endpoint(auth, room=True).collector([T.site_filter('ab')], 'room')
     try:
         yield sec, br, b, col, auth
     finally:
@@ -75,7 +75,7 @@ class Tampering(ota.Server):
 
 def run_transfer(sec, br, col, auth, tamper, sent=IMG, signed_data=IMG):
     key = secrets.cmd_key(sec, 'gate-1')
-    srv = Tampering(br.host, br.room_port, 'ab', sent, '9.0.0', {'gate-1': key}, auth=auth)
+    srv = Tampering(br.endpoint(auth, room=True), 'ab', sent, '9.0.0', {'gate-1': key})
     srv.tamper = tamper
     m = col.mark()
     try:
@@ -181,5 +181,5 @@ def test_bad_transfers_are_refused_and_the_board_keeps_its_image(site_board, abu
     abuse.went_offline(offline)
     assert offline == 0, b.log_tail()
     assert not (b.fs / 'fw.slot').exists() and not (b.fs / 'fw.new').exists() and not (b.fs / 'fw.a').exists()
-    st = ota.fleet(br.host, br.room_port, 'ab', ['gate-1'], auth=auth)['gate-1']
+    st = ota.fleet(br.endpoint(auth, room=True), 'ab', ['gate-1'])['gate-1']
     assert st['fw'] == ota.fw_version() and st['ota']['ok'] is False

@@ -15,7 +15,6 @@ from edgectl.core import paths, proto, secrets
 from edgectl.core import site as sitemod
 from edgectl.core.broker import Broker, free_port
 from edgectl.core.build import build
-from edgectl.core.mqttc import Collector
 from edgectl.install import ota
 from edgectl.qa.bench_ota import variant
 from edgectl.room import fire
@@ -67,7 +66,7 @@ def fleet(tmp_path_factory):
     boards['door-3'] = lib.start()
     sup = Supervisor(list(boards.values()))
     auth = (sec['room']['user'], sec['room']['password'])
-    col = Collector(br.host, br.room_port, [T.site_filter('up')], 'room', auth=auth)
+    col = br.endpoint(auth, room=True).collector([T.site_filter('up')], 'room')
     keys = {d: secrets.cmd_key(sec, d) for d in boards}
     try:
         yield tmp, br, boards, col, auth, keys
@@ -101,7 +100,7 @@ def test_rollout_updates_then_a_broken_image_rolls_back_on_the_canary_and_stops(
     for d in boards:
         assert status(col, d, fw=base), boards[d].log_tail()
     good, bad = base + '.1', base + '.2'
-    server = ota.Server(br.host, br.room_port, 'up', variant(tmp, good), good, keys, auth=auth)
+    server = ota.Server(br.endpoint(auth, room=True), 'up', variant(tmp, good), good, keys)
     try:
         t0 = time.monotonic()
         done, stopped = ota.rollout(server, ['door-1', 'door-2'], {'door-1': 10, 'door-2': 10}, 1, 10, Quiet())
@@ -119,7 +118,7 @@ def test_rollout_updates_then_a_broken_image_rolls_back_on_the_canary_and_stops(
 
     # a broken image (crashes at boot): the canary goes back by itself, the rollout stops there
     m = col.mark()
-    server = ota.Server(br.host, br.room_port, 'up', variant(tmp, bad, broken=True), bad, keys, auth=auth)
+    server = ota.Server(br.endpoint(auth, room=True), 'up', variant(tmp, bad, broken=True), bad, keys)
     try:
         done, stopped = ota.rollout(server, ['door-1', 'door-2'], {'door-1': 10, 'door-2': 10}, 1, 10, Quiet())
     finally:
@@ -132,7 +131,7 @@ def test_rollout_updates_then_a_broken_image_rolls_back_on_the_canary_and_stops(
     assert json.loads((boards['door-1'].fs / 'fw.slot').read_text()) == {'img': 'fw.a', 'ver': good}
     assert not col.wait(lambda t, p: t == T.evt('up', 'door-2', 'system') and isinstance(p, dict) and
                         p.get('type') == 'system.ota_started', 0.5, m), 'door-2 was never offered the broken image'
-    st = ota.fleet(br.host, br.room_port, 'up', ['door-1', 'door-2'], auth=auth)
+    st = ota.fleet(br.endpoint(auth, room=True), 'up', ['door-1', 'door-2'])
     assert st['door-1']['fw'] == good and st['door-1']['ota']['rolled_back'] is True
     assert st['door-2']['ota'] == {'ver': good, 'ok': True} and st['door-2']['heap_free'] > 0
     assert 'rolled back' in '\n'.join(ota.fleet_rows(st))
@@ -148,7 +147,7 @@ def test_a_board_killed_mid_transfer_keeps_running_its_image(fleet):
     class Halting(ota.Server):        # serves three chunks, then nothing: the board is mid-transfer
         def payload(self, t, off, n):
             return super().payload(t, off, n) if t.asked < 3 else None
-    server = Halting(br.host, br.room_port, 'up', b'\x01' * 20000, ver, keys, auth=auth)
+    server = Halting(br.endpoint(auth, room=True), 'up', b'\x01' * 20000, ver, keys)
     m = col.mark()
     try:
         t = ota.Target('door-2', 10)
@@ -205,7 +204,7 @@ def test_a_lib_layout_board_takes_the_lib_bundle(fleet):
     assert status(col, 'door-3', fw=base, img='lib'), b.log_tail()
     ver = base + '.3'
     imgs = {'romfs': variant(tmp, ver), 'lib': variant(tmp, ver, lib=True)}
-    server = ota.Server(br.host, br.room_port, 'up', imgs, ver, keys, auth=auth)
+    server = ota.Server(br.endpoint(auth, room=True), 'up', imgs, ver, keys)
     try:
         done, stopped = ota.rollout(server, ['door-3'], {'door-3': 10}, 0, 10, Quiet())
     finally:
