@@ -303,7 +303,9 @@ def rollout(server, devices, trial_s, canary=1, batch=10, printer=None, poll=0.2
     the failed targets of the batch that stopped the rollout, or [])."""
     printer = printer or Printer()
     done = []
-    time.sleep(0.3)     # the retained statuses arrive
+    end = time.monotonic() + 3.0        # the retained statuses arrive (a board without one is offline)
+    while time.monotonic() < end and not all(d in server.statuses for d in devices):
+        time.sleep(0.05)
     for group in batches(list(devices), canary, batch):
         ts = [Target(d, trial_s.get(d, 300)) for d in group]
         for t in ts:
@@ -360,7 +362,9 @@ def fleet(ep, site, devices, timeout=3.0):
 
     c = ep.connect('fleet', on_message=on, subscribe=[topics.status(site, '+'), topics.ack(site, '+', 'system')])
     try:
-        time.sleep(0.3)     # the retained statuses
+        end = time.monotonic() + 2.0    # the retained statuses (a board without one never came online)
+        while time.monotonic() < end and not all(got[d] for d in devices):
+            time.sleep(0.05)
         online = [d for d in devices if got[d].get('online')]
         for d in online:
             c.publish(topics.cmd(site, d, 'system'), json.dumps({'id': 'fleet-%s' % d, 'op': 'status'}), qos=1)
