@@ -23,6 +23,7 @@ from ..core.proto import topics
 SIGNED_AS = '_ota'          # firmware/ota.py: the same name
 MAX_CHUNK = 4096            # the most served per request, whatever a board asks
 STALL_S = 30.0              # a board that asks for nothing this long during its transfer is gone
+RESTART_S = 5.0             # a board back from a restart has said by then whether it had switched
 FINAL = ('applied', 'rejected', 'rolled back', 'no answer', 'did not return', 'current', 'offline')
 
 
@@ -115,6 +116,8 @@ class Target:
         self.switched = None    # when it said it switches
         self.kind = None        # the image kind it was offered (romfs, lib)
         self.heap_min = None    # the least heap free the board saw during the transfer
+        self.boot = None        # its boot count when offered
+        self.restarted = None   # when its status showed another boot
         self.size = 0
         self.fw = None          # the version its status reports
         self.was = None         # the version it ran before
@@ -158,6 +161,7 @@ class Server:
             kind = self.kind
         with self.lock:
             self.targets[t.device] = t
+            t.boot = (self.statuses.get(t.device) or {}).get('boot')
             t.kind, t.size = kind, len(self.images[kind])
             t.state, t.t0, t.last = 'offered', time.monotonic(), time.monotonic()
         body = json.dumps(offer(t.device, self.keys[t.device], self.images[kind], self.ver, kind, self.window))
@@ -189,6 +193,8 @@ class Server:
             elif kind == 'status':
                 t.online = body.get('online')
                 t.fw = body.get('fw')
+                if body.get('online') and t.boot is not None and body.get('boot') != t.boot and not t.restarted:
+                    t.restarted = time.monotonic()      # its events say next whether it switched (tick)
         self.changed.set()
 
     def _serve(self, t, req):
@@ -239,6 +245,8 @@ class Server:
             if t.state in ('offered', 'sending') and now - t.last > STALL_S:
                 t.state, t.why = 'no answer', 'asked for nothing for %.0f s (at %d of %d bytes)' % (
                     STALL_S, t.sent, t.size)
+            elif t.state in ('offered', 'sending', 'deferred') and t.restarted and now - t.restarted > RESTART_S:
+                t.state, t.why = 'no answer', 'the board restarted before it switched (its image is lost)'
             elif t.state == 'on trial' and now - t.switched > t.trial_s + 30:
                 t.state, t.why = 'did not return', 'no verdict within trial_s %d s + 30 s' % t.trial_s
             if t.final:

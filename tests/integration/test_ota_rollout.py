@@ -55,10 +55,11 @@ def fleet(tmp_path_factory):
     boards = {d: SimBoard(sitemod.device_config(s, d), tmp / d, secret=secrets.board_file(sec, d)).start()
               for d in ('door-1', 'door-2')}
     # the lib layout, as `edgectl deploy` leaves it: its code sits in the heap, and a door board
-    # keeps 16 KB free (64-bit unix port); an update's code and buffers need about 12 KB more
-    # (it fails at 116 KB, passes at 122 KB): this board gets 124 KB (README: heap)
+    # keeps 16 KB free running (64-bit unix port); an update's code and buffers need more: it fails
+    # at 116 KB, passed at 122-124 KB on a fresh board but not after other work (`system status`)
+    # had fragmented its heap: this board gets 136 KB (see the report / README: heap)
     lib = SimBoard(sitemod.device_config(s, 'door-3'), tmp / 'door-3', secret=secrets.board_file(sec, 'door-3'),
-                   firmware='fs', heap_kb=124).provision()
+                   firmware='fs', heap_kb=136).provision()
     from edgectl.install.deploy import local_files
     for name, data in local_files(None).items():
         (lib.fs / name).parent.mkdir(parents=True, exist_ok=True)
@@ -150,6 +151,9 @@ def test_a_board_killed_mid_transfer_keeps_running_its_image(fleet):
     server = Halting(br.endpoint(auth, room=True), 'up', b'\x01' * 20000, ver, keys)
     m = col.mark()
     try:
+        deadline = time.monotonic() + 5
+        while 'door-2' not in server.statuses and time.monotonic() < deadline:
+            time.sleep(0.02)
         t = ota.Target('door-2', 10)
         server.start(t)
         assert col.event('system.ota_started', 10, m, ver=ver)
@@ -159,9 +163,14 @@ def test_a_board_killed_mid_transfer_keeps_running_its_image(fleet):
         assert t.asked == 3
         m = col.mark()
         b.kill(restart=True)            # power cut in the middle of the transfer
+        assert status(col, 'door-2', m, fw=was), b.log_tail()
+        deadline = time.monotonic() + 10
+        while t.state != 'no answer' and time.monotonic() < deadline:
+            server.tick(t)
+            time.sleep(0.05)
+        assert t.state == 'no answer' and 'restarted' in t.why, 'the host does not wait for a board that lost it'
     finally:
         server.close()
-    assert status(col, 'door-2', m, fw=was), b.log_tail()
     assert ((json.loads((b.fs / 'fw.slot').read_text()) if (b.fs / 'fw.slot').exists() else None) == running)
     assert not col.event('system.ota_switching', 0.3, m)
 
