@@ -282,23 +282,22 @@ class App:
             config.once('appsys', 'config_update', self, payload)
 
     def ota_message(self, payload, link):
-        """A firmware offer or chunk (firmware/ota.py: loaded while an update runs)."""
+        """A firmware offer or chunk (firmware/ota.py: loaded while an update runs). An update
+        that does not fit in the heap is refused and said, never a silent stall."""
         if not payload:
             return
         try:
             import ota
-        except MemoryError:         # its code does not fit now: once more with the heap swept
+            ota.message(self, link, payload)
+        except MemoryError:
+            m = sys.modules.get('ota')
+            if m is not None and m._cur is None:
+                del sys.modules['ota']      # no transfer runs: its code leaves the heap
+            m = None
             gc.collect()
-            try:
-                import ota
-            except MemoryError:
-                gc.collect()
-                if payload[:1] == b'{':     # an offer (chunks of nothing running: ignored)
-                    self.event('system.ota_rejected', SEV_WARN, {'ver': None, 'running': FW,
-                                                                 'err': 'no heap for the update code (%d free)'
-                                                                        % gc.mem_free()})
-                return
-        ota.message(self, link, payload)
+            if payload[:1] == b'{':     # an offer (a chunk nobody waits for is dropped)
+                self.event('system.ota_rejected', SEV_WARN, {'ver': None, 'running': FW,
+                                                             'err': 'no heap for the update (%d free)' % gc.mem_free()})
 
     # --- reports ----------------------------------------------------------------------------
     def status(self):
