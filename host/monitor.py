@@ -21,23 +21,28 @@ from .calls import Calls
 from .fire import SiteState
 from .journal import Journal
 from .recorder import Recorder
+from .room.alarms import BADGE, BELL_REPEAT_S, STYLE, Chatter, Policy, rank
 from .screen import clean
 from .errors import EdgeError
 from .mqttc import connect
 from .proto import topics
 
-SKIP_FIELDS = ('seq', 'log', 'ts', 'type', 'sev', 'ctrl', 'active', '_since')
+SKIP_FIELDS = ('seq', 'log', 'ts', 'type', 'sev', 'ctrl', 'active', '_since', 'priority', '_rung', 'escalated',
+               'chattering', 'cleared')
 KEYS = {'a': 'answer', 'u': 'unlock', 'h': 'hangup'}
 ROOM = 'control-room'     # the device named in the control room's alarms about itself
-LATCHED = ('room.malformed', 'room.journal_damaged')   # no condition ends them: acknowledging does
+LATCHED = ('room.malformed', 'room.journal_damaged', 'room.notify_failed')   # no condition ends them: acknowledging does
 HELP = ('keys: k acknowledge the newest alarm, a answer the oldest ringing call, u release the gate, '
         'h hang up, c list calls, q quit')
 
 
 class Monitor(Recorder):
     def __init__(self, site, console=None, as_json=False, quiet_state=True, operator=None, store=None,
-                 tele_s=None, bell=None, secrets=None):
+                 tele_s=None, bell=None, secrets=None, policy=None, notifier=None):
         self.site = site
+        self.policy = policy or Policy()      # priorities, escalation, chatter (host/room/alarms.py)
+        self.chatter = Chatter(self.policy.chatter_max, self.policy.chatter_window_s)
+        self.notifier = notifier              # the site's notification hooks, or None
         self.operator = operator or 'control-room'
         self.calls = Calls()
         self.store = store           # the SQLite journal (host/store.py), or None
@@ -102,12 +107,7 @@ class Monitor(Recorder):
                 self.store.event(dev, payload, when, raw)
             self.calls.feed(dev, kind, ctrl, payload)
             if payload.get('sev') == 'alarm':
-                key = (dev, payload.get('ctrl'), payload.get('type'))
-                if payload.get('active'):
-                    self.alarms[key] = dict(payload, _since=when)
-                    self._ring()
-                elif self.alarms.pop(key, None) is not None and key in self.acked:
-                    self._clear_ack(key)
+                self._board_alarm((dev, payload.get('ctrl'), payload.get('type')), payload, when, rec)
         elif kind == 'ack' and self.store is not None:
             self.store.ack(*(v if v is None or type(v) in (str, bool) else str(v)
                              for v in (payload.get('id'), payload.get('ok'), payload.get('err'))))
@@ -185,6 +185,100 @@ class Monitor(Recorder):
         self._room_alarm(dev, 'room.malformed', True, {'why': why, 'topic': topic, 'count': n})
         return None
 
+    # --- alarm management (issue 21: host/room/alarms.py) -----------------------------------
+    def _board_alarm(self, key, payload, when, rec):
+        """A board's alarm raised or cleared: its priority, the hooks told; an alarm that
+        chatters (raised more than the site's chatter max within its window) is folded into
+        its one entry with a count, room.chattering raised, and its lines no longer shown."""
+        prio = self.policy.priority(key[0], key[2])
+        rec['msg'] = payload = dict(payload, priority=prio)
+        if payload.get('active'):
+            count = self.chatter.raised(key, when)
+            if count is None or key not in self.alarms:
+                self.alarms[key] = dict(payload, _since=when)
+            if count is None:
+                self._ring()
+                self._notify('raise', key, self.alarms[key], when)
+                return
+            self.alarms[key].update(count=count, chattering=True, cleared=False)
+            if count == self.policy.chatter_max + 1:
+                self._room_alarm(key[0], 'room.chattering', True, {'alarm': '%s/%s' % key[1:], 'count': count})
+            else:
+                self._room_alarm(key[0], 'room.chattering', True, {'count': count})
+                rec['hidden'] = True
+        elif self.chatter.chattering(key) and key in self.alarms:
+            self.alarms[key]['cleared'] = True      # the folded entry stays until the device is quiet
+            rec['hidden'] = True
+        else:
+            ev = self.alarms.pop(key, None)
+            if ev is not None:
+                if key in self.acked:
+                    self._clear_ack(key)
+                self._notify('clear', key, ev, when)
+
+    def _notify(self, what, key, ev, now=None):
+        if self.notifier is not None and key[2] != 'room.notify_failed':    # never about itself: no loop
+            self.notifier.notify(what, key, ev, now)
+
+    def check_escalation(self, now=None):
+        """Escalate each alarm not acknowledged within its priority's time (the site file's
+        alarms.escalate_s): marked, journaled, shown, the hooks told; the bell rings again
+        every BELL_REPEAT_S until someone acknowledges it."""
+        now = now or time.time()
+        ring = False
+        for key, ev in list(self.alarms.items()):
+            if key in self.acked:
+                continue
+            if ev.get('escalated'):
+                ring = ring or now - ev.get('_rung', 0) >= BELL_REPEAT_S
+                continue
+            after = self.policy.escalate_after(ev.get('priority'))
+            if after is None or now - ev.get('_since', now) < after:
+                continue
+            ev['escalated'] = True
+            ring = True
+            detail = {'alarm': '%s/%s' % key[1:], 'priority': ev.get('priority'), 'after_s': after,
+                      'since': ev.get('_since')}
+            if self.store is not None:
+                self.store.room_alarm(key[0], 'room.escalated', True, detail)
+            rec = {'t': now, 'device': key[0], 'kind': 'evt', 'ctrl': 'room', 'retained': False,
+                   'msg': dict(detail, type='room.escalated', sev='warn', ctrl='room', priority=ev.get('priority'))}
+            self.record(rec)
+            self.show(rec)
+            self._notify('escalate', key, ev, now)
+        if ring:
+            for ev in self.alarms.values():
+                if ev.get('escalated'):
+                    ev['_rung'] = now
+            self._ring()
+
+    def check_chatter(self, now=None):
+        """A chattering alarm quiet for a whole window: its folded entry goes if it is
+        cleared, and room.chattering clears once none of its device's alarms chatter."""
+        now = now or time.time()
+        for key in self.chatter.quiet(now):
+            ev = self.alarms.get(key)
+            if ev is not None:
+                ev['chattering'] = False
+                if ev.get('cleared'):
+                    self._board_alarm(key, dict(ev, active=False), now, {})
+            if not any(k[0] == key[0] for k in self.chatter.folded):
+                self._room_alarm(key[0], 'room.chattering', False)
+
+    def check_notifier(self):
+        """Notifications that failed (after their retries) or were dropped: journaled, shown,
+        and room.notify_failed raised (latched until acknowledged)."""
+        while self.notifier is not None and self.notifier.failures:
+            hook, note, why = self.notifier.failures.popleft()
+            detail = {'hook': hook, 'why': why, 'event': note.get('event'),
+                      'alarm': '%s/%s/%s' % (note.get('device'), note.get('ctrl'), note.get('type'))}
+            n = self.alarms.get((ROOM, 'room', 'room.notify_failed'), {}).get('count', 0) + 1
+            self._room_alarm(ROOM, 'room.notify_failed', True, dict(detail, count=n))
+            if self.store is not None and n > 1:      # the raise journals the first; each later one here
+                self.store.room_alarm(ROOM, 'room.notify_failed', True, dict(detail, count=n))
+            self.console.print('[yellow]notification to %s failed: %s (%s)[/]' % (
+                escape(hook), escape(why), escape(detail['alarm'])))
+
     # --- control-room alarms and acknowledgements --------------------------------------------
     def _ring(self):
         if self.bell:
@@ -204,14 +298,17 @@ class Monitor(Recorder):
             if active and detail:
                 self.alarms[key].update(detail)
             return
-        ev = dict(detail or {}, type=etype, sev='alarm', ctrl='room', active=active, _since=time.time())
+        ev = dict(detail or {}, type=etype, sev='alarm', ctrl='room', active=active, _since=time.time(),
+                  priority=self.policy.priority(dev, etype))
         if active:
             self.alarms[key] = ev
             self._ring()
+            self._notify('raise', key, ev)
         else:
-            self.alarms.pop(key, None)
+            was = self.alarms.pop(key, None)
             if key in self.acked:
                 self._clear_ack(key)
+            self._notify('clear', key, was or ev)
         if self.store is not None:
             self.store.room_alarm(dev, etype, active, detail)
         rec = {'t': time.time(), 'device': dev, 'kind': 'evt', 'ctrl': 'room', 'msg': ev, 'retained': False}
@@ -224,6 +321,9 @@ class Monitor(Recorder):
         checked (see check_link); True when it was re-established."""
         self.check_silence()
         self.check_gaps()
+        self.check_escalation()
+        self.check_chatter()
+        self.check_notifier()
         while self.store is not None and self.store.refused:
             dev, why = self.store.refused.popleft()
             self._room_alarm(dev or ROOM, 'room.malformed', True, {'why': why})
@@ -272,9 +372,10 @@ class Monitor(Recorder):
             self.client.publish(topics.alarm_ack(self.site, *key), b'', qos=1, retain=True)
 
     def active_alarms(self):
-        """(key, event, ack or None), newest first."""
+        """(key, event, ack or None): by priority (critical first), escalated first within
+        it, then newest first."""
         return sorted(((k, e, self.acked.get(k)) for k, e in self.alarms.items()),
-                      key=lambda x: -x[1].get('_since', 0))
+                      key=lambda x: (rank(x[1].get('priority')), not x[1].get('escalated'), -x[1].get('_since', 0)))
 
     # --- showing -------------------------------------------------------------------------
     def show(self, rec):
@@ -297,10 +398,15 @@ class Monitor(Recorder):
             extra = clean(' '.join('%s=%s' % (k, v) for k, v in m.items() if k not in SKIP_FIELDS))  # no ESC from a board
             sev = m.get('sev')
             label = '%-10s %-22s' % (escape(str(m.get('ctrl'))), escape(str(m.get('type'))))
+            prio = m.get('priority')
             if sev == 'alarm' and m.get('active'):
-                body = '[bold white on red] ALARM [/] [bold red]%s[/]' % label
+                body = '[bold white on red] ALARM [/] [%s]%-4s[/] [bold red]%s[/]' % (
+                    STYLE.get(prio, 'bold red'), BADGE.get(prio, ''), label)
             elif sev == 'alarm':
-                body = '[bold green] CLEAR [/] [green]%s[/]' % label
+                body = '[bold green] CLEAR [/] %-4s [green]%s[/]' % (BADGE.get(prio, ''), label)
+            elif m.get('type') == 'room.escalated':
+                body = '[blink bold white on red] ESCAL [/] [%s]%-4s[/] [bold red]%s[/]' % (
+                    STYLE.get(prio, 'bold red'), BADGE.get(prio, ''), label)
             elif sev == 'warn':
                 body = '[bold yellow] WARN  [/] [yellow]%s[/]' % label
             elif m.get('type') == 'intercom.call':
