@@ -180,6 +180,8 @@ def build_parser():
     s.add_argument('--db', help='journal file (default .edgectl/journal.sqlite3)')
     s.add_argument('--no-journal', action='store_true', help='do not write the journal')
     s.add_argument('--sound', metavar='CMD', help='also run this on every new alarm (e.g. "paplay alarm.wav")')
+    s.add_argument('--notify', action='store_true', help="also run the site file's notification hooks (alarms.notify; "
+                   "`journal run` runs them by default: use this where no journal service runs)")
     s.set_defaults(fn=cmd_monitor)
 
     s = sub.add_parser('journal', help='the control room journal (SQLite): run headless, query, prune, back up',
@@ -211,6 +213,7 @@ def build_parser():
     s.add_argument('--backup-hours', type=float, default=24, help='run: hours between backups (default 24)')
     s.add_argument('--keep', type=int, default=7, help='run: backups kept, newest first (default 7)')
     s.add_argument('--roll-over', action='store_true', help='run: prune every hour with --days and --alarm-days')
+    s.add_argument('--no-notify', action='store_true', help="run: do not run the site file's notification hooks")
     s.set_defaults(fn=cmd_journal)
 
     s = sub.add_parser('operator', help="operators' own control-room logins: add, remove, list",

@@ -11,6 +11,26 @@ from .cli_common import (_site_path, _broker_for, _operator_login, _operator_pas
                          _site_tele)
 
 
+def _site_alarms(a, notify=False):
+    """The alarm policy of the site file (host/room/alarms.py) and, with notify, a Notifier
+    running its hooks; (default policy, None) without a site file."""
+    from . import site as sitemod
+    from .room.alarms import Notifier, Policy
+    path = _site_path(a)
+    if not (getattr(a, 'site_opt', None) or os.path.exists(path)):
+        return Policy(), None
+    s = sitemod.load_valid(path)
+    policy = Policy.from_site(s)
+    return policy, (Notifier(policy.hooks, s.name) if notify and policy.hooks else None)
+
+
+def _close_notifier(notifier, wait_s=5.0):
+    """Notifications still queued get a few seconds to go out before the verb ends."""
+    if notifier is not None:
+        notifier.wait_idle(wait_s)
+        notifier.close()
+
+
 def cmd_monitor(a):
     from .monitor import HELP, Monitor
     from .store import Store
@@ -29,11 +49,16 @@ def cmd_monitor(a):
                 import shlex
                 import subprocess
                 subprocess.Popen(shlex.split(a.sound), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    policy, notifier = _site_alarms(a, notify=a.notify)
     if full:
         from .roomview import RoomView
-        return RoomView(site, host, port, a.operator, store, _site_tele(a), bell, a.duration, secrets=sec).run()
+        try:
+            return RoomView(site, host, port, a.operator, store, _site_tele(a), bell, a.duration, secrets=sec,
+                            policy=policy, notifier=notifier).run()
+        finally:
+            _close_notifier(notifier)
     mon = Monitor(site, as_json=a.json, quiet_state=not a.state, operator=a.operator, store=store,
-                  tele_s=_site_tele(a), bell=bell, secrets=sec)
+                  tele_s=_site_tele(a), bell=bell, secrets=sec, policy=policy, notifier=notifier)
     mon.attach(host, port)
     if not a.json:
         print('monitoring site %s on %s:%d as %s; %s' % (site, host, port, mon.operator,
@@ -54,6 +79,7 @@ def cmd_monitor(a):
         pass
     finally:
         mon.detach()
+        _close_notifier(notifier)
         if store is not None:
             store.close()
     if not a.json:
@@ -161,7 +187,8 @@ def _journal_run(a):
     from .monitor import Monitor
     site, host, port = _broker_for(a)
     store = st.Store(a.db)
-    mon = Monitor(site, store=store, tele_s=_site_tele(a))
+    policy, notifier = _site_alarms(a, notify=not a.no_notify)    # the site's hooks run here, the one service
+    mon = Monitor(site, store=store, tele_s=_site_tele(a), policy=policy, notifier=notifier)
     mon.show = lambda rec: None
     # a persistent session, acknowledged only once each batch is committed: nothing is lost
     mon.attach(host, port, client_id='journal-%s' % site, persistent=True, publish=False)
@@ -196,6 +223,7 @@ def _journal_run(a):
         pass
     finally:
         mon.detach()
+        _close_notifier(notifier)
         store.close()
     return 0
 

@@ -343,6 +343,9 @@ def _check_alarms(site):
                     site.add(path + ('cmd',), 'is empty: name the program to run')
             except ValueError as e:
                 site.add(path + ('cmd',), 'cannot be split into a program and arguments (%s): write it as a list' % e)
+        for k in ('timeout_s', 'backoff_s'):
+            if isinstance(h.get(k), float) and h[k] != h[k]:      # NaN passes the schema's bounds
+                site.add(path + (k,), 'must be a number of seconds (got %r)' % h[k])
         url = h.get('webhook')
         if isinstance(url, str):
             try:
