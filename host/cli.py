@@ -11,6 +11,7 @@ from .cli_qa import cmd_bench, cmd_hil
 from .cli_room import cmd_cmd, cmd_fire, cmd_journal, cmd_monitor, cmd_operator
 from .cli_sim import cmd_broker, cmd_demo, cmd_io, cmd_sim
 from .errors import EdgeError
+from .room.verbs_report import VERBS as REPORT_VERBS
 
 EPILOG = '''examples:
   edgectl demo                              the whole product on this machine, no hardware
@@ -315,6 +316,8 @@ def build_parser():
                    help='boot-heap: measure every combination of controller types and write protocols/heap_costs.json '
                         '(what the config check predicts a board\'s heap from)')
     s.set_defaults(fn=cmd_bench)
+    for add_arguments, _ in REPORT_VERBS.values():
+        add_arguments(sub)
     return p
 
 
@@ -322,7 +325,7 @@ def _terminated(signum, frame):
     raise KeyboardInterrupt      # a service manager's stop cleans up as Ctrl-C does
 
 
-TIME_FLAGS = ('--since', '--until')
+TIME_FLAGS = ('--since', '--until', '--from', '--to')
 
 
 def _glue_times(argv):
