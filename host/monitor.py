@@ -247,7 +247,7 @@ class Monitor(Recorder):
             self.show(rec)
             self._notify('escalate', key, ev, now)
         if ring:
-            for ev in self.alarms.values():
+            for ev in list(self.alarms.values()):     # the intake's thread changes the dict meanwhile
                 if ev.get('escalated'):
                     ev['_rung'] = now
             self._ring()
@@ -262,7 +262,7 @@ class Monitor(Recorder):
                 ev['chattering'] = False
                 if ev.get('cleared'):
                     self._board_alarm(key, dict(ev, active=False), now, {})
-            if not any(k[0] == key[0] for k in self.chatter.folded):
+            if key[0] not in self.chatter.devices():
                 self._room_alarm(key[0], 'room.chattering', False)
 
     def check_notifier(self):

@@ -73,15 +73,21 @@ class Policy:
 
 class Chatter:
     """Raises of each alarm (device, ctrl, type) within the chatter window: past `max` the
-    alarm is chattering until it stays quiet for a whole window."""
+    alarm is chattering until it stays quiet for a whole window. The intake's thread counts
+    raises while the view's housekeeping asks which episodes are over: one lock."""
 
     def __init__(self, max_raises, window_s):
         self.max, self.window_s = max_raises, window_s
         self.raises = {}        # key -> deque of raise times within the window
         self.folded = {}        # key -> raises since the episode began (chattering keys only)
+        self._lock = threading.Lock()
 
     def raised(self, key, now):
         """Count a raise; returns the episode's count when the alarm chatters, else None."""
+        with self._lock:
+            return self._raised(key, now)
+
+    def _raised(self, key, now):
         times = self.raises.setdefault(key, collections.deque())
         times.append(now)
         while times and times[0] <= now - self.window_s:
@@ -95,8 +101,17 @@ class Chatter:
     def chattering(self, key):
         return key in self.folded
 
+    def devices(self):
+        """The devices with an alarm chattering now."""
+        with self._lock:
+            return {k[0] for k in self.folded}
+
     def quiet(self, now):
         """Keys whose episode is over (no raise for a whole window): forgotten and returned."""
+        with self._lock:
+            return self._quiet(now)
+
+    def _quiet(self, now):
         over = [k for k in self.folded if not self.raises[k] or self.raises[k][-1] <= now - self.window_s]
         for k in over:
             del self.folded[k]
