@@ -11,6 +11,7 @@ import controllers
 import settings
 from fire import SiteFire
 from outbox import Outbox
+from boardlog import BoardLog
 from ratelimit import RateLimit
 from ctrl_base import SEV_WARN, SEV_INFO, short
 
@@ -45,6 +46,7 @@ class App:
         self.debug = settings.get(cfg, 'debug')
         self.tick_ms = settings.get(cfg, 'tick_ms')
         self.events = Outbox('outbox.log', settings.get(cfg, 'outbox_max'))
+        self.blog = BoardLog(settings.get(cfg, 'log_level'))    # lines for the log topic
         self.rejects = RateLimit(5, 10000)   # a command flood cannot fill the outbox
         self.fire_rejects = RateLimit(5, 10000)   # fire refusals: their own budget, not the commands'
         self.ctrls = {}
@@ -122,9 +124,16 @@ class App:
             ev = self.events.add(ctrl, etype, sev, fields)
         if self.debug:
             print('evt', ev)
+        if self.blog.level >= 4:
+            self.logline(4, 'evt %s %s' % (ctrl, etype))
         if self.wake:
             self.wake()
         return ev
+
+    def logline(self, lvl, text):
+        """A line for the log topic (1 error, 2 warning, 3 info, 4 debug): queued, never waited for."""
+        if lvl <= self.blog.level and self.blog.add(lvl, text) and self.wake:
+            self.wake()
 
     # --- running controllers, always guarded: an exception drives outputs safe first --------
     def _run(self, ctrl, fn, *args):
@@ -137,6 +146,7 @@ class App:
         except Exception as e:
             ctrl.safe('%s: %s' % (type(e).__name__, e))
             ctrl.alarm(ctrl.TYPE + '.fault', True, {'reason': ctrl.error})
+            self.logline(1, '%s faulted: %s' % (ctrl.name, ctrl.error))
             return 'controller faulted: %s' % ctrl.error
         finally:
             self._apply(ctrl)
@@ -255,6 +265,8 @@ class App:
         return self._run(ctrl, ctrl.command, op, args, ticks_ms()), None
 
     def reject(self, ctrl_name, cid, reason, extra=None):
+        if self.blog.level >= 3:
+            self.logline(3, 'refused a command for %s: %s' % (short(ctrl_name, 64), short(reason, 100)))
         n = self.rejects.take(ticks_ms())
         if n < 0:
             return      # over the limit: counted, reported with the next one let through

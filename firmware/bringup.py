@@ -75,6 +75,10 @@ def boot_events(self):
     m = bootlog.take_memory()      # an earlier boot ran out of heap (bootlog.note_crash)
     if m:
         self.event('system.memory', SEV_ALARM, m)
+    c = bootlog.take_crash()       # an earlier boot crashed: its traceback, to the journal
+    if c:
+        self.event('system.crash', SEV_WARN, c)
+        self.logline(1, 'crashed (%s): %s' % (c['where'], c['tb'][-120:]))
     r = config.take_result()
     if r:
         if r.get('ok'):

@@ -11,6 +11,7 @@ from .cli_qa import cmd_bench, cmd_hil
 from .cli_room import cmd_cmd, cmd_fire, cmd_journal, cmd_monitor, cmd_operator
 from .cli_sim import cmd_broker, cmd_demo, cmd_io, cmd_sim
 from .errors import EdgeError
+from .room.verbs_logs import VERBS as LOGS_VERBS
 from .room.verbs_report import VERBS as REPORT_VERBS
 
 EPILOG = '''examples:
@@ -316,7 +317,7 @@ def build_parser():
                    help='boot-heap: measure every combination of controller types and write protocols/heap_costs.json '
                         '(what the config check predicts a board\'s heap from)')
     s.set_defaults(fn=cmd_bench)
-    for add_arguments, _ in REPORT_VERBS.values():
+    for add_arguments, _ in list(REPORT_VERBS.values()) + list(LOGS_VERBS.values()):
         add_arguments(sub)
     return p
 

@@ -108,6 +108,10 @@ class Monitor(Recorder):
             self.calls.feed(dev, kind, ctrl, payload)
             if payload.get('sev') == 'alarm':
                 self._board_alarm((dev, payload.get('ctrl'), payload.get('type')), payload, when, rec)
+        elif kind == 'log':              # a board's log line (intake-checked): journaled, not in the event log
+            if self.store is not None:
+                self.store.board_log(dev, payload, when)
+            rec['hidden'] = True
         elif kind == 'ack' and self.store is not None:
             self.store.ack(*(v if v is None or type(v) in (str, bool) else str(v)
                              for v in (payload.get('id'), payload.get('ok'), payload.get('err'))))

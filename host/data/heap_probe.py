@@ -52,7 +52,8 @@ mark('runtime', 'bootlog, config')
 import command
 import ratelimit
 import controllers
-mark('runtime', 'command, ratelimit, controllers')
+import boardlog
+mark('runtime', 'command, ratelimit, controllers, boardlog')
 import outbox
 mark('outbox', 'outbox module')
 import topics

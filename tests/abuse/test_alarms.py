@@ -178,3 +178,65 @@ def test_a_hook_that_cannot_run_is_said_and_the_next_one_still_goes(tmp_path, ab
     assert len(whys) == 2 and 'No such file' in whys[0] and 'did not finish within 0.3s' in whys[1], whys
     assert out.read_text() == 'ok'
     n.close()
+
+
+# --- board logs ------------------------------------------------------------------------------
+LOG_SITE = """\
+site: lg
+broker: {host: 127.0.0.1, port: %d}
+devices:
+  lobby-1:
+    board: esp32-devkitc
+    controllers:
+      - {name: front, type: door, pins: {contact: 4, lock: 25}}
+  lobby-2:
+    board: esp32-devkitc
+    controllers:
+      - {name: rear, type: door, pins: {contact: 4, lock: 25}}
+"""
+BAD_LINES = [
+    b'not json', b'[]', b'{}', b'{"lvl": 0, "ts": 1, "msg": "x"}', b'{"lvl": 9, "ts": 1, "msg": "x"}',
+    b'{"lvl": 1, "ts": -1, "msg": "x"}', b'{"lvl": 1, "ts": 1, "msg": 42}', b'{"lvl": 1, "ts": 1, "msg": "x", '
+    b'"dropped": -5}', json.dumps({'lvl': 1, 'ts': 1, 'msg': 'x' * 5000}).encode(),
+]
+
+
+def test_a_board_writes_only_its_own_log_topic_and_bad_lines_are_set_aside(tmp_path, abuse):
+    from edgectl import fire, mqttc, proto, secrets
+    from edgectl.broker import Broker, free_port
+    from edgectl.monitor import Monitor
+    from edgectl.store import Store
+    T = proto.topics
+    port = free_port(pair=True)
+    site = tmp_path / 'site.yaml'
+    site.write_text(LOG_SITE % port)
+    s = sitemod.load_valid(site)
+    sec, _ = secrets.ensure(site, sorted(s.devices))
+    br = Broker(port=port, workdir=tmp_path / 'broker', site='lg', secrets=sec, raisers=fire.raisers(s)).start()
+    store = Store(tmp_path / 'j.sqlite3')
+    mon = Monitor('lg', store=store)
+    mon.show = lambda rec: None
+    mqttc.DEFAULT_AUTH = (sec['room']['user'], sec['room']['password'])
+    try:
+        mon.attach(br.host, br.room_port, publish=False)
+        thief = mqttc.connect(br.host, br.port, 'thief', auth=('lobby-1', sec['devices']['lobby-1']['mqtt_password']))
+        time.sleep(0.3)
+        line = json.dumps({'lvl': 1, 'ts': 1, 'msg': 'forged for lobby-2'})
+        thief.publish(T.log('lg', 'lobby-2'), line, qos=1).wait_for_publish(5)     # another board's log
+        abuse.input(refused=True)
+        for raw in BAD_LINES:
+            thief.publish(T.log('lg', 'lobby-1'), raw, qos=1).wait_for_publish(5)
+        abuse.input(refused=True, n=len(BAD_LINES))
+        thief.publish(T.log('lg', 'lobby-1'), json.dumps({'lvl': 2, 'ts': 1, 'msg': 'its own'}), qos=1).wait_for_publish(5)
+        assert mon.wait_for(lambda r: r['kind'] == 'log' and r['msg']['msg'] == 'its own', 10)
+        assert store.flush()
+        assert [r['msg'] for r in store.board_logs('lobby-1')] == ['its own']
+        assert store.board_logs('lobby-2') == [], 'a board wrote under another board\'s log topic'
+        assert len(store.set_aside('lobby-1')) == len(BAD_LINES)
+        assert mon.alarms[('lobby-1', 'room', 'room.malformed')]['count'] == len(BAD_LINES)
+        thief.loop_stop()
+    finally:
+        mqttc.DEFAULT_AUTH = None
+        mon.detach()
+        store.close()
+        br.stop()
