@@ -4,6 +4,7 @@
 import asyncio
 import gc
 from clock import ticks_ms, ticks_diff, wall_ms
+import json
 import bootlog
 import config
 import command
@@ -11,11 +12,57 @@ import controllers
 import settings
 from fire import SiteFire
 from outbox import Outbox
-from boardlog import BoardLog
 from ratelimit import RateLimit
 from ctrl_base import SEV_WARN, SEV_INFO, short
+from compat import const
 
 FW = '0.7.0'
+_LOG_QUEUE = const(8)
+_LOG_TEXT = const(200)
+
+
+class BoardLog(RateLimit):
+    """The board's log lines for the control room (topic .../<device>/log, `edgectl logs`):
+    kept only at or below the level (log_level, or the system `log` command until the next
+    boot), at most 10 per 10 s, 8 waiting (the oldest go first), none when the heap is
+    short. Nothing here waits: the link sends a waiting line at QoS 0 when it has nothing
+    more urgent; lines lost are counted and said with the next line sent. Here, not a
+    module of its own, and its own rate limit: each saves heap (issue 16)."""
+
+    def __init__(self, level):
+        RateLimit.__init__(self, 10, 10000)
+        self.level = level
+        self.q = []
+        self.min_free = 6144    # below this much free heap, log lines are the first thing dropped
+        self.dropped = 0        # lines lost (rate, queue, heap) since the last one sent
+
+    def add(self, lvl, text):
+        """Queue a line (1 error .. 4 debug); False when it is not kept."""
+        if lvl > self.level:
+            return False
+        try:
+            if self.take(ticks_ms()) < 0 or (hasattr(gc, 'mem_free') and gc.mem_free() < self.min_free):
+                self.dropped += 1
+                return False
+            if len(self.q) >= _LOG_QUEUE:
+                self.q.pop(0)
+                self.dropped += 1
+            self.q.append((lvl, wall_ms(), text if len(text) <= _LOG_TEXT else text[:_LOG_TEXT]))
+            return True
+        except MemoryError:
+            self.dropped += 1
+            return False
+
+    def next(self):
+        """The oldest waiting line as JSON ({"lvl", "ts", "msg"[, "dropped"]}), or None."""
+        if not self.q:
+            return None
+        lvl, ts, text = self.q.pop(0)
+        d = {'lvl': lvl, 'ts': ts, 'msg': text}
+        if self.dropped:
+            d['dropped'] = self.dropped
+            self.dropped = 0
+        return json.dumps(d)
 
 
 def load_secrets():

@@ -66,7 +66,17 @@ def note_crash(e, where='boot'):
     where, heap free, the error), so the next boot that gets far enough raises
     system.memory (a board that cannot say it ran out of heap only looks offline)."""
     note_reset('crash')
-    _note_traceback(e, where)
+    import sys
+    try:        # the traceback, for the next boot's system.crash (bringup.take_crash)
+        with open('crash.txt', 'w') as f:
+            f.write(where + '\n')
+            if hasattr(sys, 'print_exception'):
+                sys.print_exception(e, f)
+            else:                           # CPython (the host's tests)
+                import traceback
+                traceback.print_exception(type(e), e, e.__traceback__, file=f)
+    except Exception:
+        pass
     if not isinstance(e, MemoryError):
         return
     import gc
@@ -76,38 +86,6 @@ def note_crash(e, where='boot'):
             f.write('%s\n%d\n%s' % (where, gc.mem_free() if hasattr(gc, 'mem_free') else -1, str(e)[:120]))
     except OSError:
         pass
-
-
-CRASH_FILE = 'crash.txt'
-TB_KEEP = 400       # characters of a traceback reported (its end: the frame that raised, the error)
-
-
-def _note_traceback(e, where):
-    """The crash's traceback into crash.txt, for the next boot's system.crash event."""
-    import sys
-    try:
-        with open(CRASH_FILE, 'w') as f:
-            f.write(where + '\n')
-            if hasattr(sys, 'print_exception'):
-                sys.print_exception(e, f)
-            else:                           # CPython (the host's tests)
-                import traceback
-                traceback.print_exception(type(e), e, e.__traceback__, file=f)
-    except Exception:
-        pass
-
-
-def take_crash():
-    """{'where', 'tb'} of a crash noted before this boot (once; the traceback's last
-    TB_KEEP characters), or None."""
-    try:
-        with open(CRASH_FILE) as f:
-            where = f.readline().strip()
-            tb = f.read()
-        os.remove(CRASH_FILE)
-    except OSError:
-        return None
-    return {'where': where, 'tb': tb[-TB_KEEP:].strip()}
 
 
 def take_memory():

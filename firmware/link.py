@@ -216,7 +216,7 @@ class Link:
             await c.publish(topics.evt(self.site, self.dev, ctrl), data, 1, False, dup)
             app.events.delivered(seq)
             return True
-        line = app.blog.take()      # the least urgent: log lines, QoS 0
+        line = app.blog.next()      # the least urgent: log lines, QoS 0
         if line is not None:
             await c.publish(self.t_log, line, 0)
             return True

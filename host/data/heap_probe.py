@@ -52,8 +52,7 @@ mark('runtime', 'bootlog, config')
 import command
 import ratelimit
 import controllers
-import boardlog
-mark('runtime', 'command, ratelimit, controllers, boardlog')
+mark('runtime', 'command, ratelimit, controllers')
 import outbox
 mark('outbox', 'outbox module')
 import topics

@@ -1,4 +1,4 @@
-"""`edgectl logs DEVICE`: a board's log lines (topic .../<device>/log, firmware/boardlog.py),
+"""`edgectl logs DEVICE`: a board's log lines (topic .../<device>/log, BoardLog in firmware/app.py),
 first those the journal kept, then with --follow live from the broker. --level shows only
 lines at or below a level; the board's own level is its log_level setting, changed until
 its next boot by `edgectl cmd DEVICE system log level=N`."""

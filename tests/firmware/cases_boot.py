@@ -153,8 +153,10 @@ def case_memory_error_is_kept_for_the_next_boot():
 
 
 def case_a_crash_traceback_is_kept_for_the_next_boot():
+    from bringup import take_crash, TB_KEEP
+
     def t():
-        eq(bootlog.take_crash(), None, 'no crash noted')
+        eq(take_crash(), None, 'no crash noted')
 
         def deep():
             raise ValueError('sensor table index 7')
@@ -162,9 +164,9 @@ def case_a_crash_traceback_is_kept_for_the_next_boot():
             deep()
         except ValueError as e:
             bootlog.note_crash(e, 'running')
-        c = bootlog.take_crash()
+        c = take_crash()
         eq(c['where'], 'running', 'where it crashed')
         check('ValueError: sensor table index 7' in c['tb'] and 'deep' in c['tb'], 'the traceback: %r' % (c,))
-        check(len(c['tb']) <= bootlog.TB_KEEP, 'bounded: %d' % len(c['tb']))
-        eq(bootlog.take_crash(), None, 'reported once')
+        check(len(c['tb']) <= TB_KEEP, 'bounded: %d' % len(c['tb']))
+        eq(take_crash(), None, 'reported once')
     in_tmpdir('b_crash', t)
