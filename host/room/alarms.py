@@ -19,7 +19,7 @@ import threading
 import time
 import urllib.parse
 
-from .. import proto
+from ..core import proto
 
 EVENTS = ('raise', 'escalate', 'clear')
 QUEUE_MAX = 200             # notifications waiting per hook; past it the newest are dropped (and said)

@@ -7,7 +7,7 @@ import queue
 import sys
 import time
 
-from ..errors import EdgeError
+from ..core.errors import EdgeError
 
 LEVELS = ('none', 'error', 'warn', 'info', 'debug')     # the board's log_level 0..4
 
@@ -45,7 +45,7 @@ def add_arguments(sub):
 
 
 def line_text(device, at, line):
-    from ..screen import clean
+    from .screen import clean
     t = time.strftime('%H:%M:%S', time.localtime(at)) + '.%03d' % (int(at * 1000) % 1000)
     lvl = line.get('lvl')
     lost = ' (%d lines lost before this one)' % line['dropped'] if line.get('dropped') else ''
@@ -62,9 +62,9 @@ def _show(a, device, at, line):
 
 def run(a):
     from pathlib import Path
-    from ..cli_common import _site_or_none
-    from ..cli_room import _when
-    from ..store import Store, default_path
+    from ..core.cliargs import _site_or_none
+    from .store import Store, default_path
+    from .verbs import _when
     want = level(a.level)
     s = _site_or_none(a)
     if s is not None and a.device not in s.devices:
@@ -86,10 +86,10 @@ def run(a):
 
 
 def _follow(a, want):
-    from .. import intake, mqttc
-    from ..cli_common import _broker_for
-    from ..proto import topics
-    site, host, port = _broker_for(a)
+    from . import intake
+    from ..core.cliargs import _broker_for
+    from ..core.proto import topics
+    site, ep = _broker_for(a)
     lines = queue.Queue(maxsize=10000)
 
     def on_message(client, userdata, msg):
@@ -97,9 +97,9 @@ def _follow(a, want):
             lines.put_nowait((time.time(), msg.payload))
         except queue.Full:
             pass
-    c = mqttc.connect(host, port, 'logs', on_message=on_message, subscribe=[topics.log(site, a.device)])
+    c = ep.connect('logs', on_message=on_message, subscribe=[topics.log(site, a.device)])
     if not a.json:
-        print('following %s on %s:%d (Ctrl-C stops)' % (a.device, host, port), file=sys.stderr, flush=True)
+        print('following %s on %s:%d (Ctrl-C stops)' % (a.device, ep.host, ep.port), file=sys.stderr, flush=True)
     end = time.monotonic() + a.duration if a.duration else None
     try:
         while end is None or time.monotonic() < end:

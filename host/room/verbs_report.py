@@ -4,7 +4,7 @@ import os
 import time
 from pathlib import Path
 
-from ..errors import EdgeError
+from ..core.errors import EdgeError
 
 
 def add_arguments(sub):
@@ -28,8 +28,8 @@ def add_arguments(sub):
 
 
 def run(a):
-    from ..cli_room import _site_alarms, _when
-    from ..store import damage, default_path
+    from .store import damage, default_path
+    from .verbs import _site_alarms, _when
     from . import report
     db = Path(a.db or default_path())
     if not db.is_file():

@@ -16,9 +16,9 @@ import time
 
 import pytest
 
-from edgectl import site as sitemod
+from edgectl.core import site as sitemod
 from edgectl.room.alarms import Hook, Notifier
-from edgectl.simio import SimIO
+from edgectl.sim.simio import SimIO
 
 SITE = """\
 site: ab
@@ -202,10 +202,11 @@ BAD_LINES = [
 
 
 def test_a_board_writes_only_its_own_log_topic_and_bad_lines_are_set_aside(tmp_path, abuse):
-    from edgectl import fire, mqttc, proto, secrets
-    from edgectl.broker import Broker, free_port
-    from edgectl.monitor import Monitor
-    from edgectl.store import Store
+    from edgectl.core import proto, secrets
+    from edgectl.core.broker import Broker, free_port
+    from edgectl.room import fire
+    from edgectl.room.monitor import Monitor
+    from edgectl.room.store import Store
     T = proto.topics
     port = free_port(pair=True)
     site = tmp_path / 'site.yaml'
@@ -216,10 +217,9 @@ def test_a_board_writes_only_its_own_log_topic_and_bad_lines_are_set_aside(tmp_p
     store = Store(tmp_path / 'j.sqlite3')
     mon = Monitor('lg', store=store)
     mon.show = lambda rec: None
-    mqttc.DEFAULT_AUTH = (sec['room']['user'], sec['room']['password'])
     try:
-        mon.attach(br.host, br.room_port, publish=False)
-        thief = mqttc.connect(br.host, br.port, 'thief', auth=('lobby-1', sec['devices']['lobby-1']['mqtt_password']))
+        mon.attach(br.endpoint((sec['room']['user'], sec['room']['password']), room=True), publish=False)
+        thief = br.endpoint(('lobby-1', sec['devices']['lobby-1']['mqtt_password'])).connect('thief')
         time.sleep(0.3)
         line = json.dumps({'lvl': 1, 'ts': 1, 'msg': 'forged for lobby-2'})
         thief.publish(T.log('lg', 'lobby-2'), line, qos=1).wait_for_publish(5)     # another board's log
@@ -236,7 +236,6 @@ def test_a_board_writes_only_its_own_log_topic_and_bad_lines_are_set_aside(tmp_p
         assert mon.alarms[('lobby-1', 'room', 'room.malformed')]['count'] == len(BAD_LINES)
         thief.loop_stop()
     finally:
-        mqttc.DEFAULT_AUTH = None
         mon.detach()
         store.close()
         br.stop()

@@ -14,13 +14,13 @@ import time
 import pytest
 from rich.console import Console
 
-from edgectl import proto
-from edgectl import site as sitemod
-from edgectl.monitor import Monitor
+from edgectl.core import proto
+from edgectl.core import site as sitemod
+from edgectl.room.monitor import Monitor
 from edgectl.room import alarms
 from edgectl.room.alarms import Chatter, Hook, Notifier, Policy
-from edgectl.roomview import RoomView
-from edgectl.store import Store
+from edgectl.room.roomview import RoomView
+from edgectl.room.store import Store
 
 T = proto.topics
 SITE = """\
@@ -113,7 +113,7 @@ def test_alarms_carry_their_priority_and_the_views_sort_and_colour_by_it():
     line = f.mon.render(f.shown[2])                  # the line view: a badge in the priority's colour
     assert 'door.forced' in line and '[bold white on red]CRIT' in line
     assert '[yellow]MED ' in f.mon.render(f.shown[0])
-    view = RoomView('am', None, None, 'ann', None, {}, None, policy=f.mon.policy)
+    view = RoomView('am', None, 'ann', None, {}, None, policy=f.mon.policy)
     view.mon = f.mon
     rows, keys = view.frame(160, 50)
     assert keys[0][2] == 'barrier.fire_open'

@@ -10,7 +10,7 @@ import re
 from edgectl import cli
 from edgectl.room import report
 from edgectl.room.alarms import Policy
-from edgectl.store import Store
+from edgectl.room.store import Store
 
 T0 = 1764288000.0      # 2025-11-28, the window's start
 

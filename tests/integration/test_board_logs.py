@@ -7,10 +7,10 @@ import subprocess
 import sys
 import time
 
-from edgectl import commands, proto
-from edgectl.monitor import Monitor
-from edgectl.simio import SimIO
-from edgectl.store import Store
+from edgectl.core import commands, proto
+from edgectl.room.monitor import Monitor
+from edgectl.sim.simio import SimIO
+from edgectl.room.store import Store
 
 T = proto.topics
 SITE = """\
@@ -42,7 +42,7 @@ def test_board_log_lines_are_journaled_followed_and_their_level_changed(make_boa
     store = Store(tmp_path / 'journal.sqlite3')
     mon = Monitor('bl', store=store)
     mon.show = lambda rec: None
-    mon.attach(broker.host, broker.port)
+    mon.attach(broker.endpoint())
     b = make_board(site.read_text(), 'lobby-1', site_broker=True)
     io = SimIO(b.io_port)
     follow = subprocess.Popen([sys.executable, '-m', 'edgectl.cli', 'logs', 'lobby-1', '--follow', '--json',
@@ -55,9 +55,9 @@ def test_board_log_lines_are_journaled_followed_and_their_level_changed(make_boa
         line = mon.wait_for(lambda r: r['kind'] == 'log' and 'door.forced' in r['msg']['msg'], 10)
         assert line and line['msg']['lvl'] == 4 and line['device'] == 'lobby-1'
         assert not any(r['kind'] == 'log' and not r.get('hidden') for r in mon.records)   # not in the event log
-        ack = commands.send(broker.host, broker.port, 'bl', 'lobby-1', 'system', 'log', {'level': 1}, timeout=5)
+        ack = commands.send(broker.endpoint(), 'bl', 'lobby-1', 'system', 'log', {'level': 1}, timeout=5)
         assert ack['ok'] and ack['state'] == {'log_level': 1}
-        bad = commands.send(broker.host, broker.port, 'bl', 'lobby-1', 'system', 'log', {'level': 9}, timeout=5)
+        bad = commands.send(broker.endpoint(), 'bl', 'lobby-1', 'system', 'log', {'level': 9}, timeout=5)
         assert not bad['ok'] and 'level=0..4' in bad['err']
         n = sum(1 for r in mon.records if r['kind'] == 'log')
         io.set('front.contact', 0)
@@ -92,7 +92,7 @@ def test_a_crash_traceback_reaches_the_journal_at_the_next_boot(make_board, brok
     store = Store(tmp_path / 'journal.sqlite3')
     mon = Monitor('bl', store=store)
     mon.show = lambda rec: None
-    mon.attach(broker.host, broker.port)
+    mon.attach(broker.endpoint())
     b = make_board(site.read_text(), 'lobby-1', site_broker=True)
     try:
         assert mon.wait_event('lobby-1', 'system.boot', 15)
@@ -100,7 +100,7 @@ def test_a_crash_traceback_reaches_the_journal_at_the_next_boot(make_board, brok
         io.request('fault crash_boot')          # every boot from now on dies wiring its inputs
         io.close()
         m = len(mon.records)
-        assert commands.send(broker.host, broker.port, 'bl', 'lobby-1', 'system', 'reboot', {}, timeout=5)['ok']
+        assert commands.send(broker.endpoint(), 'bl', 'lobby-1', 'system', 'reboot', {}, timeout=5)['ok']
         crash = mon.wait_event('lobby-1', 'system.crash', 30, start=m)   # the boot after: safe mode, online
         assert crash, b.log_tail()
         assert crash['msg']['where'] == 'boot' and 'injected fault' in crash['msg']['tb'], crash

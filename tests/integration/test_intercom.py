@@ -5,10 +5,10 @@ and its presses are ignored, and a call made offline shows "no answer" and is de
 when the network returns."""
 import time
 
-from edgectl import commands, proto
-from edgectl.broker import Broker, free_port
-from edgectl.mqttc import Collector
-from edgectl.simio import EdgeWatcher, SimIO
+from edgectl.core import commands, proto
+from edgectl.core.broker import Broker, free_port
+from edgectl.core.mqttc import Collector
+from edgectl.sim.simio import EdgeWatcher, SimIO
 
 T = proto.topics
 SITE = """\
@@ -30,7 +30,7 @@ def press(io, name):
 
 
 def cmd(broker, ctrl, op, **args):
-    return commands.send(broker.host, broker.port, 'ic', 'gate-1', ctrl, op, args)
+    return commands.send(broker.endpoint(), 'ic', 'gate-1', ctrl, op, args)
 
 
 def test_call_answer_unlock_and_two_stations(make_board, broker):

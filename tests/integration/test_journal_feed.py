@@ -7,11 +7,11 @@ import time
 
 import paho.mqtt.client as mqtt
 
-from edgectl.broker import Broker, free_port
-from edgectl.errors import EdgeError
-from edgectl.monitor import Monitor
-from edgectl.proto import topics
-from edgectl.store import Store
+from edgectl.core.broker import Broker, free_port
+from edgectl.core.errors import EdgeError
+from edgectl.room.monitor import Monitor
+from edgectl.core.proto import topics
+from edgectl.room.store import Store
 
 
 def publish(br, seqs, dev='d1'):
@@ -30,7 +30,7 @@ def journal(br, store, cid):
     """The headless journal's intake, as `edgectl journal run` sets it up."""
     mon = Monitor('jf', store=store)
     mon.show = lambda rec: None
-    return mon.attach(br.host, br.port, client_id=cid, persistent=True, publish=False)
+    return mon.attach(br.endpoint(), client_id=cid, persistent=True, publish=False)
 
 
 def wait(pred, timeout=10):

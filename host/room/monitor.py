@@ -1,0 +1,585 @@
+"""The control room's model: devices online/offline, each event as it arrives, alarms
+and their acknowledgements, calls, duplicates dropped and gaps reported by (device, log,
+seq); shown as lines here (`--plain`, `--json`) or full screen by host/roomview.py.
+
+Every message passes host/intake.py first: one that fails (not JSON, not an object, an
+event off the schema or out of bounds) is set aside in the journal's quarantine, counted
+(`quarantined`) and raises the control-room alarm room.malformed for its device; nothing
+else of it reaches the view or the journal. A gap in a device's seqs becomes a report only
+once it outlives the reorder window (host/journal.py)."""
+import contextlib
+import json
+import threading
+import time
+import uuid
+
+from rich.console import Console
+from rich.markup import escape
+
+from . import intake
+from .calls import Calls
+from .fire import SiteState
+from .journal import Journal
+from ..core.recorder import Recorder
+from .alarms import BADGE, BELL_REPEAT_S, STYLE, Chatter, Policy, rank
+from .screen import clean
+from ..core.errors import EdgeError
+
+from ..core.proto import topics
+
+SKIP_FIELDS = ('seq', 'log', 'ts', 'type', 'sev', 'ctrl', 'active', '_since', 'priority', '_rung', 'escalated',
+               'chattering', 'cleared')
+KEYS = {'a': 'answer', 'u': 'unlock', 'h': 'hangup'}
+ROOM = 'control-room'     # the device named in the control room's alarms about itself
+LATCHED = ('room.malformed', 'room.journal_damaged', 'room.notify_failed')   # no condition ends them: acknowledging does
+HELP = ('keys: k acknowledge the newest alarm, a answer the oldest ringing call, u release the gate, '
+        'h hang up, c list calls, q quit')
+
+
+class Monitor(Recorder):
+    def __init__(self, site, console=None, as_json=False, quiet_state=True, operator=None, store=None,
+                 tele_s=None, bell=None, secrets=None, say=None, policy=None, notifier=None):
+        self.site = site
+        # the view's: an event shown (show) and a line for the operator (say, rich markup)
+        self.say = say or (lambda markup: self.console.print(markup))
+        self.policy = policy or Policy()      # priorities, escalation, chatter (host/room/alarms.py)
+        self.chatter = Chatter(self.policy.chatter_max, self.policy.chatter_window_s)
+        self.notifier = notifier              # the site's notification hooks, or None
+        self.operator = operator or 'control-room'
+        self.calls = Calls()
+        self.store = store           # the SQLite journal (host/store.py), or None
+        self.tele_s = tele_s or {}   # device -> telemetry period: silent for 3 periods is an alarm
+        self.bell = bell             # called on every new alarm
+        self.secrets = secrets       # the site's secrets: commands are signed with the device's key
+        self.acked = {}              # alarm key -> {'by', 'seq', 'at'} (retained site acks)
+        self.last_seen = {}          # device -> time of its last message
+        self.fire = None             # the site fire state, derived from the retained raises and reset
+        self.fire_state = SiteState()
+        self.tele = {}               # device -> its last telemetry
+        self.ctrl_types = {}         # (device, controller) -> type, from state snapshots
+        self.ack_prefix = topics.base(site, topics.SITE) + 'alarm_ack/'
+        self.console = console or Console(highlight=False, soft_wrap=True)
+        self.as_json = as_json
+        self.quiet_state = quiet_state
+        self.devices = {}        # device -> status dict
+        self.alarms = {}         # (device, ctrl, type) -> event
+        self.journal = Journal(keep=False)   # the events themselves are in the store
+        self.gaps = []           # (device, first missing, last missing), once past the reorder window
+        self.quarantined = 0     # messages set aside (host/intake.py refused them)
+        Recorder.__init__(self, keep=20000)
+        self.records = self.items    # the newest records, in order (marks count every one)
+        self.client = None           # paho, for publishing
+        self.sub = None              # the reader
+        self._received = 0
+        self.reconnects = 0
+        self.persistent = False
+        self._held = threading.local()   # .recs: this thread's records inside handle_batch
+
+    # --- feeding -----------------------------------------------------------------------
+    def handle(self, topic, raw, retained=False, when=None):
+        when = when or time.time()
+        if topic.startswith(self.ack_prefix):
+            return self._alarm_ack(topic[len(self.ack_prefix):], raw)
+        parsed = topics.parse(topic)
+        if parsed is None or parsed[0] != self.site:
+            return None
+        _, dev, kind, ctrl = parsed
+        if dev == topics.SITE:
+            if kind == 'fire':       # the reset record (ctrl None) or a raise (ctrl: who raised)
+                was, self.fire = self.fire, self.fire_state.update(ctrl, raw)
+                rec = {'t': when, 'device': dev, 'kind': kind, 'ctrl': None, 'msg': self.fire or {}, 'retained': retained}
+                self.record(rec)
+                if self.fire != was:     # shown when the site's state changes, not per message
+                    self.show(rec)
+                return rec
+            return None
+        self.last_seen[dev] = when
+        self._room_alarm(dev, 'room.silent', False)
+        payload, why = intake.check(kind, raw)
+        if why is not None:
+            return self._quarantine(topic, dev, raw, why)
+        rec = {'t': when, 'device': dev, 'kind': kind, 'ctrl': ctrl, 'msg': payload, 'retained': retained}
+        if kind == 'status':
+            self.devices[dev] = payload
+            self._room_alarm(dev, 'room.offline', not payload.get('online'))
+        elif kind == 'evt':
+            if not self._fresh(dev, payload, when):
+                return None
+            if self.store is not None:
+                self.store.event(dev, payload, when, raw)
+            self.calls.feed(dev, kind, ctrl, payload)
+            if payload.get('sev') == 'alarm':
+                self._board_alarm((dev, payload.get('ctrl'), payload.get('type')), payload, when, rec)
+        elif kind == 'log':              # a board's log line (intake-checked): journaled, not in the event log
+            if self.store is not None:
+                self.store.board_log(dev, payload, when)
+            rec['hidden'] = True
+        elif kind == 'ack' and self.store is not None:
+            self.store.ack(*(v if v is None or type(v) in (str, bool) else str(v)
+                             for v in (payload.get('id'), payload.get('ok'), payload.get('err'))))
+        elif kind in ('cmd', 'tele') or (kind == 'state' and self.quiet_state):
+            if kind == 'state':
+                self.calls.feed(dev, kind, ctrl, payload)
+                self.ctrl_types[(dev, ctrl)] = payload.get('type')
+            elif kind == 'tele':
+                self.tele[dev] = payload
+            rec['hidden'] = True
+        self.record(rec)
+        if not rec.get('hidden'):
+            self.show(rec)
+        return rec
+
+    def handle_batch(self, batch):
+        """handle() for each (topic, payload, retained) of an MQTT batch, their journal rows
+        handed to the store's writer at once; the records become visible to wait_for()
+        only after that (whoever waits for one and then flushes the store finds its row)."""
+        when = time.time()
+        held = self._held.recs = []
+        try:
+            with self.store.hold() if self.store is not None else contextlib.nullcontext():
+                for topic, raw, retained in batch:
+                    try:
+                        self.handle(topic, raw, retained, when)
+                    except Exception as e:     # a message this code cannot take must not stop the intake
+                        parsed = topics.parse(topic)
+                        self._quarantine(topic, parsed[1] if parsed else None, raw, 'could not be handled: %r' % e)
+                self.check_gaps(when)
+        finally:
+            self._held.recs = None
+            Recorder.record_many(self, held)
+
+    def record(self, rec):
+        held = getattr(self._held, 'recs', None)
+        if held is not None:
+            held.append(rec)
+        else:
+            Recorder.record(self, rec)
+
+    @property
+    def duplicates(self):
+        return self.journal.duplicates
+
+    def _fresh(self, dev, ev, when=None):
+        verdict, gap = self.journal.admit(dev, ev, when)
+        if verdict == 'dup':
+            return False
+        if verdict == 'new-log':
+            self.say('[cyan]%s started a new event log (flash erased or board replaced): its events '
+                               'count from #%s again[/]' % (escape(dev), ev.get('seq')))
+        return True
+
+    def check_gaps(self, now=None):
+        """Report the gaps that outlived the reorder window (late events inside it never
+        make one): journaled and printed."""
+        if not self.journal.pending or self.journal.pending[0][0] > (now or time.time()):
+            return
+        for dev, log, first, last in self.journal.overdue(now):
+            self.gaps.append((dev, first, last))
+            del self.gaps[:-1000]
+            if self.store is not None:
+                self.store.gap(dev, log, first, last)
+            self.say('[yellow]%s  gap: events %d..%d have not arrived (still missing %gs after later ones)[/]'
+                               % (escape(dev), first, last, self.journal.reorder_s))
+
+    def _quarantine(self, topic, dev, raw, why):
+        """Set a message aside: kept raw in the journal, counted, room.malformed for its device."""
+        self.quarantined += 1
+        if self.store is not None:
+            self.store.quarantine(topic, dev, raw, why)
+        dev = dev or ROOM
+        n = self.alarms.get((dev, 'room', 'room.malformed'), {}).get('count', 0) + 1    # since the alarm was raised
+        self._room_alarm(dev, 'room.malformed', True, {'why': why, 'topic': topic, 'count': n})
+        return None
+
+    # --- alarm management (issue 21: host/room/alarms.py) -----------------------------------
+    def _board_alarm(self, key, payload, when, rec):
+        """A board's alarm raised or cleared: its priority, the hooks told; an alarm that
+        chatters (raised more than the site's chatter max within its window) is folded into
+        its one entry with a count, room.chattering raised, and its lines no longer shown."""
+        prio = self.policy.priority(key[0], key[2])
+        rec['msg'] = payload = dict(payload, priority=prio)
+        if payload.get('active'):
+            count = self.chatter.raised(key, when)
+            if count is None or key not in self.alarms:
+                self.alarms[key] = dict(payload, _since=when)
+            if count is None:
+                self._ring()
+                self._notify('raise', key, self.alarms[key], when)
+                return
+            self.alarms[key].update(count=count, chattering=True, cleared=False)
+            if count == self.policy.chatter_max + 1:
+                self._room_alarm(key[0], 'room.chattering', True, {'alarm': '%s/%s' % key[1:], 'count': count})
+            else:
+                self._room_alarm(key[0], 'room.chattering', True, {'count': count})
+                rec['hidden'] = True
+        elif self.chatter.chattering(key) and key in self.alarms:
+            self.alarms[key]['cleared'] = True      # the folded entry stays until the device is quiet
+            rec['hidden'] = True
+        else:
+            ev = self.alarms.pop(key, None)
+            if ev is not None:
+                if key in self.acked:
+                    self._clear_ack(key)
+                self._notify('clear', key, ev, when)
+
+    def _notify(self, what, key, ev, now=None):
+        if self.notifier is not None and key[2] != 'room.notify_failed':    # never about itself: no loop
+            self.notifier.notify(what, key, ev, now)
+
+    def check_escalation(self, now=None):
+        """Escalate each alarm not acknowledged within its priority's time (the site file's
+        alarms.escalate_s): marked, journaled, shown, the hooks told; the bell rings again
+        every BELL_REPEAT_S until someone acknowledges it."""
+        now = now or time.time()
+        ring = False
+        for key, ev in list(self.alarms.items()):
+            if key in self.acked:
+                continue
+            if ev.get('escalated'):
+                ring = ring or now - ev.get('_rung', 0) >= BELL_REPEAT_S
+                continue
+            after = self.policy.escalate_after(ev.get('priority'))
+            if after is None or now - ev.get('_since', now) < after:
+                continue
+            ev['escalated'] = True
+            ring = True
+            detail = {'alarm': '%s/%s' % key[1:], 'priority': ev.get('priority'), 'after_s': after,
+                      'since': ev.get('_since')}
+            if self.store is not None:
+                self.store.room_alarm(key[0], 'room.escalated', True, detail)
+            rec = {'t': now, 'device': key[0], 'kind': 'evt', 'ctrl': 'room', 'retained': False,
+                   'msg': dict(detail, type='room.escalated', sev='warn', ctrl='room', priority=ev.get('priority'))}
+            self.record(rec)
+            self.show(rec)
+            self._notify('escalate', key, ev, now)
+        if ring:
+            for ev in list(self.alarms.values()):     # the intake's thread changes the dict meanwhile
+                if ev.get('escalated'):
+                    ev['_rung'] = now
+            self._ring()
+
+    def check_chatter(self, now=None):
+        """A chattering alarm quiet for a whole window: its folded entry goes if it is
+        cleared, and room.chattering clears once none of its device's alarms chatter."""
+        now = now or time.time()
+        for key in self.chatter.quiet(now):
+            ev = self.alarms.get(key)
+            if ev is not None:
+                ev['chattering'] = False
+                if ev.get('cleared'):
+                    self._board_alarm(key, dict(ev, active=False), now, {})
+            if key[0] not in self.chatter.devices():
+                self._room_alarm(key[0], 'room.chattering', False)
+
+    def check_notifier(self):
+        """Notifications that failed (after their retries) or were dropped: journaled, shown,
+        and room.notify_failed raised (latched until acknowledged)."""
+        while self.notifier is not None and self.notifier.failures:
+            hook, note, why = self.notifier.failures.popleft()
+            detail = {'hook': hook, 'why': why, 'event': note.get('event'),
+                      'alarm': '%s/%s/%s' % (note.get('device'), note.get('ctrl'), note.get('type'))}
+            n = self.alarms.get((ROOM, 'room', 'room.notify_failed'), {}).get('count', 0) + 1
+            self._room_alarm(ROOM, 'room.notify_failed', True, dict(detail, count=n))
+            if self.store is not None and n > 1:      # the raise journals the first; each later one here
+                self.store.room_alarm(ROOM, 'room.notify_failed', True, dict(detail, count=n))
+            self.say('[yellow]notification to %s failed: %s (%s)[/]' % (
+                escape(hook), escape(why), escape(detail['alarm'])))
+
+    # --- control-room alarms and acknowledgements --------------------------------------------
+    def _ring(self):
+        if self.bell:
+            try:
+                self.bell()
+            except Exception:
+                pass
+
+    def _room_alarm(self, dev, etype, active, detail=None):
+        """Alarms the control room raises itself: a board offline (its will, or a clean
+        disconnect) or silent (no message for 3 telemetry periods, when no will could fire);
+        a message from it set aside (room.malformed); the journal file found damaged
+        (room.journal_damaged). The last two (LATCHED) end when acknowledged. `detail`
+        goes with the alarm (while it is active, a repeat only updates it)."""
+        key = (dev, 'room', etype)
+        if active == (key in self.alarms):
+            if active and detail:
+                self.alarms[key].update(detail)
+            return
+        ev = dict(detail or {}, type=etype, sev='alarm', ctrl='room', active=active, _since=time.time(),
+                  priority=self.policy.priority(dev, etype))
+        if active:
+            self.alarms[key] = ev
+            self._ring()
+            self._notify('raise', key, ev)
+        else:
+            was = self.alarms.pop(key, None)
+            if key in self.acked:
+                self._clear_ack(key)
+            self._notify('clear', key, was or ev)
+        if self.store is not None:
+            self.store.room_alarm(dev, etype, active, detail)
+        rec = {'t': time.time(), 'device': dev, 'kind': 'evt', 'ctrl': 'room', 'msg': ev, 'retained': False}
+        self.record(rec)
+        self.show(rec)
+
+    def housekeep(self):
+        """What every running view calls now and then: silent boards raised, gaps past the
+        reorder window reported, rows the journal refused alarmed, the link to the broker
+        checked (see check_link); True when it was re-established."""
+        self.check_silence()
+        self.check_gaps()
+        self.check_escalation()
+        self.check_chatter()
+        self.check_notifier()
+        while self.store is not None and self.store.refused:
+            dev, why = self.store.refused.popleft()
+            self._room_alarm(dev or ROOM, 'room.malformed', True, {'why': why})
+        return self.check_link()
+
+    def check_silence(self, now=None):
+        """Raise room.silent for devices not heard from for 3 x their tele period."""
+        now = now or time.time()
+        for dev, period in self.tele_s.items():
+            seen = self.last_seen.get(dev)
+            if seen is not None and now - seen > 3 * period and self.devices.get(dev, {}).get('online'):
+                self._room_alarm(dev, 'room.silent', True)
+
+    def _alarm_ack(self, rest, raw):
+        parts = rest.split('/')
+        if len(parts) != 3:
+            return None
+        key = tuple(parts)
+        body = intake.parse(raw, intake.MAX_BYTES_OTHER)[0] if raw else None
+        if body:
+            self.acked[key] = body
+            if key[1] == 'room' and key[2] in LATCHED:     # acknowledged by another monitor: over here too
+                self._room_alarm(key[0], key[2], False)
+        else:
+            self.acked.pop(key, None)
+        return key
+
+    def acknowledge(self, key, by=None):
+        """Acknowledge an active alarm for the whole site (retained, so every monitor agrees)."""
+        ev = self.alarms.get(key)
+        if ev is None:
+            return None
+        body = {'by': by or self.operator, 'at': time.time(), 'seq': ev.get('seq')}
+        self.acked[key] = body
+        if self.client is not None:
+            self.client.publish(topics.alarm_ack(self.site, *key), json.dumps(body), qos=1, retain=True)
+        if self.store is not None:
+            self.store.alarm_ack(key[0], key[1], key[2], ev.get('seq') or 0, body['by'], body['at'])
+        if key[1] == 'room' and key[2] in LATCHED:
+            self._room_alarm(key[0], key[2], False)
+        return body
+
+    def _clear_ack(self, key):
+        self.acked.pop(key, None)
+        if self.client is not None:        # the alarm is over: its retained acknowledgement goes
+            self.client.publish(topics.alarm_ack(self.site, *key), b'', qos=1, retain=True)
+
+    def active_alarms(self):
+        """(key, event, ack or None): by priority (critical first), escalated first within
+        it, then newest first."""
+        return sorted(((k, e, self.acked.get(k)) for k, e in self.alarms.items()),
+                      key=lambda x: (rank(x[1].get('priority')), not x[1].get('escalated'), -x[1].get('_since', 0)))
+
+    # --- showing -------------------------------------------------------------------------
+    def show(self, rec):
+        if self.as_json:
+            print(json.dumps({k: v for k, v in rec.items() if k != 'hidden'}), flush=True)
+            return
+        self.console.print(self.render(rec))
+
+    def render(self, rec):
+        ts = time.strftime('%H:%M:%S', time.localtime(rec['t'])) + '.%03d' % (int(rec['t'] * 1000) % 1000)
+        dev = rec['device']
+        m = rec['msg']
+        kind = rec['kind']
+        if kind == 'status':
+            if m.get('online'):
+                return '%s  [bold green]%-12s ONLINE[/]  fw %s boot %s reset %s%s' % (
+                    ts, escape(dev), m.get('fw'), m.get('boot'), m.get('reset'), ' (retained)' if rec['retained'] else '')
+            return '%s  [bold red]%-12s OFFLINE[/]' % (ts, escape(dev))
+        if kind == 'evt':
+            extra = clean(' '.join('%s=%s' % (k, v) for k, v in m.items() if k not in SKIP_FIELDS))  # no ESC from a board
+            sev = m.get('sev')
+            label = '%-10s %-22s' % (escape(str(m.get('ctrl'))), escape(str(m.get('type'))))
+            prio = m.get('priority')
+            if sev == 'alarm' and m.get('active'):
+                body = '[bold white on red] ALARM [/] [%s]%-4s[/] [bold red]%s[/]' % (
+                    STYLE.get(prio, 'bold red'), BADGE.get(prio, ''), label)
+            elif sev == 'alarm':
+                body = '[bold green] CLEAR [/] %-4s [green]%s[/]' % (BADGE.get(prio, ''), label)
+            elif m.get('type') == 'room.escalated':
+                body = '[blink bold white on red] ESCAL [/] [%s]%-4s[/] [bold red]%s[/]' % (
+                    STYLE.get(prio, 'bold red'), BADGE.get(prio, ''), label)
+            elif sev == 'warn':
+                body = '[bold yellow] WARN  [/] [yellow]%s[/]' % label
+            elif m.get('type') == 'intercom.call':
+                body = '[bold black on cyan] CALL  [/] [bold cyan]%s[/]' % label
+                extra += '  (a: answer)'
+            elif m.get('type') == 'intercom.answered':
+                body = '[bold cyan] TALK  [/] [cyan]%s[/]' % label
+                extra += '  (u: release the gate, h: hang up)' if m.get('by') == self.operator else ''
+            elif m.get('type') in ('intercom.ended', 'intercom.unlock'):
+                body = '        [cyan]%s[/]' % label
+            else:
+                body = '        %s' % label
+            seq = '#%s ' % m['seq'] if 'seq' in m else ''     # the control room's own alarms have none
+            return '%s  %-12s %s %s%s' % (ts, escape(dev), body, seq, escape(extra))
+        if kind == 'fire':
+            if m.get('active'):
+                return '%s  [bold white on red] FIRE  [/] [bold red]site fire state ACTIVE[/] by %s' % (ts, escape(str(m.get('by'))))
+            return '%s  [bold green] FIRE  [/] site fire state clear%s' % (ts, (' (reset by %s)' % escape(str(m.get('by')))) if m else '')
+        if kind == 'ack':
+            if m.get('ok'):
+                return '%s  %-12s ack %s %s ok' % (ts, escape(dev), rec['ctrl'], m.get('id'))
+            return '%s  %-12s [yellow]ack %s %s refused: %s[/]' % (ts, escape(dev), rec['ctrl'], m.get('id'),
+                                                                   escape(clean(m.get('err'))))
+        return '%s  %-12s %s/%s %s' % (ts, escape(dev), kind, rec['ctrl'], escape(json.dumps(m)))
+
+    # --- the operator's keys ------------------------------------------------------------
+    def key(self, ch):
+        """One key from the operator (the line view); returns what was done, also printed."""
+        msg = self.act(ch)
+        if not self.as_json:
+            self.say('[bold]>[/] ' + escape(msg))
+        return msg
+
+    def act(self, ch):
+        """Carry out an operator's key; returns what was done (printing is the view's)."""
+        if ch == 'k':
+            pending = [x for x in self.active_alarms() if x[2] is None]
+            if pending:
+                key = pending[0][0]
+                self.acknowledge(key)
+                msg = 'acknowledged %s/%s %s' % key
+            else:
+                msg = 'no unacknowledged alarm'
+        elif ch == 'c':
+            lines = ['%s/%s call %s %s%s' % (d, st, c['call'], c['state'], ' by %s' % c['by'] if c.get('by') else '')
+                     for d, st, c in self.calls.listing()]
+            msg = 'open calls: ' + ('; '.join(lines) if lines else 'none')
+        elif ch in KEYS:
+            action = KEYS[ch]
+            t = self.calls.target(action, self.operator)
+            if t is None:
+                msg = {'answer': 'no call is ringing',
+                       'unlock': 'no call answered by %s: answer one first (a)' % self.operator,
+                       'hangup': 'no call to hang up'}[action]
+            else:
+                dev, station, c = t
+                args = {'call': c['call']}
+                if action == 'answer':
+                    args['by'] = self.operator
+                cid = self.send(dev, station, action, args)
+                msg = '%s %s/%s call %s (%s)' % (action, dev, station, c['call'], cid)
+        else:
+            msg = HELP
+        return msg
+
+    def send(self, device, ctrl, op, args):
+        """Publish a command; its ack comes back on the site's topics and is shown."""
+        from ..core import secrets as _secrets
+        from ..core.commands import signed
+        cid = 'm-%s' % uuid.uuid4().hex[:8]
+        body = dict(args, id=cid, op=op)
+        key = _secrets.cmd_key(self.secrets, device)
+        if key is not None:
+            body = signed(body, device, ctrl, key)
+        if self.store is not None:
+            self.store.command(cid, device, ctrl, op, body)
+        self.client.publish(topics.cmd(self.site, device, ctrl), json.dumps(body), qos=1)
+        return cid
+
+    def wait_ack(self, cid, timeout):
+        return self.wait_for(lambda r: r['kind'] == 'ack' and r['msg'].get('id') == cid, timeout)
+
+    # --- running -------------------------------------------------------------------------
+    def attach(self, ep, client_id=None, persistent=False, publish=True):
+        """Listen to the site: the lean reader (host/mqttraw.py) hands over messages in
+        batches and acknowledges each batch only once it is handled and, with a store,
+        committed. persistent: a fixed client_id whose session the broker keeps while we
+        are away (the headless journal). publish: also a paho client for commands and
+        acknowledgements. `ep`: the broker and login (mqttc.Endpoint)."""
+        from ..core.mqttraw import RawSubscriber
+        if publish:
+            self.client = ep.connect('monitor')
+        cid = client_id or 'monitor-%s' % uuid.uuid4().hex[:8]
+        self.persistent = persistent
+        self._link = lambda: RawSubscriber(ep.host, ep.port, cid, [topics.site_filter(self.site)], self._batch,
+                                           clean=not persistent, auth=ep.auth, ca=ep.ca)
+        self.check_store()
+        self.sub = self._link()
+        return self
+
+    def check_store(self):
+        """A journal file found damaged at open (host/store.py set it aside): the alarm
+        room.journal_damaged and a line say so."""
+        d = self.store.damaged if self.store is not None else None
+        if d and not d.get('raised'):
+            d['raised'] = True
+            self.say('[bold red]the journal %s was damaged (%s): set aside as %s; journaling into a fresh '
+                               'one[/]' % (escape(str(self.store.path)), escape(d['why']), escape(d['file'])))
+            self._room_alarm(ROOM, 'room.journal_damaged', True, {'file': d['file'], 'why': d['why']})
+
+    def _batch(self, batch, release):
+        self.handle_batch(batch)
+        if self.store is not None and self.persistent:
+            self.store.then(release)      # acknowledged once committed: the broker keeps it till then
+        else:
+            release()                     # a clean session loses unacknowledged ones anyway: keep reading
+
+    @property
+    def received(self):
+        """Messages read from the broker so far (across reconnects)."""
+        return self._received + (self.sub.received if self.sub else 0)
+
+    def check_link(self):
+        """Call now and then: raises when the journal can no longer keep what arrives (the
+        broker keeps every unacknowledged message for the next run); reconnects when the
+        link dropped (what comes again is dropped by (device, log, seq)). True when it
+        reconnected."""
+        if self.store is not None and self.store.error and self.persistent:
+            raise EdgeError('the journal cannot write %s (%s): stopped without acknowledging; the broker keeps '
+                            'the events for the next run' % (self.store.path, self.store.error))
+        if self.sub is not None and self.sub.failed and self.persistent:
+            raise EdgeError('the journal\'s intake failed (%s): stopped; the broker keeps what was not '
+                            'acknowledged for the next run' % self.sub.failed)
+        if self.sub is None or self.sub.t.is_alive():
+            return False
+        if self.store is not None:
+            self.store.flush()
+        self._received += self.sub.received
+        self.sub.received = 0
+        self.sub.close()
+        try:
+            self.sub = self._link()
+        except EdgeError:
+            return False              # the dead one is kept: the next call tries again
+        self.reconnects += 1
+        return True
+
+    def detach(self):
+        if self.sub is not None:
+            self.sub.close()
+            self._received += self.sub.received
+            self.sub = None
+        if self.client:
+            self.client.loop_stop()
+            self.client.disconnect()
+            self.client = None
+
+    def wait_event(self, device, etype, timeout, active=None, start=0):
+        """Wait for an event record (index >= start); returns the record or None."""
+        return self.wait_for(lambda r: r['kind'] == 'evt' and r['device'] == device and
+                             r['msg'].get('type') == etype and (active is None or r['msg'].get('active') == active),
+                             timeout, start)
+
+    def summary(self):
+        online = sorted(d for d, s in self.devices.items() if s.get('online'))
+        offline = sorted(d for d, s in self.devices.items() if not s.get('online'))
+        return {'online': online, 'offline': offline,
+                'active_alarms': ['%s/%s %s' % k for k in sorted(self.alarms)],
+            'acknowledged': ['%s/%s %s' % k for k in sorted(self.acked)],
+                'duplicates_dropped': self.duplicates, 'gaps': self.gaps, 'set_aside': self.quarantined}
