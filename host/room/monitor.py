@@ -21,7 +21,7 @@ from .calls import Calls
 from .fire import SiteState
 from .journal import Journal
 from ..core.recorder import Recorder
-from .alarms import BADGE, BELL_REPEAT_S, STYLE, Chatter, Policy, rank
+from .alarms import BADGE, STYLE, AlarmDesk, rank
 from .screen import clean
 from ..core.errors import EdgeError
 
@@ -36,15 +36,13 @@ HELP = ('keys: k acknowledge the newest alarm, a answer the oldest ringing call,
         'h hang up, c list calls, q quit')
 
 
-class Monitor(Recorder):
+class Monitor(Recorder, AlarmDesk):
     def __init__(self, site, console=None, as_json=False, quiet_state=True, operator=None, store=None,
                  tele_s=None, bell=None, secrets=None, say=None, policy=None, notifier=None):
         self.site = site
         # the view's: an event shown (show) and a line for the operator (say, rich markup)
         self.say = say or (lambda markup: self.console.print(markup))
-        self.policy = policy or Policy()      # priorities, escalation, chatter (host/room/alarms.py)
-        self.chatter = Chatter(self.policy.chatter_max, self.policy.chatter_window_s)
-        self.notifier = notifier              # the site's notification hooks, or None
+        AlarmDesk.__init__(self, policy, notifier)     # priorities, escalation, chatter, hooks
         self.operator = operator or 'control-room'
         self.calls = Calls()
         self.store = store           # the SQLite journal (host/store.py), or None
@@ -190,100 +188,6 @@ class Monitor(Recorder):
         n = self.alarms.get((dev, 'room', 'room.malformed'), {}).get('count', 0) + 1    # since the alarm was raised
         self._room_alarm(dev, 'room.malformed', True, {'why': why, 'topic': topic, 'count': n})
         return None
-
-    # --- alarm management (issue 21: host/room/alarms.py) -----------------------------------
-    def _board_alarm(self, key, payload, when, rec):
-        """A board's alarm raised or cleared: its priority, the hooks told; an alarm that
-        chatters (raised more than the site's chatter max within its window) is folded into
-        its one entry with a count, room.chattering raised, and its lines no longer shown."""
-        prio = self.policy.priority(key[0], key[2])
-        rec['msg'] = payload = dict(payload, priority=prio)
-        if payload.get('active'):
-            count = self.chatter.raised(key, when)
-            if count is None or key not in self.alarms:
-                self.alarms[key] = dict(payload, _since=when)
-            if count is None:
-                self._ring()
-                self._notify('raise', key, self.alarms[key], when)
-                return
-            self.alarms[key].update(count=count, chattering=True, cleared=False)
-            if count == self.policy.chatter_max + 1:
-                self._room_alarm(key[0], 'room.chattering', True, {'alarm': '%s/%s' % key[1:], 'count': count})
-            else:
-                self._room_alarm(key[0], 'room.chattering', True, {'count': count})
-                rec['hidden'] = True
-        elif self.chatter.chattering(key) and key in self.alarms:
-            self.alarms[key]['cleared'] = True      # the folded entry stays until the device is quiet
-            rec['hidden'] = True
-        else:
-            ev = self.alarms.pop(key, None)
-            if ev is not None:
-                if key in self.acked:
-                    self._clear_ack(key)
-                self._notify('clear', key, ev, when)
-
-    def _notify(self, what, key, ev, now=None):
-        if self.notifier is not None and key[2] != 'room.notify_failed':    # never about itself: no loop
-            self.notifier.notify(what, key, ev, now)
-
-    def check_escalation(self, now=None):
-        """Escalate each alarm not acknowledged within its priority's time (the site file's
-        alarms.escalate_s): marked, journaled, shown, the hooks told; the bell rings again
-        every BELL_REPEAT_S until someone acknowledges it."""
-        now = now or time.time()
-        ring = False
-        for key, ev in list(self.alarms.items()):
-            if key in self.acked:
-                continue
-            if ev.get('escalated'):
-                ring = ring or now - ev.get('_rung', 0) >= BELL_REPEAT_S
-                continue
-            after = self.policy.escalate_after(ev.get('priority'))
-            if after is None or now - ev.get('_since', now) < after:
-                continue
-            ev['escalated'] = True
-            ring = True
-            detail = {'alarm': '%s/%s' % key[1:], 'priority': ev.get('priority'), 'after_s': after,
-                      'since': ev.get('_since')}
-            if self.store is not None:
-                self.store.room_alarm(key[0], 'room.escalated', True, detail)
-            rec = {'t': now, 'device': key[0], 'kind': 'evt', 'ctrl': 'room', 'retained': False,
-                   'msg': dict(detail, type='room.escalated', sev='warn', ctrl='room', priority=ev.get('priority'))}
-            self.record(rec)
-            self.show(rec)
-            self._notify('escalate', key, ev, now)
-        if ring:
-            for ev in list(self.alarms.values()):     # the intake's thread changes the dict meanwhile
-                if ev.get('escalated'):
-                    ev['_rung'] = now
-            self._ring()
-
-    def check_chatter(self, now=None):
-        """A chattering alarm quiet for a whole window: its folded entry goes if it is
-        cleared, and room.chattering clears once none of its device's alarms chatter."""
-        now = now or time.time()
-        for key in self.chatter.quiet(now):
-            ev = self.alarms.get(key)
-            if ev is not None:
-                ev['chattering'] = False
-                if ev.get('cleared'):
-                    self._board_alarm(key, dict(ev, active=False), now, {})
-            if key[0] not in self.chatter.devices():
-                self._room_alarm(key[0], 'room.chattering', False)
-
-    def check_notifier(self):
-        """Notifications that failed (after their retries) or were dropped: journaled, shown,
-        and room.notify_failed raised (latched until acknowledged)."""
-        while self.notifier is not None and self.notifier.failures:
-            hook, note, why = self.notifier.failures.popleft()
-            detail = {'hook': hook, 'why': why, 'event': note.get('event'),
-                      'alarm': '%s/%s/%s' % (note.get('device'), note.get('ctrl'), note.get('type'))}
-            n = self.alarms.get((ROOM, 'room', 'room.notify_failed'), {}).get('count', 0) + 1
-            self._room_alarm(ROOM, 'room.notify_failed', True, dict(detail, count=n))
-            if self.store is not None and n > 1:      # the raise journals the first; each later one here
-                self.store.room_alarm(ROOM, 'room.notify_failed', True, dict(detail, count=n))
-            self.say('[yellow]notification to %s failed: %s (%s)[/]' % (
-                escape(hook), escape(why), escape(detail['alarm'])))
 
     # --- control-room alarms and acknowledgements --------------------------------------------
     def _ring(self):
