@@ -136,8 +136,7 @@ class AlarmDesk:
         """A board's alarm raised or cleared: its priority, the hooks told; an alarm that
         chatters (raised more than the site's chatter max within its window) is folded into
         its one entry with a count, room.chattering raised, and its lines no longer shown."""
-        prio = self.policy.priority(key[0], key[2])
-        rec['msg'] = payload = dict(payload, priority=prio)
+        payload['priority'] = self.policy.priority(key[0], key[2])    # (the intake's own parsed copy)
         if payload.get('active'):
             count = self.chatter.raised(key, when)
             if count is None or key not in self.alarms:
