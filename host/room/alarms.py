@@ -15,6 +15,7 @@ import json
 import os
 import shlex
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -252,18 +253,21 @@ class Hook:
         body = json.dumps(note, sort_keys=True).encode()
         if self.url:
             return self._post(body)
-        env = dict(os.environ)
+        # edgectl's own variables (operator and Wi-Fi passwords) stay here: the hook gets the alarm's
+        env = {k: v for k, v in os.environ.items() if not k.startswith('EDGE_')}
         env.update({'EDGE_ALARM_' + k.upper(): str(note.get(k, '')) for k in
                     ('event', 'site', 'device', 'ctrl', 'type', 'priority', 'since', 'count')})
         env['EDGE_ALARM_ESCALATED'] = '1' if note.get('escalated') else ''
-        try:
-            r = subprocess.run(self.argv, input=body, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               timeout=self.timeout_s, env=env)
-        except subprocess.TimeoutExpired:
-            raise RuntimeError('did not finish within %gs (killed)' % self.timeout_s)
-        if r.returncode != 0:
-            out = r.stdout.decode('utf-8', 'replace').strip()[-OUTPUT_KEEP:]
-            raise RuntimeError('exit status %d%s' % (r.returncode, (': ' + out) if out else ''))
+        with tempfile.TemporaryFile() as out:      # its output to a file: a chatty hook cannot fill memory
+            try:
+                r = subprocess.run(self.argv, input=body, stdout=out, stderr=subprocess.STDOUT,
+                                   timeout=self.timeout_s, env=env)
+            except subprocess.TimeoutExpired:
+                raise RuntimeError('did not finish within %gs (killed)' % self.timeout_s)
+            if r.returncode != 0:
+                out.seek(max(0, out.tell() - OUTPUT_KEEP))
+                said = out.read().decode('utf-8', 'replace').strip()
+                raise RuntimeError('exit status %d%s' % (r.returncode, (': ' + said) if said else ''))
 
     def _post(self, body):
         u = urllib.parse.urlsplit(self.url)

@@ -163,6 +163,22 @@ def test_malformed_hooks_in_the_site_file_are_refused_with_their_line(abuse):
     assert s.errors and 'alarms.notify' in str(s.errors[0]), 'more than 16 hooks were taken'
 
 
+def test_a_hook_command_gets_no_edgectl_secrets_and_its_flood_of_output_is_cut(tmp_path, abuse, monkeypatch):
+    monkeypatch.setenv('EDGE_OPERATOR_PASSWORD', 'hunter2-hunter2')
+    out = tmp_path / 'env.json'
+    n = Notifier([Hook({'cmd': [sys.executable, '-c', 'import json, os, sys; json.dump(dict(os.environ), '
+                                'open(sys.argv[1], "w")); sys.stdout.write("x" * 50000000); sys.exit(1)', str(out)],
+                        'timeout_s': 20})], 'ab')
+    n.notify('raise', ('d', 'c', 'door.forced'), {'priority': 'high'})
+    abuse.input(refused=True, n=2)
+    assert n.wait_idle(30)
+    env = json.loads(out.read_text())
+    assert 'EDGE_OPERATOR_PASSWORD' not in env and env['EDGE_ALARM_TYPE'] == 'door.forced'
+    why = n.failures[0][2]
+    assert why.startswith('exit status 1: xxx') and len(why) < 400, why[:100]
+    n.close()
+
+
 def test_a_hook_that_cannot_run_is_said_and_the_next_one_still_goes(tmp_path, abuse):
     out = tmp_path / 'ok.txt'
     n = Notifier([Hook({'cmd': [str(tmp_path / 'no-such-program')]}),
