@@ -35,10 +35,10 @@ def vm_info(vm=None):
     """The VM a bench runs: {'path', 'bits', 'version', 'frozen_firmware'}; `vm` None is the
     default one (paths.micropython()). A path that is not a working MicroPython is an
     input error (exit 2)."""
-    path = paths.micropython() if vm is None else str(Path(vm).expanduser())
+    path = paths.micropython() if vm is None else os.path.abspath(os.path.expanduser(vm))
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         raise EdgeError('--vm %s is not an executable file' % vm, 2)
-    code = ('import sys\ntry:\n import ctrl_base\n f=1\nexcept ImportError:\n f=0\n'
+    code = ('import sys\ntry:\n from edge_frozen import SOURCES as f\nexcept ImportError:\n f="-"\n'
             'print("VM", sys.maxsize > 2**31, f, sys.version)')
     import tempfile
     with tempfile.TemporaryDirectory() as d:        # an empty folder: only frozen modules import
@@ -51,8 +51,23 @@ def vm_info(vm=None):
     if line is None:
         raise EdgeError('%s is not a MicroPython unix port: %s' % (path, (r.stdout + r.stderr).strip()[-200:]), 2)
     _, wide, frozen, version = line.split(' ', 3)
+    if frozen not in ('-', frozen_stamp()):
+        raise EdgeError('the firmware frozen into %s is not this tree\'s (changed since it was built): '
+                        'bash tools/build_micropython32.sh SRC --frozen' % path, 2)
     return {'path': path, 'bits': 64 if wide == 'True' else 32, 'version': version,
-            'frozen_firmware': frozen == '1'}
+            'frozen_firmware': frozen != '-'}
+
+
+def frozen_stamp():
+    """sha256 of the firmware as tools/build_micropython32.sh --frozen freezes it (what goes
+    onto a board but main.py, in build.sources() order)."""
+    import hashlib
+    from ..core.build import ENTRY, sources
+    h = hashlib.sha256()
+    for src, name in sources():
+        if name != ENTRY:
+            h.update(src.read_bytes())
+    return h.hexdigest()
 
 
 def layouts_for(vm, layout=None):
