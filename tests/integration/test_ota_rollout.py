@@ -203,22 +203,29 @@ def test_the_cli_pushes_with_progress_lines_and_lists_the_fleet(fleet):
     assert ver in rows['door-2'] and '%s ok' % ver in rows['door-2'] and 'KB' in rows['door-2'], r.stdout
     assert rows['door-1'].split()[1] == 'yes', r.stdout
 
-def test_a_lib_layout_board_takes_the_lib_bundle(fleet):
+def test_a_lib_layout_board_takes_the_lib_bundle(fleet, monkeypatch):
     tmp, br, boards, col, auth, keys = fleet
+    monkeypatch.setattr(ota, 'STALL_S', 6.0)       # (a board that cannot even say why: do not wait 30 s)
     b = boards['door-3']
     base = ota.fw_version()
     assert status(col, 'door-3', fw=base, img='lib'), b.log_tail()
     ver = base + '.3'
     imgs = {'romfs': variant(tmp, ver), 'lib': variant(tmp, ver, lib=True)}
     # the board profile's 110 KB: a lib-layout door board keeps 16 KB free running (64-bit unix
-    # port), not enough for the update's code and buffers: refused with the reason, still online
+    # port), not enough for the update's code and buffers: it keeps its image and stays online,
+    # and says why (system.ota_rejected 'no heap ...') when even that fits; in some runs the
+    # heap is too fragmented to say it and the host reports 'no answer' after STALL_S (6 s here)
+    m = col.mark()
     server = ota.Server(br.endpoint(auth, room=True), 'up', imgs, ver, keys)
     try:
         done, stopped = ota.rollout(server, ['door-3'], {'door-3': 10}, 0, 10, Quiet())
     finally:
         server.close()
-    assert [(t.kind, t.state) for t in done] == [('lib', 'rejected')] and 'heap' in done[0].why, (done[0].why, b.log_tail())
+    t = done[0]
+    assert t.kind == 'lib' and (t.state, 'heap' in t.why) in (('rejected', True), ('no answer', False)), \
+        (t.state, t.why, b.log_tail())
     assert b.alive() and not (b.fs / 'fw.slot').exists()
+    assert not [x for x in col.msgs[m:] if x[1] == T.status('up', 'door-3') and x[2].get('online') is False]
     # with more heap it goes through: it failed at 116 KB and passed at 122-124 KB on a fresh board,
     # not always after other work had fragmented the heap: 136 KB
     b.stop()
