@@ -14,7 +14,7 @@ from outbox import Outbox
 from ratelimit import RateLimit
 from ctrl_base import SEV_WARN, short
 
-FW = '0.7.0'
+FW = '0.7.0'        # the version of edgectl, stated here only (the host and pyproject.toml read it)
 
 
 def load_secrets():
