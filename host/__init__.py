@@ -1,5 +1,5 @@
 """edgectl: the host toolkit for edgectl boards (CLI, simulator, broker, monitor)."""
-from . import paths as _paths
+from .core import paths as _paths
 
 # The version is stated once, as the firmware's FW (firmware/app.py, what a board reports);
 # pyproject.toml takes it from here (dynamic version, attr edgectl.__version__).

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from edgectl import paths, proto
+from edgectl.core import paths, proto
 
 FILES = sorted(paths.FIRMWARE.glob('*.py')) + [paths.PROTOCOLS / name for name in proto.SHARED]
 CPYTHON_ONLY = {'typing', 'dataclasses', 'abc', 'pathlib', 'subprocess', 'threading', 'logging',

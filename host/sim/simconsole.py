@@ -22,8 +22,8 @@ import threading
 import time
 import tty
 
-from . import procs
-from .paths import firmware_constant
+from ..core import procs
+from ..core.paths import firmware_constant
 
 CTRL_A, CTRL_B, CTRL_C, CTRL_D = 1, 2, 3, 4
 
