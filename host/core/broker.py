@@ -94,7 +94,7 @@ def acl_text(site, secrets, raisers=()):
     for d in sorted(secrets['devices']):
         b = base + d + '/'
         boards += ['user %s' % d]
-        boards += ['topic write %s%s' % (b, t) for t in ('status', 'evt/+', 'state/+', 'tele', 'ack/+')]
+        boards += ['topic write %s%s' % (b, t) for t in ('status', 'evt/+', 'state/+', 'tele', 'ack/+', 'log')]
         boards += ['topic read %scmd/+' % b, 'topic read %scfg' % b,
                    'topic read %s' % topics.fire_raise(site, '+'), 'topic read %s' % topics.fire_reset(site, d)]
         if d in raisers:
@@ -217,6 +217,13 @@ class Broker:
         except (OSError, ValueError):
             return False
 
+
+    def endpoint(self, auth=None, room=False):
+        """An mqttc.Endpoint to this broker: the boards' listener, or the control room's
+        (room=True, a secured site) as `auth`; with the site CA when it speaks TLS."""
+        from .mqttc import Endpoint
+        port = self.room_port if room and self.room_port else self.port
+        return Endpoint(self.host, port, auth, self.tls[0] if self.tls else None)
 
     def start(self, timeout=5.0):
         exe = paths.mosquitto()

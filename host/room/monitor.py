@@ -21,23 +21,28 @@ from .calls import Calls
 from .fire import SiteState
 from .journal import Journal
 from ..core.recorder import Recorder
+from .alarms import BADGE, STYLE, AlarmDesk, rank
 from .screen import clean
 from ..core.errors import EdgeError
-from ..core.mqttc import connect
+
 from ..core.proto import topics
 
-SKIP_FIELDS = ('seq', 'log', 'ts', 'type', 'sev', 'ctrl', 'active', '_since')
+SKIP_FIELDS = ('seq', 'log', 'ts', 'type', 'sev', 'ctrl', 'active', '_since', 'priority', '_rung', 'escalated',
+               'chattering', 'cleared')
 KEYS = {'a': 'answer', 'u': 'unlock', 'h': 'hangup'}
 ROOM = 'control-room'     # the device named in the control room's alarms about itself
-LATCHED = ('room.malformed', 'room.journal_damaged')   # no condition ends them: acknowledging does
+LATCHED = ('room.malformed', 'room.journal_damaged', 'room.notify_failed')   # no condition ends them: acknowledging does
 HELP = ('keys: k acknowledge the newest alarm, a answer the oldest ringing call, u release the gate, '
         'h hang up, c list calls, q quit')
 
 
-class Monitor(Recorder):
+class Monitor(Recorder, AlarmDesk):
     def __init__(self, site, console=None, as_json=False, quiet_state=True, operator=None, store=None,
-                 tele_s=None, bell=None, secrets=None):
+                 tele_s=None, bell=None, secrets=None, say=None, policy=None, notifier=None):
         self.site = site
+        # the view's: an event shown (show) and a line for the operator (say, rich markup)
+        self.say = say or (lambda markup: self.console.print(markup))
+        AlarmDesk.__init__(self, policy, notifier)     # priorities, escalation, chatter, hooks
         self.operator = operator or 'control-room'
         self.calls = Calls()
         self.store = store           # the SQLite journal (host/store.py), or None
@@ -102,12 +107,11 @@ class Monitor(Recorder):
                 self.store.event(dev, payload, when, raw)
             self.calls.feed(dev, kind, ctrl, payload)
             if payload.get('sev') == 'alarm':
-                key = (dev, payload.get('ctrl'), payload.get('type'))
-                if payload.get('active'):
-                    self.alarms[key] = dict(payload, _since=when)
-                    self._ring()
-                elif self.alarms.pop(key, None) is not None and key in self.acked:
-                    self._clear_ack(key)
+                self._board_alarm((dev, payload.get('ctrl'), payload.get('type')), payload, when, rec)
+        elif kind == 'log':              # a board's log line (intake-checked): journaled, not in the event log
+            if self.store is not None:
+                self.store.board_log(dev, payload, when)
+            rec['hidden'] = True
         elif kind == 'ack' and self.store is not None:
             self.store.ack(*(v if v is None or type(v) in (str, bool) else str(v)
                              for v in (payload.get('id'), payload.get('ok'), payload.get('err'))))
@@ -158,7 +162,7 @@ class Monitor(Recorder):
         if verdict == 'dup':
             return False
         if verdict == 'new-log':
-            self.console.print('[cyan]%s started a new event log (flash erased or board replaced): its events '
+            self.say('[cyan]%s started a new event log (flash erased or board replaced): its events '
                                'count from #%s again[/]' % (escape(dev), ev.get('seq')))
         return True
 
@@ -172,7 +176,7 @@ class Monitor(Recorder):
             del self.gaps[:-1000]
             if self.store is not None:
                 self.store.gap(dev, log, first, last)
-            self.console.print('[yellow]%s  gap: events %d..%d have not arrived (still missing %gs after later ones)[/]'
+            self.say('[yellow]%s  gap: events %d..%d have not arrived (still missing %gs after later ones)[/]'
                                % (escape(dev), first, last, self.journal.reorder_s))
 
     def _quarantine(self, topic, dev, raw, why):
@@ -204,14 +208,17 @@ class Monitor(Recorder):
             if active and detail:
                 self.alarms[key].update(detail)
             return
-        ev = dict(detail or {}, type=etype, sev='alarm', ctrl='room', active=active, _since=time.time())
+        ev = dict(detail or {}, type=etype, sev='alarm', ctrl='room', active=active, _since=time.time(),
+                  priority=self.policy.priority(dev, etype))
         if active:
             self.alarms[key] = ev
             self._ring()
+            self._notify('raise', key, ev)
         else:
-            self.alarms.pop(key, None)
+            was = self.alarms.pop(key, None)
             if key in self.acked:
                 self._clear_ack(key)
+            self._notify('clear', key, was or ev)
         if self.store is not None:
             self.store.room_alarm(dev, etype, active, detail)
         rec = {'t': time.time(), 'device': dev, 'kind': 'evt', 'ctrl': 'room', 'msg': ev, 'retained': False}
@@ -224,6 +231,9 @@ class Monitor(Recorder):
         checked (see check_link); True when it was re-established."""
         self.check_silence()
         self.check_gaps()
+        self.check_escalation()
+        self.check_chatter()
+        self.check_notifier()
         while self.store is not None and self.store.refused:
             dev, why = self.store.refused.popleft()
             self._room_alarm(dev or ROOM, 'room.malformed', True, {'why': why})
@@ -272,9 +282,10 @@ class Monitor(Recorder):
             self.client.publish(topics.alarm_ack(self.site, *key), b'', qos=1, retain=True)
 
     def active_alarms(self):
-        """(key, event, ack or None), newest first."""
+        """(key, event, ack or None): by priority (critical first), escalated first within
+        it, then newest first."""
         return sorted(((k, e, self.acked.get(k)) for k, e in self.alarms.items()),
-                      key=lambda x: -x[1].get('_since', 0))
+                      key=lambda x: (rank(x[1].get('priority')), not x[1].get('escalated'), -x[1].get('_since', 0)))
 
     # --- showing -------------------------------------------------------------------------
     def show(self, rec):
@@ -297,10 +308,15 @@ class Monitor(Recorder):
             extra = clean(' '.join('%s=%s' % (k, v) for k, v in m.items() if k not in SKIP_FIELDS))  # no ESC from a board
             sev = m.get('sev')
             label = '%-10s %-22s' % (escape(str(m.get('ctrl'))), escape(str(m.get('type'))))
+            prio = m.get('priority')
             if sev == 'alarm' and m.get('active'):
-                body = '[bold white on red] ALARM [/] [bold red]%s[/]' % label
+                body = '[bold white on red] ALARM [/] [%s]%-4s[/] [bold red]%s[/]' % (
+                    STYLE.get(prio, 'bold red'), BADGE.get(prio, ''), label)
             elif sev == 'alarm':
-                body = '[bold green] CLEAR [/] [green]%s[/]' % label
+                body = '[bold green] CLEAR [/] %-4s [green]%s[/]' % (BADGE.get(prio, ''), label)
+            elif m.get('type') == 'room.escalated':
+                body = '[blink bold white on red] ESCAL [/] [%s]%-4s[/] [bold red]%s[/]' % (
+                    STYLE.get(prio, 'bold red'), BADGE.get(prio, ''), label)
             elif sev == 'warn':
                 body = '[bold yellow] WARN  [/] [yellow]%s[/]' % label
             elif m.get('type') == 'intercom.call':
@@ -331,7 +347,7 @@ class Monitor(Recorder):
         """One key from the operator (the line view); returns what was done, also printed."""
         msg = self.act(ch)
         if not self.as_json:
-            self.console.print('[bold]>[/] ' + escape(msg))
+            self.say('[bold]>[/] ' + escape(msg))
         return msg
 
     def act(self, ch):
@@ -384,20 +400,19 @@ class Monitor(Recorder):
         return self.wait_for(lambda r: r['kind'] == 'ack' and r['msg'].get('id') == cid, timeout)
 
     # --- running -------------------------------------------------------------------------
-    def attach(self, host, port, client_id=None, persistent=False, publish=True):
+    def attach(self, ep, client_id=None, persistent=False, publish=True):
         """Listen to the site: the lean reader (host/mqttraw.py) hands over messages in
         batches and acknowledges each batch only once it is handled and, with a store,
         committed. persistent: a fixed client_id whose session the broker keeps while we
         are away (the headless journal). publish: also a paho client for commands and
-        acknowledgements."""
-        from ..core import mqttc
+        acknowledgements. `ep`: the broker and login (mqttc.Endpoint)."""
         from ..core.mqttraw import RawSubscriber
         if publish:
-            self.client = connect(host, port, 'monitor')
+            self.client = ep.connect('monitor')
         cid = client_id or 'monitor-%s' % uuid.uuid4().hex[:8]
         self.persistent = persistent
-        self._link = lambda: RawSubscriber(host, port, cid, [topics.site_filter(self.site)], self._batch,
-                                           clean=not persistent, auth=mqttc.DEFAULT_AUTH, ca=mqttc.DEFAULT_CA)
+        self._link = lambda: RawSubscriber(ep.host, ep.port, cid, [topics.site_filter(self.site)], self._batch,
+                                           clean=not persistent, auth=ep.auth, ca=ep.ca)
         self.check_store()
         self.sub = self._link()
         return self
@@ -408,7 +423,7 @@ class Monitor(Recorder):
         d = self.store.damaged if self.store is not None else None
         if d and not d.get('raised'):
             d['raised'] = True
-            self.console.print('[bold red]the journal %s was damaged (%s): set aside as %s; journaling into a fresh '
+            self.say('[bold red]the journal %s was damaged (%s): set aside as %s; journaling into a fresh '
                                'one[/]' % (escape(str(self.store.path)), escape(d['why']), escape(d['file'])))
             self._room_alarm(ROOM, 'room.journal_damaged', True, {'file': d['file'], 'why': d['why']})
 

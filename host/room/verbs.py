@@ -12,12 +12,32 @@ from ..core.cliargs import (_site_arg, _site_path, _broker_for, _operator_login,
                          _site_tele)
 
 
+def _site_alarms(a, notify=False):
+    """The alarm policy of the site file (host/room/alarms.py) and, with notify, a Notifier
+    running its hooks; (default policy, None) without a site file."""
+    from ..core import site as sitemod
+    from .alarms import Notifier, Policy
+    path = _site_path(a)
+    if not (getattr(a, 'site_opt', None) or os.path.exists(path)):
+        return Policy(), None
+    s = sitemod.load_valid(path)
+    policy = Policy.from_site(s)
+    return policy, (Notifier(policy.hooks, s.name) if notify and policy.hooks else None)
+
+
+def _close_notifier(notifier, wait_s=5.0):
+    """Notifications still queued get a few seconds to go out before the verb ends."""
+    if notifier is not None:
+        notifier.wait_idle(wait_s)
+        notifier.close()
+
+
 def cmd_monitor(a):
     from .monitor import HELP, Monitor
     from .store import Store
-    site, host, port = _broker_for(a)
+    site, ep = _broker_for(a)
     sec = _site_secrets(a)
-    _operator_login(a, sec)
+    ep = _operator_login(a, sec, ep)
     store = None if a.no_journal else Store(a.db)
     keys = not a.json and not a.no_keys and sys.stdin.isatty()
     full = keys and not a.plain and sys.stdout.isatty()
@@ -30,14 +50,19 @@ def cmd_monitor(a):
                 import shlex
                 import subprocess
                 subprocess.Popen(shlex.split(a.sound), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    policy, notifier = _site_alarms(a, notify=a.notify)
     if full:
         from .roomview import RoomView
-        return RoomView(site, host, port, a.operator, store, _site_tele(a), bell, a.duration, secrets=sec).run()
+        try:
+            return RoomView(site, ep, a.operator, store, _site_tele(a), bell, a.duration, secrets=sec,
+                            policy=policy, notifier=notifier).run()
+        finally:
+            _close_notifier(notifier)
     mon = Monitor(site, as_json=a.json, quiet_state=not a.state, operator=a.operator, store=store,
-                  tele_s=_site_tele(a), bell=bell, secrets=sec)
-    mon.attach(host, port)
+                  tele_s=_site_tele(a), bell=bell, secrets=sec, policy=policy, notifier=notifier)
+    mon.attach(ep)
     if not a.json:
-        print('monitoring site %s on %s:%d as %s; %s' % (site, host, port, mon.operator,
+        print('monitoring site %s on %s:%d as %s; %s' % (site, ep.host, ep.port, mon.operator,
               HELP if keys else 'Ctrl-C stops'), flush=True)
     try:
         end = time.monotonic() + a.duration if a.duration else None
@@ -55,6 +80,7 @@ def cmd_monitor(a):
         pass
     finally:
         mon.detach()
+        _close_notifier(notifier)
         if store is not None:
             store.close()
     if not a.json:
@@ -160,14 +186,15 @@ def _journal_run(a):
     import sqlite3
     from . import store as st
     from .monitor import Monitor
-    site, host, port = _broker_for(a)
+    site, ep = _broker_for(a)
     store = st.Store(a.db)
-    mon = Monitor(site, store=store, tele_s=_site_tele(a))
+    policy, notifier = _site_alarms(a, notify=not a.no_notify)    # the site's hooks run here, the one service
+    mon = Monitor(site, store=store, tele_s=_site_tele(a), policy=policy, notifier=notifier)
     mon.show = lambda rec: None
     # a persistent session, acknowledged only once each batch is committed: nothing is lost
-    mon.attach(host, port, client_id='journal-%s' % site, persistent=True, publish=False)
+    mon.attach(ep, client_id='journal-%s' % site, persistent=True, publish=False)
     backups = st.Backups(store.path, a.backup_dir, a.backup_hours * 3600, a.keep) if a.backup_dir else None
-    print('journal of site %s on %s:%d into %s; Ctrl-C stops' % (site, host, port, store.path), flush=True)
+    print('journal of site %s on %s:%d into %s; Ctrl-C stops' % (site, ep.host, ep.port, store.path), flush=True)
     try:
         end = time.monotonic() + a.duration if a.duration else None
         last = 0
@@ -197,6 +224,7 @@ def _journal_run(a):
         pass
     finally:
         mon.detach()
+        _close_notifier(notifier)
         store.close()
     return 0
 
@@ -204,14 +232,14 @@ def _journal_run(a):
 def cmd_fire(a):
     from . import fire
     from ..core import site as sitemod
-    site, host, port = _broker_for(a)
+    site, ep = _broker_for(a)
     if a.action == 'status':
-        st = fire.status(host, port, site)
+        st = fire.status(ep, site)
         print(json.dumps(st) if a.json else ('no fire state published on %s' % site if st is None else
               '%s: fire %s (by %s)' % (site, 'ACTIVE' if st.get('active') else 'clear', st.get('by'))))
         return 0
     active = a.action == 'set'
-    now = fire.status(host, port, site)
+    now = fire.status(ep, site)
     if bool((now or {}).get('active')) == active:
         # boards confirm a change only: sending the state they have would wait for nothing
         print(json.dumps({'active': active, 'by': (now or {}).get('by'), 'applied': {}, 'unchanged': True})
@@ -230,7 +258,7 @@ def cmd_fire(a):
     from ..core import secrets
     sec = _site_secrets(a)
     keys = {d: secrets.cmd_key(sec, d) for d in devices}      # each board's reset signed with its own key
-    applied = fire.publish(host, port, site, active, a.by, devices, a.timeout, keys=keys)
+    applied = fire.publish(ep, site, active, a.by, devices, a.timeout, keys=keys)
     missing = sorted(d for d, ok in applied.items() if not ok)
     if a.json:
         print(json.dumps({'active': active, 'by': a.by, 'applied': applied}))
@@ -246,9 +274,9 @@ def cmd_cmd(a):
     s = _site_or_none(a)
     if s is not None:
         commands.check_target(s, a.device, a.ctrl)
-    site, host, port = _broker_for(a)
+    site, ep = _broker_for(a)
     key = secrets.cmd_key(_site_secrets(a), a.device)     # signed when the site has keys
-    ack = commands.send(host, port, site, a.device, a.ctrl, a.op, commands.parse_args(a.args), timeout=a.timeout,
+    ack = commands.send(ep, site, a.device, a.ctrl, a.op, commands.parse_args(a.args), timeout=a.timeout,
                         key=key)
     if a.json:
         print(json.dumps(ack))
@@ -389,6 +417,8 @@ def _args_monitor(sub):
     s.add_argument('--db', help='journal file (default .edgectl/journal.sqlite3)')
     s.add_argument('--no-journal', action='store_true', help='do not write the journal')
     s.add_argument('--sound', metavar='CMD', help='also run this on every new alarm (e.g. "paplay alarm.wav")')
+    s.add_argument('--notify', action='store_true', help="also run the site file's notification hooks (alarms.notify; "
+                   "`journal run` runs them by default: use this where no journal service runs)")
     s.set_defaults(fn=cmd_monitor)
 
 
@@ -422,6 +452,7 @@ def _args_journal(sub):
     s.add_argument('--backup-hours', type=float, default=24, help='run: hours between backups (default 24)')
     s.add_argument('--keep', type=int, default=7, help='run: backups kept, newest first (default 7)')
     s.add_argument('--roll-over', action='store_true', help='run: prune every hour with --days and --alarm-days')
+    s.add_argument('--no-notify', action='store_true', help="run: do not run the site file's notification hooks")
     s.set_defaults(fn=cmd_journal)
 
 
