@@ -17,7 +17,6 @@ import threading
 import time
 
 from ..core.errors import EdgeError
-from ..core.paths import FIRMWARE
 from ..core.proto import topics
 
 SIGNED_AS = '_ota'          # firmware/ota.py: the same name
@@ -29,11 +28,8 @@ FINAL = ('applied', 'rejected', 'rolled back', 'no answer', 'did not return', 'c
 
 def fw_version(firmware=None):
     """FW of firmware/app.py (the version the image reports once it runs)."""
-    text = ((firmware or FIRMWARE) / 'app.py').read_text()
-    m = re.search(r"^FW = '([0-9]+(?:\.[0-9]+)*)'", text, re.M)
-    if not m:
-        raise EdgeError('cannot find FW = \'x.y.z\' in %s' % ((firmware or FIRMWARE) / 'app.py'))
-    return m.group(1)
+    from ..core.paths import firmware_constant
+    return firmware_constant('app.py', 'FW', firmware)
 
 
 def image():
