@@ -226,7 +226,7 @@ def kinds():
     return k + ('vm',) if esp else k
 
 
-def sink_for(kind, size):
+def sink_for(kind):
     """(room for the image, its sink) of one kind of image."""
     if kind == 'vm':
         import ota_esp32
@@ -263,7 +263,7 @@ def message(app, link, payload):
                 return      # the same offer again (the host restarted): the transfer goes on
             raise Refused('an update to %s is in progress' % _cur.m['ver'])
         k = kinds()
-        n, cls = sink_for(msg.get('kind'), msg.get('size')) if msg.get('kind') in k else (0, None)
+        n, cls = sink_for(msg.get('kind')) if msg.get('kind') in k else (0, None)
         import gc
         gc.collect()
         m = config.once('ota_offer', 'check', msg, app.key, app.device, app_fw(), k, n)
