@@ -317,32 +317,25 @@ class App:
             config.once('appsys', 'config_update', self, payload)
 
     def ota_message(self, payload, link):
-        """A firmware offer or chunk (firmware/ota.py: loaded while an update runs). An update
-        that does not fit in the heap is refused and said, never a silent stall."""
-        if not payload:
-            return
+        """A firmware offer or chunk (ota.py, loaded while an update runs). No heap for it: the
+        offer is refused and said (a transfer it broke ends as stalled), never a silent stall."""
         try:
             import ota
             ota.message(self, link, payload)
         except MemoryError:
-            m = sys.modules.get('ota')
-            if m is not None and m._cur is None:
-                del sys.modules['ota']      # no transfer runs: its code leaves the heap
-            m = None
+            sys.modules.pop('ota', None)
             gc.collect()
-            if payload[:1] == b'{':     # an offer (a chunk nobody waits for is dropped)
-                self.event('system.ota_rejected', SEV_WARN, {'ver': None, 'running': FW,
-                                                             'err': 'no heap for the update (%d free)' % gc.mem_free()})
+            if payload[:1] == b'{':
+                self.event('system.ota_rejected', SEV_WARN, {'err': 'no heap for the update (%d free)' % gc.mem_free()})
 
     # --- reports ----------------------------------------------------------------------------
     def status(self):
         s = {'online': True, 'fw': FW, 'boot': self.log.boots, 'reset': self.reset, 'rev': self.rev,
-             'signed_cmds': self.key is not None,
-             'img': 'romfs' if '/rom' in sys.path else 'lib'}     # the image an update brings (ota.py)
+             'signed_cmds': self.key is not None, 'img': 'romfs' if '/rom' in sys.path else 'lib'}
         if self.safe_mode:
             s['safe_mode'] = True
         try:
-            s['ota'] = config.read_json('ota_last.json')     # the last update's outcome
+            s['ota'] = config.read_json('ota_last.json')     # the last firmware update's outcome
         except (OSError, ValueError):
             pass
         return s

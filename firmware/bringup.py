@@ -79,13 +79,7 @@ def boot_events(self):
     if c:
         self.event('system.crash', SEV_WARN, c)
         self.logline(1, 'crashed (%s): %s' % (c['where'], c['tb'][-120:]))
-    self.fw_trial = config.once('fwslot', 'trial')     # a new firmware image on trial, or None
-    r = config.once('fwslot', 'take_result')
-    if r and not r.get('ok'):       # the image on trial did not prove itself: this is the previous one
-        config.write_json('ota_last.json', {'ver': r.get('ver'), 'ok': False, 'err': r.get('err'),
-                                            'rolled_back': True})
-        self.event('system.ota_rolled_back', SEV_WARN, {'ver': r.get('ver'), 'err': short(r.get('err')),
-                                                          'running': FW})
+    config.once('fwslot', 'boot', self)     # a firmware image on trial, or one that was rolled back
     r = config.take_result()
     if r:
         if r.get('ok'):

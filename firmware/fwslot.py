@@ -86,6 +86,31 @@ def give_up(why):
         ota_esp32.roll_back(p)
 
 
+def boot(app):
+    """At boot: the version on trial (app.fw_trial), and the outcome of a trial that ended in
+    a rollback (system.ota_rolled_back, from the image it went back to)."""
+    app.fw_trial = trial()
+    r = take_result()
+    if r and not r.get('ok'):
+        put('ota_last.json', {'ver': r.get('ver'), 'ok': False, 'err': r.get('err'), 'rolled_back': True})
+        from app import FW
+        from ctrl_base import short
+        app.event('system.ota_rolled_back', 'warn', {'ver': r.get('ver'), 'err': short(r.get('err')), 'running': FW})
+
+
+def settle(app, ok, trial_ms):
+    """The health check's verdict on the image on trial: ok (healthy and connected) keeps it
+    (system.ota_applied), else (trial_s without the broker) the next boot goes back."""
+    if ok:
+        confirm()
+        put('ota_last.json', {'ver': app.fw_trial, 'ok': True})
+        app.event('system.ota_applied', 'info', {'ver': app.fw_trial})
+        app.fw_trial = None
+    else:
+        give_up('no broker connection within %d s' % (trial_ms // 1000))
+        app.reboot('ota')
+
+
 def take_result():
     """{'ok', 'ver', 'running', 'err'} of the last trial, once; or None."""
     try:

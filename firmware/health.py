@@ -33,15 +33,8 @@ async def run(app, link, io):
                 app.log.safe_alarm = False
                 app.log.save()
                 app.event('system.safe_mode', SEV_ALARM, {'active': False})
-        if app.fw_trial:       # a new firmware image on trial (fwslot.py)
-            if healthy and link.connects:
-                config.once('fwslot', 'confirm')
-                config.write_json('ota_last.json', {'ver': app.fw_trial, 'ok': True})
-                app.event('system.ota_applied', 'info', {'ver': app.fw_trial})
-                app.fw_trial = None
-            elif up >= trial_max_ms:
-                config.once('fwslot', 'give_up', 'no broker connection within %d s' % (trial_max_ms // 1000))
-                app.reboot('ota')
+        if app.fw_trial and (healthy and link.connects or up >= trial_max_ms):   # a new firmware on trial
+            config.once('fwslot', 'settle', app, healthy and link.connects, trial_max_ms)
         if app.trial:
             if healthy and link.connects:
                 config.promote(app.trial)   # one atomic rename: config.json is now this one

@@ -57,7 +57,7 @@ if sys.platform != 'esp32' and os.getenv('EDGE_ROMFS'):
         sys.exit(3)
     sys.path.insert(0, '/rom')
     del _f
-del _img
+del _img, _image, _put      # (a board that loads its code into RAM needs every byte)
 
 _keep = set(sys.modules)
 
