@@ -331,13 +331,9 @@ class App:
     # --- reports ----------------------------------------------------------------------------
     def status(self):
         s = {'online': True, 'fw': FW, 'boot': self.log.boots, 'reset': self.reset, 'rev': self.rev,
-             'signed_cmds': self.key is not None, 'img': 'romfs' if '/rom' in sys.path else 'lib'}
+             'signed_cmds': self.key is not None}
         if self.safe_mode:
             s['safe_mode'] = True
-        try:
-            s['ota'] = config.read_json('ota_last.json')     # the last firmware update's outcome
-        except (OSError, ValueError):
-            pass
         return s
 
     def tele(self):

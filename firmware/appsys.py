@@ -1,14 +1,20 @@
 # What App does rarely, loaded for it and then dropped (config.once): commands for `system`
 # (status, config, reboot) and config pushes.
+import sys
 import config
 from ctrl_base import SEV_WARN, short
 
 
 def command(self, op, args):
     """A command for `system` on App self: (refusal or None, ack state or None)."""
-    if op == 'status':
+    if op == 'status':     # (edgectl fleet status, ota push: heap, uptime, image kind, last update)
         s = self.status()
-        s.update(self.tele())       # heap free, uptime (edgectl fleet status)
+        s.update(self.tele())
+        s['img'] = 'romfs' if '/rom' in sys.path else 'lib'
+        try:
+            s['ota'] = config.read_json('ota_last.json')
+        except (OSError, ValueError):
+            pass
         return None, s
     if op == 'reboot':
         self.log.short = 0     # an operator's reboot is not a crash: leaves safe mode

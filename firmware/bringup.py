@@ -79,7 +79,8 @@ def boot_events(self):
     if c:
         self.event('system.crash', SEV_WARN, c)
         self.logline(1, 'crashed (%s): %s' % (c['where'], c['tb'][-120:]))
-    config.once('fwslot', 'boot', self)     # a firmware image on trial, or one that was rolled back
+    if config._exists('fw.slot') or config._exists('ota_result.json'):    # (fwslot's names only when updated)
+        config.once('fwslot', 'boot', self)     # a firmware image on trial, or one that was rolled back
     r = config.take_result()
     if r:
         if r.get('ok'):

@@ -129,8 +129,8 @@ class Server:
     client; its network thread answers requests as they come)."""
 
     def __init__(self, ep, site, data, ver, keys, window=None, kind='romfs'):
-        """data: the image, or {kind: image} with each board offered the kind its status
-        names (`img`: romfs or lib)."""
+        """data: the image, or {kind: image} with each board offered the kind its answer to
+        `system status` names (`img`: romfs or lib; `info`, filled by rollout())."""
         self.site = site
         self.images = data if isinstance(data, dict) else {kind: data}
         self.data = self.images.get(kind) or next(iter(self.images.values()))
@@ -142,6 +142,8 @@ class Server:
         self.lock = threading.Lock()
         self.changed = threading.Event()
         self.statuses = {}      # device -> its retained status
+        self.info = {}          # device -> fleet(): its status with its answer to `system status`
+        self.ep = ep
         self.c = ep.connect('ota', on_message=self._on,
                             subscribe=[topics.ota_req(site, '+'), topics.evt(site, '+', 'system'),
                                        topics.status(site, '+')])
@@ -152,12 +154,12 @@ class Server:
 
     def start(self, t):
         """Offer the image to target t."""
-        kind = (self.statuses.get(t.device) or {}).get('img') or self.kind
+        kind = (self.info.get(t.device) or {}).get('img') or self.kind
         if kind not in self.images:
             kind = self.kind
         with self.lock:
             self.targets[t.device] = t
-            t.boot = (self.statuses.get(t.device) or {}).get('boot')
+            t.boot = (self.info.get(t.device) or self.statuses.get(t.device) or {}).get('boot')
             t.kind, t.size = kind, len(self.images[kind])
             t.state, t.t0, t.last = 'offered', time.monotonic(), time.monotonic()
         body = json.dumps(offer(t.device, self.keys[t.device], self.images[kind], self.ver, kind, self.window))
@@ -307,13 +309,11 @@ def rollout(server, devices, trial_s, canary=1, batch=10, printer=None, poll=0.2
     the failed targets of the batch that stopped the rollout, or [])."""
     printer = printer or Printer()
     done = []
-    end = time.monotonic() + 3.0        # the retained statuses arrive (a board without one is offline)
-    while time.monotonic() < end and not all(d in server.statuses for d in devices):
-        time.sleep(0.05)
+    server.info.update(fleet(server.ep, server.site, list(devices)))     # online, fw, image kind
     for group in batches(list(devices), canary, batch):
         ts = [Target(d, trial_s.get(d, 300)) for d in group]
         for t in ts:
-            st = server.statuses.get(t.device) or {}
+            st = server.info.get(t.device) or {}
             t.fw, t.online = st.get('fw'), st.get('online')
             t.was = t.fw
             if t.online is not True:
@@ -381,7 +381,7 @@ def fleet(ep, site, devices, timeout=3.0):
     for d in devices:
         r = dict(got[d])
         st = (acks.get(d) or {}).get('state') or {}
-        for k in ('heap_free', 'uptime_s', 'fw', 'rev', 'ota', 'boot'):
+        for k in ('heap_free', 'uptime_s', 'fw', 'rev', 'ota', 'boot', 'img'):
             if k in st:
                 r[k] = st[k]
         r['answered'] = d in acks
