@@ -48,7 +48,6 @@ class Controller:
         self.events = []
         self.changed = True   # state snapshot needs publishing
         self.error = None
-        ms = self.num(self.DEBOUNCE)
         self._deb = {}
         for sig in self.INPUTS:
             fast = self.FAST.get(sig, self.DEBOUNCE)
@@ -60,8 +59,9 @@ class Controller:
         sups = self.supervised_inputs(cfg)
         if sups:       # only a board with end-of-line supervised inputs loads supervision
             import supervision
-            for sig in sups:
-                self._sup[sig] = supervision.LineSupervisor(ms)
+            for sig in sups:       # a line's own debounce (FAST) if it has one, else the controller's
+                fast = self.FAST.get(sig, self.DEBOUNCE)
+                self._sup[sig] = supervision.LineSupervisor(self.num(fast) if fast else 0)
 
     # --- the runtime calls these -------------------------------------------------------
     def input(self, sig, raw, now):

@@ -77,6 +77,7 @@ def gate(request, hil_envs, rig_kind):
         for var in ('obstruction', 'jam', 'eye_dead'):
             plant.set(var, 0)
     c.rig.set('gate.loop', 0)
+    c.rig.set('gate.close_held', 0)
     c.command('gate', 'reset')
     assert c.command('gate', 'open')['ok']
     c.idle([], {'gate.motor_up': 0, 'gate.motor_down': 0, 'gate.eye_tx': 1}, within_s=8)

@@ -121,11 +121,15 @@ class Plant:
 
 class ArmPlant(Plant):
     """A barrier arm: moves between the limits in travel_s while a motor output is on; the
-    photo-eye reads broken when its emitter (eye_tx) is off or an obstruction is placed."""
-    VARS = ('obstruction', 'position', 'jam', 'eye_dead')
+    photo-eye reads broken when its emitter (eye_tx) is off or an obstruction is placed. With a
+    contact edge wired (an end-of-line line, %): at rest 33, pressed 66 while the arm's lower
+    quarter meets an obstruction, 100 with its line cut (edge_cut)."""
+    VARS = ('obstruction', 'position', 'jam', 'eye_dead', 'edge_cut')
 
-    def __init__(self, ctrl, travel_s=3.0, pos=0.0):
+    def __init__(self, ctrl, travel_s=3.0, pos=0.0, pins=()):
         Plant.__init__(self, ctrl)
+        self.has_edge = 'edge' in pins
+        self.edge_cut = 0
         self.travel = travel_s
         self.pos = pos              # 0 closed .. 1 open
         self.obstruction = 0
@@ -144,14 +148,17 @@ class ArmPlant(Plant):
 
     def levels(self):
         beam = 0 if self.eye_dead else int(bool(self.obstruction) or not self.eye)
-        return {'up_limit': int(self.pos >= 1.0), 'down_limit': int(self.pos <= 0.0), 'beam': beam}
+        out = {'up_limit': int(self.pos >= 1.0), 'down_limit': int(self.pos <= 0.0), 'beam': beam}
+        if self.has_edge:
+            out['edge'] = 100 if self.edge_cut else 66 if self.obstruction and self.pos < 0.25 else 33
+        return out
 
     def get(self, var):
         return {'obstruction': self.obstruction, 'jam': self.jam, 'eye_dead': self.eye_dead,
-                'position': round(self.pos * 100)}[var]
+                'edge_cut': self.edge_cut, 'position': round(self.pos * 100)}[var]
 
     def set(self, var, v):
-        if var in ('obstruction', 'jam', 'eye_dead'):
+        if var in ('obstruction', 'jam', 'eye_dead', 'edge_cut'):
             setattr(self, var, int(v))
         elif var == 'position':
             self.pos = max(0.0, min(1.0, int(v) / 100))
@@ -203,7 +210,7 @@ def plants_for(cfg):
     out = []
     for c in cfg['controllers']:
         if c['type'] == 'barrier':
-            out.append(ArmPlant(c['name'], travel_s=c.get('travel_s_sim', 3.0)))
+            out.append(ArmPlant(c['name'], travel_s=c.get('travel_s_sim', 3.0), pins=c['pins']))
         elif c['type'] == 'pump':
             out.append(BasinPlant(c['name'], c['pins']))
     return out
