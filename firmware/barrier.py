@@ -64,6 +64,7 @@ WARNED = (OPENING, CLOSING, HELD_CLOSE, DEAD, EYE_OFF, EYE_ON)   # the warn outp
 class Barrier(Controller):
     TYPE = 'barrier'
     SIGNED = ('open',)    # with a key on the board, these need a signed, fresh command
+    FIRE_LINKED = True    # the site's fire state opens the arm and holds it open (site_fire)
     INPUTS = ('beam', 'loop', 'up_limit', 'down_limit', 'edge', 'close_held')
     OUTPUTS = ('motor_up', 'motor_down', 'eye_tx', 'warn')
     OPTIONAL = ('loop', 'edge', 'close_held', 'warn')
