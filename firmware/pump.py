@@ -26,7 +26,6 @@ PUMP_T = (
     (LOCKOUT, OFF), (LOCKOUT, LOW),
     (FAULT, OFF), (FAULT, LOW),
 )
-TIME_KNOWN_MS = 1700000000000      # a wall clock before Nov 2023 has never been set
 
 
 class Pump(Controller):
@@ -123,7 +122,7 @@ class Pump(Controller):
 
     # --- time ---------------------------------------------------------------------------
     def time_known(self):
-        return wall_ms() >= TIME_KNOWN_MS
+        return wall_ms() >= schedule.TIME_KNOWN_MS
 
     def wanted(self):
         if self.mode == 'on':

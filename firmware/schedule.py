@@ -6,6 +6,7 @@
 # midnight from that day). The host turns the site file's "18:00"/"mon-fri"/dates into this.
 
 DAY_MS = 86400000
+TIME_KNOWN_MS = 1700000000000      # a wall clock before Nov 2023 has never been set
 
 
 def local(wall_ms, tz_min):

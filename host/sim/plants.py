@@ -205,6 +205,48 @@ class BasinPlant(Plant):
         setattr(self, var, float(v))
 
 
+class EnginePlant(Plant):
+    """A standby generator and the mains: the engine runs crank_ms after gen_start turns on
+    (never while it `fails`), stops when gen_start turns off or its fault trips; `mains` is
+    the supply (1 present, 0 failed): `edgectl io site-1 gen.mains=0` is a blackout."""
+    VARS = ('mains', 'fails', 'crank_ms', 'fault', 'running')
+    period = 0.01
+
+    def __init__(self, ctrl, pins, crank_s=2.0):
+        Plant.__init__(self, ctrl)
+        self.pins = pins
+        self.mains = 1
+        self.fails = 0
+        self.fault = 0
+        self.crank_ms = int(crank_s * 1000)
+        self.cranked = 0.0
+        self.running = 0
+
+    def step(self, dt):
+        if self.link.level(self._n('gen_start')) and not self.fault:
+            if not self.running:
+                self.cranked += dt
+                if not self.fails and self.cranked * 1000 >= self.crank_ms:
+                    self.running = 1
+        else:
+            self.cranked = 0.0
+            self.running = 0
+
+    def levels(self):
+        out = {'mains_ok': int(bool(self.mains)), 'gen_running': self.running}
+        if 'gen_fault' in self.pins:
+            out['gen_fault'] = int(bool(self.fault))
+        return out
+
+    def get(self, var):
+        return int(getattr(self, var))
+
+    def set(self, var, v):
+        if var not in self.VARS or var == 'running':
+            raise ValueError(var)
+        setattr(self, var, int(v))
+
+
 def plants_for(cfg):
     """The plant models a device's controllers need."""
     out = []
@@ -213,6 +255,8 @@ def plants_for(cfg):
             out.append(ArmPlant(c['name'], travel_s=c.get('travel_s_sim', 3.0), pins=c['pins']))
         elif c['type'] == 'pump':
             out.append(BasinPlant(c['name'], c['pins']))
+        elif c['type'] == 'genset':
+            out.append(EnginePlant(c['name'], c['pins'], crank_s=c.get('crank_s_sim', 2.0)))
     return out
 
 
