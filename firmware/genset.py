@@ -64,6 +64,7 @@ class Genset(Controller):
         self.rest_ms = int(self.num('rest_s') * 1000)
         self.cool_ms = int(self.num('cooldown_s') * 1000)
         self.tz = int(self.num('tz_offset_min'))
+        self.tz_changes = self.setting('tz_changes')
         self.windows = self.setting('exercise')
         self.except_days = self.setting('except_days')
         self.st = OFF
@@ -100,7 +101,7 @@ class Genset(Controller):
 
     def exercise_due(self):
         return bool(self.windows) and self.time_known() and \
-            schedule.active(self.windows, self.except_days, wall_ms(), self.tz)
+            schedule.due(self.windows, self.except_days, wall_ms(), self.tz, self.tz_changes)
 
     def demand(self):
         """What the engine should run for now, or None."""

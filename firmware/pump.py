@@ -49,6 +49,7 @@ class Pump(Controller):
         self.hyst = self.num('hysteresis_pct')
         self.high_pct = self.num('high_pct')
         self.tz = int(self.num('tz_offset_min'))
+        self.tz_changes = self.setting('tz_changes')
         self.windows = self.setting('schedule')
         self.except_days = self.setting('except_days')
         self.st = OFF
@@ -129,7 +130,7 @@ class Pump(Controller):
             return True
         if self.mode == 'off' or not self.windows or not self.time_known():
             return False
-        return schedule.active(self.windows, self.except_days, wall_ms(), self.tz)
+        return schedule.due(self.windows, self.except_days, wall_ms(), self.tz, self.tz_changes)
 
     def on_tick(self, now):
         st = self.st

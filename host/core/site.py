@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from . import boards, heapfit, proto
+from . import boards, heapfit, proto, tzrules
 from .errors import EdgeError
 
 FIXED_KEYS = ('name', 'type', 'pins', 'active_low', 'invert_ack')
@@ -441,6 +441,13 @@ def _check_setting(site, path, key, val, spec):
     if t == 'schedule':
         _check_schedule(site, path, val)
         return
+    if t == 'tz':
+        try:
+            if val != '':
+                tzrules.zone(val)
+        except ValueError as e:
+            site.add(path, str(e))
+        return
     if t == 'dates':
         if not isinstance(val, list):
             site.add(path, 'must be a list of dates like ["2026-12-25"]')
@@ -579,6 +586,8 @@ def device_config(site, device, broker=None):
             v = c.get(k, spec['default'])
             if spec['type'] == 'schedule':        # the board gets minutes and day masks, not text
                 v = flat_schedule(v)
+            elif spec['type'] == 'tz':            # and the UTC offsets of this year and the next
+                v = tzrules.flat(v)
             elif spec['type'] == 'dates':         # and day numbers
                 v = [parse_date(d) for d in v]
             flat[spec.get('flat_key', k)] = v

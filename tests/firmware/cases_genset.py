@@ -355,3 +355,15 @@ def case_safe_values_and_bad_settings():
         check('crank_s' in str(e), str(e))
     else:
         raise AssertionError('a string crank_s accepted')
+
+
+def case_the_exercise_follows_daylight_saving():
+    from cases_pump import BERLIN
+    jul15 = 20649 * DAY                             # a Wednesday
+    win = [[10 * 60, 10 * 60 + 30, 1 << 2]]         # Wednesdays 10:00-10:30 Berlin time
+    b = make({'exercise': win, 'tz_changes': BERLIN}, at=jul15 + 8 * 3600000 - 1000)
+    b.run(500)
+    eq(b.out('gen_start'), 0, '09:59:59 CEST: not yet')
+    set_wall_ms(jul15 + 8 * 3600000)
+    b.run(100)
+    eq((b.out('gen_start'), b.find('genset.starting')[3]['by']), (1, 'exercise'), '10:00 CEST = 08:00 UTC')
