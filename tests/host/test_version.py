@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import edgectl
-from edgectl import paths
+from edgectl.core import paths
 
 READ_VERSION = ('import warnings; warnings.simplefilter("ignore"); '
                 'from setuptools.config.pyprojecttoml import read_configuration as r; '
