@@ -150,6 +150,15 @@ class Controller:
         d = self._deb.get(sig)
         return d.value if d is not None else 0
 
+    def opened(self, sig):
+        """Whether input `sig` reads open / active now (an intrusion zone watches it)."""
+        return bool(self.value(sig))
+
+    def bind(self, ctrls):
+        """Every controller of the board is wired ({name: controller}): a controller that
+        watches others finds them here."""
+        pass
+
     # --- for subclasses ------------------------------------------------------------------
     def on_input(self, sig, value, now):
         pass
