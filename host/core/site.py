@@ -507,6 +507,15 @@ def _check_device(site, defs, dev_id, dev):
                     c['type'], _suggest(k, tdef['settings']), ', '.join(sorted(tdef['settings']))))
             else:
                 _check_setting(site, cp + (k,), k, v, tdef['settings'][k])
+    for i, c in enumerate(dev['controllers']):      # a zone's members: inputs of this board's controllers
+        if c['type'] == 'zone' and isinstance(c.get('members'), str):
+            for m in c['members'].replace(',', ' ').split():
+                name, _, sig = m.partition('.')
+                j = names.get(name)
+                other = dev['controllers'][j] if j is not None and j != i else None
+                if other is None or sig not in defs['types'].get(other['type'], {}).get('inputs', {}):
+                    site.add(base + ('controllers', i, 'members'), '%r is not an input of another controller on %s '
+                             '(members are "ctrl.signal", e.g. "front.contact")' % (m, dev_id))
 
 
 def _check_pins(site, cp, c, tdef, board, used):
