@@ -25,3 +25,19 @@ def test_members_must_be_inputs_of_the_boards_other_controllers():
     for bad in ('rear.contact', 'front.lock', 'vault.s1', 'front'):
         got = problems(bad)
         assert len(got) == 1 and repr(bad) in got[0] and 'members' in got[0], got
+
+
+def test_the_monitors_z_key_arms_every_zone_it_knows_as_the_operator():
+    from edgectl.core import proto
+    from edgectl.room.monitor import Monitor
+    T = proto.topics
+    mon = Monitor('s', operator='ann')
+    mon.show = lambda rec: None
+    sent = []
+    mon.send = lambda dev, ctrl, op, args: sent.append((dev, ctrl, op, args))
+    assert mon.act('z') == 'no zone known on this site yet' and sent == []
+    mon.handle(T.state('s', 'd', 'vault'), b'{"type": "zone", "state": "disarmed", "armed": false}')
+    mon.handle(T.state('s', 'd', 'front'), b'{"type": "door", "lock": "locked"}')
+    mon.handle(T.state('s', 'e', 'yard'), b'{"type": "zone", "state": "disarmed", "armed": false}')
+    assert mon.act('z') == 'arm d/vault, e/yard sent'
+    assert sent == [('d', 'vault', 'arm', {'by': 'ann'}), ('e', 'yard', 'arm', {'by': 'ann'})]
