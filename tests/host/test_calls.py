@@ -53,3 +53,16 @@ def test_three_stations_of_one_board_ring_at_once_and_each_is_answered_on_its_ow
     assert [(x[1], x[2]['by']) for x in c.listing()] == [('east', 'ann'), ('north', 'carl')], \
         'ending west leaves the same call id open at east and north'
     assert c.target('unlock', 'bob') is None
+
+
+def test_the_monitors_b_key_blocks_the_oldest_ringing_station():
+    from edgectl.room.monitor import Monitor
+    mon = Monitor('s', operator='ann')
+    mon.show = lambda rec: None
+    sent = []
+    mon.send = lambda dev, ctrl, op, args: sent.append((dev, ctrl, op, args)) or 'm-1'
+    assert mon.act('b').startswith('no call is ringing') and sent == []
+    mon.calls.feed('gate-1', 'evt', 'west', ev('intercom.call', 4001))
+    mon.calls.feed('gate-1', 'evt', 'east', ev('intercom.call', 4001))
+    assert mon.act('b') == 'block gate-1/west (m-1)'
+    assert sent == [('gate-1', 'west', 'block', {'by': 'ann'})]
