@@ -44,7 +44,7 @@ class Zone(Controller):
         self.members = self.setting('members').replace(',', ' ').split()
         self.watch = []          # (controller, signal) of the members, bound by the runtime
         self.st = DISARMED
-        self.since = 0
+        self.since = None        # (None: from the first tick; a restored delay starts afresh)
         self.by = None           # who armed (or disarmed) it last
         self.member = None       # what opened
         self.path = self.FILE % name if self.FILE else None
@@ -99,6 +99,8 @@ class Zone(Controller):
 
     def on_tick(self, now):
         st = self.st
+        if self.since is None:
+            self.since = now
         age = ticks_diff(now, self.since)
         if st == EXIT and age >= self.exit_ms:
             self._go(ARMED, now)

@@ -358,7 +358,7 @@ def case_safe_values_and_bad_settings():
 
 
 def case_the_exercise_follows_daylight_saving():
-    from cases_pump import BERLIN
+    from tzvectors import BERLIN
     jul15 = 20649 * DAY                             # a Wednesday
     win = [[10 * 60, 10 * 60 + 30, 1 << 2]]         # Wednesdays 10:00-10:30 Berlin time
     b = make({'exercise': win, 'tz_changes': BERLIN}, at=jul15 + 8 * 3600000 - 1000)

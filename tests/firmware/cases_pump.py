@@ -278,10 +278,7 @@ def case_reset_while_the_water_is_still_low():
 
 
 # --- daylight saving: windows in a zone's local time (tz: Europe/Berlin) -------------------------
-# What the host sends for tz: Europe/Berlin in 2026-2027 (tests/host/test_tzrules.py checks that
-# edgectl.core.tzrules makes exactly this): CET +60 from 1 Jan, CEST +120 from 29 Mar 01:00 UTC,
-# CET from 25 Oct 01:00 UTC, ...
-BERLIN = [[29453760, 60], [29579100, 120], [29881500, 60], [30103260, 120], [30415740, 60]]
+from tzvectors import BERLIN
 HOUR = 3600000
 
 

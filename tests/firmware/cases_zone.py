@@ -153,6 +153,15 @@ def case_armed_state_survives_a_reboot():
             eq((Z.NAMES[again.st], again.member), ('intrusion', 'front.contact'), 'in alarm after a reboot')
             s.z.cmd('disarm', {'by': 'bob'})
             eq(Z.NAMES[Z.Zone('vault', dict(CFG)).st], 'disarmed', 'disarmed after a reboot')
+            s.z.cmd('arm', {'by': 'ann'})
+            s.run(10100)
+            s.contact(1)                      # the power fails during the entry delay
+            eq(s.st(), 'entry_delay', 'entry delay')
+            b = Bench(Z.Zone('vault', dict(CFG)), t0=9000000)
+            b.run(4900)
+            eq(Z.NAMES[b.c.st], 'entry_delay', 'after the reboot: the entry delay again, from the start')
+            b.run(200)
+            eq(Z.NAMES[b.c.st], 'intrusion', 'then the intrusion')
         finally:
             Z.Zone.FILE = None
     in_tmpdir('zone-keep', run)

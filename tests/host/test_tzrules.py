@@ -4,7 +4,7 @@ import datetime
 import pytest
 
 from edgectl.core import site as sitemod, tzrules
-from cases_pump import BERLIN
+from tzvectors import BERLIN
 
 SITE = """\
 site: s
