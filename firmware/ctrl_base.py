@@ -50,7 +50,10 @@ class Controller:
         self.changed = True   # state snapshot needs publishing
         self.error = None
         self._deb = {}
+        pins = cfg.get('pins')
         for sig in self.INPUTS:
+            if pins is not None and sig not in pins and sig in self.OPTIONAL:
+                continue        # an optional input left unwired: no debouncer held for it (heap, issue 16)
             fast = self.FAST.get(sig, self.DEBOUNCE)
             self._deb[sig] = Debounce(self.num(fast) if fast else 0)
         for sig in self.OUTPUTS:

@@ -392,7 +392,7 @@ def case_contact_edge_reverses_a_closing_arm_like_the_beam():
     eq(st(b), 'open', 'fully open')
 
 
-EDGED = {'auto_close_s': 2, 'warn_s': 0, 'pins': {'beam': 1, 'up_limit': 2, 'down_limit': 3, 'edge': 34,
+EDGED = {'auto_close_s': 2, 'warn_s': 0, 'pins': {'beam': 1, 'up_limit': 2, 'down_limit': 3, 'edge': 34, 'close_held': 7,
                                                  'motor_up': 4, 'motor_down': 5, 'eye_tx': 6}}
 
 
@@ -669,3 +669,13 @@ def case_something_in_the_way_during_the_eye_test_gives_the_close_up():
     b = _at('eye_on')
     b.set('edge', 1)
     eq(st(b), 'open', 'the contact edge pressed during the test gives it up too')
+
+
+def case_unwired_optional_inputs_hold_no_debouncer():
+    pins = {'beam': 1, 'up_limit': 2, 'down_limit': 3, 'motor_up': 4, 'motor_down': 5, 'eye_tx': 6}
+    c = B.Barrier('gate', dict(CFG, pins=pins))
+    eq(sorted(c._deb), ['beam', 'down_limit', 'up_limit'], 'debouncers for the wired inputs only (heap)')
+    c.input('close_held', 1, 1000)
+    c.tick(2000)
+    eq((c.value('close_held'), c.value('loop')), (0, 0), 'an unwired input reads inactive')
+    eq(sorted(B.Barrier('gate', dict(CFG))._deb), sorted(B.Barrier.INPUTS), 'no pins named (the cases): all of them')
