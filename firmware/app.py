@@ -13,7 +13,7 @@ import settings
 from fire import FireLinkage
 from outbox import Outbox
 from ratelimit import RateLimit
-from ctrl_base import SEV_WARN, SEV_INFO, short
+from ctrl_base import SEV_WARN, short
 from compat import const
 
 FW = '0.7.0'        # the version of edgectl, stated here only (the host and pyproject.toml read it)
