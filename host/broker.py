@@ -132,6 +132,7 @@ class Broker:
         # commands one at a time either way: TCP backpressure paces them)
         self.max_inflight = 20
         self.proc = None
+        self.bridge = []     # a bridge section to the monitoring centre (host/core/centre.py), last in the config
         self.conf = self.workdir / 'mosquitto.conf'
         self.log = self.workdir / 'mosquitto.log'
 
@@ -155,7 +156,7 @@ class Broker:
         ]
         if os.geteuid() == 0:
             lines.append('user root')   # keep write access to workdir when run as root
-        return '\n'.join(lines) + '\n'
+        return '\n'.join(lines + self.bridge) + '\n'
 
     def _tls_lines(self):
         if not self.tls:

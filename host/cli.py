@@ -312,6 +312,9 @@ def build_parser():
                    help='boot-heap: measure every combination of controller types and write protocols/heap_costs.json '
                         '(what the config check predicts a board\'s heap from)')
     s.set_defaults(fn=cmd_bench)
+    from .core.verbs_centre import VERBS as centre_verbs
+    for add_arguments, _ in centre_verbs.values():
+        add_arguments(sub)
     return p
 
 

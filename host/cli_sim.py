@@ -44,11 +44,16 @@ def cmd_broker(a):
     b = Broker(port=port, workdir=workdir, persistence=True, site=s.name, secrets=sec, tls=tls_files,
                room_port=room_port(dict(s.data['broker'], port=port)), raisers=raisers(s))
     b.max_inflight = 1000      # a deep window to the journal (edgectl bench ingest)
+    from .core import centre
+    b.bridge = centre.site_bridge(s, _site_path(a), sec)     # `centre:` in the site file: a bridge to it
     with b:
         print('mosquitto for site %s on %s:%d%s (config %s, log %s)%s; Ctrl-C stops it' % (
             s.name, b.host, b.port, ' (boards), %d (control room)' % b.room_port if sec else '', b.conf, b.log,
             ', no anonymous access, per-device ACL %s' % b.acl_boards if sec else ', anonymous (no secrets file: --secure)'),
             flush=True)
+        if b.bridge:
+            print('bridged to the centre at %s:%d (state on %s)' % (s.data['centre']['host'], s.data['centre']['port'],
+                                                                    centre.bridge_topic(s.name)), flush=True)
         try:
             while b.proc.poll() is None:
                 time.sleep(0.5)
