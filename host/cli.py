@@ -29,6 +29,12 @@ EPILOG = '''examples:
 '''
 
 
+def _centre_args(s):
+    s.add_argument('--centre', metavar='CENTRE.yaml', help='every site bridged to this monitoring centre (`edgectl '
+                                                           'centre`), devices named SITE/DEVICE, instead of one site')
+    s.add_argument('--sites', metavar='A,B', help='--centre: only these sites')
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog='edgectl', description='Flash, configure, simulate, test and watch edgectl boards.',
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -177,9 +183,10 @@ def build_parser():
                         'acknowledgements')
     s.add_argument('--no-keys', action='store_true', help='do not read keys from the terminal')
     s.add_argument('--plain', action='store_true', help='one line per event (logs, scripts) instead of the full screen')
-    s.add_argument('--db', help='journal file (default .edgectl/journal.sqlite3)')
+    s.add_argument('--db', help='journal: a file (SQLite, default .edgectl/journal.sqlite3) or postgresql://USER@HOST/DB')
     s.add_argument('--no-journal', action='store_true', help='do not write the journal')
     s.add_argument('--sound', metavar='CMD', help='also run this on every new alarm (e.g. "paplay alarm.wav")')
+    _centre_args(s)
     s.set_defaults(fn=cmd_monitor)
 
     s = sub.add_parser('journal', help='the control room journal (SQLite): run headless, query, prune, back up',
@@ -194,8 +201,8 @@ def build_parser():
     s.add_argument('action', choices=['run', 'query', 'prune', 'backup', 'restore', 'quarantine'])
     s.add_argument('file', nargs='?', metavar='FILE', help='restore: the backup to put in place')
     _site_arg(s)
-    s.add_argument('--db', help='journal file (default .edgectl/journal.sqlite3)')
-    s.add_argument('--device')
+    s.add_argument('--db', help='journal: a file (SQLite, default .edgectl/journal.sqlite3) or postgresql://USER@HOST/DB')
+    s.add_argument('--device', help='a device; at a centre SITE/DEVICE, or SITE/* for every device of a site')
     s.add_argument('--type', help='event type, * wildcards (door.*)')
     s.add_argument('--sev', choices=['alarm', 'warn', 'info'])
     s.add_argument('--since', help='from this time: --since=-2h, --since=-7d, 2026-11-28T18:00, epoch seconds')
@@ -211,6 +218,11 @@ def build_parser():
     s.add_argument('--backup-hours', type=float, default=24, help='run: hours between backups (default 24)')
     s.add_argument('--keep', type=int, default=7, help='run: backups kept, newest first (default 7)')
     s.add_argument('--roll-over', action='store_true', help='run: prune every hour with --days and --alarm-days')
+    _centre_args(s)
+    s.add_argument('--share', metavar='GROUP', help='run: one of several writers sharing the stream (MQTT $share/GROUP); '
+                                                    'with a PostgreSQL --db each may be killed at any moment')
+    s.add_argument('--writer', default='1', metavar='ID', help='run --share: this writer\'s id in the group (its own '
+                                                                'persistent session; default 1)')
     s.set_defaults(fn=cmd_journal)
 
     s = sub.add_parser('operator', help="operators' own control-room logins: add, remove, list",

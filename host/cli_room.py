@@ -11,13 +11,23 @@ from .cli_common import (_site_path, _broker_for, _operator_login, _operator_pas
                          _site_tele)
 
 
+def _room_link(a):
+    """(site, host, port) the room's tools talk to: the site's broker, or with --centre the
+    centre's (site None: every site)."""
+    if getattr(a, 'centre', None):
+        from .core import centre
+        return (None,) + centre.room_link(a.centre)[1:]
+    return _broker_for(a)
+
+
 def cmd_monitor(a):
     from .monitor import HELP, Monitor
-    from .store import Store
-    site, host, port = _broker_for(a)
-    sec = _site_secrets(a)
-    _operator_login(a, sec)
-    store = None if a.no_journal else Store(a.db)
+    from .room.pgstore import open_store
+    site, host, port = _room_link(a)
+    sec = _site_secrets(a) if site else None
+    if site:
+        _operator_login(a, sec)
+    store = None if a.no_journal else open_store(a.db, site=site)
     keys = not a.json and not a.no_keys and sys.stdin.isatty()
     full = keys and not a.plain and sys.stdout.isatty()
     bell = None
@@ -31,12 +41,14 @@ def cmd_monitor(a):
                 subprocess.Popen(shlex.split(a.sound), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if full:
         from .roomview import RoomView
-        return RoomView(site, host, port, a.operator, store, _site_tele(a), bell, a.duration, secrets=sec).run()
+        return RoomView(site, host, port, a.operator, store, _site_tele(a), bell, a.duration, secrets=sec,
+                        sites=_sites(a)).run()
     mon = Monitor(site, as_json=a.json, quiet_state=not a.state, operator=a.operator, store=store,
-                  tele_s=_site_tele(a), bell=bell, secrets=sec)
+                  tele_s=_site_tele(a), bell=bell, secrets=sec, sites=_sites(a))
     mon.attach(host, port)
     if not a.json:
-        print('monitoring site %s on %s:%d as %s; %s' % (site, host, port, mon.operator,
+        print('monitoring %s on %s:%d as %s; %s' % ('site %s' % site if site else 'every site' if not a.sites else
+                                                    'sites %s' % a.sites, host, port, mon.operator,
               HELP if keys else 'Ctrl-C stops'), flush=True)
     try:
         end = time.monotonic() + a.duration if a.duration else None
@@ -61,14 +73,22 @@ def cmd_monitor(a):
     return 0
 
 
+def _sites(a):
+    return [s for s in (getattr(a, 'sites', None) or '').split(',') if s] or None
+
+
 def cmd_journal(a):
-    from .store import Damaged, Store, default_path, to_csv
+    from .store import Damaged, default_path, to_csv
+    from .room.pgstore import is_url, open_store
     if a.action == 'run':
         return _journal_run(a)
     if a.action in ('backup', 'restore'):
+        if is_url(a.db):
+            raise EdgeError('journal %s is for the SQLite journal: back PostgreSQL up with its own tools '
+                            '(pg_dump, pg_basebackup, a replica)' % a.action, 2)
         return _journal_copy(a, Path(a.db or default_path()))
     try:
-        store = Store(a.db, repair=False)
+        store = open_store(a.db, repair=False)
     except Damaged as e:
         raise EdgeError('%s: `edgectl journal run` or `edgectl monitor` sets it aside and starts a fresh one; '
                         '`edgectl journal restore` puts a backup in its place' % e, 1)
@@ -159,14 +179,21 @@ def _journal_run(a):
     import sqlite3
     from . import store as st
     from .monitor import Monitor
-    site, host, port = _broker_for(a)
-    store = st.Store(a.db)
-    mon = Monitor(site, store=store, tele_s=_site_tele(a))
+    from .room.pgstore import is_url, open_store
+    site, host, port = _room_link(a)
+    if a.backup_dir and is_url(a.db):
+        raise EdgeError('--backup-dir is for the SQLite journal: back PostgreSQL up with its own tools', 2)
+    store = open_store(a.db, site=site)
+    mon = Monitor(site, store=store, tele_s=_site_tele(a) if site else {}, sites=_sites(a))
     mon.show = lambda rec: None
-    # a persistent session, acknowledged only once each batch is committed: nothing is lost
-    mon.attach(host, port, client_id='journal-%s' % site, persistent=True, publish=False)
+    # a persistent session, acknowledged only once each batch is committed: nothing is lost;
+    # --share: one of several writers on a shared subscription, each with its own session
+    name = 'journal-%s' % (site or 'centre') + ('-%s-%s' % (a.share, a.writer) if a.share else '')
+    mon.attach(host, port, client_id=name, persistent=True, publish=False, share=a.share)
     backups = st.Backups(store.path, a.backup_dir, a.backup_hours * 3600, a.keep) if a.backup_dir else None
-    print('journal of site %s on %s:%d into %s; Ctrl-C stops' % (site, host, port, store.path), flush=True)
+    print('journal of %s on %s:%d into %s%s; Ctrl-C stops' % (
+        'site %s' % site if site else 'every site', host, port, store.path,
+        ' (writer %s of the shared group %s)' % (a.writer, a.share) if a.share else ''), flush=True)
     try:
         end = time.monotonic() + a.duration if a.duration else None
         last = 0

@@ -53,9 +53,10 @@ def segments(markup):
 
 class RoomView:
     def __init__(self, site, host, port, operator, store, tele_s, bell, duration=None, log_lines=200, secrets=None,
-                 out=None, size=None, keyboard=True):
+                 out=None, size=None, keyboard=True, sites=None):
+        """site None: a monitoring centre's view of every site (or of `sites`), with a site column."""
         self.mon = Monitor(site, console=Console(file=io.StringIO()), operator=operator, store=store,
-                           tele_s=tele_s, bell=bell, secrets=secrets)
+                           tele_s=tele_s, bell=bell, secrets=secrets, sites=sites)
         self.mon.show = self._log
         self.host, self.port = host, port
         self.duration = duration
@@ -99,7 +100,8 @@ class RoomView:
         alarms = m.active_alarms()
         self.sel = min(self.sel, max(0, len(alarms) - 1))
         fire = m.fire or {}
-        head = [('edgectl control room', 'bold'), ('  site ', None), (clean(m.site), 'cyan'),
+        where = ('site', m.site) if m.site else ('centre: sites', ','.join(sorted(m.sites)) if m.sites else 'all')
+        head = [('edgectl control room', 'bold'), ('  %s ' % where[0], None), (clean(where[1]), 'cyan'),
                 ('  operator %s  ' % clean(m.operator), None)]
         if fire.get('active'):
             head.append((' FIRE ACTIVE (by %s) ' % clean(fire.get('by')), 'bold white on red'))
@@ -119,13 +121,13 @@ class RoomView:
         shown, styles, keys = [], [], []
         for i, (key, ev, ack) in enumerate(alarms[first:first + self.max_alarms], first):
             details = ' '.join('%s=%s' % (k, v) for k, v in ev.items() if k not in SKIP)
-            shown.append(['>' if i == self.sel else '', time.strftime('%H:%M:%S', time.localtime(ev.get('_since', now))),
-                          key[0], key[1], key[2], details, 'by %s' % ack.get('by') if ack else 'NO'])
+            shown.append(['>' if i == self.sel else '', time.strftime('%H:%M:%S', time.localtime(ev.get('_since', now)))]
+                         + self._named(key[0]) + [key[1], key[2], details, 'by %s' % ack.get('by') if ack else 'NO'])
             styles.append('reverse' if i == self.sel else ('bold red' if not ack else 'dim'))
             keys.append(key)
         rows += table('active alarms (%d, %d unacknowledged)' % (len(alarms), sum(1 for a in alarms if not a[2])),
-                      ['', 'since', 'device', 'controller', 'type', 'details', 'acknowledged'], shown, width, styles,
-                      widths=[1, 8, 14, 12, 22, 30, 12])
+                      ['', 'since'] + self._named() + ['controller', 'type', 'details', 'acknowledged'], shown, width,
+                      styles, widths=[1, 8] + self._named(widths=True) + [12, 22, 30, 12])
         if not alarms:
             rows.append([('  none', 'dim')])
         rows.append([])
@@ -136,12 +138,12 @@ class RoomView:
         for dev in devs[:self.max_devices]:
             st = m.devices.get(dev, {})
             tele = m.tele.get(dev, {})
-            drows.append([dev, ('online', 'green') if st.get('online') else ('OFFLINE', 'bold red'),
+            drows.append(self._named(dev) + [('online', 'green') if st.get('online') else ('OFFLINE', 'bold red'),
                           str(st.get('fw', '')), _ago(m.last_seen.get(dev), now), str(tele.get('outbox', ''))])
         rows += table('devices: %d online, %d offline%s' % (
             n_on, len(devs) - n_on, (' (first %d shown, offline first)' % self.max_devices)
-            if len(devs) > self.max_devices else ''), ['device', 'status', 'fw', 'last seen', 'outbox'], drows, width,
-            widths=[14, 8, 8, 10, 6])
+            if len(devs) > self.max_devices else ''), self._named() + ['status', 'fw', 'last seen', 'outbox'], drows,
+            width, widths=self._named(widths=True) + [8, 8, 10, 6])
         rows.append([])
 
         calls = m.calls.listing()
@@ -166,6 +168,17 @@ class RoomView:
         self.log_rows = (top, len(rows))
         rows += foot
         return rows, keys
+
+    def _named(self, dev=None, widths=False):
+        """The device's cells (or the headings, or their widths): a centre's view has a
+        site column before the device."""
+        if self.mon.site:
+            return [14] if widths else [dev] if dev is not None else ['device']
+        if widths:
+            return [10, 14]
+        if dev is None:
+            return ['site', 'device']
+        return dev.split('/', 1) if '/' in dev else ['', dev]      # the centre's own alarms name no site
 
     def draw(self, screen):
         width, height = screen.dimensions()

@@ -184,6 +184,22 @@ def site_bridge(site, site_path, site_secrets):
 
 
 # --- the centre's side ----------------------------------------------------------------------
+def room_link(centre_path):
+    """(name, host, port) of the centre's control-room listener for the central tools
+    (monitor, journal), its login and CA set as the MQTT clients' defaults."""
+    from .. import mqttc
+    c = load(centre_path)
+    sec = sitesecrets.load(centre_path)
+    if sec:
+        mqttc.DEFAULT_AUTH = (sec['room']['user'], sec['room']['password'])
+    ca = c['path'].parent / ('%s.tls' % c['name']) / 'site-ca.pem'
+    if ca.exists():
+        mqttc.DEFAULT_CA = ca
+    host = c['host'] if c['host'] not in ('0.0.0.0', '::') else '127.0.0.1'
+    return c['name'], host, c['room_port']
+
+
+
 def acl_text(sites, room_user=ROOM_USER):
     """mosquitto ACLs at the centre: (bridges', control room's). A site's bridge writes its
     site's board topics and reads its site's commands, and reads and writes its site's
