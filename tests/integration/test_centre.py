@@ -1,0 +1,124 @@
+"""Many sites, one centre: three site mosquittos bridged over TLS to a central one on
+loopback, each bridge through a link the test can cut (host/qa/centrerig.py). What a site
+sends reaches the centre, commands reach only their site, a WAN cut loses and duplicates
+nothing, and the centre's monitor shows the cut as an alarm of its own."""
+import time
+
+import pytest
+
+from edgectl.core import centre
+from edgectl.monitor import Monitor
+from edgectl.qa.centrerig import CentreRig
+from edgectl.store import Store
+
+
+@pytest.fixture(scope='module')
+def rig(tmp_path_factory):
+    with CentreRig(tmp_path_factory.mktemp('centre')) as r:
+        assert r.wait_bridges(15), r.broker.last_error()
+        yield r
+
+
+def _close(collector):
+    collector.client.disconnect()      # before the loop stops: at once, not at the loop's next wake-up
+    collector.client.loop_stop()
+
+
+def _poll(pred, timeout):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return pred()
+
+
+def test_generated_bridge_config_carries_only_the_site(rig):
+    text = rig.sites['north'].conf.read_text()
+    assert 'cleansession false' in text and 'bridge_cafile %s' % rig.ca in text
+    topics = [l for l in text.splitlines() if l.startswith('topic ')]
+    assert topics and all(l.endswith(' edge/v1/north/ edge/v1/north/') for l in topics)
+    assert {l.split()[2] for l in topics} == {'out', 'in', 'both'}
+    # the bridge's section comes last: every line after `connection` is the bridge's
+    assert text.index('connection centre-north') > text.index('persistence true')
+
+
+def test_events_go_up_commands_come_down_to_their_site_alone(rig):
+    col = rig.room_client()
+    try:
+        for site in rig.sites:
+            rig.publish_events(site, 'gate-1', [1, 2])
+        # something at north about south is not carried up (the bridge's topics are north's)
+        p = rig.publisher('north')
+        p.publish('edge/v1/south/gate-1/evt/gate', rig.event(99), qos=1).wait_for_publish(5)
+        p.disconnect()
+        p.loop_stop()
+        assert _poll(lambda: len(col.events('door.opened')) >= 6, 5)
+        time.sleep(0.3)
+        got = sorted((m[1].split('/')[2], m[2]['seq']) for m in col.msgs if '/evt/' in m[1])
+        assert got == [(s, n) for s in sorted(rig.sites) for n in (1, 2)]
+    finally:
+        _close(col)
+    # a command from the centre for north: at north's broker, not at south's
+    from edgectl.mqttc import Collector
+    at = {s: Collector('127.0.0.1', b.port, ['edge/v1/#']) for s, b in rig.sites.items()}
+    try:
+        c = rig.room_client(['edge/v1/none'])
+        c.client.publish('edge/v1/north/gate-1/cmd/gate', '{"id": "c1", "op": "open"}', qos=1).wait_for_publish(5)
+        assert at['north'].wait(lambda t, p: t.endswith('/cmd/gate'), 5)
+        time.sleep(0.3)
+        assert not [m for s in ('south', 'east') for m in at[s].msgs if '/cmd/' in m[1]]
+        _close(c)
+    finally:
+        for x in at.values():
+            _close(x)
+
+
+def test_wan_cut_loses_nothing_and_duplicates_nothing(rig, tmp_path):
+    """Events raised at north during a cut of its link arrive once the link returns (its
+    bridge queues them), each once in the centre's journal; south carries on meanwhile; the
+    centre's monitor raises room.bridge_down for north while the link is down."""
+    import edgectl.mqttc as mqttc
+    store = Store(tmp_path / 'centre.sqlite3')
+    mon = Monitor(None, store=store)
+    mon.show = lambda rec: None
+    old = mqttc.DEFAULT_AUTH, mqttc.DEFAULT_CA
+    mqttc.DEFAULT_AUTH, mqttc.DEFAULT_CA = rig.room, rig.ca
+    try:
+        mon.attach('127.0.0.1', rig.broker.room_port, client_id='journal-test', persistent=True, publish=False)
+    finally:
+        mqttc.DEFAULT_AUTH, mqttc.DEFAULT_CA = old
+    key = ('north/_site', 'room', 'room.bridge_down')
+    try:
+        rig.publish_events('north', 'door-9', range(1, 51))
+        assert _poll(lambda: store.flush() and store.count('north/door-9') == 50, 5)
+        rig.links['north'].cut()
+        assert _poll(lambda: key in mon.alarms, 5), 'the cut raised no alarm at the centre'
+        rig.publish_events('north', 'door-9', range(51, 251))      # queued at north meanwhile
+        rig.publish_events('south', 'door-9', range(1, 21))        # south is not cut
+        assert _poll(lambda: store.flush() and store.count('south/door-9') == 20, 5)
+        assert store.count('north/door-9') == 50
+        back = time.monotonic()
+        rig.links['north'].restore()
+        assert _poll(lambda: store.flush() and store.count('north/door-9') == 250, 10)
+        took = time.monotonic() - back
+        assert took < 5, 'the backlog took %.1f s after the link returned' % took
+        assert _poll(lambda: key not in mon.alarms, 5)
+        rows = store.query('north/door-9')
+        assert sorted(r['seq'] for r in rows) == list(range(1, 251))      # none lost, none twice
+    finally:
+        mon.detach()
+        store.close()
+
+
+def test_centre_monitor_filters_sites(rig):
+    mon = Monitor(None, sites=['east'])
+    mon.show = lambda rec: None
+    assert mon.handle('edge/v1/north/d1/status', b'{"online": true}') is None
+    rec = mon.handle('edge/v1/east/d1/status', b'{"online": true}')
+    assert rec['device'] == 'east/d1' and 'east/d1' in mon.devices
+    mon.handle('edge/v1/east/_site/bridge', b'0')
+    assert ('east/_site', 'room', 'room.bridge_down') in mon.alarms
+    mon.handle('edge/v1/east/_site/bridge', b'1')
+    assert ('east/_site', 'room', 'room.bridge_down') not in mon.alarms
+    assert mon._where('east/d1') == ('east', 'd1')
