@@ -29,10 +29,10 @@ import os
 import secrets as _random
 from pathlib import Path
 
-from .. import secrets as sitesecrets
-from ..broker import Broker, hash_password
-from ..errors import EdgeError
-from ..proto import topics
+from . import secrets as sitesecrets
+from .broker import Broker, hash_password
+from .errors import EdgeError
+from .proto import topics
 
 ROOM_USER = sitesecrets.ROOM_USER
 BRIDGE_STATE = 'bridge'        # edge/v1/<site>/_site/bridge: "1" while the site's bridge is up, "0" once down
@@ -100,7 +100,7 @@ def ensure_secrets(centre_path, sites):
 def tls_files(centre, folder=None):
     """(ca.pem, broker.pem, broker.key) of the centre: its own CA, made once in
     <centre file's folder>/<name>.tls/, and a certificate for its host."""
-    from .. import tls
+    from . import tls
     folder = Path(folder) if folder else centre['path'].parent / ('%s.tls' % centre['name'])
     ca, key = tls.make_ca(folder, 'centre ' + centre['name'])
     host = centre['host'] if centre['host'] not in ('0.0.0.0', '::') else '127.0.0.1'
@@ -111,7 +111,7 @@ def tls_files(centre, folder=None):
 def enrol(centre_path, site_path):
     """Give a site its bridge login at the centre: written into the site's secrets file
     (created 0600 when missing). Returns the site's name."""
-    from .. import site as sitemod
+    from . import site as sitemod
     c = load(centre_path)
     s = sitemod.load_valid(site_path)
     if s.name not in c['sites']:
@@ -187,7 +187,7 @@ def site_bridge(site, site_path, site_secrets):
 def room_link(centre_path):
     """(name, host, port) of the centre's control-room listener for the central tools
     (monitor, journal), its login and CA set as the MQTT clients' defaults."""
-    from .. import mqttc
+    from . import mqttc
     c = load(centre_path)
     sec = sitesecrets.load(centre_path)
     if sec:

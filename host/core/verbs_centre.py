@@ -3,7 +3,7 @@ site's bridge login there (`centre enrol CENTRE.yaml SITE.yaml`). See host/core/
 import time
 from pathlib import Path
 
-from ..errors import EdgeError
+from .errors import EdgeError
 
 
 def add_arguments(sub):

@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..broker import Broker, free_port
+from ..core.broker import Broker, free_port
 from ..core import centre
 
 
@@ -117,11 +117,11 @@ class CentreRig:
         return self
 
     def room_client(self, topics_=('edge/v1/#',), **kw):
-        from ..mqttc import Collector
+        from ..core.mqttc import Collector
         return Collector('127.0.0.1', self.broker.room_port, list(topics_), auth=self.room, ca=self.ca, **kw)
 
     def publisher(self, site):
-        from ..mqttc import connect
+        from ..core.mqttc import connect
         return connect('127.0.0.1', self.sites[site].port, 'rig-%s' % site)
 
     @staticmethod

@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from ..errors import EdgeError
+from ..core.errors import EdgeError
 
 
 def bindir():
@@ -40,7 +40,7 @@ def missing():
 
 class PgServer:
     def __init__(self, port=None):
-        from ..broker import free_port
+        from ..core.broker import free_port
         self.port = port or free_port()
         self._tmp = tempfile.mkdtemp(prefix='edgectl-pg-')
         self.root = Path(self._tmp)

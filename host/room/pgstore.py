@@ -13,7 +13,7 @@ together do not race. Only the SQL differs from SQLite's (placeholders, upserts,
 column); batching, the quarantine and acknowledging only after commit are Store's."""
 import time
 
-from ..store import Store
+from .store import Store
 
 SCHEMA_LOCK = 0x6564676563746c     # pg_advisory_xact_lock key: 'edgectl'
 VERSION = 1
@@ -107,7 +107,7 @@ class PgStore(Store):
             with psycopg.connect(url, autocommit=True) as db:
                 migrate(db)
         except psycopg.OperationalError as e:
-            from ..errors import EdgeError
+            from ..core.errors import EdgeError
             raise EdgeError('cannot open the journal %s: %s' % (self.path, str(e).strip().splitlines()[-1]), 1)
         self._start()
 
@@ -142,7 +142,7 @@ class PgStore(Store):
         return psycopg.connect(self.url, autocommit=True)
 
     def _commit(self, db, rows):
-        from ..store import runs
+        from .store import runs
         written = quarantined = 0
         with db.transaction(), db.cursor() as cur:
             for kind, run in runs(rows):
@@ -197,7 +197,7 @@ def migrate(db):
         row = db.execute('SELECT version FROM edgectl_schema').fetchone()
         found = row[0] if row else 0
         if found > VERSION:
-            from ..errors import EdgeError
+            from ..core.errors import EdgeError
             raise EdgeError('the journal\'s schema is version %d, newer than this edgectl (%d): upgrade edgectl'
                             % (found, VERSION), 1)
         for step in MIGRATIONS[found:]:

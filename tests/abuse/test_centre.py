@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from edgectl.mqttc import Collector, connect
+from edgectl.core.mqttc import Collector, connect
 from edgectl.qa.centrerig import CentreRig
-from edgectl.errors import EdgeError
+from edgectl.core.errors import EdgeError
 
 
 @pytest.fixture(scope='module')

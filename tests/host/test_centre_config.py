@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from edgectl.core import centre
-from edgectl.errors import EdgeError
-from edgectl import site as sitemod
+from edgectl.core.errors import EdgeError
+from edgectl.core import site as sitemod
 
 SITE = '''site: north
 broker: {host: 127.0.0.1, port: %d}

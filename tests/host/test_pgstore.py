@@ -8,7 +8,7 @@ import pytest
 
 from edgectl.room import pgstore
 from edgectl.room.pgstore import PgStore, open_store
-from edgectl.store import Store
+from edgectl.room.store import Store
 
 
 def ev(seq, **kw):
@@ -106,7 +106,7 @@ def test_schema_created_once_by_writers_starting_together_and_migrated(url):
     with psycopg.connect(url) as db:
         assert db.execute('SELECT version FROM edgectl_schema').fetchall() == [(pgstore.VERSION,)]
         db.execute('UPDATE edgectl_schema SET version = 99')
-    from edgectl.errors import EdgeError
+    from edgectl.core.errors import EdgeError
     with pytest.raises(EdgeError, match='newer than this edgectl'):
         PgStore(url)
 

@@ -7,9 +7,9 @@ import time
 import pytest
 
 from edgectl.core import centre
-from edgectl.monitor import Monitor
+from edgectl.room.monitor import Monitor
 from edgectl.qa.centrerig import CentreRig
-from edgectl.store import Store
+from edgectl.room.store import Store
 
 
 @pytest.fixture(scope='module')
@@ -60,7 +60,7 @@ def test_events_go_up_commands_come_down_to_their_site_alone(rig):
     finally:
         _close(col)
     # a command from the centre for north: at north's broker, not at south's
-    from edgectl.mqttc import Collector
+    from edgectl.core.mqttc import Collector
     at = {s: Collector('127.0.0.1', b.port, ['edge/v1/#']) for s, b in rig.sites.items()}
     try:
         c = rig.room_client(['edge/v1/none'])
@@ -78,7 +78,7 @@ def test_wan_cut_loses_nothing_and_duplicates_nothing(rig, tmp_path):
     """Events raised at north during a cut of its link arrive once the link returns (its
     bridge queues them), each once in the centre's journal; south carries on meanwhile; the
     centre's monitor raises room.bridge_down for north while the link is down."""
-    import edgectl.mqttc as mqttc
+    import edgectl.core.mqttc as mqttc
     store = Store(tmp_path / 'centre.sqlite3')
     mon = Monitor(None, store=store)
     mon.show = lambda rec: None
