@@ -483,7 +483,7 @@ def ingest(events=50000, publishers=4, devices=500, inflight=20, progress=None):
             'ratio': round(journal_rate / sub_rate, 2) if sub_rate else None}
 
 
-def _publisher(host, port, k, per, devices, go):
+def _publisher(host, port, k, per, devices, go, site='bench'):
     """One publisher process of the ingest benchmark, speaking MQTT 3.1.1 on a plain socket
     (paho's threaded QoS 1 publishing tops out near 1,200 messages/s here, far below what a
     board fleet sends): PUBLISH QoS 1 in chunks of 10,000 packet ids, each chunk's PUBACKs
@@ -506,7 +506,7 @@ def _publisher(host, port, k, per, devices, go):
             g = k * per + j
             payload = _json.dumps({'seq': g // devices + 1, 'ts': 1764288000000 + j, 'type': 'door.opened',
                                    'sev': 'info', 'ctrl': 'front'}).encode()
-            var = _str(topics.evt('bench', 'dev-%03d' % (g % devices), 'front')) + (i + 1).to_bytes(2, 'big')
+            var = _str(topics.evt(site, 'dev-%03d' % (g % devices), 'front')) + (i + 1).to_bytes(2, 'big')
             buf += bytes([0x32]) + _varint(len(var) + len(payload)) + var + payload
         sock.sendall(buf)
         want = 4 * n
@@ -581,3 +581,11 @@ def outbox_bench(board='esp32-devkitc'):
 
 BENCHES = {'deploy': deploy_bench, 'alarm-latency': alarm_latency, 'held-open-latency': held_open_latency,
            'ingest': ingest, 'boot-heap': boot_heap, 'outbox': outbox_bench, 'outage': outage, 'reaction': reaction, 'cutoff': cutoff}
+
+
+def _central(**kw):
+    from .benchcentral import central      # PostgreSQL and psycopg only when asked for
+    return central(**kw)
+
+
+BENCHES['central'] = _central

@@ -14,30 +14,39 @@ from ..core import centre
 
 class WanLink:
     """A TCP forwarder 127.0.0.1:port -> target: what a site's bridge dials. cut() drops
-    every connection through it and refuses new ones until restore()."""
+    every connection through it and refuses new ones (nothing listens) until restore()."""
 
     def __init__(self, target_port, host='127.0.0.1'):
         self.target = (host, target_port)
-        self.lsock = socket.socket()
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind((host, 0))
-        self.lsock.listen(16)
-        self.port = self.lsock.getsockname()[1]
-        self.up = True
+        self.host = host
+        self.port = 0
         self.conns = []
         self._lock = threading.Lock()
-        self._stop = False
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.lsock = None
+        self.restore()
 
-    def _accept(self):
-        while not self._stop:
+    def restore(self):
+        """Listen (again, on the same port) and forward."""
+        if self.lsock is not None:
+            return
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((self.host, self.port))
+        s.listen(16)
+        self.port = s.getsockname()[1]
+        self.lsock = s
+        threading.Thread(target=self._accept, args=(s,), daemon=True).start()
+
+    @property
+    def up(self):
+        return self.lsock is not None
+
+    def _accept(self, lsock):
+        while True:
             try:
-                c, _ = self.lsock.accept()
+                c, _ = lsock.accept()
             except OSError:
                 return
-            if not self.up:
-                c.close()
-                continue
             try:
                 u = socket.create_connection(self.target, timeout=5)
             except OSError:
@@ -66,7 +75,14 @@ class WanLink:
                 pass
 
     def cut(self):
-        self.up = False
+        """The WAN goes: connections through it dropped, new ones refused."""
+        lsock, self.lsock = self.lsock, None
+        if lsock is not None:
+            try:
+                lsock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            lsock.close()
         with self._lock:
             conns, self.conns = self.conns, []
         for s in conns:
@@ -76,17 +92,12 @@ class WanLink:
             except OSError:
                 pass
 
-    def restore(self):
-        self.up = True
-
     def close(self):
-        self._stop = True
         self.cut()
-        self.lsock.close()
 
 
 class CentreRig:
-    def __init__(self, folder, sites=('north', 'south', 'east'), tls=True, retry_s=1):
+    def __init__(self, folder, sites=('north', 'south', 'east'), tls=True, retry_s=1, inflight=None):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port = free_port(pair=True)
@@ -102,6 +113,7 @@ class CentreRig:
         self.sites = {}
         self.links = {}
         self.retry_s = retry_s
+        self.inflight = inflight      # the site brokers' max_inflight_messages (`edgectl broker`: 1000)
 
     def login(self, site):
         return centre.bridge_user(site), self.secrets['sites'][site]['password']
@@ -111,6 +123,7 @@ class CentreRig:
         for s in self.centre['sites']:
             link = self.links[s] = WanLink(self.port)
             b = Broker(workdir=self.folder / s, persistence=True)
+            b.max_inflight = self.inflight or b.max_inflight
             b.bridge = centre.bridge_lines(s, {'host': '127.0.0.1', 'port': link.port}, self.login(s), self.ca,
                                            (self.retry_s, self.retry_s))
             self.sites[s] = b.start()

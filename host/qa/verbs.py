@@ -77,6 +77,9 @@ def cmd_bench(a):
         kwargs = {'progress': show}
     elif a.name == 'boot-heap':
         kwargs = {'site': a.site, 'device': a.device, 'layout': a.layout}
+    elif a.name == 'central':
+        kwargs = {'events': a.events, 'writers': tuple(int(w) for w in a.writers.split(',')), 'cut_s': a.outage_s,
+                  'progress': show}
     elif a.name in ('reaction', 'cutoff'):
         kwargs = {'trials': a.n, 'progress': show} if a.n else {'progress': show}
     res = fn(**kwargs)
@@ -116,14 +119,18 @@ def _args_bench(sub):
                                    'outage (events raised during a broker outage, time to deliver them, lost), '
                                    'reaction (barrier beam -> motor stop and reverse, idle and under a command flood), '
                                    'cutoff (pump low water -> pump off), '
+                                   'central (3 sites bridged to a centre, events/s committed into PostgreSQL by 1, 2, 4 '
+                                   'shared writers beside mosquitto_sub; a --outage-s WAN cut of one site and a writer '
+                                   'killed: lost, duplicates, backlog time), '
                                    'deploy (full and no-change deploy to a simulated board: seconds, bytes).')
     s.add_argument('name')
     s.add_argument('--json', action='store_true', help='one JSON object')
     s.add_argument('-n', type=int, default=None,
                    help='samples: alarm-latency 200, held-open-latency 20; trials: reaction, cutoff 200')
-    s.add_argument('--outage-s', type=float, default=30, help='broker outage length (outage)')
+    s.add_argument('--outage-s', type=float, default=30, help='broker outage length (outage); WAN cut (central)')
+    s.add_argument('--writers', default='1,2,4', help='journal writers per run (central; default 1,2,4)')
     s.add_argument('--boards', type=int, default=3, help='simulated boards under load (outage)')
-    s.add_argument('--events', type=int, default=50000, help='events in the stream (ingest)')
+    s.add_argument('--events', type=int, default=50000, help='events in the stream (ingest, central)')
     s.add_argument('--publishers', type=int, default=4, help='publishing processes (ingest)')
     s.add_argument('--inflight', type=int, default=20, help="broker's max_inflight_messages (ingest)")
     s.add_argument('--site', help='site file (boot-heap; default: a four-controller board and a gate board)')
