@@ -118,8 +118,7 @@ def enrol(centre_path, site_path):
         raise EdgeError('site %s is not in %s\'s sites: add it there first' % (s.name, centre_path), 2)
     sec, _ = ensure_secrets(centre_path, c['sites'])
     p = sitesecrets.path_for(site_path)
-    mine = sitesecrets.load(site_path) or {'devices': {}, 'room': {'user': ROOM_USER,
-                                                                   'password': _random.token_urlsafe(18)}}
+    mine, _ = sitesecrets.ensure(site_path, sorted(s.devices))     # a site without secrets gets them whole
     mine['centre'] = {'user': bridge_user(s.name), 'password': sec['sites'][s.name]['password']}
     sitesecrets._save(p, mine)
     return s.name

@@ -436,8 +436,9 @@ class Monitor(Recorder):
         sub = topics.site_filter(self.site or '+')
         if share:          # writers sharing the load: each message goes to one of the group
             sub = '$share/%s/%s' % (share, sub)
+        auth, ca = mqttc.DEFAULT_AUTH, mqttc.DEFAULT_CA       # a reconnection logs in as this one did
         self._link = lambda: RawSubscriber(host, port, cid, [sub], self._batch,
-                                           clean=not persistent, auth=mqttc.DEFAULT_AUTH, ca=mqttc.DEFAULT_CA)
+                                           clean=not persistent, auth=auth, ca=ca)
         self.check_store()
         self.sub = self._link()
         return self

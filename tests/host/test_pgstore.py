@@ -88,6 +88,33 @@ def test_a_row_postgresql_refuses_is_set_aside_and_the_rest_kept(url):
         s.close()
 
 
+def test_a_large_batch_goes_by_copy_with_the_same_verdicts(url):
+    """A run of COPY_FROM events or more is copied in (a staging table, then the same
+    duplicate rule): duplicates inside the batch and already in the table dropped, a row
+    PostgreSQL refuses set aside and the rest kept."""
+    s = PgStore(url, site='north')
+    n = PgStore.COPY_FROM * 3
+    try:
+        s.event('gate-1', ev(1))
+        s.flush()
+        with s.hold():
+            for k in range(1, n + 1):
+                s.event('gate-1', ev(k))              # 1 is in the table already
+            s.event('gate-1', ev(5))                  # twice in the batch
+            s.room_alarm('gate-1', 'room.silent', True)
+            for k in range(n + 1, 2 * n + 1):         # a second run of events in the same commit
+                s.event('gate-1', ev(k))
+        s.flush()
+        assert s.error is None and s.count() == 2 * n and s.written == 2 * n
+        with s.hold():
+            for k in range(2 * n + 1, 3 * n + 1):
+                s.event('gate-1', ev(k, ctrl='bad\x00' if k == 2 * n + 7 else 'gate'))
+        s.flush()
+        assert s.count() == 3 * n - 1 and len(s.set_aside()) == 1
+    finally:
+        s.close()
+
+
 def test_schema_created_once_by_writers_starting_together_and_migrated(url):
     import psycopg
     errors = []

@@ -111,6 +111,33 @@ def test_wan_cut_loses_nothing_and_duplicates_nothing(rig, tmp_path):
         store.close()
 
 
+def test_a_centre_restart_loses_nothing(rig, tmp_path):
+    """The centre's mosquitto stopped and started again (persistent): the sites' bridges
+    queue meanwhile and reconnect, the journal's persistent session is still there; every
+    event once in the journal."""
+    import edgectl.core.mqttc as mqttc
+    store = Store(tmp_path / 'centre.sqlite3')
+    mon = Monitor(None, store=store)
+    mon.show = lambda rec: None
+    old = mqttc.DEFAULT_AUTH, mqttc.DEFAULT_CA
+    mqttc.DEFAULT_AUTH, mqttc.DEFAULT_CA = rig.room, rig.ca
+    try:
+        mon.attach('127.0.0.1', rig.broker.room_port, client_id='journal-restart', persistent=True, publish=False)
+        mqttc.DEFAULT_AUTH, mqttc.DEFAULT_CA = old
+        rig.publish_events('south', 'pump-1', range(1, 21))
+        assert _poll(lambda: store.flush() and store.count('south/pump-1') == 20, 5)
+        rig.broker.stop()
+        rig.publish_events('south', 'pump-1', range(21, 61))        # queued at south meanwhile
+        rig.broker.start()
+        assert _poll(lambda: (mon.check_link() or True) and store.flush() and store.count('south/pump-1') == 60, 10)
+        assert sorted(r['seq'] for r in store.query('south/pump-1')) == list(range(1, 61))
+        assert rig.wait_bridges(10)
+    finally:
+        mqttc.DEFAULT_AUTH, mqttc.DEFAULT_CA = old
+        mon.detach()
+        store.close()
+
+
 def test_centre_monitor_filters_sites(rig):
     mon = Monitor(None, sites=['east'])
     mon.show = lambda rec: None
@@ -122,3 +149,64 @@ def test_centre_monitor_filters_sites(rig):
     mon.handle('edge/v1/east/_site/bridge', b'1')
     assert ('east/_site', 'room', 'room.bridge_down') not in mon.alarms
     assert mon._where('east/d1') == ('east', 'd1')
+
+
+def test_the_verbs_run_a_centre_and_bridge_a_site_to_it(tmp_path):
+    """`edgectl centre broker` (TLS, its own CA), `edgectl centre enrol`, `edgectl broker`
+    of a site whose file names the centre, `edgectl journal run --centre`: an event at the
+    site is in the centre's journal, under SITE/DEVICE."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    from edgectl.core.broker import free_port
+    cport, sport = free_port(pair=True), free_port(pair=True)
+    (tmp_path / 'centre.yaml').write_text('centre: hq\nbroker: {host: 127.0.0.1, port: %d}\nsites: [north]\n' % cport)
+    (tmp_path / 'site.yaml').write_text('''site: north
+broker: {host: 127.0.0.1, port: %d}
+centre: {host: 127.0.0.1, port: %d, ca: hq.tls/site-ca.pem}
+devices:
+  gate-1:
+    board: esp32-devkitc
+    controllers:
+      - {name: gate, type: door, pins: {contact: 4, rex: 13, lock: 25, buzzer: 26}}
+''' % (sport, cport))
+
+    def edgectl(*args):
+        return subprocess.Popen([sys.executable, '-m', 'edgectl.cli'] + list(args), cwd=str(tmp_path),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    procs = []
+    try:
+        procs.append(edgectl('centre', 'broker', 'centre.yaml'))
+        assert procs[0].stdout.readline().startswith('new bridge logins for north')
+        assert 'central mosquitto hq' in procs[0].stdout.readline()
+        r = subprocess.run([sys.executable, '-m', 'edgectl.cli', 'centre', 'enrol', 'centre.yaml', 'site.yaml'],
+                           cwd=str(tmp_path), capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        procs.append(edgectl('broker', 'site.yaml'))       # a site with secrets now: logins and ACLs
+        out = procs[1].stdout.readline() + procs[1].stdout.readline()
+        assert 'bridged to the centre at 127.0.0.1:%d' % cport in out, out
+        procs.append(edgectl('journal', 'run', '--centre', 'centre.yaml', '--db', 'centre.sqlite3'))
+        assert 'journal of every site' in procs[2].stdout.readline()
+        sec = json.loads((tmp_path / 'site.secrets.json').read_text())
+        from edgectl.core.mqttc import connect
+        from edgectl.qa.centrerig import CentreRig
+        from edgectl.room.store import Store
+        board = connect('127.0.0.1', sport, client_id='gate-1', auth=('gate-1', sec['devices']['gate-1']['mqtt_password']))
+        board.publish('edge/v1/north/gate-1/evt/gate', CentreRig.event(1), qos=1).wait_for_publish(5)
+        board.disconnect()
+        board.loop_stop()
+        store = Store(tmp_path / 'centre.sqlite3')
+        try:
+            assert _poll(lambda: store.count('north/gate-1') == 1, 10)
+            assert store.query()[0]['device'] == 'north/gate-1'
+        finally:
+            store.close()
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGINT)
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
