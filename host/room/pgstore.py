@@ -137,29 +137,34 @@ class PgStore(Store):
     def _checkpointer(self):
         pass                # PostgreSQL has its own
 
-    COPY_FROM = 20       # a run of this many events or more goes in by COPY (3-4 times executemany's rate here)
-    EVENT_COLUMNS = 'site, device, log, seq, ts, received, ctrl, type, sev, active, body'
-
     def _writer_db(self):
         import psycopg
-        db = psycopg.connect(self.url, autocommit=True)
-        # COPY has no ON CONFLICT: a batch goes into this session's staging table, then over
-        db.execute('CREATE TEMP TABLE events_in (LIKE events) ON COMMIT DELETE ROWS')
+        try:
+            db = psycopg.connect(self.url, autocommit=True)
+            # COPY has no ON CONFLICT: a long run goes into this session's staging table, then over
+            db.execute('CREATE TEMP TABLE events_in (LIKE events)')
+        except psycopg.Error as e:       # no writer: said (check_link stops the journal), nothing acknowledged
+            self.error = 'cannot connect the writer: %s' % e
+            raise
         return db
 
+    # a run of this many events or more is copied in (3-4 times executemany's rate here);
+    # duplicates, in the table or in the run, are dropped alike
+    COPY_FROM = 20
+    COLUMNS = 'site, device, log, seq, ts, received, ctrl, type, sev, active, body'
+
     def _insert_events(self, cur, run):
-        """New events of a run (duplicates, in the table or in the run, dropped); the count written."""
+        """The new events of a run written; their count."""
         if len(run) < self.COPY_FROM:
             cur.executemany(self.SQL['event'], run)
             return max(cur.rowcount, 0)
-        with cur.copy('COPY events_in (%s) FROM STDIN' % self.EVENT_COLUMNS) as cp:
+        cur.execute('DELETE FROM events_in')      # an earlier run of this commit's
+        with cur.copy('COPY events_in (%s) FROM STDIN' % self.COLUMNS) as cp:
             for r in run:
                 cp.write_row(r)
         cur.execute('INSERT INTO events (%s) SELECT %s FROM events_in ON CONFLICT DO NOTHING' % (
-            self.EVENT_COLUMNS, self.EVENT_COLUMNS))
-        written = max(cur.rowcount, 0)
-        cur.execute('TRUNCATE events_in')
-        return written
+            self.COLUMNS, self.COLUMNS))
+        return max(cur.rowcount, 0)
 
     def _commit(self, db, rows):
         from .store import runs

@@ -88,7 +88,7 @@ def test_a_row_postgresql_refuses_is_set_aside_and_the_rest_kept(url):
         s.close()
 
 
-def test_a_large_batch_goes_by_copy_with_the_same_verdicts(url):
+def test_a_large_batch_is_copied_in_with_the_same_verdicts(url):
     """A run of COPY_FROM events or more is copied in (a staging table, then the same
     duplicate rule): duplicates inside the batch and already in the table dropped, a row
     PostgreSQL refuses set aside and the rest kept."""
