@@ -124,8 +124,9 @@ def test_a_refused_row_raises_room_malformed_in_the_monitor(tmp_path):
     s.close()
 
 
-def _reader(on_batch):
-    """The lean reader on one end of a socket pair, one PUBLISH waiting: (reader, thread, other end)."""
+def _reader(on_batch, start=True):
+    """The lean reader on one end of a socket pair, one PUBLISH waiting: (reader, other end);
+    start=False: its thread is started by the caller (an on_batch that names the reader)."""
     import socket
     a, b = socket.socketpair()
     a.settimeout(1.0)
@@ -135,7 +136,8 @@ def _reader(on_batch):
     sub.on_batch = on_batch
     b.sendall(b'\x30\x05\x00\x01tab')         # PUBLISH QoS 0 't' 'ab'
     sub.t = threading.Thread(target=sub._run, daemon=True)
-    sub.t.start()
+    if start:
+        sub.t.start()
     return sub, b
 
 
@@ -164,7 +166,8 @@ def test_a_batch_is_counted_as_received_only_once_handed_over():
         inside.set()
         go.wait(5)
 
-    sub, other = _reader(on_batch)
+    sub, other = _reader(on_batch, start=False)     # on_batch reads `sub`: bound before the reader runs
+    sub.t.start()
     assert inside.wait(5)
     assert seen == [0] and sub.received == 0
     go.set()
