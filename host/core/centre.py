@@ -184,19 +184,15 @@ def site_bridge(site, site_path, site_secrets):
 
 # --- the centre's side ----------------------------------------------------------------------
 def room_link(centre_path):
-    """(name, host, port) of the centre's control-room listener for the central tools
-    (monitor, journal), its login and CA set as the MQTT clients' defaults."""
-    from . import mqttc
+    """(name, mqttc.Endpoint) of the centre's control-room listener for the central tools
+    (monitor, journal): its host and port, the room's login and the centre's CA."""
+    from .mqttc import Endpoint
     c = load(centre_path)
     sec = sitesecrets.load(centre_path)
-    if sec:
-        mqttc.DEFAULT_AUTH = (sec['room']['user'], sec['room']['password'])
     ca = c['path'].parent / ('%s.tls' % c['name']) / 'site-ca.pem'
-    if ca.exists():
-        mqttc.DEFAULT_CA = ca
     host = c['host'] if c['host'] not in ('0.0.0.0', '::') else '127.0.0.1'
-    return c['name'], host, c['room_port']
-
+    return c['name'], Endpoint(host, c['room_port'], (sec['room']['user'], sec['room']['password']) if sec else None,
+                               ca if ca.exists() else None)
 
 
 def acl_text(sites, room_user=ROOM_USER):

@@ -129,6 +129,11 @@ class CentreRig:
             self.sites[s] = b.start()
         return self
 
+    def room_endpoint(self):
+        """The centre's control-room listener, as the central tools log in to it."""
+        from ..core.mqttc import Endpoint
+        return Endpoint('127.0.0.1', self.broker.room_port, self.room, self.ca)
+
     def room_client(self, topics_=('edge/v1/#',), **kw):
         from ..core.mqttc import Collector
         return Collector('127.0.0.1', self.broker.room_port, list(topics_), auth=self.room, ca=self.ca, **kw)

@@ -13,21 +13,21 @@ from ..core.cliargs import (_site_arg, _site_path, _broker_for, _operator_login,
 
 
 def _room_link(a):
-    """(site, host, port) the room's tools talk to: the site's broker, or with --centre the
+    """(site, endpoint) the room's tools talk to: the site's broker, or with --centre the
     centre's (site None: every site)."""
     if getattr(a, 'centre', None):
         from ..core import centre
-        return (None,) + centre.room_link(a.centre)[1:]
+        return None, centre.room_link(a.centre)[1]
     return _broker_for(a)
 
 
 def cmd_monitor(a):
     from .monitor import HELP, Monitor
     from .pgstore import open_store
-    site, host, port = _room_link(a)
+    site, ep = _room_link(a)
     sec = _site_secrets(a) if site else None
     if site:
-        _operator_login(a, sec)
+        ep = _operator_login(a, sec, ep)
     store = None if a.no_journal else open_store(a.db, site=site)
     keys = not a.json and not a.no_keys and sys.stdin.isatty()
     full = keys and not a.plain and sys.stdout.isatty()
@@ -42,14 +42,14 @@ def cmd_monitor(a):
                 subprocess.Popen(shlex.split(a.sound), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if full:
         from .roomview import RoomView
-        return RoomView(site, host, port, a.operator, store, _site_tele(a), bell, a.duration, secrets=sec,
+        return RoomView(site, ep, a.operator, store, _site_tele(a), bell, a.duration, secrets=sec,
                         sites=_sites(a)).run()
     mon = Monitor(site, as_json=a.json, quiet_state=not a.state, operator=a.operator, store=store,
                   tele_s=_site_tele(a), bell=bell, secrets=sec, sites=_sites(a))
-    mon.attach(host, port)
+    mon.attach(ep)
     if not a.json:
         print('monitoring %s on %s:%d as %s; %s' % ('site %s' % site if site else 'every site' if not a.sites else
-                                                    'sites %s' % a.sites, host, port, mon.operator,
+                                                    'sites %s' % a.sites, ep.host, ep.port, mon.operator,
               HELP if keys else 'Ctrl-C stops'), flush=True)
     try:
         end = time.monotonic() + a.duration if a.duration else None
@@ -181,7 +181,7 @@ def _journal_run(a):
     from . import store as st
     from .monitor import Monitor
     from .pgstore import is_url, open_store
-    site, host, port = _room_link(a)
+    site, ep = _room_link(a)
     if a.backup_dir and is_url(a.db):
         raise EdgeError('--backup-dir is for the SQLite journal: back PostgreSQL up with its own tools', 2)
     store = open_store(a.db, site=site)
@@ -190,10 +190,10 @@ def _journal_run(a):
     # a persistent session, acknowledged only once each batch is committed: nothing is lost;
     # --share: one of several writers on a shared subscription, each with its own session
     name = 'journal-%s' % (site or 'centre') + ('-%s-%s' % (a.share, a.writer) if a.share else '')
-    mon.attach(host, port, client_id=name, persistent=True, publish=False, share=a.share)
+    mon.attach(ep, client_id=name, persistent=True, publish=False, share=a.share)
     backups = st.Backups(store.path, a.backup_dir, a.backup_hours * 3600, a.keep) if a.backup_dir else None
     print('journal of %s on %s:%d into %s%s; Ctrl-C stops' % (
-        'site %s' % site if site else 'every site', host, port, store.path,
+        'site %s' % site if site else 'every site', ep.host, ep.port, store.path,
         ' (writer %s of the shared group %s)' % (a.writer, a.share) if a.share else ''), flush=True)
     try:
         end = time.monotonic() + a.duration if a.duration else None
@@ -231,14 +231,14 @@ def _journal_run(a):
 def cmd_fire(a):
     from . import fire
     from ..core import site as sitemod
-    site, host, port = _broker_for(a)
+    site, ep = _broker_for(a)
     if a.action == 'status':
-        st = fire.status(host, port, site)
+        st = fire.status(ep, site)
         print(json.dumps(st) if a.json else ('no fire state published on %s' % site if st is None else
               '%s: fire %s (by %s)' % (site, 'ACTIVE' if st.get('active') else 'clear', st.get('by'))))
         return 0
     active = a.action == 'set'
-    now = fire.status(host, port, site)
+    now = fire.status(ep, site)
     if bool((now or {}).get('active')) == active:
         # boards confirm a change only: sending the state they have would wait for nothing
         print(json.dumps({'active': active, 'by': (now or {}).get('by'), 'applied': {}, 'unchanged': True})
@@ -257,7 +257,7 @@ def cmd_fire(a):
     from ..core import secrets
     sec = _site_secrets(a)
     keys = {d: secrets.cmd_key(sec, d) for d in devices}      # each board's reset signed with its own key
-    applied = fire.publish(host, port, site, active, a.by, devices, a.timeout, keys=keys)
+    applied = fire.publish(ep, site, active, a.by, devices, a.timeout, keys=keys)
     missing = sorted(d for d, ok in applied.items() if not ok)
     if a.json:
         print(json.dumps({'active': active, 'by': a.by, 'applied': applied}))
@@ -273,9 +273,9 @@ def cmd_cmd(a):
     s = _site_or_none(a)
     if s is not None:
         commands.check_target(s, a.device, a.ctrl)
-    site, host, port = _broker_for(a)
+    site, ep = _broker_for(a)
     key = secrets.cmd_key(_site_secrets(a), a.device)     # signed when the site has keys
-    ack = commands.send(host, port, site, a.device, a.ctrl, a.op, commands.parse_args(a.args), timeout=a.timeout,
+    ack = commands.send(ep, site, a.device, a.ctrl, a.op, commands.parse_args(a.args), timeout=a.timeout,
                         key=key)
     if a.json:
         print(json.dumps(ack))

@@ -78,16 +78,10 @@ def test_wan_cut_loses_nothing_and_duplicates_nothing(rig, tmp_path):
     """Events raised at north during a cut of its link arrive once the link returns (its
     bridge queues them), each once in the centre's journal; south carries on meanwhile; the
     centre's monitor raises room.bridge_down for north while the link is down."""
-    import edgectl.core.mqttc as mqttc
     store = Store(tmp_path / 'centre.sqlite3')
     mon = Monitor(None, store=store)
     mon.show = lambda rec: None
-    old = mqttc.DEFAULT_AUTH, mqttc.DEFAULT_CA
-    mqttc.DEFAULT_AUTH, mqttc.DEFAULT_CA = rig.room, rig.ca
-    try:
-        mon.attach('127.0.0.1', rig.broker.room_port, client_id='journal-test', persistent=True, publish=False)
-    finally:
-        mqttc.DEFAULT_AUTH, mqttc.DEFAULT_CA = old
+    mon.attach(rig.room_endpoint(), client_id='journal-test', persistent=True, publish=False)
     key = ('north/_site', 'room', 'room.bridge_down')
     try:
         rig.publish_events('north', 'door-9', range(1, 51))
@@ -115,15 +109,11 @@ def test_a_centre_restart_loses_nothing(rig, tmp_path):
     """The centre's mosquitto stopped and started again (persistent): the sites' bridges
     queue meanwhile and reconnect, the journal's persistent session is still there; every
     event once in the journal."""
-    import edgectl.core.mqttc as mqttc
     store = Store(tmp_path / 'centre.sqlite3')
     mon = Monitor(None, store=store)
     mon.show = lambda rec: None
-    old = mqttc.DEFAULT_AUTH, mqttc.DEFAULT_CA
-    mqttc.DEFAULT_AUTH, mqttc.DEFAULT_CA = rig.room, rig.ca
     try:
-        mon.attach('127.0.0.1', rig.broker.room_port, client_id='journal-restart', persistent=True, publish=False)
-        mqttc.DEFAULT_AUTH, mqttc.DEFAULT_CA = old
+        mon.attach(rig.room_endpoint(), client_id='journal-restart', persistent=True, publish=False)
         rig.publish_events('south', 'pump-1', range(1, 21))
         assert _poll(lambda: store.flush() and store.count('south/pump-1') == 20, 5)
         rig.broker.stop()
@@ -133,7 +123,6 @@ def test_a_centre_restart_loses_nothing(rig, tmp_path):
         assert sorted(r['seq'] for r in store.query('south/pump-1')) == list(range(1, 61))
         assert rig.wait_bridges(10)
     finally:
-        mqttc.DEFAULT_AUTH, mqttc.DEFAULT_CA = old
         mon.detach()
         store.close()
 
