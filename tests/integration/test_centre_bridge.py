@@ -127,19 +127,6 @@ def test_a_centre_restart_loses_nothing(rig, tmp_path):
         store.close()
 
 
-def test_centre_monitor_filters_sites(rig):
-    mon = Monitor(None, sites=['east'])
-    mon.show = lambda rec: None
-    assert mon.handle('edge/v1/north/d1/status', b'{"online": true}') is None
-    rec = mon.handle('edge/v1/east/d1/status', b'{"online": true}')
-    assert rec['device'] == 'east/d1' and 'east/d1' in mon.devices
-    mon.handle('edge/v1/east/_site/bridge', b'0')
-    assert ('east/_site', 'room', 'room.bridge_down') in mon.alarms
-    mon.handle('edge/v1/east/_site/bridge', b'1')
-    assert ('east/_site', 'room', 'room.bridge_down') not in mon.alarms
-    assert mon._where('east/d1') == ('east', 'd1')
-
-
 def test_the_verbs_run_a_centre_and_bridge_a_site_to_it(tmp_path):
     """`edgectl centre broker` (TLS, its own CA), `edgectl centre enrol`, `edgectl broker`
     of a site whose file names the centre, `edgectl journal run --centre`: an event at the
