@@ -233,7 +233,11 @@ class Broker:
                 port_free(self.host, p)
         if self.secrets:
             self.write_auth()
-        self.conf.write_text(self.config_text())
+        # 0600: a bridge's section holds its login at the monitoring centre
+        fd = os.open(str(self.conf), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, 'w') as f:
+            f.write(self.config_text())
+        os.chmod(self.conf, 0o600)        # one written before by an older edgectl
         logf = open(self.log, 'ab')
         self.proc = subprocess.Popen([exe, '-c', str(self.conf)], stdout=logf, stderr=logf,
                                      stdin=subprocess.DEVNULL)

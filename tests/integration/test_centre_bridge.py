@@ -35,6 +35,7 @@ def _poll(pred, timeout):
 
 def test_generated_bridge_config_carries_only_the_site(rig):
     text = rig.sites['north'].conf.read_text()
+    assert rig.sites['north'].conf.stat().st_mode & 0o077 == 0      # it holds the bridge's password
     assert 'cleansession false' in text and 'bridge_cafile %s' % rig.ca in text
     topics = [l for l in text.splitlines() if l.startswith('topic ')]
     assert topics and all(l.endswith(' edge/v1/north/ edge/v1/north/') for l in topics)
