@@ -86,19 +86,19 @@ def test_wan_cut_loses_nothing_and_duplicates_nothing(rig, tmp_path):
     key = ('north/_site', 'room', 'room.bridge_down')
     try:
         rig.publish_events('north', 'door-9', range(1, 51))
-        assert _poll(lambda: store.flush() and store.count('north/door-9') == 50, 5)
+        assert _poll(lambda: store.flush() and store.count('north/door-9') == 50, 10)
         rig.links['north'].cut()
-        assert _poll(lambda: key in mon.alarms, 5), 'the cut raised no alarm at the centre'
+        assert _poll(lambda: key in mon.alarms, 10), 'the cut raised no alarm at the centre'
         rig.publish_events('north', 'door-9', range(51, 251))      # queued at north meanwhile
         rig.publish_events('south', 'door-9', range(1, 21))        # south is not cut
-        assert _poll(lambda: store.flush() and store.count('south/door-9') == 20, 5)
+        assert _poll(lambda: store.flush() and store.count('south/door-9') == 20, 10)
         assert store.count('north/door-9') == 50
         back = time.monotonic()
         rig.links['north'].restore()
         assert _poll(lambda: store.flush() and store.count('north/door-9') == 250, 10)
         took = time.monotonic() - back
-        assert took < 5, 'the backlog took %.1f s after the link returned' % took
-        assert _poll(lambda: key not in mon.alarms, 5)
+        assert took < 8, 'the backlog took %.1f s after the link returned' % took    # ~1 s here; a loaded CI box
+        assert _poll(lambda: key not in mon.alarms, 10)
         rows = store.query('north/door-9')
         assert sorted(r['seq'] for r in rows) == list(range(1, 251))      # none lost, none twice
     finally:
