@@ -201,15 +201,17 @@ class RawSubscriber:
         one message each without this)."""
         sock = self.sock
         pending = getattr(sock, 'pending', None)
-        while len(buf) < self.READ_MAX and ((pending and pending()) or select.select([sock], [], [], 0)[0]):
+        parts, size = [buf], len(buf)
+        while size < self.READ_MAX and ((pending and pending()) or select.select([sock], [], [], 0)[0]):
             try:
                 d = sock.recv(self.READ_MAX)
             except socket.timeout:
                 break
             if not d:
                 break          # closed: the next recv says so
-            buf += d
-        return buf
+            parts.append(d)    # joined once: adding up a TLS record at a time copied the batch each time
+            size += len(d)
+        return b''.join(parts) if len(parts) > 1 else buf
 
     def close(self):
         self._stop.set()
