@@ -21,6 +21,26 @@ def _room_link(a):
     return _broker_for(a)
 
 
+def _site_alarms(a, notify=False):
+    """The alarm policy of the site file (host/room/alarms.py) and, with notify, a Notifier
+    running its hooks; (default policy, None) without a site file."""
+    from ..core import site as sitemod
+    from .alarms import Notifier, Policy
+    path = _site_path(a)
+    if not (getattr(a, 'site_opt', None) or os.path.exists(path)):
+        return Policy(), None
+    s = sitemod.load_valid(path)
+    policy = Policy.from_site(s)
+    return policy, (Notifier(policy.hooks, s.name) if notify and policy.hooks else None)
+
+
+def _close_notifier(notifier, wait_s=5.0):
+    """Notifications still queued get a few seconds to go out before the verb ends."""
+    if notifier is not None:
+        notifier.wait_idle(wait_s)
+        notifier.close()
+
+
 def cmd_monitor(a):
     from .monitor import HELP, Monitor
     from .pgstore import open_store
@@ -40,12 +60,17 @@ def cmd_monitor(a):
                 import shlex
                 import subprocess
                 subprocess.Popen(shlex.split(a.sound), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    policy, notifier = _site_alarms(a, notify=a.notify)
     if full:
         from .roomview import RoomView
-        return RoomView(site, ep, a.operator, store, _site_tele(a), bell, a.duration, secrets=sec,
-                        sites=_sites(a)).run()
+        try:
+            return RoomView(site, ep, a.operator, store, _site_tele(a), bell, a.duration, secrets=sec,
+                            policy=policy, notifier=notifier, sites=_sites(a)).run()
+        finally:
+            _close_notifier(notifier)
     mon = Monitor(site, as_json=a.json, quiet_state=not a.state, operator=a.operator, store=store,
-                  tele_s=_site_tele(a), bell=bell, secrets=sec, sites=_sites(a))
+                  tele_s=_site_tele(a), bell=bell, secrets=sec, policy=policy, notifier=notifier,
+                  sites=_sites(a))
     mon.attach(ep)
     if not a.json:
         print('monitoring %s on %s:%d as %s; %s' % ('site %s' % site if site else 'every site' if not a.sites else
@@ -67,6 +92,7 @@ def cmd_monitor(a):
         pass
     finally:
         mon.detach()
+        _close_notifier(notifier)
         if store is not None:
             store.close()
     if not a.json:
@@ -185,7 +211,9 @@ def _journal_run(a):
     if a.backup_dir and is_url(a.db):
         raise EdgeError('--backup-dir is for the SQLite journal: back PostgreSQL up with its own tools', 2)
     store = open_store(a.db, site=site)
-    mon = Monitor(site, store=store, tele_s=_site_tele(a) if site else {}, sites=_sites(a))
+    policy, notifier = _site_alarms(a, notify=not a.no_notify)    # the site's hooks run here, the one service
+    mon = Monitor(site, store=store, tele_s=_site_tele(a) if site else {}, sites=_sites(a), policy=policy,
+                  notifier=notifier)
     mon.show = lambda rec: None
     # a persistent session, acknowledged only once each batch is committed: nothing is lost;
     # --share: one of several writers on a shared subscription, each with its own session
@@ -224,6 +252,7 @@ def _journal_run(a):
         pass
     finally:
         mon.detach()
+        _close_notifier(notifier)
         store.close()
     return 0
 
@@ -428,6 +457,8 @@ def _args_monitor(sub):
     s.add_argument('--no-journal', action='store_true', help='do not write the journal')
     s.add_argument('--sound', metavar='CMD', help='also run this on every new alarm (e.g. "paplay alarm.wav")')
     _centre_args(s)
+    s.add_argument('--notify', action='store_true', help="also run the site file's notification hooks (alarms.notify; "
+                   "`journal run` runs them by default: use this where no journal service runs)")
     s.set_defaults(fn=cmd_monitor)
 
 
@@ -466,6 +497,7 @@ def _args_journal(sub):
                                                     'with a PostgreSQL --db each may be killed at any moment')
     s.add_argument('--writer', default='1', metavar='ID', help='run --share: this writer\'s id in the group (its own '
                                                                 'persistent session; default 1)')
+    s.add_argument('--no-notify', action='store_true', help="run: do not run the site file's notification hooks")
     s.set_defaults(fn=cmd_journal)
 
 
