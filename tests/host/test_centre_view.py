@@ -21,8 +21,10 @@ def test_the_centre_view_has_a_site_column_and_every_sites_alarms():
     rows, keys = v.frame(120, 30)
     text = [''.join(s[0] for s in r) for r in rows]
     assert set(keys) == {('north/lobby-1', 'front', 'door.forced'), ('south/_site', 'room', 'room.bridge_down')}
-    assert any(r.split()[:1] == ['site'] and 'device' in r for r in text)          # the column headings
-    assert any(r.split()[1:4] == ['north', 'lobby-1', 'front'] for r in text)      # an alarm row: site, device
+    assert any(r.split()[:4] == ['since', 'prio', 'site', 'device'] for r in text)    # the alarms' headings
+    assert [w for w in text if 'door.forced' in w][0].split()[-5:-2] == ['north', 'lobby-1', 'front']
+    cut = [w for w in text if 'room.bridge_down' in w][0].split()
+    assert cut[cut.index('HIGH') + 1:cut.index('HIGH') + 4] == ['south', '_site', 'room']   # a site cut off: high
     assert [r.split()[:3] for r in text if r.startswith(('north ', 'south '))] == [
         ['north', 'lobby-1', 'online'], ['south', 'lobby-1', 'online']]
     assert 'centre: sites all' in text[0]
