@@ -446,7 +446,7 @@ def ingest(events=50000, publishers=4, devices=500, inflight=20, progress=None):
             'ratio': round(journal_rate / sub_rate, 2) if sub_rate else None}
 
 
-def _publisher(host, port, k, per, devices, go):
+def _publisher(host, port, k, per, devices, go, site='bench'):
     """One publisher process of the ingest benchmark, speaking MQTT 3.1.1 on a plain socket
     (paho's threaded QoS 1 publishing tops out near 1,200 messages/s here, far below what a
     board fleet sends): PUBLISH QoS 1 in chunks of 10,000 packet ids, each chunk's PUBACKs
@@ -470,7 +470,7 @@ def _publisher(host, port, k, per, devices, go):
             g = k * per + j
             payload = _json.dumps({'seq': g // devices + 1, 'ts': 1764288000000 + j, 'type': 'door.opened',
                                    'sev': 'info', 'ctrl': 'front'}).encode()
-            buf += mqtt_packet.publish_packet(topics.evt('bench', 'dev-%03d' % (g % devices), 'front'), payload, 1,
+            buf += mqtt_packet.publish_packet(topics.evt(site, 'dev-%03d' % (g % devices), 'front'), payload, 1,
                                               False, i + 1)
         sock.sendall(buf)
         want = 4 * n
@@ -612,4 +612,16 @@ BENCHES = {
     'cutoff': Bench(lambda n, progress: cutoff(n, progress=progress), 'pump low water -> pump off',
                     [_n(200, 'trials')]),
     'deploy': Bench(deploy_bench, 'full and no-change deploy to a simulated board: seconds, bytes'),
+    'central': Bench(lambda events, writers, cut_s, progress: _central(events, writers, cut_s, progress),
+                     '3 sites x 200 devices bridged over TLS to a centre: events/s committed into PostgreSQL by '
+                     '1, 2, 4 shared writers beside mosquitto_sub; then a WAN cut of one site and a writer killed '
+                     '(SIGKILL): lost, duplicates, the backlog\'s time after the link returns', [
+        (('--events',), dict(dest='events', type=int, default=60000, help='events per run, all sites (default 60000)')),
+        (('--writers',), dict(dest='writers', default='1,2,4', help='journal writers per run (default 1,2,4)')),
+        (('--cut-s',), dict(dest='cut_s', type=float, default=30, help='the WAN cut in s (default 30)'))]),
 }
+
+
+def _central(events, writers, cut_s, progress):
+    from .benchcentral import central      # PostgreSQL and psycopg only when asked for
+    return central(events=events, writers=tuple(int(w) for w in writers.split(',')), cut_s=cut_s, progress=progress)

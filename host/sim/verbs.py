@@ -27,8 +27,11 @@ def cmd_sim(a):
             sec = secrets.load(_site_path(a))       # a site with secrets gets its logins and ACL
             from ..core.broker import room_port      # the room's tools go to its port when the site has secrets
             from ..room.fire import raisers
+            from ..core import centre
             broker = Broker(port=bk['port'], workdir=Path('.edgectl/broker'), site=s.name, secrets=sec,
-                            room_port=room_port(bk) if sec else None, raisers=raisers(s)).start()
+                            room_port=room_port(bk) if sec else None, raisers=raisers(s))
+            broker.bridge = centre.site_bridge(s, _site_path(a), sec)   # `centre:` in the site file
+            broker.start()
             print('mosquitto on %s:%d%s' % (broker.host, broker.port, ' (boards), %d (control room), no anonymous '
                                             'access (the site\'s secrets)' % broker.room_port
                                             if sec else ', anonymous (the site has no secrets file)'), flush=True)
