@@ -4,8 +4,10 @@ import config
 from ctrl_base import SEV_WARN, short
 
 
-def command(self, op, args):
+def command(self, op, args, cid=None):
     """A command for `system` on App self: (refusal or None, ack state or None)."""
+    if op == 'cards':           # a signed delta of the card store (cardsync.py)
+        return config.once('cardsync', 'command', self, args, cid)
     if op == 'status':
         return None, self.status()
     if op == 'reboot':
@@ -15,7 +17,7 @@ def command(self, op, args):
         return None, None
     if op == 'config':
         return None, self.cfg      # what the board runs (`edgectl config pull`)
-    return "unknown op '%s' for system (ops: config, reboot, status)" % op, None
+    return "unknown op '%s' for system (ops: cards, config, reboot, status)" % op, None
 
 
 def config_update(self, payload):

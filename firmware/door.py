@@ -114,6 +114,10 @@ class Door(Controller):
         self.out('lock', 1)
         self.emit('door.locked', SEV_INFO, {'by': by})
 
+    def access_grant(self, now):
+        self._unlock(now, 'card', self.unlock_ms)      # (released by fire: it stays released)
+        return None
+
     def site_fire(self, active, now):
         self._fire_source('site', active, now)
 

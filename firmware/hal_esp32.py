@@ -54,6 +54,26 @@ class Esp32Hal:
             raise HalError('output %s on pin %s: %s' % (name, pin, e))
         return Signal(name, p, active_low, True)
 
+    def reader(self, name, d0, d1):
+        """A Wiegand reader on two pins (idle high, a bit is a short low pulse on D0 for 0,
+        on D1 for 1): each falling edge stores its bit in the (hard) interrupt, without
+        allocating; the control loop takes the frame after the gap (wiegand.py)."""
+        import wiegand
+        r = wiegand.Wiegand(name)
+        pins = []
+        for pin in (d0, d1):
+            try:    # the reader's lines are open collector: the pull-up where the pin has one
+                pins.append(machine.Pin(pin, machine.Pin.IN, machine.Pin.PULL_UP) if pin < 34
+                            else machine.Pin(pin, machine.Pin.IN))
+            except (ValueError, OSError) as e:
+                raise HalError('reader %s on pin %s: %s' % (name, pin, e))
+        bit = r.bit
+        us = time.ticks_us
+        pins[0].irq(handler=lambda p: bit(0, us()), trigger=machine.Pin.IRQ_FALLING, hard=True)
+        pins[1].irq(handler=lambda p: bit(1, us()), trigger=machine.Pin.IRQ_FALLING, hard=True)
+        r.pins = pins
+        return r
+
     def _irq(self, p):
         s = self._by_pin.get(id(p))
         if s is not None and self._edge is not None:

@@ -20,7 +20,7 @@ OPT = '-O3'
 def sources():
     """Every file that goes onto a board, as (path, name on the board)."""
     out = [(p, p.name) for p in sorted(FIRMWARE.glob('*.py'))]
-    for name in ('topics.py', 'signing.py'):     # shared with the host (host/proto.py)
+    for name in ('topics.py', 'signing.py', 'cardrec.py'):     # shared with the host (host/proto.py)
         out.append((PROTOCOLS / name, name))
     return out
 

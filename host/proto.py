@@ -9,7 +9,7 @@ import jsonschema
 from .paths import PROTOCOLS
 
 
-SHARED = ('topics.py', 'signing.py')     # MicroPython modules the host uses as they are
+SHARED = ('topics.py', 'signing.py', 'cardrec.py')     # MicroPython modules the host uses as they are
 
 
 def _load(name):
@@ -21,6 +21,7 @@ def _load(name):
 
 topics = _load('topics')
 signing = _load('signing')
+cardrec = _load('cardrec')
 
 
 @lru_cache(maxsize=None)
