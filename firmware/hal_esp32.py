@@ -59,6 +59,7 @@ class Esp32Hal:
         on D1 for 1): each falling edge stores its bit in the (hard) interrupt, without
         allocating; the control loop takes the frame after the gap (wiegand.py)."""
         import wiegand
+        from clock import ticks_us as us
         r = wiegand.Wiegand(name)
         pins = []
         for pin in (d0, d1):
@@ -68,7 +69,6 @@ class Esp32Hal:
             except (ValueError, OSError) as e:
                 raise HalError('reader %s on pin %s: %s' % (name, pin, e))
         bit = r.bit
-        us = time.ticks_us
         pins[0].irq(handler=lambda p: bit(0, us()), trigger=machine.Pin.IRQ_FALLING, hard=True)
         pins[1].irq(handler=lambda p: bit(1, us()), trigger=machine.Pin.IRQ_FALLING, hard=True)
         r.pins = pins
