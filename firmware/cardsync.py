@@ -69,7 +69,7 @@ def part(app, st, a):
     recs = binascii.unhexlify(hexrecs)
     pend = getattr(app, 'cards_pending', None)
     if p == 0:
-        if frm != st.version:
+        if frm and frm != st.version:       # (from 0: the whole list, whatever the board had)
             return 'delta from version %d: this board has %d' % (frm, st.version)
         salt = st.salt
         if frm == 0:
@@ -83,7 +83,7 @@ def part(app, st, a):
         pend = app.cards_pending = {'from': frm, 'to': to, 'n': n, 'next': 0, 'pos': 0, 'count': 0,
                                     'last': b'', 'salt': salt}
     elif pend is None or pend['to'] != to or pend['from'] != frm or pend['n'] != n or pend['next'] != p \
-            or st.version != frm:
+            or frm and st.version != frm:
         return 'part %d of delta %d->%d out of order: send it again from part 0' % (p, frm, to)
     _merge(st, pend, recs)
     pend['next'] = p + 1

@@ -24,6 +24,7 @@ class Esp32Hal:
         self.cfg = cfg
         self._edge = None
         self._by_pin = {}
+        self._rpins = []
         self.info = {}
         self.info_fn = None
         self._nic = None
@@ -71,7 +72,7 @@ class Esp32Hal:
         bit = r.bit
         pins[0].irq(handler=lambda p: bit(0, us()), trigger=machine.Pin.IRQ_FALLING, hard=True)
         pins[1].irq(handler=lambda p: bit(1, us()), trigger=machine.Pin.IRQ_FALLING, hard=True)
-        r.pins = pins
+        self._rpins.extend(pins)        # kept: a Pin collected would lose its interrupt
         return r
 
     def _irq(self, p):
