@@ -142,7 +142,8 @@ def build_parser():
 
     s = sub.add_parser('io', help="read or set a simulated board's signal",
                        description='With `edgectl sim` running in this folder: `edgectl io DEVICE` lists signals, '
-                                   '`edgectl io DEVICE CTRL.SIGNAL` reads one, `CTRL.SIGNAL=1` sets an input.')
+                                   '`edgectl io DEVICE CTRL.SIGNAL` reads one, `CTRL.SIGNAL=1` sets an input, '
+                                   '`CTRL.reader=W26:1234567` (or W34:N, KEY:1234#, KEY8:...) swipes a card on a reader.')
     s.add_argument('device')
     s.add_argument('signal', nargs='?', metavar='CTRL.SIGNAL[=VALUE]')
     s.add_argument('--clock', nargs='?', const='', metavar='ISO-TIME',
@@ -312,6 +313,9 @@ def build_parser():
                    help='boot-heap: measure every combination of controller types and write protocols/heap_costs.json '
                         '(what the config check predicts a board\'s heap from)')
     s.set_defaults(fn=cmd_bench)
+    from .room.verbs_cards import VERBS as CARD_VERBS      # wing verb tables (issue 18)
+    for add, _run in CARD_VERBS.values():
+        add(sub)
     return p
 
 

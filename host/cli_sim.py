@@ -132,6 +132,10 @@ def cmd_io(a):
             return 0
         if '=' in a.signal:
             name, val = a.signal.split('=', 1)
+            if ':' in val:      # a card reader's frame: W26:1234567, KEY:1234#
+                io.swipe(name, val)
+                print('%s=%s' % (name, val))
+                return 0
             if not val.isdigit():
                 raise EdgeError('value must be 0 or 1 (got %r)' % val, 2)
             io.set(name, int(val))

@@ -115,7 +115,7 @@ class CardDB:
         if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 8):
             raise EdgeError('a PIN is 4 to 8 digits', 2)
         old = self.d['cards'].get(k.hex(), {})
-        rec = {'last': text[-4:], 'fmt': text[:3], 'holder': self.holder_id(holder), 'groups': groups,
+        rec = {'last': text[4:][-4:], 'fmt': text[:3], 'holder': self.holder_id(holder), 'groups': groups,
                'from': vfrom, 'until': until, 'window': list(window),
                'uses': uses, 'uses_rev': (old.get('uses_rev', 0) + (uses is not None)) % 256,
                'pin': cardrec.pin_hash(self.salt, k, pin) if pin else None, 'state': 'active',
