@@ -580,5 +580,11 @@ def outbox_bench(board='esp32-devkitc'):
     raise EdgeError('the outbox probe did not finish: %s' % (r.stdout + r.stderr).strip()[-600:])
 
 
+def access_bench(**kw):
+    from .qa.accessbench import access      # card access (host/qa/accessbench.py)
+    return access(**kw)
+
+
 BENCHES = {'deploy': deploy_bench, 'alarm-latency': alarm_latency, 'held-open-latency': held_open_latency,
-           'ingest': ingest, 'boot-heap': boot_heap, 'outbox': outbox_bench, 'outage': outage, 'reaction': reaction, 'cutoff': cutoff}
+           'ingest': ingest, 'boot-heap': boot_heap, 'outbox': outbox_bench, 'outage': outage, 'reaction': reaction, 'cutoff': cutoff,
+           'access': access_bench}

@@ -77,7 +77,7 @@ def cmd_bench(a):
         kwargs = {'progress': show}
     elif a.name == 'boot-heap':
         kwargs = {'site': a.site, 'device': a.device, 'layout': a.layout}
-    elif a.name in ('reaction', 'cutoff'):
+    elif a.name in ('reaction', 'cutoff', 'access'):
         kwargs = {'trials': a.n, 'progress': show} if a.n else {'progress': show}
     res = fn(**kwargs)
     if a.json:
