@@ -9,13 +9,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from .. import site as sitemod
-from ..broker import Broker
-from ..errors import EdgeError
-from ..mqttc import Collector
-from ..proto import cardrec, topics
-from ..sim import SimBoard
-from ..simio import SimIO
+from ..core import site as sitemod
+from ..core.broker import Broker
+from ..core.errors import EdgeError
+from ..core.mqttc import Collector
+from ..core.proto import cardrec, topics
+from ..sim.sim import SimBoard
+from ..sim.simio import SimIO
 
 SITE = """
 site: bench
@@ -114,5 +114,5 @@ def access(trials=200, cards=10000, progress=None):
 
 
 def _frames():
-    from ..proto import _load
+    from ..core.proto import _load
     return _load('readerframes')

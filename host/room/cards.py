@@ -14,8 +14,8 @@ import time
 import uuid
 from pathlib import Path
 
-from ..errors import EdgeError
-from ..proto import cardrec, topics
+from ..core.errors import EdgeError
+from ..core.proto import cardrec, topics
 
 SIGNED_AS = '_cards'     # firmware/cardsync.py: the same name
 PART = 16                # records per part: ~1.5 KB as a message (a board takes 2 KB)
@@ -192,7 +192,7 @@ class Sender:
     """One board's MQTT session for the parts of a delta: each signed, each acknowledged."""
 
     def __init__(self, host, port, site, device, key):
-        from ..mqttc import connect
+        from ..core.mqttc import connect
         self.site, self.device, self.key = site, device, key
         self.acks = {}
         self.cond = threading.Condition()
@@ -209,7 +209,7 @@ class Sender:
                 self.cond.notify_all()
 
     def send(self, args, timeout):
-        from ..commands import signed
+        from ..core.commands import signed
         cid = 'k-%s' % uuid.uuid4().hex[:10]
         body = signed(dict(args, id=cid, op='cards'), self.device, SIGNED_AS, self.key)
         self.c.publish(topics.cmd(self.site, self.device, 'system'), json.dumps(body), qos=1)

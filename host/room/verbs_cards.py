@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from ..errors import EdgeError
+from ..core.errors import EdgeError
 
 
 def add_arguments(sub):
@@ -64,8 +64,8 @@ def add_arguments(sub):
 
 
 def run(a):
-    from ..cli_common import _site_file
-    from .. import site as sitemod
+    from ..core.cliargs import _site_file
+    from ..core import site as sitemod
     from . import cards
     path = _site_file(a)
     site = sitemod.load_valid(path)
@@ -93,7 +93,7 @@ def run(a):
 
 def _issue(db, site, a):
     from . import cards
-    from .. import site as sitemod
+    from ..core import site as sitemod
     groups = cards.groups_of(site, a.doors.split(',')) if a.doors else 0
     for g in (a.groups.split(',') if a.groups else ()):
         if not g.strip().isdigit() or int(g) > 31:
@@ -139,8 +139,8 @@ def _day(t):
 
 
 def _swipes(db, a):
-    from ..store import Store
-    from ..cli_room import _when
+    from .store import Store
+    from .verbs import _when
     store = Store(a.db)
     try:
         evs = store.query(etype='access.*', since=_when(a.since))
@@ -169,8 +169,8 @@ def _swipes(db, a):
 
 
 def _push(db, site, a, only):
-    from ..cli_common import _broker_for, _site_secrets
-    from .. import secrets
+    from ..core.cliargs import _broker_for, _site_secrets
+    from ..core import secrets
     from . import cards
     rd = cards.reader_devices(site)
     for d in only:
@@ -199,9 +199,9 @@ def _push(db, site, a, only):
 
 
 def _status(db, site, a):
-    from ..cli_common import _broker_for
-    from ..mqttc import Collector
-    from ..proto import topics
+    from ..core.cliargs import _broker_for
+    from ..core.mqttc import Collector
+    from ..core.proto import topics
     from . import cards
     rd = cards.reader_devices(site)
     sname, host, port = _broker_for(a)

@@ -9,12 +9,11 @@ import secrets as rnd
 
 import pytest
 
-from edgectl import commands, proto
-from edgectl import site as sitemod
-from edgectl.errors import EdgeError
-from edgectl.mqttc import Collector
+from edgectl.core import commands, proto
+from edgectl.core.errors import EdgeError
+from edgectl.core.mqttc import Collector
 from edgectl.room import cards
-from edgectl.simio import SimIO
+from edgectl.sim.simio import SimIO
 
 T = proto.topics
 F = proto._load('readerframes')
@@ -99,7 +98,7 @@ def _forge(db, dev, key, frm, to, recs, part=0, parts=1, salt=True, cid=None, ct
     if key is not None:
         body = commands.signed(body, dev, signer, key)
         if ctr is not None:
-            from edgectl.proto import signing
+            from edgectl.core.proto import signing
             body['ctr'] = ctr
             body['sig'] = signing.sign(key, dev, signer, {k: v for k, v in body.items() if k != 'sig'})
     out = {k: v for k, v in body.items() if k not in ('id', 'op')}

@@ -3,11 +3,11 @@ deltas over a real mosquitto to the firmware on the MicroPython unix port; cards
 the simulated reader wire as a reader's bits; the board decides offline from its flash."""
 import secrets as rnd
 
-from edgectl import proto
-from edgectl import site as sitemod
-from edgectl.mqttc import Collector
+from edgectl.core import proto
+from edgectl.core import site as sitemod
+from edgectl.core.mqttc import Collector
 from edgectl.room import cards
-from edgectl.simio import SimIO
+from edgectl.sim.simio import SimIO
 
 T = proto.topics
 SITE = """\
