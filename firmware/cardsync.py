@@ -95,6 +95,11 @@ def part(app, st, a):
         os.rename(NEW, cardstore.PATH)      # the one step that changes the version
         app.cards_pending = None
         st.load()
+        for name in app.ctrls:              # their states carry the new version
+            if app.ctrls[name].access is not None:
+                app.dirty[name] = True
+        if app.wake:
+            app.wake()
     return None
 
 

@@ -180,11 +180,15 @@ def _push(db, site, a, only):
     sname, host, port = _broker_for(a)
     sec = _site_secrets(a)
     done, failed = {}, {}
-    for dev in sorted(only or rd):
+
+    def one(dev):       # every board at once: a revocation reaches a site's boards together
         try:
             done[dev] = cards.push(db, dev, host, port, sname, secrets.cmd_key(sec, dev), a.timeout)
         except EdgeError as e:
             failed[dev] = str(e)
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(one, sorted(only or rd)))
     db.save()
     if a.json:
         print(json.dumps({'version': db.version, 'updated': done, 'failed': failed}))

@@ -208,6 +208,8 @@ class _App:
         c = door.Door('front', {'access_group': 0})
         c.access = access.Access(c, W.Wiegand('front.reader'))
         self.ctrls = {'front': c}
+        self.dirty = {}
+        self.wake = None
 
 
 _ctr = [0]
@@ -251,6 +253,7 @@ def case_delta_in_parts_then_a_change_keeps_board_counts():
         eq(_send(app, 0, 1, 2, 1, rs[6:])[0], None, 'last part')
         st = cardstore.get()
         eq((st.version, st.count), (1, 10), 'version 1 with 10 cards')
+        eq(app.dirty, {'front': True}, 'the reader\'s state (its version) is published again')
         b = Bench(app.ctrls['front'])
         _swipe(b, 'W26:3')
         eq(_last(b, 'access.granted')['uses_left'], 3, 'a use counted on the board')

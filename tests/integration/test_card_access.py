@@ -1,6 +1,7 @@
 """Card access end to end: the front desk's list (host/room/cards.py) pushed as signed
 deltas over a real mosquitto to the firmware on the MicroPython unix port; cards swiped on
 the simulated reader wire as a reader's bits; the board decides offline from its flash."""
+import json
 import secrets as rnd
 
 from edgectl.core import proto
@@ -67,6 +68,36 @@ def test_issue_push_swipe_revoke(tmp_path, make_board, broker):
         db.d['boards']['lobby-1'] = 1       # our books are wrong: the board says which it has
         db.issue('W34:5', 'Cy', g)
         assert cards.push(db, 'lobby-1', broker.host, broker.port, 'ca', key) == 4
+    finally:
+        io.close()
+        col.close()
+
+
+def test_front_desk_cli_end_to_end(tmp_path, make_board, broker, capsys, monkeypatch):
+    """`edgectl cards issue/revoke/status` against the site's broker with the site's keys."""
+    from edgectl.cli import main
+    from edgectl.core import secrets
+    monkeypatch.chdir(tmp_path)
+    text = SITE.replace('port: 1883', 'port: %d' % broker.port)
+    site_path = tmp_path / 'site.yaml'
+    site_path.write_text(text)
+    sec, _ = secrets.ensure(site_path, ['lobby-1'])
+    b = make_board(text, 'lobby-1', secret=secrets.board_file(sec, 'lobby-1'))
+    io = SimIO(b.io_port)
+    col = Collector(broker.host, broker.port, [T.site_filter('ca')], 'test')
+    try:
+        s = ['--site', str(site_path)]
+        assert main(['cards', 'issue', '7654321', '--holder', 'Dee', '--doors', 'lobby-1/front'] + s) == 0
+        assert 'lobby-1: version 1' in capsys.readouterr().out
+        io.swipe('front.reader', 'W26:7654321')
+        assert io.wait_value('front.lock', 0, 3)
+        assert main(['cards', 'lost', '7654321'] + s) == 0
+        assert main(['cards', 'status', '--json'] + s) == 0
+        out = capsys.readouterr().out.strip().splitlines()[-1]
+        assert json.loads(out)['boards']['lobby-1'] == {'version': 2, 'up_to_date': True}
+        m = col.mark()
+        io.swipe('front.reader', 'W26:7654321')
+        assert col.event('access.lost_card', 5, m, active=True), 'a lost card swiped: an alarm'
     finally:
         io.close()
         col.close()
