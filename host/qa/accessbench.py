@@ -5,17 +5,16 @@ decision and the lock output), and the heap in use with 0, 0 + a reader's code, 
 cards (the board's telemetry, after a collection)."""
 import random
 import secrets as rnd
-import tempfile
 import time
 from pathlib import Path
 
 from ..core import site as sitemod
-from ..core.broker import Broker
 from ..core.errors import EdgeError
 from ..core.mqttc import Collector
 from ..core.proto import cardrec, topics
 from ..sim.sim import SimBoard
 from ..sim.simio import SimIO
+from .benchkit import percentiles, workspace
 
 SITE = """
 site: bench
@@ -68,16 +67,11 @@ def _heap(col, since, samples=3, timeout=15):
     return min(seen) if seen else None
 
 
-def _pct(xs, q):
-    xs = sorted(xs)
-    return round(xs[min(len(xs) - 1, int(len(xs) * q))], 2)
-
-
 def access(trials=200, cards=10000, progress=None):
     n = trials
     rng = random.Random(19)
     out = {'name': 'access', 'cards': cards, 'swipes': n}
-    with tempfile.TemporaryDirectory() as work, Broker(workdir=Path(work) / 'broker') as br:
+    with workspace() as (work, br):
         heaps = {}
         for name, reader, count in (('no-reader', False, None), ('empty', True, 0), ('full', True, cards)):
             b = _board(work, br, name, reader, count)
@@ -97,7 +91,7 @@ def access(trials=200, cards=10000, progress=None):
                         if progress and name == 'full':
                             progress(i + 1, n)
                     if name == 'full':
-                        out['swipe_to_lock_ms'] = {'p50': _pct(ms, 0.5), 'p99': _pct(ms, 0.99), 'max': round(max(ms), 2)}
+                        out['swipe_to_lock'] = percentiles(ms, '_ms', 2)
                     if count and io.get('front.lock') != 0:
                         raise EdgeError('no card was granted on the %s board' % name)
                 heaps[name] = _heap(col, col.mark())

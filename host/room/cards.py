@@ -191,12 +191,11 @@ HAS = re.compile(r'this board has (\d+)')
 class Sender:
     """One board's MQTT session for the parts of a delta: each signed, each acknowledged."""
 
-    def __init__(self, host, port, site, device, key):
-        from ..core.mqttc import connect
+    def __init__(self, ep, site, device, key):
         self.site, self.device, self.key = site, device, key
         self.acks = {}
         self.cond = threading.Condition()
-        self.c = connect(host, port, 'cards', on_message=self._on, subscribe=[topics.ack(site, device, 'system')])
+        self.c = ep.connect('cards', on_message=self._on, subscribe=[topics.ack(site, device, 'system')])
 
     def _on(self, client, userdata, msg):
         try:
@@ -227,17 +226,18 @@ class Sender:
         self.c.disconnect()
 
 
-def push(db, device, host, port, site, key, timeout=5.0):
+def push(db, device, ep, site, key, timeout=5.0):
     """Bring one board to the list's version (from the version we last saw it take; a board
     at another one is sent what it lacks from there, or everything); returns the version
-    it has now. EdgeError (1) when it refuses or does not answer."""
+    it has now (`ep`: the broker, an mqttc.Endpoint). EdgeError (1) when it refuses or does not
+    answer."""
     if key is None:
         raise EdgeError('%s has no key in the site secrets: card updates are signed (edgectl broker --secure, '
                         'then edgectl flash)' % device, 1)
     since = db.d['boards'].get(device, 0)
     if since == db.version and since:
         return since
-    s = Sender(host, port, site, device, key)
+    s = Sender(ep, site, device, key)
     try:
         for attempt in (1, 2):
             frm, to, parts = db.delta(since)

@@ -177,13 +177,13 @@ def _push(db, site, a, only):
         if d not in rd:
             raise EdgeError('%s has no card reader in the site file (boards with readers: %s)' % (
                 d, ', '.join(sorted(rd)) or 'none'), 2)
-    sname, host, port = _broker_for(a)
+    sname, ep = _broker_for(a)
     sec = _site_secrets(a)
     done, failed = {}, {}
 
     def one(dev):       # every board at once: a revocation reaches a site's boards together
         try:
-            done[dev] = cards.push(db, dev, host, port, sname, secrets.cmd_key(sec, dev), a.timeout)
+            done[dev] = cards.push(db, dev, ep, sname, secrets.cmd_key(sec, dev), a.timeout)
         except EdgeError as e:
             failed[dev] = str(e)
     from concurrent.futures import ThreadPoolExecutor
@@ -204,12 +204,11 @@ def _push(db, site, a, only):
 
 def _status(db, site, a):
     from ..core.cliargs import _broker_for
-    from ..core.mqttc import Collector
     from ..core.proto import topics
     from . import cards
     rd = cards.reader_devices(site)
-    sname, host, port = _broker_for(a)
-    col = Collector(host, port, [topics.state(sname, d, c) for d in rd for c, g in rd[d]], 'cards_status')
+    sname, ep = _broker_for(a)
+    col = ep.collector([topics.state(sname, d, c) for d in rd for c, g in rd[d]], 'cards_status')
     got = {}
     try:       # the retained states come at once; a board that never published has none
         end = time.monotonic() + a.timeout

@@ -40,7 +40,7 @@ def site(tmp_path, make_board, broker):
     b = make_board(SITE, 'lobby-1', secret={'cmd_key': key.hex()})
     db = cards.CardDB(p)
     db.issue('W26:1234567', 'Ann', 1)
-    assert cards.push(db, 'lobby-1', broker.host, broker.port, 'ab', key) == 1
+    assert cards.push(db, 'lobby-1', broker.endpoint(), 'ab', key) == 1
     col = Collector(broker.host, broker.port, [T.site_filter('ab')], 'abuse')
     io = SimIO(b.io_port)
     yield db, key, b, col, io
@@ -50,7 +50,7 @@ def site(tmp_path, make_board, broker):
 
 def _access(broker):
     """The reader's figures in the door's state (the status command's ack)."""
-    ack = commands.send(broker.host, broker.port, 'ab', 'lobby-1', 'front', 'status', timeout=5)
+    ack = commands.send(broker.endpoint(), 'ab', 'lobby-1', 'front', 'status', timeout=5)
     return ack['state']['access']
 
 
@@ -109,7 +109,7 @@ def _forge(db, dev, key, frm, to, recs, part=0, parts=1, salt=True, cid=None, ct
 def _send(broker, args):
     """Publish a forged part (its id is the one it was signed with) and return the ack."""
     cid = args.pop('_cid')
-    return commands.send(broker.host, broker.port, 'ab', 'lobby-1', 'system', 'cards', args, cid=cid, timeout=5)
+    return commands.send(broker.endpoint(), 'ab', 'lobby-1', 'system', 'cards', args, cid=cid, timeout=5)
 
 
 def test_forged_unsigned_replayed_and_tampered_deltas_are_refused(site, broker, abuse):
@@ -164,7 +164,7 @@ def test_a_delta_too_big_for_the_board_is_refused_and_it_stays_online(site, brok
     args.pop('_cid')
     m = col.mark()
     with pytest.raises(EdgeError):      # discarded by the board's client: no ack with our id
-        commands.send(broker.host, broker.port, 'ab', 'lobby-1', 'system', 'cards', args, cid='big', timeout=3)
+        commands.send(broker.endpoint(), 'ab', 'lobby-1', 'system', 'cards', args, cid='big', timeout=3)
     abuse.input()
     rej = col.event('system.cmd_rejected', 5, m)
     assert rej and 'limit' in rej[2]['err']

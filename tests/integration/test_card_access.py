@@ -44,7 +44,7 @@ def test_issue_push_swipe_revoke(tmp_path, make_board, broker):
         g = cards.groups_of(site, ['lobby-1/front'])
         db.issue('W26:1234567', 'Ann', g)
         db.issue('W34:99', 'Bob', g)
-        assert cards.push(db, 'lobby-1', broker.host, broker.port, 'ca', key) == 2
+        assert cards.push(db, 'lobby-1', broker.endpoint(), 'ca', key) == 2
         m = col.mark()
         io.swipe('front.reader', 'W26:1234567')
         assert io.wait_value('front.lock', 0, 3), 'granted: the lock released'
@@ -53,7 +53,7 @@ def test_issue_push_swipe_revoke(tmp_path, make_board, broker):
         assert '1234567' not in str(ev[2]), 'never the raw number'
 
         db.set_state('W26:1234567', 'revoked')
-        assert cards.push(db, 'lobby-1', broker.host, broker.port, 'ca', key) == 3      # a delta 2 -> 3
+        assert cards.push(db, 'lobby-1', broker.endpoint(), 'ca', key) == 3      # a delta 2 -> 3
         assert io.wait_value('front.lock', 1, 5)
         m = col.mark()
         io.swipe('front.reader', 'W26:1234567')
@@ -67,7 +67,7 @@ def test_issue_push_swipe_revoke(tmp_path, make_board, broker):
         # the board lost its list (replaced flash): the next push sends it all again
         db.d['boards']['lobby-1'] = 1       # our books are wrong: the board says which it has
         db.issue('W34:5', 'Cy', g)
-        assert cards.push(db, 'lobby-1', broker.host, broker.port, 'ca', key) == 4
+        assert cards.push(db, 'lobby-1', broker.endpoint(), 'ca', key) == 4
     finally:
         io.close()
         col.close()
