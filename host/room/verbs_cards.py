@@ -55,6 +55,10 @@ def add_arguments(sub):
     c = cs.add_parser('push', help='send the boards with readers what they lack of the list')
     c.add_argument('devices', nargs='*', metavar='DEVICE', help='only these (default: every board with a reader)')
     c.add_argument('--timeout', type=float, default=5.0, help='seconds to wait for each part (default 5)')
+    c.add_argument('--follow', action='store_true',
+                   help='keep running: a board that comes online gets what it missed of the list at once '
+                        '(re-read from the file, so changes made meanwhile go too)')
+    c.add_argument('--duration', type=float, help='--follow: stop after this many seconds')
     c.add_argument('--site', dest='site_opt', metavar='FILE', help='the site file (default ./site.yaml)')
     c.add_argument('--json', action='store_true', help='print JSON')
     c.set_defaults(fn=run, no_push=False)
@@ -77,6 +81,8 @@ def run(a):
         return _swipes(db, a)
     if act == 'status':
         return _status(db, site, a)
+    if act == 'push' and a.follow:
+        return _follow(path, site, a)
     if act == 'push':
         return _push(db, site, a, a.devices)
     if act == 'issue':
@@ -200,6 +206,59 @@ def _push(db, site, a, only):
         if failed:
             print('the list is saved; `edgectl cards push` sends it when they are online', file=sys.stderr)
     return 1 if failed else 0
+
+
+def _follow(path, site, a):
+    """Push to each board with a reader whenever it comes online (its status, retained at
+    first: so every board online now is checked too), until Ctrl-C or --duration."""
+    from ..core.cliargs import _broker_for, _site_secrets
+    from ..core import secrets
+    from ..core.proto import topics
+    from . import cards
+    rd = cards.reader_devices(site)
+    only = a.devices or sorted(rd)
+    for d in only:
+        if d not in rd:
+            raise EdgeError('%s has no card reader in the site file' % d, 2)
+    sname, ep = _broker_for(a)
+    sec = _site_secrets(a)
+    col = ep.collector([topics.status(sname, d) for d in only], 'cards_follow')
+    if not a.json:
+        print('following %d board(s) with readers; Ctrl-C stops' % len(only), flush=True)
+    end = time.monotonic() + a.duration if a.duration else None
+    stop = getattr(a, 'stop', None)     # (an Event a caller running this in a thread may set)
+    at = 0
+    try:
+        while (end is None or time.monotonic() < end) and not (stop and stop.is_set()):
+            m = col.wait(lambda t, p: isinstance(p, dict) and p.get('online'), 0.5, at)
+            if m is None:
+                continue
+            with col.cond:
+                at = col.base + col.items.index(m) + 1
+            dev = topics.parse(m[1])[1]
+            db = cards.CardDB(path)     # as the front desk left it
+            db.d['boards'].pop(dev, None)       # back online: it may have lost or missed anything
+            try:
+                v = cards.push(db, dev, ep, sname, secrets.cmd_key(sec, dev), a.timeout)
+                _saved_board(path, dev, v)
+                out = {'device': dev, 'version': v}
+            except EdgeError as e:
+                out = {'device': dev, 'error': str(e)}
+            print(json.dumps(out) if a.json else '%s online: %s' % (
+                dev, 'version %d' % out['version'] if 'version' in out else 'NOT updated: ' + out['error']), flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        col.close()
+    return 0
+
+
+def _saved_board(path, dev, v):
+    """Note a board's version in the list file (re-read: the desk may have changed it)."""
+    from . import cards
+    db = cards.CardDB(path)
+    db.d['boards'][dev] = v
+    db.save()
 
 
 def _status(db, site, a):

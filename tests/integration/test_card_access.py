@@ -101,3 +101,47 @@ def test_front_desk_cli_end_to_end(tmp_path, make_board, broker, capsys, monkeyp
     finally:
         io.close()
         col.close()
+
+
+def test_a_board_back_online_gets_what_it_missed(tmp_path, make_board, broker, monkeypatch):
+    """Revoked while the board was off: `cards push --follow` sends it the change as soon as
+    the board is back online, and the card is refused within a second of reconnecting."""
+    import threading
+    from edgectl.cli import main
+    from edgectl.core import secrets
+    monkeypatch.chdir(tmp_path)
+    text = SITE.replace('port: 1883', 'port: %d' % broker.port)
+    site_path = tmp_path / 'site.yaml'
+    site_path.write_text(text)
+    sec, _ = secrets.ensure(site_path, ['lobby-1'])
+    b = make_board(text, 'lobby-1', secret=secrets.board_file(sec, 'lobby-1'))
+    s = ['--site', str(site_path)]
+    assert main(['cards', 'issue', '111', '--holder', 'Eve', '--doors', 'lobby-1/front'] + s) == 0
+    b.stop()
+    assert main(['cards', 'revoke', '111'] + s) == 1, 'the board is off: not updated (the list is saved)'
+    col = Collector(broker.host, broker.port, [T.site_filter('ca')], 'test')
+    from edgectl.cli import build_parser
+    fa = build_parser().parse_args(['cards', 'push', '--follow', '--duration', '30'] + s)
+    fa.stop = threading.Event()
+    follow = threading.Thread(target=fa.fn, args=(fa,))
+    follow.start()
+    try:
+        m = col.mark()
+        b.start()
+        up = col.wait(lambda t, p: t == T.status('ca', 'lobby-1') and isinstance(p, dict) and p.get('online'), 10, m)
+        assert up
+        st = col.wait(lambda t, p: t == T.state('ca', 'lobby-1', 'front') and isinstance(p, dict)
+                      and p.get('access', {}).get('cards') == 2, 5, m)
+        assert st, 'the revocation reached the board'
+        assert st[0] - up[0] < 1.0, 'within a second of reconnecting (%.2f s)' % (st[0] - up[0])
+        io = SimIO(b.io_port)
+        m = col.mark()
+        io.swipe('front.reader', 'W26:111')
+        io.close()
+        ev = col.event('access.denied', 5, m)
+        assert ev and ev[2]['reason'] == 'revoked'
+        assert cards.CardDB(site_path).d['boards']['lobby-1'] == 2
+    finally:
+        fa.stop.set()
+        follow.join(5)
+        col.close()
