@@ -9,12 +9,14 @@
 # outside), then a card that needs a PIN waits pin_timeout_s for the keys and '#':
 # pin_wrong / pin_timeout; the PIN + 1 (duress) opens and raises a silent access.duress.
 # Every swipe is access.granted or access.denied (warn) with the card's reference (the
-# first 8 bytes of its salted hash, hex) and the holder, never the card's number.
+# first 8 bytes of its salted hash, hex) and the holder, never the card's number; unknown
+# cards at most 10 a minute per reader (the rest counted: `suppressed` in the next one).
 import cardrec
 import cardstore
 import schedule
 from clock import wall_ms, ticks_us, ticks_diff
 from ctrl_base import SEV_INFO, SEV_WARN
+from ratelimit import RateLimit
 from cardrec import O_USES, O_FLAGS, O_APB, UNLIMITED, F_PIN
 
 TIME_KNOWN_S = 1700000000
@@ -47,6 +49,7 @@ class Access:
         self.granted = 0
         self.denied = 0
         self.alarms = {}        # access.lost_card / access.duress -> True while raised
+        self.strangers = RateLimit(10, 60000)   # unknown cards: someone trying cards cannot fill the outbox
 
     def poll(self, now):
         """Frames the reader finished, then the PIN wait's timeout."""
@@ -76,7 +79,11 @@ class Access:
         k = cardrec.key(st.salt, text)
         i = st.find(k) if st.salt else -1
         if i < 0:
-            return self._deny(k, 'unknown', False)
+            n = self.strangers.take(now)
+            if n < 0:       # over the limit: counted, and said with the next one let through
+                self.denied += 1
+                return
+            return self._deny(k, 'unknown', False, n)
         why = self._check(wall_ms() // 1000)
         if why:
             return self._deny(k, why)
@@ -164,11 +171,13 @@ class Access:
             f['uses_left'] = uses
         self.c.emit('access.granted', SEV_INFO, f)
 
-    def _deny(self, k, why, known=True):
+    def _deny(self, k, why, known=True, suppressed=0):
         self.denied += 1
         f = {'card': hexkey(k), 'reason': why}
         if known:
             f['holder'] = self.store.u32(8)
+        if suppressed:
+            f['suppressed'] = suppressed
         self.c.emit('access.denied', SEV_WARN, f)
         if why == 'lost':       # a lost card in use: someone else has it
             self._alarm('access.lost_card', k)

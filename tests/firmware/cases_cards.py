@@ -406,3 +406,20 @@ def case_ten_thousand_cards_found_on_flash_in_2_kb_of_heap():
             held = gc.mem_alloc() - before
             check(held <= 2048, 'the store holds %d bytes of heap with 10,000 cards' % held)
     _in(t)()
+
+
+def case_unknown_cards_tried_in_a_row_cannot_fill_the_outbox():
+    def t():
+        _store([_rec('W26:1', holder=11, groups=4)])
+        b = _door()
+        for i in range(40):
+            _swipe(b, 'W26:%d' % (1000 + i))
+        denied = [e for e in b.events if e[1] == 'access.denied']
+        eq(len(denied), 10, 'ten unknown cards a minute are recorded')
+        eq(b.c.access.denied, 40, 'every one counted')
+        b.run(60000)
+        _swipe(b, 'W26:5000')
+        eq(_last(b, 'access.denied').get('suppressed'), 30, 'the next one says how many were not recorded')
+        _swipe(b, 'W26:1')
+        check(_last(b, 'access.granted'), 'a known card is never held back')
+    _in(t)()
