@@ -28,6 +28,10 @@ def attach(app, ctrl, c):
     r = app.io.reader(c['name'] + '.reader', pins['reader_d0'], pins['reader_d1'])
     ctrl.access = Access(ctrl, r)
     app.by_signal[r.name] = ctrl
+    import sys
+    if 'cardsync' not in sys.modules:   # its names (qstrs) now, while the heap is in one piece
+        import cardsync                 # (as bringup does for the other code loaded on demand:
+        del sys.modules['cardsync']     # a new qstr pool at the first delta could fail)
 
 
 def hexkey(k):

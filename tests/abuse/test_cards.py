@@ -38,6 +38,9 @@ def site(tmp_path, make_board, broker):
     p.write_text(SITE)
     key = rnd.token_bytes(32)
     b = make_board(SITE, 'lobby-1', secret={'cmd_key': key.hex()})
+    up = Collector(broker.host, broker.port, [T.status('ab', 'lobby-1')], 'wait')
+    assert up.wait(lambda t, p: isinstance(p, dict) and p.get('online'), 15), 'the board came online'
+    up.close()
     db = cards.CardDB(p)
     db.issue('W26:1234567', 'Ann', 1)
     assert cards.push(db, 'lobby-1', broker.endpoint(), 'ab', key) == 1

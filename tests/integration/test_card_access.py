@@ -3,6 +3,7 @@ deltas over a real mosquitto to the firmware on the MicroPython unix port; cards
 the simulated reader wire as a reader's bits; the board decides offline from its flash."""
 import json
 import secrets as rnd
+import time
 
 from edgectl.core import proto
 from edgectl.core import site as sitemod
@@ -26,11 +27,21 @@ devices:
 """
 
 
+def _online(broker, timeout=15):
+    """Wait until the board's retained status says online (it takes commands from then on)."""
+    col = Collector(broker.host, broker.port, [T.status('ca', 'lobby-1')], 'wait')
+    try:
+        assert col.wait(lambda t, p: isinstance(p, dict) and p.get('online'), timeout), 'the board came online'
+    finally:
+        col.close()
+
+
 def _setup(tmp_path, make_board, broker):
     site_path = tmp_path / 'site.yaml'
     site_path.write_text(SITE)
     key = rnd.token_bytes(32)
     b = make_board(SITE, 'lobby-1', secret={'cmd_key': key.hex()})
+    _online(broker)
     site = sitemod.load_valid(site_path)
     db = cards.CardDB(site_path)
     col = Collector(broker.host, broker.port, [T.site_filter('ca')], 'test')
@@ -83,6 +94,7 @@ def test_front_desk_cli_end_to_end(tmp_path, make_board, broker, capsys, monkeyp
     site_path.write_text(text)
     sec, _ = secrets.ensure(site_path, ['lobby-1'])
     b = make_board(text, 'lobby-1', secret=secrets.board_file(sec, 'lobby-1'))
+    _online(broker)
     io = SimIO(b.io_port)
     col = Collector(broker.host, broker.port, [T.site_filter('ca')], 'test')
     try:
@@ -115,6 +127,7 @@ def test_a_board_back_online_gets_what_it_missed(tmp_path, make_board, broker, m
     site_path.write_text(text)
     sec, _ = secrets.ensure(site_path, ['lobby-1'])
     b = make_board(text, 'lobby-1', secret=secrets.board_file(sec, 'lobby-1'))
+    _online(broker)
     s = ['--site', str(site_path)]
     assert main(['cards', 'issue', '111', '--holder', 'Eve', '--doors', 'lobby-1/front'] + s) == 0
     b.stop()
@@ -140,6 +153,9 @@ def test_a_board_back_online_gets_what_it_missed(tmp_path, make_board, broker, m
         io.close()
         ev = col.event('access.denied', 5, m)
         assert ev and ev[2]['reason'] == 'revoked'
+        end = time.monotonic() + 5      # (noted in the list once the follower has the board's ack)
+        while cards.CardDB(site_path).d['boards'].get('lobby-1') != 2 and time.monotonic() < end:
+            time.sleep(0.05)
         assert cards.CardDB(site_path).d['boards']['lobby-1'] == 2
     finally:
         fa.stop.set()
