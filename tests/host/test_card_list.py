@@ -147,3 +147,17 @@ def test_swipes_from_the_journal(sitefile, tmp_path, capsys):
     assert main(['cards', 'swipes', '--db', str(j), '--door', 'gate-1', '--site', str(sitefile)]) == 0
     out = capsys.readouterr().out
     assert 'anti_passback' in out and '…55' in out and 'lobby-1' not in out
+
+
+def test_a_card_reader_counts_in_the_heap_check(tmp_path):
+    """A door with a reader does not fit a lib-layout board (measured: MemoryError at boot):
+    validation says it needs the ROMFS layout, and predicts less heap left in it."""
+    plain = SITE.split('  lobby-2:')[0].replace(', reader_d0: 16, reader_d1: 17', '')
+    for text, has_reader in ((plain, False), (SITE, True)):
+        s = sitemod.parse(text, 'site.yaml')
+        sitemod.validate(s)
+        msgs = [str(p) for p in s.warnings if 'lobby-1' in str(p)]
+        romfs_lib = [m for m in msgs if 'ROMFS' in m]
+        assert bool(romfs_lib) == has_reader, msgs
+        if has_reader:
+            assert 'with a card reader' in romfs_lib[0]
