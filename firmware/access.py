@@ -3,7 +3,8 @@
 # (Controller.access_grant: the door's lock for unlock_s, the barrier's arm). Loaded only on
 # a board whose config wires a reader (pins reader_d0, reader_d1).
 #
-# Decisions, in this order: unknown, revoked, lost (an alarm), not_yet_valid, expired,
+# Decisions, in this order: unknown, revoked, lost (an alarm), clock_not_set (a card with
+# dates or hours on a board whose clock was never set), not_yet_valid, expired,
 # wrong_door (access_group not in the card's groups), outside_hours, no_uses_left,
 # anti_passback (reader_dir 1 entry: refused while the card is inside; 2 exit: while
 # outside), then a card that needs a PIN waits pin_timeout_s for the keys and '#':
