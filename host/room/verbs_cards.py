@@ -44,6 +44,13 @@ def add_arguments(sub):
         c = cs.add_parser(name, help=hlp)
         c.add_argument('card')
         common(c)
+    c = cs.add_parser('import', help='issue many cards from a CSV file (all or none)',
+                      description='CSV with a header row: card, holder (required), doors (DEVICE/CTRL separated by '
+                                  'spaces), groups (numbers separated by spaces), from, until, days, hours, uses; '
+                                  'one card per row, as `cards issue` takes them. A bad row refuses the whole file '
+                                  '(exit 2, naming its line); then the boards get one delta.')
+    c.add_argument('csv', metavar='FILE.csv')
+    common(c)
     c = cs.add_parser('list', help='the cards of the site')
     common(c, push=False)
     c = cs.add_parser('swipes', help='swipe records from the journal (access.granted / access.denied)')
@@ -85,6 +92,12 @@ def run(a):
         return _follow(path, site, a)
     if act == 'push':
         return _push(db, site, a, a.devices)
+    if act == 'import':
+        n = _import(db, site, a)
+        db.save()
+        if not a.json:
+            print('%d cards issued (card list version %d)' % (n, db.version))
+        return 0 if a.no_push else _push(db, site, a, [])
     if act == 'issue':
         k, rec = _issue(db, site, a)
         what = 'issued to %s' % a.holder
@@ -123,6 +136,38 @@ def _issue(db, site, a):
             import getpass
             pin = getpass.getpass('PIN for the card: ')
     return db.issue(a.card, a.holder, groups, cards.when(a.vfrom), cards.when(a.until), window, a.uses, pin)
+
+
+def _import(db, site, a):
+    """Every row of the CSV issued into db (in memory: saved by the caller only when all
+    rows are good); the number of rows."""
+    import argparse
+    import csv
+    try:
+        with open(a.csv, newline='') as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise EdgeError('%s: %s' % (a.csv, e), 2)
+    n = 0
+    for i, row in enumerate(rows, start=2):
+        r = {k.strip().lower(): (v or '').strip() for k, v in row.items() if k}
+        try:
+            if not r.get('card') or not r.get('holder'):
+                raise EdgeError('card and holder are required', 2)
+            uses = r.get('uses') or None
+            if uses is not None and not uses.isdigit():
+                raise EdgeError('uses must be a whole number', 2)
+            one = argparse.Namespace(card=r['card'], holder=r['holder'],
+                                     doors=','.join(r.get('doors', '').split()) or None,
+                                     groups=','.join(r.get('groups', '').split()) or None,
+                                     vfrom=r.get('from') or None, until=r.get('until') or None,
+                                     days=r.get('days') or None, hours=r.get('hours') or None,
+                                     uses=int(uses) if uses else None, pin=False)
+            _issue(db, site, one)
+        except EdgeError as e:
+            raise EdgeError('%s line %d: %s (nothing imported)' % (a.csv, i, e), 2)
+        n += 1
+    return n
 
 
 def _list(db, a):

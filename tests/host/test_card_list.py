@@ -161,3 +161,23 @@ def test_a_card_reader_counts_in_the_heap_check(tmp_path):
         assert bool(romfs_lib) == has_reader, msgs
         if has_reader:
             assert 'with a card reader' in romfs_lib[0]
+
+
+def test_import_takes_all_rows_or_none(sitefile, tmp_path, capsys):
+    good = tmp_path / 'cards.csv'
+    good.write_text('card,holder,doors,groups,from,until,days,hours,uses\n'
+                    'W26:100,Ann,lobby-1/front gate-1/entry,,,,,,\n'
+                    '101,Bob,,1 2,2026-12-01,2027-01-01,mon-fri,08:00-18:00,\n'
+                    'W34:102,Visitor 7,gate-1/entry,,,,,,3\n')
+    bad = tmp_path / 'bad.csv'
+    bad.write_text('card,holder,groups\nW26:200,Cy,1\nW26:x,Dee,1\n')
+    s = ['--site', str(sitefile), '--no-push']
+    assert main(['cards', 'import', str(bad)] + s) == 2
+    assert 'bad.csv line 3' in capsys.readouterr().err
+    assert not cards.path_for(sitefile).exists(), 'nothing imported'
+    assert main(['cards', 'import', str(good)] + s) == 0
+    db = cards.CardDB(sitefile)
+    rows = {r['holder_name']: r for r in db.rows()}
+    assert rows['Ann']['groups'] == (1 << 3) | 1 and rows['Bob']['groups'] == 6
+    assert rows['Bob']['window'] == [0x1f, 480, 1080] and rows['Visitor 7']['uses'] == 3
+    assert len(db.delta(0)[2][0]) == 3
