@@ -83,3 +83,4 @@ def case_esp32_reader_takes_bits_in_the_pin_interrupt():
             check('reader back.reader' in str(e), 'refused with its name: %s' % e)
     finally:
         d.uninstall()
+
