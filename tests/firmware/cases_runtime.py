@@ -127,3 +127,34 @@ def case_rate_limit_counts_refusals():
     eq([r.take(t) for t in (0, 10, 20, 30)], [0, 0, -1, -1], 'within the window')
     eq(r.take(1000), 2, 'next window reports the refused')
     eq(r.take(1001), 0, 'then none')
+
+
+def case_board_log_keeps_its_level_rate_queue_and_heap_bounds():
+    import json as _json
+    from app import BoardLog
+    b = BoardLog(2)
+    eq(b.add(3, 'info'), False, 'above the level: not kept')
+    eq(b.add(4, 'debug'), False, 'debug neither')
+    eq(b.next(), None, 'nothing waiting')
+    eq(b.add(1, 'error one'), True, 'an error is kept')
+    eq(b.add(2, 'x' * 500), True, 'a warning is kept')
+    first = _json.loads(b.next())
+    eq((first['lvl'], first['msg']), (1, 'error one'), 'oldest first')
+    check(isinstance(first['ts'], int) and 'dropped' not in first, 'stamped, nothing dropped: %r' % (first,))
+    eq(len(_json.loads(b.next())['msg']), 200, 'a long line is cut')
+    for i in range(8):                  # 10 per 10 s: 2 used above, 8 more fit the window
+        b.add(1, 'line %d' % i)
+    eq(b.add(1, 'over the rate'), False, 'the 11th line in 10 s is dropped')
+    eq(len(b.q), 8, 'eight waiting')
+    b.start -= 10000               # the next window
+    eq(b.add(1, 'ninth waiting'), True, 'a new window')
+    eq(len(b.q), 8, 'the queue stays at 8: the oldest went')
+    line = _json.loads(b.next())
+    eq((line['msg'], line['dropped']), ('line 1', 2), 'the next line says how many were lost')
+    b.min_free = 1 << 30                # the heap is short (on MicroPython: gc.mem_free)
+    b.start -= 10000
+    import gc
+    if hasattr(gc, 'mem_free'):
+        eq(b.add(1, 'no heap for me'), False, 'dropped first when the heap is short')
+    b.level = 0
+    eq(b.add(1, 'off'), False, 'level 0: nothing')
