@@ -19,6 +19,7 @@ from ..core.proto import cardrec, topics
 
 SIGNED_AS = '_cards'     # firmware/cardsync.py: the same name
 PART = 16                # records per part: ~1.5 KB as a message (a board takes 2 KB)
+WINDOW = 8               # parts sent ahead of their acks
 STATES = ('active', 'revoked', 'lost')
 CARD = re.compile(r'(?:(W26|W34):)?(\d{1,10})')
 ALL_DAY = (0, 0, 0)
@@ -207,11 +208,18 @@ class Sender:
                 self.acks[a.get('id')] = a
                 self.cond.notify_all()
 
-    def send(self, args, timeout):
-        from ..core.commands import signed
+    def post(self, args):
+        """Publish one part, signed with a counter that rises by at least one per part (parts
+        go out faster than one a millisecond); its command id."""
+        from ..core.proto import signing
         cid = 'k-%s' % uuid.uuid4().hex[:10]
-        body = signed(dict(args, id=cid, op='cards'), self.device, SIGNED_AS, self.key)
+        self.ctr = max(getattr(self, 'ctr', 0) + 1, int(time.time() * 1000))
+        body = dict(args, id=cid, op='cards', ctr=self.ctr)
+        body['sig'] = signing.sign(self.key, self.device, SIGNED_AS, body)
         self.c.publish(topics.cmd(self.site, self.device, 'system'), json.dumps(body), qos=1)
+        return cid
+
+    def wait(self, cid, timeout):
         end = time.monotonic() + timeout
         with self.cond:
             while cid not in self.acks:
@@ -220,6 +228,9 @@ class Sender:
                     raise EdgeError('no answer from %s within %.0f s (online?)' % (self.device, timeout), 1)
                 self.cond.wait(left)
             return self.acks.pop(cid)
+
+    def send(self, args, timeout):
+        return self.wait(self.post(args), timeout)
 
     def close(self):
         self.c.loop_stop()
@@ -241,11 +252,16 @@ def push(db, device, ep, site, key, timeout=5.0):
     try:
         for attempt in (1, 2):
             frm, to, parts = db.delta(since)
-            res = True
-            for i, p in enumerate(parts):
-                res = _part(s, frm, to, len(parts), i, p, db, timeout)
+            res = _part(s, frm, to, len(parts), 0, parts[0], db, timeout)     # it says if it has `frm`
+            sent = []       # then the rest WINDOW ahead of their acks (in order: one MQTT session)
+            for i in range(1, len(parts)):
                 if res is not True:
                     break
+                sent.append((i, s.post(_args(frm, to, len(parts), i, parts[i], db))))
+                if len(sent) >= WINDOW or i == len(parts) - 1:
+                    while sent and res is True:
+                        j, cid = sent.pop(0)
+                        res = _verdict(s, s.wait(cid, timeout), j)
             if res is True:
                 db.d['boards'][device] = to
                 return to
@@ -255,12 +271,19 @@ def push(db, device, ep, site, key, timeout=5.0):
         s.close()
 
 
-def _part(s, frm, to, n, i, recs, db, timeout):
-    """True when the part was taken; the board's version when it is at another one."""
+def _args(frm, to, n, i, recs, db):
     args = {'from': frm, 'to': to, 'parts': n, 'part': i, 'recs': b''.join(recs).hex()}
     if frm == 0 and i == 0:
         args['salt'] = db.salt.hex()
-    ack = s.send(args, timeout)
+    return args
+
+
+def _part(s, frm, to, n, i, recs, db, timeout):
+    """True when the part was taken; the board's version when it is at another one."""
+    return _verdict(s, s.send(_args(frm, to, n, i, recs, db), timeout), i)
+
+
+def _verdict(s, ack, i):
     if ack.get('ok'):
         return True
     err = ack.get('err') or ''

@@ -79,6 +79,15 @@ def test_issue_push_swipe_revoke(tmp_path, make_board, broker):
         db.d['boards']['lobby-1'] = 1       # our books are wrong: the board says which it has
         db.issue('W34:5', 'Cy', g)
         assert cards.push(db, 'lobby-1', broker.endpoint(), 'ca', key) == 4
+
+        # a delta of many parts, sent ahead of their acks (cards.WINDOW)
+        for i in range(cards.PART * (cards.WINDOW + 2)):
+            db.issue('W26:%d' % (500 + i), 'Visitor %d' % i, g)
+        assert cards.push(db, 'lobby-1', broker.endpoint(), 'ca', key) == db.version
+        m = col.mark()
+        io.swipe('front.reader', 'W26:%d' % (500 + cards.PART * cards.WINDOW + 3))
+        ev = col.event('access.granted', 5, m)
+        assert ev and ev[2]['holder'] == db.holder_id('Visitor %d' % (cards.PART * cards.WINDOW + 3))
     finally:
         io.close()
         col.close()
