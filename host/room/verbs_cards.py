@@ -228,6 +228,9 @@ def _push(db, site, a, only):
         if d not in rd:
             raise EdgeError('%s has no card reader in the site file (boards with readers: %s)' % (
                 d, ', '.join(sorted(rd)) or 'none'), 2)
+    if not rd:
+        print('no board of the site has a card reader (pins reader_d0, reader_d1): nothing to send', file=sys.stderr)
+        return 0
     sname, ep = _broker_for(a)
     sec = _site_secrets(a)
     done, failed = {}, {}
