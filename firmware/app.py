@@ -10,13 +10,13 @@ import config
 import command
 import controllers
 import settings
-from fire import SiteFire
+from fire import FireLinkage
 from outbox import Outbox
 from ratelimit import RateLimit
-from ctrl_base import SEV_WARN, SEV_INFO, short
+from ctrl_base import SEV_WARN, short
 from compat import const
 
-FW = '0.7.0'
+FW = '0.7.0'        # the version of edgectl, stated here only (the host and pyproject.toml read it)
 _LOG_QUEUE = const(8)
 _LOG_TEXT = const(200)
 
@@ -95,7 +95,6 @@ class App:
         self.events = Outbox('outbox.log', settings.get(cfg, 'outbox_max'))
         self.blog = BoardLog(settings.get(cfg, 'log_level'))    # lines for the log topic
         self.rejects = RateLimit(5, 10000)   # a command flood cannot fill the outbox
-        self.fire_rejects = RateLimit(5, 10000)   # fire refusals: their own budget, not the commands'
         self.ctrls = {}
         self.wired = {}      # ctrl name -> list of (sig, Signal) inputs
         self.outs = {}       # ctrl name -> {sig: Signal}
@@ -113,8 +112,9 @@ class App:
             key = binascii.unhexlify(key)
         self.key = key = key or None
         self.ctr = 0         # the highest signed command counter accepted since boot (command.verify)
-        # the site's fire state (kept across reboots); a reset must be signed with this board's key
-        self.fire = SiteFire(self.site, self.device, key)
+        # the site's fire state (kept across reboots) and its linkage to the controllers (fire.py);
+        # a reset must be signed with this board's key
+        self.fire = FireLinkage(self, key)
         for c in cfg['controllers']:
             self._add(c)
         io.on_edge(self._edge)
@@ -156,8 +156,7 @@ class App:
             import access
             access.attach(self, ctrl, c)
         self.ctrls[c['name']] = ctrl
-        if self.fire.active:
-            ctrl.site_fire(True, ticks_ms())      # the last site fire state heard, even offline
+        self.fire.join(ctrl)
         self.wired[c['name']] = ins
         self.outs[c['name']] = outs
         now = ticks_ms()
@@ -219,8 +218,7 @@ class App:
             ctrl.events = []
             for etype, sev, fields in evs:
                 self.event(etype, sev, fields, ctrl.name)
-        if not self.fire.active and ctrl.fire_input():      # its own detector: the site goes into fire
-            self._fire_event(self.fire.raise_own('%s/%s' % (self.device, ctrl.name)))
+        self.fire.watch(ctrl)       # its own fire detector puts the site into fire
         if ctrl.changed:
             ctrl.changed = False
             self.dirty[ctrl.name] = True
@@ -252,28 +250,6 @@ class App:
     def reboot(self, cause):
         bootlog.note_reset(cause)
         self.reboot_req = cause
-
-    # --- site-wide fire linkage (firmware/fire.py) --------------------------------------------
-    def fire_message(self, topic, payload):
-        """A raise or a reset heard on the site's fire topics."""
-        ev, err = self.fire.message(topic, payload)
-        n = self.fire_rejects.take(ticks_ms()) if err else -1   # a flood of them cannot fill the outbox
-        if n >= 0:
-            f = {'err': short(err)}
-            if n:
-                f['suppressed'] = n
-            self.event('system.site_fire_rejected', SEV_WARN, f)
-        self._fire_event(ev)
-
-    def _fire_event(self, ev):
-        """The fire state was set or a reset accepted: report it, apply it to every controller."""
-        if ev is None:
-            return
-        self.event('system.site_fire', SEV_INFO, ev)
-        now = ticks_ms()
-        for name in self.ctrls:
-            ctrl = self.ctrls[name]
-            self._run(ctrl, ctrl.site_fire, self.fire.active, now)
 
     # --- commands ---------------------------------------------------------------------------
     def command(self, ctrl_name, payload):

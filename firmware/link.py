@@ -54,7 +54,7 @@ class Link:
         f = self.app.fire      # its raise topics (raises prefix) and its own reset (firmware/fire.py)
         if topic == f.reset_topic or topic.startswith(f.raises):
             try:
-                self.app.fire_message(topic, payload)
+                self.app.fire.heard(topic, payload)
             except Exception as e:      # the last fire state heard stays in force
                 self.last_error = 'site fire: %r' % (e,)
             self._kick.set()

@@ -453,7 +453,8 @@ def _publisher(host, port, k, per, devices, go):
     awaited before the next, so ids never wrap while in flight."""
     import json as _json
     import socket
-    from ..core.mqttraw import connect_packet, mqtt_str as _str, varint as _varint
+    from ..core.mqttraw import connect_packet
+    from ..core.proto import mqtt_packet
     sock = socket.create_connection((host, port))
     sock.sendall(connect_packet('bench-pub-%d' % k, keepalive=60))
     ack = sock.recv(4)
@@ -469,8 +470,8 @@ def _publisher(host, port, k, per, devices, go):
             g = k * per + j
             payload = _json.dumps({'seq': g // devices + 1, 'ts': 1764288000000 + j, 'type': 'door.opened',
                                    'sev': 'info', 'ctrl': 'front'}).encode()
-            var = _str(topics.evt('bench', 'dev-%03d' % (g % devices), 'front')) + (i + 1).to_bytes(2, 'big')
-            buf += bytes([0x32]) + _varint(len(var) + len(payload)) + var + payload
+            buf += mqtt_packet.publish_packet(topics.evt('bench', 'dev-%03d' % (g % devices), 'front'), payload, 1,
+                                              False, i + 1)
         sock.sendall(buf)
         want = 4 * n
         got = 0

@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 from ..core import boards, paths, site as sitemod
-from ..core.broker import free_port
 from ..core.errors import EdgeError
 from .benchkit import workspace
 
@@ -156,7 +155,7 @@ def run_firmware(cfg, layout, heap_kb, work, broker, settle_s=3.0, vm=None):
     cfg = dict(cfg, tele_s=1, broker={'host': broker.host, 'port': broker.port})
     _provision(fs, cfg)
     env, extra = layout_env(layout, fs)
-    env['EDGE_IO_PORT'] = str(free_port())
+    env.pop('EDGE_IO_PORT', None)     # no virtual wire server: a board has none (its code is not the board's)
     env['EDGE_FS_KB'] = str(boards.load(cfg['board']).get('fs_kb', 2048))
     main = str(paths.FIRMWARE / 'main.py') if layout == 'romfs' else 'main.py'
     col = Collector(broker.host, broker.port, [topics.tele(cfg['site'], cfg['device'])], 'heap-bench')
