@@ -552,6 +552,11 @@ def boot_heap_or_costs(site=None, device=None, layout=None, save_costs=False, vm
     return boot_heap(site, device, layout, vm)
 
 
+def access_bench(n, progress=None):
+    from .accessbench import access      # card access (host/qa/accessbench.py)
+    return access(n, progress=progress)
+
+
 class Bench:
     """A benchmark as `edgectl bench` offers it: what it runs, one line of help, and its own
     options (argparse flags and settings; each option's dest is a keyword of `run`)."""
@@ -611,6 +616,8 @@ BENCHES = {
                       'barrier beam -> motor stop and reverse, idle and under a command flood', [_n(200, 'trials')]),
     'cutoff': Bench(lambda n, progress: cutoff(n, progress=progress), 'pump low water -> pump off',
                     [_n(200, 'trials')]),
+    'access': Bench(access_bench, "a card swipe's last bit -> lock released with 10,000 cards on a simulated "
+                    'board (p50/p99); heap in use with no reader, 0 and 10,000 cards', [_n(200, 'swipes')]),
     'deploy': Bench(deploy_bench, 'full and no-change deploy to a simulated board: seconds, bytes'),
     'central': Bench(lambda events, writers, cut_s, progress: _central(events, writers, cut_s, progress),
                      '3 sites x 200 devices bridged over TLS to a centre: events/s committed into PostgreSQL by '

@@ -89,6 +89,10 @@ def cmd_io(a):
             return 0
         if '=' in a.signal:
             name, val = a.signal.split('=', 1)
+            if ':' in val:      # a card reader's frame: W26:1234567, KEY:1234#
+                io.swipe(name, val)
+                print('%s=%s' % (name, val))
+                return 0
             if not val.isdigit():
                 raise EdgeError('value must be 0 or 1 (got %r)' % val, 2)
             io.set(name, int(val))
@@ -152,7 +156,8 @@ def _args_sim(sub):
 def _args_io(sub):
     s = sub.add_parser('io', help="read or set a simulated board's signal",
                        description='With `edgectl sim` running in this folder: `edgectl io DEVICE` lists signals, '
-                                   '`edgectl io DEVICE CTRL.SIGNAL` reads one, `CTRL.SIGNAL=1` sets an input.')
+                                   '`edgectl io DEVICE CTRL.SIGNAL` reads one, `CTRL.SIGNAL=1` sets an input, '
+                                   '`CTRL.reader=W26:1234567` (or W34:N, KEY:1234#, KEY8:...) swipes a card on a reader.')
     s.add_argument('device')
     s.add_argument('signal', nargs='?', metavar='CTRL.SIGNAL[=VALUE]')
     s.add_argument('--clock', nargs='?', const='', metavar='ISO-TIME',
