@@ -225,6 +225,10 @@ def build_parser():
     s.add_argument('--dir', help="the broker's folder (default .edgectl/broker)")
     s.set_defaults(fn=cmd_operator)
 
+    from .room.verbs_web import VERBS as WEB_VERBS
+    for add_arguments, _ in WEB_VERBS.values():
+        add_arguments(sub)
+
     s = sub.add_parser('hil', help='run the hardware-in-the-loop suite on a simulated or real rig',
                        description='Run hil_tests/ against the boards of the HIL site: with --rig sim (virtual '
                                    'wires), pty (the rig firmware on the MicroPython unix port over a pty) or '

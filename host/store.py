@@ -44,6 +44,9 @@ CREATE TABLE IF NOT EXISTS gaps (
   PRIMARY KEY (device, log, first));
 CREATE TABLE IF NOT EXISTS quarantine (
   id INTEGER PRIMARY KEY, at REAL NOT NULL, topic TEXT, device TEXT, reason TEXT, size INTEGER, raw BLOB);
+CREATE TABLE IF NOT EXISTS actions (
+  id INTEGER PRIMARY KEY, at REAL NOT NULL, operator TEXT, action TEXT NOT NULL, device TEXT, ctrl TEXT,
+  type TEXT, detail TEXT);
 '''
 VERSION = 2
 
@@ -201,6 +204,11 @@ class Store:
     def room_alarm(self, device, etype, active, body=None):
         self._put('room', (time.time(), device, etype, int(bool(active)), json.dumps(body or {})))
 
+    def action(self, operator, action, device=None, ctrl=None, etype=None, detail=None):
+        """What an operator did from a control-room view (log in and out, acknowledge, shelve
+        and unshelve, send a command): who, what, on which alarm or device."""
+        self._put('action', (time.time(), operator, action, device, ctrl, etype, json.dumps(detail or {})))
+
     def gap(self, device, log, first, last):
         self._put('gap', (device, log, first, last, time.time()))
 
@@ -223,6 +231,7 @@ class Store:
         'alarm_ack': 'INSERT OR IGNORE INTO alarm_acks VALUES (?,?,?,?,?,?)',
         'room': 'INSERT INTO room_alarms (at, device, type, active, body) VALUES (?,?,?,?,?)',
         'gap': 'INSERT OR IGNORE INTO gaps VALUES (?,?,?,?,?)',
+        'action': 'INSERT INTO actions (at, operator, action, device, ctrl, type, detail) VALUES (?,?,?,?,?,?,?)',
         'quarantine': 'INSERT INTO quarantine (at, topic, device, reason, size, raw) VALUES (?,?,?,?,?,?)',
     }
 
@@ -402,6 +411,7 @@ class Store:
                 db.execute('DELETE FROM commands WHERE sent < ?', (now - days * 86400,))
                 db.execute('DELETE FROM room_alarms WHERE at < ?', (now - alarm_days * 86400,))
                 db.execute('DELETE FROM quarantine WHERE at < ?', (now - alarm_days * 86400,))
+                db.execute('DELETE FROM actions WHERE at < ?', (now - alarm_days * 86400,))
             return {'events': a, 'alarms': b}
         finally:
             db.close()

@@ -1,0 +1,79 @@
+"""`edgectl web`: the control room in a browser, on the same MQTT intake and journal as
+`edgectl monitor` (host/room/web/)."""
+import sys
+import time
+
+from ..errors import EdgeError
+
+HELP = 'the control room in a browser: site plan, alarms with sound, acknowledgement, shelving, calls, journal'
+
+
+def add_arguments(sub):
+    from ..cli_common import _site_arg
+    s = sub.add_parser('web', help=HELP,
+                       description='Serve the control room to browsers: the site plan with devices coloured by '
+                                   'state, alarms popping up with a sound until acknowledged, shelving, gate calls '
+                                   '(answer, release, hang up), barrier and door actions, the live event log and the '
+                                   'journal (search, CSV). Operators log in with their `edgectl operator` logins; '
+                                   'every action is journaled under their name. Binds to loopback unless --bind says '
+                                   'otherwise (plain HTTP: put it behind TLS to serve it beyond this machine).')
+    _site_arg(s)
+    s.add_argument('--port', type=int, default=8080, help='HTTP port (default 8080; 0: a free one)')
+    s.add_argument('--bind', default='127.0.0.1', metavar='ADDR', help='address to listen on (default 127.0.0.1)')
+    s.add_argument('--db', help='journal file (default .edgectl/journal.sqlite3)')
+    s.add_argument('--no-journal', action='store_true', help='do not write the journal (no search, no CSV)')
+    s.add_argument('--duration', type=float, help='stop after this many seconds')
+    s.set_defaults(fn=run)
+    return s
+
+
+def run(a):
+    from .. import secrets, site as sitemod
+    from ..cli_common import _broker_for, _site_file, _site_secrets, _site_tele
+    from ..store import Store
+    from .web.hub import Hub, WebMonitor
+    from .web.plan import plan_file
+    from .web.server import App, serve
+    site_name, host, port = _broker_for(a)
+    path = _site_file(a)
+    site = sitemod.load_valid(path)
+    if site.name != site_name:
+        raise EdgeError('the running simulator is site %s, the site file %s is %s' % (site_name, path, site.name), 2)
+    sec = _site_secrets(a)
+    if not secrets.operators(sec):
+        raise EdgeError('no operator logins on this site: `edgectl broker --site %s --secure`, then '
+                        '`edgectl operator add NAME`' % path, 2)
+
+    def logins():
+        return {n: o['passwd'] for n, o in ((secrets.load(path) or {}).get('operators') or {}).items()}
+    store = None if a.no_journal else Store(a.db)
+    mon = WebMonitor(site_name, operator='web', store=store, tele_s=_site_tele(a), secrets=sec)
+    hub = Hub(site, mon, store)
+    httpd = serve(App(hub, logins, plan_file(site)), a.bind, a.port)
+    mon.attach(host, port)
+    mon.check_store()
+    hub.start()
+    import threading
+    t = threading.Thread(target=httpd.serve_forever, kwargs={'poll_interval': 0.2}, daemon=True)
+    t.start()
+    bound = httpd.server_address
+    print('edgectl web: site %s on %s:%d; open http://%s:%d/ (Ctrl-C stops)' % (
+        site_name, host, port, bound[0], bound[1]), flush=True)
+    try:
+        end = time.monotonic() + a.duration if a.duration else None
+        while end is None or time.monotonic() < end:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        hub.stop()
+        mon.detach()
+        if store is not None:
+            store.close()
+    sys.stdout.flush()
+    return 0
+
+
+VERBS = {'web': (add_arguments, run)}

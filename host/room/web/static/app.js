@@ -1,0 +1,342 @@
+// The control room page of `edgectl web`: plain JavaScript, no build step, nothing from the
+// internet. The server pushes the site's snapshot and the live log (server-sent events);
+// every action is a POST with the session's CSRF token, done as the logged-in operator.
+'use strict';
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const LOG_MAX = 500;
+  let csrf = null, operator = null, state = null, events = null;
+  const seen = new Set();          // alarm key + since already popped up
+  let popupDevice = null, shelveKey = null;
+
+  // --- sound: a browser plays sound only after a click on the page ------------------------
+  let audio = null;
+  function allowSound() {
+    if (!audio) {
+      try { audio = new (window.AudioContext || window.webkitAudioContext)(); } catch (e) { return; }
+    }
+    if (audio.state === 'suspended') audio.resume();
+    const s = $('sound-state');
+    s.textContent = 'sound on';
+    s.className = 'sound-on';
+  }
+  document.addEventListener('click', allowSound);
+  function tone(freq, start, len) {
+    const o = audio.createOscillator(), g = audio.createGain();
+    o.frequency.value = freq;
+    o.type = 'square';
+    g.gain.setValueAtTime(0.15, audio.currentTime + start);
+    g.gain.setValueAtTime(0, audio.currentTime + start + len);
+    o.connect(g); g.connect(audio.destination);
+    o.start(audio.currentTime + start);
+    o.stop(audio.currentTime + start + len + 0.05);
+  }
+  setInterval(function () {
+    if (!state || !audio || audio.state !== 'running') return;
+    const alarm = state.alarms.some((a) => !a.acked && !a.shelved);
+    const ringing = state.calls.some((c) => c.state === 'ringing');
+    document.body.dataset.sounding = (alarm ? 'alarm ' : '') + (ringing ? 'ring' : '');
+    if (alarm) { tone(880, 0, 0.18); tone(660, 0.22, 0.18); }
+    else if (ringing) { tone(440, 0, 0.4); tone(480, 0, 0.4); }
+  }, 1200);
+
+  // --- talking to the server -------------------------------------------------------------
+  function say(msg) { $('message').textContent = msg || ''; }
+  async function post(path, body) {
+    const r = await fetch(path, {method: 'POST', credentials: 'same-origin',
+      headers: {'Content-Type': 'application/json', 'X-CSRF-Token': csrf || ''}, body: JSON.stringify(body || {})});
+    const out = await r.json().catch(() => ({}));
+    if (r.status === 401 && path !== '/api/login') { showLogin(); }
+    if (!r.ok) throw new Error(out.error || ('HTTP ' + r.status));
+    return out;
+  }
+  async function act(path, body, done) {
+    try { const r = await post(path, body); say(done || ''); return r; }
+    catch (e) { say('refused: ' + e.message); return null; }
+  }
+  const keyOf = (a) => a.key.join('/');
+  const keyBody = (a) => ({device: a.key[0], ctrl: a.key[1], type: a.key[2]});
+  const when = (t) => t ? new Date(t * 1000).toLocaleTimeString() : '';
+  const whenFull = (t) => t ? new Date(t * 1000).toLocaleString() : '';
+  function el(tag, attrs, ...kids) {
+    const e = document.createElement(tag);
+    for (const k in attrs || {}) {
+      if (k === 'class') e.className = attrs[k];
+      else if (k.startsWith('on')) e.addEventListener(k.slice(2), attrs[k]);
+      else e.setAttribute(k, attrs[k]);
+    }
+    for (const kid of kids) if (kid !== null && kid !== undefined) e.append(kid instanceof Node ? kid : String(kid));
+    return e;
+  }
+  const button = (label, fn, cls) => el('button', {class: cls || '', type: 'button', onclick: fn}, label);
+
+  // --- log in and out ----------------------------------------------------------------------
+  function showLogin() {
+    if (events) { events.close(); events = null; }
+    $('app').hidden = true;
+    $('login').hidden = false;
+  }
+  async function start(me) {
+    csrf = me.csrf; operator = me.operator;
+    $('operator').textContent = operator;
+    $('login').hidden = true;
+    $('app').hidden = false;
+    connect();
+  }
+  $('login-form').addEventListener('submit', async function (ev) {
+    ev.preventDefault();
+    allowSound();
+    try {
+      const me = await post('/api/login', {name: $('login-name').value, password: $('login-password').value});
+      $('login-password').value = '';
+      $('login-error').textContent = '';
+      start(me);
+    } catch (e) { $('login-error').textContent = e.message; }
+  });
+  $('logout').addEventListener('click', async function () {
+    await act('/api/logout', {});
+    csrf = null;
+    showLogin();
+  });
+
+  // --- live pushes -------------------------------------------------------------------------
+  function connect() {
+    if (events) events.close();
+    events = new EventSource('/api/events');
+    events.addEventListener('state', (e) => { render(JSON.parse(e.data)); });
+    events.addEventListener('log', (e) => { addLog(JSON.parse(e.data)); });
+    events.onopen = () => { $('link-state').textContent = ''; };
+    events.onerror = async () => {
+      $('link-state').textContent = 'reconnecting...';
+      const r = await fetch('/api/me', {credentials: 'same-origin'}).catch(() => null);
+      if (r && r.status === 401) showLogin();
+    };
+  }
+
+  // --- the snapshot ------------------------------------------------------------------------
+  function render(s) {
+    state = s;
+    $('site-name').textContent = 'site ' + s.site;
+    $('fire-banner').hidden = !s.fire;
+    const open = s.alarms.filter((a) => !a.shelved);
+    const unacked = open.filter((a) => !a.acked);
+    $('alarm-count').textContent = unacked.length ? '(' + unacked.length + ')' : '';
+    fetchPlanOnce();
+    drawPlan();
+    drawAlarms();
+    drawCalls();
+    for (const a of unacked) {          // a new alarm pops its device up
+      const k = keyOf(a) + '@' + a.since;
+      if (!seen.has(k)) { seen.add(k); openPopup(a.device); }
+    }
+    if (popupDevice) refreshPopup();
+  }
+
+  let plan = null, planAsked = false;
+  async function fetchPlanOnce() {
+    if (planAsked) return;
+    planAsked = true;
+    const r = await fetch('/api/state', {credentials: 'same-origin'});
+    if (r.ok) { plan = (await r.json()).plan; drawPlan(); }
+  }
+  function drawPlan() {
+    const svg = $('plan');
+    if (!plan || !state) return;
+    const NS = 'http://www.w3.org/2000/svg';
+    svg.setAttribute('viewBox', '0 0 ' + plan.w + ' ' + plan.h);
+    while (svg.firstChild) svg.removeChild(svg.firstChild);
+    if (plan.image) {
+      const img = document.createElementNS(NS, 'image');
+      img.setAttribute('href', '/plan');
+      img.setAttribute('x', 0); img.setAttribute('y', 0);
+      svg.append(img);
+    }
+    for (const d of state.devices) {
+      const p = plan.devices[d.id] || {x: 40, y: 40};
+      const g = document.createElementNS(NS, 'g');
+      g.setAttribute('class', 'dev state-' + d.state);
+      g.setAttribute('data-device', d.id);
+      g.setAttribute('data-state', d.state);
+      const c = document.createElementNS(NS, 'circle');
+      c.setAttribute('cx', p.x); c.setAttribute('cy', p.y); c.setAttribute('r', 22);
+      const t = document.createElementNS(NS, 'text');
+      t.setAttribute('x', p.x); t.setAttribute('y', p.y + 42);
+      t.textContent = d.id;
+      const title = document.createElementNS(NS, 'title');
+      title.textContent = d.id + ': ' + d.state;
+      g.append(c, t, title);
+      g.addEventListener('click', () => openPopup(d.id));
+      svg.append(g);
+    }
+  }
+
+  function prio(a) {
+    return a.priority ? el('span', {class: 'prio-' + a.priority}, a.priority) : '';
+  }
+  function drawAlarms() {
+    const body = $('alarms').tBodies[0], shelved = $('shelved').tBodies[0];
+    body.textContent = ''; shelved.textContent = '';
+    for (const a of state.alarms) {
+      if (a.shelved) {
+        shelved.append(el('tr', {'data-key': keyOf(a)}, el('td', {}, a.device), el('td', {}, a.ctrl + ' ' + a.type),
+          el('td', {}, a.shelved.by), el('td', {}, when(a.shelved.until)), el('td', {}, a.shelved.reason),
+          el('td', {}, button('Unshelve', () => act('/api/unshelve', keyBody(a), 'unshelved')))));
+        continue;
+      }
+      const row = el('tr', {'data-key': keyOf(a), class: a.acked ? 'acked' : 'unacked', 'data-shown': Date.now()},
+        el('td', {}, prio(a)), el('td', {}, a.device), el('td', {}, a.ctrl), el('td', {}, a.type),
+        el('td', {}, when(a.since)), el('td', {class: 'acked-by'}, a.acked ? a.acked.by + ' ' + when(a.acked.at) : ''),
+        el('td', {}, a.acked ? '' : button('Acknowledge', () => ack(a), 'ack'),
+          button('Shelve', () => askShelve(a), 'shelve')));
+      body.append(row);
+    }
+  }
+  function ack(a) { return act('/api/ack', keyBody(a), 'acknowledged ' + keyOf(a)); }
+  function askShelve(a) {
+    shelveKey = a;
+    $('shelve-what').textContent = keyOf(a);
+    $('shelve-reason').value = '';
+    $('shelve-dialog').hidden = false;
+  }
+  $('shelve-form').addEventListener('submit', async function (ev) {
+    ev.preventDefault();
+    const r = await act('/api/shelve', Object.assign(keyBody(shelveKey),
+      {minutes: Number($('shelve-minutes').value), reason: $('shelve-reason').value}), 'shelved ' + keyOf(shelveKey));
+    if (r) $('shelve-dialog').hidden = true;
+  });
+  $('shelve-cancel').addEventListener('click', () => { $('shelve-dialog').hidden = true; });
+
+  function callButtons(c) {
+    const cmd = (op) => () => act('/api/command', {device: c.device, ctrl: c.station, op: op}, op + ' sent');
+    const out = [];
+    if (c.state === 'ringing') out.push(button('Answer', cmd('answer'), 'answer'));
+    if (c.state === 'answered' && c.by === operator) out.push(button('Release the gate', cmd('unlock'), 'release'));
+    out.push(button('Hang up', cmd('hangup'), 'hangup'));
+    return out;
+  }
+  function drawCalls() {
+    const box = $('calls');
+    box.textContent = '';
+    for (const c of state.calls) {
+      box.append(el('div', {class: 'call ' + c.state, 'data-call': c.device + '/' + c.station},
+        el('b', {}, c.state === 'ringing' ? 'CALL' : 'TALKING'),
+        c.device + '/' + c.station + ' call ' + c.call + (c.by ? ' answered by ' + c.by : '') + ' since ' + when(c.since),
+        ...callButtons(c)));
+    }
+  }
+
+  // --- a device's pop-up -------------------------------------------------------------------
+  async function openPopup(dev) {
+    popupDevice = dev;
+    $('popup').hidden = false;
+    $('popup').dataset.device = dev;
+    await refreshPopup();
+  }
+  async function refreshPopup() {
+    const dev = popupDevice;
+    const r = await fetch('/api/device?id=' + encodeURIComponent(dev), {credentials: 'same-origin'});
+    if (!r.ok || dev !== popupDevice) return;
+    const d = await r.json();
+    const first = d.ctrls.map((c) => c.type).join(', ');
+    $('popup-title').textContent = d.id + (first ? ' (' + first + ')' : '');
+    $('popup-state').textContent = 'state: ' + d.state;
+    $('popup-state').className = 'state-' + d.state;
+    const al = $('popup-alarms');
+    al.textContent = '';
+    for (const a of d.alarms) {
+      al.append(el('p', {'data-key': keyOf(a)}, prio(a), ' ', el('b', {}, a.type), ' on ' + a.ctrl + ' since ' + whenFull(a.since),
+        a.shelved ? ' (shelved by ' + a.shelved.by + ')' : '',
+        a.acked ? ' acknowledged by ' + a.acked.by : button('Acknowledge', () => ack(a), 'ack')));
+    }
+    const acts = $('popup-actions');
+    acts.textContent = '';
+    for (const c of d.ctrls) {
+      if (c.type === 'intercom') {
+        for (const call of d.calls.filter((x) => x.station === c.name)) acts.append(...callButtons(call));
+        continue;
+      }
+      for (const op of c.actions) {
+        const label = {open: 'Open barrier', close: 'Close barrier', unlock: 'Unlock door', lock: 'Lock door'}[op] || op;
+        acts.append(button(label + ' (' + c.name + ')', () => act('/api/command', {device: d.id, ctrl: c.name, op: op},
+          op + ' sent to ' + d.id + '/' + c.name), 'cmd-' + op));
+      }
+    }
+    const cam = $('popup-camera');
+    if (d.camera) { cam.src = d.camera + (d.camera.includes('?') ? '&' : '?') + 't=' + Date.now(); cam.hidden = false; }
+    else { cam.hidden = true; cam.removeAttribute('src'); }
+    const ul = $('popup-events');
+    ul.textContent = '';
+    for (const e of d.events) ul.append(el('li', {}, when(e.t) + ' ' + e.ctrl + ' ' + (e.msg.type || e.kind) +
+      (e.msg.sev === 'alarm' ? (e.msg.active ? ' ALARM' : ' cleared') : '')));
+  }
+  $('popup-close').addEventListener('click', () => { $('popup').hidden = true; popupDevice = null; });
+
+  // --- the live log, with filters ----------------------------------------------------------
+  function matches(e) {
+    const dev = $('log-device').value.trim(), type = $('log-type').value.trim(), sev = $('log-sev').value;
+    const m = e.msg || {};
+    if (dev && e.device !== dev) return false;
+    if (sev && m.sev !== sev) return false;
+    if (type) {
+      const re = new RegExp('^' + type.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*') + '$');
+      if (!re.test(m.type || e.kind)) return false;
+    }
+    return true;
+  }
+  const logRows = [];
+  function addLog(e) {
+    if (e.kind === 'ack' && e.msg && e.msg.ok === false) say('refused by ' + e.device + '/' + e.ctrl + ': ' + e.msg.err);
+    const m = e.msg || {};
+    const skip = ['seq', 'log', 'ts', 'type', 'sev', 'ctrl', 'active', '_since'];
+    const extra = Object.keys(m).filter((k) => !skip.includes(k)).map((k) => k + '=' + JSON.stringify(m[k])).join(' ');
+    const label = e.kind === 'evt' ? (m.type + (m.sev === 'alarm' ? (m.active ? ' ALARM' : ' cleared') : '')) : e.kind;
+    const row = el('tr', {class: 'sev-' + (m.sev || e.kind)}, el('td', {}, when(e.t)), el('td', {}, e.device),
+      el('td', {}, e.ctrl || ''), el('td', {}, label), el('td', {}, m.sev || ''), el('td', {}, extra));
+    row.hidden = !matches(e);
+    logRows.push([e, row]);
+    const body = $('log').tBodies[0];
+    body.insertBefore(row, body.firstChild);
+    if (logRows.length > LOG_MAX) logRows.shift()[1].remove();
+  }
+  for (const id of ['log-device', 'log-type', 'log-sev']) {
+    $(id).addEventListener('input', () => { for (const [e, row] of logRows) row.hidden = !matches(e); });
+  }
+
+  // --- the journal ---------------------------------------------------------------------------
+  function journalQuery() {
+    const q = new URLSearchParams();
+    for (const [k, v] of new FormData($('journal-form'))) if (v) q.set(k, v);
+    return q;
+  }
+  $('journal-form').addEventListener('input', () => {
+    const q = journalQuery(); q.set('format', 'csv'); $('journal-csv').href = '/api/journal?' + q;
+  });
+  $('journal-form').addEventListener('submit', async function (ev) {
+    ev.preventDefault();
+    const r = await fetch('/api/journal?' + journalQuery(), {credentials: 'same-origin'});
+    const rows = await r.json();
+    if (!r.ok) { say(rows.error); return; }
+    const body = $('journal').tBodies[0];
+    body.textContent = '';
+    for (const e of rows) {
+      const extra = Object.keys(e).filter((k) => !['device', 'received', 'seq', 'ts', 'type', 'sev', 'ctrl', 'log'].includes(k))
+        .map((k) => k + '=' + JSON.stringify(e[k])).join(' ');
+      body.append(el('tr', {class: 'sev-' + e.sev}, el('td', {}, whenFull(e.received)), el('td', {}, e.device),
+        el('td', {}, e.seq), el('td', {}, e.ctrl), el('td', {}, e.type), el('td', {}, e.sev), el('td', {}, extra)));
+    }
+    say(rows.length + ' events');
+  });
+
+  // --- tabs --------------------------------------------------------------------------------
+  for (const b of document.querySelectorAll('.tab')) {
+    b.addEventListener('click', () => {
+      for (const x of document.querySelectorAll('.tab')) x.classList.toggle('active', x === b);
+      for (const p of document.querySelectorAll('.panel')) p.hidden = p.id !== 'tab-' + b.dataset.tab;
+    });
+  }
+
+  // --- start: logged in already (a reload), or the login form --------------------------------
+  fetch('/api/me', {credentials: 'same-origin'}).then(async (r) => {
+    if (r.ok) start(await r.json()); else showLogin();
+  }, showLogin);
+})();
