@@ -44,7 +44,7 @@ def plan_file(site):
 
 
 def layout(site):
-    """{'image': bool, 'type', 'w', 'h', 'devices': {device: {'x', 'y', 'placed'}}}: placed
+    """{'image': bool, 'type', 'image_w', 'image_h', 'w', 'h', 'devices': {device: {'x', 'y', 'placed'}}}: placed
     is False for a generated position."""
     devices = site.devices
     out = {'image': False, 'type': None, 'devices': {}}
@@ -52,8 +52,8 @@ def layout(site):
     f = plan_file(site)
     size = image_size(f) if f is not None and f.suffix.lower() in TYPES else None
     if size:
-        out.update(image=True, type=TYPES[f.suffix.lower()])
         w, h = size
+        out.update(image=True, type=TYPES[f.suffix.lower()], image_w=w, image_h=h)
     loose = []
     for d in sorted(devices):
         pos = devices[d].get('pos')

@@ -149,6 +149,7 @@
       const img = document.createElementNS(NS, 'image');
       img.setAttribute('href', '/plan');
       img.setAttribute('x', 0); img.setAttribute('y', 0);
+      img.setAttribute('width', plan.image_w); img.setAttribute('height', plan.image_h);
       svg.append(img);
     }
     for (const d of state.devices) {

@@ -1,0 +1,325 @@
+"""`edgectl web` at the HTTP level, fed by hand (no broker): operators' logins checked against
+mosquitto's hashes, sessions, acknowledgement as the session's operator, CSRF and the same-
+origin check, login throttling, shelving, commands the page may send, the site plan, the live
+pushes and the journal search."""
+import base64
+import hashlib
+import http.client
+import json
+import time
+
+import pytest
+
+from edgectl import site as sitemod
+from edgectl.room.shelving import Shelf, ShelfError
+from edgectl.room.web import auth, plan
+from webkit import PASSWORDS, Web, hashed, site_text
+
+KEY = {'device': 'lobby-1', 'ctrl': 'front', 'type': 'door.forced'}
+
+
+@pytest.fixture
+def web(tmp_path):
+    w = Web(tmp_path)
+    w.feed('lobby-1', None, {'online': True}, kind='status')
+    yield w
+    w.close()
+
+
+def wait(pred, timeout=3.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.02)
+    return pred()
+
+
+def alarm_of(c, key=KEY):
+    for a in c.get('/api/state')[2]['alarms']:
+        if a['key'] == [key['device'], key['ctrl'], key['type']]:
+            return a
+    return None
+
+
+def test_passwords_are_checked_against_mosquittos_hashes():
+    assert auth.check_password(hashed('ann'), PASSWORDS['ann'])           # $7$ as mosquitto_passwd writes it
+    assert hashed('ann').startswith('$7$')
+    assert not auth.check_password(hashed('ann'), PASSWORDS['ann'] + 'x')
+    assert not auth.check_password(hashed('ann'), '')
+    salt = b'0123456789ab'
+    six = '$6$%s$%s' % (base64.b64encode(salt).decode(), base64.b64encode(hashlib.sha512(b'pw-six' + salt).digest()).decode())
+    assert auth.check_password(six, 'pw-six') and not auth.check_password(six, 'pw-seven')
+    for bad in ('', 'plain', '$7$x$y$z', '$7$0$AAAA$AAAA', '$9$a$b', None):
+        assert not auth.check_password(bad, 'pw')
+
+
+def test_login_gives_an_httponly_strict_session_and_logout_ends_it(web):
+    c = web.client()
+    assert c.get('/api/state')[0] == 401 and c.get('/api/events')[0] == 401 and c.get('/plan')[0] == 401
+    assert c.login('ann', 'not-her-password')[0] == 401
+    assert c.login('mallory', 'whatever-it-is')[0] == 401
+    status, hdrs, out = c.login('ann')
+    assert status == 200 and out['operator'] == 'ann'
+    cookie = hdrs['set-cookie']
+    assert 'HttpOnly' in cookie and 'SameSite=Strict' in cookie and c.csrf not in cookie
+    assert c.get('/api/me')[2] == {'operator': 'ann', 'csrf': c.csrf}
+    assert c.get('/api/state')[0] == 200
+    assert c.post('/api/logout')[0] == 200
+    assert c.get('/api/state')[0] == 401
+    web.store.flush()
+    acts = [(r['operator'], r['action']) for r in web.store.table('actions')]
+    assert acts == [('ann', 'login_refused'), (None, 'login_refused'), ('ann', 'login'), ('ann', 'logout')]
+
+
+def test_the_acknowledgement_is_the_sessions_operator_and_every_page_sees_it(web):
+    ann, bob = web.client(), web.client()
+    ann.login('ann')
+    bob.login('bob')
+    web.alarm()
+    assert wait(lambda: alarm_of(bob)) and alarm_of(bob)['acked'] is None
+    status, _, out = ann.post('/api/ack', dict(KEY, by='mallory', operator='mallory'))
+    assert status == 200 and out['ack']['by'] == 'ann'
+    assert alarm_of(bob)['acked']['by'] == 'ann'
+    assert web.mon.acked[('lobby-1', 'front', 'door.forced')]['by'] == 'ann'
+    assert bob.post('/api/ack', KEY)[0] == 409, 'acknowledged once'
+    assert ann.post('/api/ack', dict(KEY, type='door.held_open'))[0] == 409, 'no such alarm'
+    web.store.flush()
+    assert [r['by'] for r in web.store.table('alarm_acks')] == ['ann']
+    assert [(r['operator'], r['type']) for r in web.store.table('actions') if r['action'] == 'ack'] == \
+        [('ann', 'door.forced')]
+    state = {d['id']: d['state'] for d in ann.get('/api/state')[2]['devices']}
+    assert state == {'lobby-1': 'acknowledged', 'gate-1': 'unknown'}
+
+
+def test_a_state_change_needs_the_session_the_csrf_token_and_the_same_origin(web):
+    c = web.client()
+    c.login('ann')
+    web.alarm()
+    refused = [
+        c.post('/api/ack', KEY, csrf=False),                               # no token
+        c.post('/api/ack', KEY, headers={'X-CSRF-Token': 'forged'}),       # a wrong one
+        c.post('/api/ack', KEY, origin='http://evil.example'),             # another site
+        c.post('/api/ack', KEY, origin=False),                             # no Origin, no Referer
+        c.post('/api/ack', KEY, origin=False, headers={'Referer': 'http://evil.example/x'}),
+        c.post('/api/ack', KEY, origin='null'),
+    ]
+    assert [r[0] for r in refused] == [403] * 6, refused
+    assert c.post('/api/ack', KEY, cookie=False)[0] == 401, 'no session'
+    assert c.post('/api/login', {'name': 'ann', 'password': PASSWORDS['ann']}, origin='http://evil.example')[0] == 403
+    assert alarm_of(c)['acked'] is None, 'nothing refused changed anything'
+    ok = c.post('/api/ack', KEY, origin=False, headers={'Referer': c.origin + '/'})
+    assert ok[0] == 200 and ok[2]['ack']['by'] == 'ann'
+
+
+def test_failed_logins_are_throttled_per_name_and_address(web):
+    c = web.client()
+    for _ in range(auth.FAILS_MAX):
+        assert c.login('ann', 'wrong-password-guess')[0] == 401
+    status, hdrs, out = c.login('ann')
+    assert status == 429 and int(hdrs['retry-after']) > 0, out
+    assert c.login('bob')[0] == 429, 'the address is throttled too'
+    t = auth.Throttle(clock=lambda: now[0], limit=2, window_s=10)
+    now = [0.0]
+    t.failed('a')
+    t.failed('a')
+    assert t.wait_s('a') == 10 and t.wait_s('b') == 0
+    now[0] = 10.5
+    assert t.wait_s('a') == 0
+
+
+def test_a_removed_operator_is_logged_out_at_the_next_action(web):
+    c = web.client()
+    c.login('bob')
+    web.alarm()
+    del web.operators['bob']
+    assert c.post('/api/ack', KEY)[0] == 401
+    assert c.get('/api/state')[0] == 401, 'every session of theirs ended'
+    assert c.login('bob')[0] == 401
+
+
+def test_sessions_expire_when_idle():
+    now = [0.0]
+    s = auth.Sessions(clock=lambda: now[0])
+    token, _ = s.start('ann', '127.0.0.1')
+    now[0] = auth.SESSION_IDLE_S - 1
+    assert s.get(token)['operator'] == 'ann'
+    now[0] += auth.SESSION_IDLE_S + 1
+    assert s.get(token) is None and s.get('guess') is None and s.get(None) is None
+
+
+def test_shelving_leaves_the_list_returns_when_time_is_up_or_the_alarm_comes_again(tmp_path):
+    now = [1000.0]
+    acts = []
+
+    class Journal:
+        def action(self, *a):
+            acts.append(a)
+    shelf = Shelf(Journal(), clock=lambda: now[0])
+    key = ('lobby-1', 'front', 'door.forced')
+    alarms = {key: {'_since': 5.0}}
+    for seconds, reason in ((10, 'x'), (shelf_max() + 1, 'x'), (600, ''), (600, ' '), (True, 'x'), ('600', 'x')):
+        with pytest.raises(ShelfError):
+            shelf.shelve(key, alarms[key], 'ann', seconds, reason)
+    with pytest.raises(ShelfError):
+        shelf.shelve(key, None, 'ann', 600, 'no such alarm')
+    shelf.shelve(key, alarms[key], 'ann', 600, 'door contact being replaced')
+    now[0] += 599
+    assert shelf.review(alarms) == [] and shelf.get(key)
+    now[0] += 1
+    assert shelf.review(alarms) == [key] and shelf.get(key) is None            # time up
+    shelf.shelve(key, alarms[key], 'ann', 600, 'again')
+    alarms[key] = {'_since': 7.0}                                              # cleared and raised again
+    assert shelf.review(alarms) == [key]
+    shelf.shelve(key, alarms[key], 'bob', 600, 'third')
+    assert shelf.review({}) == [key]                                           # cleared
+    assert [(a[0], a[1], a[5].get('why')) for a in acts] == [
+        ('ann', 'shelve', None), (None, 'unshelve', 'expired'), ('ann', 'shelve', None), (None, 'unshelve', 'cleared'),
+        ('bob', 'shelve', None), (None, 'unshelve', 'cleared')]
+
+
+def shelf_max():
+    from edgectl.room import shelving
+    return shelving.MAX_S
+
+
+def test_a_shelved_alarm_leaves_the_active_list_silently_and_both_ends_are_journaled(web):
+    c = web.client()
+    c.login('ann')
+    web.alarm()
+    assert c.post('/api/shelve', dict(KEY, minutes=0.5, reason='x'))[0] == 400
+    assert c.post('/api/shelve', dict(KEY, minutes=30))[0] == 400, 'a reason is needed'
+    assert c.post('/api/shelve', dict(KEY, minutes='30', reason='x'))[0] == 400
+    status, _, out = c.post('/api/shelve', dict(KEY, minutes=30, reason='contractor at the door', by='mallory'))
+    assert status == 200 and out['shelved']['by'] == 'ann'
+    a = alarm_of(c)
+    assert a['shelved']['reason'] == 'contractor at the door'
+    assert {d['id']: d['state'] for d in c.get('/api/state')[2]['devices']}['lobby-1'] == 'normal'
+    web.alarm(active=False)                              # it clears: the shelving ends at once
+    assert wait(lambda: not web.hub.shelf.items)
+    web.alarm()                                          # and the next raise is a new alarm
+    assert wait(lambda: alarm_of(c)) and alarm_of(c)['shelved'] is None
+    c.post('/api/shelve', dict(KEY, minutes=30, reason='again'))
+    assert c.post('/api/unshelve', KEY)[0] == 200
+    assert c.post('/api/unshelve', KEY)[0] == 409
+    web.store.flush()
+    rows = [(r['operator'], r['action'], json.loads(r['detail']).get('why')) for r in web.store.table('actions')
+            if 'shelve' in r['action']]
+    assert rows == [('ann', 'shelve', None), (None, 'unshelve', 'cleared'), ('ann', 'shelve', None),
+                    ('ann', 'unshelve', 'operator')]
+
+
+def test_only_the_actions_that_fit_are_sent(web):
+    c = web.client()
+    c.login('ann')
+    assert c.post('/api/command', {'device': 'lobby-1', 'ctrl': 'rear', 'op': 'unlock'})[0] == 404
+    assert c.post('/api/command', {'device': 'lobby-1', 'ctrl': 'front', 'op': 'reboot'})[0] == 400
+    assert c.post('/api/command', {'device': 'gate-1', 'ctrl': 'callpoint', 'op': 'answer'})[0] == 409, 'no call'
+    web.feed('gate-1', 'callpoint', {'type': 'intercom.call', 'call': 7})
+    web.feed('gate-1', 'callpoint', {'type': 'intercom.answered', 'call': 7, 'by': 'bob'})
+    status, _, out = c.post('/api/command', {'device': 'gate-1', 'ctrl': 'callpoint', 'op': 'unlock'})
+    assert status == 409 and 'answer the call first' in out['error'], 'only who answered releases the gate'
+    assert c.post('/api/command', {'device': 'lobby-1', 'ctrl': 'front', 'op': 'unlock'})[0] == 503, 'no broker here'
+    assert c.post('/api/command', {'device': ['x'], 'ctrl': 'front', 'op': 'unlock'})[0] == 400
+
+
+def test_pages_get_the_snapshot_and_the_live_log_pushed(web):
+    c = web.client()
+    c.login('ann')
+    conn = http.client.HTTPConnection('127.0.0.1', web.port, timeout=5)
+    conn.request('GET', '/api/events', headers={'Cookie': 'edgectl_session=%s' % c.cookie})
+    r = conn.getresponse()
+    assert r.status == 200 and r.getheader('Content-Type') == 'text/event-stream'
+
+    def next_event():
+        kind = None
+        while True:
+            line = r.fp.readline().decode()
+            if line.startswith('event: '):
+                kind = line[7:].strip()
+            elif line.startswith('data: '):
+                return kind, json.loads(line[6:])
+    kind, first = next_event()
+    assert kind == 'state' and first['alarms'] == []
+    t0 = time.monotonic()
+    web.alarm()
+    got = {}
+    while set(got) != {'state', 'log'}:
+        kind, data = next_event()
+        got[kind] = data
+    assert time.monotonic() - t0 < 1.0
+    assert got['state']['alarms'][0]['key'] == ['lobby-1', 'front', 'door.forced']
+    assert got['log']['msg']['type'] == 'door.forced'
+    c.post('/api/logout')
+    conn.close()
+
+
+def test_the_page_its_files_and_the_plan_image(tmp_path):
+    (tmp_path / 'plan.svg').write_text('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1200 800">'
+                                       '<script>alert(1)</script></svg>')
+    w = Web(tmp_path, site_text(plan='plan.svg', pos=(300, 200)))
+    try:
+        c = w.client()
+        for path in ('/', '/static/app.js', '/static/app.css'):
+            status, hdrs, body = c.get(path)
+            assert status == 200 and "script-src 'self'" in hdrs['content-security-policy'] and body
+        assert c.get('/static/../server.py')[0] == 401 and c.get('/static/server.py')[0] == 401
+        c.login('ann')
+        assert c.get('/static/hub.py')[0] == 404
+        status, hdrs, body = c.get('/plan')
+        assert status == 200 and hdrs['content-type'] == 'image/svg+xml' and hdrs['content-security-policy'] == 'sandbox'
+        p = c.get('/api/state')[2]['plan']
+        assert p['image'] and (p['image_w'], p['image_h']) == (1200, 800) and p['h'] > 800
+        assert p['devices']['lobby-1'] == {'x': 300, 'y': 200, 'placed': True}
+        assert not p['devices']['gate-1']['placed'] and p['devices']['gate-1']['y'] > 800, 'laid out below the plan'
+    finally:
+        w.close()
+
+
+def test_plan_layout_without_an_image_and_png_sizes(tmp_path):
+    s = sitemod.parse(site_text(pos=(10, 10)), str(tmp_path / 'site.yaml'))
+    lay = plan.layout(s)
+    assert not lay['image'] and not any(d['placed'] for d in lay['devices'].values())
+    xy = {(d['x'], d['y']) for d in lay['devices'].values()}
+    assert len(xy) == 2 and all(0 < x < lay['w'] and 0 < y < lay['h'] for x, y in xy)
+    png = tmp_path / 'p.png'
+    png.write_bytes(b'\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR' + (640).to_bytes(4, 'big') + (480).to_bytes(4, 'big') + b'\x08\x06')
+    assert plan.image_size(png) == (640, 480)
+    (tmp_path / 'w.svg').write_text('<svg width="300" height="150"></svg>')
+    assert plan.image_size(tmp_path / 'w.svg') == (300, 150)
+    assert plan.image_size(tmp_path / 'none.svg') is None
+
+
+def test_site_file_plan_pos_and_camera_are_checked(tmp_path):
+    def problems(text):
+        f = tmp_path / 'site.yaml'
+        f.write_text(text)
+        return [str(p) for p in sitemod.validate(sitemod.load(str(f))).errors]
+    assert problems(site_text(pos=(1, 2))) == []
+    assert any('no plan image missing.svg' in p for p in problems(site_text(plan='missing.svg')))
+    assert problems(site_text(plan='plan.gif'))
+    assert problems(site_text(pos=(1, 2)).replace('pos: [1, 2]', 'pos: [1, 2, 3]'))
+    assert problems(site_text(pos=(1, 2)).replace('pos: [1, 2]', 'pos: [-1, 2]'))
+    assert problems(site_text().replace('http://cams.example/lobby.jpg', 'javascript:alert(1)'))
+    assert problems(site_text(pos=(1, 2))) == []
+    from edgectl.site import device_config
+    cfg = device_config(sitemod.load_valid(str(tmp_path / 'site.yaml')), 'lobby-1')
+    assert 'pos' not in cfg and 'camera' not in cfg, 'the board gets neither'
+
+
+def test_journal_search_and_csv(web):
+    c = web.client()
+    c.login('ann')
+    web.alarm()
+    web.feed('gate-1', 'barrier', {'type': 'barrier.opened'})
+    rows = c.get('/api/journal?device=lobby-1&since=-1h')[2]
+    assert [r['type'] for r in rows] == ['door.forced']
+    assert [r['type'] for r in c.get('/api/journal?type=barrier.*')[2]] == ['barrier.opened']
+    assert c.get('/api/journal?sev=alarm')[2][0]['device'] == 'lobby-1'
+    assert c.get('/api/journal?sev=bad')[0] == 400 and c.get('/api/journal?since=yesterday')[0] == 400
+    assert c.get('/api/journal?limit=x')[0] == 400
+    status, hdrs, body = c.get('/api/journal?format=csv&device=gate-1')
+    assert status == 200 and 'attachment' in hdrs['content-disposition']
+    lines = body.decode().splitlines()
+    assert lines[0].startswith('received,device') and len(lines) == 2 and 'barrier.opened' in lines[1]
