@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from edgectl.errors import EdgeError
-from edgectl.hil import DUTS, Case, Env, check_setup
+from edgectl.core.errors import EdgeError
+from edgectl.qa.hil import DUTS, Case, Env, check_setup
 
 HERE = Path(__file__).parent
 

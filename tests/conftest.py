@@ -13,7 +13,7 @@ for p in (ROOT / 'firmware', ROOT / 'protocols', ROOT / 'tests' / 'firmware'):
 
 @pytest.fixture(scope='module')
 def broker(tmp_path_factory):
-    from edgectl.broker import Broker, free_port
+    from edgectl.core.broker import Broker, free_port
     port = free_port(pair=True)      # and a room listener: the CLI uses it once a site has secrets
     with Broker(port=port, room_port=port + 1, workdir=tmp_path_factory.mktemp('broker')) as b:
         yield b
@@ -23,8 +23,8 @@ def broker(tmp_path_factory):
 def make_board(tmp_path, broker):
     """make_board(site_yaml, device, **SimBoard options) -> started SimBoard against the test
     broker, restarted by a supervisor whenever its process ends (as a board resets)."""
-    from edgectl import site as sitemod
-    from edgectl.sim import SimBoard, Supervisor
+    from edgectl.core import site as sitemod
+    from edgectl.sim.sim import SimBoard, Supervisor
     started = []
     sup = Supervisor(started)
 

@@ -6,13 +6,13 @@ import json
 import threading
 from pathlib import Path
 
-from edgectl import proto
-from edgectl import site as sitemod
-from edgectl.broker import hash_password
+from edgectl.core import proto
+from edgectl.core import site as sitemod
+from edgectl.core.broker import hash_password
 from edgectl.room.web.hub import Hub, WebMonitor
 from edgectl.room.web.plan import plan_file
 from edgectl.room.web.server import App, serve
-from edgectl.store import Store
+from edgectl.room.store import Store
 
 T = proto.topics
 SITE = """\

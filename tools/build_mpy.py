@@ -6,7 +6,7 @@ import sys
 
 
 def main(argv):
-    from edgectl.build import build, sources
+    from edgectl.core.build import build, sources
     arch = 'xtensawin'
     if argv[:1] == ['--arch'] and len(argv) > 1:
         arch = None if argv[1] == 'none' else argv[1]

@@ -61,5 +61,5 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]'
-echo "installed in $VENV: $("$VENV/bin/python" -m edgectl.cli --version), $("$VENV/bin/python" -c 'import edgectl.paths as p; print(p.micropython())'), $(command -v mosquitto || echo /usr/sbin/mosquitto)"
+echo "installed in $VENV: $("$VENV/bin/python" -m edgectl.cli --version), $("$VENV/bin/python" -c 'import edgectl.core.paths as p; print(p.micropython())'), $(command -v mosquitto || echo /usr/sbin/mosquitto)"
 echo "next: .venv/bin/edgectl demo     (or: source .venv/bin/activate, then edgectl demo)"

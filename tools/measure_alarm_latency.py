@@ -10,7 +10,7 @@ import sys
 
 
 def main(argv):
-    from edgectl.bench import alarm_latency
+    from edgectl.qa.bench import alarm_latency
     n = int(argv[0]) if argv else 20
     print(json.dumps(alarm_latency(n=n)))
     return 0

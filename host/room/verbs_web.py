@@ -3,13 +3,13 @@
 import sys
 import time
 
-from ..errors import EdgeError
+from ..core.errors import EdgeError
 
 HELP = 'the control room in a browser: site plan, alarms with sound, acknowledgement, shelving, calls, journal'
 
 
 def add_arguments(sub):
-    from ..cli_common import _site_arg
+    from ..core.cliargs import _site_arg
     s = sub.add_parser('web', help=HELP,
                        description='Serve the control room to browsers: the site plan with devices coloured by '
                                    'state, alarms popping up with a sound until acknowledged, shelving, gate calls '
@@ -28,9 +28,9 @@ def add_arguments(sub):
 
 
 def run(a):
-    from .. import secrets, site as sitemod
-    from ..cli_common import _broker_for, _site_file, _site_secrets, _site_tele
-    from ..store import Store
+    from ..core import secrets, site as sitemod
+    from ..core.cliargs import _broker_for, _site_file, _site_secrets, _site_tele
+    from .store import Store
     from .web.hub import Hub, WebMonitor
     from .web.plan import plan_file
     from .web.server import App, serve

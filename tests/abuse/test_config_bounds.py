@@ -12,12 +12,14 @@ import time
 
 import pytest
 
-from edgectl import configpush, fire, proto, secrets
-from edgectl import site as sitemod
-from edgectl.broker import Broker, free_port
-from edgectl.mqttc import Collector
-from edgectl.sim import SimBoard, Supervisor
-from edgectl.simio import SimIO
+from edgectl.install import configpush
+from edgectl.room import fire
+from edgectl.core import proto, secrets
+from edgectl.core import site as sitemod
+from edgectl.core.broker import Broker, free_port
+from edgectl.core.mqttc import Collector
+from edgectl.sim.sim import SimBoard, Supervisor
+from edgectl.sim.simio import SimIO
 
 T = proto.topics
 SITE = """\

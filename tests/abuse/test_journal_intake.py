@@ -13,12 +13,13 @@ import time
 
 import pytest
 
-from edgectl import fire, mqttc, proto, secrets
-from edgectl import site as sitemod
-from edgectl.broker import Broker, free_port
-from edgectl.monitor import Monitor
-from edgectl.roomview import RoomView
-from edgectl.store import Store
+from edgectl.room import fire
+from edgectl.core import mqttc, proto, secrets
+from edgectl.core import site as sitemod
+from edgectl.core.broker import Broker, free_port
+from edgectl.room.monitor import Monitor
+from edgectl.room.roomview import RoomView
+from edgectl.room.store import Store
 
 T = proto.topics
 SITE = """\

@@ -10,14 +10,15 @@ import time
 import paho.mqtt.client as mqtt
 import pytest
 
-from edgectl import fire, proto, secrets
-from edgectl import site as sitemod
-from edgectl.broker import Broker, free_port
-from edgectl.errors import EdgeError
-from edgectl.mqttc import Collector, connect
-from edgectl.mqttraw import RawSubscriber
-from edgectl.sim import SimBoard, Supervisor
-from edgectl.simio import SimIO
+from edgectl.room import fire
+from edgectl.core import proto, secrets
+from edgectl.core import site as sitemod
+from edgectl.core.broker import Broker, free_port
+from edgectl.core.errors import EdgeError
+from edgectl.core.mqttc import Collector, connect
+from edgectl.core.mqttraw import RawSubscriber
+from edgectl.sim.sim import SimBoard, Supervisor
+from edgectl.sim.simio import SimIO
 
 T = proto.topics
 SITE = """\
@@ -79,7 +80,7 @@ class SecureSite:
 
     def reset_all(self):
         keys = {d: self.key(d) for d in self.site.devices}
-        from edgectl import mqttc
+        from edgectl.core import mqttc
         mqttc.DEFAULT_AUTH = self.room_auth
         try:
             return fire.publish(self.br.host, self.br.room_port, 'trust', False, 'guard', sorted(self.boards), 10,
@@ -153,7 +154,7 @@ def test_no_board_can_reset_the_site_fire(trust, abuse):
     own = trust.key('lobby-1')
     # every key in the stolen board's secrets.json, signing a reset as the control room did before
     # (one shared site fire key on every board, a reset on the site fire topic)
-    from edgectl import commands
+    from edgectl.core import commands
     loot = secrets.board_file(trust.sec, 'lobby-1')
     old_style = [(T.site_fire('trust'), commands.signed({'active': False, 'by': 'x'}, 'trust', '_site/fire',
                                                         bytes.fromhex(v)))

@@ -15,10 +15,10 @@ import time
 
 import pytest
 
-from edgectl import fire as sitefire
-from edgectl import proto
-from edgectl.mqttc import Collector
-from edgectl.simio import SimIO
+from edgectl.room import fire as sitefire
+from edgectl.core import proto
+from edgectl.core.mqttc import Collector
+from edgectl.sim.simio import SimIO
 
 T = proto.topics
 SITE = """\

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from edgectl.faults import FaultRig, Load
-from edgectl.proto import topics
+from edgectl.qa.faults import FaultRig, Load
+from edgectl.core.proto import topics
 
 
 @pytest.fixture(scope='module')

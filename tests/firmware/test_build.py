@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from edgectl import paths, proto
+from edgectl.core import paths, proto
 
 FILES = sorted(paths.FIRMWARE.glob('*.py')) + [paths.PROTOCOLS / 'topics.py', paths.PROTOCOLS / 'signing.py']
 CPYTHON_ONLY = {'typing', 'dataclasses', 'abc', 'pathlib', 'subprocess', 'threading', 'logging',

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from edgectl import paths
+from edgectl.core import paths
 
 MODULES = ['cases_door', 'cases_config', 'cases_runtime', 'cases_outbox', 'cases_boot', 'cases_barrier', 'cases_pump', 'cases_supervision', 'cases_intercom', 'cases_signing', 'cases_wire', 'cases_fire', 'cases_esp32']
 HERE = os.path.dirname(__file__)

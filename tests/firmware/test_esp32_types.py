@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from edgectl import paths
+from edgectl.core import paths
 
 FILES = [paths.FIRMWARE / 'hal_esp32.py', paths.FIRMWARE / 'rig' / 'rig_pins_esp32.py']
 # the stubs' own files have errors of their own (mypy checks them too): not ours to fix

@@ -13,7 +13,7 @@ import subprocess
 
 from hypothesis import given, settings, strategies as st
 
-from edgectl import paths
+from edgectl.core import paths
 
 import command
 import config

@@ -7,7 +7,7 @@ import os
 import random
 import subprocess
 
-from edgectl import paths
+from edgectl.core import paths
 
 import signing
 

@@ -1,5 +1,5 @@
 """The control room's view of intercom calls, and which call a key acts on."""
-from edgectl.calls import Calls
+from edgectl.room.calls import Calls
 
 
 def ev(t, call, **kw):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edgectl.demo import DEMO_SITE
+from edgectl.sim.demo import DEMO_SITE
 
 VERBS = ['demo', 'config', 'broker', 'sim', 'io', 'cmd', 'monitor', 'hil', 'bench']
 
@@ -55,15 +55,15 @@ def test_io_without_sim_is_one_clear_line(tmp_path):
 
 
 def test_cmd_args_parse():
-    from edgectl.commands import parse_args
+    from edgectl.core.commands import parse_args
     assert parse_args(['s=10', 'x=1.5', 'on=true', 'name=abc']) == {'s': 10, 'x': 1.5, 'on': True, 'name': 'abc'}
     with pytest.raises(Exception):
         parse_args(['novalue'])
 
 
 def test_missing_micropython_is_one_line(monkeypatch, tmp_path):
-    from edgectl import paths
-    from edgectl.errors import EdgeError
+    from edgectl.core import paths
+    from edgectl.core.errors import EdgeError
     monkeypatch.setenv('EDGE_MICROPYTHON', str(tmp_path / 'nope'))
     with pytest.raises(EdgeError) as e:
         paths.micropython()
@@ -71,8 +71,8 @@ def test_missing_micropython_is_one_line(monkeypatch, tmp_path):
 
 
 def test_missing_mosquitto_names_the_package(monkeypatch):
-    from edgectl import paths
-    from edgectl.errors import EdgeError
+    from edgectl.core import paths
+    from edgectl.core.errors import EdgeError
     monkeypatch.setattr(paths.shutil, 'which', lambda n: None)
     monkeypatch.setattr(paths.os.path, 'isfile', lambda p: False)
     with pytest.raises(EdgeError) as e:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from edgectl import configpush
-from edgectl import site as sitemod
-from edgectl.errors import EdgeError
+from edgectl.install import configpush
+from edgectl.core import site as sitemod
+from edgectl.core.errors import EdgeError
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SITE = """\

@@ -10,8 +10,8 @@ import subprocess
 import sys
 
 from edgectl import cli
-from edgectl.paths import ROOT
-from edgectl.proto import topics
+from edgectl.core.paths import ROOT
+from edgectl.core.proto import topics
 
 DOCS = ROOT / 'docs'
 
@@ -75,7 +75,7 @@ def event_types():
     for f in sorted((ROOT / 'firmware').glob('*.py')):
         found |= set(lit.findall(f.read_text()))
     room = re.compile(r"""['"](room\.[a-z_]+)['"]""")
-    for f in sorted((ROOT / 'host').glob('*.py')):
+    for f in sorted((ROOT / 'host').rglob('*.py')):
         found |= set(room.findall(f.read_text()))
     return found
 

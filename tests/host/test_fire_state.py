@@ -3,9 +3,9 @@ rule: in fire while a raise is not older than the last reset; the monitor shows 
 once, not once per retained message."""
 import json
 
-from edgectl import fire
-from edgectl.monitor import Monitor
-from edgectl.proto import topics as T
+from edgectl.room import fire
+from edgectl.room.monitor import Monitor
+from edgectl.core.proto import topics as T
 
 
 def test_the_room_derives_the_state_as_the_boards_do():
@@ -49,7 +49,7 @@ def test_resets_are_one_per_board_signed_with_its_own_key():
                                     T.fire_reset('s', 'c')]
     a, b, c = (json.loads(p) for _, p in msgs[1:])
     assert a['sig'] != b['sig'] and 'sig' not in c and a['ctr'] == b['ctr'] == 7
-    from edgectl.proto import signing
+    from edgectl.core.proto import signing
     assert a['sig'] == signing.sign(keys['a'], 'a', fire.CTRL, {k: v for k, v in a.items() if k != 'sig'})
 
 
@@ -66,7 +66,7 @@ def test_the_monitor_shows_a_change_of_the_fire_state_once(capsys):
 
 
 def test_every_fire_message_matches_its_schema():
-    from edgectl import proto
+    from edgectl.core import proto
     msgs = fire.reset_messages('s', ['a', 'b'], 'guard', {'a': b'k' * 32}) + [fire.raise_message('s', 'ann')]
     for _, p in msgs:
         assert proto.errors('fire', json.loads(p)) == [], p

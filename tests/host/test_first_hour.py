@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from edgectl import cli, site as sitemod
-from edgectl.demo import DEMO_SITE
-from edgectl.paths import ROOT
+from edgectl import cli
+from edgectl.core import site as sitemod
+from edgectl.sim.demo import DEMO_SITE
+from edgectl.core.paths import ROOT
 
 
 def run(*args, cwd=None, timeout=60):
@@ -143,7 +144,7 @@ def test_help_says_what_the_verbs_do():
 
 
 def test_progress_is_lines_when_not_a_terminal(monkeypatch, capsys):
-    from edgectl.cli_common import _progress
+    from edgectl.core.cliargs import _progress
     show = _progress('bench')
     for i in range(1, 201):
         show(i, 200)
@@ -155,7 +156,7 @@ def test_progress_is_lines_when_not_a_terminal(monkeypatch, capsys):
 
 def test_demo_titles_wrap_instead_of_being_cut():
     from rich.console import Console
-    from edgectl.demo import Scenario
+    from edgectl.sim.demo import Scenario
     out = io.StringIO()
     s = Scenario(Console(file=out, width=80), None, None, None, None, None)
     title = ('8. A visitor presses the gate call button; the guard answers (key a), releases the gate (u), '

@@ -2,7 +2,7 @@
 table `edgectl bench boot-heap --save-costs` measured (protocols/heap_costs.json)."""
 import yaml
 
-from edgectl import heapfit, site as sitemod
+from edgectl.core import heapfit, site as sitemod
 
 DOOR = {'type': 'door', 'pins': {'contact': 1, 'lock': 2}}
 KINDS = [

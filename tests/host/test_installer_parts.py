@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from edgectl import boards, deploy, flash, installer
-from edgectl import site as sitemod
-from edgectl.errors import EdgeError
+from edgectl.core import boards
+from edgectl.install import deploy, flash, installer
+from edgectl.core import site as sitemod
+from edgectl.core.errors import EdgeError
 
 DATA = Path(__file__).parent.parent / 'data' / 'esptool'
 

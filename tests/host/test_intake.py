@@ -8,11 +8,12 @@ import time
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from edgectl import intake, proto
-from edgectl.journal import Journal
-from edgectl.monitor import Monitor
-from edgectl.mqttraw import RawSubscriber
-from edgectl.store import Store
+from edgectl.room import intake
+from edgectl.core import proto
+from edgectl.room.journal import Journal
+from edgectl.room.monitor import Monitor
+from edgectl.core.mqttraw import RawSubscriber
+from edgectl.room.store import Store
 
 EVENTS = proto.vectors('event')
 
@@ -252,7 +253,7 @@ def test_a_seq_jump_to_2_62_costs_no_walk_over_the_range():
 # --- a damaged journal file -----------------------------------------------------------------
 
 def test_the_full_screen_view_says_the_journal_was_damaged(tmp_path):
-    from edgectl.roomview import RoomView
+    from edgectl.room.roomview import RoomView
     db = tmp_path / 'j.sqlite3'
     db.write_bytes(b'this is not a database' * 500)
     s = Store(db)

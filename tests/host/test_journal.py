@@ -8,11 +8,11 @@ import threading
 
 import pytest
 
-from edgectl import journal as journalmod
-from edgectl.journal import Journal
-from edgectl.mqttraw import RawSubscriber, mqtt_str, varint
-from edgectl.recorder import Recorder
-from edgectl.store import Store
+from edgectl.room import journal as journalmod
+from edgectl.room.journal import Journal
+from edgectl.core.mqttraw import RawSubscriber, mqtt_str, varint
+from edgectl.core.recorder import Recorder
+from edgectl.room.store import Store
 
 
 def ev(seq):
@@ -183,7 +183,7 @@ def test_a_journal_from_before_log_ids_is_migrated(tmp_path):
 
 
 def test_backup_while_written_restore_refused_while_open_and_of_a_damaged_copy(tmp_path, capsys):
-    from edgectl import store as st
+    from edgectl.room import store as st
     from edgectl.cli import main
     db = tmp_path / 'journal.sqlite3'
     live = Store(db)
@@ -231,7 +231,7 @@ def test_backup_while_written_restore_refused_while_open_and_of_a_damaged_copy(t
 
 
 def test_scheduled_backups_keep_the_newest(tmp_path):
-    from edgectl import store as st
+    from edgectl.room import store as st
     Store(tmp_path / 'j.sqlite3').close()
     b = st.Backups(tmp_path / 'j.sqlite3', tmp_path / 'bk', 3600, 2)
     assert b.due()

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from edgectl import proto
+from edgectl.core import proto
 
 EVENTS = proto.vectors('event')
 CMDS = proto.vectors('cmd')

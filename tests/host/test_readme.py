@@ -11,7 +11,7 @@ import shlex
 import pytest
 
 from edgectl import cli
-from edgectl.paths import ROOT
+from edgectl.core.paths import ROOT
 
 README = (ROOT / 'README.md').read_text()
 
@@ -110,5 +110,5 @@ def test_every_measured_figure_names_its_command():
             m = re.search(r'`edgectl bench ([a-z-]+)[^`]*`', item)
             assert m, 'a figure without its command: %s' % item[:120]
             assert _parse(['bench', m.group(1), '--json']) is None
-            from edgectl.bench import BENCHES
+            from edgectl.qa.bench import BENCHES
             assert m.group(1) in BENCHES, m.group(1)

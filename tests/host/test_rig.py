@@ -3,10 +3,10 @@ import copy
 
 import pytest
 
-from edgectl import site as sitemod
-from edgectl.errors import EdgeError
-from edgectl.paths import ROOT
-from edgectl.rig import TICKS_PERIOD, Unwrap, wiring_check
+from edgectl.core import site as sitemod
+from edgectl.core.errors import EdgeError
+from edgectl.core.paths import ROOT
+from edgectl.qa.rig import TICKS_PERIOD, Unwrap, wiring_check
 
 
 def dut_cfg():

@@ -7,8 +7,8 @@ import time
 import pyte
 import pytest
 
-from edgectl.roomview import RoomView, segments
-from edgectl.screen import Screen, cells, clean, pad, sgr, table
+from edgectl.room.roomview import RoomView, segments
+from edgectl.room.screen import Screen, cells, clean, pad, sgr, table
 
 W, H = 60, 12
 

@@ -7,9 +7,9 @@ import re
 import pytest
 
 import settings                     # the firmware's (tests/conftest.py puts firmware/ on the path)
-from edgectl import proto, specgen
-from edgectl import site as sitemod
-from edgectl.paths import FIRMWARE
+from edgectl.core import proto, specgen
+from edgectl.core import site as sitemod
+from edgectl.core.paths import FIRMWARE
 
 DEFS = proto.controllers()
 

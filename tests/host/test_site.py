@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from edgectl import site as sitemod
-from edgectl.errors import EdgeError
+from edgectl.core import site as sitemod
+from edgectl.core.errors import EdgeError
 
 GOOD = (Path(__file__).parent.parent / 'data' / 'good-site.yaml').read_text()
 
@@ -93,7 +93,7 @@ def test_yaml_syntax_error_has_line():
 
 def test_unavailable_type_is_refused_with_issue(monkeypatch):
     import copy
-    from edgectl import proto
+    from edgectl.core import proto
     defs = copy.deepcopy(proto.controllers())
     defs['types']['door'].update(available=False, issue=99)
     monkeypatch.setattr(sitemod.proto, 'controllers', lambda: defs)

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from edgectl import site as sitemod
+from edgectl.core import site as sitemod
 
 GOOD = (Path(__file__).parent.parent / 'data' / 'good-site.yaml').read_text()
 

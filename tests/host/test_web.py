@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from edgectl import site as sitemod
+from edgectl.core import site as sitemod
 from edgectl.room.shelving import Shelf, ShelfError
 from edgectl.room.web import auth, plan
 from webkit import PASSWORDS, Web, hashed, site_text
@@ -303,7 +303,7 @@ def test_site_file_plan_pos_and_camera_are_checked(tmp_path):
     assert problems(site_text(pos=(1, 2)).replace('pos: [1, 2]', 'pos: [-1, 2]'))
     assert problems(site_text().replace('http://cams.example/lobby.jpg', 'javascript:alert(1)'))
     assert problems(site_text(pos=(1, 2))) == []
-    from edgectl.site import device_config
+    from edgectl.core.site import device_config
     cfg = device_config(sitemod.load_valid(str(tmp_path / 'site.yaml')), 'lobby-1')
     assert 'pos' not in cfg and 'camera' not in cfg, 'the board gets neither'
 

@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-from edgectl import proto
-from edgectl.mqttc import Collector
-from edgectl.simio import SimIO
+from edgectl.core import proto
+from edgectl.core.mqttc import Collector
+from edgectl.sim.simio import SimIO
 
 T = proto.topics
 SITE = """\
@@ -83,8 +83,8 @@ def test_anti_crush_holds_with_no_network_and_a_full_outbox(make_board):
     """No broker at all, the outbox full: the arm still stops and reverses on the beam.
     With no network, the barrier runs on its own: it powers up between the limits, opens,
     and closes by itself after auto_close_s."""
-    from edgectl.broker import free_port
-    from edgectl.simio import EdgeWatcher
+    from edgectl.core.broker import free_port
+    from edgectl.sim.simio import EdgeWatcher
     text = SITE.replace('port: 1883', 'port: %d' % free_port()).replace(
         '    board: esp32-devkitc\n', '    board: esp32-devkitc\n    outbox_max: 10\n').replace(
         'auto_close_s: 0', 'auto_close_s: 1\n        max_obstructions: 5')   # the most allowed: 3 obstructions must not hold it

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from edgectl.broker import free_port
+from edgectl.core.broker import free_port
 
 SITE = """\
 site: stop

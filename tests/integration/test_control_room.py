@@ -12,10 +12,10 @@ import time
 
 import pytest
 
-from edgectl import proto
-from edgectl.monitor import Monitor
-from edgectl.simio import SimIO
-from edgectl.store import Store
+from edgectl.core import proto
+from edgectl.room.monitor import Monitor
+from edgectl.sim.simio import SimIO
+from edgectl.room.store import Store
 
 T = proto.topics
 SITE = """\

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from edgectl import proto
-from edgectl.broker import Broker, free_port
-from edgectl.mqttc import Collector
-from edgectl.simio import SimIO
+from edgectl.core import proto
+from edgectl.core.broker import Broker, free_port
+from edgectl.core.mqttc import Collector
+from edgectl.sim.simio import SimIO
 
 T = proto.topics
 SITE = """\

@@ -9,9 +9,9 @@ import subprocess
 import sys
 import time
 
-from edgectl import proto
-from edgectl.mqttc import Collector
-from edgectl.simio import SimIO
+from edgectl.core import proto
+from edgectl.core.mqttc import Collector
+from edgectl.sim.simio import SimIO
 
 T = proto.topics
 SITE = """\

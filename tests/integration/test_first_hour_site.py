@@ -10,9 +10,9 @@ import subprocess
 import sys
 import time
 
-from edgectl import secrets
-from edgectl.broker import free_port
-from edgectl.paths import ROOT
+from edgectl.core import secrets
+from edgectl.core.broker import free_port
+from edgectl.core.paths import ROOT
 
 CLI = [sys.executable, '-m', 'edgectl.cli']
 

@@ -1,7 +1,8 @@
 """The heap cost table the config check predicts from (protocols/heap_costs.json) still
 describes this firmware: a fresh measurement of one combination is close to its entry.
 When the firmware's heap use changes, re-measure: `edgectl bench boot-heap --save-costs`."""
-from edgectl import heapbench, heapfit
+from edgectl.qa import heapbench
+from edgectl.core import heapfit
 
 TOLERANCE = 6 * 1024
 

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 
-from edgectl.paths import FIRMWARE
+from edgectl.core.paths import FIRMWARE
 
 
 def test_hil_suite_fails_on_a_door_that_ignores_the_fire_input(tmp_path):

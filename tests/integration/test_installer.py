@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from edgectl import configpush, paths, proto
-from edgectl.deploy import deploy
-from edgectl.mqttc import Collector
-from edgectl.serialboard import SerialBoard
+from edgectl.install import configpush
+from edgectl.core import paths, proto
+from edgectl.install.deploy import deploy
+from edgectl.core.mqttc import Collector
+from edgectl.install.serialboard import SerialBoard
 
 T = proto.topics
 SITE = """\
@@ -98,7 +99,7 @@ def test_redeploy_sends_only_what_changed_and_interrupts_cleanly(blank, tmp_path
 def test_config_over_serial_applied_refused_pulled_and_diffed(blank, tmp_path, broker):
     b, site = blank
     installed(blank, tmp_path)
-    from edgectl import site as sitemod
+    from edgectl.core import site as sitemod
     cfg = sitemod.device_config(sitemod.load_valid(site), 'lobby-1')
     bad = json.loads(json.dumps(cfg))
     bad['rev'] = 'bad-1'

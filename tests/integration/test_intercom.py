@@ -5,10 +5,10 @@ and its presses are ignored, and a call made offline shows "no answer" and is de
 when the network returns."""
 import time
 
-from edgectl import commands, proto
-from edgectl.broker import Broker, free_port
-from edgectl.mqttc import Collector
-from edgectl.simio import EdgeWatcher, SimIO
+from edgectl.core import commands, proto
+from edgectl.core.broker import Broker, free_port
+from edgectl.core.mqttc import Collector
+from edgectl.sim.simio import EdgeWatcher, SimIO
 
 T = proto.topics
 SITE = """\

@@ -9,10 +9,10 @@ import subprocess
 import sys
 import time
 
-from edgectl import proto
-from edgectl.monitor import Monitor
-from edgectl.mqttc import Collector
-from edgectl.simio import EdgeWatcher, SimIO
+from edgectl.core import proto
+from edgectl.room.monitor import Monitor
+from edgectl.core.mqttc import Collector
+from edgectl.sim.simio import EdgeWatcher, SimIO
 
 T = proto.topics
 SITE = """\

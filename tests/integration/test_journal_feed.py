@@ -7,11 +7,11 @@ import time
 
 import paho.mqtt.client as mqtt
 
-from edgectl.broker import Broker, free_port
-from edgectl.errors import EdgeError
-from edgectl.monitor import Monitor
-from edgectl.proto import topics
-from edgectl.store import Store
+from edgectl.core.broker import Broker, free_port
+from edgectl.core.errors import EdgeError
+from edgectl.room.monitor import Monitor
+from edgectl.core.proto import topics
+from edgectl.room.store import Store
 
 
 def publish(br, seqs, dev='d1'):

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from edgectl import proto
-from edgectl.mqttc import Collector
+from edgectl.core import proto
+from edgectl.core.mqttc import Collector
 
 T = proto.topics
 SITE = """\

@@ -3,9 +3,9 @@ runs low, the pump stops, the alarm arrives, the level is restored, the pump res
 after restore_s."""
 import time
 
-from edgectl import proto
-from edgectl.mqttc import Collector
-from edgectl.simio import SimIO
+from edgectl.core import proto
+from edgectl.core.mqttc import Collector
+from edgectl.sim.simio import SimIO
 
 T = proto.topics
 SITE = """\

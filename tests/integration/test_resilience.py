@@ -10,10 +10,11 @@ import time
 
 import pytest
 
-from edgectl import configpush, proto
-from edgectl.broker import free_port
-from edgectl.mqttc import Collector
-from edgectl.simio import SimIO
+from edgectl.install import configpush
+from edgectl.core import proto
+from edgectl.core.broker import free_port
+from edgectl.core.mqttc import Collector
+from edgectl.sim.simio import SimIO
 
 T = proto.topics
 SITE = """\

@@ -12,13 +12,14 @@ import time
 
 import pytest
 
-from edgectl import commands, fire, proto, secrets
-from edgectl import site as sitemod
-from edgectl.broker import Broker
-from edgectl.errors import EdgeError
-from edgectl.mqttc import Collector, connect
-from edgectl.sim import SimBoard, Supervisor
-from edgectl.simio import SimIO
+from edgectl.core import commands, proto, secrets
+from edgectl.room import fire
+from edgectl.core import site as sitemod
+from edgectl.core.broker import Broker
+from edgectl.core.errors import EdgeError
+from edgectl.core.mqttc import Collector, connect
+from edgectl.sim.sim import SimBoard, Supervisor
+from edgectl.sim.simio import SimIO
 
 T = proto.topics
 SITE = """\
@@ -38,7 +39,7 @@ devices:
 
 @pytest.fixture
 def secure(tmp_path):
-    from edgectl.broker import free_port
+    from edgectl.core.broker import free_port
     port = free_port(pair=True)
     site = tmp_path / 'site.yaml'
     site.write_text(SITE % port)
@@ -143,7 +144,7 @@ def test_board_logs_in_and_refuses_forged_replayed_and_unsigned_unlocks(secure, 
     other = commands.signed({'id': 'u4', 'op': 'unlock'}, 'lobby-2', 'front', key)   # meant for another board
     assert 'bad signature' in raw(other)['err']
     assert io.get('front.lock') == 1, 'nothing refused moved the lock'
-    from edgectl.proto import signing
+    from edgectl.core.proto import signing
     held = {'id': 'u5', 'op': 'unlock', 'ctr': int(time.time() * 1000) - 60000}   # captured, sent a minute late
     held['sig'] = signing.sign(key, 'lobby-1', 'front', held)
     assert 'expired' in raw(held)['err']
@@ -196,7 +197,7 @@ def test_only_a_reset_signed_with_the_boards_own_key_relocks(secure, board):
     r = col.event('system.site_fire_rejected', 5, m)
     assert r and 'replayed' in r[2]['err'], r
     assert not wait_lock(1, 1.0)
-    from edgectl import mqttc
+    from edgectl.core import mqttc
     mqttc.DEFAULT_AUTH = auth       # as the CLI logs in as the control room
     try:
         applied = fire.publish(br.host, br.room_port, 'sec', False, 'guard', ['lobby-1'], 5, keys={'lobby-1': key})

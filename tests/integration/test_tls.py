@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from edgectl import tls
-from edgectl.broker import Broker, free_port
-from edgectl.errors import EdgeError
-from edgectl.mqttc import Collector, connect
+from edgectl.core import tls
+from edgectl.core.broker import Broker, free_port
+from edgectl.core.errors import EdgeError
+from edgectl.core.mqttc import Collector, connect
 
 
 def tls_broker(tmp_path, name, ca_dir):
@@ -54,8 +54,8 @@ devices:
 
 
 def test_boards_speak_tls_and_refuse_a_broker_from_another_ca(tmp_path):
-    from edgectl import site as sitemod
-    from edgectl.sim import SimBoard
+    from edgectl.core import site as sitemod
+    from edgectl.sim.sim import SimBoard
     br, ca = tls_broker(tmp_path, '127.0.0.1', tmp_path / 'ca')
     tls.make_ca(tmp_path / 'other-ca', 'x')           # a CA the broker's certificate is not from
     s = sitemod.parse(SITE % br.port, 'site.yaml')

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from edgectl.monitor import Monitor
-from edgectl.simio import SimIO
+from edgectl.room.monitor import Monitor
+from edgectl.sim.simio import SimIO
 from webkit import PASSWORDS, Web
 
 REPORTS = Path(__file__).resolve().parents[2] / 'reports' / 'web'

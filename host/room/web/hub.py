@@ -13,7 +13,7 @@ import json
 import threading
 import time
 
-from ...monitor import ROOM, SKIP_FIELDS, Monitor
+from ..monitor import ROOM, SKIP_FIELDS, Monitor
 from ..shelving import Shelf, ShelfError
 
 # the commands a page may send, per controller type (intercom ones act on the station's call)

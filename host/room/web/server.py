@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from ...errors import EdgeError
+from ...core.errors import EdgeError
 from . import plan as planmod
 from .auth import Sessions, Throttle, check_password
 from .hub import ActionError
@@ -290,7 +290,7 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, f.read_bytes(), planmod.TYPES[f.suffix.lower()], [('Content-Security-Policy', 'sandbox')])
 
     def _journal(self, q):
-        from ...cli_room import _when
+        from ..verbs import _when
         csv = _one(q, 'format') == 'csv'
         try:
             limit = min(int(_one(q, 'limit') or 500), JOURNAL_CSV_MAX if csv else JOURNAL_MAX)
@@ -302,7 +302,7 @@ class Handler(BaseHTTPRequestHandler):
             raise Refused(400, 'sev is alarm, warn or info')
         rows = self.app.hub.journal(_one(q, 'device'), _one(q, 'type'), sev, since, until, limit)
         if csv:
-            from ...store import to_csv
+            from ..store import to_csv
             name = 'journal-%s.csv' % time.strftime('%Y%m%d-%H%M%S')
             return self._send(200, to_csv(rows), 'text/csv; charset=utf-8',
                               [('Content-Disposition', 'attachment; filename="%s"' % name)])

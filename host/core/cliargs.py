@@ -45,9 +45,10 @@ def _broker_for(a):
 
 
 def _broker_of(a):
-    from . import site as sitemod, simio
+    from . import site as sitemod
+    from . import simstate
     try:
-        rt = simio.runtime()
+        rt = simstate.runtime()
         if not (a.site_opt or getattr(a, 'site_file', None)):
             return rt['site'], rt['broker']['host'], rt['broker']['port'], rt['broker']
     except EdgeError:
@@ -60,11 +61,11 @@ def _broker_of(a):
 def _site_file(a):
     """The site file a verb talks about: SITE.yaml or --site, else the running simulator's
     (same folder), else ./site.yaml."""
-    from . import simio
+    from . import simstate
     path = a.site_opt or getattr(a, 'site_file', None)
     if not path:
         try:
-            path = simio.runtime()['site_file']
+            path = simstate.runtime()['site_file']
         except EdgeError:
             path = 'site.yaml'
     return path

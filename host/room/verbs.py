@@ -1,13 +1,14 @@
 """The control room's verbs: `monitor` (full screen or lines), `journal` (run headless,
-query, prune, backup, restore), `fire` (site fire state: status, set, acknowledged reset) and `cmd`."""
+query, prune, backup, restore), `fire` (site fire state: status, set, acknowledged reset), `cmd`, `operator` (logins) and
+`broker` (the site's mosquitto)."""
 import json
 import os
 import sys
 import time
 from pathlib import Path
 
-from .errors import EdgeError
-from .cli_common import (_site_path, _broker_for, _operator_login, _operator_password, _site_or_none, _site_secrets,
+from ..core.errors import EdgeError
+from ..core.cliargs import (_site_arg, _site_path, _broker_for, _operator_login, _operator_password, _site_or_none, _site_secrets,
                          _site_tele)
 
 
@@ -201,7 +202,8 @@ def _journal_run(a):
 
 
 def cmd_fire(a):
-    from . import fire, site as sitemod
+    from . import fire
+    from ..core import site as sitemod
     site, host, port = _broker_for(a)
     if a.action == 'status':
         st = fire.status(host, port, site)
@@ -225,7 +227,7 @@ def cmd_fire(a):
         if ans.strip() != 'RESET':
             raise EdgeError('not confirmed: nothing sent', 1)
     devices = sorted(sitemod.load_valid(_site_path(a)).devices) if (a.site_opt or os.path.exists(_site_path(a))) else []
-    from . import secrets
+    from ..core import secrets
     sec = _site_secrets(a)
     keys = {d: secrets.cmd_key(sec, d) for d in devices}      # each board's reset signed with its own key
     applied = fire.publish(host, port, site, active, a.by, devices, a.timeout, keys=keys)
@@ -240,7 +242,7 @@ def cmd_fire(a):
 
 
 def cmd_cmd(a):
-    from . import commands, secrets
+    from ..core import commands, secrets
     s = _site_or_none(a)
     if s is not None:
         commands.check_target(s, a.device, a.ctrl)
@@ -261,8 +263,8 @@ def cmd_operator(a):
     """Operators' own control-room logins: add (or change a password), remove, list. The
     secrets file keeps only each password's salted hash; a running `edgectl broker` for the
     site is told to reload its password file and ACL."""
-    from . import secrets, site as sitemod
-    from .broker import Broker, hash_password
+    from ..core import secrets, site as sitemod
+    from ..core.broker import Broker, hash_password
     path = _site_path(a)
     s = sitemod.load_valid(path)
     if a.action == 'list':
@@ -289,3 +291,174 @@ def cmd_operator(a):
     print('operator %s %s%s' % (a.name, what, '; the running broker reloaded its logins' if live else
                                 '; takes effect when `edgectl broker --secure` starts'))
     return 0
+
+
+def cmd_broker(a):
+    from ..core import site as sitemod
+    from ..core.broker import Broker
+    s = sitemod.load_valid(_site_path(a))
+    host = s.data['broker']['host']
+    if host not in ('127.0.0.1', 'localhost'):
+        raise EdgeError('edgectl broker serves loopback only; the site names %s' % host, 2)
+    port = a.port or s.data['broker']['port']
+    workdir = Path(a.dir or '.edgectl/broker')
+    from ..core import secrets
+    sec = None
+    if a.secure:
+        sec, added = secrets.ensure(_site_path(a), sorted(s.devices))
+        if added:
+            print('new credentials and command keys for %s in %s (0600; flash or `config push --via serial` '
+                  'puts them on the boards)' % (', '.join(added), secrets.path_for(_site_path(a))), flush=True)
+    else:
+        sec = secrets.load(_site_path(a))
+    tls_files = None
+    if a.tls:
+        from ..core import tls
+        folder = tls.folder_for(_site_path(a), s.name)
+        ca, key = tls.make_ca(folder, s.name)
+        crt, k = tls.make_server(folder, ca, key, host)
+        tls_files = (ca, crt, k)
+        print('TLS: site CA %s (its key stays here, 0600); broker certificate for %s' % (ca, host), flush=True)
+    from ..core.broker import room_port
+    from ..room.fire import raisers
+    b = Broker(port=port, workdir=workdir, persistence=True, site=s.name, secrets=sec, tls=tls_files,
+               room_port=room_port(dict(s.data['broker'], port=port)), raisers=raisers(s))
+    b.max_inflight = 1000      # a deep window to the journal (edgectl bench ingest)
+    with b:
+        print('mosquitto for site %s on %s:%d%s (config %s, log %s)%s; Ctrl-C stops it' % (
+            s.name, b.host, b.port, ' (boards), %d (control room)' % b.room_port if sec else '', b.conf, b.log,
+            ', no anonymous access, per-device ACL %s' % b.acl_boards if sec else ', anonymous (no secrets file: --secure)'),
+            flush=True)
+        try:
+            while b.proc.poll() is None:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        if b.proc and b.proc.poll() not in (None, 0):
+            raise EdgeError('mosquitto exited with status %s: %s' % (b.proc.returncode, b.last_error()))
+    return 0
+
+
+def _args_broker(sub):
+    s = sub.add_parser('broker', help="run a local mosquitto for the site (loopback)",
+                       description="Run mosquitto on the site file's broker port, loopback only, with a generated "
+                                   "config in .edgectl/broker/. Needs the Debian/Ubuntu package 'mosquitto'.")
+    _site_arg(s, positional=True)
+    s.add_argument('--port', type=int, help="override the site file's port")
+    s.add_argument('--dir', help='config/log folder (default .edgectl/broker)')
+    s.add_argument('--tls', action='store_true',
+                   help='TLS only: a site CA (created once, beside the site file in SITE.tls/) and a broker '
+                        'certificate for the site\'s broker host; clients verify both (CA and name)')
+    s.add_argument('--secure', action='store_true',
+                   help='create the site secrets file if needed (a unique MQTT password and command key per '
+                        'device, 0600, git-ignored) and run with no anonymous access and a per-device ACL '
+                        '(also the default whenever SITE.secrets.json exists)')
+    s.set_defaults(fn=cmd_broker)
+
+
+def _args_cmd(sub):
+    s = sub.add_parser('cmd', help='send a command and wait for its ack',
+                       description='Publish {"id", "op", k: v...} to cmd/CTRL of DEVICE and wait for the ack. '
+                                   'Exit 0 when accepted, 1 when refused or no ack arrives in time.')
+    s.add_argument('device')
+    s.add_argument('ctrl')
+    s.add_argument('op')
+    s.add_argument('args', nargs='*', metavar='k=v')
+    _site_arg(s)
+    s.add_argument('--timeout', type=float, default=5.0, help='seconds to wait for the ack (default 5)')
+    s.add_argument('--json', action='store_true', help='print the ack as JSON')
+    s.set_defaults(fn=cmd_cmd)
+
+
+def _args_monitor(sub):
+    s = sub.add_parser('monitor', help='the control room: devices, events, alarms',
+                       description='Subscribe to the whole site and print devices online/offline and every event, '
+                                   'alarms highlighted; duplicates are dropped and gaps reported by (device, seq). '
+                                   'Gate calls ring here: keys a (answer the oldest ringing call), u (release '
+                                   'the gate of the call you answered), h (hang up), c (list open calls), q (quit).')
+    _site_arg(s)
+    s.add_argument('--json', action='store_true', help='one JSON object per message')
+    s.add_argument('--state', action='store_true', help='also show state snapshots')
+    s.add_argument('--duration', type=float, help='stop after this many seconds')
+    s.add_argument('--operator', default=os.environ.get('USER') or 'control-room', metavar='LOGIN',
+                   help='your operator login (default $USER): on a site with operators (`edgectl operator add`) the '
+                        'monitor logs in as LOGIN with its password; it also names you on answered calls and '
+                        'acknowledgements')
+    s.add_argument('--no-keys', action='store_true', help='do not read keys from the terminal')
+    s.add_argument('--plain', action='store_true', help='one line per event (logs, scripts) instead of the full screen')
+    s.add_argument('--db', help='journal file (default .edgectl/journal.sqlite3)')
+    s.add_argument('--no-journal', action='store_true', help='do not write the journal')
+    s.add_argument('--sound', metavar='CMD', help='also run this on every new alarm (e.g. "paplay alarm.wav")')
+    s.set_defaults(fn=cmd_monitor)
+
+
+def _args_journal(sub):
+    s = sub.add_parser('journal', help='the control room journal (SQLite): run headless, query, prune, back up',
+                       description='run: subscribe to the site with a persistent session and journal every event, '
+                                   'command, acknowledgement and control-room alarm (as a service: nothing is lost '
+                                   'while it restarts). query: filter by device, type (wildcards *), severity and '
+                                   'time (-2h, ISO, epoch). prune: drop old rows; alarms are kept longer. backup: a '
+                                   'checked copy taken while the journal runs (--to FILE). restore FILE: put a backup '
+                                   'in place (the journal must be closed; the old one is kept as .replaced). run '
+                                   'takes backups itself with --backup-dir and rolls old rows over with --roll-over. '
+                                   'quarantine: the messages set aside instead of journaled (malformed), and why.')
+    s.add_argument('action', choices=['run', 'query', 'prune', 'backup', 'restore', 'quarantine'])
+    s.add_argument('file', nargs='?', metavar='FILE', help='restore: the backup to put in place')
+    _site_arg(s)
+    s.add_argument('--db', help='journal file (default .edgectl/journal.sqlite3)')
+    s.add_argument('--device')
+    s.add_argument('--type', help='event type, * wildcards (door.*)')
+    s.add_argument('--sev', choices=['alarm', 'warn', 'info'])
+    s.add_argument('--since', help='from this time: --since=-2h, --since=-7d, 2026-11-28T18:00, epoch seconds')
+    s.add_argument('--until', help='before this time')
+    s.add_argument('--limit', type=int)
+    s.add_argument('--json', action='store_true', help='rows as JSON')
+    s.add_argument('--csv', action='store_true', help='rows as CSV')
+    s.add_argument('--days', type=float, default=90, help='prune: keep events this many days (default 90)')
+    s.add_argument('--alarm-days', type=float, default=365, help='prune: keep alarms this many days (default 365)')
+    s.add_argument('--duration', type=float, help='run: stop after this many seconds')
+    s.add_argument('--to', help='backup: the copy to write (default .edgectl/backups/journal-DATE-TIME.sqlite3)')
+    s.add_argument('--backup-dir', help='run: take a backup into this folder every --backup-hours')
+    s.add_argument('--backup-hours', type=float, default=24, help='run: hours between backups (default 24)')
+    s.add_argument('--keep', type=int, default=7, help='run: backups kept, newest first (default 7)')
+    s.add_argument('--roll-over', action='store_true', help='run: prune every hour with --days and --alarm-days')
+    s.set_defaults(fn=cmd_journal)
+
+
+def _args_operator(sub):
+    s = sub.add_parser('operator', help="operators' own control-room logins: add, remove, list",
+                       description='With a secure site (`edgectl broker --secure`), each operator can have a '
+                                   'login of their own: `edgectl monitor --operator NAME` then logs in as NAME '
+                                   '(password from EDGE_OPERATOR_PASSWORD or asked) and the broker knows who is '
+                                   'connected. Only the salted hash is stored; a running `edgectl broker` reloads. '
+                                   'Without operators the monitor uses the site\'s control-room login.')
+    s.add_argument('action', choices=['add', 'remove', 'list'])
+    s.add_argument('name', nargs='?', metavar='NAME')
+    _site_arg(s)
+    s.add_argument('--dir', help="the broker's folder (default .edgectl/broker)")
+    s.set_defaults(fn=cmd_operator)
+
+
+def _args_fire(sub):
+    s = sub.add_parser('fire', help='site-wide fire linkage: status, set, reset (acknowledged)',
+                       description='The retained site fire state: set by any board\'s fire input or here; every door '
+                                   'releases its lock and every barrier opens and stays open until a reset here. '
+                                   'reset asks you to type RESET (or --yes) and waits for each board to apply it.')
+    s.add_argument('action', choices=['status', 'set', 'reset'])
+    _site_arg(s)
+    s.add_argument('--by', help='your name (set/reset): kept with the state')
+    s.add_argument('--yes', action='store_true', help='acknowledge the reset without the prompt')
+    s.add_argument('--timeout', type=float, default=10, help='seconds to wait for the boards (default 10)')
+    s.add_argument('--json', action='store_true', help='JSON output')
+    s.set_defaults(fn=cmd_fire)
+
+
+# each verb: (its arguments, its handler)
+VERBS = {
+    'broker': (_args_broker, cmd_broker),
+    'cmd': (_args_cmd, cmd_cmd),
+    'monitor': (_args_monitor, cmd_monitor),
+    'journal': (_args_journal, cmd_journal),
+    'operator': (_args_operator, cmd_operator),
+    'fire': (_args_fire, cmd_fire),
+}

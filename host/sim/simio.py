@@ -4,9 +4,9 @@ import socket
 import threading
 import time
 
-from . import paths
-from .errors import EdgeError
-from .recorder import Recorder
+from ..core import simstate
+from ..core.errors import EdgeError
+from ..core.recorder import Recorder
 
 
 class SimIO:
@@ -121,13 +121,7 @@ class EdgeWatcher(Recorder):
             pass
 
 
-def runtime(state_dir=None):
-    """The running simulator's description (written by `edgectl sim`)."""
-    path = (state_dir or paths.STATE_DIR) / 'sim.json'
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise EdgeError('no simulator running from this folder (no %s): start `edgectl sim SITE.yaml` here first' % path)
+runtime = simstate.runtime
 
 
 PLANT_VARS = ('obstruction', 'jam', 'eye_dead', 'position', 'level', 'leak', 'refill')

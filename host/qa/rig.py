@@ -14,10 +14,10 @@ import tty
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import boards, paths, procs
-from .errors import EdgeError
-from .recorder import Recorder
-from .simio import EdgeWatcher, SimIO
+from ..core import boards, paths, procs
+from ..core.errors import EdgeError
+from ..core.recorder import Recorder
+from ..sim.simio import EdgeWatcher, SimIO
 
 TICKS_PERIOD = 1 << 30      # MicroPython ticks_us() wraps here
 
@@ -123,7 +123,7 @@ def wiring_check(profile, dut_cfg):
     rig_board = boards.load(w['rig_board'])
     if dut_cfg['board'] != w['dut_board']:
         raise EdgeError('rig wiring %s is for %s DUTs, the DUT is a %s' % (profile, w['dut_board'], dut_cfg['board']), 2)
-    from .proto import controllers
+    from ..core.proto import controllers
     defs = controllers()['types']
     out = {}
     problems = []

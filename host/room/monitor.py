@@ -20,11 +20,11 @@ from . import intake
 from .calls import Calls
 from .fire import SiteState
 from .journal import Journal
-from .recorder import Recorder
+from ..core.recorder import Recorder
 from .screen import clean
-from .errors import EdgeError
-from .mqttc import connect
-from .proto import topics
+from ..core.errors import EdgeError
+from ..core.mqttc import connect
+from ..core.proto import topics
 
 SKIP_FIELDS = ('seq', 'log', 'ts', 'type', 'sev', 'ctrl', 'active', '_since')
 KEYS = {'a': 'answer', 'u': 'unlock', 'h': 'hangup'}
@@ -368,8 +368,8 @@ class Monitor(Recorder):
 
     def send(self, device, ctrl, op, args):
         """Publish a command; its ack comes back on the site's topics and is shown."""
-        from . import secrets as _secrets
-        from .commands import signed
+        from ..core import secrets as _secrets
+        from ..core.commands import signed
         cid = 'm-%s' % uuid.uuid4().hex[:8]
         body = dict(args, id=cid, op=op)
         key = _secrets.cmd_key(self.secrets, device)
@@ -390,8 +390,8 @@ class Monitor(Recorder):
         committed. persistent: a fixed client_id whose session the broker keeps while we
         are away (the headless journal). publish: also a paho client for commands and
         acknowledgements."""
-        from . import mqttc
-        from .mqttraw import RawSubscriber
+        from ..core import mqttc
+        from ..core.mqttraw import RawSubscriber
         if publish:
             self.client = connect(host, port, 'monitor')
         cid = client_id or 'monitor-%s' % uuid.uuid4().hex[:8]

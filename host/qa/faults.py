@@ -9,13 +9,13 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from . import site as sitemod
-from .broker import Broker, free_port
-from .errors import EdgeError
-from .journal import Journal
-from .proto import topics
-from .sim import SimBoard, Supervisor
-from .simio import SimIO
+from ..core import site as sitemod
+from ..core.broker import Broker, free_port
+from ..core.errors import EdgeError
+from ..room.journal import Journal
+from ..core.proto import topics
+from ..sim.sim import SimBoard, Supervisor
+from ..sim.simio import SimIO
 
 SITE = 'fi'
 

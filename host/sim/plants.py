@@ -6,7 +6,7 @@ import socket
 import threading
 import time
 
-from .errors import EdgeError
+from ..core.errors import EdgeError
 from .simio import EdgeWatcher, SimIO
 
 

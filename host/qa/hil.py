@@ -6,14 +6,14 @@ import shutil
 import time
 from pathlib import Path
 
-from . import site as sitemod
-from .broker import Broker
-from .errors import EdgeError
-from .mqttc import Collector
-from .proto import topics
-from .plants import RigLink
+from ..core import site as sitemod
+from ..core.broker import Broker
+from ..core.errors import EdgeError
+from ..core.mqttc import Collector
+from ..core.proto import topics
+from ..sim.plants import RigLink
 from .rig import PtyRig, SerialRig, SimRig, wiring_check
-from .sim import SimBoard
+from ..sim.sim import SimBoard
 
 WIRING = 'rig-esp32-devkitc'
 # the boards under test the suite's cases use, by what they are (hil_tests/site.yaml)
@@ -190,7 +190,7 @@ class Case:
 
     def site_fire(self, active, by='hil'):
         """Set or reset the site's fire state as the control room does (retained)."""
-        from . import fire
+        from ..room import fire
         for t, p in fire.messages(self.env.site.name, active, by, [self.env.device]):
             self.env.observer.client.publish(t, p, qos=1, retain=True).wait_for_publish(5)
 

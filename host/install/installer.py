@@ -7,8 +7,8 @@ import os
 import sys
 import time
 
-from . import boards, site as sitemod
-from .errors import EdgeError
+from ..core import boards, site as sitemod
+from ..core.errors import EdgeError
 
 
 def net_settings(board, wifi_ssid=None, ask=True):
@@ -30,7 +30,7 @@ def net_settings(board, wifi_ssid=None, ask=True):
 def board_files(site_path, site, cfg, wifi=None, create_secrets=False):
     """What a board gets over the cable besides its config: network settings, its secrets
     (MQTT login, its own key) and the site CA for TLS. (net, secret, ca_der)."""
-    from . import secrets, tls
+    from ..core import secrets, tls
     net = net_settings(boards.load(cfg['board']), wifi)
     if create_secrets:
         site_secrets, _ = secrets.ensure(site_path, sorted(site.devices))   # a unique credential per device
@@ -60,8 +60,8 @@ def wait_online(host, port, site, device, rev, timeout, say=print, console=None)
     the system status and every controller's state, and any alarm it raised since boot.
     console: a ConsoleWatch on the board's serial line, so a board that dies at boot is
     reported with its own error line, not a guess."""
-    from .mqttc import Collector
-    from .proto import topics
+    from ..core.mqttc import Collector
+    from ..core.proto import topics
     col = Collector(host, port, [topics.base(site, device) + '#'], 'installer')
     try:
         end = time.monotonic() + timeout
@@ -128,7 +128,7 @@ def flash(port, site_path, device, firmware=None, write_image=True, erase=True, 
         write_micropython(port, board, image, erase=erase, show=show, say=say)
         time.sleep(2.0)                                  # the board boots MicroPython
     rep = deploy(port, show=show, say=say, expect_board=board, reset=False)
-    from .heapfit import check_layout
+    from ..core.heapfit import check_layout
     check_layout(cfg, board['heap_kb'], rep['layout'])  # before a config that would crash it goes on
     from .serialboard import restart_watched
     verdict = push_serial(port, cfg, reboot=False, net=net, secret=secret, ca_der=ca_der)

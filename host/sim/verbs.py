@@ -1,11 +1,11 @@
-"""Verbs that run the site on this machine: `demo`, `broker` (mosquitto for the site),
-`sim` (simulated boards) and `io` (a simulated board's signals)."""
+"""The simulator's verbs: `demo` (the whole product on this machine), `sim` (the site's
+devices as simulated boards) and `io` (a simulated board's signals)."""
 import json
 import time
 from pathlib import Path
 
-from .errors import EdgeError
-from .cli_common import _site_path
+from ..core.errors import EdgeError
+from ..core.cliargs import _site_arg, _site_path
 
 
 def cmd_demo(a):
@@ -13,55 +13,9 @@ def cmd_demo(a):
     return demo.run(keep=a.keep, site_file=a.site_opt)
 
 
-def cmd_broker(a):
-    from . import site as sitemod
-    from .broker import Broker
-    s = sitemod.load_valid(_site_path(a))
-    host = s.data['broker']['host']
-    if host not in ('127.0.0.1', 'localhost'):
-        raise EdgeError('edgectl broker serves loopback only; the site names %s' % host, 2)
-    port = a.port or s.data['broker']['port']
-    workdir = Path(a.dir or '.edgectl/broker')
-    from . import secrets
-    sec = None
-    if a.secure:
-        sec, added = secrets.ensure(_site_path(a), sorted(s.devices))
-        if added:
-            print('new credentials and command keys for %s in %s (0600; flash or `config push --via serial` '
-                  'puts them on the boards)' % (', '.join(added), secrets.path_for(_site_path(a))), flush=True)
-    else:
-        sec = secrets.load(_site_path(a))
-    tls_files = None
-    if a.tls:
-        from . import tls
-        folder = tls.folder_for(_site_path(a), s.name)
-        ca, key = tls.make_ca(folder, s.name)
-        crt, k = tls.make_server(folder, ca, key, host)
-        tls_files = (ca, crt, k)
-        print('TLS: site CA %s (its key stays here, 0600); broker certificate for %s' % (ca, host), flush=True)
-    from .broker import room_port
-    from .fire import raisers
-    b = Broker(port=port, workdir=workdir, persistence=True, site=s.name, secrets=sec, tls=tls_files,
-               room_port=room_port(dict(s.data['broker'], port=port)), raisers=raisers(s))
-    b.max_inflight = 1000      # a deep window to the journal (edgectl bench ingest)
-    with b:
-        print('mosquitto for site %s on %s:%d%s (config %s, log %s)%s; Ctrl-C stops it' % (
-            s.name, b.host, b.port, ' (boards), %d (control room)' % b.room_port if sec else '', b.conf, b.log,
-            ', no anonymous access, per-device ACL %s' % b.acl_boards if sec else ', anonymous (no secrets file: --secure)'),
-            flush=True)
-        try:
-            while b.proc.poll() is None:
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
-        if b.proc and b.proc.poll() not in (None, 0):
-            raise EdgeError('mosquitto exited with status %s: %s' % (b.proc.returncode, b.last_error()))
-    return 0
-
-
 def cmd_sim(a):
-    from . import site as sitemod
-    from .broker import Broker
+    from ..core import site as sitemod
+    from ..core.broker import Broker
     from .sim import SimSite
     s = sitemod.load_valid(_site_path(a))
     broker = None
@@ -69,10 +23,10 @@ def cmd_sim(a):
     sim = SimSite(s, broker=bk, fresh=a.fresh, serial=a.serial, blank=a.blank)   # refused if one runs here
     try:
         if a.with_broker:
-            from . import secrets
+            from ..core import secrets
             sec = secrets.load(_site_path(a))       # a site with secrets gets its logins and ACL
-            from .broker import room_port      # the room's tools go to its port when the site has secrets
-            from .fire import raisers
+            from ..core.broker import room_port      # the room's tools go to its port when the site has secrets
+            from ..room.fire import raisers
             broker = Broker(port=bk['port'], workdir=Path('.edgectl/broker'), site=s.name, secrets=sec,
                             room_port=room_port(bk) if sec else None, raisers=raisers(s)).start()
             print('mosquitto on %s:%d%s' % (broker.host, broker.port, ' (boards), %d (control room), no anonymous '
@@ -159,3 +113,54 @@ def _plant_vars(device):
                 for p in plants_for(cfg) for v in p.VARS}
     finally:
         io.close()
+
+
+def _args_demo(sub):
+    s = sub.add_parser('demo', help='the whole product on this machine: broker, simulated site, scripted walk, monitor',
+                       description='Start mosquitto on a free port, run the demo site (a door on lobby-1; a barrier '
+                                   'with its arm plant and a gate call station on gate-1) as simulated boards, walk '
+                                   'through REX exit, a held-open door, a forced door, a fire release and its reset, '
+                                   'a refused command, a car through the barrier, an anti-crush reversal and a gate '
+                                   'call answered and released, and show what the control room sees. Exit 0 when '
+                                   'every expected event arrived.')
+    s.add_argument('--site', dest='site_opt', metavar='FILE', help='another site file to run instead of the embedded one')
+    s.add_argument('--keep', action='store_true', help='keep the work folder (board logs, broker log)')
+    s.set_defaults(fn=cmd_demo)
+
+
+def _args_sim(sub):
+    s = sub.add_parser('sim', help="run the site's devices as simulated boards",
+                       description='Run each device of the site as the firmware on the MicroPython unix port, with '
+                                   'its board profile\'s heap, its own filesystem under .edgectl/sim/DEVICE and '
+                                   'virtual wires (see `edgectl io`). Boards whose process ends are restarted.')
+    _site_arg(s, positional=True)
+    s.add_argument('--with-broker', action='store_true', help="also start mosquitto on the site's broker port")
+    s.add_argument('--fresh', action='store_true', help="wipe the boards' filesystems first (seq, boot count, wires)")
+    s.add_argument('--serial', action='store_true',
+                   help='give each board a serial console on a pty (MicroPython raw REPL): '
+                        '`mpremote connect PTY fs ls`, `edgectl deploy --port PTY` work as on a real board')
+    s.add_argument('--blank', action='store_true',
+                   help='boards with only MicroPython on them, as after `edgectl flash` wrote the image '
+                        '(implies --serial): install them with `edgectl deploy` and `config push --via serial`')
+    s.add_argument('--duration', type=float, help='stop after this many seconds')
+    s.set_defaults(fn=cmd_sim)
+
+
+def _args_io(sub):
+    s = sub.add_parser('io', help="read or set a simulated board's signal",
+                       description='With `edgectl sim` running in this folder: `edgectl io DEVICE` lists signals, '
+                                   '`edgectl io DEVICE CTRL.SIGNAL` reads one, `CTRL.SIGNAL=1` sets an input.')
+    s.add_argument('device')
+    s.add_argument('signal', nargs='?', metavar='CTRL.SIGNAL[=VALUE]')
+    s.add_argument('--clock', nargs='?', const='', metavar='ISO-TIME',
+                   help="read the board's wall clock, or set it (e.g. 2026-11-28T17:59:59, UTC by default)")
+    s.add_argument('--json', action='store_true')
+    s.set_defaults(fn=cmd_io)
+
+
+# each verb: (its arguments, its handler)
+VERBS = {
+    'demo': (_args_demo, cmd_demo),
+    'sim': (_args_sim, cmd_sim),
+    'io': (_args_io, cmd_io),
+}

@@ -4,8 +4,8 @@ import os
 import re
 from pathlib import Path
 
-from .errors import EdgeError
-from .paths import DATA
+from ..core.errors import EdgeError
+from ..core.paths import DATA
 
 STARTER = DATA / 'starter-site.yaml'
 

@@ -6,12 +6,12 @@ from pathlib import Path
 
 from .errors import EdgeError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 # EDGE_FIRMWARE: run another firmware tree (the HIL mutation check breaks a copy on purpose)
 FIRMWARE = Path(os.environ.get('EDGE_FIRMWARE') or ROOT / 'firmware').resolve()
 PROTOCOLS = ROOT / 'protocols'
 BOARDS = ROOT / 'boards'
-DATA = Path(__file__).resolve().parent / 'data'
+DATA = Path(__file__).resolve().parent.parent / 'data'
 STATE_DIR = Path('.edgectl')   # per-folder runtime state (sim boards, broker)
 
 if not FIRMWARE.is_dir():

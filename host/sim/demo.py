@@ -9,11 +9,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from . import commands, site as sitemod
-from .broker import Broker
-from .errors import EdgeError
-from .monitor import Monitor
-from .paths import DATA
+from ..core import commands, site as sitemod
+from ..core.broker import Broker
+from ..core.errors import EdgeError
+from ..room.monitor import Monitor
+from ..core.paths import DATA
 from .sim import SimSite
 from .simio import SimIO
 
@@ -106,7 +106,7 @@ class Scenario:
         self.output('front.lock', 0, 'lock output released during fire')
         io.set('front.fire', 0)
         self.c.print('   the detector clears; the site fire state holds every door open until the guard resets it')
-        from . import fire
+        from ..room import fire
         fire.publish(self.broker.host, self.broker.port, self.site, False, 'demo-guard',
                      [dev] + sorted(d for d in self.plants if d != dev))
         self.expect('door.fire_release', False, start=m, label='door.fire_release cleared by the reset')

@@ -9,9 +9,9 @@ is needed; the board checks ranges and inversions either way."""
 import json
 import time
 
-from .errors import EdgeError
-from .mqttc import Collector
-from .proto import topics
+from ..core.errors import EdgeError
+from ..core.mqttc import Collector
+from ..core.proto import topics
 
 
 SIGNED_AS = '_cfg'       # firmware/config_push.py: the same name
@@ -22,7 +22,7 @@ def message(cfg, key=None):
     body = {'rev': cfg['rev'], 'cfg': json.dumps(cfg, sort_keys=True, separators=(',', ':'))}
     if key is None:
         return body
-    from .commands import signed
+    from ..core.commands import signed
     return signed(body, cfg['device'], SIGNED_AS, key)
 
 
@@ -94,7 +94,7 @@ def pull_serial(port):
 
 def pull_mqtt(host, port, site, device, timeout=5.0):
     """The config a running board runs, from its `config` system command."""
-    from .commands import send
+    from ..core.commands import send
     ack = send(host, port, site, device, 'system', 'config', timeout=timeout)
     if not ack.get('ok'):
         raise EdgeError('%s refused: %s' % (device, ack.get('err')), 1)

@@ -22,7 +22,7 @@ import threading
 import time
 import tty
 
-from . import procs
+from ..core import procs
 
 CTRL_A, CTRL_B, CTRL_C, CTRL_D = 1, 2, 3, 4
 
@@ -30,7 +30,7 @@ CTRL_A, CTRL_B, CTRL_C, CTRL_D = 1, 2, 3, 4
 def _firmware_constant(module, name):
     """A number the firmware defines (read from its source, so it is stated once)."""
     import ast
-    from .paths import FIRMWARE
+    from ..core.paths import FIRMWARE
     tree = ast.parse((FIRMWARE / module).read_text())
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, 'id', None) == name for t in node.targets):

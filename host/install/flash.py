@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .errors import EdgeError
+from ..core.errors import EdgeError
 
 CACHE = Path(os.environ.get('EDGE_FIRMWARE_CACHE', Path.home() / '.cache' / 'edgectl' / 'firmware'))
 ESP_IMAGE_MAGIC = 0xE9

@@ -15,9 +15,9 @@ import hashlib
 import json
 import time
 
-from . import __version__
-from .build import ENTRY, build, sources
-from .errors import EdgeError
+from .. import __version__
+from ..core.build import ENTRY, build, sources
+from ..core.errors import EdgeError
 from .serialboard import SerialBoard
 
 LIB = 'lib'
@@ -147,7 +147,7 @@ def deploy(port, show=True, reset=True, baud=115200, say=print, expect_board=Non
                               'except ImportError:\n r = False\nprint(json.dumps(r))')
         layout = choose_layout(layout, has_rom)
         if layout == 'romfs':
-            from .build import build_romfs
+            from ..core.build import build_romfs
             image = build_romfs()
             old = b.read_json(MANIFEST) or {}
             if old.get('romfs') != sha(image.read_bytes()):

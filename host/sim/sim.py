@@ -10,9 +10,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from . import boards, paths, procs
-from .broker import free_port, wait_port
-from .errors import EdgeError
+from ..core import boards, paths, procs, simstate
+from ..core.broker import free_port, wait_port
+from ..core.errors import EdgeError
 
 
 def write_atomic(path, text):
@@ -92,7 +92,7 @@ class SimBoard:
         argv = [paths.micropython()]
         heap = self.heap_kb
         if self.firmware == 'host':
-            from .build import build_romfs
+            from ..core.build import build_romfs
             romfs = build_romfs()
             # the image stands for the board's ROM partition (flash, run in place): the heap
             # left for the firmware is the board's heap, as on the board
@@ -242,7 +242,7 @@ class SimSite:
         """serial: each board's console on a pty (mpremote, edgectl deploy); blank: boards with
         only MicroPython on them (empty filesystem), as after `edgectl flash` wrote the image.
         Refused (EdgeError) while another SimSite runs in the same state_dir."""
-        from .site import device_config
+        from ..core.site import device_config
         self.blank = blank
         self.site = site
         self.state_dir = Path(state_dir or paths.STATE_DIR)
@@ -255,7 +255,7 @@ class SimSite:
                 if (fresh or blank) and fs.exists():
                     shutil.rmtree(fs)
                 cfg = device_config(site, dev, self.broker)
-                from . import secrets
+                from ..core import secrets
                 secret = secrets.board_file(secrets.load(site.path), dev) if site.path else None
                 self.boards[dev] = SimBoard(cfg, fs, firmware='fs' if blank else 'host', console=serial or blank,
                                             secret=secret)
@@ -284,7 +284,7 @@ class SimSite:
                               'pid': b.proc.pid if b.proc else None, 'serial': b.serial_port,
                               'plant_port': b.plant_server.port if b.plant_server else None}
                           for d, b in self.boards.items()}}
-        write_atomic(self.state_dir / 'sim.json', json.dumps(rt, indent=1))
+        write_atomic(simstate.path(self.state_dir), json.dumps(rt, indent=1))
 
     def supervise(self):
         """Restart boards whose process ended (a reboot ends the unix port's process).
@@ -299,7 +299,7 @@ class SimSite:
             b.stop_plants()
             b.stop()
         try:
-            (self.state_dir / 'sim.json').unlink()
+            (simstate.path(self.state_dir)).unlink()
         except FileNotFoundError:
             pass
         self.lock.release()

@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import boards, paths, site as sitemod
-from .broker import Broker
-from .errors import EdgeError
+from ..core import boards, paths, site as sitemod
+from ..core.broker import Broker
+from ..core.errors import EdgeError
 
 LAYOUTS = ('romfs', 'lib')
 DEFAULT_SITE = paths.DATA / 'heap-site.yaml'
@@ -31,11 +31,11 @@ def layout_env(layout, fs):
     """(env, extra heap KB) for running MicroPython in `fs` with this layout's firmware."""
     env = dict(os.environ)
     if layout == 'romfs':
-        from .build import build_romfs
+        from ..core.build import build_romfs
         rom = build_romfs()
         env.update(MICROPYPATH=paths.micropython_path(), EDGE_ROMFS=str(rom))
         return env, (rom.stat().st_size + 1023) // 1024
-    from .build import build
+    from ..core.build import build
     folder, _ = build(None)
     lib = Path(fs) / 'lib'
     lib.mkdir(parents=True, exist_ok=True)
@@ -87,8 +87,8 @@ def _groups(p):
 
 def run_firmware(cfg, layout, heap_kb, work, broker, settle_s=3.0):
     """The real firmware: heap in use after boot (boot line) and running (tele)."""
-    from .mqttc import Collector
-    from .proto import topics
+    from ..core.mqttc import Collector
+    from ..core.proto import topics
     fs = Path(work) / ('fw-' + layout)
     cfg = dict(cfg, tele_s=1, broker={'host': broker.host, 'port': broker.port})
     _provision(fs, cfg)
@@ -112,7 +112,7 @@ def run_firmware(cfg, layout, heap_kb, work, broker, settle_s=3.0):
             time.sleep(0.1)
     finally:
         col.close()
-        from .procs import end as end_proc
+        from ..core.procs import end as end_proc
         end_proc(p)
     text = log.read_text(errors='replace')
     rom = _rom_bytes(layout)
@@ -134,12 +134,12 @@ def run_firmware(cfg, layout, heap_kb, work, broker, settle_s=3.0):
 def _rom_bytes(layout):
     if layout != 'romfs':
         return 0
-    from .build import build_romfs
+    from ..core.build import build_romfs
     return build_romfs().stat().st_size
 
 
 def _free_port():
-    from .broker import free_port
+    from ..core.broker import free_port
     return free_port()
 
 
@@ -251,7 +251,7 @@ def combo_key_of(ctrls):
 
 
 def save_costs(progress=None):
-    from .heapfit import TABLE
+    from ..core.heapfit import TABLE
     t = cost_table(progress)
     TABLE.write_text(json.dumps(t, indent=1, sort_keys=True) + '\n')
     return t

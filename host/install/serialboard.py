@@ -7,7 +7,7 @@ import json
 import os
 import stat
 
-from .errors import EdgeError
+from ..core.errors import EdgeError
 
 # sys.implementation._mpy: bits 0-7 .mpy version, 8-9 sub-version, 10+ native arch
 ARCHS = {0: None, 1: 'x86', 2: 'x64', 3: 'armv6', 4: 'armv6m', 5: 'armv7m', 6: 'armv7em',

@@ -1,17 +1,16 @@
 """Benchmarks (`edgectl bench NAME --json`): figures, never pass/fail."""
-import re
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from . import site as sitemod
-from .broker import Broker
-from .errors import EdgeError
-from .mqttc import Collector
-from .proto import topics
-from .sim import SimBoard
-from .simio import SimIO
+from ..core import site as sitemod
+from ..core.broker import Broker
+from ..core.errors import EdgeError
+from ..core.mqttc import Collector
+from ..core.proto import topics
+from ..sim.sim import SimBoard
+from ..sim.simio import SimIO
 
 BENCH_SITE = """
 site: bench
@@ -151,9 +150,9 @@ def reaction(trials=200, flood_per_s=200, progress=None):
     ticks_us, which is CLOCK_MONOTONIC on the unix port."""
     import json
     import threading
-    from .mqttc import connect
-    from .plants import WireLink
-    from .simio import EdgeWatcher
+    from ..core.mqttc import connect
+    from ..sim.plants import WireLink
+    from ..sim.simio import EdgeWatcher
     out = {'name': 'reaction', 'trials': trials, 'reverse_dead_ms': 50}
     with tempfile.TemporaryDirectory(prefix='edgectl-bench-') as work, Broker(workdir=Path(work) / 'broker') as br:
         site = sitemod.parse(REACTION_SITE, 'bench-site.yaml')
@@ -255,8 +254,8 @@ def cutoff(trials=200, progress=None):
     """low_level active (no debounce configured: the edge itself) -> pump off, on the
     simulated board, host and board on one clock as in `reaction`."""
     import json
-    from .mqttc import connect
-    from .simio import EdgeWatcher
+    from ..core.mqttc import connect
+    from ..sim.simio import EdgeWatcher
     with tempfile.TemporaryDirectory(prefix='edgectl-bench-') as work, Broker(workdir=Path(work) / 'broker') as br:
         site = sitemod.parse(CUTOFF_SITE, 'bench-site.yaml')
         sitemod.validate(site)
@@ -315,8 +314,8 @@ def alarm_latency(n=200, progress=None):
     import os
     import pty
     import threading
-    from .roomview import RoomView
-    from .store import Store
+    from ..room.roomview import RoomView
+    from ..room.store import Store
     key = ('bench-1', 'front', 'door.forced')
     with tempfile.TemporaryDirectory(prefix='edgectl-bench-') as work, Broker(workdir=Path(work) / 'broker') as br:
         b = _board(work, br, held=3600, deb=0).start()
@@ -424,8 +423,8 @@ def ingest(events=50000, publishers=4, devices=500, inflight=20, progress=None):
     stays far below paho's 65,535 message ids in flight."""
     import shutil
     import subprocess
-    from .monitor import Monitor
-    from .store import Store
+    from ..room.monitor import Monitor
+    from ..room.store import Store
     per = events // publishers
     events = per * publishers
     with tempfile.TemporaryDirectory(prefix='edgectl-bench-') as work, _broker(work, inflight) as br:
@@ -491,7 +490,7 @@ def _publisher(host, port, k, per, devices, go):
     awaited before the next, so ids never wrap while in flight."""
     import json as _json
     import socket
-    from .mqttraw import connect_packet, mqtt_str as _str, varint as _varint
+    from ..core.mqttraw import connect_packet, mqtt_str as _str, varint as _varint
     sock = socket.create_connection((host, port))
     sock.sendall(connect_packet('bench-pub-%d' % k, keepalive=60))
     ack = sock.recv(4)
@@ -526,9 +525,9 @@ def deploy_bench(runs=3, progress=None):
     a full deploy to a blank board, then no-change redeploys to the running firmware (each
     interrupts it, compares the manifest, resets). A pty has no baud rate: the time a
     115200-baud USB serial line needs for the same bytes is given beside it."""
-    from .configpush import push_serial
-    from .deploy import deploy
-    from .broker import free_port
+    from ..install.configpush import push_serial
+    from ..install.deploy import deploy
+    from ..core.broker import free_port
     with tempfile.TemporaryDirectory() as work:
         b = _board(work, type('B', (), {'host': '127.0.0.1', 'port': free_port()}))
         b.firmware, b.want_console = 'fs', True
@@ -562,7 +561,7 @@ def outbox_bench(board='esp32-devkitc'):
     import json
     import os
     import subprocess
-    from . import boards, paths
+    from ..core import boards, paths
     prof = boards.load(board)
     with tempfile.TemporaryDirectory(prefix='edgectl-bench-') as work:
         env = dict(os.environ, MICROPYPATH=':'.join(['.frozen', str(paths.FIRMWARE), str(paths.PROTOCOLS)]),

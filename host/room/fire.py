@@ -6,9 +6,9 @@ stolen board's key makes a reset for that board only (firmware/fire.py has the r
 import json
 import time
 
-from .errors import EdgeError
-from .mqttc import Collector
-from .proto import signing, topics
+from ..core.errors import EdgeError
+from ..core.mqttc import Collector
+from ..core.proto import signing, topics
 
 CTRL = '_site/fire'       # what a reset's signature covers besides the board's name
 ROOM = '_room'            # the control room's own raise (`edgectl fire set`): never a device name
