@@ -22,13 +22,13 @@ class Shelf:
 
     def shelve(self, key, alarm, by, seconds, reason):
         """Shelve the active alarm `alarm` (its event, with `_since`) under `key`."""
-        if alarm is None:
-            raise ShelfError('no such active alarm')
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not MIN_S <= seconds <= MAX_S:
             raise ShelfError('shelve for %d s to %d h' % (MIN_S, MAX_S // 3600))
         reason = reason.strip() if isinstance(reason, str) else ''
         if not reason or len(reason) > REASON_MAX:
             raise ShelfError('a reason of 1..%d characters is needed' % REASON_MAX)
+        if alarm is None:
+            raise ShelfError('no such active alarm')
         now = self.clock()
         entry = {'by': by, 'at': now, 'until': now + seconds, 'reason': reason, 'since': alarm.get('_since')}
         self.items[key] = entry

@@ -256,7 +256,7 @@ class Hub:
     def shelve(self, op, key, seconds, reason):
         with self.mon.lock:
             try:
-                entry = self.shelf.shelve(key, self._alarm(key), op, seconds, reason)
+                entry = self.shelf.shelve(key, self.mon.alarms.get(key), op, seconds, reason)
             except ShelfError as e:
                 raise ActionError(str(e), 400)
         self.kick.set()

@@ -10,6 +10,7 @@ operator remove` is logged out at their next action."""
 import hmac
 import json
 import socketserver
+import sys
 import threading
 import time
 from http import HTTPStatus
@@ -58,6 +59,10 @@ class Server(ThreadingHTTPServer):
         self.app = app
         self.slots = threading.BoundedSemaphore(THREADS_MAX)
         ThreadingHTTPServer.__init__(self, addr, Handler)
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):   # a client gone is not news
+            ThreadingHTTPServer.handle_error(self, request, client_address)
 
     def process_request(self, request, client_address):
         if not self.slots.acquire(blocking=False):
@@ -189,7 +194,10 @@ class Handler(BaseHTTPRequestHandler):
                 token, s = self._session()
                 return self._json({'operator': s['operator'], 'csrf': s['csrf']})
             token, s = self._session()
-            q = parse_qs(url.query, max_num_fields=20)
+            try:
+                q = parse_qs(url.query, max_num_fields=20)
+            except ValueError:
+                raise Refused(400, 'too many query fields')
             if url.path == '/api/state':
                 return self._json(dict(self.app.hub.state(), plan=self._plan()))
             if url.path == '/api/events':
@@ -207,6 +215,10 @@ class Handler(BaseHTTPRequestHandler):
             self._error(e.status, str(e))
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        except Exception as e:          # a bug must not kill the connection silently: say so, keep serving
+            self.close_connection = True
+            sys.stderr.write('edgectl web: %s %s failed: %r\n' % (self.command, self.path[:200], e))
+            self._error(500, 'internal error')
 
     def do_POST(self):
         try:
@@ -244,6 +256,10 @@ class Handler(BaseHTTPRequestHandler):
             self._error(e.status, str(e))
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        except Exception as e:          # a bug must not kill the connection silently: say so, keep serving
+            self.close_connection = True
+            sys.stderr.write('edgectl web: %s %s failed: %r\n' % (self.command, self.path[:200], e))
+            self._error(500, 'internal error')
 
     def do_PUT(self):
         self._error(405, 'GET or POST')
@@ -293,7 +309,7 @@ class Handler(BaseHTTPRequestHandler):
         from ..verbs import _when
         csv = _one(q, 'format') == 'csv'
         try:
-            limit = min(int(_one(q, 'limit') or 500), JOURNAL_CSV_MAX if csv else JOURNAL_MAX)
+            limit = max(1, min(int(_one(q, 'limit') or 500), JOURNAL_CSV_MAX if csv else JOURNAL_MAX))
             since, until = _when(_one(q, 'since')), _when(_one(q, 'until'))
         except (ValueError, EdgeError) as e:
             raise Refused(400, str(e))
