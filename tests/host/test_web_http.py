@@ -323,3 +323,30 @@ def test_journal_search_and_csv(web):
     assert status == 200 and 'attachment' in hdrs['content-disposition']
     lines = body.decode().splitlines()
     assert lines[0].startswith('received,device') and len(lines) == 2 and 'barrier.opened' in lines[1]
+
+
+def test_the_verb_refuses_a_site_without_operators_and_serves_one_with_them(broker, tmp_path):
+    import subprocess
+    import sys
+    import urllib.request
+    from edgectl.core import secrets
+    site = tmp_path / 'site.yaml'
+    site.write_text(site_text(broker.port))
+    cmd = [sys.executable, '-m', 'edgectl.cli', 'web', '--site', str(site), '--port', '0', '--db', str(tmp_path / 'j.db')]
+    r = subprocess.run(cmd + ['--duration', '1'], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert r.returncode == 2 and 'no operator logins on this site' in r.stderr, r.stderr
+    secrets.ensure(str(site), ['lobby-1', 'gate-1'])
+    secrets.set_operator(str(site), 'ann', hashed('ann'))
+    p = subprocess.Popen(cmd + ['--duration', '8'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        line = p.stdout.readline()
+        assert 'open http://127.0.0.1:' in line, line + p.stderr.read()
+        url = line.split('open ')[1].split()[0]
+        page = urllib.request.urlopen(url, timeout=5)
+        assert page.status == 200 and b'edgectl control room' in page.read()
+        req = urllib.request.Request(url + 'api/login', data=json.dumps({'name': 'ann', 'password': PASSWORDS['ann']}).encode(),
+                                     headers={'Content-Type': 'application/json', 'Origin': url.rstrip('/')})
+        assert json.loads(urllib.request.urlopen(req, timeout=5).read())['operator'] == 'ann'
+    finally:
+        p.terminate()
+        assert p.wait(15) in (0, -15)

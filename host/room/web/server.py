@@ -53,6 +53,7 @@ class App:
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128      # a wall of pages reconnecting at once is not refused
     allow_reuse_address = True
 
     def __init__(self, addr, app):
