@@ -104,7 +104,10 @@ class Monitor(Recorder):
             if payload.get('sev') == 'alarm':
                 key = (dev, payload.get('ctrl'), payload.get('type'))
                 if payload.get('active'):
+                    ack = None if key in self.alarms else self.acked.get(key)
                     self.alarms[key] = dict(payload, _since=when)
+                    if ack is not None and (ack.get('seq'), ack.get('log')) != (payload.get('seq'), payload.get('log')):
+                        self._clear_ack(key)     # left from a raise whose clearing no view saw: this one is new
                     self._ring()
                 elif self.alarms.pop(key, None) is not None and key in self.acked:
                     self._clear_ack(key)
@@ -256,7 +259,7 @@ class Monitor(Recorder):
         ev = self.alarms.get(key)
         if ev is None:
             return None
-        body = {'by': by or self.operator, 'at': time.time(), 'seq': ev.get('seq')}
+        body = {'by': by or self.operator, 'at': time.time(), 'seq': ev.get('seq'), 'log': ev.get('log')}
         self.acked[key] = body
         if self.client is not None:
             self.client.publish(topics.alarm_ack(self.site, *key), json.dumps(body), qos=1, retain=True)

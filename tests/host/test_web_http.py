@@ -350,3 +350,23 @@ def test_the_verb_refuses_a_site_without_operators_and_serves_one_with_them(brok
     finally:
         p.terminate()
         assert p.wait(15) in (0, -15)
+
+
+def test_an_acknowledgement_left_from_an_earlier_raise_does_not_silence_a_new_one(web):
+    """A retained acknowledgement outlives its alarm when no view saw the alarm clear (all
+    were closed): the next raise of that alarm is a new one, unacknowledged, and sounds."""
+    c = web.client()
+    c.login('ann')
+    key = ('lobby-1', 'front', 'door.forced')
+    topic = web.mon.ack_prefix + '/'.join(key)
+    web.mon.handle_batch([(topic, json.dumps({'by': 'old', 'at': 1, 'seq': 3, 'log': 9}).encode(), True)])
+    rang = []
+    web.mon.bell = lambda: rang.append(1)
+    web.alarm(log=10)                                  # seq 1 of another log: a new raise
+    a = alarm_of(c)
+    assert a['acked'] is None and rang and key not in web.mon.acked
+    assert c.post('/api/ack', KEY)[0] == 200
+    assert web.mon.acked[key]['seq'] == a['seq'] and web.mon.acked[key]['log'] == 10
+    web.mon.handle_batch([(topic, json.dumps(web.mon.acked[key]).encode(), True)])    # its own, back from the broker
+    web.alarm(log=10)                                  # a repeat while active changes nothing
+    assert alarm_of(c)['acked']['by'] == 'ann'
