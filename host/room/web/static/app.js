@@ -309,9 +309,11 @@
     for (const [k, v] of new FormData($('journal-form'))) if (v) q.set(k, v);
     return q;
   }
-  $('journal-form').addEventListener('input', () => {
+  function csvLink() {
     const q = journalQuery(); q.set('format', 'csv'); $('journal-csv').href = '/api/journal?' + q;
-  });
+  }
+  $('journal-form').addEventListener('input', csvLink);
+  csvLink();
   $('journal-form').addEventListener('submit', async function (ev) {
     ev.preventDefault();
     const r = await fetch('/api/journal?' + journalQuery(), {credentials: 'same-origin'});
