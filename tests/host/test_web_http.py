@@ -370,3 +370,56 @@ def test_an_acknowledgement_left_from_an_earlier_raise_does_not_silence_a_new_on
     web.mon.handle_batch([(topic, json.dumps(web.mon.acked[key]).encode(), True)])    # its own, back from the broker
     web.alarm(log=10)                                  # a repeat while active changes nothing
     assert alarm_of(c)['acked']['by'] == 'ann'
+
+
+def test_plots_count_from_the_journal(tmp_path):
+    from edgectl.room.store import Store
+    from edgectl.room.web import plots
+    day0 = time.mktime((2026, 11, 20, 0, 0, 0, 0, 0, -1))       # local midnight
+    now = day0 + 2 * 86400 + 12 * 3600                         # noon of the third day
+    st = Store(tmp_path / 'j.sqlite3')
+    seq = [0]
+
+    def ev(dev, ctrl, etype, at, sev='info', active=None, log=1):
+        seq[0] += 1
+        e = {'seq': seq[0], 'ts': 1, 'log': log, 'type': etype, 'sev': sev, 'ctrl': ctrl}
+        if active is not None:
+            e['active'] = active
+        st.event(dev, e, at)
+        return seq[0]
+    s1 = ev('lobby-1', 'front', 'door.forced', day0 + 3600, 'alarm', True)
+    ev('lobby-1', 'front', 'door.forced', day0 + 3700, 'alarm', False)        # its clearing is not a raise
+    s2 = ev('lobby-1', 'front', 'door.held_open', day0 + 86400 + 60, 'alarm', True)
+    ev('gate-1', 'barrier', 'barrier.fault', day0 + 86400 + 120, 'alarm', True)
+    ev('gate-1', 'barrier', 'barrier.opened', day0 + 86400 + 200)
+    ev('gate-1', 'barrier', 'barrier.opened', day0 + 2 * 86400 + 200)
+    ev('gate-1', 'barrier', 'barrier.obstructed', day0 + 2 * 86400 + 300, 'warn', True)
+    ev('pool-1', 'pump', 'pump.started', day0 + 86400 - 1800)                 # 30 min before midnight ...
+    ev('pool-1', 'pump', 'pump.stopped', day0 + 86400 + 3600)                 # ... to 1 am
+    ev('pool-1', 'pump', 'pump.started', day0 + 2 * 86400 + 11 * 3600)       # still running at noon
+    ev('old-1', 'front', 'door.forced', day0 - 30 * 86400, 'alarm', True)     # outside the window
+    st.alarm_ack('lobby-1', 'front', 'door.forced', s1, 'ann', day0 + 3600 + 5)
+    st.alarm_ack('lobby-1', 'front', 'door.held_open', s2, 'bob', day0 + 86400 + 60 + 400)
+    st.close()
+    path = tmp_path / 'j.sqlite3'
+    days, per_day = plots.figures(path, 'alarms-per-day', 3, now)
+    assert days == ['2026-11-19', '2026-11-20', '2026-11-21', '2026-11-22'] and per_day == {'alarms': [0, 1, 2, 0]}
+    assert plots.figures(path, 'alarms-per-device', 3, now) == (['lobby-1', 'gate-1'], {'alarms': [2, 1]})
+    labels, acks = plots.figures(path, 'time-to-ack', 3, now)
+    assert acks['acknowledged alarms'] == [1, 0, 0, 0, 1, 0] and labels[0] == '< 10 s'
+    assert plots.figures(path, 'barrier-cycles', 3, now)[1] == {'cycles': [0, 0, 1, 1], 'obstructions': [0, 0, 0, 1]}
+    assert plots.figures(path, 'pump-hours', 3, now)[1] == {'hours': [0, 0.5, 1.0, 1.0]}
+    svg = plots.render('alarms-per-day', days, per_day)
+    assert svg.startswith('<svg') and 'Alarms raised per day' in svg
+
+
+def test_the_page_draws_plots_as_sandboxed_svg(web):
+    c = web.client()
+    c.login('ann')
+    web.alarm()
+    status, hdrs, body = c.get('/api/plot?name=alarms-per-device&days=7')
+    assert status == 200 and hdrs['content-type'] == 'image/svg+xml' and hdrs['content-security-policy'] == 'sandbox'
+    assert b'lobby-1' in body
+    for bad in ('name=nope', 'name=alarms-per-day&days=0', 'name=alarms-per-day&days=9999', 'name=alarms-per-day&days=x'):
+        assert c.get('/api/plot?' + bad)[0] == 400, bad
+    assert c.get('/api/plot?name=alarms-per-day', cookie=False)[0] == 401

@@ -209,6 +209,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._journal(q)
             if url.path == '/plan':
                 return self._plan_image()
+            if url.path == '/api/plot':
+                return self._plot(q)
             raise Refused(404, 'no such page')
         except Refused as e:
             self._error(e.status, str(e), e.headers)
@@ -305,6 +307,22 @@ class Handler(BaseHTTPRequestHandler):
             raise Refused(413, 'the plan image is over %d MB' % (planmod.IMAGE_MAX >> 20))
         # an SVG can hold scripts: served sandboxed, it runs none even when opened on its own
         self._send(200, f.read_bytes(), planmod.TYPES[f.suffix.lower()], [('Content-Security-Policy', 'sandbox')])
+
+    def _plot(self, q):
+        from . import plots
+        store = self.app.hub.store
+        if store is None:
+            raise Refused(404, 'this web runs without a journal (--no-journal)')
+        try:
+            days = int(_one(q, 'days') or 14)
+        except ValueError:
+            raise Refused(400, 'days must be a whole number')
+        name = _one(q, 'name')
+        if name not in plots.TITLES or not 1 <= days <= plots.DAYS_MAX:
+            raise Refused(400, 'a plot of %s over 1..%d days' % (', '.join(plots.TITLES), plots.DAYS_MAX))
+        store.flush(5)
+        svg = plots.render(name, *plots.figures(store.path, name, days))
+        self._send(200, svg, 'image/svg+xml', [('Content-Security-Policy', 'sandbox')])
 
     def _journal(self, q):
         from ..verbs import _when

@@ -330,11 +330,24 @@
     say(rows.length + ' events');
   });
 
+  // --- plots (SVG drawn by the server from the journal) ------------------------------------
+  const PLOTS = ['alarms-per-day', 'alarms-per-device', 'time-to-ack', 'barrier-cycles', 'pump-hours'];
+  function drawPlots() {
+    const box = $('plots');
+    box.textContent = '';
+    for (const name of PLOTS) {
+      box.append(el('img', {class: 'plot', alt: name, 'data-plot': name,
+        src: '/api/plot?name=' + name + '&days=' + $('plots-days').value + '&t=' + Date.now()}));
+    }
+  }
+  $('plots-form').addEventListener('submit', (ev) => { ev.preventDefault(); drawPlots(); });
+
   // --- tabs --------------------------------------------------------------------------------
   for (const b of document.querySelectorAll('.tab')) {
     b.addEventListener('click', () => {
       for (const x of document.querySelectorAll('.tab')) x.classList.toggle('active', x === b);
       for (const p of document.querySelectorAll('.panel')) p.hidden = p.id !== 'tab-' + b.dataset.tab;
+      if (b.dataset.tab === 'plots') drawPlots();
     });
   }
 
