@@ -263,14 +263,21 @@
       }
     }
     const cam = $('popup-camera');
-    if (d.camera) { cam.src = d.camera + (d.camera.includes('?') ? '&' : '?') + 't=' + Date.now(); cam.hidden = false; }
-    else { cam.hidden = true; cam.removeAttribute('src'); }
+    if (d.camera && cam.dataset.device !== d.id) {     // a fresh snapshot when the pop-up opens, not per push
+      cam.src = d.camera + (d.camera.includes('?') ? '&' : '?') + 't=' + Date.now();
+      cam.hidden = false;
+    } else if (!d.camera) { cam.hidden = true; cam.removeAttribute('src'); }
+    cam.dataset.device = d.id;
     const ul = $('popup-events');
     ul.textContent = '';
     for (const e of d.events) ul.append(el('li', {}, when(e.t) + ' ' + e.ctrl + ' ' + (e.msg.type || e.kind) +
       (e.msg.sev === 'alarm' ? (e.msg.active ? ' ALARM' : ' cleared') : '')));
   }
-  $('popup-close').addEventListener('click', () => { $('popup').hidden = true; popupDevice = null; });
+  $('popup-close').addEventListener('click', () => {
+    $('popup').hidden = true;
+    popupDevice = null;
+    delete $('popup-camera').dataset.device;
+  });
 
   // --- the live log, with filters ----------------------------------------------------------
   function matches(e) {
