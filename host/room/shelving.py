@@ -2,7 +2,8 @@
 alarm leaves the active list (no sound, no pop-up) and comes back by itself when the time is
 up, or at once when it clears and is raised again (a new raise is a new alarm: it is never
 hidden by an old shelving). Both ends are journaled (Store.action: `shelve`, `unshelve`
-with why: `operator`, `expired`, `cleared`)."""
+with why: `operator`, `expired`, `cleared`, or `stopped` when the view keeping it stops: a
+shelving lives in the view that made it, and a restart brings the alarm back)."""
 import time
 
 MIN_S = 60                  # shortest shelving

@@ -208,6 +208,11 @@ def test_a_shelved_alarm_leaves_the_active_list_silently_and_both_ends_are_journ
             if 'shelve' in r['action']]
     assert rows == [('ann', 'shelve', None), (None, 'unshelve', 'cleared'), ('ann', 'shelve', None),
                     ('ann', 'unshelve', 'operator')]
+    c.post('/api/shelve', dict(KEY, minutes=30, reason='till the end'))
+    web.hub.stop()                                       # the web stops: the shelving ends, journaled
+    web.store.flush()
+    assert [json.loads(r['detail']).get('why') for r in web.store.table('actions') if r['action'] == 'unshelve'][-1] == \
+        'stopped'
 
 
 def test_only_the_actions_that_fit_are_sent(web):
@@ -423,3 +428,17 @@ def test_the_page_draws_plots_as_sandboxed_svg(web):
     for bad in ('name=nope', 'name=alarms-per-day&days=0', 'name=alarms-per-day&days=9999', 'name=alarms-per-day&days=x'):
         assert c.get('/api/plot?' + bad)[0] == 400, bad
     assert c.get('/api/plot?name=alarms-per-day', cookie=False)[0] == 401
+
+
+def test_a_page_gets_runs_of_snapshots_folded_and_is_dropped_when_it_cannot_keep_up():
+    from edgectl.room.web import hub
+    p = hub.Page('t')
+    for i in range(3):
+        p.push('state', 's%d' % i)
+    p.push('log', 'l0')
+    p.push('state', 's3')
+    p.push('state', 's4')
+    assert p.take(0) == [('state', 's2'), ('log', 'l0'), ('state', 's4')], 'only the newest of a run of snapshots'
+    for i in range(hub.QUEUE_MAX + 1):
+        p.push('log', i)
+    assert p.dropped and len(p.take(0)) == hub.QUEUE_MAX

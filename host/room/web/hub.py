@@ -106,10 +106,15 @@ class Hub:
         return self
 
     def stop(self):
+        """Stop pushing; shelvings end here (journaled `stopped`: the alarms are back for
+        whoever watches next)."""
         self.stopped.set()
         self.kick.set()
         if self.t is not None:
             self.t.join(5)
+        with self.mon.lock:
+            for key in list(self.shelf.items):
+                self.shelf.unshelve(key, None, 'stopped')
 
     def _run(self):
         last_house = 0.0
