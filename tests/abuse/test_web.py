@@ -240,3 +240,21 @@ def test_a_formula_from_a_board_is_exported_as_text_not_run(live, broker, abuse)
     for f in formulas:
         abuse.input(refused=("'" + f) in ctrls and f not in ctrls)
         assert ("'" + f) in ctrls and f not in ctrls, ctrls
+
+
+def test_a_page_of_another_site_pointed_at_loopback_is_refused(live, abuse):
+    """DNS rebinding: evil.example re-pointed at 127.0.0.1 makes the guard's browser talk to
+    the web server as evil.example; served on loopback, it answers loopback names only."""
+    web, page, io = live
+    port = web.port
+    tries = [
+        page.get('/', headers={'Host': 'evil.example:%d' % port}),
+        page.post('/api/login', {'name': 'ann', 'password': 'guess-one-more'}, origin='http://evil.example:%d' % port,
+                  headers={'Host': 'evil.example:%d' % port}),
+        page.post('/api/ack', KEY, origin='http://evil.example:%d' % port, headers={'Host': 'evil.example:%d' % port}),
+    ]
+    for status, _, _ in tries:
+        abuse.input(refused=status == 403)
+    assert [t[0] for t in tries] == [403, 403, 403]
+    for host in ('127.0.0.1:%d' % port, 'localhost:%d' % port, '[::1]:%d' % port):
+        assert page.get('/api/me', headers={'Host': host})[0] == 200, host

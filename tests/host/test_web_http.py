@@ -442,3 +442,23 @@ def test_a_page_gets_runs_of_snapshots_folded_and_is_dropped_when_it_cannot_keep
     for i in range(hub.QUEUE_MAX + 1):
         p.push('log', i)
     assert p.dropped and len(p.take(0)) == hub.QUEUE_MAX
+
+
+def test_commands_from_the_page_are_signed_with_the_devices_key(web):
+    from edgectl.core.proto import signing
+    key = bytes(range(32))
+    web.mon.secrets = {'devices': {'lobby-1': {'cmd_key': key.hex(), 'mqtt_password': 'x'}}}
+    sent = []
+
+    class Client:
+        def publish(self, topic, payload, qos=0, retain=False):
+            sent.append((topic, json.loads(payload)))
+    web.mon.client = Client()
+    c = web.client()
+    c.login('ann')
+    status, _, out = c.post('/api/command', {'device': 'lobby-1', 'ctrl': 'front', 'op': 'unlock', 'sig': 'forged'})
+    assert status == 200
+    (topic, body), = sent
+    assert topic.endswith('/lobby-1/cmd/front') and body['op'] == 'unlock' and body['id'] == out['id']
+    assert body['sig'] == signing.sign(key, 'lobby-1', 'front', {k: v for k, v in body.items() if k != 'sig'})
+    web.mon.client = None

@@ -27,6 +27,7 @@ STATIC = Path(__file__).with_name('static')
 FILES = {'/': ('index.html', 'text/html; charset=utf-8'), '/static/app.js': ('app.js', 'text/javascript; charset=utf-8'),
          '/static/app.css': ('app.css', 'text/css; charset=utf-8')}
 COOKIE = 'edgectl_session'
+LOOPBACK = ('127.0.0.1', '::1', '[::1]')
 BODY_MAX = 16384
 PAGES_MAX = 64              # open live pages (each holds a thread)
 THREADS_MAX = 200           # requests handled at once; beyond it a connection is closed at once
@@ -49,6 +50,7 @@ class App:
         self.sessions = Sessions()
         self.throttle = Throttle()
         self.pages = threading.BoundedSemaphore(PAGES_MAX)
+        self.hosts = None          # the Host names accepted (None: any); loopback only when bound to it
 
 
 class Server(ThreadingHTTPServer):
@@ -139,6 +141,16 @@ class Handler(BaseHTTPRequestHandler):
             raise Refused(401, 'log in first')
         return token, s
 
+    def _check_host(self):
+        """Served on loopback, the page answers only to loopback names: a page of another
+        site whose name was re-pointed at 127.0.0.1 (DNS rebinding) is refused."""
+        hosts = self.app.hosts
+        if hosts is not None:
+            host = self.headers.get('Host') or ''
+            name = host[:host.find(']') + 1] if host.startswith('[') else host.split(':')[0]
+            if name not in hosts:
+                raise Refused(403, 'refused: this server answers to %s only' % ', '.join(sorted(hosts)))
+
     def _same_origin(self):
         host = self.headers.get('Host')
         origin = self.headers.get('Origin')
@@ -187,6 +199,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         try:
+            self._check_host()
             url = urlsplit(self.path)
             if url.path in FILES:
                 name, ctype = FILES[url.path]
@@ -226,6 +239,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         try:
             path = urlsplit(self.path).path
+            self._check_host()
             self._same_origin()
             if path == '/api/login':
                 return self._login(self._body())
@@ -386,6 +400,8 @@ def _key(body):
 
 def serve(app, bind, port):
     """The server, listening (port 0: a free one; server_address says which)."""
+    if bind in LOOPBACK:
+        app.hosts = set(LOOPBACK) | {'localhost'}
     try:
         return Server((bind, port), app)
     except OSError as e:
