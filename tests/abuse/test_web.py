@@ -137,7 +137,8 @@ MALFORMED = [
     ('too many headers', lambda p: b'GET / HTTP/1.1\r\n' + b''.join(b'X-%d: 1\r\n' % i for i in range(150)) + b'\r\n', 431),
     ('unknown method', lambda p: b'BREW / HTTP/1.1\r\nHost: x\r\n\r\n', 501),
     ('not HTTP', lambda p: b'\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03' + b'\x00' * 64 + b'\r\n\r\n', None),   # closed
-    ('path out of the folder', lambda p: b'GET /static/../../core/secrets.py HTTP/1.1\r\nHost: x\r\n\r\n', 401),
+    ('path out of the folder', lambda p: b'GET /static/../../core/secrets.py HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n' % p,
+     401),
 ]
 
 
@@ -204,7 +205,8 @@ def test_stalled_and_flooding_clients_do_not_starve_the_page(live, abuse, monkey
     try:
         for _ in range(server.PAGES_MAX):
             s = socket.create_connection(('127.0.0.1', web.port), timeout=5)
-            s.sendall(b'GET /api/events HTTP/1.1\r\nHost: x\r\nCookie: edgectl_session=%s\r\n\r\n' % page.cookie.encode())
+            s.sendall(b'GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nCookie: edgectl_session=%s\r\n\r\n' % (
+                web.port, page.cookie.encode()))
             streams.append(s)
         assert _wait(lambda: len(web.hub.pages) == server.PAGES_MAX, 5)
         opened = time.monotonic() - t0
