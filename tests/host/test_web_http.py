@@ -462,3 +462,13 @@ def test_commands_from_the_page_are_signed_with_the_devices_key(web):
     assert topic.endswith('/lobby-1/cmd/front') and body['op'] == 'unlock' and body['id'] == out['id']
     assert body['sig'] == signing.sign(key, 'lobby-1', 'front', {k: v for k, v in body.items() if k != 'sig'})
     web.mon.client = None
+
+
+def test_the_login_page_learns_the_sites_language(tmp_path):
+    w = Web(tmp_path, site_text().replace('site: web', 'site: web\nlang: zh'))
+    try:
+        assert w.client().get('/api/config')[2] == {'lang': 'zh'}, 'public: the login page needs it'
+    finally:
+        w.close()
+    s = sitemod.parse(site_text().replace('site: web', 'site: web\nlang: fr'), str(tmp_path / 'site.yaml'))
+    assert sitemod.validate(s).errors

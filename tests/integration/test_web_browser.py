@@ -33,6 +33,7 @@ def _driver():
     for arg in ('--headless=new', '--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu',
                 '--window-size=1280,900', '--autoplay-policy=no-user-gesture-required'):
         opts.add_argument(arg)
+    opts.set_capability('goog:loggingPrefs', {'browser': 'ALL'})      # the page's script errors, checked at the end
     return webdriver.Chrome(service=Service(driver), options=opts)
 
 
@@ -94,6 +95,8 @@ def test_log_in_see_a_forced_door_pop_up_within_2s_and_acknowledge_it(browser, m
         assert other.wait_for(lambda r: key in other.acked, 3) is not None or key in other.acked
         assert other.acked[key]['by'] == 'ann', 'the monitor elsewhere sees who acknowledged'
         assert wait_js(browser, "return document.body.dataset.sounding === ''", 3), 'silent once acknowledged'
+        errors = [e['message'] for e in browser.get_log('browser') if 'Uncaught' in e['message']]
+        assert not errors, 'the page\'s script failed: %s' % errors
         print('forced door on the page %.0f ms after the input edge' % (shown * 1000))
     finally:
         other.detach()

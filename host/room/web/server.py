@@ -204,6 +204,9 @@ class Handler(BaseHTTPRequestHandler):
             if url.path in FILES:
                 name, ctype = FILES[url.path]
                 return self._send(200, (STATIC / name).read_bytes(), ctype)
+            if url.path == '/api/config':         # what the login page needs: the site's language
+                site = self.app.hub.site
+                return self._json({'lang': site.data.get('lang') if site is not None else None})
             if url.path == '/api/me':
                 token, s = self._session()
                 return self._json({'operator': s['operator'], 'csrf': s['csrf']})

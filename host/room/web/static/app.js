@@ -9,6 +9,42 @@
   const seen = new Set();          // alarm key + since already popped up
   let popupDevice = null, shelveKey = null;
 
+  // --- language: English, or Simplified Chinese (the site file's `lang`, else the browser's) --
+  const ZH = {
+    'edgectl control room': 'edgectl 控制室', 'Operator': '操作员', 'Password': '密码', 'Log in': '登录',
+    'Alarms sound in this page. A browser plays sound only after one click: logging in with the button is that click (after a reload, click anywhere once).':
+      '本页面会以声音提示报警。浏览器需要点击一次才能播放声音：点击登录按钮即可（刷新后请在页面任意处点击一次）。',
+    'SITE FIRE STATE ACTIVE': '全站火警状态', 'Plan': '平面图', 'Alarms': '报警', 'Live log': '实时日志',
+    'Journal': '日志查询', 'Plots': '图表', 'operator': '操作员', 'Log out': '退出',
+    'click once to allow sound': '点击一次以允许声音', 'sound on': '声音已开启', 'reconnecting...': '正在重新连接…',
+    'normal': '正常', 'alarm': '报警', 'acknowledged': '已确认', 'offline': '离线', 'fault': '故障', 'fire': '火警',
+    'not heard yet': '尚未上线', 'unknown': '尚未上线', 'Active alarms': '当前报警', 'Shelved': '已搁置',
+    'priority': '优先级', 'device': '设备', 'controller': '控制器', 'since': '开始时间', 'by': '操作人',
+    'until': '截止', 'reason': '原因', 'time': '时间', 'event': '事件', 'severity': '级别', 'details': '详情',
+    'received': '接收时间', 'type (door.*)': '类型 (door.*)', 'any severity': '任意级别',
+    'since (-24h, 2026-11-28T18:00)': '起始 (-24h, 2026-11-28T18:00)', 'until': '截止', 'Search': '搜索',
+    'Export CSV': '导出 CSV', 'Last events': '最近事件', 'For': '时长', '15 minutes': '15 分钟', '1 hour': '1 小时',
+    '4 hours': '4 小时', '8 hours': '8 小时', 'Reason': '原因', 'Cancel': '取消', 'Shelve': '搁置',
+    'Unshelve': '取消搁置', 'Acknowledge': '确认', 'Answer': '接听', 'Release the gate': '开门放行', 'Hang up': '挂断',
+    'CALL': '呼叫', 'TALKING': '通话中', 'call': '呼叫', 'answered by': '接听人', 'state': '状态', 'on': '于',
+    'shelved by': '搁置人', 'acknowledged by': '确认人', 'refused': '被拒绝', 'events': '条事件', 'site': '站点',
+    'Open barrier': '抬杆', 'Close barrier': '落杆', 'Unlock door': '开门', 'Lock door': '锁门', 'stop': '停止',
+    'Over the last': '最近', 'days': '天', 'Draw': '绘制', 'ALARM': '报警', 'cleared': '已恢复', 'sent': '已发送',
+    'critical': '紧急', 'high': '高', 'medium': '中', 'low': '低', 'acknowledged ': '已确认 ', 'shelved ': '已搁置 ',
+    'wrong operator name or password': '操作员名或密码错误',
+  };
+  let LANG = (navigator.languages && navigator.languages[0] || navigator.language || 'en').toLowerCase().startsWith('zh') ? 'zh' : 'en';
+  const t = (s) => (LANG === 'zh' && ZH[s]) || s;
+  function translatePage() {          // the page's own words (what the server pushes is translated as drawn)
+    document.documentElement.lang = LANG === 'zh' ? 'zh-CN' : 'en';
+    const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+      const k = n.nodeValue.replace(/\s+/g, ' ').trim();
+      if (k && ZH[k]) n.nodeValue = n.nodeValue.replace(n.nodeValue.trim(), t(k));
+    }
+    for (const i of document.querySelectorAll('[placeholder]')) i.placeholder = t(i.placeholder);
+  }
+
   // --- sound: a browser plays sound only after a click on the page ------------------------
   let audio = null;
   function allowSound() {
@@ -17,7 +53,7 @@
     }
     if (audio.state === 'suspended') audio.resume();
     const s = $('sound-state');
-    s.textContent = 'sound on';
+    s.textContent = t('sound on');
     s.className = 'sound-on';
   }
   document.addEventListener('click', allowSound);
@@ -52,7 +88,7 @@
   }
   async function act(path, body, done) {
     try { const r = await post(path, body); say(done || ''); return r; }
-    catch (e) { say('refused: ' + e.message); return null; }
+    catch (e) { say(t('refused') + ': ' + t(e.message)); return null; }
   }
   const keyOf = (a) => a.key.join('/');
   const keyBody = (a) => ({device: a.key[0], ctrl: a.key[1], type: a.key[2]});
@@ -91,7 +127,7 @@
       $('login-password').value = '';
       $('login-error').textContent = '';
       start(me);
-    } catch (e) { $('login-error').textContent = e.message; }
+    } catch (e) { $('login-error').textContent = t(e.message); }
   });
   $('logout').addEventListener('click', async function () {
     await act('/api/logout', {});
@@ -107,7 +143,7 @@
     events.addEventListener('log', (e) => { addLog(JSON.parse(e.data)); });
     events.onopen = () => { $('link-state').textContent = ''; };
     events.onerror = async () => {
-      $('link-state').textContent = 'reconnecting...';
+      $('link-state').textContent = t('reconnecting...');
       const r = await fetch('/api/me', {credentials: 'same-origin'}).catch(() => null);
       if (r && r.status === 401) showLogin();
     };
@@ -116,7 +152,7 @@
   // --- the snapshot ------------------------------------------------------------------------
   function render(s) {
     state = s;
-    $('site-name').textContent = 'site ' + s.site;
+    $('site-name').textContent = t('site') + ' ' + s.site;
     $('fire-banner').hidden = !s.fire;
     const open = s.alarms.filter((a) => !a.shelved);
     const unacked = open.filter((a) => !a.acked);
@@ -160,19 +196,19 @@
       g.setAttribute('data-state', d.state);
       const c = document.createElementNS(NS, 'circle');
       c.setAttribute('cx', p.x); c.setAttribute('cy', p.y); c.setAttribute('r', 22);
-      const t = document.createElementNS(NS, 'text');
-      t.setAttribute('x', p.x); t.setAttribute('y', p.y + 42);
-      t.textContent = d.id;
+      const name = document.createElementNS(NS, 'text');
+      name.setAttribute('x', p.x); name.setAttribute('y', p.y + 42);
+      name.textContent = d.id;
       const title = document.createElementNS(NS, 'title');
-      title.textContent = d.id + ': ' + d.state;
-      g.append(c, t, title);
+      title.textContent = d.id + ': ' + t(d.state);
+      g.append(c, name, title);
       g.addEventListener('click', () => openPopup(d.id));
       svg.append(g);
     }
   }
 
   function prio(a) {
-    return a.priority ? el('span', {class: 'prio-' + a.priority}, a.priority) : '';
+    return a.priority ? el('span', {class: 'prio-' + a.priority}, t(a.priority)) : '';
   }
   function drawAlarms() {
     const body = $('alarms').tBodies[0], shelved = $('shelved').tBodies[0];
@@ -181,18 +217,18 @@
       if (a.shelved) {
         shelved.append(el('tr', {'data-key': keyOf(a)}, el('td', {}, a.device), el('td', {}, a.ctrl + ' ' + a.type),
           el('td', {}, a.shelved.by), el('td', {}, when(a.shelved.until)), el('td', {}, a.shelved.reason),
-          el('td', {}, button('Unshelve', () => act('/api/unshelve', keyBody(a), 'unshelved')))));
+          el('td', {}, button(t('Unshelve'), () => act('/api/unshelve', keyBody(a), t('Unshelve'))))));
         continue;
       }
       const row = el('tr', {'data-key': keyOf(a), class: a.acked ? 'acked' : 'unacked', 'data-shown': Date.now()},
         el('td', {}, prio(a)), el('td', {}, a.device), el('td', {}, a.ctrl), el('td', {}, a.type),
         el('td', {}, when(a.since)), el('td', {class: 'acked-by'}, a.acked ? a.acked.by + ' ' + when(a.acked.at) : ''),
-        el('td', {}, a.acked ? '' : button('Acknowledge', () => ack(a), 'ack'),
-          button('Shelve', () => askShelve(a), 'shelve')));
+        el('td', {}, a.acked ? '' : button(t('Acknowledge'), () => ack(a), 'ack'),
+          button(t('Shelve'), () => askShelve(a), 'shelve')));
       body.append(row);
     }
   }
-  function ack(a) { return act('/api/ack', keyBody(a), 'acknowledged ' + keyOf(a)); }
+  function ack(a) { return act('/api/ack', keyBody(a), t('acknowledged ') + keyOf(a)); }
   function askShelve(a) {
     shelveKey = a;
     $('shelve-what').textContent = keyOf(a);
@@ -202,17 +238,17 @@
   $('shelve-form').addEventListener('submit', async function (ev) {
     ev.preventDefault();
     const r = await act('/api/shelve', Object.assign(keyBody(shelveKey),
-      {minutes: Number($('shelve-minutes').value), reason: $('shelve-reason').value}), 'shelved ' + keyOf(shelveKey));
+      {minutes: Number($('shelve-minutes').value), reason: $('shelve-reason').value}), t('shelved ') + keyOf(shelveKey));
     if (r) $('shelve-dialog').hidden = true;
   });
   $('shelve-cancel').addEventListener('click', () => { $('shelve-dialog').hidden = true; });
 
   function callButtons(c) {
-    const cmd = (op) => () => act('/api/command', {device: c.device, ctrl: c.station, op: op}, op + ' sent');
+    const cmd = (op) => () => act('/api/command', {device: c.device, ctrl: c.station, op: op}, op + ' ' + t('sent'));
     const out = [];
-    if (c.state === 'ringing') out.push(button('Answer', cmd('answer'), 'answer'));
-    if (c.state === 'answered' && c.by === operator) out.push(button('Release the gate', cmd('unlock'), 'release'));
-    out.push(button('Hang up', cmd('hangup'), 'hangup'));
+    if (c.state === 'ringing') out.push(button(t('Answer'), cmd('answer'), 'answer'));
+    if (c.state === 'answered' && c.by === operator) out.push(button(t('Release the gate'), cmd('unlock'), 'release'));
+    out.push(button(t('Hang up'), cmd('hangup'), 'hangup'));
     return out;
   }
   function drawCalls() {
@@ -220,8 +256,8 @@
     box.textContent = '';
     for (const c of state.calls) {
       box.append(el('div', {class: 'call ' + c.state, 'data-call': c.device + '/' + c.station},
-        el('b', {}, c.state === 'ringing' ? 'CALL' : 'TALKING'),
-        c.device + '/' + c.station + ' call ' + c.call + (c.by ? ' answered by ' + c.by : '') + ' since ' + when(c.since),
+        el('b', {}, t(c.state === 'ringing' ? 'CALL' : 'TALKING')),
+        c.device + '/' + c.station + ' ' + t('call') + ' ' + c.call + (c.by ? ' ' + t('answered by') + ' ' + c.by : '') + ' ' + t('since') + ' ' + when(c.since),
         ...callButtons(c)));
     }
   }
@@ -240,14 +276,14 @@
     const d = await r.json();
     const first = d.ctrls.map((c) => c.type).join(', ');
     $('popup-title').textContent = d.id + (first ? ' (' + first + ')' : '');
-    $('popup-state').textContent = 'state: ' + d.state;
+    $('popup-state').textContent = t('state') + ': ' + t(d.state);
     $('popup-state').className = 'state-' + d.state;
     const al = $('popup-alarms');
     al.textContent = '';
     for (const a of d.alarms) {
-      al.append(el('p', {'data-key': keyOf(a)}, prio(a), ' ', el('b', {}, a.type), ' on ' + a.ctrl + ' since ' + whenFull(a.since),
-        a.shelved ? ' (shelved by ' + a.shelved.by + ')' : '',
-        a.acked ? ' acknowledged by ' + a.acked.by : button('Acknowledge', () => ack(a), 'ack')));
+      al.append(el('p', {'data-key': keyOf(a)}, prio(a), ' ', el('b', {}, a.type), ' ' + t('on') + ' ' + a.ctrl + ' ' + t('since') + ' ' + whenFull(a.since),
+        a.shelved ? ' (' + t('shelved by') + ' ' + a.shelved.by + ')' : '',
+        a.acked ? ' ' + t('acknowledged by') + ' ' + a.acked.by : button(t('Acknowledge'), () => ack(a), 'ack')));
     }
     const acts = $('popup-actions');
     acts.textContent = '';
@@ -257,9 +293,9 @@
         continue;
       }
       for (const op of c.actions) {
-        const label = {open: 'Open barrier', close: 'Close barrier', unlock: 'Unlock door', lock: 'Lock door'}[op] || op;
+        const label = t({open: 'Open barrier', close: 'Close barrier', unlock: 'Unlock door', lock: 'Lock door'}[op] || op);
         acts.append(button(label + ' (' + c.name + ')', () => act('/api/command', {device: d.id, ctrl: c.name, op: op},
-          op + ' sent to ' + d.id + '/' + c.name), 'cmd-' + op));
+          op + ' ' + t('sent') + ': ' + d.id + '/' + c.name), 'cmd-' + op));
       }
     }
     const cam = $('popup-camera');
@@ -334,7 +370,7 @@
       body.append(el('tr', {class: 'sev-' + e.sev}, el('td', {}, whenFull(e.received)), el('td', {}, e.device),
         el('td', {}, e.seq), el('td', {}, e.ctrl), el('td', {}, e.type), el('td', {}, e.sev), el('td', {}, extra)));
     }
-    say(rows.length + ' events');
+    say(rows.length + ' ' + t('events'));
   });
 
   // --- plots (SVG drawn by the server from the journal) ------------------------------------
@@ -359,6 +395,10 @@
   }
 
   // --- start: logged in already (a reload), or the login form --------------------------------
+  fetch('/api/config').then((r) => r.json()).then((c) => { if (c.lang) LANG = c.lang; }, () => null).then(() => {
+    translatePage();
+    csvLink();
+  });
   fetch('/api/me', {credentials: 'same-origin'}).then(async (r) => {
     if (r.ok) start(await r.json()); else showLogin();
   }, showLogin);
