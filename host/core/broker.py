@@ -218,6 +218,13 @@ class Broker:
             return False
 
 
+    def endpoint(self, auth=None, room=False):
+        """An mqttc.Endpoint to this broker: the boards' listener, or the control room's
+        (room=True, a secured site) as `auth`; with the site CA when it speaks TLS."""
+        from .mqttc import Endpoint
+        port = self.room_port if room and self.room_port else self.port
+        return Endpoint(self.host, port, auth, self.tls[0] if self.tls else None)
+
     def start(self, timeout=5.0):
         exe = paths.mosquitto()
         for p in (self.port, self.room_port):     # before a file of a broker running here is touched

@@ -18,20 +18,21 @@ def _site_path(a):
 
 
 def _broker_for(a):
-    """The broker to talk to: the running simulator's (same folder) or the site file's.
-    With a secrets file beside the site file, clients log in as the control room."""
+    """(site, Endpoint): the broker to talk to, the running simulator's (same folder) or the
+    site file's. With a secrets file beside the site file, clients log in as the control
+    room on its own listener; with a TLS broker they trust the site CA."""
     try:
         sec = _site_secrets(a)
     except EdgeError:
         sec = None
-    from . import mqttc
-    if sec:
-        mqttc.DEFAULT_AUTH = (sec['room']['user'], sec['room']['password'])
+    from .mqttc import Endpoint
     site, host, port, bk = _broker_of(a)
+    auth = None
     if sec:        # a secured broker: the control room's tools have their own listener
         from .broker import room_port
         port = room_port(bk)
-    out = site, host, port
+        auth = (sec['room']['user'], sec['room']['password'])
+    ca = None
     from . import site as sitemod, tls
     if os.path.exists(_site_path(a)):
         s = sitemod.load_valid(_site_path(a))
@@ -40,8 +41,7 @@ def _broker_for(a):
             if ca is None:
                 raise EdgeError('the site broker speaks TLS but there is no site CA beside %s: '
                                 'run `edgectl broker --tls` there' % _site_path(a), 2)
-            mqttc.DEFAULT_CA = ca
-    return out
+    return site, Endpoint(host, port, auth, ca)
 
 
 def _broker_of(a):
@@ -125,15 +125,14 @@ def _operator_password(prompt, confirm=False):
     return pw
 
 
-def _operator_login(a, sec):
+def _operator_login(a, sec, ep):
     """On a site whose secrets (`sec`) list operators, the monitor logs in as the operator
-    named by --operator, with their own password."""
-    from . import mqttc, secrets
+    named by --operator, with their own password: `ep` as that operator."""
+    from . import secrets
     ops = secrets.operators(sec)
     if not ops:
-        return None                  # the site's one control-room login
+        return ep                    # the site's one control-room login
     if a.operator not in ops:
         raise EdgeError('no control-room login for operator %r on this site (have: %s): '
                         '`edgectl operator add %s`' % (a.operator, ', '.join(ops), a.operator), 2)
-    mqttc.DEFAULT_AUTH = (a.operator, _operator_password('password for operator %s' % a.operator))
-    return a.operator
+    return ep.as_user((a.operator, _operator_password('password for operator %s' % a.operator)))

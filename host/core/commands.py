@@ -5,7 +5,6 @@ import time
 import uuid
 
 from .errors import EdgeError
-from .mqttc import connect
 from .proto import topics
 
 
@@ -55,9 +54,9 @@ def signed(body, device, ctrl, key):
     return body
 
 
-def send(host, port, site, device, ctrl, op, args=None, timeout=5.0, cid=None, key=None):
-    """Publish the command (signed when `key` is given); return the ack dict. EdgeError on
-    timeout."""
+def send(ep, site, device, ctrl, op, args=None, timeout=5.0, cid=None, key=None):
+    """Publish the command (signed when `key` is given) through the broker at `ep` (an
+    mqttc.Endpoint); return the ack dict. EdgeError on timeout."""
     cid = cid or 'c-%s' % uuid.uuid4().hex[:10]
     got = {}
     done = threading.Event()
@@ -72,7 +71,7 @@ def send(host, port, site, device, ctrl, op, args=None, timeout=5.0, cid=None, k
             got['ack'] = ack
             done.set()
 
-    c = connect(host, port, 'cmd', on_message=on_message, subscribe=[ack_topic])
+    c = ep.connect('cmd', on_message=on_message, subscribe=[ack_topic])
     try:
         body = {'id': cid, 'op': op}
         body.update(args or {})

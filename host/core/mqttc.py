@@ -11,8 +11,27 @@ from .mqttraw import client_id_of
 from .recorder import Recorder
 
 
-DEFAULT_AUTH = None     # (user, password) for clients that name none: the CLI sets the site's control-room login
-DEFAULT_CA = None       # the site CA's certificate: TLS to the broker, its name checked
+class Endpoint:
+    """Where a client connects and as whom: the broker's host and port, a login
+    (user, password) or None, and the site CA's certificate (TLS, the broker's name
+    checked) or None. The verbs make one (core/cliargs.py) and hand it down."""
+    __slots__ = ('host', 'port', 'auth', 'ca')
+
+    def __init__(self, host, port, auth=None, ca=None):
+        self.host, self.port, self.auth, self.ca = host, port, auth, ca
+
+    def as_user(self, auth):
+        return Endpoint(self.host, self.port, auth, self.ca)
+
+    def connect(self, name='edgectl', **kw):
+        return connect(self.host, self.port, name, auth=self.auth, ca=self.ca, **kw)
+
+    def collector(self, topics, name='collector', **kw):
+        return Collector(self.host, self.port, topics, name, auth=self.auth, ca=self.ca, **kw)
+
+    def __repr__(self):
+        return 'Endpoint(%s:%d%s%s)' % (self.host, self.port, ' as %s' % self.auth[0] if self.auth else '',
+                                         ' TLS' if self.ca else '')
 
 
 def connect(host, port, name='edgectl', timeout=5.0, on_message=None, subscribe=(), client_id=None,
@@ -33,10 +52,8 @@ def connect(host, port, name='edgectl', timeout=5.0, on_message=None, subscribe=
         ready.set()
 
     c.on_connect = on_connect
-    auth = auth or DEFAULT_AUTH
     if auth:
         c.username_pw_set(*auth)
-    ca = ca or DEFAULT_CA
     if ca:
         import ssl
         c.tls_set(ca_certs=str(ca), cert_reqs=ssl.CERT_REQUIRED)   # and the host name is checked

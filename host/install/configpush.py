@@ -10,7 +10,6 @@ import json
 import time
 
 from ..core.errors import EdgeError
-from ..core.mqttc import Collector
 from ..core.proto import topics
 
 
@@ -29,7 +28,7 @@ def message(cfg, key=None):
 BOARD_MSG_MIN = 2048     # the smallest message a board takes (firmware/link.py _MSG_MIN: an ESP32 without PSRAM)
 
 
-def push_mqtt(host, port, site, cfg, timeout, progress=None, key=None, auth=None):
+def push_mqtt(ep, site, cfg, timeout, progress=None, key=None):
     """Publish the config (signed with `key`) and wait for the board's verdict event."""
     dev = cfg['device']
     rev = cfg['rev']
@@ -38,7 +37,7 @@ def push_mqtt(host, port, site, cfg, timeout, progress=None, key=None, auth=None
         raise EdgeError('the config of %s is %d bytes as a message; a board takes at most %d in one message: '
                         'use fewer schedule windows or exception dates, or push it over the cable '
                         '(config push --via serial)' % (dev, size, BOARD_MSG_MIN), 2)
-    col = Collector(host, port, [topics.evt(site, dev, 'system'), topics.status(site, dev)], 'config_push', auth=auth)
+    col = ep.collector([topics.evt(site, dev, 'system'), topics.status(site, dev)], 'config_push')
     try:
         m = col.mark()
         col.client.publish(topics.cfg(site, dev), json.dumps(message(cfg, key)), qos=1,
@@ -62,14 +61,16 @@ def push_mqtt(host, port, site, cfg, timeout, progress=None, key=None, auth=None
 STAGED = 'config.push'
 
 
-def push_serial(port, cfg, reboot=True, net=None, secret=None, ca_der=None):
+def push_serial(target, cfg, reboot=True, net=None, secret=None, ca_der=None):
     """Write the device's flat config over the serial line; the board checks it and builds
     every controller dry before it replaces config.json. Returns the board's verdict
-    ({'ok', 'rev', 'err', 'kept'}); a refused config leaves the old one in place."""
-    from .serialboard import SerialBoard
-    with SerialBoard(port) as b:
+    ({'ok', 'rev', 'err', 'kept'}); a refused config leaves the old one in place.
+    `target`: an open SerialBoard (the installer's session) or a port."""
+    from .serialboard import session
+    with session(target) as b:
         if not b.sizes('lib').get('config.mpy') and not b.sizes('.').get('config.py'):
-            raise EdgeError('no edgectl firmware on the board on %s: run `edgectl deploy --port %s` first' % (port, port), 1)
+            raise EdgeError('no edgectl firmware on the board on %s: run `edgectl deploy --port %s` first' % (
+                b.port, b.port), 1)
         if net is not None:
             b.write('net.json', json.dumps(net).encode())
         if secret is not None:       # MQTT login and command key: over the cable only, never MQTT
@@ -92,10 +93,10 @@ def pull_serial(port):
     return cfg
 
 
-def pull_mqtt(host, port, site, device, timeout=5.0):
+def pull_mqtt(ep, site, device, timeout=5.0):
     """The config a running board runs, from its `config` system command."""
     from ..core.commands import send
-    ack = send(host, port, site, device, 'system', 'config', timeout=timeout)
+    ack = send(ep, site, device, 'system', 'config', timeout=timeout)
     if not ack.get('ok'):
         raise EdgeError('%s refused: %s' % (device, ack.get('err')), 1)
     return ack.get('state')

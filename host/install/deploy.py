@@ -18,7 +18,7 @@ import time
 from .. import __version__
 from ..core.build import ENTRY, build, sources
 from ..core.errors import EdgeError
-from .serialboard import SerialBoard
+from .serialboard import session
 
 LIB = 'lib'
 MANIFEST = LIB + '/manifest.json'
@@ -137,12 +137,13 @@ def choose_layout(layout, has_rom):
     return layout
 
 
-def deploy(port, show=True, reset=True, baud=115200, say=print, expect_board=None, layout='auto'):
-    """Deploy to the board on `port`; returns a report dict (files, bytes, seconds)."""
+def deploy(target, show=True, reset=True, baud=115200, say=print, expect_board=None, layout='auto'):
+    """Deploy to the board `target` (an open SerialBoard, or its port); returns a report
+    dict (files, bytes, seconds)."""
     t0 = time.monotonic()
     romfs_sent = 0
-    b = SerialBoard(port, baud)
-    try:
+    with session(target, baud) as b:
+        port = b.port
         has_rom = b.eval_json('import json\ntry:\n import vfs\n r = hasattr(vfs, "rom_ioctl")\n'
                               'except ImportError:\n r = False\nprint(json.dumps(r))')
         layout = choose_layout(layout, has_rom)
@@ -152,13 +153,13 @@ def deploy(port, show=True, reset=True, baud=115200, say=print, expect_board=Non
             old = b.read_json(MANIFEST) or {}
             if old.get('romfs') != sha(image.read_bytes()):
                 say('writing the ROMFS image (%d bytes) with mpremote' % image.stat().st_size)
-                b.close()
+                b.close()           # mpremote takes the line for the image
                 import subprocess
                 r = subprocess.run(romfs_cmd(port, image), capture_output=True, text=True)
                 if r.returncode:
                     raise EdgeError('mpremote romfs deploy failed:\n%s' % (r.stdout + r.stderr).strip()[-600:], 1)
                 romfs_sent = image.stat().st_size
-                b = SerialBoard(port, baud)
+                b.reopen()
         probe = b.probe()
         if probe['platform'] not in ('esp32', 'linux'):
             raise EdgeError('the board on %s is a %s: edgectl firmware runs on ESP32 boards (and the simulator)'
@@ -202,6 +203,4 @@ def deploy(port, show=True, reset=True, baud=115200, say=print, expect_board=Non
                   'files': len(files), 'sent': len(send), 'deleted': len(delete),
                   'payload_bytes': payload, 'wire_bytes': b.sent, 'seconds': round(time.monotonic() - t0, 3),
                   'platform': probe['platform'], 'arch': probe['arch']}
-    finally:
-        b.close()
     return report

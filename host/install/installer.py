@@ -127,16 +127,23 @@ def flash(port, site_path, device, firmware=None, write_image=True, erase=True, 
         say('MicroPython image: %s' % image)
         write_micropython(port, board, image, erase=erase, show=show, say=say)
         time.sleep(2.0)                                  # the board boots MicroPython
-    rep = deploy(port, show=show, say=say, expect_board=board, reset=False)
     from ..core.heapfit import check_layout
-    check_layout(cfg, board['heap_kb'], rep['layout'])  # before a config that would crash it goes on
-    from .serialboard import restart_watched
-    verdict = push_serial(port, cfg, reboot=False, net=net, secret=secret, ca_der=ca_der)
-    if not verdict.get('ok'):
-        raise EdgeError('the board refused config rev %s: %s' % (cfg['rev'], verdict.get('err')), 1)
-    say('config rev %s written; the board reboots into it' % cfg['rev'])
+    from .serialboard import SerialBoard, restart_watched
+    opened = SerialBoard.opened
+    board_line = SerialBoard(port)        # one session, handed through deploy, config and the boot watch
+    try:
+        rep = deploy(board_line, show=show, say=say, expect_board=board, reset=False)
+        check_layout(cfg, board['heap_kb'], rep['layout'])  # before a config that would crash it goes on
+        verdict = push_serial(board_line, cfg, reboot=False, net=net, secret=secret, ca_der=ca_der)
+        if not verdict.get('ok'):
+            raise EdgeError('the board refused config rev %s: %s' % (cfg['rev'], verdict.get('err')), 1)
+        say('config rev %s written; the board reboots into it' % cfg['rev'])
+        console = restart_watched(board_line)       # what the board prints while it boots
+    except BaseException:
+        board_line.close()
+        raise
+    rep['serial_opens'] = SerialBoard.opened - opened
     b = cfg['broker']
-    console = restart_watched(port)       # what the board prints while it boots
     try:
         report = wait_online(b['host'], b['port'], site.name, device, cfg['rev'], timeout, say, console)
     finally:

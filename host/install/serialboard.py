@@ -3,6 +3,7 @@ code `mpremote` runs): raw REPL without a soft reset (a soft reset would drop th
 firmware's watchdog feeding on an ESP32), probing, files in and out, every error said in
 one line with what to do."""
 import base64
+import contextlib
 import json
 import os
 import stat
@@ -16,9 +17,15 @@ CHUNK = 1536          # raw bytes per write command (base64 on the wire)
 
 
 class SerialBoard:
+    opened = 0            # sessions opened by this process (the installer opens one)
+
     def __init__(self, port, baud=115200, timeout=10.0):
-        self.port = port
+        self.port, self.baud, self.timeout = port, baud, timeout
         self.sent = 0
+        self._open()
+
+    def _open(self):
+        port, baud, timeout = self.port, self.baud, self.timeout
         if not (port.startswith(('socket://', 'rfc2217://')) or os.path.exists(port)):
             raise EdgeError('no serial port %s: plug the board in and look for it with '
                             '`ls /dev/ttyUSB* /dev/ttyACM*` (or `mpremote devs`)' % port, 2)
@@ -30,6 +37,7 @@ class SerialBoard:
             self.t = SerialTransport(port, baudrate=baud, timeout=1.0)   # reads never block for ever
         except (TransportError, OSError) as e:
             raise EdgeError('cannot open %s: %s (is another program, e.g. a serial monitor, using it?)' % (port, e))
+        SerialBoard.opened += 1
         ser = self.t.serial
         write = ser.write
 
@@ -53,6 +61,12 @@ class SerialBoard:
             self.t.close()
         except Exception:
             pass
+
+    def reopen(self):
+        """Open the line again after another program had it (mpremote writing a ROMFS
+        image): the same session object, so whoever holds it keeps using it."""
+        self.close()
+        self._open()
 
     def __enter__(self):
         return self
@@ -217,9 +231,24 @@ class ConsoleWatch:
             pass
 
 
-def restart_watched(port):
-    """Start the board's firmware again and watch its console (ConsoleWatch)."""
-    b = SerialBoard(port)
+@contextlib.contextmanager
+def session(target, baud=115200):
+    """An open board: `target` itself when it is a SerialBoard (its holder closes it), else
+    a new session on that port, closed afterwards."""
+    if isinstance(target, SerialBoard):
+        yield target
+        return
+    b = SerialBoard(target, baud)
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+def restart_watched(target):
+    """Start the board's firmware again and watch its console (ConsoleWatch, which closes
+    the session). `target`: an open SerialBoard or a port."""
+    b = target if isinstance(target, SerialBoard) else SerialBoard(target)
     try:
         b.restart()
     except Exception:

@@ -68,7 +68,7 @@ def _config_push(a):
     device = _config_args(a, '[SITE.yaml] DEVICE')
     if a.via == 'serial':
         return _config_push_serial(a, device)
-    site, host, port = _broker_for(a)       # where this tool talks (the room's listener)
+    site, ep = _broker_for(a)       # where this tool talks (the room's listener)
     _, bhost, bport, _ = _broker_of(a)        # where the boards connect: what the board is given
     s = sitemod.load_valid(_site_path(a))
     cfg = sitemod.device_config(s, device, {'host': bhost, 'port': bport})
@@ -85,7 +85,7 @@ def _config_push(a):
             print('  waiting for %s: %.0f s' % (device, t), file=sys.stderr, flush=True)
     shown = set()
     key = secrets.cmd_key(_site_secrets(a), device)     # signed like unlock when the site has keys
-    verdict = push_mqtt(host, port, site, cfg, timeout, None if a.json else tick, key=key)
+    verdict = push_mqtt(ep, site, cfg, timeout, None if a.json else tick, key=key)
     if not a.json and tty:
         print(file=sys.stderr)
     if a.json:
@@ -130,8 +130,8 @@ def _config_pull(a):
     else:
         if not device:
             raise EdgeError('config pull needs DEVICE (over MQTT) or --port PORT (serial)', 2)
-        site, host, port = _broker_for(a)
-        cfg = pull_mqtt(host, port, site, device, timeout=a.timeout)
+        site, ep = _broker_for(a)
+        cfg = pull_mqtt(ep, site, device, timeout=a.timeout)
     return cfg, device
 
 

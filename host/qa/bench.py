@@ -1,16 +1,12 @@
 """Benchmarks (`edgectl bench NAME --json`): figures, never pass/fail."""
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
-from ..core import site as sitemod
-from ..core.broker import Broker
 from ..core.errors import EdgeError
 from ..core.mqttc import Collector
 from ..core.proto import topics
-from ..sim.sim import SimBoard
 from ..sim.simio import SimIO
+from .benchkit import board as _site_board, percentiles, wait_online as _wait_online, workspace
 
 BENCH_SITE = """
 site: bench
@@ -29,21 +25,12 @@ devices:
 
 
 def _board(work, broker, held=1, deb=20):
-    site = sitemod.parse(BENCH_SITE % {'held': held, 'deb': deb}, 'bench-site.yaml')
-    sitemod.validate(site)
-    if site.errors:
-        raise EdgeError('bench site invalid: %s' % site.errors)
-    cfg = sitemod.device_config(site, 'bench-1', {'host': broker.host, 'port': broker.port})
-    return SimBoard(cfg, Path(work) / 'bench-1')
-
-
-def _wait_online(col, timeout=10):
-    return col.wait(lambda t, p: t.endswith('/status') and isinstance(p, dict) and p.get('online'), timeout)
+    return _site_board(work, broker, BENCH_SITE % {'held': held, 'deb': deb}, 'bench-1')
 
 
 def held_open_latency(n=20, held_s=1, debounce_ms=20, progress=None):
     """Door contact active -> door.held_open at an MQTT subscriber, minus held_open_s."""
-    with tempfile.TemporaryDirectory(prefix='edgectl-bench-') as work, Broker(workdir=Path(work) / 'broker') as br:
+    with workspace() as (work, br):
         b = _board(work, br, held_s, debounce_ms).start()
         col = Collector(br.host, br.port, [topics.base('bench', 'bench-1') + '#'], 'bench')
         try:
@@ -71,12 +58,11 @@ def held_open_latency(n=20, held_s=1, debounce_ms=20, progress=None):
         finally:
             col.close()
             b.stop()
-    s = sorted(samples)
-    return {'name': 'held-open-latency', 'n': n, 'held_open_s': held_s, 'debounce_ms': debounce_ms,
-            'median_ms': round(statistics.median(s), 2), 'p90_ms': round(s[int(0.9 * (n - 1))], 2),
-            'min_ms': round(s[0], 2), 'max_ms': round(s[-1], 2),
-            'note': 'includes debounce_ms (the held-open timer starts once the contact is debounced)',
-            'samples_ms': [round(x, 2) for x in samples]}
+    out = {'name': 'held-open-latency', 'n': n, 'held_open_s': held_s, 'debounce_ms': debounce_ms}
+    out.update(percentiles(samples, '_ms', 2))
+    out.update(note='includes debounce_ms (the held-open timer starts once the contact is debounced)',
+               samples_ms=[round(x, 2) for x in samples])
+    return out
 
 
 def boot_heap(site=None, device=None, layout=None):
@@ -89,8 +75,8 @@ def outage(outage_s=30, boards=3, period_s=0.2, progress=None):
     """Events raised by boards under load during a broker outage; time from the broker's
     return to the last of them at a persistent-session subscriber; how many were lost."""
     from .faults import FaultRig, Load
-    with tempfile.TemporaryDirectory(prefix='edgectl-bench-') as work:
-        rig = FaultRig(work, n_boards=boards).start()
+    with workspace(broker=False) as (work, _):
+        rig = FaultRig(str(work), n_boards=boards).start()
         try:
             rig.settle(30)
             load = Load(rig.boards, period_s).start()
@@ -137,12 +123,6 @@ devices:
 """
 
 
-def _pct(xs):
-    s = sorted(xs)
-    at = lambda q: s[min(len(s) - 1, int(len(s) * q))]
-    return {'p50': round(at(0.5), 3), 'p90': round(at(0.9), 3), 'p99': round(at(0.99), 3), 'max': round(s[-1], 3)}
-
-
 def reaction(trials=200, flood_per_s=200, progress=None):
     """Beam active -> motor_down off and -> motor_up on, on the simulated board, idle and
     while it receives `flood_per_s` commands/s over MQTT. Times in ms on one clock: the
@@ -154,11 +134,8 @@ def reaction(trials=200, flood_per_s=200, progress=None):
     from ..sim.plants import WireLink
     from ..sim.simio import EdgeWatcher
     out = {'name': 'reaction', 'trials': trials, 'reverse_dead_ms': 50}
-    with tempfile.TemporaryDirectory(prefix='edgectl-bench-') as work, Broker(workdir=Path(work) / 'broker') as br:
-        site = sitemod.parse(REACTION_SITE, 'bench-site.yaml')
-        sitemod.validate(site)
-        cfg = sitemod.device_config(site, 'gate-b', {'host': br.host, 'port': br.port})
-        b = SimBoard(cfg, Path(work) / 'gate-b')
+    with workspace() as (work, br):
+        b = _site_board(work, br, REACTION_SITE, 'gate-b')
         plant = b.plants[0]
         plant.travel = 30.0                  # a slow arm: each trial stays mid-travel
         plant.pos = 0.98                     # near the top: the power-up opening is short
@@ -198,7 +175,7 @@ def reaction(trials=200, flood_per_s=200, progress=None):
                     wait_edge('bar.motor_up', 0, m)       # back at the up limit (debounced)
                     if progress:
                         progress(i + 1, n)
-                return {'beam_to_motor_down_off_ms': _pct(stops), 'beam_to_motor_up_on_ms': _pct(revs)}
+                return {'beam_to_motor_down_off_ms': percentiles(stops), 'beam_to_motor_up_on_ms': percentiles(revs)}
 
             out['idle'] = run('idle', trials)
             halt = threading.Event()
@@ -256,11 +233,8 @@ def cutoff(trials=200, progress=None):
     import json
     from ..core.mqttc import connect
     from ..sim.simio import EdgeWatcher
-    with tempfile.TemporaryDirectory(prefix='edgectl-bench-') as work, Broker(workdir=Path(work) / 'broker') as br:
-        site = sitemod.parse(CUTOFF_SITE, 'bench-site.yaml')
-        sitemod.validate(site)
-        cfg = sitemod.device_config(site, 'pump-b', {'host': br.host, 'port': br.port})
-        b = SimBoard(cfg, Path(work) / 'pump-b')
+    with workspace() as (work, br):
+        b = _site_board(work, br, CUTOFF_SITE, 'pump-b')
         b.plants = []                        # the bench drives low_level itself
         b.provision().start()
         cmd = connect(br.host, br.port, 'bench-cmd')
@@ -296,13 +270,8 @@ def cutoff(trials=200, progress=None):
             cmd.loop_stop()
             cmd.disconnect()
             b.stop()
-    return {'name': 'cutoff', 'trials': trials, 'low_level_to_pump_off_ms': _pct(offs),
+    return {'name': 'cutoff', 'trials': trials, 'low_level_to_pump_off_ms': percentiles(offs),
             'note': 'low_debounce_ms=0: add the configured debounce (default 2000 ms) for the full figure'}
-
-
-def _pcts(xs):
-    """_pct with the unit in each key (p50_ms ...), rounded to 0.01 ms."""
-    return {k + '_ms': round(v, 2) for k, v in _pct(xs).items()}
 
 
 def alarm_latency(n=200, progress=None):
@@ -317,13 +286,13 @@ def alarm_latency(n=200, progress=None):
     from ..room.roomview import RoomView
     from ..room.store import Store
     key = ('bench-1', 'front', 'door.forced')
-    with tempfile.TemporaryDirectory(prefix='edgectl-bench-') as work, Broker(workdir=Path(work) / 'broker') as br:
+    with workspace() as (work, br):
         b = _board(work, br, held=3600, deb=0).start()
-        store = Store(Path(work) / 'journal.sqlite3')
+        store = Store(work / 'journal.sqlite3')
         master, slave = pty.openpty()
         drain = threading.Thread(target=_drain, args=(master,), daemon=True)
         drain.start()
-        view = RoomView('bench', br.host, br.port, 'bench', store, {}, None, out=slave, size=(160, 50),
+        view = RoomView('bench', br.endpoint(), 'bench', store, {}, None, out=slave, size=(160, 50),
                         keyboard=False)
         mon = view.mon
         done = {}
@@ -396,8 +365,8 @@ def alarm_latency(n=200, progress=None):
            'stages': {'wire': 'input edge -> monitor has the message', 'journal': 'message -> row committed',
                       'drawn': 'message -> frame written'},
            'screen_bytes_written': view.screen_bytes}
-    out.update(_pcts(samples))
-    out['stage_ms'] = {k: _pcts(v) for k, v in stages.items()}
+    out.update(percentiles(samples, '_ms', 2))
+    out['stage_ms'] = {k: percentiles(v, '_ms', 2) for k, v in stages.items()}
     return out
 
 
@@ -411,12 +380,6 @@ def _drain(fd):
         pass
 
 
-def _broker(work, inflight):
-    br = Broker(workdir=Path(work) / 'broker')
-    br.max_inflight = inflight
-    return br
-
-
 def ingest(events=50000, publishers=4, devices=500, inflight=20, progress=None):
     """QoS 1 events/s the journal (`edgectl journal run`'s intake) commits from N publishers (500 devices' worth of topics),
     nothing lost, side by side with mosquitto_sub receiving the same stream. Each publisher
@@ -427,7 +390,7 @@ def ingest(events=50000, publishers=4, devices=500, inflight=20, progress=None):
     from ..room.store import Store
     per = events // publishers
     events = per * publishers
-    with tempfile.TemporaryDirectory(prefix='edgectl-bench-') as work, _broker(work, inflight) as br:
+    with workspace(inflight=inflight) as (work, br):
         def stream():
             """Publish the stream from `publishers` processes (the GIL would otherwise make
             the publishers, not the journal, the bottleneck); returns its start time."""
@@ -446,10 +409,10 @@ def ingest(events=50000, publishers=4, devices=500, inflight=20, progress=None):
             return t0
 
         # the journal: the same intake as `edgectl journal run`
-        store = Store(Path(work) / 'journal.sqlite3')
+        store = Store(work / 'journal.sqlite3')
         mon = Monitor('bench', store=store)
         mon.show = lambda rec: None
-        mon.attach(br.host, br.port, client_id='journal-bench', persistent=True, publish=False)
+        mon.attach(br.endpoint(), client_id='journal-bench', persistent=True, publish=False)
         time.sleep(0.3)
         t0 = stream()
         end = time.time() + 120
@@ -528,7 +491,7 @@ def deploy_bench(runs=3, progress=None):
     from ..install.configpush import push_serial
     from ..install.deploy import deploy
     from ..core.broker import free_port
-    with tempfile.TemporaryDirectory() as work:
+    with workspace(broker=False) as (work, _):
         b = _board(work, type('B', (), {'host': '127.0.0.1', 'port': free_port()}))
         b.firmware, b.want_console = 'fs', True
         b.start()
@@ -563,7 +526,7 @@ def outbox_bench(board='esp32-devkitc'):
     import subprocess
     from ..core import boards, paths
     prof = boards.load(board)
-    with tempfile.TemporaryDirectory(prefix='edgectl-bench-') as work:
+    with workspace(broker=False) as (work, _):
         env = dict(os.environ, MICROPYPATH=':'.join(['.frozen', str(paths.FIRMWARE), str(paths.PROTOCOLS)]),
                    EDGE_FS_KB=str(prof['fs_kb']))
         r = subprocess.run([paths.micropython(), '-X', 'heapsize=%dK' % prof['heap_kb'],
@@ -579,5 +542,67 @@ def outbox_bench(board='esp32-devkitc'):
     raise EdgeError('the outbox probe did not finish: %s' % (r.stdout + r.stderr).strip()[-600:])
 
 
-BENCHES = {'deploy': deploy_bench, 'alarm-latency': alarm_latency, 'held-open-latency': held_open_latency,
-           'ingest': ingest, 'boot-heap': boot_heap, 'outbox': outbox_bench, 'outage': outage, 'reaction': reaction, 'cutoff': cutoff}
+def boot_heap_or_costs(site=None, device=None, layout=None, save_costs=False, progress=None):
+    if save_costs:
+        from .heapbench import save_costs as measure
+        return measure(progress)
+    return boot_heap(site, device, layout)
+
+
+class Bench:
+    """A benchmark as `edgectl bench` offers it: what it runs, one line of help, and its own
+    options (argparse flags and settings; each option's dest is a keyword of `run`)."""
+
+    def __init__(self, run, help, options=(), progress=True):
+        self.run, self.help, self.options, self.progress = run, help, options, progress
+
+    def add_parser(self, sub, name):
+        p = sub.add_parser(name, help=self.help, description=self.help)
+        p.add_argument('--json', action='store_true', help='one JSON object')
+        for flags, kw in self.options:
+            p.add_argument(*flags, **kw)
+        return p
+
+    def __call__(self, args, progress=None):
+        kw = {kw_['dest']: getattr(args, kw_['dest']) for _, kw_ in self.options}
+        if self.progress:
+            kw['progress'] = progress
+        return self.run(**kw)
+
+
+def _n(default, what):
+    return (('-n',), dict(dest='n', type=int, default=default, help='%s (default %d)' % (what, default)))
+
+
+BENCHES = {
+    'alarm-latency': Bench(lambda n, progress: alarm_latency(n, progress),
+                           'a door forced open -> the alarm committed in the journal and drawn by the control '
+                           'room view (p50/p99)', [_n(200, 'samples')]),
+    'held-open-latency': Bench(lambda n, progress: held_open_latency(n, progress=progress),
+                               'door contact past held_open_s -> the alarm at an MQTT subscriber',
+                               [_n(20, 'samples')]),
+    'ingest': Bench(ingest, 'QoS 1 events/s the journal commits from N publishers, beside mosquitto_sub', [
+        (('--events',), dict(dest='events', type=int, default=50000, help='events in the stream (default 50000)')),
+        (('--publishers',), dict(dest='publishers', type=int, default=4, help='publishing processes (default 4)')),
+        (('--inflight',), dict(dest='inflight', type=int, default=20,
+                               help="the broker's max_inflight_messages (default 20)"))], progress=False),
+    'boot-heap': Bench(boot_heap_or_costs,
+                       'heap in use after boot and running, per layout, by subsystem and controller type', [
+        (('--site',), dict(dest='site', metavar='FILE',
+                           help='site file (default: a four-controller board and a gate board)')),
+        (('--device',), dict(dest='device', help='one device of --site (default: every device)')),
+        (('--layout',), dict(dest='layout', choices=('romfs', 'lib'), help='one firmware layout (default: both)')),
+        (('--save-costs',), dict(dest='save_costs', action='store_true',
+                                 help='measure every combination of controller types and write '
+                                      'protocols/heap_costs.json (what the config check predicts a board\'s heap from)'))]),
+    'outbox': Bench(outbox_bench, 'the flash outbox filled to the board\'s filesystem: append, boot scan, making '
+                                  'room, delivery', progress=False),
+    'outage': Bench(outage, 'events raised during a broker outage, time to deliver them, lost', [
+        (('--outage-s',), dict(dest='outage_s', type=float, default=30, help='outage length in s (default 30)')),
+        (('--boards',), dict(dest='boards', type=int, default=3, help='simulated boards under load (default 3)'))]),
+    'reaction': Bench(lambda n, progress: reaction(n, progress=progress),
+                      'barrier beam -> motor stop and reverse, idle and under a command flood', [_n(200, 'trials')]),
+    'cutoff': Bench(lambda n, progress: cutoff(n, progress=progress), 'pump low water -> pump off',
+                    [_n(200, 'trials')]),
+    'deploy': Bench(deploy_bench, 'full and no-change deploy to a simulated board: seconds, bytes'),
+}

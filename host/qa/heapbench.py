@@ -13,13 +13,13 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 from ..core import boards, paths, site as sitemod
-from ..core.broker import Broker
+from ..core.broker import free_port
 from ..core.errors import EdgeError
+from .benchkit import workspace
 
 LAYOUTS = ('romfs', 'lib')
 DEFAULT_SITE = paths.DATA / 'heap-site.yaml'
@@ -93,7 +93,7 @@ def run_firmware(cfg, layout, heap_kb, work, broker, settle_s=3.0):
     cfg = dict(cfg, tele_s=1, broker={'host': broker.host, 'port': broker.port})
     _provision(fs, cfg)
     env, extra = layout_env(layout, fs)
-    env['EDGE_IO_PORT'] = str(_free_port())
+    env['EDGE_IO_PORT'] = str(free_port())
     env['EDGE_FS_KB'] = str(boards.load(cfg['board']).get('fs_kb', 2048))
     main = str(paths.FIRMWARE / 'main.py') if layout == 'romfs' else 'main.py'
     col = Collector(broker.host, broker.port, [topics.tele(cfg['site'], cfg['device'])], 'heap-bench')
@@ -138,11 +138,6 @@ def _rom_bytes(layout):
     return build_romfs().stat().st_size
 
 
-def _free_port():
-    from ..core.broker import free_port
-    return free_port()
-
-
 def boot_heap(site_path=None, device=None, layouts=LAYOUTS):
     """The bench: for each layout, the firmware's own figures and the probe's breakdown."""
     site = sitemod.load_valid(site_path or DEFAULT_SITE)
@@ -151,7 +146,7 @@ def boot_heap(site_path=None, device=None, layouts=LAYOUTS):
            'note': 'gc.mem_alloc() after gc.collect() on the MicroPython unix port (64-bit: an ESP32 needs less) '
                    'with the board profile\'s heap; the ROMFS image is taken off (flash on a board). Parts: bytes '
                    'each part leaves in the heap as the probe builds the runtime one part at a time.'}
-    with tempfile.TemporaryDirectory(prefix='edgectl-bench-') as work, Broker(workdir=Path(work) / 'broker') as br:
+    with workspace() as (work, br):
         for dev in devices:
             cfg = sitemod.device_config(site, dev)
             heap_kb = boards.load(cfg['board'])['heap_kb']
@@ -219,7 +214,7 @@ def cost_table(progress=None, big_heap_kb=512):
     out = {'note': 'bytes in use (gc.mem_alloc() after gc.collect()) on the MicroPython unix port, measured by '
                    '`edgectl bench boot-heap --save-costs`; the ROMFS image is not counted',
            'layouts': {}}
-    with tempfile.TemporaryDirectory(prefix='edgectl-bench-') as work, Broker(workdir=Path(work) / 'broker') as br:
+    with workspace() as (work, br):
         step = [0]
         total = len(LAYOUTS) * (len(combos) + len(types))
 

@@ -57,29 +57,9 @@ def cmd_hil(a):
 
 
 def cmd_bench(a):
-    from .bench import BENCHES
-    fn = BENCHES.get(a.name)
-    if fn is None:
-        raise EdgeError('no benchmark %r (have: %s)' % (a.name, ', '.join(sorted(BENCHES))), 2)
-    kwargs = {}
     from ..core.cliargs import _progress
-    show = None if a.json else _progress(a.name)
-    n = {'n': a.n} if a.n else {}
-    if a.name in ('held-open-latency', 'alarm-latency'):
-        kwargs = dict(n, progress=show)
-    elif a.name == 'ingest':
-        kwargs = {'events': a.events, 'publishers': a.publishers, 'inflight': a.inflight}
-    elif a.name == 'outage':
-        kwargs = {'outage_s': a.outage_s, 'boards': a.boards, 'progress': show}
-    elif a.name == 'boot-heap' and a.save_costs:
-        from .heapbench import save_costs
-        fn = save_costs
-        kwargs = {'progress': show}
-    elif a.name == 'boot-heap':
-        kwargs = {'site': a.site, 'device': a.device, 'layout': a.layout}
-    elif a.name in ('reaction', 'cutoff'):
-        kwargs = {'trials': a.n, 'progress': show} if a.n else {'progress': show}
-    res = fn(**kwargs)
+    from .bench import BENCHES
+    res = BENCHES[a.bench](a, None if a.json else _progress(a.bench))
     if a.json:
         print(json.dumps(res))
     else:
@@ -108,31 +88,13 @@ def _args_hil(sub):
 
 
 def _args_bench(sub):
+    from .bench import BENCHES
     s = sub.add_parser('bench', help='run a benchmark and print its figures',
-                       description='Benchmarks: alarm-latency (a door forced open to the alarm committed in the '
-                                   'journal and drawn by the control room view, p50/p99 over 200), held-open-latency '
-                                   '(door contact past held_open_s to the alarm at an MQTT subscriber), ingest (QoS 1 '
-                                   'events/s the journal commits from N publishers, beside mosquitto_sub), boot-heap (heap in use after boot and running, per layout, by subsystem and controller type), '
-                                   'outage (events raised during a broker outage, time to deliver them, lost), '
-                                   'reaction (barrier beam -> motor stop and reverse, idle and under a command flood), '
-                                   'cutoff (pump low water -> pump off), '
-                                   'deploy (full and no-change deploy to a simulated board: seconds, bytes).')
-    s.add_argument('name')
-    s.add_argument('--json', action='store_true', help='one JSON object')
-    s.add_argument('-n', type=int, default=None,
-                   help='samples: alarm-latency 200, held-open-latency 20; trials: reaction, cutoff 200')
-    s.add_argument('--outage-s', type=float, default=30, help='broker outage length (outage)')
-    s.add_argument('--boards', type=int, default=3, help='simulated boards under load (outage)')
-    s.add_argument('--events', type=int, default=50000, help='events in the stream (ingest)')
-    s.add_argument('--publishers', type=int, default=4, help='publishing processes (ingest)')
-    s.add_argument('--inflight', type=int, default=20, help="broker's max_inflight_messages (ingest)")
-    s.add_argument('--site', help='site file (boot-heap; default: a four-controller board and a gate board)')
-    s.add_argument('--device', help='one device of --site (boot-heap; default: every device)')
-    s.add_argument('--layout', choices=('romfs', 'lib'), help='one firmware layout (boot-heap; default: both)')
-    s.add_argument('--save-costs', action='store_true',
-                   help='boot-heap: measure every combination of controller types and write protocols/heap_costs.json '
-                        '(what the config check predicts a board\'s heap from)')
-    s.set_defaults(fn=cmd_bench)
+                       description='Each benchmark prints its figures (never pass/fail); --json: one object. '
+                                   '`edgectl bench NAME --help` lists its own options.')
+    bsub = s.add_subparsers(dest='bench', metavar='NAME', required=True)
+    for name, b in BENCHES.items():
+        b.add_parser(bsub, name).set_defaults(fn=cmd_bench)
 
 
 # each verb: (its arguments, its handler)

@@ -7,7 +7,6 @@ import json
 import time
 
 from ..core.errors import EdgeError
-from ..core.mqttc import Collector
 from ..core.proto import signing, topics
 
 CTRL = '_site/fire'       # what a reset's signature covers besides the board's name
@@ -108,9 +107,9 @@ def who_of(site, topic):
     return None if topic == topics.site_fire(site) else ''
 
 
-def status(host, port, site, timeout=2.0, quiet=0.3):
+def status(ep, site, timeout=2.0, quiet=0.3):
     """The site fire state now (SiteState.state()), from the retained messages."""
-    col = Collector(host, port, [topics.site_fire(site), topics.fire_raise(site, '+')], 'fire')
+    col = ep.collector([topics.site_fire(site), topics.fire_raise(site, '+')], 'fire')
     try:
         end = time.monotonic() + timeout
         n = -1
@@ -125,7 +124,7 @@ def status(host, port, site, timeout=2.0, quiet=0.3):
         col.close()
 
 
-def publish(host, port, site, active, by, devices=(), timeout=10.0, keys=None):
+def publish(ep, site, active, by, devices=(), timeout=10.0, keys=None):
     """Raise (active) or reset the site fire state, retained; wait for each listed device to
     apply it (its system.site_fire event). Returns {device: True/False applied}. A reset goes
     to `devices` only, each signed with its key from `keys` when there is one."""
@@ -133,7 +132,7 @@ def publish(host, port, site, active, by, devices=(), timeout=10.0, keys=None):
         raise EdgeError('say who you are: --by NAME (kept with the fire state and in the journal)', 2)
     if not active and not devices:
         raise EdgeError('a fire reset names the boards it resets: the site file lists none', 2)
-    col = Collector(host, port, [topics.base(site, '+') + 'evt/system'], 'fire')
+    col = ep.collector([topics.base(site, '+') + 'evt/system'], 'fire')
     try:
         m = col.mark()
         for t, p in messages(site, active, by, devices, keys):

@@ -23,7 +23,7 @@ from .journal import Journal
 from ..core.recorder import Recorder
 from .screen import clean
 from ..core.errors import EdgeError
-from ..core.mqttc import connect
+
 from ..core.proto import topics
 
 SKIP_FIELDS = ('seq', 'log', 'ts', 'type', 'sev', 'ctrl', 'active', '_since')
@@ -36,8 +36,10 @@ HELP = ('keys: k acknowledge the newest alarm, a answer the oldest ringing call,
 
 class Monitor(Recorder):
     def __init__(self, site, console=None, as_json=False, quiet_state=True, operator=None, store=None,
-                 tele_s=None, bell=None, secrets=None):
+                 tele_s=None, bell=None, secrets=None, say=None):
         self.site = site
+        # the view's: an event shown (show) and a line for the operator (say, rich markup)
+        self.say = say or (lambda markup: self.console.print(markup))
         self.operator = operator or 'control-room'
         self.calls = Calls()
         self.store = store           # the SQLite journal (host/store.py), or None
@@ -161,7 +163,7 @@ class Monitor(Recorder):
         if verdict == 'dup':
             return False
         if verdict == 'new-log':
-            self.console.print('[cyan]%s started a new event log (flash erased or board replaced): its events '
+            self.say('[cyan]%s started a new event log (flash erased or board replaced): its events '
                                'count from #%s again[/]' % (escape(dev), ev.get('seq')))
         return True
 
@@ -175,7 +177,7 @@ class Monitor(Recorder):
             del self.gaps[:-1000]
             if self.store is not None:
                 self.store.gap(dev, log, first, last)
-            self.console.print('[yellow]%s  gap: events %d..%d have not arrived (still missing %gs after later ones)[/]'
+            self.say('[yellow]%s  gap: events %d..%d have not arrived (still missing %gs after later ones)[/]'
                                % (escape(dev), first, last, self.journal.reorder_s))
 
     def _quarantine(self, topic, dev, raw, why):
@@ -334,7 +336,7 @@ class Monitor(Recorder):
         """One key from the operator (the line view); returns what was done, also printed."""
         msg = self.act(ch)
         if not self.as_json:
-            self.console.print('[bold]>[/] ' + escape(msg))
+            self.say('[bold]>[/] ' + escape(msg))
         return msg
 
     def act(self, ch):
@@ -387,20 +389,19 @@ class Monitor(Recorder):
         return self.wait_for(lambda r: r['kind'] == 'ack' and r['msg'].get('id') == cid, timeout)
 
     # --- running -------------------------------------------------------------------------
-    def attach(self, host, port, client_id=None, persistent=False, publish=True):
+    def attach(self, ep, client_id=None, persistent=False, publish=True):
         """Listen to the site: the lean reader (host/mqttraw.py) hands over messages in
         batches and acknowledges each batch only once it is handled and, with a store,
         committed. persistent: a fixed client_id whose session the broker keeps while we
         are away (the headless journal). publish: also a paho client for commands and
-        acknowledgements."""
-        from ..core import mqttc
+        acknowledgements. `ep`: the broker and login (mqttc.Endpoint)."""
         from ..core.mqttraw import RawSubscriber
         if publish:
-            self.client = connect(host, port, 'monitor')
+            self.client = ep.connect('monitor')
         cid = client_id or 'monitor-%s' % uuid.uuid4().hex[:8]
         self.persistent = persistent
-        self._link = lambda: RawSubscriber(host, port, cid, [topics.site_filter(self.site)], self._batch,
-                                           clean=not persistent, auth=mqttc.DEFAULT_AUTH, ca=mqttc.DEFAULT_CA)
+        self._link = lambda: RawSubscriber(ep.host, ep.port, cid, [topics.site_filter(self.site)], self._batch,
+                                           clean=not persistent, auth=ep.auth, ca=ep.ca)
         self.check_store()
         self.sub = self._link()
         return self
@@ -411,7 +412,7 @@ class Monitor(Recorder):
         d = self.store.damaged if self.store is not None else None
         if d and not d.get('raised'):
             d['raised'] = True
-            self.console.print('[bold red]the journal %s was damaged (%s): set aside as %s; journaling into a fresh '
+            self.say('[bold red]the journal %s was damaged (%s): set aside as %s; journaling into a fresh '
                                'one[/]' % (escape(str(self.store.path)), escape(d['why']), escape(d['file'])))
             self._room_alarm(ROOM, 'room.journal_damaged', True, {'file': d['file'], 'why': d['why']})
 

@@ -9,13 +9,11 @@ A message that changes the view wakes the drawing loop at once (a pipe beside th
 keyboard in its select), so an alarm is on screen within a frame's painting time, not a
 polling period."""
 import collections
-import io
 import os
 import select
 import sys
 import time
 
-from rich.console import Console
 from rich.text import Text
 
 from .keys import Keyboard
@@ -52,12 +50,12 @@ def segments(markup):
 
 
 class RoomView:
-    def __init__(self, site, host, port, operator, store, tele_s, bell, duration=None, log_lines=200, secrets=None,
+    def __init__(self, site, ep, operator, store, tele_s, bell, duration=None, log_lines=200, secrets=None,
                  out=None, size=None, keyboard=True):
-        self.mon = Monitor(site, console=Console(file=io.StringIO()), operator=operator, store=store,
-                           tele_s=tele_s, bell=bell, secrets=secrets)
+        self.mon = Monitor(site, operator=operator, store=store, tele_s=tele_s, bell=bell, secrets=secrets,
+                           say=self._say)
         self.mon.show = self._log
-        self.host, self.port = host, port
+        self.ep = ep               # the broker and login (mqttc.Endpoint)
         self.duration = duration
         self.lines = collections.deque(maxlen=log_lines)
         self.sel = 0
@@ -78,6 +76,12 @@ class RoomView:
         if not rec.get('hidden'):
             self.lines.append(segments(self.mon.render(rec)))
             self.wake()
+
+    def _say(self, markup):
+        """A line the control room's model has for the operator (a gap, a damaged journal):
+        into the log pane, as the events are."""
+        self.lines.append(segments(markup))
+        self.wake()
 
     def wake(self):
         """Something changed: draw now (called from the MQTT thread)."""
@@ -213,7 +217,7 @@ class RoomView:
         return barriers[0] if barriers else None
 
     def run(self):
-        self.mon.attach(self.host, self.port)
+        self.mon.attach(self.ep)
         end = time.monotonic() + self.duration if self.duration else None
         try:
             with Keyboard(self.keyboard) as keyboard, Screen(self.out, self.size) as screen:

@@ -15,9 +15,9 @@ from ..core.cliargs import (_site_arg, _site_path, _broker_for, _operator_login,
 def cmd_monitor(a):
     from .monitor import HELP, Monitor
     from .store import Store
-    site, host, port = _broker_for(a)
+    site, ep = _broker_for(a)
     sec = _site_secrets(a)
-    _operator_login(a, sec)
+    ep = _operator_login(a, sec, ep)
     store = None if a.no_journal else Store(a.db)
     keys = not a.json and not a.no_keys and sys.stdin.isatty()
     full = keys and not a.plain and sys.stdout.isatty()
@@ -32,12 +32,12 @@ def cmd_monitor(a):
                 subprocess.Popen(shlex.split(a.sound), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if full:
         from .roomview import RoomView
-        return RoomView(site, host, port, a.operator, store, _site_tele(a), bell, a.duration, secrets=sec).run()
+        return RoomView(site, ep, a.operator, store, _site_tele(a), bell, a.duration, secrets=sec).run()
     mon = Monitor(site, as_json=a.json, quiet_state=not a.state, operator=a.operator, store=store,
                   tele_s=_site_tele(a), bell=bell, secrets=sec)
-    mon.attach(host, port)
+    mon.attach(ep)
     if not a.json:
-        print('monitoring site %s on %s:%d as %s; %s' % (site, host, port, mon.operator,
+        print('monitoring site %s on %s:%d as %s; %s' % (site, ep.host, ep.port, mon.operator,
               HELP if keys else 'Ctrl-C stops'), flush=True)
     try:
         end = time.monotonic() + a.duration if a.duration else None
@@ -160,14 +160,14 @@ def _journal_run(a):
     import sqlite3
     from . import store as st
     from .monitor import Monitor
-    site, host, port = _broker_for(a)
+    site, ep = _broker_for(a)
     store = st.Store(a.db)
     mon = Monitor(site, store=store, tele_s=_site_tele(a))
     mon.show = lambda rec: None
     # a persistent session, acknowledged only once each batch is committed: nothing is lost
-    mon.attach(host, port, client_id='journal-%s' % site, persistent=True, publish=False)
+    mon.attach(ep, client_id='journal-%s' % site, persistent=True, publish=False)
     backups = st.Backups(store.path, a.backup_dir, a.backup_hours * 3600, a.keep) if a.backup_dir else None
-    print('journal of site %s on %s:%d into %s; Ctrl-C stops' % (site, host, port, store.path), flush=True)
+    print('journal of site %s on %s:%d into %s; Ctrl-C stops' % (site, ep.host, ep.port, store.path), flush=True)
     try:
         end = time.monotonic() + a.duration if a.duration else None
         last = 0
@@ -204,14 +204,14 @@ def _journal_run(a):
 def cmd_fire(a):
     from . import fire
     from ..core import site as sitemod
-    site, host, port = _broker_for(a)
+    site, ep = _broker_for(a)
     if a.action == 'status':
-        st = fire.status(host, port, site)
+        st = fire.status(ep, site)
         print(json.dumps(st) if a.json else ('no fire state published on %s' % site if st is None else
               '%s: fire %s (by %s)' % (site, 'ACTIVE' if st.get('active') else 'clear', st.get('by'))))
         return 0
     active = a.action == 'set'
-    now = fire.status(host, port, site)
+    now = fire.status(ep, site)
     if bool((now or {}).get('active')) == active:
         # boards confirm a change only: sending the state they have would wait for nothing
         print(json.dumps({'active': active, 'by': (now or {}).get('by'), 'applied': {}, 'unchanged': True})
@@ -230,7 +230,7 @@ def cmd_fire(a):
     from ..core import secrets
     sec = _site_secrets(a)
     keys = {d: secrets.cmd_key(sec, d) for d in devices}      # each board's reset signed with its own key
-    applied = fire.publish(host, port, site, active, a.by, devices, a.timeout, keys=keys)
+    applied = fire.publish(ep, site, active, a.by, devices, a.timeout, keys=keys)
     missing = sorted(d for d, ok in applied.items() if not ok)
     if a.json:
         print(json.dumps({'active': active, 'by': a.by, 'applied': applied}))
@@ -246,9 +246,9 @@ def cmd_cmd(a):
     s = _site_or_none(a)
     if s is not None:
         commands.check_target(s, a.device, a.ctrl)
-    site, host, port = _broker_for(a)
+    site, ep = _broker_for(a)
     key = secrets.cmd_key(_site_secrets(a), a.device)     # signed when the site has keys
-    ack = commands.send(host, port, site, a.device, a.ctrl, a.op, commands.parse_args(a.args), timeout=a.timeout,
+    ack = commands.send(ep, site, a.device, a.ctrl, a.op, commands.parse_args(a.args), timeout=a.timeout,
                         key=key)
     if a.json:
         print(json.dumps(ack))

@@ -76,7 +76,7 @@ class Scenario:
 
         self.step('2. The guard unlocks from the control room; the door is propped open past held_open_s=3')
         m = self.mon.mark()
-        ack = commands.send(self.broker.host, self.broker.port, self.site, dev, 'front', 'unlock')
+        ack = commands.send(self.broker.endpoint(), self.site, dev, 'front', 'unlock')
         self.c.print('   edgectl cmd %s front unlock -> %s' % (dev, ack))
         self.results.append(('unlock command acknowledged', bool(ack.get('ok')), ''))
         self.expect('door.unlocked', start=m)
@@ -107,14 +107,14 @@ class Scenario:
         io.set('front.fire', 0)
         self.c.print('   the detector clears; the site fire state holds every door open until the guard resets it')
         from ..room import fire
-        fire.publish(self.broker.host, self.broker.port, self.site, False, 'demo-guard',
+        fire.publish(self.broker.endpoint(), self.site, False, 'demo-guard',
                      [dev] + sorted(d for d in self.plants if d != dev))
         self.expect('door.fire_release', False, start=m, label='door.fire_release cleared by the reset')
         self.expect('door.locked', start=m, label='door.locked after the fire reset')
 
         self.step('5. A mistyped command is refused with a reason and changes nothing')
         m = self.mon.mark()
-        ack = commands.send(self.broker.host, self.broker.port, self.site, dev, 'front', 'opn')
+        ack = commands.send(self.broker.endpoint(), self.site, dev, 'front', 'opn')
         self.c.print('   edgectl cmd %s front opn -> %s' % (dev, ack))
         self.results.append(("'opn' refused", ack.get('ok') is False, ''))
         self.expect('system.cmd_rejected', start=m)
@@ -127,7 +127,7 @@ class Scenario:
         dev = 'gate-1'
         arm = sim_board.plants[0]
         gio = SimIO(sim_board.io_port)
-        cmd = lambda op: commands.send(self.broker.host, self.broker.port, self.site, dev, 'barrier', op)
+        cmd = lambda op: commands.send(self.broker.endpoint(), self.site, dev, 'barrier', op)
         self.step('6. A car at the barrier: the guard opens it; the car drives through; it closes by itself')
         m = self.mon.mark()
         self.results.append(('barrier open acknowledged', cmd('open').get('ok') is True, ''))
@@ -186,7 +186,7 @@ def run(console=None, site_file=None, keep=False):
         console.print('broker: mosquitto on %s:%d' % (broker.host, broker.port))
         sim = SimSite(site, state_dir=work, broker={'host': broker.host, 'port': broker.port})
         mon = Monitor(site.name, console)
-        mon.attach(broker.host, broker.port)
+        mon.attach(broker.endpoint())
         try:
             with sim:
                 for d, sb in sim.boards.items():

@@ -132,7 +132,7 @@ def test_config_pushes_outside_the_bounds_are_refused_and_the_board_keeps_its_co
     col.client.publish(T.cfg('ab', 'gate-1'), b'', qos=1, retain=True).wait_for_publish(5)
     good = sitemod.device_config(sitemod.parse((SITE % br.port).replace('debounce_ms: 20', 'debounce_ms: 30'),
                                                'x.yaml'), 'gate-1')
-    verdict = configpush.push_mqtt(br.host, br.room_port, 'ab', good, 30, key=key, auth=auth)
+    verdict = configpush.push_mqtt(br.endpoint(auth, room=True), 'ab', good, 30, key=key)
     assert verdict['type'] == 'system.config_applied', verdict
     assert online(col, m0, rev=good['rev'])
 
@@ -203,6 +203,6 @@ def test_a_truncated_config_falls_back_to_the_last_good_one_else_safe_mode_onlin
     # online, it takes a pushed config (the same site file) and leaves safe mode
     good = sitemod.device_config(s, 'gate-1')
     m = col.mark()
-    verdict = configpush.push_mqtt(br.host, br.room_port, 'ab', good, 30, key=secrets.cmd_key(sec, 'gate-1'), auth=auth)
+    verdict = configpush.push_mqtt(br.endpoint(auth, room=True), 'ab', good, 30, key=secrets.cmd_key(sec, 'gate-1'))
     assert verdict['type'] == 'system.config_applied', verdict
     assert online(col, m, rev=good['rev'], safe_mode=None)

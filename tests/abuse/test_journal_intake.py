@@ -179,11 +179,10 @@ def test_malformed_events_are_set_aside_and_the_journal_goes_on(secure, tmp_path
 
 def test_the_monitor_and_its_view_survive_the_same_input(secure, tmp_path, monkeypatch, abuse):
     site, sec, br = secure
-    monkeypatch.setattr(mqttc, 'DEFAULT_AUTH', (sec['room']['user'], sec['room']['password']))
     store = Store(tmp_path / 'monitor.sqlite3')
     # the control room's login is known only on the room's listener
-    v = RoomView('jq', br.host, br.room_port, 'ann', store, {}, None, out=1, size=(120, 40), keyboard=False)
-    mon = v.mon.attach(br.host, br.room_port, publish=False)
+    v = RoomView('jq', br.endpoint((sec['room']['user'], sec['room']['password']), room=True), 'ann', store, {}, None, out=1, size=(120, 40), keyboard=False)
+    mon = v.mon.attach(v.ep, publish=False)
     thief = board_login(br, sec)
     try:
         other = [(T.status('jq', 'lobby-1'), b'[]'), (T.ack('jq', 'lobby-1', 'front'), b'"ok"'),

@@ -80,13 +80,8 @@ class SecureSite:
 
     def reset_all(self):
         keys = {d: self.key(d) for d in self.site.devices}
-        from edgectl.core import mqttc
-        mqttc.DEFAULT_AUTH = self.room_auth
-        try:
-            return fire.publish(self.br.host, self.br.room_port, 'trust', False, 'guard', sorted(self.boards), 10,
-                                keys=keys)
-        finally:
-            mqttc.DEFAULT_AUTH = None
+        return fire.publish(self.br.endpoint(self.room_auth, room=True), 'trust', False, 'guard',
+                            sorted(self.boards), 10, keys=keys)
 
     def close(self):
         for io in self.io.values():

@@ -9,6 +9,7 @@ import pytest
 from edgectl.install import configpush
 from edgectl.core import site as sitemod
 from edgectl.core.errors import EdgeError
+from edgectl.core.mqttc import Endpoint
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SITE = """\
@@ -44,9 +45,9 @@ def test_the_bound_is_the_boards():
 def test_a_config_over_the_smallest_board_message_is_refused_before_sending():
     big = cfg_for(16, 64)
     with pytest.raises(EdgeError) as e:        # port 9: nothing listens; the check comes first
-        configpush.push_mqtt('127.0.0.1', 9, 'big', big, 1, key=b'k' * 32)
+        configpush.push_mqtt(Endpoint('127.0.0.1', 9), 'big', big, 1, key=b'k' * 32)
     assert e.value.code == 2 and 'bytes as a message' in str(e.value) and '--via serial' in str(e.value)
     small = cfg_for(1, 1)
     with pytest.raises(EdgeError) as e:        # a small one gets as far as the broker
-        configpush.push_mqtt('127.0.0.1', 9, 'big', small, 1, key=b'k' * 32)
+        configpush.push_mqtt(Endpoint('127.0.0.1', 9), 'big', small, 1, key=b'k' * 32)
     assert 'bytes as a message' not in str(e.value)

@@ -14,6 +14,7 @@ from edgectl.room.journal import Journal
 from edgectl.room.monitor import Monitor
 from edgectl.core.mqttraw import RawSubscriber
 from edgectl.room.store import Store
+from edgectl.core.mqttc import Endpoint
 
 EVENTS = proto.vectors('event')
 
@@ -124,8 +125,10 @@ def test_a_refused_row_raises_room_malformed_in_the_monitor(tmp_path):
     s.close()
 
 
-def _reader(on_batch):
-    """The lean reader on one end of a socket pair, one PUBLISH waiting: (reader, thread, other end)."""
+def _reader(on_batch, start=True):
+    """The lean reader on one end of a socket pair, one PUBLISH waiting: (reader, other end);
+    start=False: its thread is made, not started (a handler that reads the reader itself
+    must see it bound first)."""
     import socket
     a, b = socket.socketpair()
     a.settimeout(1.0)
@@ -135,7 +138,8 @@ def _reader(on_batch):
     sub.on_batch = on_batch
     b.sendall(b'\x30\x05\x00\x01tab')         # PUBLISH QoS 0 't' 'ab'
     sub.t = threading.Thread(target=sub._run, daemon=True)
-    sub.t.start()
+    if start:
+        sub.t.start()
     return sub, b
 
 
@@ -164,7 +168,8 @@ def test_a_batch_is_counted_as_received_only_once_handed_over():
         inside.set()
         go.wait(5)
 
-    sub, other = _reader(on_batch)
+    sub, other = _reader(on_batch, start=False)
+    sub.t.start()
     assert inside.wait(5)
     assert seen == [0] and sub.received == 0
     go.set()
@@ -258,12 +263,14 @@ def test_the_full_screen_view_says_the_journal_was_damaged(tmp_path):
     db.write_bytes(b'this is not a database' * 500)
     s = Store(db)
     assert s.damaged and s.damaged['file'].startswith(str(db) + '.damaged-')
-    v = RoomView('s', '127.0.0.1', 1, 'ann', s, {}, None, out=1, size=(160, 30), keyboard=False)
+    v = RoomView('s', Endpoint('127.0.0.1', 1), 'ann', s, {}, None, out=1, size=(160, 30), keyboard=False)
     v.mon.check_store()
     rows, keys = v.frame(160, 30)
     text = [''.join(seg[0] for seg in r) for r in rows]
     assert any('JOURNAL FILE WAS DAMAGED' in r and 'set aside as' in r for r in text), text[:4]
     assert ('control-room', 'room', 'room.journal_damaged') in keys
+    log = [''.join(seg[0] for seg in line) for line in v.lines]
+    assert any('was damaged' in line for line in log), 'the model\'s own line reaches the view\'s log pane'
     v.mon.check_store()
     assert s.flush(10) and len(s.table('room_alarms')) == 1, 'raised once'
     s.close()

@@ -9,6 +9,7 @@ import pytest
 
 from edgectl.room.roomview import RoomView, segments
 from edgectl.room.screen import Screen, cells, clean, pad, sgr, table
+from edgectl.core.mqttc import Endpoint
 
 W, H = 60, 12
 
@@ -125,7 +126,7 @@ def test_monitor_markup_becomes_segments():
 
 
 def test_the_view_frame_shows_alarms_devices_calls_and_fits_the_terminal():
-    v = RoomView('s', '127.0.0.1', 1, 'ann', None, {}, None, out=1, size=(100, 30), keyboard=False)
+    v = RoomView('s', Endpoint('127.0.0.1', 1), 'ann', None, {}, None, out=1, size=(100, 30), keyboard=False)
     m = v.mon
     m.handle('edge/v1/s/lobby-1/status', b'{"online": true, "fw": "0.5.0"}')
     m.handle('edge/v1/s/gate-1/status', b'{"online": false}')

@@ -65,7 +65,7 @@ def test_alarm_shown_journaled_acknowledged_everywhere_and_offline_alarm(make_bo
     db = tmp_path / 'journal.sqlite3'
     view = Tmux('edgectl-cr-test', '%s -m edgectl.cli monitor --site %s --operator ann --db %s' % (
         sys.executable, site, db), tmp_path)
-    other = Monitor('cr', operator='bob').attach(broker.host, broker.port)
+    other = Monitor('cr', operator='bob').attach(broker.endpoint())
     try:
         view.wait(lambda s: 'lobby-1' in s and 'online' in s)
         t0 = time.monotonic()
@@ -78,7 +78,7 @@ def test_alarm_shown_journaled_acknowledged_everywhere_and_offline_alarm(make_bo
         key = ('lobby-1', 'front', 'door.forced')
         assert other.wait_for(lambda r: key in other.acked, 5) is not None or key in other.acked
         assert other.acked[key]['by'] == 'ann'
-        late = Monitor('cr', operator='carol').attach(broker.host, broker.port)   # started later: retained
+        late = Monitor('cr', operator='carol').attach(broker.endpoint())   # started later: retained
         try:
             end = time.monotonic() + 5
             while key not in late.acked and time.monotonic() < end:
@@ -213,7 +213,7 @@ def test_a_wiped_board_alarms_reach_the_control_room_although_its_seq_starts_aga
     site.write_text(SITE % broker.port)
     b = make_board(site.read_text(), 'lobby-1', site_broker=True)
     store = Store(tmp_path / 'j.sqlite3')
-    mon = Monitor('cr', store=store).attach(broker.host, broker.port)
+    mon = Monitor('cr', store=store).attach(broker.endpoint())
     io = SimIO(b.io_port)
     try:
         m = mon.mark()

@@ -65,6 +65,7 @@ def test_blank_board_to_online_and_self_tested(blank, tmp_path, broker):
     assert rep['controllers']['front']['lock'] == 'locked'
     assert rep['alarms'] == []
     assert rep['deploy']['sent'] == rep['deploy']['files'] > 20
+    assert rep['deploy']['serial_opens'] == 1, 'one board session through deploy, config and the boot watch'
     lib = b.fs / 'lib'
     assert (lib / 'manifest.json').exists() and (lib / 'app.mpy').exists() and (b.fs / 'main.py').exists()
     assert json.loads((b.fs / 'config.json').read_text())['device'] == 'lobby-1'

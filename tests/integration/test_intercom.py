@@ -30,7 +30,7 @@ def press(io, name):
 
 
 def cmd(broker, ctrl, op, **args):
-    return commands.send(broker.host, broker.port, 'ic', 'gate-1', ctrl, op, args)
+    return commands.send(broker.endpoint(), 'ic', 'gate-1', ctrl, op, args)
 
 
 def test_call_answer_unlock_and_two_stations(make_board, broker):

@@ -84,7 +84,7 @@ def test_operator_answers_releases_and_hangs_up_from_the_keyboard(make_board, br
         at = term.expect('TALK', start=at)
 
         # a second operator who still sees it ringing is refused by the board
-        other = Monitor('km', operator='bob').attach(broker.host, broker.port)
+        other = Monitor('km', operator='bob').attach(broker.endpoint())
         try:
             r = other.wait_ack(other.send('gate-1', 'east', 'answer', {'call': cid, 'by': 'bob'}), 5)
             assert r and not r['msg']['ok'] and 'already answered by ann' in r['msg']['err']

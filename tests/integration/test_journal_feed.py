@@ -30,7 +30,7 @@ def journal(br, store, cid):
     """The headless journal's intake, as `edgectl journal run` sets it up."""
     mon = Monitor('jf', store=store)
     mon.show = lambda rec: None
-    return mon.attach(br.host, br.port, client_id=cid, persistent=True, publish=False)
+    return mon.attach(br.endpoint(), client_id=cid, persistent=True, publish=False)
 
 
 def wait(pred, timeout=10):

@@ -197,12 +197,8 @@ def test_only_a_reset_signed_with_the_boards_own_key_relocks(secure, board):
     r = col.event('system.site_fire_rejected', 5, m)
     assert r and 'replayed' in r[2]['err'], r
     assert not wait_lock(1, 1.0)
-    from edgectl.core import mqttc
-    mqttc.DEFAULT_AUTH = auth       # as the CLI logs in as the control room
-    try:
-        applied = fire.publish(br.host, br.room_port, 'sec', False, 'guard', ['lobby-1'], 5, keys={'lobby-1': key})
-    finally:
-        mqttc.DEFAULT_AUTH = None
+    # as the CLI does: logged in as the control room on its listener
+    applied = fire.publish(br.endpoint(auth, room=True), 'sec', False, 'guard', ['lobby-1'], 5, keys={'lobby-1': key})
     assert applied == {'lobby-1': True} and wait_lock(1), 'edgectl fire reset signs by itself'
 
 
