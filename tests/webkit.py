@@ -63,7 +63,7 @@ class Web:
         self.httpd = serve(self.app, '127.0.0.1', 0)
         self.port = self.httpd.server_address[1]
         if broker is not None:
-            self.mon.attach(broker.host, broker.port)
+            self.mon.attach(broker.endpoint())
         self.hub.start()
         self.t = threading.Thread(target=self.httpd.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True)
         self.t.start()

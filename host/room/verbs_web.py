@@ -34,7 +34,7 @@ def run(a):
     from .web.hub import Hub, WebMonitor
     from .web.plan import plan_file
     from .web.server import App, serve
-    site_name, host, port = _broker_for(a)
+    site_name, ep = _broker_for(a)
     path = _site_file(a)
     site = sitemod.load_valid(path)
     if site.name != site_name:
@@ -50,7 +50,7 @@ def run(a):
     mon = WebMonitor(site_name, operator='web', store=store, tele_s=_site_tele(a), secrets=sec)
     hub = Hub(site, mon, store)
     httpd = serve(App(hub, logins, plan_file(site)), a.bind, a.port)
-    mon.attach(host, port)
+    mon.attach(ep)
     mon.check_store()
     hub.start()
     import threading
@@ -58,7 +58,7 @@ def run(a):
     t.start()
     bound = httpd.server_address
     print('edgectl web: site %s on %s:%d; open http://%s:%d/ (Ctrl-C stops)' % (
-        site_name, host, port, bound[0], bound[1]), flush=True)
+        site_name, ep.host, ep.port, bound[0], bound[1]), flush=True)
     try:
         end = time.monotonic() + a.duration if a.duration else None
         while end is None or time.monotonic() < end:

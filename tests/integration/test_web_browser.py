@@ -57,7 +57,7 @@ def browser():
 def test_log_in_see_a_forced_door_pop_up_within_2s_and_acknowledge_it(browser, make_board, broker, tmp_path):
     from selenium.webdriver.common.by import By
     web = Web(tmp_path, broker=broker)
-    other = Monitor('web', operator='bob').attach(broker.host, broker.port)      # an `edgectl monitor` elsewhere
+    other = Monitor('web', operator='bob').attach(broker.endpoint())      # an `edgectl monitor` elsewhere
     try:
         board = make_board(web.site_file.read_text(), 'lobby-1', site_broker=True)
         io = SimIO(board.io_port)
