@@ -175,35 +175,45 @@
     const r = await fetch('/api/state', {credentials: 'same-origin'});
     if (r.ok) { plan = (await r.json()).plan; drawPlan(); }
   }
+  const NS = 'http://www.w3.org/2000/svg';
+  const marks = new Map();           // device -> its mark on the plan (made once, then only recoloured)
   function drawPlan() {
     const svg = $('plan');
     if (!plan || !state) return;
-    const NS = 'http://www.w3.org/2000/svg';
-    svg.setAttribute('viewBox', '0 0 ' + plan.w + ' ' + plan.h);
-    while (svg.firstChild) svg.removeChild(svg.firstChild);
-    if (plan.image) {
-      const img = document.createElementNS(NS, 'image');
-      img.setAttribute('href', '/plan');
-      img.setAttribute('x', 0); img.setAttribute('y', 0);
-      img.setAttribute('width', plan.image_w); img.setAttribute('height', plan.image_h);
-      svg.append(img);
+    if (!svg.dataset.drawn) {          // the image once: redrawn per push it was fetched again each time
+      svg.dataset.drawn = '1';
+      svg.setAttribute('viewBox', '0 0 ' + plan.w + ' ' + plan.h);
+      if (plan.image) {
+        const img = document.createElementNS(NS, 'image');
+        img.setAttribute('href', '/plan');
+        img.setAttribute('x', 0); img.setAttribute('y', 0);
+        img.setAttribute('width', plan.image_w); img.setAttribute('height', plan.image_h);
+        svg.append(img);
+      }
     }
     for (const d of state.devices) {
-      const p = plan.devices[d.id] || {x: 40, y: 40};
-      const g = document.createElementNS(NS, 'g');
-      g.setAttribute('class', 'dev state-' + d.state);
-      g.setAttribute('data-device', d.id);
-      g.setAttribute('data-state', d.state);
-      const c = document.createElementNS(NS, 'circle');
-      c.setAttribute('cx', p.x); c.setAttribute('cy', p.y); c.setAttribute('r', 22);
-      const name = document.createElementNS(NS, 'text');
-      name.setAttribute('x', p.x); name.setAttribute('y', p.y + 42);
-      name.textContent = d.id;
-      const title = document.createElementNS(NS, 'title');
-      title.textContent = d.id + ': ' + t(d.state);
-      g.append(c, name, title);
-      g.addEventListener('click', () => openPopup(d.id));
-      svg.append(g);
+      let m = marks.get(d.id);
+      if (!m) {
+        const p = plan.devices[d.id] || {x: 40, y: 40};
+        const g = document.createElementNS(NS, 'g');
+        g.setAttribute('data-device', d.id);
+        const c = document.createElementNS(NS, 'circle');
+        c.setAttribute('cx', p.x); c.setAttribute('cy', p.y); c.setAttribute('r', 22);
+        const name = document.createElementNS(NS, 'text');
+        name.setAttribute('x', p.x); name.setAttribute('y', p.y + 42);
+        name.textContent = d.id;
+        const title = document.createElementNS(NS, 'title');
+        g.append(c, name, title);
+        g.addEventListener('click', () => openPopup(d.id));
+        svg.append(g);
+        m = {g: g, title: title};
+        marks.set(d.id, m);
+      }
+      if (m.g.dataset.state !== d.state) {
+        m.g.setAttribute('class', 'dev state-' + d.state);
+        m.g.setAttribute('data-state', d.state);
+        m.title.textContent = d.id + ': ' + t(d.state);
+      }
     }
   }
 
