@@ -332,8 +332,9 @@ class Store:
         db.row_factory = sqlite3.Row
         return db
 
-    def query(self, device=None, etype=None, sev=None, since=None, until=None, limit=None):
-        """Events, oldest first, as dicts (the event's own fields plus device/received)."""
+    def query(self, device=None, etype=None, sev=None, since=None, until=None, limit=None, newest=False):
+        """Events, oldest first (newest: newest first, so a limit keeps the latest), as dicts
+        (the event's own fields plus device/received)."""
         where, args = [], []
         for col, val in (('device', device), ('sev', sev)):
             if val:
@@ -354,7 +355,7 @@ class Store:
             ev['received'] = r['received']
             return ev
         return self._select('SELECT device, received, body FROM events', where, args,
-                            'received, device, seq', limit, event)
+                            'received DESC, device, seq DESC' if newest else 'received, device, seq', limit, event)
 
     def _select(self, sql, where, args, order, limit, row):
         """Rows of `sql` filtered by the AND of `where`, ordered, limited, each made by `row`."""
@@ -368,6 +369,16 @@ class Store:
             return [row(r) for r in db.execute(sql, args)]
         finally:
             db.close()
+
+    def actions(self, operator=None, since=None, until=None, limit=None):
+        """What operators did (see action()), newest first, detail parsed."""
+        where, args = [], []
+        for clause, val in (('operator = ?', operator), ('at >= ?', since), ('at < ?', until)):
+            if val is not None:
+                where.append(clause)
+                args.append(val)
+        return self._select('SELECT at, operator, action, device, ctrl, type, detail FROM actions', where, args,
+                            'id DESC', limit, lambda r: dict(r, detail=json.loads(r['detail'] or '{}')))
 
     def set_aside(self, device=None, since=None, limit=None):
         """Messages set aside (the quarantine), oldest first: at, topic, device, reason,

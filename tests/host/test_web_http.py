@@ -472,3 +472,18 @@ def test_the_login_page_learns_the_sites_language(tmp_path):
         w.close()
     s = sitemod.parse(site_text().replace('site: web', 'site: web\nlang: fr'), str(tmp_path / 'site.yaml'))
     assert sitemod.validate(s).errors
+
+
+def test_operator_actions_are_listed_newest_first_and_the_search_keeps_the_latest(web):
+    c = web.client()
+    c.login('ann')
+    for i in range(5):
+        web.alarm(active=bool(i % 2 == 0))
+    c.post('/api/ack', KEY)
+    acts = c.get('/api/actions?since=-1h')[2]
+    assert [a['action'] for a in acts] == ['ack', 'login'] and acts[0]['operator'] == 'ann'
+    assert c.get('/api/actions?operator=bob')[2] == []
+    rows = c.get('/api/journal?limit=2')[2]
+    assert [r['seq'] for r in rows] == [5, 4], 'newest first: a limit keeps the latest'
+    lines = c.get('/api/journal?format=csv')[2].decode().splitlines()
+    assert len(lines) == 6 and lines[1].split(',')[2] == '1', 'the export: all of it, in order'

@@ -303,11 +303,18 @@ class Hub:
         self._journal(op, 'command', (dev, ctrl, None), dict(args, op=what, id=cid))
         return {'id': cid}
 
-    def journal(self, device=None, etype=None, sev=None, since=None, until=None, limit=500):
+    def journal(self, device=None, etype=None, sev=None, since=None, until=None, limit=500, newest=True):
+        """Events of the journal (newest first: a limit keeps the latest; else in order, for CSV)."""
         if self.store is None:
             raise ActionError('this web runs without a journal (--no-journal)', 404)
         self.store.flush(5)
-        return self.store.query(device, etype, sev, since, until, limit)
+        return self.store.query(device, etype, sev, since, until, limit, newest)
+
+    def actions(self, operator=None, since=None, until=None, limit=500):
+        if self.store is None:
+            raise ActionError('this web runs without a journal (--no-journal)', 404)
+        self.store.flush(5)
+        return self.store.actions(operator, since, until, limit)
 
     def login(self, op, ok, addr):
         self._journal(op, 'login' if ok else 'login_refused', detail={'from': addr})

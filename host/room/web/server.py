@@ -223,6 +223,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._json(self.app.hub.details(_one(q, 'id')))
             if url.path == '/api/journal':
                 return self._journal(q)
+            if url.path == '/api/actions':
+                return self._actions(q)
             if url.path == '/plan':
                 return self._plan_image()
             if url.path == '/api/plot':
@@ -341,18 +343,26 @@ class Handler(BaseHTTPRequestHandler):
         svg = plots.render(name, *plots.figures(store.path, name, days))
         self._send(200, svg, 'image/svg+xml', [('Content-Security-Policy', 'sandbox')])
 
-    def _journal(self, q):
+    def _filters(self, q, most, default=500):
+        """(limit, since, until) of a search."""
         from ..verbs import _when
-        csv = _one(q, 'format') == 'csv'
         try:
-            limit = max(1, min(int(_one(q, 'limit') or 500), JOURNAL_CSV_MAX if csv else JOURNAL_MAX))
-            since, until = _when(_one(q, 'since')), _when(_one(q, 'until'))
+            limit = max(1, min(int(_one(q, 'limit') or default), most))
+            return limit, _when(_one(q, 'since')), _when(_one(q, 'until'))
         except (ValueError, EdgeError) as e:
             raise Refused(400, str(e))
+
+    def _actions(self, q):
+        limit, since, until = self._filters(q, JOURNAL_MAX)
+        return self._json(self.app.hub.actions(_one(q, 'operator'), since, until, limit))
+
+    def _journal(self, q):
+        csv = _one(q, 'format') == 'csv'
+        limit, since, until = self._filters(q, *((JOURNAL_CSV_MAX, JOURNAL_CSV_MAX) if csv else (JOURNAL_MAX,)))
         sev = _one(q, 'sev')
         if sev not in (None, 'alarm', 'warn', 'info'):
             raise Refused(400, 'sev is alarm, warn or info')
-        rows = self.app.hub.journal(_one(q, 'device'), _one(q, 'type'), sev, since, until, limit)
+        rows = self.app.hub.journal(_one(q, 'device'), _one(q, 'type'), sev, since, until, limit, newest=not csv)
         if csv:
             from ..store import to_csv
             name = 'journal-%s.csv' % time.strftime('%Y%m%d-%H%M%S')

@@ -31,7 +31,8 @@
     'Open barrier': '抬杆', 'Close barrier': '落杆', 'Unlock door': '开门', 'Lock door': '锁门', 'stop': '停止',
     'Over the last': '最近', 'days': '天', 'Draw': '绘制', 'ALARM': '报警', 'cleared': '已恢复', 'sent': '已发送',
     'critical': '紧急', 'high': '高', 'medium': '中', 'low': '低', 'acknowledged ': '已确认 ', 'shelved ': '已搁置 ',
-    'wrong operator name or password': '操作员名或密码错误',
+    'wrong operator name or password': '操作员名或密码错误', 'Operator actions': '操作记录', 'action': '操作',
+    'actions': '条操作',
   };
   let LANG = (navigator.languages && navigator.languages[0] || navigator.language || 'en').toLowerCase().startsWith('zh') ? 'zh' : 'en';
   const t = (s) => (LANG === 'zh' && ZH[s]) || s;
@@ -381,6 +382,23 @@
         el('td', {}, e.seq), el('td', {}, e.ctrl), el('td', {}, e.type), el('td', {}, e.sev), el('td', {}, extra)));
     }
     say(rows.length + ' ' + t('events'));
+  });
+
+  $('actions-button').addEventListener('click', async function () {     // who did what, newest first
+    const q = journalQuery();
+    q.delete('device'); q.delete('type'); q.delete('sev');
+    const r = await fetch('/api/actions?' + q, {credentials: 'same-origin'});
+    const rows = await r.json();
+    if (!r.ok) { say(rows.error); return; }
+    const body = $('actions').tBodies[0];
+    body.textContent = '';
+    for (const a of rows) {
+      body.append(el('tr', {}, el('td', {}, whenFull(a.at)), el('td', {}, a.operator || ''), el('td', {}, a.action),
+        el('td', {}, [a.device, a.ctrl, a.type].filter((x) => x).join(' ')),
+        el('td', {}, Object.keys(a.detail).map((k) => k + '=' + JSON.stringify(a.detail[k])).join(' '))));
+    }
+    $('actions').hidden = false;
+    say(rows.length + ' ' + t('actions'));
   });
 
   // --- plots (SVG drawn by the server from the journal) ------------------------------------
