@@ -51,7 +51,6 @@ def run(a):
     hub = Hub(site, mon, store)
     httpd = serve(App(hub, logins, plan_file(site)), a.bind, a.port)
     mon.attach(ep)
-    mon.check_store()
     hub.start()
     import threading
     t = threading.Thread(target=httpd.serve_forever, kwargs={'poll_interval': 0.2}, daemon=True)

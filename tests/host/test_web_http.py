@@ -487,3 +487,20 @@ def test_operator_actions_are_listed_newest_first_and_the_search_keeps_the_lates
     assert [r['seq'] for r in rows] == [5, 4], 'newest first: a limit keeps the latest'
     lines = c.get('/api/journal?format=csv')[2].decode().splitlines()
     assert len(lines) == 6 and lines[1].split(',')[2] == '1', 'the export: all of it, in order'
+
+
+def test_a_failure_while_pushing_does_not_stop_the_pushes(web, capsys):
+    page = web.hub.open_page('t')
+    page.take(0)
+    real, calls = web.hub._snapshot, []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError('a bug')
+        return real()
+    web.hub._snapshot = flaky
+    web.alarm()
+    assert wait(lambda: any(k == 'state' and 'door.forced' in d for k, d in page.take(0.1)), 5)
+    assert 'pushing failed' in capsys.readouterr().err
+    web.hub.close_page(page)

@@ -10,6 +10,7 @@ from the last one, and every shown record for the live log, to each open page's 
 snapshot)."""
 import collections
 import json
+import sys
 import threading
 import time
 
@@ -121,11 +122,15 @@ class Hub:
         while not self.stopped.is_set():
             self.kick.wait(0.25)
             self.kick.clear()
-            if time.monotonic() - last_house >= 0.25:
-                last_house = time.monotonic()
-                with self.mon.lock:
-                    self.mon.housekeep()
-            self.tick()
+            try:
+                if time.monotonic() - last_house >= 0.25:
+                    last_house = time.monotonic()
+                    with self.mon.lock:
+                        self.mon.housekeep()
+                self.tick()
+            except Exception as e:       # the pages must keep getting pushes: say it, go on
+                sys.stderr.write('edgectl web: pushing failed: %r\n' % e)
+                time.sleep(1)
 
     def tick(self):
         """Push what changed since the last tick: shown records to the live log, the
