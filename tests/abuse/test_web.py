@@ -260,3 +260,30 @@ def test_a_page_of_another_site_pointed_at_loopback_is_refused(live, abuse):
     assert [t[0] for t in tries] == [403, 403, 403]
     for host in ('127.0.0.1:%d' % port, 'localhost:%d' % port, '[::1]:%d' % port):
         assert page.get('/api/me', headers={'Host': host})[0] == 200, host
+
+
+def test_a_refused_post_never_has_its_body_read_as_the_next_request(live, abuse):
+    """Keep-alive: a POST refused before its body is read must close the connection, or the
+    body (which the sender chose) would be read as a request of its own. A CSRF token that
+    is not ASCII is refused like any wrong one."""
+    web, page, io = live
+    inner = b'POST /api/logout HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: 2\r\n\r\n{}' % web.port
+    for token in (b'wrong', b'\xc3\xa9'):
+        head = (b'POST /api/ack HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nOrigin: http://127.0.0.1:%d\r\n'
+                b'Cookie: edgectl_session=%s\r\nX-CSRF-Token: %s\r\nContent-Type: application/json\r\n'
+                b'Content-Length: %d\r\n\r\n' % (web.port, web.port, page.cookie.encode(), token, len(inner)))
+        s = socket.create_connection(('127.0.0.1', web.port), timeout=5)
+        try:
+            s.sendall(head + inner)
+            got = b''
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+        finally:
+            s.close()
+        answers = got.count(b'HTTP/1.')
+        abuse.input(refused=answers == 1 and got.split(b' ')[1] == b'403')
+        assert got.split(b' ')[1] == b'403' and answers == 1, got[:300]
+    assert page.get('/api/state')[0] == 200, 'the session is still there'

@@ -218,6 +218,8 @@ class Handler(BaseHTTPRequestHandler):
             if url.path == '/api/state':
                 return self._json(dict(self.app.hub.state(), plan=self._plan()))
             if url.path == '/api/events':
+                if self.command == 'HEAD':
+                    raise Refused(405, 'GET it')
                 return self._events(token)
             if url.path == '/api/device':
                 return self._json(self.app.hub.details(_one(q, 'id')))
@@ -249,7 +251,7 @@ class Handler(BaseHTTPRequestHandler):
             if path == '/api/login':
                 return self._login(self._body())
             token, s = self._session()
-            if not hmac.compare_digest(self.headers.get('X-CSRF-Token', ''), s['csrf']):
+            if not hmac.compare_digest(self.headers.get('X-CSRF-Token', '').encode('utf-8', 'replace'), s['csrf'].encode()):
                 raise Refused(403, 'refused: no valid CSRF token')
             body = self._body()
             if path == '/api/logout':
@@ -273,6 +275,7 @@ class Handler(BaseHTTPRequestHandler):
                                        ok=True))
             raise Refused(404, 'no such action')
         except Refused as e:
+            self.close_connection = True     # its body may be unread: never taken for the next request
             self._error(e.status, str(e), e.headers)
         except ActionError as e:
             self._error(e.status, str(e))
