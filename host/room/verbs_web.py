@@ -20,6 +20,10 @@ def add_arguments(sub):
     _site_arg(s)
     s.add_argument('--port', type=int, default=8080, help='HTTP port (default 8080; 0: a free one)')
     s.add_argument('--bind', default='127.0.0.1', metavar='ADDR', help='address to listen on (default 127.0.0.1)')
+    s.add_argument('--tls', action='store_true',
+                   help='serve HTTPS with a certificate from the site CA (SITE.tls/, made if missing; browsers trust '
+                        'site-ca.pem once) for --name')
+    s.add_argument('--name', metavar='HOST', help='--tls: the name or address browsers use (default: --bind)')
     s.add_argument('--db', help='journal file (default .edgectl/journal.sqlite3)')
     s.add_argument('--no-journal', action='store_true', help='do not write the journal (no search, no CSV)')
     s.add_argument('--duration', type=float, help='stop after this many seconds')
@@ -49,15 +53,15 @@ def run(a):
     store = None if a.no_journal else Store(a.db)
     mon = WebMonitor(site_name, operator='web', store=store, tele_s=_site_tele(a), secrets=sec)
     hub = Hub(site, mon, store)
-    httpd = serve(App(hub, logins, plan_file(site)), a.bind, a.port)
+    httpd = serve(App(hub, logins, plan_file(site)), a.bind, a.port, _certificate(a, path, site) if a.tls else None)
     mon.attach(ep)
     hub.start()
     import threading
     t = threading.Thread(target=httpd.serve_forever, kwargs={'poll_interval': 0.2}, daemon=True)
     t.start()
     bound = httpd.server_address
-    print('edgectl web: site %s on %s:%d; open http://%s:%d/ (Ctrl-C stops)' % (
-        site_name, ep.host, ep.port, bound[0], bound[1]), flush=True)
+    print('edgectl web: site %s on %s:%d; open %s://%s:%d/ (Ctrl-C stops)' % (
+        site_name, ep.host, ep.port, 'https' if a.tls else 'http', a.name or bound[0], bound[1]), flush=True)
     try:
         end = time.monotonic() + a.duration if a.duration else None
         while end is None or time.monotonic() < end:
@@ -73,6 +77,38 @@ def run(a):
             store.close()
     sys.stdout.flush()
     return 0
+
+
+def _certificate(a, path, site):
+    """(cert, key) for HTTPS: web.pem / web.key in the site's TLS folder, for --name, signed
+    by the site CA (made when there is none)."""
+    from ..core import tls
+    name = a.name or a.bind
+    if name in ('0.0.0.0', '::'):
+        raise EdgeError('--tls on all addresses needs --name: the host name or address browsers use', 2)
+    folder = tls.folder_for(path, site.name)
+    ca, ca_key = tls.make_ca(folder, site.name)
+    crt, key = folder / 'web.pem', folder / 'web.key'
+    if not _valid_for(crt, name):
+        crt, key = tls.make_server(folder, ca, ca_key, name, 'web')
+    return crt, key
+
+
+def _valid_for(crt, name):
+    """True when the certificate at crt exists, names `name` and is not about to expire."""
+    import datetime
+    from cryptography import x509
+    if not crt.exists():
+        return False
+    cert = x509.load_pem_x509_certificate(crt.read_bytes())
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    listed = [str(v) for v in names.get_values_for_type(x509.DNSName)] + \
+        [str(v) for v in names.get_values_for_type(x509.IPAddress)]
+    soon = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=30)
+    return name in listed and cert.not_valid_after_utc > soon
 
 
 VERBS = {'web': (add_arguments, run)}

@@ -504,3 +504,48 @@ def test_a_failure_while_pushing_does_not_stop_the_pushes(web, capsys):
     assert wait(lambda: any(k == 'state' and 'door.forced' in d for k, d in page.take(0.1)), 5)
     assert 'pushing failed' in capsys.readouterr().err
     web.hub.close_page(page)
+
+
+def test_https_with_a_certificate_from_the_site_ca(tmp_path):
+    """--tls: HTTPS with a certificate for the name browsers use, signed by the site CA; the
+    session cookie is Secure and the same-origin check wants https."""
+    import argparse
+    import ssl
+    import threading
+    from edgectl.room.verbs_web import _certificate
+    from edgectl.room.web.server import App, serve
+    w = Web(tmp_path)
+    try:
+        a = argparse.Namespace(name=None, bind='127.0.0.1')
+        crt, key = _certificate(a, str(w.site_file), w.site)
+        assert _certificate(a, str(w.site_file), w.site) == (crt, key) and crt.name == 'web.pem'
+        ca = crt.parent / 'site-ca.pem'
+        app = App(w.hub, lambda: dict(w.operators))
+        httpd = serve(app, '127.0.0.1', 0, (crt, key))
+        threading.Thread(target=httpd.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True).start()
+        port = httpd.server_address[1]
+        stalled = socket_to(port)                   # a client that never says hello holds no one up
+        ctx = ssl.create_default_context(cafile=str(ca))
+        conn = http.client.HTTPSConnection('127.0.0.1', port, context=ctx, timeout=5)
+        body = json.dumps({'name': 'ann', 'password': PASSWORDS['ann']})
+        conn.request('POST', '/api/login', body, {'Content-Type': 'application/json', 'Origin': 'http://127.0.0.1:%d' % port})
+        r = conn.getresponse()
+        assert r.status == 403, 'an http origin is another origin'
+        r.read()
+        conn = http.client.HTTPSConnection('127.0.0.1', port, context=ctx, timeout=5)
+        conn.request('POST', '/api/login', body, {'Content-Type': 'application/json', 'Origin': 'https://127.0.0.1:%d' % port})
+        r = conn.getresponse()
+        assert r.status == 200 and '; Secure' in r.getheader('Set-Cookie'), r.read()
+        with pytest.raises(ssl.SSLError):           # without the site CA the certificate is not trusted
+            c = http.client.HTTPSConnection('127.0.0.1', port, context=ssl.create_default_context(), timeout=5)
+            c.request('GET', '/')
+        stalled.close()
+        httpd.shutdown()
+        httpd.server_close()
+    finally:
+        w.close()
+
+
+def socket_to(port):
+    import socket
+    return socket.create_connection(('127.0.0.1', port), timeout=5)

@@ -51,6 +51,7 @@ class App:
         self.throttle = Throttle()
         self.pages = threading.BoundedSemaphore(PAGES_MAX)
         self.hosts = None          # the Host names accepted (None: any); loopback only when bound to it
+        self.scheme = 'http'       # https when served over TLS (cookies then Secure)
 
 
 class Server(ThreadingHTTPServer):
@@ -64,7 +65,8 @@ class Server(ThreadingHTTPServer):
         ThreadingHTTPServer.__init__(self, addr, Handler)
 
     def handle_error(self, request, client_address):
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):   # a client gone is not news
+        import ssl
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError, ssl.SSLError)):   # a client gone is not news
             ThreadingHTTPServer.handle_error(self, request, client_address)
 
     def process_request(self, request, client_address):
@@ -95,6 +97,11 @@ class Handler(BaseHTTPRequestHandler):
         return 'edgectl-web'
     timeout = 20                    # a client that stalls mid-request is dropped
     protocol_version = 'HTTP/1.1'
+
+    def setup(self):
+        BaseHTTPRequestHandler.setup(self)
+        if hasattr(self.connection, 'do_handshake'):     # HTTPS: the handshake here, under the timeout
+            self.connection.do_handshake()
 
     def log_message(self, fmt, *args):
         pass                        # the journal records the actions; no per-request log lines
@@ -157,7 +164,7 @@ class Handler(BaseHTTPRequestHandler):
         if origin is None:
             ref = self.headers.get('Referer')
             origin = '%s://%s' % (urlsplit(ref).scheme, urlsplit(ref).netloc) if ref else None
-        if not host or origin != 'http://%s' % host:
+        if not host or origin != '%s://%s' % (self.app.scheme, host):
             raise Refused(403, 'refused: not from this page (same-origin check)')
 
     def _body(self):
@@ -314,7 +321,8 @@ class Handler(BaseHTTPRequestHandler):
         token, s = app.sessions.start(name, addr)
         app.hub.login(name, True, addr)
         self._json({'operator': name, 'csrf': s['csrf']},
-                   headers=[('Set-Cookie', '%s=%s; HttpOnly; SameSite=Strict; Path=/' % (COOKIE, token))])
+                   headers=[('Set-Cookie', '%s=%s; HttpOnly; SameSite=Strict; Path=/%s' % (
+                       COOKIE, token, '; Secure' if self.app.scheme == 'https' else ''))])
 
     def _plan(self):
         if self.app.hub.site is None:
@@ -414,11 +422,21 @@ def _key(body):
     return _name(body, 'device'), _name(body, 'ctrl'), _name(body, 'type')
 
 
-def serve(app, bind, port):
-    """The server, listening (port 0: a free one; server_address says which)."""
+def serve(app, bind, port, tls=None):
+    """The server, listening (port 0: a free one; server_address says which); tls: (cert
+    file, key file) to serve HTTPS (TLS 1.2 or newer; each handshake in its request's
+    thread, under its timeout, so a client stalling in it holds no one else up)."""
     if bind in LOOPBACK:
         app.hosts = set(LOOPBACK) | {'localhost'}
     try:
-        return Server((bind, port), app)
+        httpd = Server((bind, port), app)
     except OSError as e:
         raise EdgeError('cannot listen on %s:%d: %s' % (bind, port, e.strerror or e), 1)
+    if tls:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(str(tls[0]), str(tls[1]))
+        httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
+        app.scheme = 'https'
+    return httpd
