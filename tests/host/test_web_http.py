@@ -549,3 +549,19 @@ def test_https_with_a_certificate_from_the_site_ca(tmp_path):
 def socket_to(port):
     import socket
     return socket.create_connection(('127.0.0.1', port), timeout=5)
+
+
+def test_an_acknowledgement_made_in_a_monitor_reaches_the_page_at_once(web):
+    c = web.client()
+    c.login('ann')
+    web.alarm()
+    a = alarm_of(c)
+    page = web.hub.open_page('t')
+    page.take(0)
+    topic = web.mon.ack_prefix + 'lobby-1/front/door.forced'
+    t0 = time.monotonic()
+    web.mon.handle_batch([(topic, json.dumps({'by': 'bob', 'at': 1, 'seq': a['seq'], 'log': None}).encode(), True)])
+    pushed = wait(lambda: [d for k, d in page.take(0.05) if k == 'state' and '"by": "bob"' in d], 2)
+    assert pushed and time.monotonic() - t0 < 0.5
+    assert alarm_of(c)['acked']['by'] == 'bob'
+    web.hub.close_page(page)
