@@ -565,3 +565,13 @@ def test_an_acknowledgement_made_in_a_monitor_reaches_the_page_at_once(web):
     assert pushed and time.monotonic() - t0 < 0.5
     assert alarm_of(c)['acked']['by'] == 'bob'
     web.hub.close_page(page)
+
+
+def test_what_the_model_says_reaches_the_live_log(web):
+    """A gap in a board's events, a new event log: said by the model, pushed to the pages."""
+    page = web.hub.open_page('t')
+    page.take(0)
+    web.mon.say('[yellow]lobby-1  gap: events 3..4 have not arrived[/]')
+    got = wait(lambda: [json.loads(d) for k, d in page.take(0.05) if k == 'log'], 2)
+    assert got and got[0]['kind'] == 'note' and got[0]['msg']['text'] == 'lobby-1  gap: events 3..4 have not arrived'
+    web.hub.close_page(page)

@@ -38,9 +38,18 @@ class WebMonitor(Monitor):
     called after every batch from the broker."""
 
     def __init__(self, *a, changed=None, **kw):
+        self.notes = collections.deque(maxlen=100)     # what the model says (gaps, a new event log, ...)
+        kw.setdefault('say', self._note)
         Monitor.__init__(self, *a, **kw)
         self.lock = threading.RLock()
         self.changed = changed or (lambda: None)
+
+    def _note(self, markup):
+        from rich.text import Text
+        text = Text.from_markup(markup).plain
+        self.notes.append((time.time(), text))
+        print(text, flush=True)
+        self.changed()
 
     def show(self, rec):
         pass                     # the pages show it
@@ -139,6 +148,9 @@ class Hub:
             self.shelf.review(self.mon.alarms)
             state = json.dumps(self._snapshot())
         recs = self._new_records()
+        while self.mon.notes:
+            t, text = self.mon.notes.popleft()
+            recs.append({'t': t, 'device': ROOM, 'kind': 'note', 'ctrl': None, 'msg': {'text': text}})
         for rec in recs:
             self._broadcast('log', json.dumps(rec))
         if state != self.last_state:

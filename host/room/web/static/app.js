@@ -343,8 +343,10 @@
     if (e.kind === 'ack' && e.msg && e.msg.ok === false) say('refused by ' + e.device + '/' + e.ctrl + ': ' + e.msg.err);
     const m = e.msg || {};
     const skip = ['seq', 'log', 'ts', 'type', 'sev', 'ctrl', 'active', '_since'];
-    const extra = Object.keys(m).filter((k) => !skip.includes(k)).map((k) => k + '=' + JSON.stringify(m[k])).join(' ');
-    const label = e.kind === 'evt' ? (m.type + (m.sev === 'alarm' ? (m.active ? ' ALARM' : ' cleared') : '')) : e.kind;
+    const extra = e.kind === 'note' ? '' :
+      Object.keys(m).filter((k) => !skip.includes(k)).map((k) => k + '=' + JSON.stringify(m[k])).join(' ');
+    const label = e.kind === 'evt' ? (m.type + (m.sev === 'alarm' ? ' ' + t(m.active ? 'ALARM' : 'cleared') : ''))
+      : e.kind === 'note' ? m.text : e.kind;
     const row = el('tr', {class: 'sev-' + (m.sev || e.kind)}, el('td', {}, when(e.t)), el('td', {}, e.device),
       el('td', {}, e.ctrl || ''), el('td', {}, label), el('td', {}, m.sev || ''), el('td', {}, extra));
     row.hidden = !matches(e);
