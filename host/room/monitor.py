@@ -459,8 +459,8 @@ class Monitor(Recorder):
             self._received += self.sub.received
             self.sub = None
         if self.client:
+            self.client.disconnect()      # first: its network thread then ends at once (else up to 1 s)
             self.client.loop_stop()
-            self.client.disconnect()
             self.client = None
 
     def wait_event(self, device, etype, timeout, active=None, start=0):

@@ -12,28 +12,46 @@ import pytest
 
 from edgectl.core import mqttc, proto
 from edgectl.room.web import auth, server
+from edgectl.core import site as sitemod
+from edgectl.sim.sim import SimBoard, Supervisor
 from edgectl.sim.simio import SimIO
-from webkit import PASSWORDS, Web
+from webkit import PASSWORDS, Web, site_text
 
 T = proto.topics
 KEY = {'device': 'lobby-1', 'ctrl': 'front', 'type': 'door.forced'}
 
 
+@pytest.fixture(scope='module')
+def door(broker, tmp_path_factory):
+    """The door's simulated board, one for the module (each test gets a fresh web server)."""
+    folder = tmp_path_factory.mktemp('door')
+    s = sitemod.parse(site_text(broker.port), str(folder / 'site.yaml'))
+    sitemod.validate(s)
+    b = SimBoard(sitemod.device_config(s, 'lobby-1'), folder / 'lobby-1').start()
+    sup = Supervisor([b])
+    io = SimIO(b.io_port)
+    yield io
+    io.close()
+    sup.stop()
+    b.stop()
+
+
 @pytest.fixture
-def live(tmp_path, broker, make_board):
-    """A web server attached to the broker, a logged-in page, the door's simulated board."""
+def live(tmp_path, broker, door):
+    """A web server attached to the broker, a logged-in page, the door's board (door closed)."""
     web = Web(tmp_path, broker=broker)
-    board = make_board(web.site_file.read_text(), 'lobby-1', site_broker=True)
     page = web.client()
     assert page.login('ann')[0] == 200
     assert _wait(lambda: (web.mon.devices.get('lobby-1') or {}).get('online'), 15), 'the board came online'
-    yield web, page, SimIO(board.io_port)
+    yield web, page, door
+    door.set('front.contact', 0)             # closed again: the forced door clears (and its acknowledgement)
+    _wait(lambda: ('lobby-1', 'front', 'door.forced') not in web.mon.alarms, 2)
     web.close()
-    # the broker outlives the test: its retained acknowledgement of the door must not
+    # the broker outlives the test: a retained acknowledgement of the door must not
     c = mqttc.connect(broker.host, broker.port, 'cleanup')
     c.publish(T.alarm_ack('web', *KEY.values()), b'', qos=1, retain=True).wait_for_publish(5)
-    c.loop_stop()
     c.disconnect()
+    c.loop_stop()
 
 
 def _wait(pred, timeout):
@@ -234,8 +252,8 @@ def test_a_formula_from_a_board_is_exported_as_text_not_run(live, broker, abuse)
             ev = {'seq': 900 + i, 'ts': 1, 'log': 77, 'type': 'door.opened', 'sev': 'info', 'ctrl': f}
             evil.publish(T.evt('web', 'lobby-1', 'front'), json.dumps(ev), qos=1).wait_for_publish(5)
     finally:
-        evil.loop_stop()
         evil.disconnect()
+        evil.loop_stop()
     assert _wait(lambda: len([r for r in page.get('/api/journal?device=lobby-1')[2] if r.get('log') == 77]) == 4, 5)
     body = page.get('/api/journal?format=csv&device=lobby-1')[2].decode()
     ctrls = [row[4] for row in csv.reader(_io.StringIO(body))][1:]
