@@ -13,7 +13,7 @@ import pytest
 from edgectl.core import site as sitemod
 from edgectl.room.shelving import Shelf, ShelfError
 from edgectl.room.web import auth, plan
-from webkit import PASSWORDS, Web, hashed, site_text
+from webkit import PASSWORDS, T, Web, hashed, site_text
 
 KEY = {'device': 'lobby-1', 'ctrl': 'front', 'type': 'door.forced'}
 
@@ -575,3 +575,20 @@ def test_what_the_model_says_reaches_the_live_log(web):
     got = wait(lambda: [m for m in (json.loads(d) for k, d in page.take(0.05) if k == 'log') if m['kind'] == 'note'], 2)
     assert got and got[0]['msg']['text'] == 'lobby-1  gap: events 3..4 have not arrived'
     web.hub.close_page(page)
+
+
+def test_a_devices_last_events_come_from_the_journal_however_busy_the_others_are(tmp_path):
+    w = Web(tmp_path)
+    try:
+        w.feed('lobby-1', 'front', {'type': 'door.opened'})
+        batch = [(T.evt('web', 'gate-1', 'barrier'), json.dumps({'seq': i, 'ts': 1, 'type': 'barrier.opened', 'sev': 'info',
+                                                                  'ctrl': 'barrier'}).encode(), False)
+                 for i in range(1, 6001)]
+        w.mon.handle_batch(batch)            # a busy neighbour: thousands of events since
+        c = w.client()
+        c.login('ann')
+        events = c.get('/api/device?id=lobby-1')[2]['events']
+        assert [e['msg']['type'] for e in events] == ['door.opened']
+        assert len(c.get('/api/device?id=gate-1')[2]['events']) == 20
+    finally:
+        w.close()

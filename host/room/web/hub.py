@@ -245,12 +245,21 @@ class Hub:
         d = next((x for x in snap['devices'] if x['id'] == dev), None)
         if d is None:
             raise ActionError('no device %r' % dev, 404)
-        with self.mon.cond:
-            recent = [r for r in self.mon.items[-5000:] if r['device'] == dev and r['kind'] == 'evt']
-        d['events'] = [public(r) for r in recent[-LAST_EVENTS:]][::-1]
+        d['events'] = self._last_events(dev)
         d['alarms'] = [a for a in snap['alarms'] if a['device'] == dev]
         d['calls'] = [c for c in snap['calls'] if c['device'] == dev]
         return d
+
+    def _last_events(self, dev):
+        """A device's last events, newest first: from the journal (those before this server
+        started too, however busy the other devices were), else from what arrived since."""
+        if self.store is not None:
+            self.store.flush(2)
+            return [{'t': ev.pop('received'), 'device': ev.pop('device'), 'kind': 'evt', 'ctrl': ev.get('ctrl'), 'msg': ev}
+                    for ev in self.store.query(dev, limit=LAST_EVENTS, newest=True)]
+        with self.mon.cond:
+            recent = [r for r in self.mon.items if r['device'] == dev and r['kind'] == 'evt']
+        return [public(r) for r in recent[-LAST_EVENTS:]][::-1]
 
     # --- what an operator does ----------------------------------------------------------------
     def _journal(self, op, action, key=(None, None, None), detail=None):
