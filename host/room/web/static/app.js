@@ -320,10 +320,16 @@
     for (const e of d.events) ul.append(el('li', {}, when(e.t) + ' ' + e.ctrl + ' ' + (e.msg.type || e.kind) +
       (e.msg.sev === 'alarm' ? (e.msg.active ? ' ALARM' : ' cleared') : '')));
   }
-  $('popup-close').addEventListener('click', () => {
+  function closePopup() {
     $('popup').hidden = true;
     popupDevice = null;
     delete $('popup-camera').dataset.device;
+  }
+  $('popup-close').addEventListener('click', closePopup);
+  document.addEventListener('keydown', (ev) => {
+    if (ev.key !== 'Escape') return;
+    if (!$('shelve-dialog').hidden) $('shelve-dialog').hidden = true;
+    else closePopup();
   });
 
   // --- the live log, with filters ----------------------------------------------------------
