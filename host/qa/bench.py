@@ -7,6 +7,7 @@ from ..core.mqttc import Collector
 from ..core.proto import topics
 from ..sim.simio import SimIO
 from .benchkit import board as _site_board, percentiles, wait_online as _wait_online, workspace
+from .webbench import web_latency
 
 BENCH_SITE = """
 site: bench
@@ -605,4 +606,9 @@ BENCHES = {
     'cutoff': Bench(lambda n, progress: cutoff(n, progress=progress), 'pump low water -> pump off',
                     [_n(200, 'trials')]),
     'deploy': Bench(deploy_bench, 'full and no-change deploy to a simulated board: seconds, bytes'),
+    'web': Bench(web_latency, 'a door forced open -> the alarm in the live push of every open page of edgectl web', [
+        _n(50, 'samples'),
+        (('--pages',), dict(dest='pages', type=int, default=20, help='open pages (default 20)')),
+        (('--burst',), dict(dest='burst', type=int, default=0,
+                            help='other devices\' events a second meanwhile (e.g. 5000; default none)'))]),
 }

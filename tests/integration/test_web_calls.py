@@ -58,3 +58,10 @@ def test_a_gate_call_answered_released_and_hung_up_from_the_page(broker, make_bo
         assert all(r['ok'] == 1 for r in web.store.table('commands')), web.store.table('commands')
     finally:
         web.close()
+
+
+def test_the_web_bench_measures_the_push_to_every_page():
+    from edgectl.qa.bench import BENCHES
+    out = BENCHES['web'].run(n=2, pages=2, burst=0)
+    assert out['n'] == 2 and out['pages'] == 2 and out['every_page']['max_ms'] < 2000, out
+    assert out['slowest_page']['p50_ms'] >= out['every_page']['min_ms'] > 0
