@@ -140,14 +140,30 @@
   function connect() {
     if (events) events.close();
     events = new EventSource('/api/events');
-    events.addEventListener('state', (e) => { render(JSON.parse(e.data)); });
-    events.addEventListener('log', (e) => { addLog(JSON.parse(e.data)); });
+    events.addEventListener('state', (e) => { pending.state = e.data; soon(); });
+    events.addEventListener('log', (e) => { pending.logs.push(e.data); soon(); });
     events.onopen = () => { $('link-state').textContent = ''; };
     events.onerror = async () => {
       $('link-state').textContent = t('reconnecting...');
       const r = await fetch('/api/me', {credentials: 'same-origin'}).catch(() => null);
       if (r && r.status === 401) showLogin();
     };
+  }
+
+  // pushes are drawn together at most every 20 ms: a burst of events is one redraw, not thousands
+  const pending = {state: null, logs: [], timer: null};
+  function soon() {
+    if (!pending.timer) pending.timer = setTimeout(flush, 20);
+  }
+  function flush() {
+    pending.timer = null;
+    const logs = pending.logs.splice(0, pending.logs.length).slice(-LOG_MAX);
+    for (const data of logs) addLog(JSON.parse(data));
+    if (pending.state !== null) {
+      const data = pending.state;
+      pending.state = null;
+      render(JSON.parse(data));
+    }
   }
 
   // --- the snapshot ------------------------------------------------------------------------
