@@ -592,3 +592,14 @@ def test_a_devices_last_events_come_from_the_journal_however_busy_the_others_are
         assert len(c.get('/api/device?id=gate-1')[2]['events']) == 20
     finally:
         w.close()
+
+
+def test_a_monitor_detaches_at_once(broker):
+    """Stopping a view (the web, a monitor) does not wait for paho's network loop to time
+    out: the other order (loop_stop, then disconnect) took 0.7 s each time."""
+    from edgectl.room.monitor import Monitor
+    m = Monitor('web').attach(broker.endpoint())
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    m.detach()
+    assert time.monotonic() - t0 < 0.3
