@@ -142,7 +142,7 @@ def web_latency(n=50, pages=20, burst=0, progress=None):
                     progress(i + 1, n)
             io.close()
             stop.set()
-            backlog_s = _drained(store, mon)
+            backlog_s = _drained(store)
         finally:
             stop.set()
             hub.stop()
@@ -160,7 +160,7 @@ def web_latency(n=50, pages=20, burst=0, progress=None):
     return out
 
 
-def _drained(store, mon):
+def _drained(store):
     """Seconds until the journal has caught up after the samples (the server kept up: ~0)."""
     t0 = time.time()
     store.flush(60)
