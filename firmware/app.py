@@ -4,17 +4,65 @@
 import asyncio
 import gc
 from clock import ticks_ms, ticks_diff, wall_ms
+import json
 import bootlog
 import config
 import command
 import controllers
 import settings
-from fire import SiteFire
+from fire import FireLinkage
 from outbox import Outbox
 from ratelimit import RateLimit
-from ctrl_base import SEV_WARN, SEV_INFO, short
+from ctrl_base import SEV_WARN, short
+from compat import const
 
-FW = '0.7.0'
+FW = '0.7.0'        # the version of edgectl, stated here only (the host and pyproject.toml read it)
+_LOG_QUEUE = const(8)
+_LOG_TEXT = const(200)
+
+
+class BoardLog(RateLimit):
+    """The board's log lines for the control room (topic .../<device>/log, `edgectl logs`):
+    kept only at or below the level (log_level, or the system `log` command until the next
+    boot), at most 10 per 10 s, 8 waiting (the oldest go first), none when the heap is
+    short. Nothing here waits: the link sends a waiting line at QoS 0 when it has nothing
+    more urgent; lines lost are counted and said with the next line sent. Here, not a
+    module of its own, and its own rate limit: each saves heap (issue 16)."""
+
+    def __init__(self, level):
+        RateLimit.__init__(self, 10, 10000)
+        self.level = level
+        self.q = []
+        self.min_free = 6144    # below this much free heap, log lines are the first thing dropped
+        self.dropped = 0        # lines lost (rate, queue, heap) since the last one sent
+
+    def add(self, lvl, text):
+        """Queue a line (1 error .. 4 debug); False when it is not kept."""
+        if lvl > self.level:
+            return False
+        try:
+            if self.take(ticks_ms()) < 0 or (hasattr(gc, 'mem_free') and gc.mem_free() < self.min_free):
+                self.dropped += 1
+                return False
+            if len(self.q) >= _LOG_QUEUE:
+                self.q.pop(0)
+                self.dropped += 1
+            self.q.append((lvl, wall_ms(), text if len(text) <= _LOG_TEXT else text[:_LOG_TEXT]))
+            return True
+        except MemoryError:
+            self.dropped += 1
+            return False
+
+    def next(self):
+        """The oldest waiting line as JSON ({"lvl", "ts", "msg"[, "dropped"]}), or None."""
+        if not self.q:
+            return None
+        lvl, ts, text = self.q.pop(0)
+        d = {'lvl': lvl, 'ts': ts, 'msg': text}
+        if self.dropped:
+            d['dropped'] = self.dropped
+            self.dropped = 0
+        return json.dumps(d)
 
 
 def load_secrets():
@@ -45,8 +93,8 @@ class App:
         self.debug = settings.get(cfg, 'debug')
         self.tick_ms = settings.get(cfg, 'tick_ms')
         self.events = Outbox('outbox.log', settings.get(cfg, 'outbox_max'))
+        self.blog = BoardLog(settings.get(cfg, 'log_level'))    # lines for the log topic
         self.rejects = RateLimit(5, 10000)   # a command flood cannot fill the outbox
-        self.fire_rejects = RateLimit(5, 10000)   # fire refusals: their own budget, not the commands'
         self.ctrls = {}
         self.wired = {}      # ctrl name -> list of (sig, Signal) inputs
         self.outs = {}       # ctrl name -> {sig: Signal}
@@ -64,8 +112,9 @@ class App:
             key = binascii.unhexlify(key)
         self.key = key = key or None
         self.ctr = 0         # the highest signed command counter accepted since boot (command.verify)
-        # the site's fire state (kept across reboots); a reset must be signed with this board's key
-        self.fire = SiteFire(self.site, self.device, key)
+        # the site's fire state (kept across reboots) and its linkage to the controllers (fire.py);
+        # a reset must be signed with this board's key
+        self.fire = FireLinkage(self, key)
         for c in cfg['controllers']:
             self._add(c)
         io.on_edge(self._edge)
@@ -104,8 +153,7 @@ class App:
             elif sig not in cls.OPTIONAL:
                 raise config.ConfigError('%s needs pin %s' % (c['name'], sig))
         self.ctrls[c['name']] = ctrl
-        if self.fire.active:
-            ctrl.site_fire(True, ticks_ms())      # the last site fire state heard, even offline
+        self.fire.join(ctrl)
         self.wired[c['name']] = ins
         self.outs[c['name']] = outs
         now = ticks_ms()
@@ -122,9 +170,16 @@ class App:
             ev = self.events.add(ctrl, etype, sev, fields)
         if self.debug:
             print('evt', ev)
+        if self.blog.level >= 4:
+            self.logline(4, 'evt %s %s' % (ctrl, etype))
         if self.wake:
             self.wake()
         return ev
+
+    def logline(self, lvl, text):
+        """A line for the log topic (1 error, 2 warning, 3 info, 4 debug): queued, never waited for."""
+        if lvl <= self.blog.level and self.blog.add(lvl, text) and self.wake:
+            self.wake()
 
     # --- running controllers, always guarded: an exception drives outputs safe first --------
     def _run(self, ctrl, fn, *args):
@@ -137,6 +192,7 @@ class App:
         except Exception as e:
             ctrl.safe('%s: %s' % (type(e).__name__, e))
             ctrl.alarm(ctrl.TYPE + '.fault', True, {'reason': ctrl.error})
+            self.logline(1, '%s faulted: %s' % (ctrl.name, ctrl.error))
             return 'controller faulted: %s' % ctrl.error
         finally:
             self._apply(ctrl)
@@ -159,8 +215,7 @@ class App:
             ctrl.events = []
             for etype, sev, fields in evs:
                 self.event(etype, sev, fields, ctrl.name)
-        if not self.fire.active and ctrl.fire_input():      # its own detector: the site goes into fire
-            self._fire_event(self.fire.raise_own('%s/%s' % (self.device, ctrl.name)))
+        self.fire.watch(ctrl)       # its own fire detector puts the site into fire
         if ctrl.changed:
             ctrl.changed = False
             self.dirty[ctrl.name] = True
@@ -192,28 +247,6 @@ class App:
     def reboot(self, cause):
         bootlog.note_reset(cause)
         self.reboot_req = cause
-
-    # --- site-wide fire linkage (firmware/fire.py) --------------------------------------------
-    def fire_message(self, topic, payload):
-        """A raise or a reset heard on the site's fire topics."""
-        ev, err = self.fire.message(topic, payload)
-        n = self.fire_rejects.take(ticks_ms()) if err else -1   # a flood of them cannot fill the outbox
-        if n >= 0:
-            f = {'err': short(err)}
-            if n:
-                f['suppressed'] = n
-            self.event('system.site_fire_rejected', SEV_WARN, f)
-        self._fire_event(ev)
-
-    def _fire_event(self, ev):
-        """The fire state was set or a reset accepted: report it, apply it to every controller."""
-        if ev is None:
-            return
-        self.event('system.site_fire', SEV_INFO, ev)
-        now = ticks_ms()
-        for name in self.ctrls:
-            ctrl = self.ctrls[name]
-            self._run(ctrl, ctrl.site_fire, self.fire.active, now)
 
     # --- commands ---------------------------------------------------------------------------
     def command(self, ctrl_name, payload):
@@ -255,6 +288,8 @@ class App:
         return self._run(ctrl, ctrl.command, op, args, ticks_ms()), None
 
     def reject(self, ctrl_name, cid, reason, extra=None):
+        if self.blog.level >= 3:
+            self.logline(3, 'refused a command for %s: %s' % (short(ctrl_name, 64), short(reason, 100)))
         n = self.rejects.take(ticks_ms())
         if n < 0:
             return      # over the limit: counted, reported with the next one let through

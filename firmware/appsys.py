@@ -15,7 +15,13 @@ def command(self, op, args):
         return None, None
     if op == 'config':
         return None, self.cfg      # what the board runs (`edgectl config pull`)
-    return "unknown op '%s' for system (ops: config, reboot, status)" % op, None
+    if op == 'log':                # the log topic's level until the next boot (`edgectl logs`)
+        lvl = args.get('level')
+        if type(lvl) is not int or not 0 <= lvl <= 4:
+            return 'log needs level=0..4 (0 none, 1 errors, 2 warnings, 3 info, 4 debug)', None
+        self.blog.level = lvl
+        return None, {'log_level': lvl}
+    return "unknown op '%s' for system (ops: config, log, reboot, status)" % op, None
 
 
 def config_update(self, payload):

@@ -49,6 +49,7 @@ MOVING = (OPENING, CLOSING)
 class Barrier(Controller):
     TYPE = 'barrier'
     SIGNED = ('open',)    # with a key on the board, these need a signed, fresh command
+    FIRE_LINKED = True    # the site's fire state opens the arm and holds it open (site_fire)
     INPUTS = ('beam', 'loop', 'up_limit', 'down_limit')
     OUTPUTS = ('motor_up', 'motor_down', 'eye_tx')
     OPTIONAL = ('loop',)

@@ -66,6 +66,17 @@ def note_crash(e, where='boot'):
     where, heap free, the error), so the next boot that gets far enough raises
     system.memory (a board that cannot say it ran out of heap only looks offline)."""
     note_reset('crash')
+    import sys
+    try:        # the traceback, for the next boot's system.crash (bringup.take_crash)
+        with open('crash.txt', 'w') as f:
+            f.write(where + '\n')
+            if hasattr(sys, 'print_exception'):
+                sys.print_exception(e, f)
+            else:                           # CPython (the host's tests)
+                import traceback
+                traceback.print_exception(type(e), e, e.__traceback__, file=f)
+    except Exception:
+        pass
     if not isinstance(e, MemoryError):
         return
     import gc

@@ -75,6 +75,10 @@ def boot_events(self):
     m = bootlog.take_memory()      # an earlier boot ran out of heap (bootlog.note_crash)
     if m:
         self.event('system.memory', SEV_ALARM, m)
+    c = take_crash()               # an earlier boot crashed: its traceback, to the journal
+    if c:
+        self.event('system.crash', SEV_WARN, c)
+        self.logline(1, 'crashed (%s): %s' % (c['where'], c['tb'][-120:]))
     r = config.take_result()
     if r:
         if r.get('ok'):
@@ -90,3 +94,19 @@ def boot_events(self):
                                                    'why': short(self.safe_mode) if isinstance(self.safe_mode, str)
                                                    else 'boots in a row died young'})
 
+
+TB_KEEP = 400       # characters of a traceback reported (its end: the frame that raised, the error)
+
+
+def take_crash():
+    """{'where', 'tb'} of a crash bootlog.note_crash wrote down before this boot (once; the
+    traceback's last TB_KEEP characters), or None."""
+    import os
+    try:
+        with open('crash.txt') as f:
+            where = f.readline().strip()
+            tb = f.read()
+        os.remove('crash.txt')
+    except OSError:
+        return None
+    return {'where': where, 'tb': tb[-TB_KEEP:].strip()}

@@ -21,6 +21,7 @@ class Controller:
     DEBOUNCE = 'debounce_ms'
     FAST = {}          # input -> its own debounce setting, or None: no debounce (react on the edge)
     SIGNED = ()        # ops that need a signed command when the board has a key (signing.py)
+    FIRE_LINKED = False   # True: takes part in the site fire linkage (fire.py calls site_fire)
     boot = 0           # the board's boot count (the runtime sets it): ids unique across reboots
     online = False     # the board reaches the broker (the runtime keeps it current)
 
@@ -160,7 +161,8 @@ class Controller:
         pass
 
     def site_fire(self, active, now):
-        """The site-wide fire state changed (fire linkage): doors release, barriers open."""
+        """For a FIRE_LINKED controller: the site's fire state is `active` (True at boot when the
+        site is in fire, then on every change; False only after the control room's reset)."""
         pass
 
     def fire_input(self):

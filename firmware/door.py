@@ -31,6 +31,7 @@ DOOR_T = ((CLOSED, OPEN), (OPEN, HELD), (OPEN, CLOSED), (HELD, CLOSED))
 class Door(Controller):
     TYPE = 'door'
     SIGNED = ('unlock',)    # with a key on the board, these need a signed, fresh command
+    FIRE_LINKED = True      # the site's fire state releases the lock (site_fire)
     INPUTS = ('contact', 'rex', 'fire')
     OUTPUTS = ('lock', 'buzzer')
     OPTIONAL = ('rex', 'fire', 'buzzer')

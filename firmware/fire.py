@@ -11,12 +11,19 @@
 # The site is in fire once a raise is heard whose R is not older than the last reset this
 # board accepted; only a newer reset for this board ends it, and not while a raise newer than
 # that reset is known. The state and the last reset survive reboots (fire.json).
+#
+# The linkage (FireLinkage) applies that state to the board's controllers without knowing any
+# controller type: a controller class that sets FIRE_LINKED = True gets site_fire(active, now)
+# at boot (when the site is in fire) and on every change of the state; one whose fire_input()
+# is true raises the site's fire state from this board.
 import json
 import config
 import strictjson
 import command
 import topics
-from clock import wall_ms
+from clock import wall_ms, ticks_ms
+from ratelimit import RateLimit
+from ctrl_base import SEV_WARN, SEV_INFO, short
 
 FILE = 'fire.json'
 CTRL = '_site/fire'       # what a reset's signature covers besides this board's name
@@ -115,3 +122,45 @@ class SiteFire:
         except OSError:
             pass
         return {'active': active, 'by': by}
+
+
+class FireLinkage(SiteFire):
+    """The site's fire state driving this board's controllers (app: the runtime, firmware/app.py)."""
+
+    def __init__(self, app, key):
+        SiteFire.__init__(self, app.site, app.device, key)
+        self.app = app
+        self.rejects = RateLimit(5, 10000)   # fire refusals: their own budget, not the commands'
+
+    def join(self, ctrl):
+        """A controller just wired: a linked one takes the last site fire state heard, even offline."""
+        if self.active and ctrl.FIRE_LINKED:
+            ctrl.site_fire(True, ticks_ms())
+
+    def watch(self, ctrl):
+        """After each run of a controller: its own fire detector puts the site into fire."""
+        if not self.active and ctrl.fire_input():
+            self._changed(self.raise_own('%s/%s' % (self.device, ctrl.name)))
+
+    def heard(self, topic, payload):
+        """A raise or a reset heard on the site's fire topics."""
+        ev, err = self.message(topic, payload)
+        n = self.rejects.take(ticks_ms()) if err else -1   # a flood of them cannot fill the outbox
+        if n >= 0:
+            f = {'err': short(err)}
+            if n:
+                f['suppressed'] = n
+            self.app.event('system.site_fire_rejected', SEV_WARN, f)
+        self._changed(ev)
+
+    def _changed(self, ev):
+        """The fire state was set or a reset accepted: report it, apply it to every linked controller."""
+        if ev is None:
+            return
+        app = self.app
+        app.event('system.site_fire', SEV_INFO, ev)
+        now = ticks_ms()
+        for name in app.ctrls:
+            ctrl = app.ctrls[name]
+            if ctrl.FIRE_LINKED:
+                app._run(ctrl, ctrl.site_fire, self.active, now)

@@ -167,6 +167,7 @@ class SimHal:
     async def serve(self):
         if not self.port:
             return
+        import hal_simio    # now, while the heap is in one piece (see handle)
         await asyncio.start_server(self._client, '127.0.0.1', self.port)
 
     async def _client(self, r, w):
@@ -190,8 +191,10 @@ class SimHal:
 
     def handle(self, line, w=None):
         """One request of the I/O line protocol (hal_simio). A board has no such server: its
-        code stays loaded from the first request (loading and dropping it per request
-        fragmented the board's heap until a signed fire reset could not be checked), and the
-        simulator gives the board that much heap on top of its own (host/sim.py SIM_IO_KB)."""
+        code is loaded when the server starts and stays (loaded and dropped per request it
+        fragmented the board's heap until a signed fire reset could not be checked; loaded at
+        the first request, late, its names could need a new qstr pool, one block a fragmented
+        heap may not have), and the simulator gives the board that much heap on top of its
+        own (host/sim.py SIM_IO_KB)."""
         import hal_simio
         return hal_simio.handle(self, line, w)

@@ -28,6 +28,7 @@ class Link:
         self.t_status = topics.status(site, dev)
         self.t_cmd = topics.base(site, dev) + 'cmd/'
         self.t_cfg = topics.cfg(site, dev)
+        self.t_log = topics.log(site, dev)
         self.max_msg = max_msg()
         self.too_big = RateLimit(3, 10000)   # reports of oversized cfg/fire messages
         self.client = mqtt.Client(
@@ -53,7 +54,7 @@ class Link:
         f = self.app.fire      # its raise topics (raises prefix) and its own reset (firmware/fire.py)
         if topic == f.reset_topic or topic.startswith(f.raises):
             try:
-                self.app.fire_message(topic, payload)
+                self.app.fire.heard(topic, payload)
             except Exception as e:      # the last fire state heard stays in force
                 self.last_error = 'site fire: %r' % (e,)
             self._kick.set()
@@ -138,6 +139,7 @@ class Link:
             except Exception as e:
                 self.last_error = repr(e)
             self.client.close()
+            self.app.logline(2, 'link down: %s' % (self.client.error or self.last_error))
             if self.app.debug:
                 print('link down:', self.client.error or self.last_error)
             # capped exponential backoff; jitter spreads a whole site's boards over the
@@ -213,6 +215,10 @@ class Link:
             self._sent = seq
             await c.publish(topics.evt(self.site, self.dev, ctrl), data, 1, False, dup)
             app.events.delivered(seq)
+            return True
+        line = app.blog.next()      # the least urgent: log lines, QoS 0
+        if line is not None:
+            await c.publish(self.t_log, line, 0)
             return True
         return False
 

@@ -3,108 +3,18 @@
 # Every wait has a timeout; a protocol error closes the connection (the link reconnects).
 # A PUBLISH larger than `max_msg` is not a protocol error: it is read off the socket in
 # small chunks and discarded, acknowledged (QoS 1, else the broker sends it again) and
-# reported through `on_oversize(topic, size)`; the connection stays up.
+# reported through `on_oversize(topic, size)`; the connection stays up. The packets themselves
+# are built and parsed by protocols/mqtt_packet.py (shared with the host).
 import asyncio
 import struct
 from compat import const
 from clock import ticks_ms, ticks_diff
+import mqtt_packet as mp
+from mqtt_packet import MQTTError
 
-_CONNECT = const(0x10)
-_CONNACK = const(0x20)
-_PUBLISH = const(0x30)
-_PUBACK = const(0x40)
-_SUBSCRIBE = const(0x82)
-_SUBACK = const(0x90)
-_PINGREQ = const(0xC0)
-_PINGRESP = const(0xD0)
-_DISCONNECT = const(0xE0)
 CHUNK = const(256)          # bytes read at a time while discarding an oversized message
 _MAX_TOPIC = const(256)      # longest topic kept from an oversized message (longer: None)
 _STALL_MS = const(2000)      # an oversized message that pauses this long mid-packet is a broken link
-
-
-class MQTTError(Exception):
-    pass
-
-
-def _str(b):
-    return struct.pack('!H', len(b)) + b
-
-
-def _remaining(n):
-    out = bytearray()
-    while True:
-        d = n & 0x7F
-        n >>= 7
-        out.append(d | 0x80 if n else d)
-        if not n:
-            return bytes(out)
-
-
-def _b(s):
-    return s.encode() if isinstance(s, str) else s
-
-
-def connect_packet(client_id, keepalive, will=None, user=None, password=None, clean=True):
-    flags = 0x02 if clean else 0
-    payload = _str(_b(client_id))
-    if will:
-        topic, msg, qos, retain = will
-        flags |= 0x04 | (qos << 3) | (0x20 if retain else 0)
-        payload += _str(_b(topic)) + _str(_b(msg))
-    if user is not None:
-        flags |= 0x80
-        payload += _str(_b(user))
-        if password is not None:
-            flags |= 0x40
-            payload += _str(_b(password))
-    var = b'\x00\x04MQTT\x04' + bytes((flags,)) + struct.pack('!H', keepalive)
-    body = var + payload
-    return bytes((_CONNECT,)) + _remaining(len(body)) + body
-
-
-def publish_packet(topic, payload, qos=0, retain=False, pid=0, dup=False):
-    h = _PUBLISH | (qos << 1) | (1 if retain else 0) | (8 if dup else 0)
-    body = _str(_b(topic))
-    if qos:
-        body += struct.pack('!H', pid)
-    body += _b(payload)
-    return bytes((h,)) + _remaining(len(body)) + body
-
-
-def subscribe_packet(pid, topic, qos):
-    body = struct.pack('!H', pid) + _str(_b(topic)) + bytes((qos,))
-    return bytes((_SUBSCRIBE,)) + _remaining(len(body)) + body
-
-
-def decode_utf8(b):
-    """A topic must be valid UTF-8 without NUL (MQTT 3.1.1 section 1.5.3)."""
-    try:
-        s = b.decode()
-    except Exception:
-        raise MQTTError('topic is not valid UTF-8')
-    if '\x00' in s:
-        raise MQTTError('topic contains NUL')
-    return s
-
-
-def parse_publish(h, body):
-    """Return (topic, payload, qos, pid) of a PUBLISH body; MQTTError if malformed."""
-    qos = (h >> 1) & 3
-    if qos > 1:
-        raise MQTTError('unsupported QoS %d' % qos)
-    if len(body) < 2:
-        raise MQTTError('short PUBLISH')
-    tl = struct.unpack_from('!H', body, 0)[0]
-    if 2 + tl + (2 if qos else 0) > len(body):
-        raise MQTTError('PUBLISH topic length past the packet')
-    topic = decode_utf8(body[2:2 + tl])
-    i = 2 + tl
-    pid = 0
-    if qos:
-        pid = struct.unpack_from('!H', body, i)[0]
-        i += 2
-    return topic, body[i:], qos, pid
 
 
 def _close_stream(w):
@@ -160,10 +70,10 @@ class Client:
             op = asyncio.open_connection(self.host, self.port)
         r, w = await asyncio.wait_for_ms(op, self.timeout_ms)
         self._r, self._w = r, w
-        await self._send(connect_packet(self.client_id, self.keepalive, self.will,
+        await self._send(mp.connect_packet(self.client_id, self.keepalive, self.will,
                                         self.user, self.password))
         h, body = await asyncio.wait_for_ms(self._read_packet(), self.timeout_ms)
-        if h != _CONNACK or len(body) != 2:
+        if h != mp.CONNACK or len(body) != 2:
             raise MQTTError('expected CONNACK, got 0x%02x' % h)
         if body[1] != 0:
             raise MQTTError('broker refused the connection (code %d)' % body[1])
@@ -182,7 +92,7 @@ class Client:
     async def disconnect(self):
         if self.connected:
             try:
-                await self._send(bytes((_DISCONNECT, 0)))
+                await self._send(mp.DISCONNECT)
             except Exception:
                 pass
         self.close()
@@ -205,17 +115,12 @@ class Client:
     async def _read_head(self):
         """(fixed header byte, remaining length) of the next packet."""
         h = (await self._read_exact(1))[0]
-        n = 0
-        shift = 0
-        for _ in range(4):
-            d = (await self._read_exact(1))[0]
-            n |= (d & 0x7F) << shift
-            shift += 7
-            if not d & 0x80:
-                break
-        else:
-            raise MQTTError('bad remaining length')
-        return h, n
+        b = await self._read_exact(1)
+        while True:
+            r = mp.remaining_at(b, 0)
+            if r is not None:
+                return h, r[0]
+            b += await self._read_exact(1)
 
     async def _read_body(self, h, n):
         if n > self.max_packet:
@@ -251,7 +156,7 @@ class Client:
             raise MQTTError('PUBLISH topic length past the packet')
         if tl <= _MAX_TOPIC:
             try:
-                topic = decode_utf8(await self._read_exact(tl))
+                topic = mp.decode_utf8(await self._read_exact(tl))
             except MQTTError:
                 topic = None
         else:
@@ -262,7 +167,7 @@ class Client:
         await self._skip(size)
         self.oversized += 1
         if qos:
-            await self._send(bytes((_PUBACK, 2)) + struct.pack('!H', pid))
+            await self._send(mp.puback(pid))
         if self.on_oversize:
             r = self.on_oversize(topic, size)
             if r is not None:
@@ -272,16 +177,16 @@ class Client:
         """Send a PUBLISH; with qos=1 returns only after PUBACK (MQTTError on timeout/loss),
         unless wait=False: then QoS 1 on the wire, pipelined, nobody waits for the PUBACK."""
         if not qos:
-            await self._send(publish_packet(topic, payload, 0, retain))
+            await self._send(mp.publish_packet(topic, payload, 0, retain))
             return
         if not wait:
-            await self._send(publish_packet(topic, payload, 1, retain, self._next_pid(), dup))
+            await self._send(mp.publish_packet(topic, payload, 1, retain, self._next_pid(), dup))
             return
         pid = self._next_pid()
         ev = asyncio.Event()
         self._acks[pid] = ev
         try:
-            await self._send(publish_packet(topic, payload, 1, retain, pid, dup))
+            await self._send(mp.publish_packet(topic, payload, 1, retain, pid, dup))
             await asyncio.wait_for_ms(ev.wait(), self.timeout_ms)
         except asyncio.TimeoutError:
             raise MQTTError('no PUBACK for packet %d' % pid)
@@ -295,7 +200,7 @@ class Client:
         ev = asyncio.Event()
         self._acks[pid] = ev
         try:
-            await self._send(subscribe_packet(pid, topic, qos))
+            await self._send(mp.subscribe_packet(pid, (topic,), qos))
             await asyncio.wait_for_ms(ev.wait(), self.timeout_ms)
         except asyncio.TimeoutError:
             raise MQTTError('no SUBACK for %s' % topic)
@@ -318,21 +223,21 @@ class Client:
             while True:
                 h, n = await self._read_head()
                 t = h & 0xF0
-                if t == _PUBLISH and n > self.max_msg:
+                if t == mp.PUBLISH and n > self.max_msg:
                     await self._discard_publish(h, n)
                     continue
                 body = await self._read_body(h, n)
-                if t == _PUBLISH:
-                    topic, payload, qos, pid = parse_publish(h, body)
+                if t == mp.PUBLISH:
+                    topic, payload, qos, pid = mp.parse_publish(h, body)
                     if qos:
-                        await self._send(bytes((_PUBACK, 2)) + struct.pack('!H', pid))
+                        await self._send(mp.puback(pid))
                     if self.on_message:
                         r = self.on_message(topic, payload)
                         if r is not None:       # an async handler: its reply goes out now
                             await r
-                elif t == _PUBACK or t == _SUBACK:
+                elif t == mp.PUBACK or t == mp.SUBACK:
                     self._acked(body)
-                elif t == _PINGRESP:
+                elif t == mp.PINGRESP:
                     pass
                 else:
                     raise MQTTError('unexpected packet 0x%02x' % h)
@@ -359,7 +264,7 @@ class Client:
                 return
             if ticks_diff(now, self._last_tx) >= ka // 2:
                 try:
-                    await self._send(bytes((_PINGREQ, 0)))
+                    await self._send(mp.PINGREQ)
                 except Exception:
                     self.close()
                     return

@@ -8,12 +8,13 @@ from . import __version__
 from .install import verbs as install_verbs
 from .qa import verbs as qa_verbs
 from .room import verbs as room_verbs
-from .room import verbs_web
+from .room import verbs_logs, verbs_report, verbs_web
 from .sim import verbs as sim_verbs
 from .core.errors import EdgeError
 
 # the wings' verb tables, in the order `edgectl --help` lists them
-VERB_TABLES = (sim_verbs.VERBS, install_verbs.VERBS, room_verbs.VERBS, verbs_web.VERBS, qa_verbs.VERBS)
+VERB_TABLES = (sim_verbs.VERBS, install_verbs.VERBS, room_verbs.VERBS, verbs_logs.VERBS, verbs_report.VERBS,
+               verbs_web.VERBS, qa_verbs.VERBS)
 
 EPILOG = '''examples:
   edgectl demo                              the whole product on this machine, no hardware
@@ -48,7 +49,7 @@ def _terminated(signum, frame):
     raise KeyboardInterrupt      # a service manager's stop cleans up as Ctrl-C does
 
 
-TIME_FLAGS = ('--since', '--until')
+TIME_FLAGS = ('--since', '--until', '--from', '--to')
 
 
 def _glue_times(argv):

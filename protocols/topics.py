@@ -36,6 +36,11 @@ def cfg(site, device):
     return base(site, device) + 'cfg'
 
 
+def log(site, device):
+    """The board's log lines, QoS 0: {"lvl": 1..4, "ts", "msg"[, "dropped"]}."""
+    return base(site, device) + 'log'
+
+
 SITE = '_site'     # site-level topics live under this reserved device name
 
 # Names of sites, devices and controllers become topic levels, MQTT logins and client ids:

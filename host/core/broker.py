@@ -94,7 +94,7 @@ def acl_text(site, secrets, raisers=()):
     for d in sorted(secrets['devices']):
         b = base + d + '/'
         boards += ['user %s' % d]
-        boards += ['topic write %s%s' % (b, t) for t in ('status', 'evt/+', 'state/+', 'tele', 'ack/+')]
+        boards += ['topic write %s%s' % (b, t) for t in ('status', 'evt/+', 'state/+', 'tele', 'ack/+', 'log')]
         boards += ['topic read %scmd/+' % b, 'topic read %scfg' % b,
                    'topic read %s' % topics.fire_raise(site, '+'), 'topic read %s' % topics.fire_reset(site, d)]
         if d in raisers:

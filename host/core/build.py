@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .errors import EdgeError
 from .paths import FIRMWARE, PROTOCOLS, ROOT
+from .proto import SHARED
 
 ENTRY = 'main.py'   # stays source: MicroPython runs main.py, not main.mpy
 # -O3: no line-number tables in the bytecode. With the lib layout the code sits in the heap,
@@ -20,7 +21,7 @@ OPT = '-O3'
 def sources():
     """Every file that goes onto a board, as (path, name on the board)."""
     out = [(p, p.name) for p in sorted(FIRMWARE.glob('*.py'))]
-    for name in ('topics.py', 'signing.py'):     # shared with the host (host/proto.py)
+    for name in SHARED:     # shared with the host (host/proto.py)
         out.append((PROTOCOLS / name, name))
     return out
 

@@ -10,23 +10,7 @@ import threading
 import time
 
 from .errors import EdgeError
-from .proto import topics
-
-
-def varint(n):
-    """MQTT's variable-length integer (remaining length)."""
-    out = bytearray()
-    while True:
-        b, n = n & 0x7F, n >> 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def mqtt_str(s):
-    """An MQTT UTF-8 string: 2-byte length, then the bytes."""
-    b = s.encode()
-    return len(b).to_bytes(2, 'big') + b
+from .proto import mqtt_packet as mp, topics
 
 
 def client_id_of(name):
@@ -36,30 +20,17 @@ def client_id_of(name):
 
 def connect_packet(client_id, clean=True, keepalive=30, auth=None):
     """CONNECT (MQTT 3.1.1) for client_id, with a login when auth = (user, password)."""
-    flags = 0x02 if clean else 0x00
-    payload = mqtt_str(client_id_of(client_id))
-    if auth:
-        flags |= 0xC0
-        payload += mqtt_str(auth[0]) + mqtt_str(auth[1])
-    body = mqtt_str('MQTT') + bytes([4, flags]) + keepalive.to_bytes(2, 'big') + payload
-    return bytes([0x10]) + varint(len(body)) + body
+    user, password = auth or (None, None)
+    return mp.connect_packet(client_id_of(client_id), keepalive, None, user, password, clean)
 
 
 def packet_at(data, pos):
     """The whole packet starting at data[pos] as (body start, end), or None when data
-    does not hold all of it yet."""
-    n = len(data)
-    if n - pos < 2:
+    does not hold all of it yet (mp.MQTTError: a remaining length past four bytes)."""
+    r = mp.remaining_at(data, pos + 1)
+    if r is None or r[0] + r[1] > len(data):
         return None
-    rl, mult, i = 0, 1, pos + 1
-    while i < n:
-        b = data[i]
-        rl += (b & 0x7F) * mult
-        mult <<= 7
-        i += 1
-        if not b & 0x80:
-            return (i, i + rl) if i + rl <= n else None
-    return None
+    return r[1], r[0] + r[1]
 
 
 def packets(data, pos=0):
@@ -96,16 +67,14 @@ class RawSubscriber:
             raise EdgeError('cannot reach the MQTT broker at %s:%d (%s)' % (host, port, e))
         sock.sendall(connect_packet(client_id, clean, keepalive, auth))
         ack = self._recv_exact(sock, 4)
-        if ack[0] != 0x20 or ack[3] != 0:
+        if ack[0] != mp.CONNACK or ack[3] != 0:
             sock.close()
             raise EdgeError('the MQTT broker refused the connection (CONNACK code %d: %s)' % (
                 ack[3], 'bad login' if ack[3] in (4, 5) else 'see its log'))
-        subs = b''.join(mqtt_str(t) + b'\x01' for t in topics)
-        sub = (1).to_bytes(2, 'big') + subs
-        sock.sendall(bytes([0x82]) + varint(len(sub)) + sub)
+        sock.sendall(mp.subscribe_packet(1, topics, 1))
         try:
             self._early = self._until_suback(sock)     # subscribed when this returns
-        except OSError as e:
+        except (OSError, mp.MQTTError) as e:
             sock.close()
             raise EdgeError('the MQTT broker at %s:%d did not confirm the subscription (%s)' % (host, port, e))
         sock.settimeout(1.0)
@@ -134,7 +103,7 @@ class RawSubscriber:
                 raise EdgeError('the MQTT broker closed the connection before confirming the subscription')
             buf += d
             for pos, h, i, end in packets(buf):
-                if h >> 4 == 9:                # SUBACK
+                if h & 0xF0 == mp.SUBACK:
                     if 0x80 in buf[i + 2:end]:
                         sock.close()
                         raise EdgeError('the MQTT broker refused the subscription (not allowed for this login?)')
@@ -151,20 +120,21 @@ class RawSubscriber:
     @staticmethod
     def parse(data):
         """Every whole packet at the start of `data`: ([(topic, payload, retained)],
-        PUBACK bytes for the QoS 1 ones, bytes used)."""
+        PUBACK bytes for the QoS 1 ones, bytes used). A malformed PUBLISH (a broker lets
+        none through) is passed over unacknowledged."""
         batch, acks = [], []
         used = 0
         for _, h, i, end in packets(data):
             used = end
-            if h >> 4 == 3:          # PUBLISH
-                tl = (data[i] << 8) | data[i + 1]
-                pos = i + 2 + tl
-                topic = data[i + 2:pos].decode('utf-8', 'replace')
-                if h & 0x06:         # QoS 1 (2 is never subscribed to)
-                    acks.append(data[pos:pos + 2])
-                    pos += 2
-                batch.append((topic, data[pos:end], bool(h & 1)))
-        return batch, b'\x40\x02' + b'\x40\x02'.join(acks) if acks else b'', used
+            if h & 0xF0 == mp.PUBLISH:
+                try:
+                    topic, payload, qos, pid = mp.parse_publish(h, data, i, end)
+                except mp.MQTTError:
+                    continue
+                if qos:
+                    acks.append(mp.puback(pid))
+                batch.append((topic, payload, bool(h & 1)))
+        return batch, b''.join(acks), used
 
     def _run(self):
         buf = b''
@@ -180,7 +150,10 @@ class RawSubscriber:
                 pass
             except OSError:
                 return
-            batch, acks, used = self.parse(buf)
+            try:
+                batch, acks, used = self.parse(buf)
+            except mp.MQTTError:        # a remaining length past four bytes: the stream is lost
+                return
             buf = buf[used:]
             if batch:
                 try:
@@ -190,11 +163,11 @@ class RawSubscriber:
                     return
                 self.received += len(batch)   # counted once handed over: whoever sees it can flush the store
             if time.monotonic() - self.last_tx > self.keepalive / 2:
-                self._send(b'\xc0\x00')      # PINGREQ
+                self._send(mp.PINGREQ)
 
     def close(self):
         self._stop.set()
-        self._send(b'\xe0\x00')
+        self._send(mp.DISCONNECT)
         try:
             self.sock.shutdown(socket.SHUT_RDWR)     # wakes the reader now, not at its timeout
         except OSError:

@@ -19,6 +19,17 @@ if not FIRMWARE.is_dir():
                     'cannot find %s' % FIRMWARE)
 
 
+def firmware_constant(module, name, firmware=None):
+    """A constant the firmware states (read from its source, so it is stated once): `name` in
+    <firmware>/<module>, the firmware tree FIRMWARE unless another is given."""
+    import ast
+    tree = ast.parse(((firmware or FIRMWARE) / module).read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, 'id', None) == name for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise LookupError('%s not found in firmware/%s' % (name, module))
+
+
 def micropython():
     """The MicroPython unix-port binary: $EDGE_MICROPYTHON, else the pip-installed one."""
     env = os.environ.get('EDGE_MICROPYTHON')

@@ -1,5 +1,5 @@
-"""The protocol files in protocols/: topic builders and command signing (shared with the firmware), JSON
-Schemas of every payload, controller definitions and test vectors."""
+"""The protocol files in protocols/: topic builders, command signing and MQTT packets (shared with the
+firmware), JSON Schemas of every payload, controller definitions and test vectors."""
 import importlib.util
 import json
 from functools import lru_cache
@@ -9,7 +9,7 @@ import jsonschema
 from .paths import PROTOCOLS
 
 
-SHARED = ('topics.py', 'signing.py')     # MicroPython modules the host uses as they are
+SHARED = ('topics.py', 'signing.py', 'mqtt_packet.py')     # MicroPython modules the host uses as they are
 
 
 def _load(name):
@@ -21,6 +21,7 @@ def _load(name):
 
 topics = _load('topics')
 signing = _load('signing')
+mqtt_packet = _load('mqtt_packet')
 
 
 @lru_cache(maxsize=None)

@@ -12,7 +12,7 @@ from . import boards, heapfit, proto
 from .errors import EdgeError
 
 FIXED_KEYS = ('name', 'type', 'pins', 'active_low', 'invert_ack')
-DEVICE_KEYS = ('board', 'controllers', 'pos', 'camera')   # pos, camera: for the control room only
+DEVICE_KEYS = ('board', 'controllers', 'alarms', 'pos', 'camera')   # alarms, pos, camera: the control room's, never sent to the board
 RESERVED = ('flash', 'psram', 'uart0', 'usb', 'ethernet')   # pin kinds a board profile may reserve
 
 
@@ -245,6 +245,7 @@ def validate(site):
     if not isinstance(devices, dict) or ('devices',) in broken:
         return site
     _check_names(site)
+    _check_alarms(site)
     if ('plan',) not in broken:
         _check_plan(site)
     defs = proto.controllers()
@@ -329,6 +330,51 @@ def _check_names(site):
             why = bad(c.get('name'), '_') if isinstance(c, dict) else None
             if why:
                 add(('devices', dev_id, 'controllers', i, 'name'), 'controller name %r %s' % (c.get('name'), why))
+
+
+def _check_alarms(site):
+    """What the schema cannot say about the alarm settings (issue 21): a notify hook is one
+    of cmd and webhook, a command splits into a program and arguments, a webhook is a plain
+    http(s) URL with a host, and re-prioritised alarm types exist."""
+    import shlex
+    import urllib.parse
+    a = site.data.get('alarms')
+    a = a if isinstance(a, dict) else {}
+    for i, h in enumerate(a.get('notify') if isinstance(a.get('notify'), list) else []):
+        if not isinstance(h, dict):
+            continue
+        path = ('alarms', 'notify', i)
+        if ('cmd' in h) == ('webhook' in h):
+            site.add(path, 'a hook is either {cmd: [program, args...]} or {webhook: "https://..."}: one of the two')
+        if isinstance(h.get('cmd'), str):
+            try:
+                if not shlex.split(h['cmd']):
+                    site.add(path + ('cmd',), 'is empty: name the program to run')
+            except ValueError as e:
+                site.add(path + ('cmd',), 'cannot be split into a program and arguments (%s): write it as a list' % e)
+        for k in ('timeout_s', 'backoff_s'):
+            if isinstance(h.get(k), float) and h[k] != h[k]:      # NaN passes the schema's bounds
+                site.add(path + (k,), 'must be a number of seconds (got %r)' % h[k])
+        url = h.get('webhook')
+        if isinstance(url, str):
+            try:
+                u = urllib.parse.urlsplit(url)
+                ok = u.scheme in ('http', 'https') and bool(u.hostname) and (u.port is None or u.port > 0)
+            except ValueError:
+                ok = False
+            if not ok or any(ch.isspace() or ord(ch) < 32 for ch in url):
+                site.add(path + ('webhook',), '%s is not an http:// or https:// URL with a host (and a port '
+                                              'between 1 and 65535, no spaces)' % _shown(url))
+    known = proto.controllers()['alarms']['priority']
+    places = [(('alarms', 'priority'), a.get('priority'))]
+    for dev, d in site.data['devices'].items():
+        da = d.get('alarms') if isinstance(d, dict) else None
+        places.append((('devices', dev, 'alarms', 'priority'), da.get('priority') if isinstance(da, dict) else None))
+    for path, prio in places:
+        for etype in (prio if isinstance(prio, dict) else {}):
+            if isinstance(etype, str) and etype not in known:
+                site.add(path + (etype,), 'no alarm type %r%s (the alarm types are in docs/events.md)' % (
+                    etype, _suggest(etype, known)))
 
 
 def _schema_msg(e):

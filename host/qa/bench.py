@@ -66,10 +66,10 @@ def held_open_latency(n=20, held_s=1, debounce_ms=20, progress=None):
     return out
 
 
-def boot_heap(site=None, device=None, layout=None):
+def boot_heap(site=None, device=None, layout=None, vm=None):
     """Heap in use after boot and running, per layout, with where it goes (host/heapbench.py)."""
-    from .heapbench import LAYOUTS, boot_heap as run
-    return run(site, device, (layout,) if layout else LAYOUTS)
+    from .heapbench import boot_heap as run
+    return run(site, device, (layout,) if layout else None, vm)
 
 
 def outage(outage_s=30, boards=3, period_s=0.2, progress=None):
@@ -454,7 +454,8 @@ def _publisher(host, port, k, per, devices, go):
     awaited before the next, so ids never wrap while in flight."""
     import json as _json
     import socket
-    from ..core.mqttraw import connect_packet, mqtt_str as _str, varint as _varint
+    from ..core.mqttraw import connect_packet
+    from ..core.proto import mqtt_packet
     sock = socket.create_connection((host, port))
     sock.sendall(connect_packet('bench-pub-%d' % k, keepalive=60))
     ack = sock.recv(4)
@@ -470,8 +471,8 @@ def _publisher(host, port, k, per, devices, go):
             g = k * per + j
             payload = _json.dumps({'seq': g // devices + 1, 'ts': 1764288000000 + j, 'type': 'door.opened',
                                    'sev': 'info', 'ctrl': 'front'}).encode()
-            var = _str(topics.evt('bench', 'dev-%03d' % (g % devices), 'front')) + (i + 1).to_bytes(2, 'big')
-            buf += bytes([0x32]) + _varint(len(var) + len(payload)) + var + payload
+            buf += mqtt_packet.publish_packet(topics.evt('bench', 'dev-%03d' % (g % devices), 'front'), payload, 1,
+                                              False, i + 1)
         sock.sendall(buf)
         want = 4 * n
         got = 0
@@ -543,11 +544,13 @@ def outbox_bench(board='esp32-devkitc'):
     raise EdgeError('the outbox probe did not finish: %s' % (r.stdout + r.stderr).strip()[-600:])
 
 
-def boot_heap_or_costs(site=None, device=None, layout=None, save_costs=False, progress=None):
+def boot_heap_or_costs(site=None, device=None, layout=None, save_costs=False, vm=None, progress=None):
     if save_costs:
+        if vm:
+            raise EdgeError('--save-costs measures the default VM (the config check\'s figures): drop --vm', 2)
         from .heapbench import save_costs as measure
         return measure(progress)
-    return boot_heap(site, device, layout)
+    return boot_heap(site, device, layout, vm)
 
 
 class Bench:
@@ -592,7 +595,11 @@ BENCHES = {
         (('--site',), dict(dest='site', metavar='FILE',
                            help='site file (default: a four-controller board and a gate board)')),
         (('--device',), dict(dest='device', help='one device of --site (default: every device)')),
-        (('--layout',), dict(dest='layout', choices=('romfs', 'lib'), help='one firmware layout (default: both)')),
+        (('--layout',), dict(dest='layout', choices=('romfs', 'lib', 'frozen'),
+                             help='one firmware layout (default: romfs and lib; frozen with a frozen-firmware --vm)')),
+        (('--vm',), dict(dest='vm', metavar='PATH',
+                         help='another MicroPython unix port to measure with, e.g. the 32-bit one '
+                              'tools/build_micropython32.sh builds (default: the pip-installed, 64-bit)')),
         (('--save-costs',), dict(dest='save_costs', action='store_true',
                                  help='measure every combination of controller types and write '
                                       'protocols/heap_costs.json (what the config check predicts a board\'s heap from)'))]),

@@ -3,12 +3,15 @@
 Two layouts: `romfs` (the firmware runs in place from a ROM partition; the simulator
 holds the image in RAM and its size is taken off) and `lib` (`lib/*.mpy` on the
 filesystem, loaded into the heap, as `edgectl deploy` leaves a board without a ROM
-partition). For each, the real firmware is started against a broker: heap in use after
+partition); a third, `frozen` (the firmware frozen into the MicroPython image, as a custom
+ESP32 build would have it), with a VM built so (`--vm`, tools/build_micropython32.sh
+--frozen). For each, the real firmware is started against a broker: heap in use after
 boot (its boot line) and running (its `tele`, after a minute's worth of traffic); and a
 probe (host/data/heap_probe.py) builds the same runtime part by part on the same VM and
 heap, giving the bytes each subsystem and controller type leaves in the heap. Figures are
-the MicroPython unix port's (64-bit: object headers and pointers are twice an ESP32's, so
-a board needs less; the goals are stated in these figures)."""
+the MicroPython unix port's: the pip-installed one is 64-bit (object headers and pointers
+are twice an ESP32's, so a board needs less); `--vm` runs another build, such as the 32-bit
+one tools/build_micropython32.sh makes, whose figures are a board's word size."""
 import json
 import os
 import shutil
@@ -17,19 +20,78 @@ import time
 from pathlib import Path
 
 from ..core import boards, paths, site as sitemod
-from ..core.broker import free_port
 from ..core.errors import EdgeError
 from .benchkit import workspace
 
-LAYOUTS = ('romfs', 'lib')
+LAYOUTS = ('romfs', 'lib')          # what the default (pip-installed) VM measures
+FROZEN = 'frozen'                    # needs a VM with the firmware frozen into it
 DEFAULT_SITE = paths.DATA / 'heap-site.yaml'
 PROBE = paths.DATA / 'heap_probe.py'
 BENCH_SECRETS = {'cmd_key': '11' * 32, 'fire_key': '22' * 32}   # signing on, as on a deployed board
 
 
+def vm_info(vm=None):
+    """The VM a bench runs: {'path', 'bits', 'version', 'frozen_firmware'}; `vm` None is the
+    default one (paths.micropython()). A path that is not a working MicroPython is an
+    input error (exit 2)."""
+    path = paths.micropython() if vm is None else os.path.abspath(os.path.expanduser(vm))
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        raise EdgeError('--vm %s is not an executable file' % vm, 2)
+    code = ('import sys\ntry:\n from edge_frozen import SOURCES as f\nexcept ImportError:\n f="-"\n'
+            'print("VM", sys.maxsize > 2**31, f, sys.version)')
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:        # an empty folder: only frozen modules import
+        try:
+            r = subprocess.run([path, '-c', code], cwd=d, capture_output=True, text=True, timeout=30,
+                               env=dict(os.environ, MICROPYPATH='.frozen'))
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise EdgeError('--vm %s does not run: %s' % (path, e), 2)
+    line = next((ln for ln in r.stdout.splitlines() if ln.startswith('VM ')), None)
+    if line is None:
+        raise EdgeError('%s is not a MicroPython unix port: %s' % (path, (r.stdout + r.stderr).strip()[-200:]), 2)
+    _, wide, frozen, version = line.split(' ', 3)
+    if frozen not in ('-', frozen_stamp()):
+        raise EdgeError('the firmware frozen into %s is not this tree\'s (changed since it was built): '
+                        'bash tools/build_micropython32.sh SRC --frozen' % path, 2)
+    return {'path': path, 'bits': 64 if wide == 'True' else 32, 'version': version,
+            'frozen_firmware': frozen != '-'}
+
+
+def frozen_stamp():
+    """sha256 of the firmware as tools/build_micropython32.sh --frozen freezes it (what goes
+    onto a board but main.py, in build.sources() order)."""
+    import hashlib
+    from ..core.build import ENTRY, sources
+    h = hashlib.sha256()
+    for src, name in sources():
+        if name != ENTRY:
+            h.update(src.read_bytes())
+    return h.hexdigest()
+
+
+def layouts_for(vm, layout=None):
+    """The layouts a VM measures: the frozen layout with a frozen-firmware VM (whose frozen
+    modules would stand in for the lib layout's), else romfs and lib."""
+    have = (FROZEN,) if vm['frozen_firmware'] else LAYOUTS
+    if layout is None:
+        return have
+    if layout not in have:
+        if layout == FROZEN:
+            raise EdgeError('the frozen layout needs a VM with the firmware frozen into it: '
+                            'bash tools/build_micropython32.sh SRC --frozen, then --vm PATH', 2)
+        raise EdgeError('%s has the firmware frozen into it: it measures the frozen layout only' % vm['path'], 2)
+    return (layout,)
+
+
 def layout_env(layout, fs):
     """(env, extra heap KB) for running MicroPython in `fs` with this layout's firmware."""
     env = dict(os.environ)
+    if layout == FROZEN:                # the firmware is in the VM: only main.py on the filesystem
+        Path(fs).mkdir(parents=True, exist_ok=True)
+        shutil.copy(paths.FIRMWARE / 'main.py', Path(fs) / 'main.py')
+        env.pop('EDGE_ROMFS', None)
+        env['MICROPYPATH'] = '.frozen'
+        return env, 0
     if layout == 'romfs':
         from ..core.build import build_romfs
         rom = build_romfs()
@@ -54,13 +116,13 @@ def _provision(fs, cfg):
     (fs / 'secrets.json').write_text(json.dumps(BENCH_SECRETS))
 
 
-def probe(cfg, layout, heap_kb, work):
+def probe(cfg, layout, heap_kb, work, vm=None):
     """The probe's breakdown: {'base', 'booted', 'free', 'parts': [[group, what, bytes]]}."""
     fs = Path(work) / ('probe-' + layout)
     _provision(fs, cfg)
     env, extra = layout_env(layout, fs)
     # a heap large enough that a board which does not fit is still taken apart
-    r = subprocess.run([paths.micropython(), '-X', 'heapsize=%dK' % (4 * heap_kb + extra), str(PROBE)], cwd=str(fs),
+    r = subprocess.run([vm or paths.micropython(), '-X', 'heapsize=%dK' % (4 * heap_kb + extra), str(PROBE)], cwd=str(fs),
                        env=env, capture_output=True, text=True, timeout=60)
     qstr = None
     for line in r.stdout.splitlines():
@@ -85,7 +147,7 @@ def _groups(p):
     return out
 
 
-def run_firmware(cfg, layout, heap_kb, work, broker, settle_s=3.0):
+def run_firmware(cfg, layout, heap_kb, work, broker, settle_s=3.0, vm=None):
     """The real firmware: heap in use after boot (boot line) and running (tele)."""
     from ..core.mqttc import Collector
     from ..core.proto import topics
@@ -93,14 +155,14 @@ def run_firmware(cfg, layout, heap_kb, work, broker, settle_s=3.0):
     cfg = dict(cfg, tele_s=1, broker={'host': broker.host, 'port': broker.port})
     _provision(fs, cfg)
     env, extra = layout_env(layout, fs)
-    env['EDGE_IO_PORT'] = str(free_port())
+    env.pop('EDGE_IO_PORT', None)     # no virtual wire server: a board has none (its code is not the board's)
     env['EDGE_FS_KB'] = str(boards.load(cfg['board']).get('fs_kb', 2048))
     main = str(paths.FIRMWARE / 'main.py') if layout == 'romfs' else 'main.py'
     col = Collector(broker.host, broker.port, [topics.tele(cfg['site'], cfg['device'])], 'heap-bench')
     log = fs / 'board.log'
     with open(log, 'wb') as lf:
         t0 = time.monotonic()
-        p = subprocess.Popen([paths.micropython(), '-X', 'heapsize=%dK' % (heap_kb + extra), main], cwd=str(fs),
+        p = subprocess.Popen([vm or paths.micropython(), '-X', 'heapsize=%dK' % (heap_kb + extra), main], cwd=str(fs),
                              env=env, stdout=lf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         teles = []
@@ -138,14 +200,23 @@ def _rom_bytes(layout):
     return build_romfs().stat().st_size
 
 
-def boot_heap(site_path=None, device=None, layouts=LAYOUTS):
-    """The bench: for each layout, the firmware's own figures and the probe's breakdown."""
+def boot_heap(site_path=None, device=None, layouts=None, vm=None):
+    """The bench: for each layout, the firmware's own figures and the probe's breakdown.
+    `vm`: another MicroPython unix port to run (default: the pip-installed one); `layouts`
+    None: those the VM measures (layouts_for)."""
+    info = vm_info(vm)
+    layouts = layouts or layouts_for(info)
+    for lay in layouts:
+        layouts_for(info, lay)
     site = sitemod.load_valid(site_path or DEFAULT_SITE)
     devices = [device] if device else sorted(site.devices)
-    out = {'name': 'boot-heap', 'site': str(site_path or DEFAULT_SITE), 'devices': {},
-           'note': 'gc.mem_alloc() after gc.collect() on the MicroPython unix port (64-bit: an ESP32 needs less) '
+    words = ('64-bit: object headers and pointers twice an ESP32\'s, which needs less' if info['bits'] == 64 else
+             '32-bit, as an ESP32: its figures are a board\'s but for the port\'s own modules')
+    out = {'name': 'boot-heap', 'site': str(site_path or DEFAULT_SITE), 'devices': {}, 'vm': info,
+           'note': 'gc.mem_alloc() after gc.collect() on the MicroPython unix port (%s) '
                    'with the board profile\'s heap; the ROMFS image is taken off (flash on a board). Parts: bytes '
-                   'each part leaves in the heap as the probe builds the runtime one part at a time.'}
+                   'each part leaves in the heap as the probe builds the runtime one part at a time.' % words}
+    vm = info['path']
     with workspace() as (work, br):
         for dev in devices:
             cfg = sitemod.device_config(site, dev)
@@ -154,11 +225,11 @@ def boot_heap(site_path=None, device=None, layouts=LAYOUTS):
                  'controllers': [c['type'] for c in cfg['controllers']], 'layouts': {}}
             for layout in layouts:
                 w = Path(work) / dev
-                fw = run_firmware(cfg, layout, heap_kb, w, br)
+                fw = run_firmware(cfg, layout, heap_kb, w, br, vm=vm)
                 if 'used_after_boot' in fw:
                     fw.pop('log_tail')
                 try:
-                    p = probe(cfg, layout, heap_kb, w)
+                    p = probe(cfg, layout, heap_kb, w, vm)
                 except EdgeError as e:
                     p = {'error': str(e)}
                 entry = dict(fw)

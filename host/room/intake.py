@@ -108,4 +108,22 @@ def check(kind, raw):
         if why is None:
             why = event_error(ev)
         return (ev, None) if why is None else (None, why)
+    if kind == 'log':
+        line, why = parse(raw, MAX_BYTES)
+        if why is None:
+            why = log_error(line)
+        return (line, None) if why is None else (None, why)
     return parse(raw, MAX_BYTES_OTHER)
+
+
+def log_error(line):
+    """Why a board's log line ({"lvl": 1..4, "ts", "msg"[, "dropped"]}) cannot be taken, or None."""
+    if not _int(line.get('lvl'), 1, 4):
+        return 'lvl must be 1..4 (got %.40r)' % (line.get('lvl'),)
+    if not _int(line.get('ts'), 0, INT_MAX):
+        return 'ts must be an integer 0..2**63-1 (got %.40r)' % (line.get('ts'),)
+    if type(line.get('msg')) is not str:
+        return 'msg must be text'
+    if 'dropped' in line and not _int(line['dropped'], 0, INT_MAX):
+        return 'dropped must be a count (got %.40r)' % (line['dropped'],)
+    return None

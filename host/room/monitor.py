@@ -21,25 +21,28 @@ from .calls import Calls
 from .fire import SiteState
 from .journal import Journal
 from ..core.recorder import Recorder
+from .alarms import BADGE, STYLE, AlarmDesk, rank
 from .screen import clean
 from ..core.errors import EdgeError
 
 from ..core.proto import topics
 
-SKIP_FIELDS = ('seq', 'log', 'ts', 'type', 'sev', 'ctrl', 'active', '_since')
+SKIP_FIELDS = ('seq', 'log', 'ts', 'type', 'sev', 'ctrl', 'active', '_since', 'priority', '_rung', 'escalated',
+               'chattering', 'cleared')
 KEYS = {'a': 'answer', 'u': 'unlock', 'h': 'hangup'}
 ROOM = 'control-room'     # the device named in the control room's alarms about itself
-LATCHED = ('room.malformed', 'room.journal_damaged')   # no condition ends them: acknowledging does
+LATCHED = ('room.malformed', 'room.journal_damaged', 'room.notify_failed')   # no condition ends them: acknowledging does
 HELP = ('keys: k acknowledge the newest alarm, a answer the oldest ringing call, u release the gate, '
         'h hang up, c list calls, q quit')
 
 
-class Monitor(Recorder):
+class Monitor(Recorder, AlarmDesk):
     def __init__(self, site, console=None, as_json=False, quiet_state=True, operator=None, store=None,
-                 tele_s=None, bell=None, secrets=None, say=None):
+                 tele_s=None, bell=None, secrets=None, say=None, policy=None, notifier=None):
         self.site = site
         # the view's: an event shown (show) and a line for the operator (say, rich markup)
         self.say = say or (lambda markup: self.console.print(markup))
+        AlarmDesk.__init__(self, policy, notifier)     # priorities, escalation, chatter, hooks
         self.operator = operator or 'control-room'
         self.calls = Calls()
         self.store = store           # the SQLite journal (host/store.py), or None
@@ -104,15 +107,11 @@ class Monitor(Recorder):
                 self.store.event(dev, payload, when, raw)
             self.calls.feed(dev, kind, ctrl, payload)
             if payload.get('sev') == 'alarm':
-                key = (dev, payload.get('ctrl'), payload.get('type'))
-                if payload.get('active'):
-                    ack = None if key in self.alarms else self.acked.get(key)
-                    self.alarms[key] = dict(payload, _since=when)
-                    if ack is not None and (ack.get('seq'), ack.get('log')) != (payload.get('seq'), payload.get('log')):
-                        self._clear_ack(key)     # left from a raise whose clearing no view saw: this one is new
-                    self._ring()
-                elif self.alarms.pop(key, None) is not None and key in self.acked:
-                    self._clear_ack(key)
+                self._board_alarm((dev, payload.get('ctrl'), payload.get('type')), payload, when, rec)
+        elif kind == 'log':              # a board's log line (intake-checked): journaled, not in the event log
+            if self.store is not None:
+                self.store.board_log(dev, payload, when)
+            rec['hidden'] = True
         elif kind == 'ack' and self.store is not None:
             self.store.ack(*(v if v is None or type(v) in (str, bool) else str(v)
                              for v in (payload.get('id'), payload.get('ok'), payload.get('err'))))
@@ -209,14 +208,17 @@ class Monitor(Recorder):
             if active and detail:
                 self.alarms[key].update(detail)
             return
-        ev = dict(detail or {}, type=etype, sev='alarm', ctrl='room', active=active, _since=time.time())
+        ev = dict(detail or {}, type=etype, sev='alarm', ctrl='room', active=active, _since=time.time(),
+                  priority=self.policy.priority(dev, etype))
         if active:
             self.alarms[key] = ev
             self._ring()
+            self._notify('raise', key, ev)
         else:
-            self.alarms.pop(key, None)
+            was = self.alarms.pop(key, None)
             if key in self.acked:
                 self._clear_ack(key)
+            self._notify('clear', key, was or ev)
         if self.store is not None:
             self.store.room_alarm(dev, etype, active, detail)
         rec = {'t': time.time(), 'device': dev, 'kind': 'evt', 'ctrl': 'room', 'msg': ev, 'retained': False}
@@ -229,6 +231,9 @@ class Monitor(Recorder):
         checked (see check_link); True when it was re-established."""
         self.check_silence()
         self.check_gaps()
+        self.check_escalation()
+        self.check_chatter()
+        self.check_notifier()
         while self.store is not None and self.store.refused:
             dev, why = self.store.refused.popleft()
             self._room_alarm(dev or ROOM, 'room.malformed', True, {'why': why})
@@ -277,9 +282,10 @@ class Monitor(Recorder):
             self.client.publish(topics.alarm_ack(self.site, *key), b'', qos=1, retain=True)
 
     def active_alarms(self):
-        """(key, event, ack or None), newest first."""
+        """(key, event, ack or None): by priority (critical first), escalated first within
+        it, then newest first."""
         return sorted(((k, e, self.acked.get(k)) for k, e in self.alarms.items()),
-                      key=lambda x: -x[1].get('_since', 0))
+                      key=lambda x: (rank(x[1].get('priority')), not x[1].get('escalated'), -x[1].get('_since', 0)))
 
     # --- showing -------------------------------------------------------------------------
     def show(self, rec):
@@ -302,10 +308,15 @@ class Monitor(Recorder):
             extra = clean(' '.join('%s=%s' % (k, v) for k, v in m.items() if k not in SKIP_FIELDS))  # no ESC from a board
             sev = m.get('sev')
             label = '%-10s %-22s' % (escape(str(m.get('ctrl'))), escape(str(m.get('type'))))
+            prio = m.get('priority')
             if sev == 'alarm' and m.get('active'):
-                body = '[bold white on red] ALARM [/] [bold red]%s[/]' % label
+                body = '[bold white on red] ALARM [/] [%s]%-4s[/] [bold red]%s[/]' % (
+                    STYLE.get(prio, 'bold red'), BADGE.get(prio, ''), label)
             elif sev == 'alarm':
-                body = '[bold green] CLEAR [/] [green]%s[/]' % label
+                body = '[bold green] CLEAR [/] %-4s [green]%s[/]' % (BADGE.get(prio, ''), label)
+            elif m.get('type') == 'room.escalated':
+                body = '[blink bold white on red] ESCAL [/] [%s]%-4s[/] [bold red]%s[/]' % (
+                    STYLE.get(prio, 'bold red'), BADGE.get(prio, ''), label)
             elif sev == 'warn':
                 body = '[bold yellow] WARN  [/] [yellow]%s[/]' % label
             elif m.get('type') == 'intercom.call':

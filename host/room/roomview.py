@@ -18,6 +18,7 @@ from rich.text import Text
 
 from .keys import Keyboard
 from .monitor import SKIP_FIELDS as SKIP, Monitor
+from .alarms import BADGE, STYLE
 from .screen import Screen, clean, table
 
 KEYS = ('↑/↓ select alarm  k/Enter acknowledge  a answer call  u release gate  h hang up  '
@@ -51,9 +52,9 @@ def segments(markup):
 
 class RoomView:
     def __init__(self, site, ep, operator, store, tele_s, bell, duration=None, log_lines=200, secrets=None,
-                 out=None, size=None, keyboard=True):
+                 out=None, size=None, keyboard=True, policy=None, notifier=None):
         self.mon = Monitor(site, operator=operator, store=store, tele_s=tele_s, bell=bell, secrets=secrets,
-                           say=self._say)
+                           say=self._say, policy=policy, notifier=notifier)
         self.mon.show = self._log
         self.ep = ep               # the broker and login (mqttc.Endpoint)
         self.duration = duration
@@ -123,13 +124,22 @@ class RoomView:
         shown, styles, keys = [], [], []
         for i, (key, ev, ack) in enumerate(alarms[first:first + self.max_alarms], first):
             details = ' '.join('%s=%s' % (k, v) for k, v in ev.items() if k not in SKIP)
+            if ev.get('chattering'):
+                details = 'CHATTERING x%s %s' % (ev.get('count'), details)
+            prio = ev.get('priority')
+            escalated = ev.get('escalated') and not ack
             shown.append(['>' if i == self.sel else '', time.strftime('%H:%M:%S', time.localtime(ev.get('_since', now))),
+                          ('ESCALATED', 'blink bold white on red') if escalated else (BADGE.get(prio, '?'), STYLE.get(prio)),
                           key[0], key[1], key[2], details, 'by %s' % ack.get('by') if ack else 'NO'])
-            styles.append('reverse' if i == self.sel else ('bold red' if not ack else 'dim'))
+            # unacknowledged: the priority's colour; escalated: reverse video, louder still
+            styles.append('reverse' if i == self.sel else 'dim' if ack else
+                          'reverse ' + STYLE.get(prio, 'bold red') if escalated else STYLE.get(prio, 'bold red'))
             keys.append(key)
-        rows += table('active alarms (%d, %d unacknowledged)' % (len(alarms), sum(1 for a in alarms if not a[2])),
-                      ['', 'since', 'device', 'controller', 'type', 'details', 'acknowledged'], shown, width, styles,
-                      widths=[1, 8, 14, 12, 22, 30, 12])
+        n_esc = sum(1 for a in alarms if a[1].get('escalated') and not a[2])
+        rows += table('active alarms (%d, %d unacknowledged%s)' % (len(alarms), sum(1 for a in alarms if not a[2]),
+                                                                   ', %d ESCALATED' % n_esc if n_esc else ''),
+                      ['', 'since', 'prio', 'device', 'controller', 'type', 'details', 'acknowledged'], shown, width,
+                      styles, widths=[1, 8, 9, 14, 12, 22, 30, 12])
         if not alarms:
             rows.append([('  none', 'dim')])
         rows.append([])

@@ -42,6 +42,9 @@ CREATE TABLE IF NOT EXISTS room_alarms (
 CREATE TABLE IF NOT EXISTS gaps (
   device TEXT NOT NULL, log INTEGER NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL, found REAL,
   PRIMARY KEY (device, log, first));
+CREATE TABLE IF NOT EXISTS board_logs (
+  id INTEGER PRIMARY KEY, device TEXT NOT NULL, at REAL NOT NULL, ts INTEGER, lvl INTEGER, msg TEXT, dropped INTEGER);
+CREATE INDEX IF NOT EXISTS board_logs_device ON board_logs (device, at);
 CREATE TABLE IF NOT EXISTS quarantine (
   id INTEGER PRIMARY KEY, at REAL NOT NULL, topic TEXT, device TEXT, reason TEXT, size INTEGER, raw BLOB);
 CREATE TABLE IF NOT EXISTS actions (
@@ -204,6 +207,10 @@ class Store:
     def room_alarm(self, device, etype, active, body=None):
         self._put('room', (time.time(), device, etype, int(bool(active)), json.dumps(body or {})))
 
+    def board_log(self, device, line, received=None):
+        """A board's log line (intake-checked: lvl, ts, msg, optional dropped)."""
+        self._put('board_log', (device, received or time.time(), line['ts'], line['lvl'], line['msg'],
+                                line.get('dropped') or 0))
     def action(self, operator, action, device=None, ctrl=None, etype=None, detail=None):
         """What an operator did from a control-room view (log in and out, acknowledge, shelve
         and unshelve, send a command): who, what, on which alarm or device."""
@@ -231,6 +238,7 @@ class Store:
         'alarm_ack': 'INSERT OR IGNORE INTO alarm_acks VALUES (?,?,?,?,?,?)',
         'room': 'INSERT INTO room_alarms (at, device, type, active, body) VALUES (?,?,?,?,?)',
         'gap': 'INSERT OR IGNORE INTO gaps VALUES (?,?,?,?,?)',
+        'board_log': 'INSERT INTO board_logs (device, at, ts, lvl, msg, dropped) VALUES (?,?,?,?,?,?)',
         'action': 'INSERT INTO actions (at, operator, action, device, ctrl, type, detail) VALUES (?,?,?,?,?,?,?)',
         'quarantine': 'INSERT INTO quarantine (at, topic, device, reason, size, raw) VALUES (?,?,?,?,?,?)',
     }
@@ -393,6 +401,16 @@ class Store:
         return self._select('SELECT at, topic, device, reason, size, raw FROM quarantine', where, args, 'id',
                             limit, dict)
 
+    def board_logs(self, device, since=None, lvl=4, limit=None):
+        """A board's log lines at or below level `lvl`, oldest first (the newest `limit`)."""
+        where, args = ['device = ?', 'lvl <= ?'], [device, lvl]
+        if since is not None:
+            where.append('at >= ?')
+            args.append(since)
+        rows = self._select('SELECT device, at, ts, lvl, msg, dropped FROM board_logs', where, args, 'id DESC',
+                            limit, dict)
+        return rows[::-1]
+
     def count(self, device=None):
         db = self._reader()
         try:
@@ -422,6 +440,7 @@ class Store:
                 db.execute('DELETE FROM commands WHERE sent < ?', (now - days * 86400,))
                 db.execute('DELETE FROM room_alarms WHERE at < ?', (now - alarm_days * 86400,))
                 db.execute('DELETE FROM quarantine WHERE at < ?', (now - alarm_days * 86400,))
+                db.execute('DELETE FROM board_logs WHERE at < ?', (now - days * 86400,))
                 db.execute('DELETE FROM actions WHERE at < ?', (now - alarm_days * 86400,))
             return {'events': a, 'alarms': b}
         finally:

@@ -12,6 +12,26 @@ from ..core.cliargs import (_site_arg, _site_path, _broker_for, _operator_login,
                          _site_tele)
 
 
+def _site_alarms(a, notify=False):
+    """The alarm policy of the site file (host/room/alarms.py) and, with notify, a Notifier
+    running its hooks; (default policy, None) without a site file."""
+    from ..core import site as sitemod
+    from .alarms import Notifier, Policy
+    path = _site_path(a)
+    if not (getattr(a, 'site_opt', None) or os.path.exists(path)):
+        return Policy(), None
+    s = sitemod.load_valid(path)
+    policy = Policy.from_site(s)
+    return policy, (Notifier(policy.hooks, s.name) if notify and policy.hooks else None)
+
+
+def _close_notifier(notifier, wait_s=5.0):
+    """Notifications still queued get a few seconds to go out before the verb ends."""
+    if notifier is not None:
+        notifier.wait_idle(wait_s)
+        notifier.close()
+
+
 def cmd_monitor(a):
     from .monitor import HELP, Monitor
     from .store import Store
@@ -30,11 +50,16 @@ def cmd_monitor(a):
                 import shlex
                 import subprocess
                 subprocess.Popen(shlex.split(a.sound), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    policy, notifier = _site_alarms(a, notify=a.notify)
     if full:
         from .roomview import RoomView
-        return RoomView(site, ep, a.operator, store, _site_tele(a), bell, a.duration, secrets=sec).run()
+        try:
+            return RoomView(site, ep, a.operator, store, _site_tele(a), bell, a.duration, secrets=sec,
+                            policy=policy, notifier=notifier).run()
+        finally:
+            _close_notifier(notifier)
     mon = Monitor(site, as_json=a.json, quiet_state=not a.state, operator=a.operator, store=store,
-                  tele_s=_site_tele(a), bell=bell, secrets=sec)
+                  tele_s=_site_tele(a), bell=bell, secrets=sec, policy=policy, notifier=notifier)
     mon.attach(ep)
     if not a.json:
         print('monitoring site %s on %s:%d as %s; %s' % (site, ep.host, ep.port, mon.operator,
@@ -55,6 +80,7 @@ def cmd_monitor(a):
         pass
     finally:
         mon.detach()
+        _close_notifier(notifier)
         if store is not None:
             store.close()
     if not a.json:
@@ -162,7 +188,8 @@ def _journal_run(a):
     from .monitor import Monitor
     site, ep = _broker_for(a)
     store = st.Store(a.db)
-    mon = Monitor(site, store=store, tele_s=_site_tele(a))
+    policy, notifier = _site_alarms(a, notify=not a.no_notify)    # the site's hooks run here, the one service
+    mon = Monitor(site, store=store, tele_s=_site_tele(a), policy=policy, notifier=notifier)
     mon.show = lambda rec: None
     # a persistent session, acknowledged only once each batch is committed: nothing is lost
     mon.attach(ep, client_id='journal-%s' % site, persistent=True, publish=False)
@@ -197,6 +224,7 @@ def _journal_run(a):
         pass
     finally:
         mon.detach()
+        _close_notifier(notifier)
         store.close()
     return 0
 
@@ -389,6 +417,8 @@ def _args_monitor(sub):
     s.add_argument('--db', help='journal file (default .edgectl/journal.sqlite3)')
     s.add_argument('--no-journal', action='store_true', help='do not write the journal')
     s.add_argument('--sound', metavar='CMD', help='also run this on every new alarm (e.g. "paplay alarm.wav")')
+    s.add_argument('--notify', action='store_true', help="also run the site file's notification hooks (alarms.notify; "
+                   "`journal run` runs them by default: use this where no journal service runs)")
     s.set_defaults(fn=cmd_monitor)
 
 
@@ -422,6 +452,7 @@ def _args_journal(sub):
     s.add_argument('--backup-hours', type=float, default=24, help='run: hours between backups (default 24)')
     s.add_argument('--keep', type=int, default=7, help='run: backups kept, newest first (default 7)')
     s.add_argument('--roll-over', action='store_true', help='run: prune every hour with --days and --alarm-days')
+    s.add_argument('--no-notify', action='store_true', help="run: do not run the site file's notification hooks")
     s.set_defaults(fn=cmd_journal)
 
 

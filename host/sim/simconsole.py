@@ -23,23 +23,13 @@ import time
 import tty
 
 from ..core import procs
+from ..core.paths import firmware_constant
 
 CTRL_A, CTRL_B, CTRL_C, CTRL_D = 1, 2, 3, 4
 
 
-def _firmware_constant(module, name):
-    """A number the firmware defines (read from its source, so it is stated once)."""
-    import ast
-    from ..core.paths import FIRMWARE
-    tree = ast.parse((FIRMWARE / module).read_text())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, 'id', None) == name for t in node.targets):
-            return ast.literal_eval(node.value)
-    raise LookupError('%s not found in firmware/%s' % (name, module))
-
-
 # how long an interrupted board stays at its REPL before its watchdog resets it
-MAINTENANCE_S = _firmware_constant('start.py', 'MAINTENANCE_MS') / 1000
+MAINTENANCE_S = firmware_constant('start.py', 'MAINTENANCE_MS') / 1000
 PROMPTS = (b'>>> ', b'raw REPL; CTRL-B to exit\r\n>')
 
 

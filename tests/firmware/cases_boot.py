@@ -150,3 +150,23 @@ def case_memory_error_is_kept_for_the_next_boot():
         check(isinstance(m['free'], int), 'free heap noted: %r' % (m,))
         eq(bootlog.take_memory(), None, 'reported once')
     in_tmpdir('b_mem', t)
+
+
+def case_a_crash_traceback_is_kept_for_the_next_boot():
+    from bringup import take_crash, TB_KEEP
+
+    def t():
+        eq(take_crash(), None, 'no crash noted')
+
+        def deep():
+            raise ValueError('sensor table index 7')
+        try:
+            deep()
+        except ValueError as e:
+            bootlog.note_crash(e, 'running')
+        c = take_crash()
+        eq(c['where'], 'running', 'where it crashed')
+        check('ValueError: sensor table index 7' in c['tb'] and 'deep' in c['tb'], 'the traceback: %r' % (c,))
+        check(len(c['tb']) <= TB_KEEP, 'bounded: %d' % len(c['tb']))
+        eq(take_crash(), None, 'reported once')
+    in_tmpdir('b_crash', t)

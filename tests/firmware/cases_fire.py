@@ -4,7 +4,8 @@ import json
 import config
 import signing
 import topics
-from fire import SiteFire, CTRL
+from fire import SiteFire, FireLinkage, CTRL
+from ctrl_base import Controller
 from harness import check, eq, in_tmpdir
 
 KEY = b'0123456789abcdef0123456789abcdef'
@@ -134,6 +135,73 @@ def case_a_board_without_a_key_takes_unsigned_resets_in_order():
         ev, err = f.message(RESET, reset(40, key=None))
         check(err is not None and f.active, 'an older reset: %r' % err)
     in_tmpdir('fire5', run)
+
+
+class Recall(Controller):
+    """A controller type that joins the fire linkage (as a lift recall would): FIRE_LINKED and
+    site_fire; it also has a fire detector of its own."""
+    TYPE = 'recall'
+    FIRE_LINKED = True
+
+    def __init__(self, name):
+        Controller.__init__(self, name, {'debounce_ms': 20})
+        self.heard = []
+        self.detector = False
+
+    def site_fire(self, active, now):
+        self.heard.append(active)
+
+    def fire_input(self):
+        return self.detector
+
+
+class Unlinked(Recall):
+    FIRE_LINKED = False
+
+
+class StubApp:
+    """What the linkage uses of the runtime (firmware/app.py)."""
+    site, device = 's', 'lobby-2'
+
+    def __init__(self, ctrls):
+        self.ctrls = {}
+        for c in ctrls:
+            self.ctrls[c.name] = c
+        self.events = []
+
+    def event(self, etype, sev, fields=None):
+        self.events.append((etype, fields))
+
+    def _run(self, ctrl, fn, *args):
+        return fn(*args)
+
+
+def case_the_linkage_drives_every_controller_that_declares_it_and_no_other():
+    def run():
+        lift, pump = Recall('lift'), Unlinked('pump')
+        app = StubApp([lift, pump])
+        f = FireLinkage(app, KEY)
+        f.heard(RAISE, raise_(0))
+        eq((lift.heard, pump.heard), ([True], []), 'a raise heard: only the linked controller')
+        eq(app.events, [('system.site_fire', {'active': True, 'by': 'lobby-1/front'})], 'reported')
+        f.heard(RAISE, raise_(0))
+        eq(lift.heard, [True], 'once per change')
+        after = FireLinkage(StubApp([]), KEY)        # a reboot: the state from fire.json
+        lift2, pump2 = Recall('lift'), Unlinked('pump')
+        after.join(lift2)
+        after.join(pump2)
+        eq((lift2.heard, pump2.heard), ([True], []), 'at boot a linked controller takes the last state')
+        f.heard(RESET, 'not json')
+        eq((app.events[-1][0], lift.heard), ('system.site_fire_rejected', [True]), 'a refused reset changes nothing')
+        f.heard(RESET, reset(100))
+        eq((lift.heard, pump.heard), ([True, False], []), 'its own signed reset ends it')
+        pump.detector = True
+        f.watch(pump)
+        eq((f.active, lift.heard, app.events[-1]),
+           (True, [True, False, True], ('system.site_fire', {'active': True, 'by': 'lobby-2/pump'})),
+           "a controller's own fire detector raises the site's fire state")
+        check(f.pending() is not None, 'and the raise waits to be published')
+    in_tmpdir('fire-link', run)
 
 
 def good_cfg():

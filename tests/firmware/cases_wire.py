@@ -5,6 +5,7 @@ import asyncio
 import json
 import command
 import mqtt
+import mqtt_packet
 import strictjson
 from harness import check, eq
 
@@ -117,9 +118,9 @@ def _run_client(data, max_msg, stall=False):
 def case_an_oversized_message_is_discarded_acknowledged_and_the_link_stays_up():
     fire = 'edge/v1/s/_site/fire'
     huge = b'{"active": true, "pad": "' + b'x' * 9200 + b'"}'
-    data = (mqtt.publish_packet(fire, huge, 1, True, 7) +                   # 9 KB retained, QoS 1
-            mqtt.publish_packet('edge/v1/s/d/cmd/front', b'y' * 9000, 0) +   # 9 KB, QoS 0
-            mqtt.publish_packet(fire, b'{"active": false}', 1, True, 8))     # then a normal one
+    data = (mqtt_packet.publish_packet(fire, huge, 1, True, 7) +                   # 9 KB retained, QoS 1
+            mqtt_packet.publish_packet('edge/v1/s/d/cmd/front', b'y' * 9000, 0) +   # 9 KB, QoS 0
+            mqtt_packet.publish_packet(fire, b'{"active": false}', 1, True, 8))     # then a normal one
     c, s, got, big, err = _run_client(data, 2048)
     eq(big, [(fire, len(huge)), ('edge/v1/s/d/cmd/front', 9000)], 'both reported with their size')
     eq(got, [(fire, b'{"active": false}')], 'the next message still arrives')
@@ -131,13 +132,13 @@ def case_an_oversized_message_is_discarded_acknowledged_and_the_link_stays_up():
 
 def case_a_message_within_the_bound_is_delivered_whole():
     p = b'z' * 2000
-    c, s, got, big, err = _run_client(mqtt.publish_packet('a/b', p, 0), 2048)
+    c, s, got, big, err = _run_client(mqtt_packet.publish_packet('a/b', p, 0), 2048)
     eq((got, big), ([('a/b', p)], []), 'delivered')
 
 
 def case_an_oversized_message_with_a_long_topic_is_still_discarded():
     t = 'edge/v1/s/d/cmd/' + 'q' * 400
-    data = mqtt.publish_packet(t, b'w' * 3000, 1, False, 9) + mqtt.publish_packet('a/b', b'ok', 0)
+    data = mqtt_packet.publish_packet(t, b'w' * 3000, 1, False, 9) + mqtt_packet.publish_packet('a/b', b'ok', 0)
     c, s, got, big, err = _run_client(data, 2048)
     eq(big, [(None, 3000)], 'a topic too long to keep is None')
     eq(got, [('a/b', b'ok')], 'next message')
@@ -145,7 +146,7 @@ def case_an_oversized_message_with_a_long_topic_is_still_discarded():
 
 
 def case_an_oversized_message_that_stops_coming_closes_the_link():
-    data = mqtt.publish_packet('a/b', b'v' * 5000, 0)[:1000]      # truncated: the rest never comes
+    data = mqtt_packet.publish_packet('a/b', b'v' * 5000, 0)[:1000]      # truncated: the rest never comes
     c, s, got, big, err = _run_client(data, 2048, stall=True)
     check(err is not None and 'stalled' in err, 'closed after STALL_MS: %r' % err)
     eq((got, big, c.connected), ([], [], False), 'nothing delivered, link closed')

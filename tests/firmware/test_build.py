@@ -8,7 +8,7 @@ import pytest
 
 from edgectl.core import paths, proto
 
-FILES = sorted(paths.FIRMWARE.glob('*.py')) + [paths.PROTOCOLS / 'topics.py', paths.PROTOCOLS / 'signing.py']
+FILES = sorted(paths.FIRMWARE.glob('*.py')) + [paths.PROTOCOLS / name for name in proto.SHARED]
 CPYTHON_ONLY = {'typing', 'dataclasses', 'abc', 'pathlib', 'subprocess', 'threading', 'logging',
                 'enum', 'functools', 'contextlib', 'socketserver', 'queue', 'signal'}
 

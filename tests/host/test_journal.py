@@ -10,7 +10,8 @@ import pytest
 
 from edgectl.room import journal as journalmod
 from edgectl.room.journal import Journal
-from edgectl.core.mqttraw import RawSubscriber, mqtt_str, varint
+from edgectl.core.mqttraw import RawSubscriber
+from edgectl.core.proto import mqtt_packet
 from edgectl.core.recorder import Recorder
 from edgectl.room.store import Store
 
@@ -113,8 +114,7 @@ def test_store_keeps_events_in_a_rowid_table(tmp_path):
 
 
 def publish(topic, payload, qos=1, pid=1, retain=False):
-    var = mqtt_str(topic) + (pid.to_bytes(2, 'big') if qos else b'')
-    return bytes([0x30 | (qos << 1) | int(retain)]) + varint(len(var) + len(payload)) + var + payload
+    return mqtt_packet.publish_packet(topic, payload, qos, retain, pid)
 
 
 @pytest.mark.parametrize('cut', [0, 1, 2, 3, 7, 150, 300])
@@ -135,6 +135,16 @@ def test_parser_takes_whole_packets_and_acks_qos1_ones(cut):
     assert used == len(rest)
     assert got == [('a/b', b'{"seq":1}', False), ('c', big, False), ('r', b'1', True)]
     assert acks == b'\x40\x02\x00\x07' + b'\x40\x02\x01\x02'
+
+
+def test_parser_passes_over_a_malformed_publish_and_reads_on():
+    """The board's rules (protocols/mqtt_packet.py): a topic that is not UTF-8, or QoS 2, is no
+    message; the packets after it still are."""
+    data = (b'\x32\x07\x00\x02\xff\xfe\x00\x05x'         # QoS 1, topic not UTF-8
+            + b'\x34\x06\x00\x01q\x00\x06y'               # QoS 2
+            + publish('ok', b'1', 1, 9))
+    batch, acks, used = RawSubscriber.parse(data)
+    assert (batch, acks, used) == ([('ok', b'1', False)], b'\x40\x02\x00\x09', len(data))
 
 
 def test_a_wiped_board_starts_a_new_log_and_its_events_are_not_taken_for_duplicates(tmp_path):

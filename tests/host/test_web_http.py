@@ -603,3 +603,17 @@ def test_a_monitor_detaches_at_once(broker):
     t0 = time.monotonic()
     m.detach()
     assert time.monotonic() - t0 < 0.3
+
+
+def test_a_shelved_alarm_is_not_escalated(web):
+    c = web.client()
+    c.login('ann')
+    web.alarm()
+    web.alarm('gate-1', 'barrier', 'barrier.fault')
+    assert c.post('/api/shelve', dict(KEY, minutes=60, reason='known: contractor'))[0] == 200
+    with web.mon.lock:
+        web.mon.check_escalation(time.time() + 7 * 86400)
+    alarms = {tuple(a['key']): a for a in c.get('/api/state')[2]['alarms']}
+    assert not alarms[('lobby-1', 'front', 'door.forced')]['escalated']
+    assert alarms[('gate-1', 'barrier', 'barrier.fault')]['escalated'], 'the other one is'
+    assert alarms[('gate-1', 'barrier', 'barrier.fault')]['priority'], 'priorities come with the alarms now'

@@ -100,6 +100,7 @@ class Hub:
         self.mon = mon
         self.store = store
         self.shelf = Shelf(store)
+        mon.shelved = self.shelf.items     # a shelved alarm is not escalated (host/room/alarms.py)
         self.pages = set()
         self.pages_lock = threading.Lock()
         self.kick = threading.Event()
@@ -231,7 +232,8 @@ class Hub:
         for key, ev, ack in m.active_alarms():
             alarms.append({'key': list(key), 'device': key[0], 'ctrl': key[1], 'type': key[2],
                            'since': ev.get('_since'), 'seq': ev.get('seq'), 'priority': ev.get('priority'),
-                           'acked': ack, 'shelved': self.shelf.get(key),
+                           'acked': ack, 'shelved': self.shelf.get(key), 'escalated': bool(ev.get('escalated')),
+                           'count': ev.get('count'),
                            'detail': {k: v for k, v in ev.items() if k not in SKIP_FIELDS and k != 'priority'}})
         calls = [{'device': d, 'station': s, 'call': c['call'], 'state': c['state'], 'by': c.get('by'),
                   'since': c.get('since')} for d, s, c in m.calls.listing()]

@@ -1,7 +1,7 @@
 """Plots for the page, from the journal: alarms per day and per device, time to acknowledge,
 barrier cycles and obstructions per day, pump running hours per day. `figures()` gives the
 numbers (labels and named series, tested against a journal built by the test); `render()`
-draws them as SVG with pygal (server-side: nothing for the browser to download)."""
+draws them as SVG with matplotlib (server-side: nothing for the browser to download)."""
 import collections
 import sqlite3
 import time
@@ -109,14 +109,24 @@ def _pump_hours(db, since, now):
 
 
 def render(name, labels, series):
-    """SVG of a plot (bytes)."""
-    import pygal
-    from pygal.style import DarkStyle
-    chart = pygal.Bar(js=[], disable_xml_declaration=True, style=DarkStyle, width=900, height=320,
-                      x_label_rotation=30 if len(labels) > 8 else 0, show_legend=len(series) > 1,
-                      print_values=False, margin=20)
-    chart.title = TITLES[name]
-    chart.x_labels = labels
-    for label, values in series.items():
-        chart.add(label, values)
-    return chart.render()
+    """SVG of a plot (text): bars per label, one colour per series, drawn by matplotlib as
+    the alarm report's plots are (host/room/report.py)."""
+    import matplotlib
+    from matplotlib.figure import Figure      # no pyplot: no display, no global figures
+    from ..report import _svg
+    matplotlib.rcParams['svg.fonttype'] = 'none'
+    fig = Figure(figsize=(9, 3.2))
+    ax = fig.add_subplot()
+    width = 0.8 / max(len(series), 1)
+    xs = range(len(labels))
+    for i, (label, values) in enumerate(series.items()):
+        ax.bar([x + (i - (len(series) - 1) / 2.0) * width for x in xs], values, width, label=label)
+    slanted = len(labels) > 8
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels(labels, rotation=30 if slanted else 0, ha='right' if slanted else 'center', fontsize=8)
+    if name != 'pump-hours':
+        ax.yaxis.get_major_locator().set_params(integer=True)     # counts
+    ax.set_title(TITLES[name])
+    if len(series) > 1:
+        ax.legend()
+    return _svg(fig)

@@ -30,7 +30,7 @@
     'shelved by': '搁置人', 'acknowledged by': '确认人', 'refused': '被拒绝', 'events': '条事件', 'site': '站点',
     'Open barrier': '抬杆', 'Close barrier': '落杆', 'Unlock door': '开门', 'Lock door': '锁门', 'stop': '停止',
     'Over the last': '最近', 'days': '天', 'Draw': '绘制', 'ALARM': '报警', 'cleared': '已恢复', 'sent': '已发送',
-    'critical': '紧急', 'high': '高', 'medium': '中', 'low': '低', 'acknowledged ': '已确认 ', 'shelved ': '已搁置 ',
+    'ESCALATED': '已升级', 'critical': '紧急', 'high': '高', 'medium': '中', 'low': '低', 'acknowledged ': '已确认 ', 'shelved ': '已搁置 ',
     'wrong operator name or password': '操作员名或密码错误', 'Operator actions': '操作记录', 'action': '操作',
     'actions': '条操作',
   };
@@ -73,7 +73,9 @@
     const alarm = state.alarms.some((a) => !a.acked && !a.shelved);
     const ringing = state.calls.some((c) => c.state === 'ringing');
     document.body.dataset.sounding = (alarm ? 'alarm ' : '') + (ringing ? 'ring' : '');
-    if (alarm) { tone(880, 0, 0.18); tone(660, 0.22, 0.18); }
+    const escalated = state.alarms.some((a) => !a.acked && !a.shelved && a.escalated);
+    if (escalated) { tone(988, 0, 0.15); tone(740, 0.18, 0.15); tone(988, 0.36, 0.15); tone(740, 0.54, 0.15); }
+    else if (alarm) { tone(880, 0, 0.18); tone(660, 0.22, 0.18); }
     else if (ringing) { tone(440, 0, 0.4); tone(480, 0, 0.4); }
   }, 1200);
 
@@ -235,7 +237,10 @@
   }
 
   function prio(a) {
-    return a.priority ? el('span', {class: 'prio-' + a.priority}, t(a.priority)) : '';
+    const p = a.priority ? el('span', {class: 'prio-' + a.priority}, t(a.priority)) : '';
+    if (!a.escalated && !a.count) return p;
+    return el('span', {}, p, a.escalated ? el('b', {class: 'escalated'}, ' ' + t('ESCALATED')) : '',
+      a.count ? ' \u00d7' + a.count : '');
   }
   function drawAlarms() {
     const body = $('alarms').tBodies[0], shelved = $('shelved').tBodies[0];
