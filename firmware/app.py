@@ -117,6 +117,8 @@ class App:
         self.fire = FireLinkage(self, key)
         for c in cfg['controllers']:
             self._add(c)
+        for name in self.ctrls:      # controllers that watch others (zones) find them
+            self.ctrls[name].bind(self.ctrls)
         io.on_edge(self._edge)
         config.once('bringup', 'boot_events', self)     # boot-only code: loaded for this, then dropped
 

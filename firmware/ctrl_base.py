@@ -49,9 +49,11 @@ class Controller:
         self.events = []
         self.changed = True   # state snapshot needs publishing
         self.error = None
-        ms = self.num(self.DEBOUNCE)
         self._deb = {}
+        pins = cfg.get('pins')
         for sig in self.INPUTS:
+            if pins is not None and sig not in pins and sig in self.OPTIONAL:
+                continue        # an optional input left unwired: no debouncer held for it (heap, issue 16)
             fast = self.FAST.get(sig, self.DEBOUNCE)
             self._deb[sig] = Debounce(self.num(fast) if fast else 0)
         for sig in self.OUTPUTS:
@@ -61,8 +63,9 @@ class Controller:
         sups = self.supervised_inputs(cfg)
         if sups:       # only a board with end-of-line supervised inputs loads supervision
             import supervision
-            for sig in sups:
-                self._sup[sig] = supervision.LineSupervisor(ms)
+            for sig in sups:       # a line's own debounce (FAST) if it has one, else the controller's
+                fast = self.FAST.get(sig, self.DEBOUNCE)
+                self._sup[sig] = supervision.LineSupervisor(self.num(fast) if fast else 0)
 
     # --- the runtime calls these -------------------------------------------------------
     def input(self, sig, raw, now):
@@ -149,6 +152,15 @@ class Controller:
     def value(self, sig):
         d = self._deb.get(sig)
         return d.value if d is not None else 0
+
+    def opened(self, sig):
+        """Whether input `sig` reads open / active now (an intrusion zone watches it)."""
+        return bool(self.value(sig))
+
+    def bind(self, ctrls):
+        """Every controller of the board is wired ({name: controller}): a controller that
+        watches others finds them here."""
+        pass
 
     # --- for subclasses ------------------------------------------------------------------
     def on_input(self, sig, value, now):

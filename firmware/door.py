@@ -115,6 +115,10 @@ class Door(Controller):
         self.out('lock', 1)
         self.emit('door.locked', SEV_INFO, {'by': by})
 
+    def opened(self, sig):
+        # the contact as the door sees it: also on an end-of-line line (no plain reading)
+        return self.door != CLOSED if sig == 'contact' else Controller.opened(self, sig)
+
     def site_fire(self, active, now):
         self._fire_source('site', active, now)
 

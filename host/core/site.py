@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from . import boards, heapfit, proto
+from . import boards, heapfit, proto, tzrules
 from .errors import EdgeError
 
 FIXED_KEYS = ('name', 'type', 'pins', 'active_low', 'invert_ack')
@@ -496,6 +496,13 @@ def _check_setting(site, path, key, val, spec):
     if t == 'schedule':
         _check_schedule(site, path, val)
         return
+    if t == 'tz':
+        try:
+            if val != '':
+                tzrules.zone(val)
+        except ValueError as e:
+            site.add(path, str(e))
+        return
     if t == 'dates':
         if not isinstance(val, list):
             site.add(path, 'must be a list of dates like ["2026-12-25"]')
@@ -555,6 +562,15 @@ def _check_device(site, defs, dev_id, dev):
                     c['type'], _suggest(k, tdef['settings']), ', '.join(sorted(tdef['settings']))))
             else:
                 _check_setting(site, cp + (k,), k, v, tdef['settings'][k])
+    for i, c in enumerate(dev['controllers']):      # a zone's members: inputs of this board's controllers
+        if c['type'] == 'zone' and isinstance(c.get('members'), str):
+            for m in c['members'].replace(',', ' ').split():
+                name, _, sig = m.partition('.')
+                j = names.get(name)
+                other = dev['controllers'][j] if j is not None and j != i else None
+                if other is None or sig not in defs['types'].get(other['type'], {}).get('inputs', {}):
+                    site.add(base + ('controllers', i, 'members'), '%r is not an input of another controller on %s '
+                             '(members are "ctrl.signal", e.g. "front.contact")' % (m, dev_id))
 
 
 def _check_pins(site, cp, c, tdef, board, used):
@@ -634,6 +650,8 @@ def device_config(site, device, broker=None):
             v = c.get(k, spec['default'])
             if spec['type'] == 'schedule':        # the board gets minutes and day masks, not text
                 v = flat_schedule(v)
+            elif spec['type'] == 'tz':            # and the UTC offsets of this year and the next
+                v = tzrules.flat(v)
             elif spec['type'] == 'dates':         # and day numbers
                 v = [parse_date(d) for d in v]
             flat[spec.get('flat_key', k)] = v

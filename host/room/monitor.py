@@ -33,7 +33,7 @@ KEYS = {'a': 'answer', 'u': 'unlock', 'h': 'hangup'}
 ROOM = 'control-room'     # the device named in the control room's alarms about itself
 LATCHED = ('room.malformed', 'room.journal_damaged', 'room.notify_failed')   # no condition ends them: acknowledging does
 HELP = ('keys: k acknowledge the newest alarm, a answer the oldest ringing call, u release the gate, '
-        'h hang up, c list calls, q quit')
+        'h hang up, b block the ringing station, c list calls, z arm the zones, q quit')
 
 
 class Monitor(Recorder, AlarmDesk):
@@ -364,6 +364,18 @@ class Monitor(Recorder, AlarmDesk):
             lines = ['%s/%s call %s %s%s' % (d, st, c['call'], c['state'], ' by %s' % c['by'] if c.get('by') else '')
                      for d, st, c in self.calls.listing()]
             msg = 'open calls: ' + ('; '.join(lines) if lines else 'none')
+        elif ch == 'b':         # a nuisance caller: block the oldest ringing station (ends its call)
+            t = self.calls.target('answer', self.operator)
+            if t is None:
+                msg = 'no call is ringing: unblock or block a station with edgectl cmd DEVICE STATION block|unblock'
+            else:
+                cid = self.send(t[0], t[1], 'block', {'by': self.operator})
+                msg = 'block %s/%s (%s)' % (t[0], t[1], cid)
+        elif ch == 'z':         # one key arms; disarming takes a PIN: `edgectl zone disarm`
+            zones = sorted(k for k, t in self.ctrl_types.items() if t == 'zone')
+            for dev, zone in zones:
+                self.send(dev, zone, 'arm', {'by': self.operator})
+            msg = ('arm %s sent' % ', '.join('%s/%s' % z for z in zones)) if zones else 'no zone known on this site yet'
         elif ch in KEYS:
             action = KEYS[ch]
             t = self.calls.target(action, self.operator)

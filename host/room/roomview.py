@@ -22,7 +22,7 @@ from .alarms import BADGE, STYLE
 from .screen import Screen, clean, table
 
 KEYS = ('↑/↓ select alarm  k/Enter acknowledge  a answer call  u release gate  h hang up  '
-        'o/x open/close barrier  q quit')
+        'o/x open/close barrier  b block caller  z arm zones  q quit')
 
 
 def _ago(t, now):
@@ -213,7 +213,7 @@ class RoomView:
                 op = 'open' if ch == 'o' else 'close'
                 m.send(target[0], target[1], op, {})
                 self.note = '%s %s/%s sent' % (op, target[0], target[1])
-        elif ch in ('a', 'u', 'h', 'c'):
+        elif ch in ('a', 'u', 'h', 'c', 'z', 'b'):
             self.note = m.act(ch)
 
     def _barrier(self, alarms):
