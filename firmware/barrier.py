@@ -356,6 +356,12 @@ class Barrier(Controller):
             self._open(now, 'fire')
 
     # --- commands -----------------------------------------------------------------------
+    def access_grant(self, now):
+        if self.st == FAULT:
+            return 'barrier_fault'
+        self._open(now, 'card')
+        return None
+
     def cmd_open(self, args, now):
         if self.st in (FAULT, HELD_CLOSE):
             return 'fault active (%s): send reset first' % self.fault

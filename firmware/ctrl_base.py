@@ -24,6 +24,7 @@ class Controller:
     FIRE_LINKED = False   # True: takes part in the site fire linkage (fire.py calls site_fire)
     boot = 0           # the board's boot count (the runtime sets it): ids unique across reboots
     online = False     # the board reaches the broker (the runtime keeps it current)
+    access = None      # access.Access when the config wires a card reader (reader_d0/d1)
 
     @classmethod
     def analog_inputs(cls, cfg):
@@ -76,6 +77,8 @@ class Controller:
             return
         d = self._deb.get(sig)
         if d is None:
+            if sig == 'reader' and self.access is not None:     # a frame came in
+                self.access.poll(now)
             return
         v = d.feed(raw, now)
         if v is not None:
@@ -90,6 +93,8 @@ class Controller:
             v = self._deb[sig].poll(now)
             if v is not None:
                 self.on_input(sig, v, now)
+        if self.access is not None:
+            self.access.poll(now)
         self.on_tick(now)
 
     def _line(self, sig, cond, now):
@@ -177,6 +182,11 @@ class Controller:
         site is in fire, then on every change; False only after the control room's reset)."""
         pass
 
+    def access_grant(self, now):
+        """A card passed at this controller's reader: let the holder through; None, or why
+        it cannot (the card is then refused with that reason, and keeps its uses)."""
+        raise ControllerError('%s has no way to let a card holder through' % self.TYPE)
+
     def fire_input(self):
         """True while this controller's own fire input reports fire (it raises the site's)."""
         return False
@@ -195,6 +205,8 @@ class Controller:
                     pins[sig] = 0 if self.outputs[sig] else 1
             if pins:
                 s['inverted_pins'] = pins
+        if self.access is not None:
+            s['access'] = self.access.state()
         if self.error:
             s['error'] = self.error
         return s

@@ -576,7 +576,10 @@ def _check_device(site, defs, dev_id, dev):
 def _check_pins(site, cp, c, tdef, board, used):
     signals = dict(tdef['inputs'])
     signals.update(tdef['outputs'])
+    signals.update(tdef.get('reader', {}))     # a card reader's D0/D1 (both or none)
     pins = c['pins']
+    if ('reader_d0' in pins) != ('reader_d1' in pins):
+        site.add(cp + ('pins',), 'a card reader needs both reader_d0 and reader_d1')
     for sig, required in signals.items():
         if required and sig not in pins:
             site.add(cp + ('pins',), 'missing pin for %r (a %s needs: %s)' % (

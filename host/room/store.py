@@ -74,6 +74,18 @@ ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.DataError,
               OverflowError, TypeError, ValueError)
 
 
+def runs(rows):
+    """(kind, [row, ...]) for each run of rows of one kind, in order."""
+    i = 0
+    while i < len(rows):
+        kind = rows[i][0]
+        j = i
+        while j < len(rows) and rows[j][0] == kind:
+            j += 1
+        yield kind, [r for _, r in rows[i:j]]
+        i = j
+
+
 def default_path():
     return Path('.edgectl') / 'journal.sqlite3'
 
@@ -140,6 +152,10 @@ class Store:
         db.executescript(SCHEMA)
         db.execute('PRAGMA user_version=%d' % VERSION)
         db.close()
+        self._start()
+
+    def _start(self):
+        """The writer and checkpointer threads and their counters (each back-end opens its database first)."""
         self._pending = []        # (kind, row) waiting for the writer
         self._closing = False
         self.written = 0          # event rows committed (new ones)
@@ -257,10 +273,16 @@ class Store:
         finally:
             db.close()
 
-    def _writer(self):
+    def _writer_db(self):
         db = sqlite3.connect(str(self.path), timeout=30)
         db.execute('PRAGMA synchronous=NORMAL')     # WAL: durable at checkpoints, never corrupt
         db.execute('PRAGMA wal_autocheckpoint=0')   # the checkpointer thread does it
+        return db
+
+    ROW_ERRORS = ROW_ERRORS
+
+    def _writer(self):
+        db = self._writer_db()
         while True:
             with self._done:
                 self._done.wait_for(lambda: self._pending or self._closing)
@@ -272,7 +294,7 @@ class Store:
             try:
                 try:
                     self._commit(db, rows)
-                except ROW_ERRORS:          # one row spoils the batch: row by row, that one set aside
+                except self.ROW_ERRORS:     # one row spoils the batch: row by row, that one set aside
                     self._one_by_one(db, rows)
                 self.commits += 1
                 if self.error is None:
@@ -291,31 +313,36 @@ class Store:
     def _commit(self, db, rows):
         written = quarantined = 0
         with db:
-            i = 0
-            while i < len(rows):          # runs of one kind go in one executemany
-                kind = rows[i][0]
-                j = i
-                while j < len(rows) and rows[j][0] == kind:
-                    j += 1
+            for kind, run in runs(rows):      # runs of one kind go in one executemany
                 before = db.total_changes
-                db.executemany(self.SQL[kind], [r for _, r in rows[i:j]])
+                db.executemany(self.SQL[kind], run)
                 if kind == 'event':
                     written += db.total_changes - before
                 elif kind == 'quarantine':
-                    quarantined += j - i
-                i = j
+                    quarantined += len(run)
         self.written += written            # counted once committed (a batch may be tried again row by row)
         self.quarantined += quarantined
+
+    @staticmethod
+    def _device_of(kind, row):
+        """The device a row is about (None when it names none)."""
+        return row[0] if kind in ('event', 'gap', 'alarm_ack') and isinstance(row[0], str) else None
+
+    @staticmethod
+    def _shape(kind, row):
+        """A row as this back-end's SQL takes it (SQLite's: as made)."""
+        return row
 
     def _one_by_one(self, db, rows):
         for kind, r in rows:
             try:
                 self._commit(db, [(kind, r)])
-            except ROW_ERRORS as e:
-                device = r[0] if kind in ('event', 'gap', 'alarm_ack') and isinstance(r[0], str) else None
+            except self.ROW_ERRORS as e:
+                device = self._device_of(kind, r)
                 why = 'the journal refused this %s row: %r' % (kind, e)
                 raw = repr(r).encode('utf-8', 'replace')
-                self._commit(db, [('quarantine', (time.time(), None, device, why, len(raw), raw[:QUARANTINE_KEEP]))])
+                self._commit(db, [('quarantine', self._shape('quarantine', (time.time(), None, device, why, len(raw),
+                                                                           raw[:QUARANTINE_KEEP])))])
                 self.refused.append((device, why))
 
     def flush(self, timeout=30.0):
@@ -343,11 +370,10 @@ class Store:
     def query(self, device=None, etype=None, sev=None, since=None, until=None, limit=None, newest=False):
         """Events, oldest first (newest: newest first, so a limit keeps the latest), as dicts
         (the event's own fields plus device/received)."""
-        where, args = [], []
-        for col, val in (('device', device), ('sev', sev)):
-            if val:
-                where.append('%s = ?' % col)
-                args.append(val)
+        where, args = self._device_where(device)
+        if sev:
+            where.append('sev = ?')
+            args.append(sev)
         if etype:
             where.append('type LIKE ?')
             args.append(etype.replace('*', '%'))
@@ -362,8 +388,20 @@ class Store:
             ev['device'] = r['device']
             ev['received'] = r['received']
             return ev
-        return self._select('SELECT device, received, body FROM events', where, args,
+        return self._select(self.EVENTS_SELECT, where, args,
                             'received DESC, device, seq DESC' if newest else 'received, device, seq', limit, event)
+
+    EVENTS_SELECT = 'SELECT device, received, body FROM events'
+
+    @staticmethod
+    def _device_where(device):
+        """([condition], [args]) for a device filter: a name, or SITE/* (a centre's journal
+        names devices SITE/DEVICE: every device of that site)."""
+        if not device:
+            return [], []
+        if device.endswith('/*'):
+            return ['device LIKE ?'], [device[:-1] + '%']
+        return ['device = ?'], [device]
 
     def _select(self, sql, where, args, order, limit, row):
         """Rows of `sql` filtered by the AND of `where`, ordered, limited, each made by `row`."""
