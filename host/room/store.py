@@ -47,6 +47,9 @@ CREATE TABLE IF NOT EXISTS board_logs (
 CREATE INDEX IF NOT EXISTS board_logs_device ON board_logs (device, at);
 CREATE TABLE IF NOT EXISTS quarantine (
   id INTEGER PRIMARY KEY, at REAL NOT NULL, topic TEXT, device TEXT, reason TEXT, size INTEGER, raw BLOB);
+CREATE TABLE IF NOT EXISTS actions (
+  id INTEGER PRIMARY KEY, at REAL NOT NULL, operator TEXT, action TEXT NOT NULL, device TEXT, ctrl TEXT,
+  type TEXT, detail TEXT);
 '''
 VERSION = 2
 
@@ -224,6 +227,10 @@ class Store:
         """A board's log line (intake-checked: lvl, ts, msg, optional dropped)."""
         self._put('board_log', (device, received or time.time(), line['ts'], line['lvl'], line['msg'],
                                 line.get('dropped') or 0))
+    def action(self, operator, action, device=None, ctrl=None, etype=None, detail=None):
+        """What an operator did from a control-room view (log in and out, acknowledge, shelve
+        and unshelve, send a command): who, what, on which alarm or device."""
+        self._put('action', (time.time(), operator, action, device, ctrl, etype, json.dumps(detail or {})))
 
     def gap(self, device, log, first, last):
         self._put('gap', (device, log, first, last, time.time()))
@@ -248,6 +255,7 @@ class Store:
         'room': 'INSERT INTO room_alarms (at, device, type, active, body) VALUES (?,?,?,?,?)',
         'gap': 'INSERT OR IGNORE INTO gaps VALUES (?,?,?,?,?)',
         'board_log': 'INSERT INTO board_logs (device, at, ts, lvl, msg, dropped) VALUES (?,?,?,?,?,?)',
+        'action': 'INSERT INTO actions (at, operator, action, device, ctrl, type, detail) VALUES (?,?,?,?,?,?,?)',
         'quarantine': 'INSERT INTO quarantine (at, topic, device, reason, size, raw) VALUES (?,?,?,?,?,?)',
     }
 
@@ -359,8 +367,9 @@ class Store:
         db.row_factory = sqlite3.Row
         return db
 
-    def query(self, device=None, etype=None, sev=None, since=None, until=None, limit=None):
-        """Events, oldest first, as dicts (the event's own fields plus device/received)."""
+    def query(self, device=None, etype=None, sev=None, since=None, until=None, limit=None, newest=False):
+        """Events, oldest first (newest: newest first, so a limit keeps the latest), as dicts
+        (the event's own fields plus device/received)."""
         where, args = self._device_where(device)
         if sev:
             where.append('sev = ?')
@@ -379,7 +388,8 @@ class Store:
             ev['device'] = r['device']
             ev['received'] = r['received']
             return ev
-        return self._select(self.EVENTS_SELECT, where, args, 'received, device, seq', limit, event)
+        return self._select(self.EVENTS_SELECT, where, args,
+                            'received DESC, device, seq DESC' if newest else 'received, device, seq', limit, event)
 
     EVENTS_SELECT = 'SELECT device, received, body FROM events'
 
@@ -405,6 +415,16 @@ class Store:
             return [row(r) for r in db.execute(sql, args)]
         finally:
             db.close()
+
+    def actions(self, operator=None, since=None, until=None, limit=None):
+        """What operators did (see action()), newest first, detail parsed."""
+        where, args = [], []
+        for clause, val in (('operator = ?', operator), ('at >= ?', since), ('at < ?', until)):
+            if val is not None:
+                where.append(clause)
+                args.append(val)
+        return self._select('SELECT at, operator, action, device, ctrl, type, detail FROM actions', where, args,
+                            'id DESC', limit, lambda r: dict(r, detail=json.loads(r['detail'] or '{}')))
 
     def set_aside(self, device=None, since=None, limit=None):
         """Messages set aside (the quarantine), oldest first: at, topic, device, reason,
@@ -459,6 +479,7 @@ class Store:
                 db.execute('DELETE FROM room_alarms WHERE at < ?', (now - alarm_days * 86400,))
                 db.execute('DELETE FROM quarantine WHERE at < ?', (now - alarm_days * 86400,))
                 db.execute('DELETE FROM board_logs WHERE at < ?', (now - days * 86400,))
+                db.execute('DELETE FROM actions WHERE at < ?', (now - alarm_days * 86400,))
             return {'events': a, 'alarms': b}
         finally:
             db.close()
@@ -552,6 +573,12 @@ class Backups:
         return info
 
 
+def _cell(v):
+    """A text a spreadsheet would run as a formula (=, +, -, @, tab, CR first: a board names
+    its controller as it likes) gets a leading ' so it is shown, never run."""
+    return "'" + v if isinstance(v, str) and v[:1] in ('=', '+', '-', '@', '\t', '\r') else v
+
+
 def to_csv(rows):
     cols = ['received', 'device', 'seq', 'ts', 'ctrl', 'type', 'sev', 'active']
     buf = io.StringIO()
@@ -559,5 +586,5 @@ def to_csv(rows):
     w.writerow(cols + ['fields'])
     for r in rows:
         extra = {k: v for k, v in r.items() if k not in cols}
-        w.writerow([r.get(c) for c in cols] + [json.dumps(extra) if extra else ''])
+        w.writerow([_cell(r.get(c)) for c in cols] + [json.dumps(extra) if extra else ''])
     return buf.getvalue()
