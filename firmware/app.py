@@ -120,6 +120,8 @@ class App:
         self.fire = FireLinkage(self, key)
         for c in cfg['controllers']:
             self._add(c)
+        for name in self.ctrls:      # controllers that watch others (zones) find them
+            self.ctrls[name].bind(self.ctrls)
         io.on_edge(self._edge)
         config.once('bringup', 'boot_events', self)     # boot-only code: loaded for this, then dropped
 
@@ -155,6 +157,9 @@ class App:
                                            ctrl.outputs.get(sig, 0))
             elif sig not in cls.OPTIONAL:
                 raise config.ConfigError('%s needs pin %s' % (c['name'], sig))
+        if 'reader_d0' in pins and 'reader_d1' in pins:     # card access: its code only on such a board
+            import access
+            access.attach(self, ctrl, c)
         self.ctrls[c['name']] = ctrl
         self.fire.join(ctrl)
         self.wired[c['name']] = ins
@@ -263,7 +268,7 @@ class App:
         try:
             cid, op, args = command.parse(payload)
             if ctrl_name == 'system':
-                err, extra = config.once('appsys', 'command', self, op, args)   # rare: loaded per command
+                err, extra = config.once('appsys', 'command', self, op, args, cid)   # rare: loaded per command
             else:
                 err, extra = self._ctrl_command(ctrl_name, cid, op, args)
             if err:

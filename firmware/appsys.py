@@ -5,8 +5,10 @@ import config
 from ctrl_base import SEV_WARN, short
 
 
-def command(self, op, args):
+def command(self, op, args, cid=None):
     """A command for `system` on App self: (refusal or None, ack state or None)."""
+    if op == 'cards':           # a signed delta of the card store (cardsync.py)
+        return config.once('cardsync', 'command', self, args, cid)
     if op == 'status':     # (edgectl fleet status, ota push: heap, uptime, image kind, last update)
         s = self.status()
         s.update(self.tele())
@@ -29,7 +31,7 @@ def command(self, op, args):
             return 'log needs level=0..4 (0 none, 1 errors, 2 warnings, 3 info, 4 debug)', None
         self.blog.level = lvl
         return None, {'log_level': lvl}
-    return "unknown op '%s' for system (ops: config, log, reboot, status)" % op, None
+    return "unknown op '%s' for system (ops: cards, config, log, reboot, status)" % op, None
 
 
 def config_update(self, payload):

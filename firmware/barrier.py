@@ -13,6 +13,18 @@
 # Site fire linkage: the arm opens and stays open (no auto-close, close refused) until the
 # site's fire state is reset; barrier.fire_open is active meanwhile. A faulted barrier
 # does not move for it (it stays safe) and says so in the alarm.
+#
+# UL 325 behaviours:
+# - warn (optional output: flashing light or buzzer) is on for warn_s before every
+#   auto-close (the close comes max(auto_close_s, warn_s) after the way cleared) and during
+#   the eye test and every motion.
+# - Hold-to-run: with barrier.fault eye_test (the photo-eye failed its self-test) the arm
+#   closes only while close_held (a key switch) is held (HELD_CLOSE), stops in the call of
+#   the release edge, and the fault stays raised until `reset`.
+# - A contact edge (optional `edge`, on an end-of-line resistor line read through the shared
+#   line supervision) reverses a closing arm like the beam. A cut or shorted edge line is
+#   barrier.fault edge_line_open/_short: a close under way reverses, and no close starts
+#   (command or auto) until the line is normal: the edge is checked before every close.
 from compat import const
 from clock import ticks_diff
 from ctrl_base import Controller, SEV_INFO
@@ -27,9 +39,10 @@ CLOSING = const(6)
 DEAD = const(7)
 STOPPED = const(8)
 FAULT = const(9)
+HELD_CLOSE = const(10)
 
 NAMES = ('unknown', 'closed', 'opening', 'open', 'eye_test', 'eye_test', 'closing', 'reversing',
-         'stopped', 'fault')
+         'stopped', 'fault', 'closing_held')
 
 BAR_T = (
     (UNKNOWN, CLOSED), (UNKNOWN, OPEN), (UNKNOWN, OPENING), (UNKNOWN, FAULT),
@@ -41,20 +54,27 @@ BAR_T = (
     (CLOSING, CLOSED), (CLOSING, DEAD), (CLOSING, STOPPED), (CLOSING, FAULT),
     (DEAD, OPENING), (DEAD, STOPPED), (DEAD, FAULT),
     (STOPPED, OPENING), (STOPPED, OPEN), (STOPPED, EYE_OFF), (STOPPED, FAULT),
-    (FAULT, UNKNOWN),
+    (FAULT, UNKNOWN), (FAULT, HELD_CLOSE),
+    (HELD_CLOSE, FAULT),
 )
-MOVING = (OPENING, CLOSING)
+MOVING = (OPENING, CLOSING, HELD_CLOSE)
+WARNED = (OPENING, CLOSING, HELD_CLOSE, DEAD, EYE_OFF, EYE_ON)   # the warn output is on
 
 
 class Barrier(Controller):
     TYPE = 'barrier'
     SIGNED = ('open',)    # with a key on the board, these need a signed, fresh command
     FIRE_LINKED = True    # the site's fire state opens the arm and holds it open (site_fire)
-    INPUTS = ('beam', 'loop', 'up_limit', 'down_limit')
-    OUTPUTS = ('motor_up', 'motor_down', 'eye_tx')
-    OPTIONAL = ('loop',)
-    SAFE = {'motor_up': 0, 'motor_down': 0, 'eye_tx': 1}
-    FAST = {'beam': 'beam_debounce_ms'}
+    INPUTS = ('beam', 'loop', 'up_limit', 'down_limit', 'edge', 'close_held')
+    OUTPUTS = ('motor_up', 'motor_down', 'eye_tx', 'warn')
+    OPTIONAL = ('loop', 'edge', 'close_held', 'warn')
+    SAFE = {'motor_up': 0, 'motor_down': 0, 'eye_tx': 1, 'warn': 0}
+    FAST = {'beam': 'beam_debounce_ms', 'edge': 'beam_debounce_ms'}   # entrapment sensors: on the edge
+
+    @classmethod
+    def supervised_inputs(cls, cfg):
+        # the contact edge is monitored: an end-of-line line whenever it is wired
+        return ('edge',) if 'edge' in (cfg.get('pins') or {}) else ()
 
     def __init__(self, name, cfg):
         Controller.__init__(self, name, cfg)
@@ -63,6 +83,9 @@ class Barrier(Controller):
         self.eye_ms = int(self.num('eye_test_ms'))
         self.auto_ms = int(self.num('auto_close_s') * 1000)
         self.max_obs = int(self.num('max_obstructions'))
+        self.warn_ms = int(self.num('warn_s') * 1000)
+        self.prewarn = False      # the warning before an auto-close is on
+        self.edge = 0             # the contact edge is pressed
         self.st = UNKNOWN
         self.since = 0            # when the current state began
         self.fault = None         # reason of the active barrier.fault
@@ -75,6 +98,7 @@ class Barrier(Controller):
         self.out('motor_up', 0)
         self.out('motor_down', 0)
         self.out('eye_tx', 1)
+        self.out('warn', 0)
 
     # --- motion: the only place motor outputs change -----------------------------------------
     def _motors(self, up, down):
@@ -88,6 +112,11 @@ class Barrier(Controller):
     def _go(self, new, now):
         self.st = self.go(BAR_T, self.st, new)
         self.since = now
+        self.prewarn = False
+        self._warning()
+
+    def _warning(self):
+        self.out('warn', 1 if self.st in WARNED or self.prewarn else 0)
 
     def _fault(self, reason, now):
         self._motors(0, 0)
@@ -127,9 +156,19 @@ class Barrier(Controller):
         self.clear_since = now if self._way_clear() else None
 
     def _way_clear(self):
-        return not self.value('beam') and not self.value('loop')
+        return not self.value('beam') and not self.value('loop') and not self.edge
+
+    def _unobstructed(self):
+        if self.obstructed and not self.value('beam') and not self.edge:
+            self.obstructed = False
+            self.alarm('barrier.obstructed', False)
 
     # --- inputs: the anti-crush reaction happens here, in the edge's own call -------------------
+    def input(self, sig, raw, now):
+        if sig == 'close_held' and not raw and self.st == HELD_CLOSE:
+            self._hold_stop(now, False)    # hold-to-run released: stop now, not a debounce later
+        Controller.input(self, sig, raw, now)
+
     def on_input(self, sig, v, now):
         st = self.st
         if self.value('up_limit') and self.value('down_limit'):
@@ -137,27 +176,43 @@ class Barrier(Controller):
             return
         if sig == 'beam':
             if v and st == CLOSING:
-                self._obstruction(now)
+                self._obstruction(now, 'beam')
+            elif v and st == HELD_CLOSE:
+                self._hold_stop(now, False)
             elif v and st == EYE_OFF:
                 self.out('eye_tx', 1)          # part one passed: emitter on, expect clear
                 self._go(EYE_ON, now)
-            if not v and self.obstructed:
-                self.obstructed = False
-                self.alarm('barrier.obstructed', False)
+            if not v:
+                self._unobstructed()
             if not v and st == EYE_ON:         # part two passed: the way is clear, close
                 self._go(CLOSING, now)
                 self._motors(0, 1)
                 self.emit('barrier.closing', SEV_INFO, {'by': self.close_by})
-        elif sig == 'loop':
+        elif sig == 'edge':
+            self.edge = v
             if v and st == CLOSING:
-                self._open(now, 'loop')
+                self._obstruction(now, 'edge')
+            elif v and st == HELD_CLOSE:
+                self._hold_stop(now, False)
             elif v and st in (EYE_OFF, EYE_ON):
+                self._open(now, 'edge')
+            if not v:
+                self._unobstructed()
+        elif sig == 'loop':
+            if v and st in (CLOSING, EYE_OFF, EYE_ON):
                 self._open(now, 'loop')
+            elif v and st == HELD_CLOSE:
+                self._hold_stop(now, False)
+        elif sig == 'close_held':
+            if v and st == FAULT:
+                self._hold_close(now)
         elif sig == 'up_limit' and v and st == OPENING:
             self._arrived_up(now)
         elif sig == 'down_limit' and v and st == CLOSING:
             self._arrived_down(now)
-        if self.st == OPEN and sig in ('beam', 'loop'):
+        elif sig == 'down_limit' and v and st == HELD_CLOSE:
+            self._hold_stop(now, True)
+        if self.st == OPEN and sig in ('beam', 'loop', 'edge'):
             self._arm_auto(now)
 
     def _arrived_up(self, now):
@@ -175,14 +230,38 @@ class Barrier(Controller):
         self.obstructions = 0
         self.emit('barrier.closed', SEV_INFO)
 
-    def _obstruction(self, now):
+    def _obstruction(self, now, by):
         self._motors(0, 0)                     # stop at once; reverse after the dead time
         self._go(DEAD, now)
         self.obstructions += 1
         if not self.obstructed:
             self.obstructed = True
-            self.alarm('barrier.obstructed', True, {'count': self.obstructions})
+            self.alarm('barrier.obstructed', True, {'count': self.obstructions, 'sensor': by})
         self.emit('barrier.opening', SEV_INFO, {'by': 'obstruction'})
+
+    # --- hold-to-run: a close by a held key switch while the photo-eye has failed ---------------
+    def _hold_close(self, now):
+        if self.fault != 'eye_test' or self.fire or self.value('down_limit') or not self._way_clear():
+            return
+        self._go(HELD_CLOSE, now)
+        self._motors(0, 1)
+        self.emit('barrier.closing', SEV_INFO, {'by': 'hold_to_run'})
+
+    def _hold_stop(self, now, arrived):
+        """Hold-to-run ends: motors off, back to FAULT (the eye_test fault stays raised)."""
+        self._motors(0, 0)
+        self._go(FAULT, now)
+        if arrived:
+            self.emit('barrier.closed', SEV_INFO)
+
+    def on_line_fault(self, sig, why, now):
+        """The contact edge's line is cut or shorted: it cannot protect a close. A close under
+        way reverses (hold-to-run stops); none starts until the line is normal."""
+        self.edge = 0
+        if self.st in (CLOSING, EYE_OFF, EYE_ON):
+            self._open(now, 'edge_fault')
+        elif self.st == HELD_CLOSE:
+            self._hold_stop(now, False)
 
     def _hold_alarm(self):
         self.fault = 'repeated_obstruction'
@@ -199,6 +278,10 @@ class Barrier(Controller):
             self._arrived_up(now)      # the level counts: a reversal within the debounce
         elif st == CLOSING and self.value('down_limit'):   # leaves no edge to react to
             self._arrived_down(now)
+        elif st == HELD_CLOSE and self.value('down_limit'):
+            self._hold_stop(now, True)
+        elif st == HELD_CLOSE and not self.value('close_held'):
+            self._hold_stop(now, False)        # (released within the press's debounce)
         elif st in MOVING and age >= self.travel_ms:
             self._fault('motor_timeout', now)
         elif st == DEAD and age > self.dead_ms:    # strictly: ms ticks may be up to 1 ms short
@@ -216,13 +299,28 @@ class Barrier(Controller):
                 self.out('eye_tx', 1)          # still broken with the emitter on: in the way
                 self._go(OPEN, now)
                 self._arm_auto(now)
-        elif st == OPEN and self.auto_ms and not self.held and self.fault is None and not self.fire:
-            if not self._way_clear():
-                self.clear_since = None            # the timer starts again once clear
-            elif self.clear_since is None:
-                self.clear_since = now
-            if self.clear_since is not None and ticks_diff(now, self.clear_since) >= self.auto_ms:
-                self._close(now, 'auto')
+        elif st == OPEN:
+            self._auto(now)
+        self._warning()
+
+    def _auto(self, now):
+        """Auto-close: the way clear (beam, loop, edge) and the edge line normal for
+        auto_close_s, the warning on for the last warn_s of it (at least warn_s), then close."""
+        self.prewarn = False
+        if not self.auto_ms or self.held or self.fault is not None or self.fire:
+            return
+        if not self._way_clear() or self.line_faults:
+            self.clear_since = None            # the timer starts again once clear
+        elif self.clear_since is None:
+            self.clear_since = now
+        if self.clear_since is None:
+            return
+        due = self.auto_ms if self.auto_ms > self.warn_ms else self.warn_ms
+        age = ticks_diff(now, self.clear_since)
+        if age >= due:
+            self._close(now, 'auto')
+        else:
+            self.prewarn = age >= due - self.warn_ms
 
     def _find_position(self, now):
         up, down = self.value('up_limit'), self.value('down_limit')
@@ -243,6 +341,8 @@ class Barrier(Controller):
         if active == self.fire:
             return
         self.fire = active
+        if active and self.st == HELD_CLOSE:
+            self._hold_stop(now, False)
         if not active:
             self.alarm('barrier.fire_open', False)
             if self.st == OPEN:
@@ -256,8 +356,14 @@ class Barrier(Controller):
             self._open(now, 'fire')
 
     # --- commands -----------------------------------------------------------------------
-    def cmd_open(self, args, now):
+    def access_grant(self, now):
         if self.st == FAULT:
+            return 'barrier_fault'
+        self._open(now, 'card')
+        return None
+
+    def cmd_open(self, args, now):
+        if self.st in (FAULT, HELD_CLOSE):
             return 'fault active (%s): send reset first' % self.fault
         self._open(now, 'cmd')
         return None
@@ -271,6 +377,10 @@ class Barrier(Controller):
             return 'beam broken: something is under the arm'
         if self.value('loop'):
             return 'vehicle on the loop'
+        if self.edge:
+            return 'contact edge pressed: something is under the arm'
+        if self.line_faulted('edge'):
+            return 'contact edge line fault (%s): no close until the line is normal' % self.line_faults['edge']
         if self.st in (CLOSED, CLOSING, EYE_OFF, EYE_ON):
             return None
         if self.st not in (OPEN, STOPPED):
@@ -279,13 +389,17 @@ class Barrier(Controller):
         return None
 
     def cmd_stop(self, args, now):
-        if self.st in (OPENING, CLOSING, DEAD, EYE_OFF, EYE_ON):
+        if self.st == HELD_CLOSE:
+            self._hold_stop(now, False)
+        elif self.st in (OPENING, CLOSING, DEAD, EYE_OFF, EYE_ON):
             self._motors(0, 0)
             self.out('eye_tx', 1)
             self._go(STOPPED, now)
         return None
 
     def cmd_reset(self, args, now):
+        if self.st == HELD_CLOSE:
+            self._hold_stop(now, False)
         if self.fault is not None:
             self.alarm('barrier.fault', False, {'reason': self.fault})
         self.fault = None
@@ -301,7 +415,8 @@ class Barrier(Controller):
     def state(self):
         return {'state': NAMES[self.st], 'fault': self.fault, 'obstructed': self.obstructed,
                 'held_open': self.held, 'obstructions': self.obstructions, 'fire': self.fire,
-                'beam': self.value('beam'), 'loop': self.value('loop')}
+                'beam': self.value('beam'), 'loop': self.value('loop'), 'edge': self.edge,
+                'warn': self.outputs.get('warn', 0), 'line_fault': self.line_fault()}
 
 
 CONTROLLER = Barrier

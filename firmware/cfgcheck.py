@@ -92,6 +92,16 @@ def ranges(cfg, ctype=None):
                         kind == 'w' and (ok[0] > 1439 or ok[1] > 1439 or not 0 < ok[2] < 128)):
                     return ('%s: %r is not a day number' if kind == 'd' else
                             '%s: %r is not a window [on_min, off_min, days]') % (key, x)
+        elif kind == 'z':       # [[utc_minute, offset_min], ...] rising
+            if not isinstance(v, list) or len(v) > hi:
+                return '%s must be a list of at most %d items' % (key, hi)
+            t = -1
+            for x in v:
+                if not isinstance(x, list) or len(x) != 2 or [n for n in x if not isinstance(n, int) or
+                                                               isinstance(n, bool)] \
+                        or x[0] <= t or not -720 <= x[1] <= 840:
+                    return '%s: %r is not [utc_minute, offset_min] after the one before' % (key, x)
+                t = x[0]
         elif isinstance(v, bool) or not isinstance(v, (int, float)) or (kind == 'i' and not isinstance(v, int)):
             return ('%s must be a whole number' if kind == 'i' else '%s must be a number') % key
         elif not lo <= v <= hi:        # also refuses NaN

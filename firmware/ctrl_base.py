@@ -24,6 +24,7 @@ class Controller:
     FIRE_LINKED = False   # True: takes part in the site fire linkage (fire.py calls site_fire)
     boot = 0           # the board's boot count (the runtime sets it): ids unique across reboots
     online = False     # the board reaches the broker (the runtime keeps it current)
+    access = None      # access.Access when the config wires a card reader (reader_d0/d1)
 
     @classmethod
     def analog_inputs(cls, cfg):
@@ -49,9 +50,11 @@ class Controller:
         self.events = []
         self.changed = True   # state snapshot needs publishing
         self.error = None
-        ms = self.num(self.DEBOUNCE)
         self._deb = {}
+        pins = cfg.get('pins')
         for sig in self.INPUTS:
+            if pins is not None and sig not in pins and sig in self.OPTIONAL:
+                continue        # an optional input left unwired: no debouncer held for it (heap, issue 16)
             fast = self.FAST.get(sig, self.DEBOUNCE)
             self._deb[sig] = Debounce(self.num(fast) if fast else 0)
         for sig in self.OUTPUTS:
@@ -61,8 +64,9 @@ class Controller:
         sups = self.supervised_inputs(cfg)
         if sups:       # only a board with end-of-line supervised inputs loads supervision
             import supervision
-            for sig in sups:
-                self._sup[sig] = supervision.LineSupervisor(ms)
+            for sig in sups:       # a line's own debounce (FAST) if it has one, else the controller's
+                fast = self.FAST.get(sig, self.DEBOUNCE)
+                self._sup[sig] = supervision.LineSupervisor(self.num(fast) if fast else 0)
 
     # --- the runtime calls these -------------------------------------------------------
     def input(self, sig, raw, now):
@@ -73,6 +77,8 @@ class Controller:
             return
         d = self._deb.get(sig)
         if d is None:
+            if sig == 'reader' and self.access is not None:     # a frame came in
+                self.access.poll(now)
             return
         v = d.feed(raw, now)
         if v is not None:
@@ -87,6 +93,8 @@ class Controller:
             v = self._deb[sig].poll(now)
             if v is not None:
                 self.on_input(sig, v, now)
+        if self.access is not None:
+            self.access.poll(now)
         self.on_tick(now)
 
     def _line(self, sig, cond, now):
@@ -150,6 +158,15 @@ class Controller:
         d = self._deb.get(sig)
         return d.value if d is not None else 0
 
+    def opened(self, sig):
+        """Whether input `sig` reads open / active now (an intrusion zone watches it)."""
+        return bool(self.value(sig))
+
+    def bind(self, ctrls):
+        """Every controller of the board is wired ({name: controller}): a controller that
+        watches others finds them here."""
+        pass
+
     # --- for subclasses ------------------------------------------------------------------
     def on_input(self, sig, value, now):
         pass
@@ -164,6 +181,11 @@ class Controller:
         """For a FIRE_LINKED controller: the site's fire state is `active` (True at boot when the
         site is in fire, then on every change; False only after the control room's reset)."""
         pass
+
+    def access_grant(self, now):
+        """A card passed at this controller's reader: let the holder through; None, or why
+        it cannot (the card is then refused with that reason, and keeps its uses)."""
+        raise ControllerError('%s has no way to let a card holder through' % self.TYPE)
 
     def fire_input(self):
         """True while this controller's own fire input reports fire (it raises the site's)."""
@@ -183,6 +205,8 @@ class Controller:
                     pins[sig] = 0 if self.outputs[sig] else 1
             if pins:
                 s['inverted_pins'] = pins
+        if self.access is not None:
+            s['access'] = self.access.state()
         if self.error:
             s['error'] = self.error
         return s

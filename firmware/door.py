@@ -115,6 +115,14 @@ class Door(Controller):
         self.out('lock', 1)
         self.emit('door.locked', SEV_INFO, {'by': by})
 
+    def opened(self, sig):
+        # the contact as the door sees it: also on an end-of-line line (no plain reading)
+        return self.door != CLOSED if sig == 'contact' else Controller.opened(self, sig)
+
+    def access_grant(self, now):
+        self._unlock(now, 'card', self.unlock_ms)      # (released by fire: it stays released)
+        return None
+
     def site_fire(self, active, now):
         self._fire_source('site', active, now)
 

@@ -24,6 +24,7 @@ class Esp32Hal:
         self.cfg = cfg
         self._edge = None
         self._by_pin = {}
+        self._rpins = []
         self.info = {}
         self.info_fn = None
         self._nic = None
@@ -53,6 +54,26 @@ class Esp32Hal:
         except (ValueError, OSError) as e:
             raise HalError('output %s on pin %s: %s' % (name, pin, e))
         return Signal(name, p, active_low, True)
+
+    def reader(self, name, d0, d1):
+        """A Wiegand reader on two pins (idle high, a bit is a short low pulse on D0 for 0,
+        on D1 for 1): each falling edge stores its bit in the (hard) interrupt, without
+        allocating; the control loop takes the frame after the gap (wiegand.py)."""
+        import wiegand
+        from clock import ticks_us as us
+        r = wiegand.Wiegand(name)
+        pins = []
+        for pin in (d0, d1):
+            try:    # the reader's lines are open collector: the pull-up where the pin has one
+                pins.append(machine.Pin(pin, machine.Pin.IN, machine.Pin.PULL_UP) if pin < 34
+                            else machine.Pin(pin, machine.Pin.IN))
+            except (ValueError, OSError) as e:
+                raise HalError('reader %s on pin %s: %s' % (name, pin, e))
+        bit = r.bit
+        pins[0].irq(handler=lambda p: bit(0, us()), trigger=machine.Pin.IRQ_FALLING, hard=True)
+        pins[1].irq(handler=lambda p: bit(1, us()), trigger=machine.Pin.IRQ_FALLING, hard=True)
+        self._rpins.extend(pins)        # kept: a Pin collected would lose its interrupt
+        return r
 
     def _irq(self, p):
         s = self._by_pin.get(id(p))

@@ -91,7 +91,7 @@ class SimHal:
         d = {}
         for n in self.signals:
             s = self.signals[n]
-            if not s.is_output:
+            if not s.is_output and not hasattr(s, 'is_reader'):
                 d[n] = s.raw.level
         try:
             with open(WIRES, 'w') as f:
@@ -125,6 +125,17 @@ class SimHal:
         s.value(value)
         self.signals[name] = s
         return s
+
+    def reader(self, name, d0, d1):
+        """A card reader: its wire carries whole frames as the reader's bits (`bits`)."""
+        import wiegand
+        if name in self.signals:
+            raise HalError('signal %s wired twice' % name)
+        r = wiegand.Wiegand(name)
+        r.is_output = False
+        r.is_reader = True
+        self.signals[name] = r
+        return r
 
     def on_edge(self, cb):
         self._edge = cb

@@ -25,6 +25,8 @@ def handle(self, line, w=None):
             return _unknown(self, parts[1])
         if s.is_output:
             return 'err %s is an output: only the firmware drives it\n' % s.name
+        if hasattr(s, 'is_reader'):
+            return 'err %s is a card reader: it takes frames (bits)\n' % s.name
         analog = getattr(s, 'analog', False)
         if not (parts[2] in ('0', '1') or analog and parts[2].isdigit() and int(parts[2]) <= 100):
             return 'err value must be %s\n' % ('0..100' if analog else '0 or 1')
@@ -38,12 +40,14 @@ def handle(self, line, w=None):
             self._edge(s)       # the reaction first, as an interrupt would run it
         self._save()
         return 'ok %s %d\n' % (s.name, v)
+    if op == 'bits' and len(parts) == 3:
+        return _bits(self, parts[1], parts[2])
     if op == 'list':
         out = ''
         names = sorted(self.signals)
         for n in names:
             s = self.signals[n]
-            out += '= %s %d %s\n' % (n, s.value(), 'out' if s.is_output else 'in')
+            out += '= %s %d %s\n' % (n, s.value(), 'out' if s.is_output else 'reader' if hasattr(s, 'is_reader') else 'in')
         return out + '.\n'
     if op == 'watch':
         if w is not None:
@@ -63,7 +67,24 @@ def handle(self, line, w=None):
         if self.info_fn is not None:
             d.update(self.info_fn())
         return '= info %s\n' % json.dumps(d)
-    return 'err unknown request %r (get, set, list, watch, clock, fault, info)\n' % line[:40]
+    return 'err unknown request %r (get, set, bits, list, watch, clock, fault, info)\n' % line[:40]
+
+
+def _bits(self, name, bits):
+    """One frame from a card reader, as its D0/D1 pulses: '0'/'1' each, 2 ms apart."""
+    r = self.signals.get(name)
+    if r is None or not hasattr(r, 'is_reader'):
+        return 'err no reader %s\n' % name[:40]
+    if not bits or len(bits) > 64 or bits.strip('01'):
+        return 'err bits must be 1..64 of 0 and 1\n'
+    t = ticks_us()
+    for c in bits:
+        r.bit(1 if c == '1' else 0, t)
+        t += 2000
+    r.end()
+    if self._edge is not None:
+        self._edge(r)       # decided at once, as the board's loop does on the frame's end
+    return 'ok %s %d\n' % (name, len(bits))
 
 def _fault(self, kind):
     """Fault injection for tests: only the simulated board has these."""

@@ -5,11 +5,15 @@
 #                  RINGING/ANSWERED -> IDLE   `hangup`, ring_timeout_s / talk_timeout_s, line fault
 # Strike (STRIKE_T): SHUT -> RELEASED (`unlock` naming the answered call) -> SHUT after strike_s.
 # Every call has an id (`call` in its events and commands) and ends exactly once with
-# intercom.ended {reason: hangup | timeout | line_fault}. The LED blinks while ringing
+# intercom.ended {reason: hangup | timeout | line_fault | blocked}. The LED blinks while ringing
 # (a "no answer" pattern while the board is offline), is steady while answered.
+# Blocking (`block` / `unblock` from the console): a blocked station opens no call; its
+# presses are counted (ignored_presses), its LED shows BLOCKED_LED, a call open when it is
+# blocked ends (reason blocked); intercom.blocked {blocked, by, ignored} records each change.
+# Each station is its own controller: several ring at once and each is answered on its own.
 from compat import const
 from clock import ticks_diff
-from ctrl_base import Controller, SEV_INFO
+from ctrl_base import Controller, SEV_INFO, SEV_WARN
 
 IDLE = const(0)
 RINGING = const(1)
@@ -26,6 +30,7 @@ STRIKE_T = ((SHUT, RELEASED), (RELEASED, SHUT))
 # LED patterns: alternating on/off durations in ms, starting with on
 RINGING_LED = (500, 500)
 NO_ANSWER_LED = (100, 100, 100, 700)   # ringing with the network down: nobody can answer
+BLOCKED_LED = (100, 1900)              # blocked by the control room: a short flash every 2 s
 MAX_BY = const(32)
 
 
@@ -69,7 +74,10 @@ class Intercom(Controller):
         self.since = 0             # when the call entered its state
         self.by = None             # who answered
         self.released_at = 0
-        self.ignored = 0           # presses ignored on a faulted line
+        self.ignored = 0           # presses ignored on a faulted line or while blocked
+        self.blocked = False       # blocked from the console: presses open no call
+        self.blocked_at = 0
+        self.blocked_presses = 0   # presses ignored during the current block
         self.now = 0
         self.out('strike', 0)
         self.out('led', 0)
@@ -78,8 +86,10 @@ class Intercom(Controller):
     def on_input(self, sig, v, now):
         if sig != 'call' or not v:
             return
-        if self.line_faults:
+        if self.line_faults or self.blocked:
             self.ignored += 1      # isolation: a shorted button cannot flood the control room
+            if self.blocked:
+                self.blocked_presses += 1
             self.changed = True
             return
         if self.st != IDLE:
@@ -116,6 +126,8 @@ class Intercom(Controller):
         self.out('led', self._led(now))
 
     def _led(self, now):
+        if self.blocked:
+            return 1 if pattern_on(BLOCKED_LED, ticks_diff(now, self.blocked_at)) else 0
         if self.st == ANSWERED:
             return 1
         if self.st == RINGING:
@@ -124,6 +136,8 @@ class Intercom(Controller):
         return 0
 
     def led_pattern(self):
+        if self.blocked:
+            return 'blocked'
         if self.st == ANSWERED:
             return 'steady'
         if self.st == RINGING:
@@ -159,8 +173,7 @@ class Intercom(Controller):
             return err
         if self.st == ANSWERED:
             return 'call %d already answered%s' % (self.call_id, ' by ' + self.by if self.by else '')
-        by = args.get('by')
-        self.by = by[:MAX_BY] if isinstance(by, str) and by else None
+        self.by = _by(args)
         self.st = self.go(CALL_T, self.st, ANSWERED)
         self.since = now
         f = {'call': self.call_id}
@@ -191,8 +204,36 @@ class Intercom(Controller):
         self.emit('intercom.unlock', SEV_INFO, {'call': self.call_id, 's': self.strike_ms // 1000})
         return None
 
+    def cmd_block(self, args, now):
+        by = _by(args)
+        if self.blocked:
+            return None            # already blocked: nothing changes, nothing recorded twice
+        if self.st != IDLE:
+            self._end('blocked', now)
+        self.blocked = True
+        self.blocked_at = now
+        self.blocked_presses = 0
+        self._blocked_event({'blocked': True}, by)
+        self.out('led', self._led(now))
+        return None
+
+    def cmd_unblock(self, args, now):
+        if not self.blocked:
+            return None
+        self.blocked = False
+        self._blocked_event({'blocked': False, 'ignored': self.blocked_presses}, _by(args))
+        self.out('led', self._led(now))
+        return None
+
+    def _blocked_event(self, f, by):
+        if by:
+            f['by'] = by
+        self.emit('intercom.blocked', SEV_WARN, f)
+
     def state(self):
         return {
+            'blocked': self.blocked,
+            'blocked_presses': self.blocked_presses,
             'call': NAMES[self.st],
             'call_id': self.call_id if self.st != IDLE else None,
             'by': self.by,
@@ -202,6 +243,12 @@ class Intercom(Controller):
             'ignored_presses': self.ignored,
             'calls': self.calls,
         }
+
+
+def _by(args):
+    """Who a command names (`by`), bounded; None when it names nobody."""
+    by = args.get('by')
+    return by[:MAX_BY] if isinstance(by, str) and by else None
 
 
 CONTROLLER = Intercom

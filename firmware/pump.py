@@ -26,7 +26,6 @@ PUMP_T = (
     (LOCKOUT, OFF), (LOCKOUT, LOW),
     (FAULT, OFF), (FAULT, LOW),
 )
-TIME_KNOWN_MS = 1700000000000      # a wall clock before Nov 2023 has never been set
 
 
 class Pump(Controller):
@@ -50,6 +49,7 @@ class Pump(Controller):
         self.hyst = self.num('hysteresis_pct')
         self.high_pct = self.num('high_pct')
         self.tz = int(self.num('tz_offset_min'))
+        self.tz_changes = self.setting('tz_changes')
         self.windows = self.setting('schedule')
         self.except_days = self.setting('except_days')
         self.st = OFF
@@ -123,14 +123,14 @@ class Pump(Controller):
 
     # --- time ---------------------------------------------------------------------------
     def time_known(self):
-        return wall_ms() >= TIME_KNOWN_MS
+        return wall_ms() >= schedule.TIME_KNOWN_MS
 
     def wanted(self):
         if self.mode == 'on':
             return True
         if self.mode == 'off' or not self.windows or not self.time_known():
             return False
-        return schedule.active(self.windows, self.except_days, wall_ms(), self.tz)
+        return schedule.due(self.windows, self.except_days, wall_ms(), self.tz, self.tz_changes)
 
     def on_tick(self, now):
         st = self.st

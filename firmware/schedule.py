@@ -4,8 +4,29 @@
 # midnight; on == off is 24 hours from `on` (0:00 to 0:00: the whole day). `except_days` are local day numbers (days since
 # 1970-01-01) on which no window runs (including the part of a window carried past
 # midnight from that day). The host turns the site file's "18:00"/"mon-fri"/dates into this.
+# Daylight saving: the host turns the site file's `tz` (an IANA name) into `changes`,
+# [[utc_minute, offset_min], ...] rising: the local offset is that of the last change at or
+# before the clock (before the first, or with none, the fixed tz_offset_min). Windows are in
+# local wall time: on the spring-forward night a window starting in the skipped hour starts
+# when the clock jumps past it; on the fall-back night the repeated hour is in it twice.
 
 DAY_MS = 86400000
+TIME_KNOWN_MS = 1700000000000      # a wall clock before Nov 2023 has never been set
+
+
+def offset(changes, wall_ms, tz_min):
+    """The local offset from UTC in minutes at wall_ms."""
+    m = wall_ms // 60000
+    for c in changes:
+        if c[0] > m:
+            break
+        tz_min = c[1]
+    return tz_min
+
+
+def due(windows, except_days, wall_ms, tz_min, changes):
+    """A schedule is on now (wall_ms) in its zone's local time."""
+    return active(windows, except_days, wall_ms, offset(changes, wall_ms, tz_min))
 
 
 def local(wall_ms, tz_min):

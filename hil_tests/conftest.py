@@ -77,6 +77,7 @@ def gate(request, hil_envs, rig_kind):
         for var in ('obstruction', 'jam', 'eye_dead'):
             plant.set(var, 0)
     c.rig.set('gate.loop', 0)
+    c.rig.set('gate.close_held', 0)
     c.command('gate', 'reset')
     assert c.command('gate', 'open')['ok']
     c.idle([], {'gate.motor_up': 0, 'gate.motor_down': 0, 'gate.eye_tx': 1}, within_s=8)
@@ -128,6 +129,25 @@ def callpoint(request, hil_envs, rig_kind):
             raise AssertionError('intercom did not come to rest: %r' % st)
         time.sleep(0.05)
     c.idle([], {'station.strike': 0, 'station.led': 0}, within_s=3)
+    return c
+
+
+@pytest.fixture
+def genset(request, hil_envs, rig_kind):
+    env = env_for(request, hil_envs, rig_kind, DUTS['genset'])
+    c = Case(env, request.config._hil['figures'], request.node.name)
+    c.plant = env.plants.get('gen')
+    if c.plant is not None:
+        for var, v in (('fails', 0), ('fault', 0), ('crank_ms', 300), ('mains', 1)):
+            c.plant.set(var, v)
+    c.command('gen', 'auto')
+    end = time.monotonic() + 8                    # past a cool-down or a crank under way
+    while c.command('gen', 'status')['state']['state'] != 'off':
+        c.command('gen', 'reset')
+        if time.monotonic() > end:
+            raise AssertionError('generator did not come to rest (off)')
+        time.sleep(0.1)
+    c.idle([], {'gen.gen_start': 0, 'gen.mains_ok': 1}, within_s=3)
     return c
 
 

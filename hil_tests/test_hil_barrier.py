@@ -51,3 +51,20 @@ def test_motor_that_never_reaches_its_limit_is_stopped(gate):
     gate.timing('motor supervision: motor_down on until stopped (5 s)', off.t - on.t, 4.99, 5.1)
     fault = gate.event('barrier.fault', True, since=since)
     assert fault[2]['reason'] == 'motor_timeout'
+
+
+def test_hold_to_run_after_a_failed_eye_test_stops_on_release(gate):
+    gate.plant.set('eye_dead', 1)
+    since = gate.mark()
+    assert gate.command('gate', 'close')['ok']
+    gate.event('barrier.fault', True, since=since)
+    since = gate.mark()
+    gate.set('gate.close_held', 1)
+    gate.edge('gate.motor_down', 1, 1.0, since)
+    gate.edge('gate.warn', 1, 1.0, since)          # the warning while the arm moves
+    time.sleep(0.5)
+    since = gate.mark()
+    released = gate.set('gate.close_held', 0)
+    stop = gate.edge('gate.motor_down', 0, 1.0, since)
+    gate.timing('hold-to-run: close_held released -> motor_down off', stop.t - released, 0.0, 0.05)
+    assert gate.command('gate', 'status')['state']['fault'] == 'eye_test', 'the fault stays raised'

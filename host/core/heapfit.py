@@ -26,6 +26,11 @@ AIM_FREE_KB = 40
 # config, allocated with the session), the peer certificate chain being parsed and the
 # handshake's bignum work: ~40 KB peak, plus the socket; the issue sets 45 KB.
 TLS_FREE_KB = 45
+# a card reader's code and objects (access, cardstore, wiegand, the names of cardsync), on top
+# of its controller: `edgectl bench boot-heap` of a door with and without reader_d0/reader_d1
+# (at 0c77e6c: romfs 73.4 -> 80.7 KB running; lib: the probe 95.7 -> 114.8 KB after boot, and
+# the board itself died at boot with MemoryError)
+READER_BYTES = {'romfs': 7300, 'lib': 19100}
 
 
 @lru_cache(maxsize=1)
@@ -59,17 +64,19 @@ def predict(types, layout, costs=None):
     return {'after_boot': base['after_boot'] + extra, 'running': base['running'] + extra}
 
 
-def fit(types, heap_kb, layout, tls=False, costs=None, need=None):
-    """(ok, message) for these controllers on a heap of heap_kb in this layout; ok is None
-    when the table has no figure for them."""
+def fit(types, heap_kb, layout, tls=False, costs=None, need=None, readers=0):
+    """(ok, message) for these controllers (`readers` of them with a card reader) on a heap
+    of heap_kb in this layout; ok is None when the table has no figure for them."""
     p = predict(types, layout, costs)
     if p is None:
         return None, None
-    free = heap_kb * 1024 - p['running']
+    free = heap_kb * 1024 - p['running'] - (READER_BYTES[layout] if readers else 0)
     need = need or (TLS_FREE_KB if tls else MIN_FREE_KB)
     msg = ('%s in the %s layout: %.1f KB of the %d KB heap in use running, %.1f KB free; the firmware needs '
            '%d KB free%s' % (combo_key(types) or 'no controllers', layout, p['running'] / 1024, heap_kb, free / 1024,
                              need, ' before a TLS handshake' if tls else ''))
+    if readers:
+        msg = msg.replace(' in the ', ' with a card reader in the ', 1)
     return free >= need * 1024, msg
 
 
@@ -82,17 +89,18 @@ def check_device(site, dev_id, dev):
     except (EdgeError, KeyError):
         return                       # the board itself is reported elsewhere
     types = [c.get('type') for c in dev.get('controllers') or ()]
+    rd = len([c for c in dev.get('controllers') or () if 'reader_d0' in (c.get('pins') or {})])
     tls = bool((site.data.get('broker') or {}).get('tls'))
-    ok, msg = fit(types, heap_kb, 'romfs', tls)
+    ok, msg = fit(types, heap_kb, 'romfs', tls, readers=rd)
     if ok is False:
         site.add(('devices', dev_id, 'controllers'), 'these controllers do not fit the board\'s heap: %s; put some '
                  'on another board (`edgectl bench boot-heap` shows where the heap goes)' % msg)
         return
-    ok, msg = fit(types, heap_kb, 'romfs', tls, need=max(AIM_FREE_KB, TLS_FREE_KB if tls else 0))
+    ok, msg = fit(types, heap_kb, 'romfs', tls, need=max(AIM_FREE_KB, TLS_FREE_KB if tls else 0), readers=rd)
     if ok is False:
         site.add(('devices', dev_id, 'controllers'), 'little heap left: %s to keep through a command flood and an '
                  'outage' % msg.replace('needs', 'aims at'), 'warning')
-    ok, msg = fit(types, heap_kb, 'lib', tls)
+    ok, msg = fit(types, heap_kb, 'lib', tls, readers=rd)
     if ok is False:
         site.add(('devices', dev_id, 'controllers'), 'needs a MicroPython with a ROMFS partition (`edgectl deploy '
                  '--layout romfs`): %s' % msg, 'warning')
@@ -102,7 +110,8 @@ def check_layout(cfg, heap_kb, layout):
     """Raise EdgeError (exit 1) before a config goes onto a board whose heap it cannot fit."""
     from .errors import EdgeError
     types = [c['type'] for c in cfg['controllers']]
-    ok, msg = fit(types, heap_kb, layout, bool(cfg['broker'].get('tls')))
+    rd = len([c for c in cfg['controllers'] if 'reader_d0' in c.get('pins', {})])
+    ok, msg = fit(types, heap_kb, layout, bool(cfg['broker'].get('tls')), readers=rd)
     if ok is False:
         raise EdgeError('%s would run out of memory at boot: %s. Use a MicroPython build with a ROMFS partition '
                         '(`edgectl deploy --layout romfs`) or put fewer controllers on this board' % (

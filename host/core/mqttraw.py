@@ -4,6 +4,7 @@ read in batches; each batch is handed over, the journal commits it, and only the
 QoS 1 PUBACKs sent, so with a persistent session a journal that dies mid-batch gets that
 batch again from the broker: nothing is lost. Parsing the next batch overlaps committing
 the last one."""
+import select
 import socket
 import ssl
 import threading
@@ -145,7 +146,7 @@ class RawSubscriber:
                 early = b''
                 if not d:
                     return
-                buf = buf + d if buf else d
+                buf = self._more(buf + d if buf else d)
             except socket.timeout:
                 pass
             except OSError:
@@ -164,6 +165,26 @@ class RawSubscriber:
                 self.received += len(batch)   # counted once handed over: whoever sees it can flush the store
             if time.monotonic() - self.last_tx > self.keepalive / 2:
                 self._send(mp.PINGREQ)
+
+    READ_MAX = 262144
+
+    def _more(self, buf):
+        """buf and whatever else is readable now, up to READ_MAX: a TLS socket hands over
+        one record a call, which mosquitto writes per message (a batch, and a commit, of
+        one message each without this)."""
+        sock = self.sock
+        pending = getattr(sock, 'pending', None)
+        parts, size = [buf], len(buf)
+        while size < self.READ_MAX and ((pending and pending()) or select.select([sock], [], [], 0)[0]):
+            try:
+                d = sock.recv(self.READ_MAX)
+            except socket.timeout:
+                break
+            if not d:
+                break          # closed: the next recv says so
+            parts.append(d)    # joined once: adding up a TLS record at a time copied the batch each time
+            size += len(d)
+        return b''.join(parts) if len(parts) > 1 else buf
 
     def close(self):
         self._stop.set()

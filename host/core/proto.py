@@ -9,7 +9,7 @@ import jsonschema
 from .paths import PROTOCOLS
 
 
-SHARED = ('topics.py', 'signing.py', 'mqtt_packet.py')     # MicroPython modules the host uses as they are
+SHARED = ('topics.py', 'signing.py', 'mqtt_packet.py', 'cardrec.py')     # MicroPython modules the host uses as they are
 
 
 def _load(name):
@@ -22,6 +22,7 @@ def _load(name):
 topics = _load('topics')
 signing = _load('signing')
 mqtt_packet = _load('mqtt_packet')
+cardrec = _load('cardrec')
 
 
 @lru_cache(maxsize=None)

@@ -53,6 +53,11 @@ def ensure(site_path, devices):
     return s, added
 
 
+def save(site_path, s):
+    """Write the site's secrets back (0600, kept out of git)."""
+    _save(path_for(site_path), s)
+
+
 def _save(p, s):
     fd = os.open(str(p) + '.tmp', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, 'w') as f:

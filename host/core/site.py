@@ -8,11 +8,11 @@ from pathlib import Path
 
 import yaml
 
-from . import boards, heapfit, proto
+from . import boards, heapfit, proto, tzrules
 from .errors import EdgeError
 
 FIXED_KEYS = ('name', 'type', 'pins', 'active_low', 'invert_ack')
-DEVICE_KEYS = ('board', 'controllers', 'alarms')   # alarms: the control room's, never sent to the board
+DEVICE_KEYS = ('board', 'controllers', 'alarms', 'pos', 'camera')   # alarms, pos, camera: the control room's, never sent to the board
 RESERVED = ('flash', 'psram', 'uart0', 'usb', 'ethernet')   # pin kinds a board profile may reserve
 
 
@@ -246,12 +246,21 @@ def validate(site):
         return site
     _check_names(site)
     _check_alarms(site)
+    if ('plan',) not in broken:
+        _check_plan(site)
     defs = proto.controllers()
     for dev_id, dev in devices.items():
         if ('devices', dev_id) not in broken:
             _check_device(site, defs, dev_id, dev)
             heapfit.check_device(site, dev_id, dev)      # controllers that cannot fit the board's heap
     return site
+
+
+def _check_plan(site):
+    """The plan image named by `plan:` must be there, beside the site file."""
+    name = site.data.get('plan')
+    if isinstance(name, str) and not (Path(site.path).parent / name).is_file():
+        site.add(('plan',), 'no plan image %s beside the site file' % name)
 
 
 def _schema_problems(site, broken):
@@ -487,6 +496,13 @@ def _check_setting(site, path, key, val, spec):
     if t == 'schedule':
         _check_schedule(site, path, val)
         return
+    if t == 'tz':
+        try:
+            if val != '':
+                tzrules.zone(val)
+        except ValueError as e:
+            site.add(path, str(e))
+        return
     if t == 'dates':
         if not isinstance(val, list):
             site.add(path, 'must be a list of dates like ["2026-12-25"]')
@@ -546,12 +562,24 @@ def _check_device(site, defs, dev_id, dev):
                     c['type'], _suggest(k, tdef['settings']), ', '.join(sorted(tdef['settings']))))
             else:
                 _check_setting(site, cp + (k,), k, v, tdef['settings'][k])
+    for i, c in enumerate(dev['controllers']):      # a zone's members: inputs of this board's controllers
+        if c['type'] == 'zone' and isinstance(c.get('members'), str):
+            for m in c['members'].replace(',', ' ').split():
+                name, _, sig = m.partition('.')
+                j = names.get(name)
+                other = dev['controllers'][j] if j is not None and j != i else None
+                if other is None or sig not in defs['types'].get(other['type'], {}).get('inputs', {}):
+                    site.add(base + ('controllers', i, 'members'), '%r is not an input of another controller on %s '
+                             '(members are "ctrl.signal", e.g. "front.contact")' % (m, dev_id))
 
 
 def _check_pins(site, cp, c, tdef, board, used):
     signals = dict(tdef['inputs'])
     signals.update(tdef['outputs'])
+    signals.update(tdef.get('reader', {}))     # a card reader's D0/D1 (both or none)
     pins = c['pins']
+    if ('reader_d0' in pins) != ('reader_d1' in pins):
+        site.add(cp + ('pins',), 'a card reader needs both reader_d0 and reader_d1')
     for sig, required in signals.items():
         if required and sig not in pins:
             site.add(cp + ('pins',), 'missing pin for %r (a %s needs: %s)' % (
@@ -625,6 +653,8 @@ def device_config(site, device, broker=None):
             v = c.get(k, spec['default'])
             if spec['type'] == 'schedule':        # the board gets minutes and day masks, not text
                 v = flat_schedule(v)
+            elif spec['type'] == 'tz':            # and the UTC offsets of this year and the next
+                v = tzrules.flat(v)
             elif spec['type'] == 'dates':         # and day numbers
                 v = [parse_date(d) for d in v]
             flat[spec.get('flat_key', k)] = v

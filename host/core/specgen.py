@@ -7,13 +7,14 @@ import json
 from .paths import FIRMWARE, PROTOCOLS
 
 OUT = FIRMWARE / 'settings_spec.py'
-KINDS = {'int': 'i', 'num': 'n', 'bool': 'b', 'str': 's', 'schedule': 'w', 'dates': 'd'}
+KINDS = {'int': 'i', 'num': 'n', 'bool': 'b', 'str': 's', 'schedule': 'w', 'dates': 'd', 'tz': 'z'}
 
 HEADER = """\
 # GENERATED from protocols/controllers.json by tools/gen_settings_spec.py: do not edit.
 # One line per setting: key kind default min max (default, min and max as JSON).
 # kind: i whole number, n number, b true/false (no range), s text (max: length),
-# w schedule windows [on_min, off_min, day mask], d day numbers (max: items). The key is
+# w schedule windows [on_min, off_min, day mask], d day numbers, z UTC offsets from a time zone
+# [[utc_minute, offset_min], ...] (max: items). The key is
 # the one in the board's flat config. Text, not tuples: a few hundred bytes of heap.
 # SPEC[0]: the device's settings, SPEC[1 + i]: those of TYPES[i], SPEC[-1]: ' type.signal '
 # for each signal whose inversion (active_low) needs invert_ack. Strings, not tuples of
@@ -35,11 +36,11 @@ def row(key, s):
         lo = hi = None
     elif kind == 's':
         lo, hi = 0, s['max_len']
-    elif kind in ('w', 'd'):
+    elif kind in ('w', 'd', 'z'):
         lo, hi = 0, s['max_items']
     else:
         lo, hi = s['min'], s['max']
-    return (s.get('flat_key', key), kind, [] if kind in ('w', 'd') else s['default'], lo, hi)
+    return (s.get('flat_key', key), kind, [] if kind in ('w', 'd', 'z') else s['default'], lo, hi)
 
 
 def _lines(settings):

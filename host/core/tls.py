@@ -48,8 +48,8 @@ def make_ca(folder, site):
     return crt, key
 
 
-def make_server(folder, ca_crt, ca_key, hostname):
-    """broker.pem / broker.key for `hostname` (DNS name or IP), signed by the site CA."""
+def make_server(folder, ca_crt, ca_key, hostname, name='broker'):
+    """NAME.pem / NAME.key (broker, web) for `hostname` (DNS name or IP), signed by the site CA."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -66,7 +66,7 @@ def make_server(folder, ca_crt, ca_key, hostname):
             .add_extension(x509.SubjectAlternativeName(_names(hostname)), critical=False)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .sign(cak, hashes.SHA256()))
-    crt, key = folder / 'broker.pem', folder / 'broker.key'
+    crt, key = folder / ('%s.pem' % name), folder / ('%s.key' % name)
     _write_private(key, k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                         serialization.NoEncryption()))
     crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))

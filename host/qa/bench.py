@@ -7,6 +7,7 @@ from ..core.mqttc import Collector
 from ..core.proto import topics
 from ..sim.simio import SimIO
 from .benchkit import board as _site_board, percentiles, wait_online as _wait_online, workspace
+from .webbench import web_latency
 
 BENCH_SITE = """
 site: bench
@@ -446,7 +447,7 @@ def ingest(events=50000, publishers=4, devices=500, inflight=20, progress=None):
             'ratio': round(journal_rate / sub_rate, 2) if sub_rate else None}
 
 
-def _publisher(host, port, k, per, devices, go):
+def _publisher(host, port, k, per, devices, go, site='bench'):
     """One publisher process of the ingest benchmark, speaking MQTT 3.1.1 on a plain socket
     (paho's threaded QoS 1 publishing tops out near 1,200 messages/s here, far below what a
     board fleet sends): PUBLISH QoS 1 in chunks of 10,000 packet ids, each chunk's PUBACKs
@@ -470,7 +471,7 @@ def _publisher(host, port, k, per, devices, go):
             g = k * per + j
             payload = _json.dumps({'seq': g // devices + 1, 'ts': 1764288000000 + j, 'type': 'door.opened',
                                    'sev': 'info', 'ctrl': 'front'}).encode()
-            buf += mqtt_packet.publish_packet(topics.evt('bench', 'dev-%03d' % (g % devices), 'front'), payload, 1,
+            buf += mqtt_packet.publish_packet(topics.evt(site, 'dev-%03d' % (g % devices), 'front'), payload, 1,
                                               False, i + 1)
         sock.sendall(buf)
         want = 4 * n
@@ -552,6 +553,11 @@ def boot_heap_or_costs(site=None, device=None, layout=None, save_costs=False, vm
     return boot_heap(site, device, layout, vm)
 
 
+def access_bench(n, progress=None):
+    from .accessbench import access      # card access (host/qa/accessbench.py)
+    return access(n, progress=progress)
+
+
 class Bench:
     """A benchmark as `edgectl bench` offers it: what it runs, one line of help, and its own
     options (argparse flags and settings; each option's dest is a keyword of `run`)."""
@@ -611,10 +617,29 @@ BENCHES = {
                       'barrier beam -> motor stop and reverse, idle and under a command flood', [_n(200, 'trials')]),
     'cutoff': Bench(lambda n, progress: cutoff(n, progress=progress), 'pump low water -> pump off',
                     [_n(200, 'trials')]),
+    'access': Bench(access_bench, "a card swipe's last bit -> lock released with 10,000 cards on a simulated "
+                    'board (p50/p99); heap in use with no reader, 0 and 10,000 cards', [_n(200, 'swipes')]),
     'deploy': Bench(deploy_bench, 'full and no-change deploy to a simulated board: seconds, bytes'),
     'ota': Bench(lambda boards, progress: __import__('edgectl.qa.bench_ota', fromlist=['x']).ota_bench(
         boards, progress=progress),
                  'a simulated site updated over the network (canary 1, batches of 10), then a broken image the '
                  'canary rolls back: seconds, bytes, heap, boards left on it, events lost', [
         (('--boards',), dict(dest='boards', type=int, default=50, help='simulated boards (default 50)'))]),
+    'web': Bench(web_latency, 'a door forced open -> the alarm in the live push of every open page of edgectl web', [
+        _n(50, 'samples'),
+        (('--pages',), dict(dest='pages', type=int, default=20, help='open pages (default 20)')),
+        (('--burst',), dict(dest='burst', type=int, default=0,
+                            help='other devices\' events a second meanwhile (e.g. 5000; default none)'))]),
+    'central': Bench(lambda events, writers, cut_s, progress: _central(events, writers, cut_s, progress),
+                     '3 sites x 200 devices bridged over TLS to a centre: events/s committed into PostgreSQL by '
+                     '1, 2, 4 shared writers beside mosquitto_sub; then a WAN cut of one site and a writer killed '
+                     '(SIGKILL): lost, duplicates, the backlog\'s time after the link returns', [
+        (('--events',), dict(dest='events', type=int, default=60000, help='events per run, all sites (default 60000)')),
+        (('--writers',), dict(dest='writers', default='1,2,4', help='journal writers per run (default 1,2,4)')),
+        (('--cut-s',), dict(dest='cut_s', type=float, default=30, help='the WAN cut in s (default 30)'))]),
 }
+
+
+def _central(events, writers, cut_s, progress):
+    from .benchcentral import central      # PostgreSQL and psycopg only when asked for
+    return central(events=events, writers=tuple(int(w) for w in writers.split(',')), cut_s=cut_s, progress=progress)

@@ -17,7 +17,8 @@ from ..sim.sim import SimBoard
 
 WIRING = 'rig-esp32-devkitc'
 # the boards under test the suite's cases use, by what they are (hil_tests/site.yaml)
-DUTS = {'door': 'dut-door', 'gate': 'dut-gate', 'fountain': 'dut-fountain', 'callpoint': 'dut-call'}
+DUTS = {'door': 'dut-door', 'gate': 'dut-gate', 'fountain': 'dut-fountain', 'callpoint': 'dut-call',
+        'genset': 'dut-genset'}
 RIGS = ('sim', 'pty', 'serial:PORT')
 
 

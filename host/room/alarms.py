@@ -132,6 +132,7 @@ class AlarmDesk:
         self.policy = policy or Policy()
         self.chatter = Chatter(self.policy.chatter_max, self.policy.chatter_window_s)
         self.notifier = notifier              # the site's notification hooks (Notifier), or None
+        self.shelved = {}                     # alarm key -> shelving (a view's, host/room/shelving.py): not escalated
 
     def _board_alarm(self, key, payload, when, rec):
         """A board's alarm raised or cleared: its priority, the hooks told; an alarm that
@@ -141,7 +142,10 @@ class AlarmDesk:
         if payload.get('active'):
             count = self.chatter.raised(key, when)
             if count is None or key not in self.alarms:
+                ack = None if key in self.alarms else self.acked.get(key)
                 self.alarms[key] = dict(payload, _since=when)
+                if ack is not None and (ack.get('seq'), ack.get('log')) != (payload.get('seq'), payload.get('log')):
+                    self._clear_ack(key)     # left from a raise whose clearing no view saw: this one is new
             if count is None:
                 self._ring()
                 self._notify('raise', key, self.alarms[key], when)
@@ -173,7 +177,7 @@ class AlarmDesk:
         now = now or time.time()
         ring = False
         for key, ev in list(self.alarms.items()):
-            if key in self.acked:
+            if key in self.acked or key in self.shelved:
                 continue
             if ev.get('escalated'):
                 ring = ring or now - ev.get('_rung', 0) >= BELL_REPEAT_S

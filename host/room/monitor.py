@@ -26,6 +26,7 @@ from .screen import clean
 from ..core.errors import EdgeError
 
 from ..core.proto import topics
+from ..core import centre
 
 SKIP_FIELDS = ('seq', 'log', 'ts', 'type', 'sev', 'ctrl', 'active', '_since', 'priority', '_rung', 'escalated',
                'chattering', 'cleared')
@@ -33,13 +34,18 @@ KEYS = {'a': 'answer', 'u': 'unlock', 'h': 'hangup'}
 ROOM = 'control-room'     # the device named in the control room's alarms about itself
 LATCHED = ('room.malformed', 'room.journal_damaged', 'room.notify_failed')   # no condition ends them: acknowledging does
 HELP = ('keys: k acknowledge the newest alarm, a answer the oldest ringing call, u release the gate, '
-        'h hang up, c list calls, q quit')
+        'h hang up, b block the ringing station, c list calls, z arm the zones, q quit')
 
 
 class Monitor(Recorder, AlarmDesk):
     def __init__(self, site, console=None, as_json=False, quiet_state=True, operator=None, store=None,
-                 tele_s=None, bell=None, secrets=None, say=None, policy=None, notifier=None):
+                 tele_s=None, bell=None, secrets=None, say=None, policy=None, notifier=None, sites=None):
+        """site None: every site on the broker (a monitoring centre): devices are named
+        SITE/DEVICE, each site's bridge state is watched (room.bridge_down), `sites` (names)
+        filters which are shown and kept."""
         self.site = site
+        self.sites = set(sites) if sites else None
+        self.fire_states = {}        # all sites: site -> SiteState
         # the view's: an event shown (show) and a line for the operator (say, rich markup)
         self.say = say or (lambda markup: self.console.print(markup))
         AlarmDesk.__init__(self, policy, notifier)     # priorities, escalation, chatter, hooks
@@ -71,20 +77,43 @@ class Monitor(Recorder, AlarmDesk):
         self._received = 0
         self.reconnects = 0
         self.persistent = False
+        self.shared = False          # one of several writers on a shared subscription: sees part of each stream
         self._held = threading.local()   # .recs: this thread's records inside handle_batch
 
     # --- feeding -----------------------------------------------------------------------
     def handle(self, topic, raw, retained=False, when=None):
         when = when or time.time()
+        if self.site is None:
+            return self._handle_any(topic, raw, retained, when)
         if topic.startswith(self.ack_prefix):
             return self._alarm_ack(topic[len(self.ack_prefix):], raw)
         parsed = topics.parse(topic)
         if parsed is None or parsed[0] != self.site:
             return None
-        _, dev, kind, ctrl = parsed
-        if dev == topics.SITE:
+        return self._handle(parsed, topic, raw, retained, when)
+
+    def _handle_any(self, topic, raw, retained, when):
+        """A centre's monitor: any site's message, its devices named SITE/DEVICE."""
+        parts = topic.split('/')
+        if len(parts) < 5 or parts[:2] != [topics.ROOT, topics.VERSION] or (self.sites and parts[2] not in self.sites):
+            return None
+        site = parts[2]
+        if parts[3] == topics.SITE and parts[4] == 'alarm_ack' and len(parts) == 8:
+            return self._alarm_ack('%s/%s/%s/%s' % (site, parts[5], parts[6], parts[7]), raw)
+        if parts[3] == topics.SITE and parts[4] == centre.BRIDGE_STATE and len(parts) == 5:
+            self._room_alarm(site + '/' + topics.SITE, 'room.bridge_down', raw.strip() != b'1', {'site': site})
+            return None
+        parsed = topics.parse(topic)
+        if parsed is None:
+            return None
+        return self._handle((site, site + '/' + parsed[1]) + parsed[2:], topic, raw, retained, when)
+
+    def _handle(self, parsed, topic, raw, retained, when):
+        site, dev, kind, ctrl = parsed
+        if dev.split('/')[-1] == topics.SITE:
             if kind == 'fire':       # the reset record (ctrl None) or a raise (ctrl: who raised)
-                was, self.fire = self.fire, self.fire_state.update(ctrl, raw)
+                state = self.fire_state if self.site else self.fire_states.setdefault(site, SiteState())
+                was, self.fire = self.fire, state.update(ctrl, raw)
                 rec = {'t': when, 'device': dev, 'kind': kind, 'ctrl': None, 'msg': self.fire or {}, 'retained': retained}
                 self.record(rec)
                 if self.fire != was:     # shown when the site's state changes, not per message
@@ -169,6 +198,8 @@ class Monitor(Recorder, AlarmDesk):
     def check_gaps(self, now=None):
         """Report the gaps that outlived the reorder window (late events inside it never
         make one): journaled and printed."""
+        if self.shared:          # a share of the stream: its holes are the other writers' events
+            return
         if not self.journal.pending or self.journal.pending[0][0] > (now or time.time()):
             return
         for dev, log, first, last in self.journal.overdue(now):
@@ -249,6 +280,8 @@ class Monitor(Recorder, AlarmDesk):
 
     def _alarm_ack(self, rest, raw):
         parts = rest.split('/')
+        if len(parts) == 4 and self.site is None:           # a centre's: SITE/DEVICE/CTRL/TYPE
+            parts[:2] = ['/'.join(parts[:2])]
         if len(parts) != 3:
             return None
         key = tuple(parts)
@@ -266,10 +299,10 @@ class Monitor(Recorder, AlarmDesk):
         ev = self.alarms.get(key)
         if ev is None:
             return None
-        body = {'by': by or self.operator, 'at': time.time(), 'seq': ev.get('seq')}
+        body = {'by': by or self.operator, 'at': time.time(), 'seq': ev.get('seq'), 'log': ev.get('log')}
         self.acked[key] = body
         if self.client is not None:
-            self.client.publish(topics.alarm_ack(self.site, *key), json.dumps(body), qos=1, retain=True)
+            self.client.publish(topics.alarm_ack(*self._where(key[0]) + key[1:]), json.dumps(body), qos=1, retain=True)
         if self.store is not None:
             self.store.alarm_ack(key[0], key[1], key[2], ev.get('seq') or 0, body['by'], body['at'])
         if key[1] == 'room' and key[2] in LATCHED:
@@ -279,7 +312,7 @@ class Monitor(Recorder, AlarmDesk):
     def _clear_ack(self, key):
         self.acked.pop(key, None)
         if self.client is not None:        # the alarm is over: its retained acknowledgement goes
-            self.client.publish(topics.alarm_ack(self.site, *key), b'', qos=1, retain=True)
+            self.client.publish(topics.alarm_ack(*self._where(key[0]) + key[1:]), b'', qos=1, retain=True)
 
     def active_alarms(self):
         """(key, event, ack or None): by priority (critical first), escalated first within
@@ -364,6 +397,18 @@ class Monitor(Recorder, AlarmDesk):
             lines = ['%s/%s call %s %s%s' % (d, st, c['call'], c['state'], ' by %s' % c['by'] if c.get('by') else '')
                      for d, st, c in self.calls.listing()]
             msg = 'open calls: ' + ('; '.join(lines) if lines else 'none')
+        elif ch == 'b':         # a nuisance caller: block the oldest ringing station (ends its call)
+            t = self.calls.target('answer', self.operator)
+            if t is None:
+                msg = 'no call is ringing: unblock or block a station with edgectl cmd DEVICE STATION block|unblock'
+            else:
+                cid = self.send(t[0], t[1], 'block', {'by': self.operator})
+                msg = 'block %s/%s (%s)' % (t[0], t[1], cid)
+        elif ch == 'z':         # one key arms; disarming takes a PIN: `edgectl zone disarm`
+            zones = sorted(k for k, t in self.ctrl_types.items() if t == 'zone')
+            for dev, zone in zones:
+                self.send(dev, zone, 'arm', {'by': self.operator})
+            msg = ('arm %s sent' % ', '.join('%s/%s' % z for z in zones)) if zones else 'no zone known on this site yet'
         elif ch in KEYS:
             action = KEYS[ch]
             t = self.calls.target(action, self.operator)
@@ -393,14 +438,18 @@ class Monitor(Recorder, AlarmDesk):
             body = signed(body, device, ctrl, key)
         if self.store is not None:
             self.store.command(cid, device, ctrl, op, body)
-        self.client.publish(topics.cmd(self.site, device, ctrl), json.dumps(body), qos=1)
+        self.client.publish(topics.cmd(*self._where(device) + (ctrl,)), json.dumps(body), qos=1)
         return cid
+
+    def _where(self, device):
+        """(site, device) of a device as this monitor names it (a centre's: SITE/DEVICE)."""
+        return (self.site, device) if self.site else tuple(device.split('/', 1))
 
     def wait_ack(self, cid, timeout):
         return self.wait_for(lambda r: r['kind'] == 'ack' and r['msg'].get('id') == cid, timeout)
 
     # --- running -------------------------------------------------------------------------
-    def attach(self, ep, client_id=None, persistent=False, publish=True):
+    def attach(self, ep, client_id=None, persistent=False, publish=True, share=None):
         """Listen to the site: the lean reader (host/mqttraw.py) hands over messages in
         batches and acknowledges each batch only once it is handled and, with a store,
         committed. persistent: a fixed client_id whose session the broker keeps while we
@@ -411,7 +460,10 @@ class Monitor(Recorder, AlarmDesk):
             self.client = ep.connect('monitor')
         cid = client_id or 'monitor-%s' % uuid.uuid4().hex[:8]
         self.persistent = persistent
-        self._link = lambda: RawSubscriber(ep.host, ep.port, cid, [topics.site_filter(self.site)], self._batch,
+        sub = topics.site_filter(self.site or '+')
+        if share:          # writers sharing the load: each message goes to one of the group
+            sub = '$share/%s/%s' % (share, sub)
+        self._link = lambda: RawSubscriber(ep.host, ep.port, cid, [sub], self._batch,
                                            clean=not persistent, auth=ep.auth, ca=ep.ca)
         self.check_store()
         self.sub = self._link()
@@ -470,8 +522,8 @@ class Monitor(Recorder, AlarmDesk):
             self._received += self.sub.received
             self.sub = None
         if self.client:
+            self.client.disconnect()      # first: its network thread then ends at once (else up to 1 s)
             self.client.loop_stop()
-            self.client.disconnect()
             self.client = None
 
     def wait_event(self, device, etype, timeout, active=None, start=0):

@@ -22,7 +22,7 @@ from .alarms import BADGE, STYLE
 from .screen import Screen, clean, table
 
 KEYS = ('↑/↓ select alarm  k/Enter acknowledge  a answer call  u release gate  h hang up  '
-        'o/x open/close barrier  q quit')
+        'o/x open/close barrier  b block caller  z arm zones  q quit')
 
 
 def _ago(t, now):
@@ -52,9 +52,10 @@ def segments(markup):
 
 class RoomView:
     def __init__(self, site, ep, operator, store, tele_s, bell, duration=None, log_lines=200, secrets=None,
-                 out=None, size=None, keyboard=True, policy=None, notifier=None):
+                 out=None, size=None, keyboard=True, policy=None, notifier=None, sites=None):
+        """site None: a monitoring centre's view of every site (or of `sites`), with a site column."""
         self.mon = Monitor(site, operator=operator, store=store, tele_s=tele_s, bell=bell, secrets=secrets,
-                           say=self._say, policy=policy, notifier=notifier)
+                           say=self._say, policy=policy, notifier=notifier, sites=sites)
         self.mon.show = self._log
         self.ep = ep               # the broker and login (mqttc.Endpoint)
         self.duration = duration
@@ -104,7 +105,8 @@ class RoomView:
         alarms = m.active_alarms()
         self.sel = min(self.sel, max(0, len(alarms) - 1))
         fire = m.fire or {}
-        head = [('edgectl control room', 'bold'), ('  site ', None), (clean(m.site), 'cyan'),
+        where = ('site', m.site) if m.site else ('centre: sites', ','.join(sorted(m.sites)) if m.sites else 'all')
+        head = [('edgectl control room', 'bold'), ('  %s ' % where[0], None), (clean(where[1]), 'cyan'),
                 ('  operator %s  ' % clean(m.operator), None)]
         if fire.get('active'):
             head.append((' FIRE ACTIVE (by %s) ' % clean(fire.get('by')), 'bold white on red'))
@@ -130,7 +132,7 @@ class RoomView:
             escalated = ev.get('escalated') and not ack
             shown.append(['>' if i == self.sel else '', time.strftime('%H:%M:%S', time.localtime(ev.get('_since', now))),
                           ('ESCALATED', 'blink bold white on red') if escalated else (BADGE.get(prio, '?'), STYLE.get(prio)),
-                          key[0], key[1], key[2], details, 'by %s' % ack.get('by') if ack else 'NO'])
+                          ] + self._named(key[0]) + [key[1], key[2], details, 'by %s' % ack.get('by') if ack else 'NO'])
             # unacknowledged: the priority's colour; escalated: reverse video, louder still
             styles.append('reverse' if i == self.sel else 'dim' if ack else
                           'reverse ' + STYLE.get(prio, 'bold red') if escalated else STYLE.get(prio, 'bold red'))
@@ -138,8 +140,8 @@ class RoomView:
         n_esc = sum(1 for a in alarms if a[1].get('escalated') and not a[2])
         rows += table('active alarms (%d, %d unacknowledged%s)' % (len(alarms), sum(1 for a in alarms if not a[2]),
                                                                    ', %d ESCALATED' % n_esc if n_esc else ''),
-                      ['', 'since', 'prio', 'device', 'controller', 'type', 'details', 'acknowledged'], shown, width,
-                      styles, widths=[1, 8, 9, 14, 12, 22, 30, 12])
+                      ['', 'since', 'prio'] + self._named() + ['controller', 'type', 'details', 'acknowledged'], shown,
+                      width, styles, widths=[1, 8, 9] + self._named(widths=True) + [12, 22, 30, 12])
         if not alarms:
             rows.append([('  none', 'dim')])
         rows.append([])
@@ -150,12 +152,12 @@ class RoomView:
         for dev in devs[:self.max_devices]:
             st = m.devices.get(dev, {})
             tele = m.tele.get(dev, {})
-            drows.append([dev, ('online', 'green') if st.get('online') else ('OFFLINE', 'bold red'),
+            drows.append(self._named(dev) + [('online', 'green') if st.get('online') else ('OFFLINE', 'bold red'),
                           str(st.get('fw', '')), _ago(m.last_seen.get(dev), now), str(tele.get('outbox', ''))])
         rows += table('devices: %d online, %d offline%s' % (
             n_on, len(devs) - n_on, (' (first %d shown, offline first)' % self.max_devices)
-            if len(devs) > self.max_devices else ''), ['device', 'status', 'fw', 'last seen', 'outbox'], drows, width,
-            widths=[14, 8, 8, 10, 6])
+            if len(devs) > self.max_devices else ''), self._named() + ['status', 'fw', 'last seen', 'outbox'], drows,
+            width, widths=self._named(widths=True) + [8, 8, 10, 6])
         rows.append([])
 
         calls = m.calls.listing()
@@ -180,6 +182,17 @@ class RoomView:
         self.log_rows = (top, len(rows))
         rows += foot
         return rows, keys
+
+    def _named(self, dev=None, widths=False):
+        """The device's cells (or the headings, or their widths): a centre's view has a
+        site column before the device."""
+        if self.mon.site:
+            return [14] if widths else [dev] if dev is not None else ['device']
+        if widths:
+            return [10, 14]
+        if dev is None:
+            return ['site', 'device']
+        return dev.split('/', 1) if '/' in dev else ['', dev]      # the centre's own alarms name no site
 
     def draw(self, screen):
         width, height = screen.dimensions()
@@ -213,7 +226,7 @@ class RoomView:
                 op = 'open' if ch == 'o' else 'close'
                 m.send(target[0], target[1], op, {})
                 self.note = '%s %s/%s sent' % (op, target[0], target[1])
-        elif ch in ('a', 'u', 'h', 'c'):
+        elif ch in ('a', 'u', 'h', 'c', 'z', 'b'):
             self.note = m.act(ch)
 
     def _barrier(self, alarms):

@@ -47,6 +47,9 @@ CREATE TABLE IF NOT EXISTS board_logs (
 CREATE INDEX IF NOT EXISTS board_logs_device ON board_logs (device, at);
 CREATE TABLE IF NOT EXISTS quarantine (
   id INTEGER PRIMARY KEY, at REAL NOT NULL, topic TEXT, device TEXT, reason TEXT, size INTEGER, raw BLOB);
+CREATE TABLE IF NOT EXISTS actions (
+  id INTEGER PRIMARY KEY, at REAL NOT NULL, operator TEXT, action TEXT NOT NULL, device TEXT, ctrl TEXT,
+  type TEXT, detail TEXT);
 '''
 VERSION = 2
 
@@ -69,6 +72,18 @@ QUARANTINE_KEEP = 8192     # bytes of a set-aside message kept (its size is kept
 # a row the database refuses (rather than a database that cannot write): set aside
 ROW_ERRORS = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.DataError, sqlite3.ProgrammingError,
               OverflowError, TypeError, ValueError)
+
+
+def runs(rows):
+    """(kind, [row, ...]) for each run of rows of one kind, in order."""
+    i = 0
+    while i < len(rows):
+        kind = rows[i][0]
+        j = i
+        while j < len(rows) and rows[j][0] == kind:
+            j += 1
+        yield kind, [r for _, r in rows[i:j]]
+        i = j
 
 
 def default_path():
@@ -137,6 +152,10 @@ class Store:
         db.executescript(SCHEMA)
         db.execute('PRAGMA user_version=%d' % VERSION)
         db.close()
+        self._start()
+
+    def _start(self):
+        """The writer and checkpointer threads and their counters (each back-end opens its database first)."""
         self._pending = []        # (kind, row) waiting for the writer
         self._closing = False
         self.written = 0          # event rows committed (new ones)
@@ -208,6 +227,10 @@ class Store:
         """A board's log line (intake-checked: lvl, ts, msg, optional dropped)."""
         self._put('board_log', (device, received or time.time(), line['ts'], line['lvl'], line['msg'],
                                 line.get('dropped') or 0))
+    def action(self, operator, action, device=None, ctrl=None, etype=None, detail=None):
+        """What an operator did from a control-room view (log in and out, acknowledge, shelve
+        and unshelve, send a command): who, what, on which alarm or device."""
+        self._put('action', (time.time(), operator, action, device, ctrl, etype, json.dumps(detail or {})))
 
     def gap(self, device, log, first, last):
         self._put('gap', (device, log, first, last, time.time()))
@@ -232,6 +255,7 @@ class Store:
         'room': 'INSERT INTO room_alarms (at, device, type, active, body) VALUES (?,?,?,?,?)',
         'gap': 'INSERT OR IGNORE INTO gaps VALUES (?,?,?,?,?)',
         'board_log': 'INSERT INTO board_logs (device, at, ts, lvl, msg, dropped) VALUES (?,?,?,?,?,?)',
+        'action': 'INSERT INTO actions (at, operator, action, device, ctrl, type, detail) VALUES (?,?,?,?,?,?,?)',
         'quarantine': 'INSERT INTO quarantine (at, topic, device, reason, size, raw) VALUES (?,?,?,?,?,?)',
     }
 
@@ -249,10 +273,16 @@ class Store:
         finally:
             db.close()
 
-    def _writer(self):
+    def _writer_db(self):
         db = sqlite3.connect(str(self.path), timeout=30)
         db.execute('PRAGMA synchronous=NORMAL')     # WAL: durable at checkpoints, never corrupt
         db.execute('PRAGMA wal_autocheckpoint=0')   # the checkpointer thread does it
+        return db
+
+    ROW_ERRORS = ROW_ERRORS
+
+    def _writer(self):
+        db = self._writer_db()
         while True:
             with self._done:
                 self._done.wait_for(lambda: self._pending or self._closing)
@@ -264,7 +294,7 @@ class Store:
             try:
                 try:
                     self._commit(db, rows)
-                except ROW_ERRORS:          # one row spoils the batch: row by row, that one set aside
+                except self.ROW_ERRORS:     # one row spoils the batch: row by row, that one set aside
                     self._one_by_one(db, rows)
                 self.commits += 1
                 if self.error is None:
@@ -283,31 +313,36 @@ class Store:
     def _commit(self, db, rows):
         written = quarantined = 0
         with db:
-            i = 0
-            while i < len(rows):          # runs of one kind go in one executemany
-                kind = rows[i][0]
-                j = i
-                while j < len(rows) and rows[j][0] == kind:
-                    j += 1
+            for kind, run in runs(rows):      # runs of one kind go in one executemany
                 before = db.total_changes
-                db.executemany(self.SQL[kind], [r for _, r in rows[i:j]])
+                db.executemany(self.SQL[kind], run)
                 if kind == 'event':
                     written += db.total_changes - before
                 elif kind == 'quarantine':
-                    quarantined += j - i
-                i = j
+                    quarantined += len(run)
         self.written += written            # counted once committed (a batch may be tried again row by row)
         self.quarantined += quarantined
+
+    @staticmethod
+    def _device_of(kind, row):
+        """The device a row is about (None when it names none)."""
+        return row[0] if kind in ('event', 'gap', 'alarm_ack') and isinstance(row[0], str) else None
+
+    @staticmethod
+    def _shape(kind, row):
+        """A row as this back-end's SQL takes it (SQLite's: as made)."""
+        return row
 
     def _one_by_one(self, db, rows):
         for kind, r in rows:
             try:
                 self._commit(db, [(kind, r)])
-            except ROW_ERRORS as e:
-                device = r[0] if kind in ('event', 'gap', 'alarm_ack') and isinstance(r[0], str) else None
+            except self.ROW_ERRORS as e:
+                device = self._device_of(kind, r)
                 why = 'the journal refused this %s row: %r' % (kind, e)
                 raw = repr(r).encode('utf-8', 'replace')
-                self._commit(db, [('quarantine', (time.time(), None, device, why, len(raw), raw[:QUARANTINE_KEEP]))])
+                self._commit(db, [('quarantine', self._shape('quarantine', (time.time(), None, device, why, len(raw),
+                                                                           raw[:QUARANTINE_KEEP])))])
                 self.refused.append((device, why))
 
     def flush(self, timeout=30.0):
@@ -332,13 +367,13 @@ class Store:
         db.row_factory = sqlite3.Row
         return db
 
-    def query(self, device=None, etype=None, sev=None, since=None, until=None, limit=None):
-        """Events, oldest first, as dicts (the event's own fields plus device/received)."""
-        where, args = [], []
-        for col, val in (('device', device), ('sev', sev)):
-            if val:
-                where.append('%s = ?' % col)
-                args.append(val)
+    def query(self, device=None, etype=None, sev=None, since=None, until=None, limit=None, newest=False):
+        """Events, oldest first (newest: newest first, so a limit keeps the latest), as dicts
+        (the event's own fields plus device/received)."""
+        where, args = self._device_where(device)
+        if sev:
+            where.append('sev = ?')
+            args.append(sev)
         if etype:
             where.append('type LIKE ?')
             args.append(etype.replace('*', '%'))
@@ -353,8 +388,20 @@ class Store:
             ev['device'] = r['device']
             ev['received'] = r['received']
             return ev
-        return self._select('SELECT device, received, body FROM events', where, args,
-                            'received, device, seq', limit, event)
+        return self._select(self.EVENTS_SELECT, where, args,
+                            'received DESC, device, seq DESC' if newest else 'received, device, seq', limit, event)
+
+    EVENTS_SELECT = 'SELECT device, received, body FROM events'
+
+    @staticmethod
+    def _device_where(device):
+        """([condition], [args]) for a device filter: a name, or SITE/* (a centre's journal
+        names devices SITE/DEVICE: every device of that site)."""
+        if not device:
+            return [], []
+        if device.endswith('/*'):
+            return ['device LIKE ?'], [device[:-1] + '%']
+        return ['device = ?'], [device]
 
     def _select(self, sql, where, args, order, limit, row):
         """Rows of `sql` filtered by the AND of `where`, ordered, limited, each made by `row`."""
@@ -368,6 +415,16 @@ class Store:
             return [row(r) for r in db.execute(sql, args)]
         finally:
             db.close()
+
+    def actions(self, operator=None, since=None, until=None, limit=None):
+        """What operators did (see action()), newest first, detail parsed."""
+        where, args = [], []
+        for clause, val in (('operator = ?', operator), ('at >= ?', since), ('at < ?', until)):
+            if val is not None:
+                where.append(clause)
+                args.append(val)
+        return self._select('SELECT at, operator, action, device, ctrl, type, detail FROM actions', where, args,
+                            'id DESC', limit, lambda r: dict(r, detail=json.loads(r['detail'] or '{}')))
 
     def set_aside(self, device=None, since=None, limit=None):
         """Messages set aside (the quarantine), oldest first: at, topic, device, reason,
@@ -422,6 +479,7 @@ class Store:
                 db.execute('DELETE FROM room_alarms WHERE at < ?', (now - alarm_days * 86400,))
                 db.execute('DELETE FROM quarantine WHERE at < ?', (now - alarm_days * 86400,))
                 db.execute('DELETE FROM board_logs WHERE at < ?', (now - days * 86400,))
+                db.execute('DELETE FROM actions WHERE at < ?', (now - alarm_days * 86400,))
             return {'events': a, 'alarms': b}
         finally:
             db.close()
@@ -515,6 +573,12 @@ class Backups:
         return info
 
 
+def _cell(v):
+    """A text a spreadsheet would run as a formula (=, +, -, @, tab, CR first: a board names
+    its controller as it likes) gets a leading ' so it is shown, never run."""
+    return "'" + v if isinstance(v, str) and v[:1] in ('=', '+', '-', '@', '\t', '\r') else v
+
+
 def to_csv(rows):
     cols = ['received', 'device', 'seq', 'ts', 'ctrl', 'type', 'sev', 'active']
     buf = io.StringIO()
@@ -522,5 +586,5 @@ def to_csv(rows):
     w.writerow(cols + ['fields'])
     for r in rows:
         extra = {k: v for k, v in r.items() if k not in cols}
-        w.writerow([r.get(c) for c in cols] + [json.dumps(extra) if extra else ''])
+        w.writerow([_cell(r.get(c)) for c in cols] + [json.dumps(extra) if extra else ''])
     return buf.getvalue()

@@ -12,6 +12,15 @@ from ..core.cliargs import (_site_arg, _site_path, _broker_for, _operator_login,
                          _site_tele)
 
 
+def _room_link(a):
+    """(site, endpoint) the room's tools talk to: the site's broker, or with --centre the
+    centre's (site None: every site)."""
+    if getattr(a, 'centre', None):
+        from ..core import centre
+        return None, centre.room_link(a.centre)[1]
+    return _broker_for(a)
+
+
 def _site_alarms(a, notify=False):
     """The alarm policy of the site file (host/room/alarms.py) and, with notify, a Notifier
     running its hooks; (default policy, None) without a site file."""
@@ -34,11 +43,12 @@ def _close_notifier(notifier, wait_s=5.0):
 
 def cmd_monitor(a):
     from .monitor import HELP, Monitor
-    from .store import Store
-    site, ep = _broker_for(a)
-    sec = _site_secrets(a)
-    ep = _operator_login(a, sec, ep)
-    store = None if a.no_journal else Store(a.db)
+    from .pgstore import open_store
+    site, ep = _room_link(a)
+    sec = _site_secrets(a) if site else None
+    if site:
+        ep = _operator_login(a, sec, ep)
+    store = None if a.no_journal else open_store(a.db, site=site)
     keys = not a.json and not a.no_keys and sys.stdin.isatty()
     full = keys and not a.plain and sys.stdout.isatty()
     bell = None
@@ -55,14 +65,16 @@ def cmd_monitor(a):
         from .roomview import RoomView
         try:
             return RoomView(site, ep, a.operator, store, _site_tele(a), bell, a.duration, secrets=sec,
-                            policy=policy, notifier=notifier).run()
+                            policy=policy, notifier=notifier, sites=_sites(a)).run()
         finally:
             _close_notifier(notifier)
     mon = Monitor(site, as_json=a.json, quiet_state=not a.state, operator=a.operator, store=store,
-                  tele_s=_site_tele(a), bell=bell, secrets=sec, policy=policy, notifier=notifier)
+                  tele_s=_site_tele(a), bell=bell, secrets=sec, policy=policy, notifier=notifier,
+                  sites=_sites(a))
     mon.attach(ep)
     if not a.json:
-        print('monitoring site %s on %s:%d as %s; %s' % (site, ep.host, ep.port, mon.operator,
+        print('monitoring %s on %s:%d as %s; %s' % ('site %s' % site if site else 'every site' if not a.sites else
+                                                    'sites %s' % a.sites, ep.host, ep.port, mon.operator,
               HELP if keys else 'Ctrl-C stops'), flush=True)
     try:
         end = time.monotonic() + a.duration if a.duration else None
@@ -88,14 +100,22 @@ def cmd_monitor(a):
     return 0
 
 
+def _sites(a):
+    return [s for s in (getattr(a, 'sites', None) or '').split(',') if s] or None
+
+
 def cmd_journal(a):
-    from .store import Damaged, Store, default_path, to_csv
+    from .store import Damaged, default_path, to_csv
+    from .pgstore import is_url, open_store
     if a.action == 'run':
         return _journal_run(a)
     if a.action in ('backup', 'restore'):
+        if is_url(a.db):
+            raise EdgeError('journal %s is for the SQLite journal: back PostgreSQL up with its own tools '
+                            '(pg_dump, pg_basebackup, a replica)' % a.action, 2)
         return _journal_copy(a, Path(a.db or default_path()))
     try:
-        store = Store(a.db, repair=False)
+        store = open_store(a.db, repair=False)
     except Damaged as e:
         raise EdgeError('%s: `edgectl journal run` or `edgectl monitor` sets it aside and starts a fresh one; '
                         '`edgectl journal restore` puts a backup in its place' % e, 1)
@@ -186,15 +206,23 @@ def _journal_run(a):
     import sqlite3
     from . import store as st
     from .monitor import Monitor
-    site, ep = _broker_for(a)
-    store = st.Store(a.db)
+    from .pgstore import is_url, open_store
+    site, ep = _room_link(a)
+    if a.backup_dir and is_url(a.db):
+        raise EdgeError('--backup-dir is for the SQLite journal: back PostgreSQL up with its own tools', 2)
+    store = open_store(a.db, site=site)
     policy, notifier = _site_alarms(a, notify=not a.no_notify)    # the site's hooks run here, the one service
-    mon = Monitor(site, store=store, tele_s=_site_tele(a), policy=policy, notifier=notifier)
+    mon = Monitor(site, store=store, tele_s=_site_tele(a) if site else {}, sites=_sites(a), policy=policy,
+                  notifier=notifier)
     mon.show = lambda rec: None
-    # a persistent session, acknowledged only once each batch is committed: nothing is lost
-    mon.attach(ep, client_id='journal-%s' % site, persistent=True, publish=False)
+    # a persistent session, acknowledged only once each batch is committed: nothing is lost;
+    # --share: one of several writers on a shared subscription, each with its own session
+    name = 'journal-%s' % (site or 'centre') + ('-%s-%s' % (a.share, a.writer) if a.share else '')
+    mon.attach(ep, client_id=name, persistent=True, publish=False, share=a.share)
     backups = st.Backups(store.path, a.backup_dir, a.backup_hours * 3600, a.keep) if a.backup_dir else None
-    print('journal of site %s on %s:%d into %s; Ctrl-C stops' % (site, ep.host, ep.port, store.path), flush=True)
+    print('journal of %s on %s:%d into %s%s; Ctrl-C stops' % (
+        'site %s' % site if site else 'every site', ep.host, ep.port, store.path,
+        ' (writer %s of the shared group %s)' % (a.writer, a.share) if a.share else ''), flush=True)
     try:
         end = time.monotonic() + a.duration if a.duration else None
         last = 0
@@ -352,11 +380,16 @@ def cmd_broker(a):
     b = Broker(port=port, workdir=workdir, persistence=True, site=s.name, secrets=sec, tls=tls_files,
                room_port=room_port(dict(s.data['broker'], port=port)), raisers=raisers(s))
     b.max_inflight = 1000      # a deep window to the journal (edgectl bench ingest)
+    from ..core import centre
+    b.bridge = centre.site_bridge(s, _site_path(a), sec)     # `centre:` in the site file: a bridge to it
     with b:
         print('mosquitto for site %s on %s:%d%s (config %s, log %s)%s; Ctrl-C stops it' % (
             s.name, b.host, b.port, ' (boards), %d (control room)' % b.room_port if sec else '', b.conf, b.log,
             ', no anonymous access, per-device ACL %s' % b.acl_boards if sec else ', anonymous (no secrets file: --secure)'),
             flush=True)
+        if b.bridge:
+            print('bridged to the centre at %s:%d (state on %s)' % (s.data['centre']['host'], s.data['centre']['port'],
+                                                                    centre.bridge_topic(s.name)), flush=True)
         try:
             while b.proc.poll() is None:
                 time.sleep(0.5)
@@ -398,6 +431,12 @@ def _args_cmd(sub):
     s.set_defaults(fn=cmd_cmd)
 
 
+def _centre_args(s):
+    s.add_argument('--centre', metavar='CENTRE.yaml', help='every site bridged to this monitoring centre (`edgectl '
+                                                           'centre`), devices named SITE/DEVICE, instead of one site')
+    s.add_argument('--sites', metavar='A,B', help='--centre: only these sites')
+
+
 def _args_monitor(sub):
     s = sub.add_parser('monitor', help='the control room: devices, events, alarms',
                        description='Subscribe to the whole site and print devices online/offline and every event, '
@@ -414,9 +453,10 @@ def _args_monitor(sub):
                         'acknowledgements')
     s.add_argument('--no-keys', action='store_true', help='do not read keys from the terminal')
     s.add_argument('--plain', action='store_true', help='one line per event (logs, scripts) instead of the full screen')
-    s.add_argument('--db', help='journal file (default .edgectl/journal.sqlite3)')
+    s.add_argument('--db', help='journal: a file (SQLite, default .edgectl/journal.sqlite3) or postgresql://USER@HOST/DB')
     s.add_argument('--no-journal', action='store_true', help='do not write the journal')
     s.add_argument('--sound', metavar='CMD', help='also run this on every new alarm (e.g. "paplay alarm.wav")')
+    _centre_args(s)
     s.add_argument('--notify', action='store_true', help="also run the site file's notification hooks (alarms.notify; "
                    "`journal run` runs them by default: use this where no journal service runs)")
     s.set_defaults(fn=cmd_monitor)
@@ -435,8 +475,8 @@ def _args_journal(sub):
     s.add_argument('action', choices=['run', 'query', 'prune', 'backup', 'restore', 'quarantine'])
     s.add_argument('file', nargs='?', metavar='FILE', help='restore: the backup to put in place')
     _site_arg(s)
-    s.add_argument('--db', help='journal file (default .edgectl/journal.sqlite3)')
-    s.add_argument('--device')
+    s.add_argument('--db', help='journal: a file (SQLite, default .edgectl/journal.sqlite3) or postgresql://USER@HOST/DB')
+    s.add_argument('--device', help='a device; at a centre SITE/DEVICE, or SITE/* for every device of a site')
     s.add_argument('--type', help='event type, * wildcards (door.*)')
     s.add_argument('--sev', choices=['alarm', 'warn', 'info'])
     s.add_argument('--since', help='from this time: --since=-2h, --since=-7d, 2026-11-28T18:00, epoch seconds')
@@ -452,6 +492,11 @@ def _args_journal(sub):
     s.add_argument('--backup-hours', type=float, default=24, help='run: hours between backups (default 24)')
     s.add_argument('--keep', type=int, default=7, help='run: backups kept, newest first (default 7)')
     s.add_argument('--roll-over', action='store_true', help='run: prune every hour with --days and --alarm-days')
+    _centre_args(s)
+    s.add_argument('--share', metavar='GROUP', help='run: one of several writers sharing the stream (MQTT $share/GROUP); '
+                                                    'with a PostgreSQL --db each may be killed at any moment')
+    s.add_argument('--writer', default='1', metavar='ID', help='run --share: this writer\'s id in the group (its own '
+                                                                'persistent session; default 1)')
     s.add_argument('--no-notify', action='store_true', help="run: do not run the site file's notification hooks")
     s.set_defaults(fn=cmd_journal)
 

@@ -121,11 +121,15 @@ class Plant:
 
 class ArmPlant(Plant):
     """A barrier arm: moves between the limits in travel_s while a motor output is on; the
-    photo-eye reads broken when its emitter (eye_tx) is off or an obstruction is placed."""
-    VARS = ('obstruction', 'position', 'jam', 'eye_dead')
+    photo-eye reads broken when its emitter (eye_tx) is off or an obstruction is placed. With a
+    contact edge wired (an end-of-line line, %): at rest 33, pressed 66 while the arm's lower
+    quarter meets an obstruction, 100 with its line cut (edge_cut)."""
+    VARS = ('obstruction', 'position', 'jam', 'eye_dead', 'edge_cut')
 
-    def __init__(self, ctrl, travel_s=3.0, pos=0.0):
+    def __init__(self, ctrl, travel_s=3.0, pos=0.0, pins=()):
         Plant.__init__(self, ctrl)
+        self.has_edge = 'edge' in pins
+        self.edge_cut = 0
         self.travel = travel_s
         self.pos = pos              # 0 closed .. 1 open
         self.obstruction = 0
@@ -144,14 +148,17 @@ class ArmPlant(Plant):
 
     def levels(self):
         beam = 0 if self.eye_dead else int(bool(self.obstruction) or not self.eye)
-        return {'up_limit': int(self.pos >= 1.0), 'down_limit': int(self.pos <= 0.0), 'beam': beam}
+        out = {'up_limit': int(self.pos >= 1.0), 'down_limit': int(self.pos <= 0.0), 'beam': beam}
+        if self.has_edge:
+            out['edge'] = 100 if self.edge_cut else 66 if self.obstruction and self.pos < 0.25 else 33
+        return out
 
     def get(self, var):
         return {'obstruction': self.obstruction, 'jam': self.jam, 'eye_dead': self.eye_dead,
-                'position': round(self.pos * 100)}[var]
+                'edge_cut': self.edge_cut, 'position': round(self.pos * 100)}[var]
 
     def set(self, var, v):
-        if var in ('obstruction', 'jam', 'eye_dead'):
+        if var in ('obstruction', 'jam', 'eye_dead', 'edge_cut'):
             setattr(self, var, int(v))
         elif var == 'position':
             self.pos = max(0.0, min(1.0, int(v) / 100))
@@ -198,14 +205,58 @@ class BasinPlant(Plant):
         setattr(self, var, float(v))
 
 
+class EnginePlant(Plant):
+    """A standby generator and the mains: the engine runs crank_ms after gen_start turns on
+    (never while it `fails`), stops when gen_start turns off or its fault trips; `mains` is
+    the supply (1 present, 0 failed): `edgectl io site-1 gen.mains=0` is a blackout."""
+    VARS = ('mains', 'fails', 'crank_ms', 'fault', 'running')
+    period = 0.01
+
+    def __init__(self, ctrl, pins, crank_s=2.0):
+        Plant.__init__(self, ctrl)
+        self.pins = pins
+        self.mains = 1
+        self.fails = 0
+        self.fault = 0
+        self.crank_ms = int(crank_s * 1000)
+        self.cranked = 0.0
+        self.running = 0
+
+    def step(self, dt):
+        if self.link.level(self._n('gen_start')) and not self.fault:
+            if not self.running:
+                self.cranked += dt
+                if not self.fails and self.cranked * 1000 >= self.crank_ms:
+                    self.running = 1
+        else:
+            self.cranked = 0.0
+            self.running = 0
+
+    def levels(self):
+        out = {'mains_ok': int(bool(self.mains)), 'gen_running': self.running}
+        if 'gen_fault' in self.pins:
+            out['gen_fault'] = int(bool(self.fault))
+        return out
+
+    def get(self, var):
+        return int(getattr(self, var))
+
+    def set(self, var, v):
+        if var not in self.VARS or var == 'running':
+            raise ValueError(var)
+        setattr(self, var, int(v))
+
+
 def plants_for(cfg):
     """The plant models a device's controllers need."""
     out = []
     for c in cfg['controllers']:
         if c['type'] == 'barrier':
-            out.append(ArmPlant(c['name'], travel_s=c.get('travel_s_sim', 3.0)))
+            out.append(ArmPlant(c['name'], travel_s=c.get('travel_s_sim', 3.0), pins=c['pins']))
         elif c['type'] == 'pump':
             out.append(BasinPlant(c['name'], c['pins']))
+        elif c['type'] == 'genset':
+            out.append(EnginePlant(c['name'], c['pins'], crank_s=c.get('crank_s_sim', 2.0)))
     return out
 
 

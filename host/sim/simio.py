@@ -57,6 +57,18 @@ class SimIO:
     def set(self, name, value):
         self.request('set %s %d' % (name, int(value)))
 
+    def swipe(self, name, text):
+        """A card reader's frames (W26:1234567, KEY:1234#, ...) onto its wire, each as the
+        reader's bits (protocols/readerframes.py); the number of frames sent."""
+        from ..core.proto import _load
+        try:
+            frames = _load('readerframes').frames(text)
+        except ValueError as e:
+            raise EdgeError(str(e), 2)
+        for f in frames:
+            self.request('bits %s %s' % (name, f))
+        return len(frames)
+
     def list(self):
         out = {}
         for r in self.request('list', multi=True):

@@ -27,8 +27,11 @@ def cmd_sim(a):
             sec = secrets.load(_site_path(a))       # a site with secrets gets its logins and ACL
             from ..core.broker import room_port      # the room's tools go to its port when the site has secrets
             from ..room.fire import raisers
+            from ..core import centre
             broker = Broker(port=bk['port'], workdir=Path('.edgectl/broker'), site=s.name, secrets=sec,
-                            room_port=room_port(bk) if sec else None, raisers=raisers(s)).start()
+                            room_port=room_port(bk) if sec else None, raisers=raisers(s))
+            broker.bridge = centre.site_bridge(s, _site_path(a), sec)   # `centre:` in the site file
+            broker.start()
             print('mosquitto on %s:%d%s' % (broker.host, broker.port, ' (boards), %d (control room), no anonymous '
                                             'access (the site\'s secrets)' % broker.room_port
                                             if sec else ', anonymous (the site has no secrets file)'), flush=True)
@@ -86,6 +89,10 @@ def cmd_io(a):
             return 0
         if '=' in a.signal:
             name, val = a.signal.split('=', 1)
+            if ':' in val:      # a card reader's frame: W26:1234567, KEY:1234#
+                io.swipe(name, val)
+                print('%s=%s' % (name, val))
+                return 0
             if not val.isdigit():
                 raise EdgeError('value must be 0 or 1 (got %r)' % val, 2)
             io.set(name, int(val))
@@ -149,7 +156,8 @@ def _args_sim(sub):
 def _args_io(sub):
     s = sub.add_parser('io', help="read or set a simulated board's signal",
                        description='With `edgectl sim` running in this folder: `edgectl io DEVICE` lists signals, '
-                                   '`edgectl io DEVICE CTRL.SIGNAL` reads one, `CTRL.SIGNAL=1` sets an input.')
+                                   '`edgectl io DEVICE CTRL.SIGNAL` reads one, `CTRL.SIGNAL=1` sets an input, '
+                                   '`CTRL.reader=W26:1234567` (or W34:N, KEY:1234#, KEY8:...) swipes a card on a reader.')
     s.add_argument('device')
     s.add_argument('signal', nargs='?', metavar='CTRL.SIGNAL[=VALUE]')
     s.add_argument('--clock', nargs='?', const='', metavar='ISO-TIME',

@@ -230,8 +230,232 @@ def case_illegal_transition_is_an_error():
     raise AssertionError('CLOSED -> CLOSING accepted')
 
 
+# --- UL 325: warning, hold-to-run, contact edge ---------------------------------------------------
+def _warned_from(b, ms):
+    """The time the warn output has been on without a break, sampled every 10 ms for `ms`, and
+    the state and motor_down when it ended (or at the end)."""
+    on = 0
+    for _ in range(ms // 10):
+        if b.out('motor_down'):
+            return on, st(b)
+        b.run(10)
+        on = on + 10 if b.out('warn') else 0
+    return on, st(b)
+
+
+def case_warn_before_an_auto_close_and_during_motion():
+    b = make(0, {'auto_close_s': 5, 'warn_s': 2})
+    eq(b.out('warn'), 0, 'quiet while closed')
+    b.cmd('open')
+    b.run(20)
+    eq(b.out('warn'), 1, 'on while opening')
+    b.run(2000)
+    eq((st(b), b.out('warn')), ('open', 0), 'off once open')
+    b.run(2900)                      # 3 s of the 5 s: the last 2 s warn
+    eq(b.out('warn'), 0, 'not yet: only the last warn_s of auto_close_s')
+    on, state = _warned_from(b, 2500)
+    eq(state, 'closing', 'closed by itself')
+    check(on >= 2000, 'warned %d ms before the arm moved (warn_s 2)' % on)
+    b.run(500)
+    eq(b.out('warn'), 1, 'on while closing')
+    b.run(2000)
+    eq((st(b), b.out('warn')), ('closed', 0), 'off once closed')
+
+
+def case_auto_close_shorter_than_warn_s_waits_for_the_whole_warning():
+    b = make(1000, {'auto_close_s': 1, 'warn_s': 4})
+    eq(b.out('warn'), 1, 'warning from the start')     # (make ran 60 ms of it)
+    on, state = _warned_from(b, 5000)
+    eq(state, 'closing', 'closed after the warning')
+    check(on >= 4000 - 60, 'warned %d ms (warn_s 4), not auto_close_s 1' % on)
+
+
+def case_a_broken_beam_during_the_warning_starts_it_again():
+    b = make(1000, {'auto_close_s': 2, 'warn_s': 2})
+    b.run(500)
+    eq(b.out('warn'), 1, 'warning')
+    b.plant.obstacle = 1
+    b.plant.sync(b)
+    b.run(20)
+    eq(b.out('warn'), 0, 'stopped while something is in the way')
+    b.run(5000)
+    eq(st(b), 'open', 'no close while in the way')
+    b.plant.obstacle = 0
+    b.plant.sync(b)
+    on, state = _warned_from(b, 3000)
+    check(state == 'closing' and on >= 2000, 'a whole warning again: %d ms, %s' % (on, state))
+
+
+def case_a_commanded_close_warns_during_the_test_and_motion_without_delay():
+    b = make(1000, {'auto_close_s': 0, 'warn_s': 3})
+    eq(b.out('warn'), 0, 'quiet while open')
+    b.cmd('close')
+    eq(b.out('warn'), 1, 'on from the eye test on')
+    b.run(30)
+    eq(b.out('motor_down'), 1, 'an attended close does not wait for warn_s')
+    b.run(2500)
+    eq((st(b), b.out('warn')), ('closed', 0), 'closed, quiet')
+
+
+def eye_failed(over=None):
+    b = make(1000, over, eye_works=False)
+    b.cmd('close')
+    b.run(600)
+    eq((st(b), b.c.fault), ('fault', 'eye_test'), 'eye test failed')
+    return b
+
+
+def case_hold_to_run_closes_only_while_the_key_is_held():
+    b = eye_failed()
+    b.set('close_held', 1)
+    eq(b.out('motor_down'), 0, 'a press is debounced first')
+    b.run(40)
+    eq((st(b), b.out('motor_down'), b.out('warn')), ('closing_held', 1, 1), 'closing while held, warning')
+    eq(b.find('barrier.closing')[3]['by'], 'hold_to_run', 'closing by hold-to-run')
+    b.run(500)
+    b.set('close_held', 0)
+    eq((b.out('motor_down'), st(b)), (0, 'fault'), 'stopped in the call of the release')
+    pos = b.plant.pos
+    b.run(500)
+    eq(b.plant.pos, pos, 'the arm stays where it stopped')
+    eq(b.c.fault, 'eye_test', 'the fault stays raised')
+    check(b.find('barrier.fault', False) is None, 'never cleared by hold-to-run')
+    check(b.cmd('close') is not None, 'close still refused')
+    b.set('close_held', 1)
+    b.run(3000)
+    eq((st(b), b.out('motor_down'), b.plant.pos), ('fault', 0, 0), 'held to the down limit: stopped there')
+    check(b.find('barrier.closed') is not None, 'closed event')
+    b.set('close_held', 0)
+    eq(b.cmd('reset'), None, 'reset')
+    eq(st(b), 'closed', 'found closed after reset')
+
+
+def case_hold_to_run_stops_for_the_loop_fire_stop_and_reset():
+    for why in ('loop', 'fire', 'stop', 'reset', 'edge', 'timeout'):
+        b = eye_failed({'travel_timeout_s': 1} if why == 'timeout' else None)
+        if why == 'timeout':
+            b.plant.stuck = True
+        b.set('close_held', 1)
+        b.run(200)
+        eq(b.out('motor_down'), 1, why + ': closing while held')
+        if why == 'loop':
+            b.set('loop', 1)
+            b.run(30)
+        elif why == 'edge':
+            b.set('edge', 1)
+        elif why == 'fire':
+            b.c.site_fire(True, b.t)
+        elif why == 'timeout':
+            b.run(900)
+        else:
+            eq(b.cmd(why), None, why)
+        eq(b.out('motor_down'), 0, why + ': stopped while the key is still held')
+        eq(st(b), 'opening' if why == 'reset' else 'fault', why)   # reset: between the limits, open first
+
+
+def case_hold_to_run_needs_an_eye_test_fault():
+    b = make(0)
+    b.plant.stuck = True
+    b.cmd('open')
+    b.run(4200)
+    eq(b.c.fault, 'motor_timeout', 'another fault')
+    b.set('close_held', 1)
+    b.run(200)
+    eq((st(b), b.out('motor_down')), ('fault', 0), 'no hold-to-run for a jammed motor')
+    b = make(1000)
+    b.set('close_held', 1)
+    b.run(200)
+    eq((st(b), b.out('motor_down')), ('open', 0), 'nor without a fault: the key does nothing')
+    b = eye_failed()
+    b.set('loop', 1)
+    b.run(40)
+    b.set('close_held', 1)
+    b.run(200)
+    eq(b.out('motor_down'), 0, 'nor with a vehicle on the loop')
+
+
+def case_contact_edge_reverses_a_closing_arm_like_the_beam():
+    b = make(1000, {'auto_close_s': 0})
+    b.cmd('close')
+    b.run(500)
+    eq(st(b), 'closing', 'closing')
+    b.set('edge', 1)
+    eq((b.out('motor_down'), st(b)), (0, 'reversing'), 'stopped in the call of the edge')
+    e = b.find('barrier.obstructed', True)
+    eq((e[3]['sensor'], e[3]['count']), ('edge', 1), 'obstructed by the edge')
+    b.run(400)
+    eq(b.out('motor_up'), 1, 'reverses after the dead time')
+    check(b.cmd('close') is not None, 'close refused while the edge is pressed')
+    b.set('edge', 0)
+    check(b.find('barrier.obstructed', False) is not None, 'cleared when released')
+    b.run(2000)
+    eq(st(b), 'open', 'fully open')
+
+
+EDGED = {'auto_close_s': 2, 'warn_s': 0, 'pins': {'beam': 1, 'up_limit': 2, 'down_limit': 3, 'edge': 34, 'close_held': 7,
+                                                 'motor_up': 4, 'motor_down': 5, 'eye_tx': 6}}
+
+
+def edged(pos=1000):
+    b = make(pos, EDGED)
+    b.set('edge', 33)             # a healthy line at rest (end-of-line resistor)
+    b.run(60)
+    return b
+
+
+def case_supervised_edge_pressed_reverses_and_its_faults_stop_every_close():
+    b = edged()
+    check(b.find('barrier.fault') is None, 'healthy line')
+    b.cmd('close')
+    b.run(500)
+    eq(st(b), 'closing', 'closing')
+    b.set('edge', 70)             # pressed: the active band
+    eq((b.out('motor_down'), st(b)), (0, 'reversing'), 'the edge reverses at once (no debounce by default)')
+    b.set('edge', 33)
+    b.run(3000)
+    eq(st(b), 'closing', 'auto-close once the way is clear')
+    b.set('edge', 100)            # the line is cut
+    eq((b.out('motor_down'), st(b)), (0, 'reversing'), 'a cut edge line reverses a close')
+    eq(b.find('barrier.fault', True)[3]['reason'], 'edge_line_open', 'barrier.fault edge_line_open')
+    b.run(3000)
+    eq(st(b), 'open', 'open')
+    b.run(5000)
+    eq(st(b), 'open', 'no auto-close with the edge line cut')
+    r = b.cmd('close')
+    check(r is not None and 'edge line' in r, 'close refused: %r' % r)
+    b.set('edge', 2)              # now shorted
+    b.run(30)
+    eq(b.c.snapshot()['line_fault'], 'edge_line_short', 'shorted')
+    b.set('edge', 33)
+    b.run(30)
+    check(b.find('barrier.fault', False) is not None, 'fault cleared when the line is normal')
+    eq(b.c.snapshot()['line_fault'], None, 'no line fault')
+    b.run(2500)
+    check(st(b) in ('closing', 'closed'), 'auto-close resumes: %s' % st(b))
+
+
+def case_a_faulted_edge_line_stops_the_eye_test_and_hold_to_run():
+    b = edged()
+    b.plant.eye_works = False
+    b.cmd('close')
+    eq(b.c.st, B.EYE_OFF, 'eye test')
+    b.set('edge', 100)
+    eq(st(b), 'open', 'the close is given up')
+    b.set('edge', 33)
+    b.run(30)
+    b.cmd('close')
+    b.run(600)
+    eq(b.c.fault, 'eye_test', 'eye failed')
+    b.set('close_held', 1)
+    b.run(200)
+    eq(b.out('motor_down'), 1, 'hold-to-run')
+    b.set('edge', 3)
+    eq((b.out('motor_down'), st(b)), (0, 'fault'), 'a shorted edge stops it')
+
+
 # --- random interleavings: invariants ---------------------------------------------------------
-OPS = ('open', 'close', 'stop', 'reset', 'obstacle', 'clear', 'loop', 'noloop', 'wait', 'jam')
+OPS = ('open', 'close', 'stop', 'reset', 'obstacle', 'clear', 'loop', 'noloop', 'wait', 'jam',
+       'edge', 'noedge', 'hold', 'release', 'eye')
 
 
 def run_sequence(steps, pos=0):
@@ -253,6 +477,13 @@ def run_sequence(steps, pos=0):
             b.set('loop', 0)
         elif op == 'jam':
             b.plant.stuck = not b.plant.stuck
+        elif op in ('edge', 'noedge'):
+            b.set('edge', 1 if op == 'edge' else 0)
+        elif op in ('hold', 'release'):
+            b.set('close_held', 1 if op == 'hold' else 0)
+        elif op == 'eye':
+            b.plant.eye_works = not b.plant.eye_works
+            b.plant.sync(b)
         where = 'step %d %r t=%d state=%s' % (i, steps[i], b.t, B.NAMES[c.st])
         _check(b, where)
         end = b.t + wait
@@ -267,6 +498,10 @@ def _check(b, where):
     up, down = b.out('motor_up'), b.out('motor_down')
     check(not (up and down), where + ': both motors on')
     check(not (down and c.value('beam')), where + ': closing while the beam is broken')
+    check(not (down and c.edge), where + ': closing while the contact edge is pressed')
+    check(not (down and c.st == B.HELD_CLOSE and not c.value('close_held')), where + ': hold-to-run not held')
+    if up or down:
+        check(b.out('warn') == 1, where + ': motion without the warning')
     if c.st == B.FAULT:
         check(not up and not down, where + ': motion in fault')
     if up or down:
@@ -425,3 +660,22 @@ def case_a_faulted_barrier_does_not_move_for_fire():
     e = b.find('barrier.fire_open', True)
     check(e is not None and e[3].get('blocked') == 'motor_timeout', 'says it is blocked: %r' % (e,))
     eq((b.out('motor_up'), b.out('motor_down')), (0, 0), 'stays safe')
+
+
+def case_something_in_the_way_during_the_eye_test_gives_the_close_up():
+    b = _at('eye_on')
+    b.run(600)
+    eq((st(b), b.out('eye_tx'), b.out('motor_down')), ('open', 1, 0), 'broken with the emitter on: stays open')
+    b = _at('eye_on')
+    b.set('edge', 1)
+    eq(st(b), 'open', 'the contact edge pressed during the test gives it up too')
+
+
+def case_unwired_optional_inputs_hold_no_debouncer():
+    pins = {'beam': 1, 'up_limit': 2, 'down_limit': 3, 'motor_up': 4, 'motor_down': 5, 'eye_tx': 6}
+    c = B.Barrier('gate', dict(CFG, pins=pins))
+    eq(sorted(c._deb), ['beam', 'down_limit', 'up_limit'], 'debouncers for the wired inputs only (heap)')
+    c.input('close_held', 1, 1000)
+    c.tick(2000)
+    eq((c.value('close_held'), c.value('loop')), (0, 0), 'an unwired input reads inactive')
+    eq(sorted(B.Barrier('gate', dict(CFG))._deb), sorted(B.Barrier.INPUTS), 'no pins named (the cases): all of them')

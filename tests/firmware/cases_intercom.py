@@ -295,8 +295,85 @@ def case_bad_settings_are_refused():
             raise AssertionError('%s accepted a string' % k)
 
 
+def case_blocked_station_ignores_and_counts_presses():
+    b = make()
+    eq(b.cmd('block', {'by': 'desk-1'}), None, 'block')
+    e = b.find('intercom.blocked')
+    eq((e[2], e[3]), ('warn', {'blocked': True, 'by': 'desk-1'}), 'recorded with who')
+    for _ in range(4):
+        press(b)
+    check(b.find('intercom.call') is None, 'no call while blocked')
+    snap = b.c.snapshot()
+    eq((snap['blocked'], snap['blocked_presses'], snap['ignored_presses'], snap['led']),
+       (True, 4, 4, 'blocked'), 'state')
+    eq(b.cmd('block'), None, 'blocking again is no error')
+    eq(b.types().count('intercom.blocked'), 1, 'and records nothing twice')
+    eq(b.cmd('unblock', {'by': 'desk-2'}), None, 'unblock')
+    eq(b.events[-1][3], {'blocked': False, 'by': 'desk-2', 'ignored': 4}, 'unblock says how many were ignored')
+    eq(b.c.snapshot()['led'], 'off', 'led back to normal')
+    press(b)
+    check(b.find('intercom.call') is not None, 'calls again once unblocked')
+
+
+def case_blocked_led_flashes_briefly():
+    b = make()
+    b.cmd('block')
+    lit = []
+    for _ in range(400):
+        b.run(10)
+        lit.append(b.out('led'))
+    eq(sum(lit), 20, 'lit 100 ms of every 2 s (4 s watched)')
+    eq([I.pattern_on(I.BLOCKED_LED, t) for t in (0, 99, 100, 1999, 2000)],
+       [True, True, False, False, True], 'blocked pattern')
+
+
+def case_blocking_ends_an_open_call():
+    b, c = answered()
+    b.cmd('unlock', {'call': c})
+    eq(b.cmd('block', {'by': 'desk-1'}), None, 'block during a call')
+    e = b.find('intercom.ended')
+    eq((e[3]['call'], e[3]['reason']), (c, 'blocked'), 'the call ended: blocked')
+    eq(st(b), 'idle', 'idle')
+    check(b.cmd('unlock', {'call': c}) is not None, 'no unlock for the ended call')
+    b.run(3100)
+    eq(b.out('strike'), 0, 'the strike pulse given still ends on time')
+    b2, c2 = ringing()
+    b2.cmd('block')
+    eq(b2.find('intercom.ended')[3]['reason'], 'blocked', 'a ringing call ends too')
+
+
+def case_three_stations_ring_at_once_and_are_answered_each_on_its_own():
+    names = ('east', 'west', 'north')
+    st3 = {}
+    for n in names:
+        s = Bench(I.Intercom(n, dict(CFG)))
+        s.c.online = True
+        s.run(50)
+        st3[n] = s
+    for n in names:
+        st3[n].set('call', 1)
+    for n in names:
+        st3[n].run(60)
+        st3[n].set('call', 0)
+    calls = {}
+    for n in names:
+        eq(st(st3[n]), 'ringing', n + ' rings')
+        calls[n] = call_id(st3[n])
+    eq(st3['west'].cmd('answer', {'call': calls['west'], 'by': 'ann'}), None, 'ann answers west')
+    eq((st(st3['east']), st(st3['west']), st(st3['north'])), ('ringing', 'answered', 'ringing'),
+       'only west answered')
+    eq(st3['north'].cmd('answer', {'call': calls['north'], 'by': 'bob'}), None, 'bob answers north')
+    eq(st3['west'].cmd('unlock', {'call': calls['west']}), None, 'ann releases west')
+    eq([st3[n].out('strike') for n in names], [0, 1, 0], 'only west strike released')
+    eq(st3['north'].cmd('hangup', {'call': calls['north']}), None, 'bob hangs up north')
+    eq((st(st3['east']), st(st3['west']), st(st3['north'])), ('ringing', 'answered', 'idle'),
+       'each call on its own')
+    eq(st3['east'].cmd('answer', {'call': calls['east'], 'by': 'carl'}), None, 'carl answers east')
+    eq(st3['east'].find('intercom.answered')[3]['by'], 'carl', 'answered by carl')
+
+
 OPS = ('press', 'answer', 'answer_wrong', 'hangup', 'unlock', 'unlock_wrong', 'line_short',
-       'line_open', 'line_ok', 'online', 'offline', 'wait')
+       'line_open', 'line_ok', 'online', 'offline', 'wait', 'block', 'unblock')
 
 
 def run_sequence(steps):
@@ -319,6 +396,10 @@ def run_sequence(steps):
             b.set('line', {'line_short': 2, 'line_open': 99, 'line_ok': 33}[op])
         elif op in ('online', 'offline'):
             b.c.online = op == 'online'
+        elif op in ('block', 'unblock'):
+            eq(b.cmd(op, {'by': 'desk'}), None, op)
+        if b.c.blocked:
+            check(b.c.st == I.IDLE, 'step %d: a call open on a blocked station' % i)
         where = 'step %d %r state=%s' % (i, steps[i], I.NAMES[b.c.st])
         if b.out('strike') and not before:
             check(op == 'unlock' and r is None and b.c.st == I.ANSWERED, where + ': strike released')
@@ -331,6 +412,7 @@ def run_sequence(steps):
             b.set('call', 0)
     b.set('line', 33)
     b.run(200000)           # every open call times out
+    check(b.c.ignored >= b.c.blocked_presses, 'presses ignored while blocked are counted')
     opened = [e[3]['call'] for e in b.events if e[1] == 'intercom.call']
     ended = [e[3]['call'] for e in b.events if e[1] == 'intercom.ended']
     eq(ended, opened, 'every call ends exactly once, in order')

@@ -275,3 +275,73 @@ def case_reset_while_the_water_is_still_low():
     b2.cmd('reset')
     eq(st(b2), 'low_water', 'reset of a fault with the water low')
     eq(b2.out('pump'), 0, 'still off')
+
+
+# --- daylight saving: windows in a zone's local time (tz: Europe/Berlin) -------------------------
+from tzvectors import BERLIN
+HOUR = 3600000
+
+
+def utc(day, h, m=0):
+    return day * DAY + h * HOUR + m * 60000
+
+
+def case_offset_follows_the_changes():
+    eq(schedule.offset(BERLIN, utc(20468, 12), 0), 60, 'January: CET')
+    eq(schedule.offset(BERLIN, utc(20649, 12), 0), 120, 'July: CEST')
+    eq(schedule.offset(BERLIN, utc(20541, 0, 59), 0), 60, 'spring: 00:59 UTC still CET')
+    eq(schedule.offset(BERLIN, utc(20541, 1), 0), 120, 'spring: 01:00 UTC is CEST')
+    eq(schedule.offset(BERLIN, utc(20751, 0, 59), 0), 120, 'autumn: 00:59 UTC still CEST')
+    eq(schedule.offset(BERLIN, utc(20751, 1), 0), 60, 'autumn: 01:00 UTC is CET')
+    eq(schedule.offset(BERLIN, utc(20000, 0), 30), 30, 'before the first change: tz_offset_min')
+    eq(schedule.offset([], utc(20468, 12), -300), -300, 'no zone: tz_offset_min')
+
+
+def case_a_daily_window_keeps_local_time_across_both_changes():
+    win = [[18 * 60, 22 * 60 + 30, MON_SUN]]
+    for day, on_utc in ((20468, 17), (20649, 16), (20540, 17), (20541, 16), (20750, 16), (20751, 17)):
+        check(not schedule.due(win, [], utc(day, on_utc) - 60000, 0, BERLIN), 'off a minute before, day %d' % day)
+        check(schedule.due(win, [], utc(day, on_utc), 0, BERLIN), 'on at 18:00 local = %d:00 UTC, day %d' % (on_utc, day))
+
+
+def case_spring_forward_a_window_in_the_skipped_hour_starts_when_the_clock_jumps():
+    win = [[2 * 60 + 30, 4 * 60, MON_SUN]]         # 02:30-04:00 local: 02:00-03:00 does not exist on 29 Mar
+    check(not schedule.due(win, [], utc(20541, 0, 59), 0, BERLIN), '01:59 CET: off')
+    check(schedule.due(win, [], utc(20541, 1), 0, BERLIN), '01:00 UTC = 03:00 CEST: on at once')
+    check(not schedule.due(win, [], utc(20541, 2), 0, BERLIN), '02:00 UTC = 04:00 CEST: off')
+
+
+def case_across_midnight_on_both_nights():
+    win = [[22 * 60, 2 * 60 + 30, MON_SUN]]        # 22:00-02:30 local, across midnight
+    # spring: 28 Mar 22:00 CET = 21:00 UTC; the clock jumps 02:00 -> 03:00 at 01:00 UTC: past 02:30
+    check(schedule.due(win, [], utc(20540, 21), 0, BERLIN), 'spring: on at 22:00 CET')
+    check(schedule.due(win, [], utc(20541, 0, 59), 0, BERLIN), 'spring: on at 01:59 CET')
+    check(not schedule.due(win, [], utc(20541, 1), 0, BERLIN), 'spring: off at 03:00 CEST (4 h that night)')
+    # autumn: 24 Oct 22:00 CEST = 20:00 UTC; 02:00-02:30 local comes twice (CEST, then CET)
+    got = [schedule.due(win, [], utc(20751, h, m), 0, BERLIN) for h, m in ((0, 0), (0, 29), (0, 30), (0, 59),
+                                                                            (1, 0), (1, 29), (1, 30))]
+    eq(got, [True, True, False, False, True, True, False], 'autumn: on in both 02:00-02:30s')
+    check(schedule.due(win, [], utc(20750, 20), 0, BERLIN), 'autumn: on at 22:00 CEST = 20:00 UTC')
+    check(not schedule.due(win, [], utc(20750, 19, 59), 0, BERLIN), 'autumn: off before')
+
+
+def case_pump_schedule_runs_in_the_zones_local_time():
+    win = [[18 * 60, 22 * 60 + 30, MON_SUN]]
+    b = make({'schedule': win, 'tz_changes': BERLIN, 'tz_offset_min': 0}, at=utc(20649, 15, 59))
+    b.run(20)
+    eq(b.out('pump'), 0, '17:59 CEST: off')
+    set_wall_ms(utc(20649, 16))
+    b.run(20)
+    eq(b.out('pump'), 1, '18:00 CEST = 16:00 UTC: on')
+    set_wall_ms(utc(20649, 20, 30))
+    b.run(20)
+    eq(b.out('pump'), 0, '22:30 CEST: off')
+
+
+def case_a_malformed_tz_changes_is_refused():
+    import cfgcheck
+    for bad in ([[5, 60], [5, 120]], [[5, 60], [3, 120]], [[5, 900]], [[5]], [5], [[True, 60]], 'Europe/Berlin'):
+        err = cfgcheck.ranges({'tz_changes': bad}, 'pump')
+        check(err is not None and 'tz_changes' in err, '%r: %r' % (bad, err))
+    eq(cfgcheck.ranges({'tz_changes': BERLIN}, 'pump'), None, 'the host\'s list is fine')
+    eq(cfgcheck.ranges({'tz_changes': BERLIN}, 'genset'), None, 'for the generator too')

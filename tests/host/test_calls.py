@@ -36,3 +36,33 @@ def test_retained_state_shows_a_call_already_open():
     assert not c.feed('g', 'state', 's', {'type': 'door', 'lock': 'locked'})
     assert c.feed('g', 'state', 's', {'type': 'intercom', 'call': 'idle', 'call_id': None})
     assert c.listing() == []
+
+
+def test_three_stations_of_one_board_ring_at_once_and_each_is_answered_on_its_own():
+    # the stations of one board count their calls apart: the same id on each (boot 4, call 1)
+    c = Calls()
+    for st in ('east', 'west', 'north'):
+        assert c.feed('gate-1', 'evt', st, ev('intercom.call', 4001))
+    assert [x[1] for x in c.listing()] == ['east', 'west', 'north'], 'all three ring, oldest first'
+    for op in ('ann', 'bob', 'carl'):       # each operator's `a` takes the oldest call still ringing
+        dev, st, call = c.target('answer', op)
+        c.feed(dev, 'evt', st, ev('intercom.answered', call['call'], by=op))
+    assert {op: c.target('unlock', op)[1] for op in ('ann', 'bob', 'carl')} == \
+        {'ann': 'east', 'bob': 'west', 'carl': 'north'}, "each operator's keys act on their own call"
+    c.feed('gate-1', 'evt', 'west', ev('intercom.ended', 4001, reason='hangup'))
+    assert [(x[1], x[2]['by']) for x in c.listing()] == [('east', 'ann'), ('north', 'carl')], \
+        'ending west leaves the same call id open at east and north'
+    assert c.target('unlock', 'bob') is None
+
+
+def test_the_monitors_b_key_blocks_the_oldest_ringing_station():
+    from edgectl.room.monitor import Monitor
+    mon = Monitor('s', operator='ann')
+    mon.show = lambda rec: None
+    sent = []
+    mon.send = lambda dev, ctrl, op, args: sent.append((dev, ctrl, op, args)) or 'm-1'
+    assert mon.act('b').startswith('no call is ringing') and sent == []
+    mon.calls.feed('gate-1', 'evt', 'west', ev('intercom.call', 4001))
+    mon.calls.feed('gate-1', 'evt', 'east', ev('intercom.call', 4001))
+    assert mon.act('b') == 'block gate-1/west (m-1)'
+    assert sent == [('gate-1', 'west', 'block', {'by': 'ann'})]

@@ -68,7 +68,7 @@ def _listed_events(node, inside=False):
 
 def event_types():
     defs = json.loads((ROOT / 'protocols' / 'controllers.json').read_text())
-    kinds = sorted(defs['types']) + ['system']
+    kinds = sorted(defs['types']) + ['system', 'access']     # access.*: a reader on a door or barrier
     found = _listed_events(defs)
     found |= {'%s.fault' % t for t in defs['types']}                  # ctrl_base raises TYPE + '.fault'
     lit = re.compile(r"""['"]((?:%s)\.[a-z_]+)['"]""" % '|'.join(kinds))

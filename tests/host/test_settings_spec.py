@@ -67,7 +67,9 @@ devices:
       - {name: c, type: %s, pins: {%s}}
 """
 PINS = {'door': 'contact: 4, lock: 25', 'barrier': 'beam: 4, up_limit: 5, down_limit: 13, motor_up: 25, '
-        'motor_down: 26, eye_tx: 27', 'pump': 'low_level: 4, pump: 25', 'intercom': 'call: 4, strike: 25'}
+        'motor_down: 26, eye_tx: 27', 'pump': 'low_level: 4, pump: 25', 'intercom': 'call: 4, strike: 25',
+        'lift_recall': 'recalled: 4, recall: 25', 'genset': 'mains_ok: 4, gen_running: 5, gen_start: 25',
+        'zone': 's1: 4'}
 
 
 def _cases():

@@ -26,6 +26,7 @@ devices:
     board: esp32-devkitc
     controllers:
       - {name: rear, type: door, pins: {contact: 4, lock: 25}, debounce_ms: 20}
+      - {name: lift, type: lift_recall, pins: {recalled: 13, recall: 26}, recall_s: 10}
   gate-1:
     board: esp32-devkitc
     controllers:
@@ -66,6 +67,8 @@ def test_fire_linkage_across_boards(make_board, broker, tmp_path):
         assert ig.wait_value('barrier.up_limit', 1, 10), 'the barrier opened'
         assert col.event('barrier.fire_open', active=True)
         assert col.event('door.fire_release', active=True, ctrl='rear')
+        assert ib.wait_value('lift.recall', 1, 5), 'the lifts recalled'
+        assert col.event('lift_recall.recalling', ctrl='lift')
 
         st = edgectl('fire', 'status', '--site', str(site), '--json', cwd=tmp_path)
         assert st.returncode == 0 and json.loads(st.stdout)['active'] is True, st.stdout + st.stderr
@@ -79,6 +82,7 @@ def test_fire_linkage_across_boards(make_board, broker, tmp_path):
         ib.close()
         ib = SimIO(b.io_port)
         assert ib.wait_value('rear.lock', 0, 5)
+        assert ib.wait_value('lift.recall', 1, 5), 'the recall held through a reboot'
 
         r = edgectl('fire', 'reset', '--site', str(site), '--by', 'guard-1', cwd=tmp_path)
         assert r.returncode == 2 and 'acknowledged' in r.stderr, 'a reset without --yes is refused'
@@ -86,6 +90,7 @@ def test_fire_linkage_across_boards(make_board, broker, tmp_path):
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout)['applied'] == {'gate-1': True, 'lobby-1': True, 'lobby-2': True}
         assert ia.wait_value('front.lock', 1) and ib.wait_value('rear.lock', 1)
+        assert ib.wait_value('lift.recall', 0, 5), 'the reset released the recall'
         assert ig.wait_value('barrier.down_limit', 1, 10), 'auto-close resumed'
         st = edgectl('fire', 'status', '--site', str(site), '--json', cwd=tmp_path)
         assert json.loads(st.stdout) == {'active': False, 'by': 'guard-1', 'ts': json.loads(st.stdout)['ts']}
