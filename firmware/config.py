@@ -63,7 +63,13 @@ def once(name, op, *args):
     import sys
     had = set(sys.modules)
     try:
-        return getattr(__import__(name), op)(*args)
+        try:
+            mod = __import__(name)
+        except MemoryError:     # loading wants its code in one piece: once more after a collection
+            import gc
+            gc.collect()
+            mod = __import__(name)
+        return getattr(mod, op)(*args)
     finally:
         for m in (name, 'cfgcheck', 'signing', 'settings_spec'):    # (controller types stay: the app uses them)
             if m in sys.modules and m not in had:

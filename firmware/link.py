@@ -76,8 +76,13 @@ class Link:
                 ack = self.app.command(ctrl, payload)
             except Exception as e:  # a bug here must not take the link down
                 ack = {'id': None, 'ok': False, 'err': 'internal error: %r' % (e,)}
+            try:
+                text = json.dumps(ack)
+            except MemoryError:     # a big ack (config pull) on a fragmented heap: once more, collected
+                gc.collect()
+                text = json.dumps(ack)
             try:    # pipelined QoS 1: an ack is a reply; a lost one makes the sender retry
-                await self.client.publish(topics.ack(self.site, self.dev, ctrl), json.dumps(ack), 1, False,
+                await self.client.publish(topics.ack(self.site, self.dev, ctrl), text, 1, False,
                                           False, False)
             except Exception:
                 self.acks_dropped += 1

@@ -250,6 +250,17 @@ class Broker:
             raise EdgeError('mosquitto did not start on %s:%d: %s' % (self.host, self.port, self.last_error()))
         return self
 
+    def serve(self):
+        """Run until Ctrl-C (or SIGTERM); an exit of mosquitto's own is an error with its
+        last log line."""
+        try:
+            while self.proc.poll() is None:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        if self.proc and self.proc.poll() not in (None, 0):
+            raise EdgeError('mosquitto exited with status %s: %s' % (self.proc.returncode, self.last_error()))
+
     def last_error(self):
         """mosquitto's last error line in its log (one line, for an error message)."""
         try:

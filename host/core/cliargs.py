@@ -113,16 +113,22 @@ def _site_tele(a):
 def _operator_password(prompt, confirm=False):
     """An operator's password: EDGE_OPERATOR_PASSWORD, or typed on the terminal (twice when
     it is being set)."""
-    pw = os.environ.get('EDGE_OPERATOR_PASSWORD')
-    if pw is not None:
-        return pw
+    return _secret_typed('EDGE_OPERATOR_PASSWORD', prompt, confirm, 'passwords')
+
+
+def _secret_typed(var, prompt, confirm, what):
+    """A secret from the environment variable `var`, or typed on the terminal without echo
+    (twice when it is being set); never from a pipe."""
+    value = os.environ.get(var)
+    if value is not None:
+        return value
     if not sys.stdin.isatty():
-        raise EdgeError('%s: set EDGE_OPERATOR_PASSWORD or run on a terminal to type it' % prompt, 2)
+        raise EdgeError('%s: set %s or run on a terminal to type it' % (prompt, var), 2)
     import getpass
-    pw = getpass.getpass(prompt + ': ')
-    if confirm and getpass.getpass('again: ') != pw:
-        raise EdgeError('the passwords differ; nothing changed', 2)
-    return pw
+    value = getpass.getpass(prompt + ': ')
+    if confirm and getpass.getpass('again: ') != value:
+        raise EdgeError('the two %s differ; nothing changed' % what, 2)
+    return value
 
 
 def _operator_login(a, sec, ep):

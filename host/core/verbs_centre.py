@@ -1,6 +1,5 @@
 """`edgectl centre`: the monitoring centre's mosquitto (`centre broker CENTRE.yaml`) and a
 site's bridge login there (`centre enrol CENTRE.yaml SITE.yaml`). See host/core/centre.py."""
-import time
 from pathlib import Path
 
 from .errors import EdgeError
@@ -44,13 +43,7 @@ def run(a):
         print('central mosquitto %s on %s:%d (sites\' bridges: %s), %d (control room)%s; Ctrl-C stops it' % (
             c['name'], b.host, b.port, ', '.join(c['sites']), b.room_port, ', TLS (CA %s)' % tls[0] if tls else ''),
             flush=True)
-        try:
-            while b.proc.poll() is None:
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
-        if b.proc and b.proc.poll() not in (None, 0):
-            raise EdgeError('mosquitto exited with status %s: %s' % (b.proc.returncode, b.last_error()))
+        b.serve()
     return 0
 
 

@@ -390,13 +390,7 @@ def cmd_broker(a):
         if b.bridge:
             print('bridged to the centre at %s:%d (state on %s)' % (s.data['centre']['host'], s.data['centre']['port'],
                                                                     centre.bridge_topic(s.name)), flush=True)
-        try:
-            while b.proc.poll() is None:
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
-        if b.proc and b.proc.poll() not in (None, 0):
-            raise EdgeError('mosquitto exited with status %s: %s' % (b.proc.returncode, b.last_error()))
+        b.serve()
     return 0
 
 

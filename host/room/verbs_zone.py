@@ -4,11 +4,10 @@ command; disarming takes the operator's PIN, checked here against its hash in th
 secrets, before the signed `disarm` goes out. `pin` sets an operator's PIN, `list` shows the
 zones."""
 import json
-import os
 import sys
 
 from ..core.errors import EdgeError
-from ..core.cliargs import _site_arg, _site_path, _broker_for, _site_secrets
+from ..core.cliargs import _broker_for, _secret_typed, _site_arg, _site_path, _site_secrets
 
 
 def _zones(site):
@@ -22,16 +21,7 @@ def _zones(site):
 
 
 def _pin(prompt, confirm=False):
-    pin = os.environ.get('EDGE_OPERATOR_PIN')
-    if pin is not None:
-        return pin
-    if not sys.stdin.isatty():
-        raise EdgeError('%s: set EDGE_OPERATOR_PIN or run on a terminal to type it' % prompt, 2)
-    import getpass
-    pin = getpass.getpass(prompt + ': ')
-    if confirm and getpass.getpass('again: ') != pin:
-        raise EdgeError('the two PINs differ; nothing changed', 2)
-    return pin
+    return _secret_typed('EDGE_OPERATOR_PIN', prompt, confirm, 'PINs')
 
 
 def cmd_zone(a):

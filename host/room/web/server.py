@@ -204,93 +204,93 @@ class Handler(BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_GET(self):
+        self._guarded(self._get)
+
+    def do_POST(self):
+        self._guarded(self._post)
+
+    def _guarded(self, handle):
+        """Run a request's handler: a refusal or an action's error is answered with its
+        status; a bug must not kill the connection silently: said on stderr, 500, serving on."""
         try:
-            self._check_host()
-            url = urlsplit(self.path)
-            if url.path in FILES:
-                name, ctype = FILES[url.path]
-                return self._send(200, (STATIC / name).read_bytes(), ctype)
-            if url.path == '/api/config':         # what the login page needs: the site's language
-                site = self.app.hub.site
-                return self._json({'lang': site.data.get('lang') if site is not None else None})
-            if url.path == '/api/me':
-                token, s = self._session()
-                return self._json({'operator': s['operator'], 'csrf': s['csrf']})
-            token, s = self._session()
-            try:
-                q = parse_qs(url.query, max_num_fields=20)
-            except ValueError:
-                raise Refused(400, 'too many query fields')
-            if url.path == '/api/state':
-                return self._json(dict(self.app.hub.state(), plan=self._plan()))
-            if url.path == '/api/events':
-                if self.command == 'HEAD':
-                    raise Refused(405, 'GET it')
-                return self._events(token)
-            if url.path == '/api/device':
-                return self._json(self.app.hub.details(_one(q, 'id')))
-            if url.path == '/api/journal':
-                return self._journal(q)
-            if url.path == '/api/actions':
-                return self._actions(q)
-            if url.path == '/plan':
-                return self._plan_image()
-            if url.path == '/api/plot':
-                return self._plot(q)
-            raise Refused(404, 'no such page')
+            handle()
         except Refused as e:
+            self.close_connection = True     # a body may be unread: never taken for the next request
             self._error(e.status, str(e), e.headers)
         except ActionError as e:
             self._error(e.status, str(e))
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
-        except Exception as e:          # a bug must not kill the connection silently: say so, keep serving
+        except Exception as e:
             self.close_connection = True
             sys.stderr.write('edgectl web: %s %s failed: %r\n' % (self.command, self.path[:200], e))
             self._error(500, 'internal error')
 
-    def do_POST(self):
-        try:
-            path = urlsplit(self.path).path
-            self._check_host()
-            self._same_origin()
-            if path == '/api/login':
-                return self._login(self._body())
+    def _get(self):
+        self._check_host()
+        url = urlsplit(self.path)
+        if url.path in FILES:
+            name, ctype = FILES[url.path]
+            return self._send(200, (STATIC / name).read_bytes(), ctype)
+        if url.path == '/api/config':         # what the login page needs: the site's language
+            site = self.app.hub.site
+            return self._json({'lang': site.data.get('lang') if site is not None else None})
+        if url.path == '/api/me':
             token, s = self._session()
-            if not hmac.compare_digest(self.headers.get('X-CSRF-Token', '').encode('utf-8', 'replace'), s['csrf'].encode()):
-                raise Refused(403, 'refused: no valid CSRF token')
-            body = self._body()
-            if path == '/api/logout':
-                self.app.sessions.end(token)
-                self.app.hub._journal(s['operator'], 'logout')
-                return self._json({'ok': True}, headers=[('Set-Cookie', '%s=; HttpOnly; SameSite=Strict; Path=/; '
-                                                                        'Max-Age=0' % COOKIE)])
-            op = self._operator(token, s)
-            hub = self.app.hub
-            if path == '/api/ack':
-                return self._json({'ok': True, 'ack': hub.acknowledge(op, _key(body))})
-            if path == '/api/shelve':
-                minutes = body.get('minutes')
-                if isinstance(minutes, bool) or not isinstance(minutes, (int, float)):
-                    raise Refused(400, 'minutes must be a number')
-                return self._json({'ok': True, 'shelved': hub.shelve(op, _key(body), minutes * 60, body.get('reason'))})
-            if path == '/api/unshelve':
-                return self._json({'ok': True, 'unshelved': hub.unshelve(op, _key(body))})
-            if path == '/api/command':
-                return self._json(dict(hub.command(op, _name(body, 'device'), _name(body, 'ctrl'), _name(body, 'op')),
-                                       ok=True))
-            raise Refused(404, 'no such action')
-        except Refused as e:
-            self.close_connection = True     # its body may be unread: never taken for the next request
-            self._error(e.status, str(e), e.headers)
-        except ActionError as e:
-            self._error(e.status, str(e))
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-        except Exception as e:          # a bug must not kill the connection silently: say so, keep serving
-            self.close_connection = True
-            sys.stderr.write('edgectl web: %s %s failed: %r\n' % (self.command, self.path[:200], e))
-            self._error(500, 'internal error')
+            return self._json({'operator': s['operator'], 'csrf': s['csrf']})
+        token, s = self._session()
+        try:
+            q = parse_qs(url.query, max_num_fields=20)
+        except ValueError:
+            raise Refused(400, 'too many query fields')
+        if url.path == '/api/state':
+            return self._json(dict(self.app.hub.state(), plan=self._plan()))
+        if url.path == '/api/events':
+            if self.command == 'HEAD':
+                raise Refused(405, 'GET it')
+            return self._events(token)
+        if url.path == '/api/device':
+            return self._json(self.app.hub.details(_one(q, 'id')))
+        if url.path == '/api/journal':
+            return self._journal(q)
+        if url.path == '/api/actions':
+            return self._actions(q)
+        if url.path == '/plan':
+            return self._plan_image()
+        if url.path == '/api/plot':
+            return self._plot(q)
+        raise Refused(404, 'no such page')
+
+    def _post(self):
+        path = urlsplit(self.path).path
+        self._check_host()
+        self._same_origin()
+        if path == '/api/login':
+            return self._login(self._body())
+        token, s = self._session()
+        if not hmac.compare_digest(self.headers.get('X-CSRF-Token', '').encode('utf-8', 'replace'), s['csrf'].encode()):
+            raise Refused(403, 'refused: no valid CSRF token')
+        body = self._body()
+        if path == '/api/logout':
+            self.app.sessions.end(token)
+            self.app.hub._journal(s['operator'], 'logout')
+            return self._json({'ok': True}, headers=[('Set-Cookie', '%s=; HttpOnly; SameSite=Strict; Path=/; '
+                                                                    'Max-Age=0' % COOKIE)])
+        op = self._operator(token, s)
+        hub = self.app.hub
+        if path == '/api/ack':
+            return self._json({'ok': True, 'ack': hub.acknowledge(op, _key(body))})
+        if path == '/api/shelve':
+            minutes = body.get('minutes')
+            if isinstance(minutes, bool) or not isinstance(minutes, (int, float)):
+                raise Refused(400, 'minutes must be a number')
+            return self._json({'ok': True, 'shelved': hub.shelve(op, _key(body), minutes * 60, body.get('reason'))})
+        if path == '/api/unshelve':
+            return self._json({'ok': True, 'unshelved': hub.unshelve(op, _key(body))})
+        if path == '/api/command':
+            return self._json(dict(hub.command(op, _name(body, 'device'), _name(body, 'ctrl'), _name(body, 'op')),
+                                   ok=True))
+        raise Refused(404, 'no such action')
 
     def do_PUT(self):
         self._error(405, 'GET or POST')
