@@ -76,14 +76,20 @@ class Link:
                 ack = self.app.command(ctrl, payload)
             except Exception as e:  # a bug here must not take the link down
                 ack = {'id': None, 'ok': False, 'err': 'internal error: %r' % (e,)}
+            cid = ack.get('id')
             try:
                 text = json.dumps(ack)
-            except MemoryError:     # a big ack (config pull) on a fragmented heap: once more, collected
+            except MemoryError:     # a big ack (config pull) on a fragmented heap: said in a small one
+                ack = None
                 gc.collect()
-                text = json.dumps(ack)
+                text = '{"id": %s, "ok": false, "err": "the board is short of memory for this answer"}' % (
+                    json.dumps(cid),)
             try:    # pipelined QoS 1: an ack is a reply; a lost one makes the sender retry
                 await self.client.publish(topics.ack(self.site, self.dev, ctrl), text, 1, False,
                                           False, False)
+            except MemoryError:     # no heap even for that: the ack is lost, the session (and alarms) stay
+                self.acks_dropped += 1
+                gc.collect()
             except Exception:
                 self.acks_dropped += 1
                 raise

@@ -72,12 +72,18 @@ def connect_packet(client_id, keepalive, will=None, user=None, password=None, cl
     return _packet(0x10, b'\x00\x04MQTT\x04' + bytes((flags,)) + struct.pack('!H', keepalive) + payload)
 
 
-def publish_packet(topic, payload, qos=0, retain=False, pid=0, dup=False):
-    body = string(topic)
+def publish_head(topic, size, qos=0, retain=False, pid=0, dup=False):
+    """A PUBLISH's fixed and variable header for a payload of `size` bytes: a board sends the
+    payload after it as it is, never copied into one buffer with it (a tight heap)."""
+    var = string(topic)
     if qos:
-        body += struct.pack('!H', pid)
-    return _packet(PUBLISH | (qos << 1) | (1 if retain else 0) | (8 if dup else 0),
-                   body + (payload.encode() if isinstance(payload, str) else payload))
+        var += struct.pack('!H', pid)
+    return bytes((PUBLISH | (qos << 1) | (1 if retain else 0) | (8 if dup else 0),)) + remaining(len(var) + size) + var
+
+
+def publish_packet(topic, payload, qos=0, retain=False, pid=0, dup=False):
+    p = payload.encode() if isinstance(payload, str) else payload
+    return publish_head(topic, len(p), qos, retain, pid, dup) + p
 
 
 def subscribe_packet(pid, topics, qos):
