@@ -97,21 +97,14 @@ class Client:
                 pass
         self.close()
 
-    async def _send(self, pkt, more=None):
-        """One packet, `more` (a PUBLISH's payload) written after `pkt` without joining them."""
+    async def _send(self, pkt):
         async with self._wlock:     # one writer at a time: packets never interleave
             w = self._w
             if w is None:
                 raise MQTTError('not connected')
             w.write(pkt)
-            if more:
-                w.write(more)
             await asyncio.wait_for_ms(w.drain(), self.timeout_ms)
             self._last_tx = ticks_ms()
-
-    async def _publish(self, topic, payload, qos, retain, pid=0, dup=False):
-        p = payload.encode() if isinstance(payload, str) else payload
-        await self._send(mp.publish_head(topic, len(p), qos, retain, pid, dup), p)
 
     async def _read_exact(self, n):
         data = await self._r.readexactly(n)
@@ -184,16 +177,16 @@ class Client:
         """Send a PUBLISH; with qos=1 returns only after PUBACK (MQTTError on timeout/loss),
         unless wait=False: then QoS 1 on the wire, pipelined, nobody waits for the PUBACK."""
         if not qos:
-            await self._publish(topic, payload, 0, retain)
+            await self._send(mp.publish_packet(topic, payload, 0, retain))
             return
         if not wait:
-            await self._publish(topic, payload, 1, retain, self._next_pid(), dup)
+            await self._send(mp.publish_packet(topic, payload, 1, retain, self._next_pid(), dup))
             return
         pid = self._next_pid()
         ev = asyncio.Event()
         self._acks[pid] = ev
         try:
-            await self._publish(topic, payload, 1, retain, pid, dup)
+            await self._send(mp.publish_packet(topic, payload, 1, retain, pid, dup))
             await asyncio.wait_for_ms(ev.wait(), self.timeout_ms)
         except asyncio.TimeoutError:
             raise MQTTError('no PUBACK for packet %d' % pid)
