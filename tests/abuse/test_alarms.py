@@ -19,6 +19,7 @@ import pytest
 from edgectl.core import site as sitemod
 from edgectl.room.alarms import Hook, Notifier
 from edgectl.sim.simio import SimIO
+from polling import until
 
 SITE = """\
 site: ab
@@ -55,14 +56,7 @@ def rows(db, sql):
         return []
 
 
-def wait(pred, timeout):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    return pred()
+wait = until
 
 
 def test_a_flood_with_a_hanging_webhook_loses_no_alarm_and_is_folded(make_board, broker, tmp_path, abuse):

@@ -10,6 +10,7 @@ import sys
 import time
 
 from edgectl.sim.simio import SimIO
+from polling import until
 
 SITE = """\
 site: es
@@ -27,14 +28,7 @@ devices:
 """
 
 
-def wait(pred, timeout):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    return pred()
+wait = until
 
 
 def test_an_unacknowledged_alarm_escalates_on_the_site_with_its_hooks(make_board, broker, tmp_path):

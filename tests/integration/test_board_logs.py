@@ -11,6 +11,7 @@ from edgectl.core import commands, proto
 from edgectl.room.monitor import Monitor
 from edgectl.sim.simio import SimIO
 from edgectl.room.store import Store
+from polling import until
 
 T = proto.topics
 SITE = """\
@@ -27,13 +28,7 @@ devices:
 
 
 def wait(pred, timeout):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    return pred()
+    return until(pred, timeout, 0.05)
 
 
 def test_board_log_lines_are_journaled_followed_and_their_level_changed(make_board, broker, tmp_path):

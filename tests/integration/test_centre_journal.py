@@ -13,6 +13,7 @@ import pytest
 
 from edgectl.qa.centrerig import CentreRig
 from edgectl.room.pgstore import PgStore
+from polling import until
 
 
 @pytest.fixture(scope='module')
@@ -35,14 +36,7 @@ def _count(url):
         return db.execute('SELECT COUNT(*), COUNT(DISTINCT (site, device, log, seq)) FROM events').fetchone()
 
 
-def _until(pred, timeout):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    return pred()
+_until = until
 
 
 def test_shared_writers_one_killed_lose_and_duplicate_nothing(rig, postgres, tmp_path):
