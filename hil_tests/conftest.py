@@ -4,7 +4,11 @@
     pytest hil_tests --rig sim                one of them
     pytest hil_tests --rig serial:/dev/ttyUSB0 --dut-port /dev/ttyUSB1    a real rig and DUT
 
-Figures of every timing assertion go to <log dir>/hil-results.json and the summary."""
+Figures of every timing assertion go to <log dir>/hil-results.json and the summary. With
+pytest-xdist (-n) each (rig, DUT) pair's cases stay on one worker (xdist_group: one DUT
+booted once), each worker keeps its DUTs' files and logs in <log dir>/<worker>, and the
+results and timings of every worker come to the controller with the tests' reports
+(edgectl.qa.runfigures)."""
 import json
 import time
 from pathlib import Path
@@ -12,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from edgectl.core.errors import EdgeError
+from edgectl.qa import runfigures
 from edgectl.qa.hil import DUTS, Case, Env, check_setup
 
 HERE = Path(__file__).parent
@@ -26,7 +31,8 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    config._hil = {'figures': [], 'cases': [], 'envs': {}}
+    runfigures.register(config)
+    config._hil = {'envs': {}}
     try:    # a wrong rig, an unplugged port or another site: one line, not a failure per case
         check_setup(config.getoption('--rig'), config.getoption('--hil-site'), config.getoption('--dut-port'))
     except EdgeError as e:
@@ -37,6 +43,27 @@ def pytest_generate_tests(metafunc):
     if 'rig_kind' in metafunc.fixturenames:
         kinds = [k.strip() for k in metafunc.config.getoption('--rig').split(',') if k.strip()]
         metafunc.parametrize('rig_kind', kinds, scope='session')
+
+
+DUT_FIXTURES = ('door', 'gate', 'fountain', 'callpoint', 'genset')
+
+
+@pytest.hookimpl(tryfirst=True)       # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config, items):
+    """With -n --dist loadgroup: a (rig, DUT) pair's cases on one worker, one after another,
+    so the DUT boots once per pair as in a serial run."""
+    for item in items:
+        kind = getattr(item, 'callspec', None) and item.callspec.params.get('rig_kind')
+        dut = [f for f in DUT_FIXTURES if f in getattr(item, 'fixturenames', ())]
+        if kind and dut:
+            item.add_marker(pytest.mark.xdist_group('hil-%s-%s' % (kind, dut[0])))
+
+
+def log_dir(config):
+    """--hil-log-dir; a worker's own folder in it under xdist (the DUTs' file systems, brokers
+    and logs are per process)."""
+    d = Path(config.getoption('--hil-log-dir'))
+    return d / config.workerinput['workerid'] if runfigures.is_worker(config) else d
 
 
 @pytest.fixture(scope='session')
@@ -53,14 +80,14 @@ def env_for(request, hil_envs, rig_kind, device):
         for other in [k for k in hil_envs if k[0] != rig_kind]:   # one rig kind at a time
             hil_envs.pop(other).close()
         o = request.config.getoption
-        hil_envs[key] = Env(rig_kind, o('--hil-site'), device, Path(o('--hil-log-dir')), o('--dut-port'))
+        hil_envs[key] = Env(rig_kind, o('--hil-site'), device, log_dir(request.config), o('--dut-port'))
     return hil_envs[key]
 
 
 @pytest.fixture
 def door(request, hil_envs, rig_kind):
     env = env_for(request, hil_envs, rig_kind, DUTS['door'])
-    c = Case(env, request.config._hil['figures'], request.node.name)
+    c = Case(env, runfigures.rows_of(request.node, 'hil-timing'), request.node.name)
     for s in ('front.contact', 'front.rex', 'front.fire'):
         c.rig.set(s, 0)
     c.site_fire(False)             # a fire case leaves the site fire state set until a reset
@@ -71,7 +98,7 @@ def door(request, hil_envs, rig_kind):
 @pytest.fixture
 def gate(request, hil_envs, rig_kind):
     env = env_for(request, hil_envs, rig_kind, DUTS['gate'])
-    c = Case(env, request.config._hil['figures'], request.node.name)
+    c = Case(env, runfigures.rows_of(request.node, 'hil-timing'), request.node.name)
     plant = env.plants.get('gate')
     if plant is not None:
         for var in ('obstruction', 'jam', 'eye_dead'):
@@ -93,7 +120,7 @@ def gate(request, hil_envs, rig_kind):
 @pytest.fixture
 def fountain(request, hil_envs, rig_kind):
     env = env_for(request, hil_envs, rig_kind, DUTS['fountain'])
-    c = Case(env, request.config._hil['figures'], request.node.name)
+    c = Case(env, runfigures.rows_of(request.node, 'hil-timing'), request.node.name)
     c.plant = env.plants.get('pool')
     if c.plant is not None:
         c.plant.set('leak', 0)
@@ -115,7 +142,7 @@ LINE_OK = 33          # % of full scale: a healthy end-of-line resistor
 @pytest.fixture
 def callpoint(request, hil_envs, rig_kind):
     env = env_for(request, hil_envs, rig_kind, DUTS['callpoint'])
-    c = Case(env, request.config._hil['figures'], request.node.name)
+    c = Case(env, runfigures.rows_of(request.node, 'hil-timing'), request.node.name)
     c.rig.set('station.line', LINE_OK)
     c.rig.set('station.call', 0)
     end = time.monotonic() + 3
@@ -135,7 +162,7 @@ def callpoint(request, hil_envs, rig_kind):
 @pytest.fixture
 def genset(request, hil_envs, rig_kind):
     env = env_for(request, hil_envs, rig_kind, DUTS['genset'])
-    c = Case(env, request.config._hil['figures'], request.node.name)
+    c = Case(env, runfigures.rows_of(request.node, 'hil-timing'), request.node.name)
     c.plant = env.plants.get('gen')
     if c.plant is not None:
         for var, v in (('fails', 0), ('fault', 0), ('crank_ms', 300), ('mains', 1)):
@@ -156,24 +183,25 @@ def pytest_runtest_makereport(item, call):
     out = yield
     rep = out.get_result()
     if rep.when == 'call' or (rep.when == 'setup' and rep.outcome != 'passed'):
-        item.config._hil['cases'].append({'case': item.name, 'outcome': rep.outcome,
+        runfigures.rows_of(item, 'hil-case').append({'case': item.name, 'outcome': rep.outcome,
                                           'seconds': round(rep.duration, 2),
                                           'error': str(rep.longrepr.reprcrash.message)
                                           if rep.failed and hasattr(rep.longrepr, 'reprcrash') else None})
 
 
 def pytest_sessionfinish(session, exitstatus):
-    h = session.config._hil
-    if not h['cases']:
+    cfg = session.config
+    cases = runfigures.collected(cfg, 'hil-case')
+    if not cases or runfigures.is_worker(cfg):      # the controller writes every worker's
         return
-    d = Path(session.config.getoption('--hil-log-dir'))
+    d = Path(cfg.getoption('--hil-log-dir'))
     d.mkdir(parents=True, exist_ok=True)
-    (d / 'hil-results.json').write_text(json.dumps({'when': time.time(), 'cases': h['cases'],
-                                                    'figures': h['figures']}, indent=1))
+    (d / 'hil-results.json').write_text(json.dumps({'when': time.time(), 'cases': cases,
+                                                    'figures': runfigures.collected(cfg, 'hil-timing')}, indent=1))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    figs = config._hil['figures']
+    figs = runfigures.collected(config, 'hil-timing')
     if not figs:
         return
     tr = terminalreporter

@@ -55,3 +55,47 @@ def postgres():
         pytest.skip('PostgreSQL: %s' % why)
     with pgserver.PgServer() as server:
         yield server
+
+
+def pytest_configure(config):
+    from edgectl.qa import runfigures
+    runfigures.register(config)
+    # pytest-xdist's marker, known also to a run without it (--dist loadgroup keeps a group on one worker)
+    config.addinivalue_line('markers', 'xdist_group(name): tests that share one process (pytest-xdist)')
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """The abuse tally and the fault-injection figures of the whole run (with -n: every
+    worker's, as their tests' reports reach this process)."""
+    from edgectl.qa import runfigures
+    abuse_summary(terminalreporter, runfigures.collected(config, 'abuse'))
+    faults_summary(terminalreporter, runfigures.collected(config, 'faults'))
+
+
+def abuse_totals(rows):
+    """(tried, refused, offline, lost) over the abuse suite's rows."""
+    return tuple(sum(r[k] for r in rows) for k in ('tried', 'refused', 'offline', 'lost'))
+
+
+def abuse_summary(tr, rows):
+    if not rows:
+        return
+    tr.section('abuse suite: inputs from inside the site')
+    tr.write_line('%-66s %6s %8s %8s %5s' % ('test', 'tried', 'refused', 'offline', 'lost'))
+    for r in rows:
+        name = r['name'] if len(r['name']) <= 66 else r['name'][:31] + '..' + r['name'][-33:]
+        tr.write_line('%-66s %6d %8d %8d %5d' % (name, r['tried'], r['refused'], r['offline'], r['lost']))
+    tr.write_line('abuse: %d inputs tried, %d refused or set aside, %d boards went offline, %d alarms lost'
+                  % abuse_totals(rows))
+
+
+def faults_summary(tr, rows):
+    if not rows:
+        return
+    tr.section('nothing lost: fault-injection figures')
+    tr.write_line('%-34s %8s %9s %10s %5s %8s %s' % ('scenario', 'raised', 'delivered', 'duplicates', 'lost',
+                                                     'reorder', 'recovery'))
+    for r in rows:
+        tr.write_line('%-34s %8d %9d %10d %5d %8d %s' % (
+            r['scenario'], r['raised'], r['delivered'], r['duplicates_dropped'], r['lost'], r['out_of_order'],
+            r.get('note', '')))

@@ -78,7 +78,7 @@ class Env:
             self.wiring = wiring_check(wiring, self.cfg)
             self.rig = SerialRig(self.kind.split(':', 1)[1], self.wiring)
         else:
-            self.broker = Broker(workdir=self.log_dir / ('broker-' + self.kind)).start()
+            self.broker = Broker(workdir=self.log_dir / ('broker-%s-%s' % (self.kind, self.device))).start()
             host, port = self.broker.host, self.broker.port
             self.cfg = sitemod.device_config(self.site, self.device, {'host': host, 'port': port})
             self.wiring = wiring_check(wiring, self.cfg)

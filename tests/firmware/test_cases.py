@@ -24,8 +24,8 @@ CASES = _cases()
 
 
 @pytest.fixture(autouse=True)
-def _cwd(monkeypatch):
-    monkeypatch.chdir(paths.ROOT)   # case files open protocols/vectors/ relative to the root
+def _cwd(monkeypatch, case_dir):
+    monkeypatch.chdir(case_dir)     # case files open protocols/vectors/ relative to it (tests/firmware/conftest.py)
 
 
 @pytest.mark.parametrize('mod,name', CASES, ids=['%s.%s' % c for c in CASES])
@@ -34,7 +34,7 @@ def test_cpython(mod, name):
 
 
 @pytest.fixture(scope='module')
-def mp_results():
+def mp_results(case_dir):
     """Each case file on a VM of its own (a fresh heap per file, as a board boots one
     firmware: what one file's cases leave fragmented is not the next file's problem),
     the VMs two at a time."""
@@ -43,7 +43,7 @@ def mp_results():
 
     def run(mod):
         return subprocess.run([paths.micropython(), '-X', 'heapsize=256K', os.path.join(HERE, 'mp_runner.py'), mod],
-                              cwd=paths.ROOT, env=env, capture_output=True, text=True, timeout=300)
+                              cwd=case_dir, env=env, capture_output=True, text=True, timeout=300)
     with ThreadPoolExecutor(2) as pool:
         runs = list(pool.map(run, MODULES))
     res, log = {}, ''
@@ -56,6 +56,7 @@ def mp_results():
     return res, log
 
 
+@pytest.mark.xdist_group('firmware-vm')      # with -n: on one worker, so the VMs run once
 @pytest.mark.parametrize('mod,name', CASES, ids=['%s.%s' % c for c in CASES])
 def test_micropython(mod, name, mp_results):
     res, log = mp_results
