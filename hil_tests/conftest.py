@@ -5,8 +5,8 @@
     pytest hil_tests --rig serial:/dev/ttyUSB0 --dut-port /dev/ttyUSB1    a real rig and DUT
 
 Figures of every timing assertion go to <log dir>/hil-results.json and the summary. With
-pytest-xdist (-n) each (rig, DUT) pair's cases stay on one worker (xdist_group: one DUT
-booted once), each worker keeps its DUTs' files and logs in <log dir>/<worker>, and the
+pytest-xdist (-n) each worker keeps its DUTs' files, brokers and logs in <log dir>/<worker>
+(with --dist loadfile a DUT's file of cases runs on one worker: the DUT boots once), and the
 results and timings of every worker come to the controller with the tests' reports
 (edgectl.qa.runfigures)."""
 import json
@@ -43,20 +43,6 @@ def pytest_generate_tests(metafunc):
     if 'rig_kind' in metafunc.fixturenames:
         kinds = [k.strip() for k in metafunc.config.getoption('--rig').split(',') if k.strip()]
         metafunc.parametrize('rig_kind', kinds, scope='session')
-
-
-DUT_FIXTURES = ('door', 'gate', 'fountain', 'callpoint', 'genset')
-
-
-@pytest.hookimpl(tryfirst=True)       # before xdist's own hook reads the groups
-def pytest_collection_modifyitems(config, items):
-    """With -n --dist loadgroup: a (rig, DUT) pair's cases on one worker, one after another,
-    so the DUT boots once per pair as in a serial run."""
-    for item in items:
-        kind = getattr(item, 'callspec', None) and item.callspec.params.get('rig_kind')
-        dut = [f for f in DUT_FIXTURES if f in getattr(item, 'fixturenames', ())]
-        if kind and dut:
-            item.add_marker(pytest.mark.xdist_group('hil-%s-%s' % (kind, dut[0])))
 
 
 def log_dir(config):

@@ -60,8 +60,6 @@ def postgres():
 def pytest_configure(config):
     from edgectl.qa import runfigures
     runfigures.register(config)
-    # pytest-xdist's marker, known also to a run without it (--dist loadgroup keeps a group on one worker)
-    config.addinivalue_line('markers', 'xdist_group(name): tests that share one process (pytest-xdist)')
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -10,8 +10,6 @@ import pytest
 from edgectl.qa.faults import FaultRig, Load
 from edgectl.core.proto import topics
 
-pytestmark = pytest.mark.xdist_group('faults')     # with -n: the scenarios in order on one rig, one worker
-
 
 @pytest.fixture(scope='module')
 def rig(tmp_path_factory):

@@ -56,7 +56,6 @@ def mp_results(case_dir):
     return res, log
 
 
-@pytest.mark.xdist_group('firmware-vm')      # with -n: on one worker, so the VMs run once
 @pytest.mark.parametrize('mod,name', CASES, ids=['%s.%s' % c for c in CASES])
 def test_micropython(mod, name, mp_results):
     res, log = mp_results

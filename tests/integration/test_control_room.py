@@ -63,7 +63,7 @@ def test_alarm_shown_journaled_acknowledged_everywhere_and_offline_alarm(make_bo
     b = make_board(site.read_text(), 'lobby-1', site_broker=True)
     io = SimIO(b.io_port)
     db = tmp_path / 'journal.sqlite3'
-    view = Tmux('edgectl-cr-test', '%s -m edgectl.cli monitor --site %s --operator ann --db %s' % (
+    view = Tmux('edgectl-cr-test-%d' % os.getpid(), '%s -m edgectl.cli monitor --site %s --operator ann --db %s' % (
         sys.executable, site, db), tmp_path)
     other = Monitor('cr', operator='bob').attach(broker.endpoint())
     try:
