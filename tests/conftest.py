@@ -62,6 +62,19 @@ def pytest_configure(config):
     runfigures.register(config)
 
 
+# the files that run brokers, simulated boards and VMs for many seconds each
+LONG_FILES = ('tests/faults/', 'tests/integration/', 'hil_tests/', 'tests/abuse/', 'tests/firmware/test_cases.py')
+
+
+def pytest_collection_modifyitems(config, items):
+    """On pytest-xdist workers: the long files first (xdist hands out whole files in this
+    order, so the many short ones fill the end of the run instead of a long one trailing).
+    Within a file the order stays; without -n nothing moves."""
+    from edgectl.qa import runfigures
+    if runfigures.is_worker(config):
+        items.sort(key=lambda item: not item.nodeid.startswith(LONG_FILES))
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """The abuse tally and the fault-injection figures of the whole run (with -n: every
     worker's, as their tests' reports reach this process)."""

@@ -42,8 +42,8 @@ def plain(row):
 
 
 def gather(reports):
-    """{kind: [row, ...]} from test reports: each test's rows from its teardown report only
-    (a row is also on that test's earlier reports once recorded: counted once)."""
+    """{kind: [row, ...]} from test reports: the rows a test's teardown report carries (its
+    setup and call reports carry none, so each row counts once)."""
     out = {}
     for rep in reports:
         if rep.when != 'teardown':
@@ -55,6 +55,9 @@ def gather(reports):
 
 
 class RunFigures:
+    """Puts each test's rows on its teardown report (so --junitxml lists them as properties
+    too) and collects the rows of the reports this process sees."""
+
     def __init__(self):
         self.rows = {}
 
