@@ -1,0 +1,14 @@
+// mbedtls configuration of tools/build_micropython32.sh --mbedtls: the unix port's own
+// (ports/unix/mbedtls/mbedtls_config_port.h -> extmod/mbedtls/mbedtls_config_common.h:
+// TLS 1.2 client, IN_CONTENT_LEN 16 KB, OUT_CONTENT_LEN 4 KB, as ESP-IDF with MicroPython's
+// CONFIG_MBEDTLS_ASYMMETRIC_CONTENT_LEN), with its calloc/free counted (tlsmem/tlsmem.c).
+#ifndef EDGE_MBEDTLS_CONFIG_H
+#define EDGE_MBEDTLS_CONFIG_H
+#include "mbedtls/mbedtls_config_port.h"
+#include <stddef.h>
+void *edge_tls_calloc(size_t nmemb, size_t size);
+void edge_tls_free(void *ptr);
+#define MBEDTLS_PLATFORM_MEMORY
+#define MBEDTLS_PLATFORM_STD_CALLOC edge_tls_calloc
+#define MBEDTLS_PLATFORM_STD_FREE edge_tls_free
+#endif
