@@ -619,6 +619,15 @@ BENCHES = {
                     [_n(200, 'trials')]),
     'access': Bench(access_bench, "a card swipe's last bit -> lock released with 10,000 cards on a simulated "
                     'board (p50/p99); heap in use with no reader, 0 and 10,000 cards', [_n(200, 'swipes')]),
+    'tls-heap': Bench(lambda vm, site, device, quick, progress: __import__('edgectl.qa.tlsbench', fromlist=['x']).tls_heap(
+        vm, site, device, not quick, progress),
+                      'a TLS board\'s handshake against mosquitto: GC heap free before, during, after; mbedtls\'s '
+                      'bytes (a VM built with tools/build_micropython32.sh --mbedtls); the least heap it connects with', [
+        (('--vm',), dict(dest='vm', metavar='PATH', required=True,
+                         help='a MicroPython unix port with ssl, e.g. build/micropython32/micropython-tls')),
+        (('--site',), dict(dest='site', metavar='FILE', help='site file (default host/data/heap-site.yaml)')),
+        (('--device',), dict(dest='device', help='its device (default full-1: all four controllers)')),
+        (('--quick',), dict(dest='quick', action='store_true', help='one handshake, no bisection'))]),
     'deploy': Bench(deploy_bench, 'full and no-change deploy to a simulated board: seconds, bytes'),
     'ota': Bench(lambda boards, progress: __import__('edgectl.qa.bench_ota', fromlist=['x']).ota_bench(
         boards, progress=progress),

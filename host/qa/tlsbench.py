@@ -1,0 +1,207 @@
+"""`edgectl bench tls-heap`: the heap a board's TLS handshake takes (issue 16).
+
+The real firmware of a board (default: full-1 of host/data/heap-site.yaml, all four
+controllers, ROMFS layout) boots on a MicroPython unix port with ssl (`--vm`, e.g. the
+32-bit one `tools/build_micropython32.sh SRC --mbedtls DIR --micropython-lib DIR` builds:
+an ESP32's word size) with the site CA (ca.der), against mosquitto speaking TLS 1.2 with a
+site CA and broker certificate as `edgectl broker` makes them (P-256 ECDSA,
+host/core/tls.py). host/data/tls_probe.py wraps the board's first MQTT connect, which
+drives the handshake, and reports the GC heap free right before it, the least free seen
+while it ran, free after; with the counting build (module tlsmem) the bytes mbedtls holds
+before, at its peak and after: the unix port's mbedtls allocates with calloc outside the
+GC heap (an ESP32's from the ESP-IDF heap, beside the GC heap), so -X heapsize never sees
+it. Then, by bisection, the least GC heap the board still connects with over TLS and
+without, and whether it connects with mbedtls held to its counted peak (and not 1 KB
+under). Figures, never pass/fail."""
+import json
+import os
+import queue
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+from ..core import boards, paths, site as sitemod, tls
+from ..core.broker import Broker, free_port
+from ..core.errors import EdgeError
+from ..core.procs import end as end_proc
+from .benchkit import workspace
+from .heapbench import DEFAULT_SITE, _provision, layout_env, vm_info
+
+PROBE = paths.DATA / 'tls_probe.py'
+LAYOUT = 'romfs'
+DEFAULT_DEVICE = 'full-1'
+RUNS = 20          # about: one, two bisections of 7, their checks (progress)
+NO_SSL = ('%s has no ssl module: build a VM with it (bash tools/build_micropython32.sh SRC --mbedtls DIR '
+          '--micropython-lib DIR) and pass --vm PATH')
+
+
+def vm_ssl(vm):
+    """vm_info() of `vm` plus 'tlsmem' (mbedtls's bytes counted); EdgeError (exit 2) when the
+    VM does not run or has no ssl."""
+    if not vm:
+        raise EdgeError('--vm PATH is required: a MicroPython unix port with ssl', 2)
+    info = vm_info(vm)
+    with tempfile.TemporaryDirectory() as d:
+        try:
+            r = subprocess.run([info['path'], '-c', 'import ssl\ntry:\n import tlsmem\n print("SSL 1")\n'
+                                'except ImportError:\n print("SSL 0")'], cwd=d, capture_output=True, text=True,
+                               timeout=30, env=dict(os.environ, MICROPYPATH='.frozen'))
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise EdgeError('--vm %s does not run: %s' % (vm, e), 2)
+    line = next((ln for ln in r.stdout.splitlines() if ln.startswith('SSL ')), None)
+    if line is None:
+        raise EdgeError(NO_SSL % info['path'], 2)
+    info['tlsmem'] = line == 'SSL 1'
+    return info
+
+
+def device_cfg(site_path, device, broker):
+    """The device's config from a site file, pointed at `broker` (host, port, tls)."""
+    text = Path(site_path).read_text()
+    s = sitemod.parse(text, str(site_path))
+    sitemod.validate(s)
+    if s.errors:
+        raise EdgeError('site %s invalid: %s' % (site_path, s.errors), 2)
+    if device not in (s.data.get('devices') or {}):
+        raise EdgeError('no device %s in %s' % (device, site_path), 2)
+    return sitemod.device_config(s, device, broker)
+
+
+class Runner:
+    """Boots the board with tls_probe.py on a VM at a given heap and reads its line."""
+
+    def __init__(self, vm, cfg, work, ca_der, timeout=30.0):
+        self.vm, self.cfg, self.timeout = vm, cfg, timeout
+        self.fs = Path(work) / ('tls-' + cfg['device'] + ('-tls' if cfg['broker'].get('tls') else '-plain'))
+        _provision(self.fs, cfg)
+        if ca_der:
+            (self.fs / 'ca.der').write_bytes(ca_der)
+        self.env, self.extra = layout_env(LAYOUT, self.fs)
+        self.env.pop('EDGE_IO_PORT', None)
+        self.env['EDGE_FS_KB'] = str(boards.load(cfg['board']).get('fs_kb', 2048))
+
+    def run(self, heap_kb, mbedtls_limit=None):
+        """The probe's figures (dict) or None when the board did not connect; `log` tail kept."""
+        env = dict(self.env)
+        env.pop('EDGE_TLSMEM_LIMIT', None)
+        if mbedtls_limit:
+            env['EDGE_TLSMEM_LIMIT'] = str(mbedtls_limit)
+        for f in ('outbox', 'boot.json', 'bootlog.json'):       # every run is a first boot
+            p = self.fs / f
+            if p.is_file():
+                p.unlink()
+        p = subprocess.Popen([self.vm, '-X', 'heapsize=%dK' % (heap_kb + self.extra), str(PROBE)], cwd=str(self.fs),
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             text=True, errors='replace')
+        lines = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(ln) for ln in p.stdout] + [lines.put(None)], daemon=True).start()
+        self.log, out = [], None
+        try:
+            while True:
+                try:
+                    ln = lines.get(timeout=self.timeout)
+                except queue.Empty:
+                    self.log.append('(no connection within %.0f s)' % self.timeout)
+                    break
+                if ln is None:
+                    break
+                self.log.append(ln.rstrip())
+                if ln.startswith('TLS_PROBE '):
+                    out = json.loads(ln[len('TLS_PROBE '):])
+                    break
+                if ln.startswith('TLS_PROBE_FAIL') or ln.startswith('edgectl: no connection'):
+                    break
+        finally:
+            end_proc(p, grace=2)
+        return out
+
+    def log_tail(self, n=6):
+        return '\n'.join(self.log[-n:])
+
+
+def least_heap(runner, lo, hi, tick=None):
+    """The least heap (KB) in (lo, hi] the board connects with: bisection, 1 KB steps; hi
+    must connect."""
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if runner.run(mid):
+            hi = mid
+        else:
+            lo = mid
+        if tick:
+            tick()
+    return hi
+
+
+def tls_heap(vm=None, site=None, device=None, bisect=True, progress=None):
+    info = vm_ssl(vm)
+    done = [0]
+
+    def tick():
+        done[0] += 1
+        if progress:
+            progress(min(done[0], RUNS), RUNS)
+    site = site or DEFAULT_SITE
+    device = device or DEFAULT_DEVICE
+    with workspace(broker=False) as (work, _):
+        ca, key = tls.make_ca(work / 'ca', 'bench')
+        crt, k = tls.make_server(work / 'ca', ca, key, '127.0.0.1')
+        secure = Broker(port=free_port(), workdir=work / 'broker-tls', tls=(ca, crt, k)).start()
+        plain = Broker(port=free_port(), workdir=work / 'broker-plain').start() if bisect else None
+        try:
+            cfg = device_cfg(site, device, {'host': secure.host, 'port': secure.port, 'tls': True})
+            heap_kb = boards.load(cfg['board'])['heap_kb']
+            r = Runner(info['path'], cfg, work, tls.der(ca))
+            fig = r.run(heap_kb)
+            if fig is None or not fig.get('tls'):
+                raise EdgeError('the board did not connect over TLS on a %d KB heap:\n%s' % (heap_kb, r.log_tail()))
+            out = {'name': 'tls-heap', 'vm': info['path'], 'bits': info['bits'], 'version': info['version'],
+                   'device': device, 'controllers': [c['type'] for c in cfg['controllers']], 'layout': LAYOUT,
+                   'heap_kb': heap_kb,
+                   'broker': 'mosquitto, TLS 1.2, site CA and broker certificate P-256 ECDSA (host/core/tls.py)',
+                   'gc_free_before_kb': _kb(fig['before']['free']),
+                   'gc_least_free_during_kb': _kb(fig['low_free']),
+                   'gc_free_after_kb': _kb(fig['after']['free']),
+                   'gc_kept_after_kb': _kb(fig['before']['free'] - fig['after']['free'])}
+            mb = fig['before']['mbedtls']
+            if mb is not None:
+                during, after = fig['mbedtls_during'], fig['after']['mbedtls']
+                out['mbedtls'] = {'held_before_kb': _kb(mb[0]), 'peak_kb': _kb(during[1]),
+                                  'held_after_kb': _kb(after[0]), 'allocations': during[2],
+                                  'largest_block_kb': _kb(during[3]), 'peak_bytes': during[1]}
+            else:
+                out['mbedtls'] = None
+                out['note_mbedtls'] = ('this VM does not count mbedtls\'s bytes (outside the GC heap): build it with '
+                                       'tools/build_micropython32.sh --mbedtls for them')
+            if bisect:
+                out['least_heap_kb'] = {'tls': least_heap(r, 8, heap_kb, tick)}
+                at = r.run(out['least_heap_kb']['tls'])
+                out['gc_free_before_at_least_kb'] = _kb(at['before']['free']) if at else None
+                pcfg = device_cfg(site, device, {'host': plain.host, 'port': plain.port})
+                rp = Runner(info['path'], pcfg, work, None)
+                if rp.run(heap_kb) is None:
+                    raise EdgeError('the board did not connect without TLS on a %d KB heap:\n%s' % (heap_kb,
+                                                                                                   rp.log_tail()))
+                out['least_heap_kb']['plain'] = least_heap(rp, 8, heap_kb, tick)
+                if mb is not None:
+                    peak = fig['mbedtls_during'][1]
+                    out['mbedtls']['connects_held_to_peak'] = r.run(heap_kb, peak) is not None
+                    out['mbedtls']['connects_held_to_peak_less_1kb'] = r.run(heap_kb, peak - 1024) is not None
+            if mb is not None:
+                gc_need = out.get('gc_free_before_at_least_kb')
+                out['one_heap_need_kb'] = (round(out['mbedtls']['peak_kb'] + gc_need, 1) if gc_need is not None
+                                           else None)
+            out['note'] = ('GC heap figures are the firmware\'s Python heap (-X heapsize %d KB plus the ROMFS image the '
+                           'simulator holds); mbedtls allocates beside it (here calloc, on an ESP32 the ESP-IDF heap). '
+                           'one_heap_need_kb: mbedtls\'s peak plus the GC heap free the board still connected with, '
+                           'what a single heap would need free before the handshake' % heap_kb)
+        finally:
+            secure.stop()
+            if plain:
+                plain.stop()
+    return out
+
+
+def _kb(n):
+    return round(n / 1024, 1)
