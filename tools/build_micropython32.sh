@@ -139,6 +139,10 @@ echo "micropython-lib is not used by this build" > "$NOLIB/README.md"
 [ -n "$MPYLIB" ] || MPYLIB=$NOLIB
 
 BUILD=build-$NAME$([ $FROZEN = 1 ] && echo -frozen || true)
+# the port's qstr scan does not follow a changed mbedtls configuration: build afresh then
+if [ -n "$MBEDTLS" ] && [ -n "$(find "$TLSDIR" -newer "$SRC/ports/unix/$BUILD/micropython" 2>/dev/null | head -1)" ]; then
+  rm -rf "${SRC:?}/ports/unix/$BUILD"
+fi
 LOG=$OUT/$BUILD.log
 make -C "$SRC/ports/unix" -j"$JOBS" VARIANT=standard BUILD="$BUILD" "${CROSS[@]}" \
   MICROPY_PY_FFI=0 MICROPY_PY_BTREE=0 "${SSL[@]}" \

@@ -121,17 +121,19 @@ class Runner:
 
 
 def least_heap(runner, lo, hi, tick=None):
-    """The least heap (KB) in (lo, hi] the board connects with: bisection, 1 KB steps; hi
-    must connect."""
+    """(the least heap in KB in (lo, hi] the board connects with, the probe's figures there):
+    bisection, 1 KB steps; hi must connect."""
+    at = None
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if runner.run(mid):
-            hi = mid
+        fig = runner.run(mid)
+        if fig:
+            hi, at = mid, fig
         else:
             lo = mid
         if tick:
             tick()
-    return hi
+    return hi, at
 
 
 def tls_heap(vm=None, site=None, device=None, bisect=True, progress=None):
@@ -175,27 +177,38 @@ def tls_heap(vm=None, site=None, device=None, bisect=True, progress=None):
                 out['note_mbedtls'] = ('this VM does not count mbedtls\'s bytes (outside the GC heap): build it with '
                                        'tools/build_micropython32.sh --mbedtls for them')
             if bisect:
-                out['least_heap_kb'] = {'tls': least_heap(r, 8, heap_kb, tick)}
-                at = r.run(out['least_heap_kb']['tls'])
+                least, at = least_heap(r, 8, heap_kb, tick)
+                out['least_heap_kb'] = {'tls': least}
                 out['gc_free_before_at_least_kb'] = _kb(at['before']['free']) if at else None
                 pcfg = device_cfg(site, device, {'host': plain.host, 'port': plain.port})
                 rp = Runner(info['path'], pcfg, work, None)
-                if rp.run(heap_kb) is None:
+                pfig = rp.run(heap_kb)
+                if pfig is None:
                     raise EdgeError('the board did not connect without TLS on a %d KB heap:\n%s' % (heap_kb,
                                                                                                    rp.log_tail()))
-                out['least_heap_kb']['plain'] = least_heap(rp, 8, heap_kb, tick)
+                out['plain_gc_free_before_kb'] = _kb(pfig['before']['free'])
+                # what TLS keeps in the GC heap for the session, against the same board without it
+                out['gc_tls_held_kb'] = _kb(pfig['before']['free'] - fig['after']['free'])
+                out['least_heap_kb']['plain'] = least_heap(rp, 8, heap_kb, tick)[0]
                 if mb is not None:
                     peak = fig['mbedtls_during'][1]
                     out['mbedtls']['connects_held_to_peak'] = r.run(heap_kb, peak) is not None
                     out['mbedtls']['connects_held_to_peak_less_1kb'] = r.run(heap_kb, peak - 1024) is not None
-            if mb is not None:
-                gc_need = out.get('gc_free_before_at_least_kb')
-                out['one_heap_need_kb'] = (round(out['mbedtls']['peak_kb'] + gc_need, 1) if gc_need is not None
-                                           else None)
+            if mb is not None and bisect:
+                from ..core.heapfit import MIN_FREE_KB
+                least = out['least_heap_kb']
+                m = out['mbedtls']
+                # one heap for both (the config check's model): what a TLS board needs free beyond the
+                # same board without TLS, during its handshake and for the session kept afterwards
+                out['one_heap_need_kb'] = {
+                    'handshake': round(least['tls'] - least['plain'] + m['peak_kb'], 1),
+                    'session': round(out['gc_tls_held_kb'] + m['held_after_kb'], 1),
+                    'session_and_min_free': round(out['gc_tls_held_kb'] + m['held_after_kb'] + MIN_FREE_KB, 1)}
             out['note'] = ('GC heap figures are the firmware\'s Python heap (-X heapsize %d KB plus the ROMFS image the '
                            'simulator holds); mbedtls allocates beside it (here calloc, on an ESP32 the ESP-IDF heap). '
-                           'one_heap_need_kb: mbedtls\'s peak plus the GC heap free the board still connected with, '
-                           'what a single heap would need free before the handshake' % heap_kb)
+                           'one_heap_need_kb: free a single heap needs beyond the same board without TLS: handshake = '
+                           'least heap with TLS - without + mbedtls peak; session = what TLS holds afterwards (GC + '
+                           'mbedtls), and with MIN_FREE_KB on top (host/core/heapfit.py)' % heap_kb)
         finally:
             secure.stop()
             if plain:
