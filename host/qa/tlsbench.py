@@ -205,10 +205,12 @@ def tls_heap(vm=None, site=None, device=None, bisect=True, progress=None):
                     'session': round(out['gc_tls_held_kb'] + m['held_after_kb'], 1),
                     'session_and_min_free': round(out['gc_tls_held_kb'] + m['held_after_kb'] + MIN_FREE_KB, 1)}
             out['note'] = ('GC heap figures are the firmware\'s Python heap (-X heapsize %d KB plus the ROMFS image the '
-                           'simulator holds); mbedtls allocates beside it (here calloc, on an ESP32 the ESP-IDF heap). '
-                           'one_heap_need_kb: free a single heap needs beyond the same board without TLS: handshake = '
-                           'least heap with TLS - without + mbedtls peak; session = what TLS holds afterwards (GC + '
-                           'mbedtls), and with MIN_FREE_KB on top (host/core/heapfit.py)' % heap_kb)
+                           'simulator holds; the least free during the handshake is sampled without a collect, garbage '
+                           'included); mbedtls allocates beside it (here calloc, on an ESP32 the ESP-IDF heap)' % heap_kb)
+            if 'one_heap_need_kb' in out:
+                out['note'] += ('. one_heap_need_kb: free a single heap needs beyond the same board without TLS: '
+                                'handshake = least heap with TLS - without + mbedtls peak; session = what TLS holds '
+                                'afterwards (GC + mbedtls), and with MIN_FREE_KB on top (host/core/heapfit.py)')
         finally:
             secure.stop()
             if plain:

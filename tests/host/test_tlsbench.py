@@ -1,0 +1,49 @@
+"""`edgectl bench tls-heap --vm PATH`: a VM without ssl is refused with one clear line (exit
+2), the VM is required, and on the pip VM (which has ssl, without mbedtls's bytes counted) a
+one-door TLS board's handshake against mosquitto is measured."""
+import subprocess
+import sys
+
+from edgectl.core import paths
+from edgectl.qa import tlsbench
+
+DOOR_SITE = """\
+site: tb
+broker: {host: 127.0.0.1, port: 1883}
+devices:
+  door-1:
+    board: esp32-devkitc
+    controllers:
+      - {name: front, type: door, pins: {contact: 4, lock: 25}}
+"""
+
+
+def run(*args):
+    return subprocess.run([sys.executable, '-m', 'edgectl.cli', 'bench', 'tls-heap'] + list(args),
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_a_vm_without_ssl_is_refused_in_one_line(tmp_path):
+    """The pip VM behind a wrapper that takes ssl away, as a VM built without it is (the
+    unix port's `ssl` is micropython-lib's ssl.py over the built-in `tls`)."""
+    vm = tmp_path / 'mp-no-ssl'
+    vm.write_text('#!/bin/sh\ncase "$*" in *"import ssl"*) echo "ImportError: no module named \'ssl\'" >&2; '
+                  'exit 1;; esac\nexec %s "$@"\n' % paths.micropython())
+    vm.chmod(0o755)
+    r = run('--vm', str(vm), '--quick')
+    assert r.returncode == 2, r.stderr
+    err = r.stderr.strip()
+    assert 'has no ssl module' in err and '--mbedtls' in err and len(err.splitlines()) == 1, err
+    r = run('--quick')
+    assert r.returncode == 2 and '--vm' in r.stderr
+
+
+def test_the_handshake_is_measured_on_the_pip_vm(tmp_path):
+    site = tmp_path / 'site.yaml'
+    site.write_text(DOOR_SITE)
+    out = tlsbench.tls_heap(paths.micropython(), str(site), 'door-1', bisect=False)
+    assert out['controllers'] == ['door'] and out['heap_kb'] == 110
+    # the handshake left TLS objects in the GC heap (the SSL socket with its mbedtls context)
+    assert 0 < out['gc_free_after_kb'] < out['gc_free_before_kb']
+    assert out['gc_least_free_during_kb'] <= out['gc_free_before_kb']
+    assert out['mbedtls'] is None and 'tools/build_micropython32.sh --mbedtls' in out['note_mbedtls']
