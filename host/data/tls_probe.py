@@ -34,7 +34,7 @@ _low = [0, False]
 
 
 def _mbedtls():
-    return list(tlsmem.stats()) if tlsmem else None     # in use, peak, allocations, largest block
+    return list(tlsmem.stats()) if tlsmem else None     # in use, peak, allocations, largest block, blocks at the peak
 
 
 def _heap():

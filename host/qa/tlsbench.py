@@ -171,7 +171,8 @@ def tls_heap(vm=None, site=None, device=None, bisect=True, progress=None):
                 during, after = fig['mbedtls_during'], fig['after']['mbedtls']
                 out['mbedtls'] = {'held_before_kb': _kb(mb[0]), 'peak_kb': _kb(during[1]),
                                   'held_after_kb': _kb(after[0]), 'allocations': during[2],
-                                  'largest_block_kb': _kb(during[3]), 'peak_bytes': during[1]}
+                                  'largest_block_kb': _kb(during[3]), 'peak_bytes': during[1],
+                                  'blocks_at_peak': during[4] if len(during) > 4 else None}
             else:
                 out['mbedtls'] = None
                 out['note_mbedtls'] = ('this VM does not count mbedtls\'s bytes (outside the GC heap): build it with '

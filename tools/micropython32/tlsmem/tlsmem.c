@@ -4,7 +4,7 @@
 // unix port's standard build calls libc calloc directly, so neither gc.mem_free() nor -X heapsize
 // sees it. edge_mbedtls_config.h points MBEDTLS_PLATFORM_STD_CALLOC/FREE here: libc calloc with
 // the size kept in a header, counted. Python: tlsmem.stats() -> (in use, peak, allocations,
-// largest block); tlsmem.reset_peak(); tlsmem.limit(bytes) (0: none) refuses an allocation that
+// largest block, blocks live at the peak); tlsmem.reset_peak(); tlsmem.limit(bytes) (0: none) refuses an allocation that
 // would take the bytes in use past it, as a board's heap running out would.
 #include <stdlib.h>
 #include <stdint.h>
@@ -12,7 +12,7 @@
 
 typedef struct { size_t n; size_t pad[3]; } tm_hdr_t;    // 16 bytes: malloc's alignment kept
 
-static size_t tm_now, tm_peak, tm_allocs, tm_largest, tm_limit;
+static size_t tm_now, tm_peak, tm_allocs, tm_largest, tm_limit, tm_live, tm_peak_live;
 
 void *edge_tls_calloc(size_t nmemb, size_t size) {
     if (size && nmemb > (SIZE_MAX - sizeof(tm_hdr_t)) / size) {
@@ -29,8 +29,10 @@ void *edge_tls_calloc(size_t nmemb, size_t size) {
     h->n = n;
     tm_now += n;
     tm_allocs++;
+    tm_live++;
     if (tm_now > tm_peak) {
         tm_peak = tm_now;
+        tm_peak_live = tm_live;
     }
     if (n > tm_largest) {
         tm_largest = n;
@@ -44,18 +46,21 @@ void edge_tls_free(void *p) {
     }
     tm_hdr_t *h = (tm_hdr_t *)p - 1;
     tm_now -= h->n;
+    tm_live--;
     free(h);
 }
 
 static mp_obj_t tlsmem_stats(void) {
-    mp_obj_t t[4] = {mp_obj_new_int_from_uint(tm_now), mp_obj_new_int_from_uint(tm_peak),
-                     mp_obj_new_int_from_uint(tm_allocs), mp_obj_new_int_from_uint(tm_largest)};
-    return mp_obj_new_tuple(4, t);
+    mp_obj_t t[5] = {mp_obj_new_int_from_uint(tm_now), mp_obj_new_int_from_uint(tm_peak),
+                     mp_obj_new_int_from_uint(tm_allocs), mp_obj_new_int_from_uint(tm_largest),
+                     mp_obj_new_int_from_uint(tm_peak_live)};
+    return mp_obj_new_tuple(5, t);
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(tlsmem_stats_obj, tlsmem_stats);
 
 static mp_obj_t tlsmem_reset_peak(void) {
     tm_peak = tm_now;
+    tm_peak_live = tm_live;
     tm_largest = 0;
     tm_allocs = 0;
     return mp_const_none;
