@@ -4,7 +4,7 @@
 # twice a board's. For people measuring (`edgectl bench boot-heap --vm PATH`); neither
 # tools/install.sh nor CI runs this (minutes of compiling).
 #
-#   bash tools/build_micropython32.sh SRC [--frozen] [--bits 64] [--mbedtls DIR --micropython-lib DIR]
+#   bash tools/build_micropython32.sh SRC [--frozen] [--bits 64] [--mbedtls DIR --micropython-lib DIR [--mbedtls-in-gc]]
 #
 # SRC: a MicroPython source folder (a checkout or `git archive` of micropython/micropython;
 #      nothing is downloaded and the submodules are not needed). The pip VM reports
@@ -28,6 +28,9 @@
 #      python-stdlib/ssl at least; MicroPython pins it as lib/micropython-lib, 8380c7bb8f for
 #      1.29.0-preview): the firmware imports `ssl`, which MicroPython's unix and esp32 ports
 #      freeze from there (ssl.py 0.2.1, over the built-in `tls`), as the pip VM has it.
+# --mbedtls-in-gc: with --mbedtls, mbedtls allocates from the GC heap (m_tracked_calloc, as
+#      MicroPython's bare-metal ports do) instead: -X heapsize then bounds both, one heap with
+#      its fragmentation, as the config check counts a board (output suffix -tls-gc).
 # Output: build/micropython32/micropython[-64][-frozen][-tls] (-64 for --bits 64, -tls with
 # --mbedtls); the path is printed last.
 #
@@ -40,7 +43,7 @@
 # (MICROPY_FORCE_32BIT=1 was retired upstream in 1.29: x86 is a cross target now.)
 set -euo pipefail
 
-usage() { echo "usage: bash tools/build_micropython32.sh MICROPYTHON_SRC [--frozen] [--bits 32|64] [--mbedtls DIR --micropython-lib DIR]" >&2; exit 2; }
+usage() { echo "usage: bash tools/build_micropython32.sh MICROPYTHON_SRC [--frozen] [--bits 32|64] [--mbedtls DIR --micropython-lib DIR [--mbedtls-in-gc]]" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 SRC=$(cd "$1" 2>/dev/null && pwd) || { echo "build_micropython32: no folder $1" >&2; exit 2; }
 shift
@@ -48,6 +51,7 @@ FROZEN=0
 BITS=32
 MBEDTLS=
 MPYLIB=
+INGC=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --frozen) FROZEN=1 ;;
@@ -55,6 +59,7 @@ while [ $# -gt 0 ]; do
     --mbedtls) [ -n "${2:-}" ] || usage
                MBEDTLS=$(cd "$2" 2>/dev/null && pwd) || { echo "build_micropython32: no folder $2" >&2; exit 2; }
                shift ;;
+    --mbedtls-in-gc) INGC=1 ;;
     --micropython-lib) [ -n "${2:-}" ] || usage
                MPYLIB=$(cd "$2" 2>/dev/null && pwd) || { echo "build_micropython32: no folder $2" >&2; exit 2; }
                shift ;;
@@ -65,7 +70,7 @@ done
 [ "$BITS" = 32 ] || [ "$BITS" = 64 ] || usage
 [ -z "$MBEDTLS" ] || { [ -f "$MPYLIB/python-stdlib/ssl/ssl.py" ] && [ -f "$MPYLIB/README.md" ]; } || {
   echo "build_micropython32: --mbedtls needs --micropython-lib DIR with python-stdlib/ssl/ssl.py and README.md (the firmware imports ssl)" >&2; exit 2; }
-[ -n "$MBEDTLS" ] || [ -z "$MPYLIB" ] || usage
+[ -n "$MBEDTLS" ] || { [ -z "$MPYLIB" ] && [ $INGC = 0 ]; } || usage
 [ -f "$SRC/py/mpconfig.h" ] && [ -d "$SRC/ports/unix" ] || {
   echo "build_micropython32: $SRC is not a MicroPython source folder (no py/mpconfig.h, ports/unix)" >&2; exit 2; }
 
@@ -95,6 +100,11 @@ if [ -n "$MBEDTLS" ]; then
        MBEDTLS_CONFIG_FILE="\\\"$TLSDIR/edge_mbedtls_config.h\\\"")
   NAME=$NAME-tls
   TAG=-tls
+  if [ $INGC = 1 ]; then
+    SSL+=("CFLAGS_EXTRA=-DEDGE_MBEDTLS_IN_GC_HEAP -DMICROPY_TRACKED_ALLOC=1")   # (the unix port tracks only for ffi)
+    NAME=$NAME-gc
+    TAG=-tls-gc
+  fi
 fi
 CROSS=()
 if [ "$BITS" = 32 ]; then

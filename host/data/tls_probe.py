@@ -34,7 +34,8 @@ _low = [0, False]
 
 
 def _mbedtls():
-    return list(tlsmem.stats()) if tlsmem else None     # in use, peak, allocations, largest block, blocks at the peak
+    st = tlsmem.stats() if tlsmem else None     # in use, peak, allocations, largest block, blocks at the peak
+    return list(st) if st else None             # (None: mbedtls is in the GC heap, --mbedtls-in-gc)
 
 
 def _heap():

@@ -10,12 +10,15 @@ drives the handshake, and reports the GC heap free right before it, the least fr
 while it ran, free after; with the counting build (module tlsmem) the bytes mbedtls holds
 before, at its peak and after: the unix port's mbedtls allocates with calloc outside the
 GC heap (an ESP32's from the ESP-IDF heap, beside the GC heap), so -X heapsize never sees
-it. Then, by bisection, the least GC heap the board still connects with over TLS and
-without, and whether it connects with mbedtls held to its counted peak (and not 1 KB
-under). Figures, never pass/fail."""
+it; a VM built with --mbedtls-in-gc puts mbedtls in the GC heap instead (one heap, its
+fragmentation included, as the config check counts a board). Then, by bisection (each run
+a first boot from a fresh copy of the board's folder), the least GC heap the board still
+connects with over TLS and without, and whether it connects with mbedtls held to its
+counted peak (and not 1 KB under). Figures, never pass/fail."""
 import json
 import os
 import queue
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -37,22 +40,23 @@ NO_SSL = ('%s has no ssl module: build a VM with it (bash tools/build_micropytho
 
 
 def vm_ssl(vm):
-    """vm_info() of `vm` plus 'tlsmem' (mbedtls's bytes counted); EdgeError (exit 2) when the
-    VM does not run or has no ssl."""
+    """vm_info() of `vm` plus 'mbedtls_heap' (where its mbedtls allocates, when the VM says);
+    EdgeError (exit 2) when the VM does not run or has no ssl."""
     if not vm:
         raise EdgeError('--vm PATH is required: a MicroPython unix port with ssl', 2)
     info = vm_info(vm)
     with tempfile.TemporaryDirectory() as d:
         try:
-            r = subprocess.run([info['path'], '-c', 'import ssl\ntry:\n import tlsmem\n print("SSL 1")\n'
-                                'except ImportError:\n print("SSL 0")'], cwd=d, capture_output=True, text=True,
-                               timeout=30, env=dict(os.environ, MICROPYPATH='.frozen'))
+            r = subprocess.run([info['path'], '-c', 'import ssl\nprint("SSL")\nimport tlsmem\nprint("HEAP", tlsmem.HEAP)'],
+                               cwd=d, capture_output=True, text=True, timeout=30,
+                               env=dict(os.environ, MICROPYPATH='.frozen'))
         except (OSError, subprocess.TimeoutExpired) as e:
             raise EdgeError('--vm %s does not run: %s' % (vm, e), 2)
-    line = next((ln for ln in r.stdout.splitlines() if ln.startswith('SSL ')), None)
-    if line is None:
+    lines = r.stdout.splitlines()
+    if 'SSL' not in lines:
         raise EdgeError(NO_SSL % info['path'], 2)
-    info['tlsmem'] = line == 'SSL 1'
+    # where mbedtls allocates: 'calloc' counted (tlsmem), 'gc' the GC heap, None not known
+    info['mbedtls_heap'] = {'HEAP calloc': 'calloc', 'HEAP gc': 'gc'}.get(lines[-1])
     return info
 
 
@@ -73,11 +77,12 @@ class Runner:
 
     def __init__(self, vm, cfg, work, ca_der, timeout=30.0):
         self.vm, self.cfg, self.timeout = vm, cfg, timeout
-        self.fs = Path(work) / ('tls-' + cfg['device'] + ('-tls' if cfg['broker'].get('tls') else '-plain'))
-        _provision(self.fs, cfg)
+        name = 'tls-' + cfg['device'] + ('-tls' if cfg['broker'].get('tls') else '-plain')
+        self.template, self.fs = Path(work) / (name + '-fs'), Path(work) / name
+        _provision(self.template, cfg)
         if ca_der:
-            (self.fs / 'ca.der').write_bytes(ca_der)
-        self.env, self.extra = layout_env(LAYOUT, self.fs)
+            (self.template / 'ca.der').write_bytes(ca_der)
+        self.env, self.extra = layout_env(LAYOUT, self.template)
         self.env.pop('EDGE_IO_PORT', None)
         self.env['EDGE_FS_KB'] = str(boards.load(cfg['board']).get('fs_kb', 2048))
 
@@ -87,10 +92,8 @@ class Runner:
         env.pop('EDGE_TLSMEM_LIMIT', None)
         if mbedtls_limit:
             env['EDGE_TLSMEM_LIMIT'] = str(mbedtls_limit)
-        for f in ('outbox', 'boot.json', 'bootlog.json'):       # every run is a first boot
-            p = self.fs / f
-            if p.is_file():
-                p.unlink()
+        shutil.rmtree(self.fs, ignore_errors=True)      # every run a first boot: no boot log, outbox, crash
+        shutil.copytree(self.template, self.fs)
         p = subprocess.Popen([self.vm, '-X', 'heapsize=%dK' % (heap_kb + self.extra), str(PROBE)], cwd=str(self.fs),
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                              text=True, errors='replace')
@@ -158,65 +161,82 @@ def tls_heap(vm=None, site=None, device=None, bisect=True, progress=None):
             fig = r.run(heap_kb)
             if fig is None or not fig.get('tls'):
                 raise EdgeError('the board did not connect over TLS on a %d KB heap:\n%s' % (heap_kb, r.log_tail()))
-            out = {'name': 'tls-heap', 'vm': info['path'], 'bits': info['bits'], 'version': info['version'],
-                   'device': device, 'controllers': [c['type'] for c in cfg['controllers']], 'layout': LAYOUT,
-                   'heap_kb': heap_kb,
-                   'broker': 'mosquitto, TLS 1.2, site CA and broker certificate P-256 ECDSA (host/core/tls.py)',
-                   'gc_free_before_kb': _kb(fig['before']['free']),
-                   'gc_least_free_during_kb': _kb(fig['low_free']),
-                   'gc_free_after_kb': _kb(fig['after']['free']),
-                   'gc_kept_after_kb': _kb(fig['before']['free'] - fig['after']['free'])}
-            mb = fig['before']['mbedtls']
-            if mb is not None:
-                during, after = fig['mbedtls_during'], fig['after']['mbedtls']
-                out['mbedtls'] = {'held_before_kb': _kb(mb[0]), 'peak_kb': _kb(during[1]),
-                                  'held_after_kb': _kb(after[0]), 'allocations': during[2],
-                                  'largest_block_kb': _kb(during[3]), 'peak_bytes': during[1],
-                                  'blocks_at_peak': during[4] if len(during) > 4 else None}
-            else:
-                out['mbedtls'] = None
-                out['note_mbedtls'] = ('this VM does not count mbedtls\'s bytes (outside the GC heap): build it with '
-                                       'tools/build_micropython32.sh --mbedtls for them')
+            out = _figures(info, device, cfg, heap_kb, fig)
             if bisect:
-                least, at = least_heap(r, 8, heap_kb, tick)
-                out['least_heap_kb'] = {'tls': least}
-                out['gc_free_before_at_least_kb'] = _kb(at['before']['free']) if at else None
                 pcfg = device_cfg(site, device, {'host': plain.host, 'port': plain.port})
-                rp = Runner(info['path'], pcfg, work, None)
-                pfig = rp.run(heap_kb)
-                if pfig is None:
-                    raise EdgeError('the board did not connect without TLS on a %d KB heap:\n%s' % (heap_kb,
-                                                                                                   rp.log_tail()))
-                out['plain_gc_free_before_kb'] = _kb(pfig['before']['free'])
-                # what TLS keeps in the GC heap for the session, against the same board without it
-                out['gc_tls_held_kb'] = _kb(pfig['before']['free'] - fig['after']['free'])
-                out['least_heap_kb']['plain'] = least_heap(rp, 8, heap_kb, tick)[0]
-                if mb is not None:
-                    peak = fig['mbedtls_during'][1]
-                    out['mbedtls']['connects_held_to_peak'] = r.run(heap_kb, peak) is not None
-                    out['mbedtls']['connects_held_to_peak_less_1kb'] = r.run(heap_kb, peak - 1024) is not None
-            if mb is not None and bisect:
-                from ..core.heapfit import MIN_FREE_KB
-                least = out['least_heap_kb']
-                m = out['mbedtls']
-                # one heap for both (the config check's model): what a TLS board needs free beyond the
-                # same board without TLS, during its handshake and for the session kept afterwards
-                out['one_heap_need_kb'] = {
-                    'handshake': round(least['tls'] - least['plain'] + m['peak_kb'], 1),
-                    'session': round(out['gc_tls_held_kb'] + m['held_after_kb'], 1),
-                    'session_and_min_free': round(out['gc_tls_held_kb'] + m['held_after_kb'] + MIN_FREE_KB, 1)}
-            out['note'] = ('GC heap figures are the firmware\'s Python heap (-X heapsize %d KB plus the ROMFS image the '
-                           'simulator holds; the least free during the handshake is sampled without a collect, garbage '
-                           'included); mbedtls allocates beside it (here calloc, on an ESP32 the ESP-IDF heap)' % heap_kb)
-            if 'one_heap_need_kb' in out:
-                out['note'] += ('. one_heap_need_kb: free a single heap needs beyond the same board without TLS: '
-                                'handshake = least heap with TLS - without + mbedtls peak; session = what TLS holds '
-                                'afterwards (GC + mbedtls), and with MIN_FREE_KB on top (host/core/heapfit.py)')
+                _bisect(out, r, Runner(info['path'], pcfg, work, None), heap_kb, fig, tick)
+                out['one_heap_need_kb'] = _one_heap(out)
         finally:
             secure.stop()
             if plain:
                 plain.stop()
+    out['note'] = ('GC heap: the firmware\'s Python heap (-X heapsize %d KB plus the ROMFS image the simulator holds); '
+                   'its least free during the handshake is sampled without a collect (garbage included). mbedtls '
+                   'allocates: %s' % (heap_kb, {'calloc': 'beside it, with calloc, counted (on an ESP32: the ESP-IDF '
+                                                          'heap)',
+                                                'gc': 'in it (--mbedtls-in-gc): the GC figures hold mbedtls'}.get(
+                                          info['mbedtls_heap'], 'beside it, with calloc, not counted by this VM')))
+    if out.get('one_heap_need_kb'):
+        out['note'] += ('. one_heap_need_kb: free a single heap needs beyond the same board without TLS: handshake = '
+                        'least heap with TLS - without (+ mbedtls\'s peak when beside); session = what TLS holds '
+                        'afterwards, and with MIN_FREE_KB on top (host/core/heapfit.py)')
     return out
+
+
+def _figures(info, device, cfg, heap_kb, fig):
+    """The bench's figures from the probe's at the board's heap."""
+    out = {'name': 'tls-heap', 'vm': info['path'], 'bits': info['bits'], 'version': info['version'],
+           'mbedtls_heap': info['mbedtls_heap'] or 'calloc, not counted',
+           'device': device, 'controllers': [c['type'] for c in cfg['controllers']], 'layout': LAYOUT,
+           'heap_kb': heap_kb,
+           'broker': 'mosquitto, TLS 1.2, site CA and broker certificate P-256 ECDSA (host/core/tls.py)',
+           'gc_free_before_kb': _kb(fig['before']['free']),
+           'gc_least_free_during_kb': _kb(fig['low_free']),
+           'gc_free_after_kb': _kb(fig['after']['free']),
+           'gc_kept_after_kb': _kb(fig['before']['free'] - fig['after']['free']),
+           'mbedtls': None}
+    mb = fig['before']['mbedtls']
+    if mb is not None:
+        during, after = fig['mbedtls_during'], fig['after']['mbedtls']
+        out['mbedtls'] = {'held_before_kb': _kb(mb[0]), 'peak_kb': _kb(during[1]),
+                          'held_after_kb': _kb(after[0]), 'allocations': during[2],
+                          'largest_block_kb': _kb(during[3]), 'peak_bytes': during[1],
+                          'blocks_at_peak': during[4] if len(during) > 4 else None}
+    elif info['mbedtls_heap'] is None:
+        out['note_mbedtls'] = ('this VM does not count mbedtls\'s bytes (outside the GC heap): build it with '
+                               'tools/build_micropython32.sh --mbedtls for them')
+    return out
+
+
+def _bisect(out, r, rp, heap_kb, fig, tick):
+    """The least heap with TLS and without (rp: the same board on the plain broker), what TLS
+    holds against the plain board, and whether mbedtls held to its counted peak connects."""
+    least, at = least_heap(r, 8, heap_kb, tick)
+    out['least_heap_kb'] = {'tls': least}
+    out['gc_free_before_at_least_kb'] = _kb(at['before']['free']) if at else None
+    pfig = rp.run(heap_kb)
+    if pfig is None:
+        raise EdgeError('the board did not connect without TLS on a %d KB heap:\n%s' % (heap_kb, rp.log_tail()))
+    out['plain_gc_free_before_kb'] = _kb(pfig['before']['free'])
+    # what TLS keeps in the GC heap for the session, against the same board without it
+    out['gc_tls_held_kb'] = _kb(pfig['before']['free'] - fig['after']['free'])
+    out['least_heap_kb']['plain'] = least_heap(rp, 8, heap_kb, tick)[0]
+    if out['mbedtls']:
+        peak = out['mbedtls']['peak_bytes']
+        out['mbedtls']['connects_held_to_peak'] = r.run(heap_kb, peak) is not None
+        out['mbedtls']['connects_held_to_peak_less_1kb'] = r.run(heap_kb, peak - 1024) is not None
+
+
+def _one_heap(out):
+    """One heap for GC and mbedtls (the config check's model): what a TLS board needs free
+    beyond the same board without TLS, in its handshake and for the session it keeps."""
+    from ..core.heapfit import MIN_FREE_KB
+    least, m = out['least_heap_kb'], out['mbedtls'] or {}
+    if not m and out['mbedtls_heap'] != 'gc':
+        return None                 # mbedtls beside the GC heap, not counted: no figure
+    session = out['gc_tls_held_kb'] + m.get('held_after_kb', 0)
+    return {'handshake': round(least['tls'] - least['plain'] + m.get('peak_kb', 0), 1),
+            'session': round(session, 1), 'session_and_min_free': round(session + MIN_FREE_KB, 1)}
 
 
 def _kb(n):

@@ -5,7 +5,9 @@
 // sees it. edge_mbedtls_config.h points MBEDTLS_PLATFORM_STD_CALLOC/FREE here: libc calloc with
 // the size kept in a header, counted. Python: tlsmem.stats() -> (in use, peak, allocations,
 // largest block, blocks live at the peak); tlsmem.reset_peak(); tlsmem.limit(bytes) (0: none) refuses an allocation that
-// would take the bytes in use past it, as a board's heap running out would.
+// would take the bytes in use past it, as a board's heap running out would. tlsmem.HEAP says
+// where mbedtls allocates: 'calloc' (counted here) or 'gc' (built with --mbedtls-in-gc: the GC
+// heap, through m_tracked_calloc; nothing counted here, stats() is None).
 #include <stdlib.h>
 #include <stdint.h>
 #include "py/runtime.h"
@@ -50,12 +52,18 @@ void edge_tls_free(void *p) {
     free(h);
 }
 
+#ifdef EDGE_MBEDTLS_IN_GC_HEAP
+static mp_obj_t tlsmem_stats(void) {
+    return mp_const_none;
+}
+#else
 static mp_obj_t tlsmem_stats(void) {
     mp_obj_t t[5] = {mp_obj_new_int_from_uint(tm_now), mp_obj_new_int_from_uint(tm_peak),
                      mp_obj_new_int_from_uint(tm_allocs), mp_obj_new_int_from_uint(tm_largest),
                      mp_obj_new_int_from_uint(tm_peak_live)};
     return mp_obj_new_tuple(5, t);
 }
+#endif
 static MP_DEFINE_CONST_FUN_OBJ_0(tlsmem_stats_obj, tlsmem_stats);
 
 static mp_obj_t tlsmem_reset_peak(void) {
@@ -76,6 +84,11 @@ static MP_DEFINE_CONST_FUN_OBJ_1(tlsmem_limit_obj, tlsmem_limit);
 static const mp_rom_map_elem_t tlsmem_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_tlsmem) },
     { MP_ROM_QSTR(MP_QSTR_stats), MP_ROM_PTR(&tlsmem_stats_obj) },
+    #ifdef EDGE_MBEDTLS_IN_GC_HEAP
+    { MP_ROM_QSTR(MP_QSTR_HEAP), MP_ROM_QSTR(MP_QSTR_gc) },
+    #else
+    { MP_ROM_QSTR(MP_QSTR_HEAP), MP_ROM_QSTR(MP_QSTR_calloc) },
+    #endif
     { MP_ROM_QSTR(MP_QSTR_reset_peak), MP_ROM_PTR(&tlsmem_reset_peak_obj) },
     { MP_ROM_QSTR(MP_QSTR_limit), MP_ROM_PTR(&tlsmem_limit_obj) },
 };
