@@ -212,8 +212,9 @@ def _bisect(out, r, rp, heap_kb, fig, tick):
     """The least heap with TLS and without (rp: the same board on the plain broker), what TLS
     holds against the plain board, and whether mbedtls held to its counted peak connects."""
     least, at = least_heap(r, 8, heap_kb, tick)
+    at = at or fig                  # (no smaller heap connected: the board's own)
     out['least_heap_kb'] = {'tls': least}
-    out['gc_free_before_at_least_kb'] = _kb(at['before']['free']) if at else None
+    out['gc_free_before_at_least_kb'] = _kb(at['before']['free'])
     pfig = rp.run(heap_kb)
     if pfig is None:
         raise EdgeError('the board did not connect without TLS on a %d KB heap:\n%s' % (heap_kb, rp.log_tail()))

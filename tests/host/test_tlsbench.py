@@ -47,3 +47,33 @@ def test_the_handshake_is_measured_on_the_pip_vm(tmp_path):
     assert 0 < out['gc_free_after_kb'] < out['gc_free_before_kb']
     assert out['gc_least_free_during_kb'] <= out['gc_free_before_kb']
     assert out['mbedtls'] is None and 'tools/build_micropython32.sh --mbedtls' in out['note_mbedtls']
+
+
+class _Board:
+    """A stand-in for tlsbench.Runner: connects from `least` KB up, noting each heap tried."""
+
+    def __init__(self, least):
+        self.least, self.tried = least, []
+
+    def run(self, heap_kb, mbedtls_limit=None):
+        self.tried.append(heap_kb)
+        return {'before': {'free': heap_kb}} if heap_kb >= self.least else None
+
+
+def test_the_least_heap_is_bisected_to_the_kilobyte():
+    for least in (9, 65, 95, 110):
+        b = _Board(least)
+        got, at = tlsbench.least_heap(b, 8, 110)
+        assert got == least and at == ({'before': {'free': least}} if least < 110 else None)
+        assert len(b.tried) <= 7
+
+
+def test_one_heap_need_counts_mbedtls_beside_the_gc_heap_and_not_twice_inside_it():
+    from edgectl.core.heapfit import MIN_FREE_KB
+    base = {'least_heap_kb': {'tls': 69, 'plain': 60}, 'gc_tls_held_kb': 4.7}
+    beside = dict(base, mbedtls_heap='calloc', mbedtls={'peak_kb': 27.6, 'held_after_kb': 24.9})
+    assert tlsbench._one_heap(beside) == {'handshake': 36.6, 'session': 29.6,
+                                          'session_and_min_free': round(29.6 + MIN_FREE_KB, 1)}
+    inside = dict(base, mbedtls_heap='gc', mbedtls=None, gc_tls_held_kb=29.8)
+    assert tlsbench._one_heap(inside)['handshake'] == 9 and tlsbench._one_heap(inside)['session'] == 29.8
+    assert tlsbench._one_heap(dict(base, mbedtls_heap=None, mbedtls=None)) is None
