@@ -77,3 +77,25 @@ def test_one_heap_need_counts_mbedtls_beside_the_gc_heap_and_not_twice_inside_it
     inside = dict(base, mbedtls_heap='gc', mbedtls=None, gc_tls_held_kb=29.8)
     assert tlsbench._one_heap(inside)['handshake'] == 9 and tlsbench._one_heap(inside)['session'] == 29.8
     assert tlsbench._one_heap(dict(base, mbedtls_heap=None, mbedtls=None)) is None
+
+
+def test_every_run_is_a_first_boot(tmp_path):
+    """A run must not see the last one's boot log: short boots counted across runs put the
+    board into safe mode (fewer controllers), and a bisection then found a heap too small."""
+    import re
+    from edgectl.core import tls
+    from edgectl.core.broker import Broker, free_port
+    site = tmp_path / 'site.yaml'
+    site.write_text(DOOR_SITE)
+    ca, key = tls.make_ca(tmp_path / 'ca', 'tb')
+    crt, k = tls.make_server(tmp_path / 'ca', ca, key, '127.0.0.1')
+    br = Broker(port=free_port(), workdir=tmp_path / 'broker', tls=(ca, crt, k)).start()
+    try:
+        cfg = tlsbench.device_cfg(site, 'door-1', {'host': br.host, 'port': br.port, 'tls': True})
+        r = tlsbench.Runner(paths.micropython(), cfg, tmp_path / 'work', tls.der(ca))
+        for _ in range(2):
+            assert r.run(110), r.log_tail()
+            boot = next(ln for ln in r.log if ' boot ' in ln)
+            assert re.search(r' boot 1 ', boot) and 'SAFE MODE' not in boot, boot
+    finally:
+        br.stop()
