@@ -24,7 +24,6 @@ MAX_CHUNK = 4096            # the most served per request, whatever a board asks
 STALL_S = 30.0              # a board that asks for nothing this long during its transfer is gone
 RESTART_S = 5.0             # a board back from a restart has said by then whether it had switched
 SILENT_S = 5.0              # a board that has not asked for a chunk this long is shown as not answering
-TIMEOUT_S = 3600.0          # `ota push --timeout` without --window: the whole rollout's deadline
 NOTE_EVERY_S = 30.0         # the line of who is waiting and why is printed again this often
 FINAL = ('applied', 'rejected', 'rolled back', 'no answer', 'did not return', 'current', 'offline', 'timed out')
 
@@ -84,12 +83,12 @@ def utc_window(text, offset_s=None):
     return '%02d:%02d-%02d:%02d' % (a // 60, a % 60, b // 60, b % 60)
 
 
-def default_timeout(window=None, trial_s=0, now=None):
-    """Seconds `ota push` waits in all by default: TIMEOUT_S; with a window (UTC, as
+def default_timeout(plain, window=None, trial_s=0, now=None):
+    """Seconds `ota push` waits in all by default: `plain`; with a window (UTC, as
     utc_window() gives it), until that window next closes, plus the longest trial and a minute
     (a board outside the window waits for it, and after it no board switches before tomorrow)."""
     if not window:
-        return TIMEOUT_S
+        return plain
     now = time.time() if now is None else now
     a, b = [int(x[:2]) * 60 + int(x[3:]) for x in window.split('-')]
     m = now % 86400 / 60.0
@@ -166,8 +165,8 @@ class Server:
                                        topics.status(site, '+')])
 
     def close(self):
-        self.c.disconnect()     # first: the network thread then ends at once, not after its 1 s wait
-        self.c.loop_stop()
+        from ..core import mqttc
+        mqttc.close(self.c)
 
     def start(self, t):
         """Offer the image to target t."""
@@ -465,8 +464,8 @@ def fleet(ep, site, devices, timeout=3.0):
         if online:
             done.wait(timeout)
     finally:
-        c.loop_stop()
-        c.disconnect()
+        from ..core import mqttc
+        mqttc.close(c)
     out = {}
     for d in devices:
         r = dict(got[d])

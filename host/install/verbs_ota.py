@@ -5,7 +5,8 @@ import time
 
 from ..core.cliargs import _broker_for, _site_arg, _site_path, _site_secrets
 from ..core.errors import EdgeError
-from . import ota as ota_defaults
+
+TIMEOUT_S = 3600      # `ota push --timeout` without --window: the whole rollout's deadline
 
 
 def add_ota(sub):
@@ -31,7 +32,7 @@ def add_ota(sub):
     p.add_argument('--timeout', type=float, metavar='S',
                    help='give up after S seconds in all, naming the boards still waiting (busy, outside the '
                         'window, not answering); no further batch is offered (default %d; with --window, until '
-                        'the window next closes plus trial_s and a minute)' % ota_defaults.TIMEOUT_S)
+                        'the window next closes plus trial_s and a minute)' % TIMEOUT_S)
     p.add_argument('--json', action='store_true', help='one JSON object at the end instead of the summary')
     p.set_defaults(fn=run_ota)
 
@@ -62,7 +63,7 @@ def run_ota(a):
     site, ep = _broker_for(a)
     imgs, ver = ota.images()
     trial = {d: sitemod.device_config(s, d)['trial_s'] for d in devices}
-    timeout = a.timeout or ota.default_timeout(window, max(trial.values() or [0]))
+    timeout = a.timeout or ota.default_timeout(TIMEOUT_S, window, max(trial.values() or [0]))
     print('firmware %s: ROMFS image %d bytes, lib bundle %d bytes; %d boards, canary %d, batches of %d%s; '
           'giving up after %s' % (
               ver, len(imgs['romfs']), len(imgs['lib']), len(devices), a.canary, a.batch,

@@ -233,8 +233,8 @@ class Sender:
         return self.wait(self.post(args), timeout)
 
     def close(self):
-        self.c.loop_stop()
-        self.c.disconnect()
+        from ..core import mqttc
+        mqttc.close(self.c)
 
 
 def push(db, device, ep, site, key, timeout=5.0):

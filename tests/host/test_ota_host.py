@@ -55,11 +55,11 @@ def test_fleet_rows():
 
 
 def test_the_default_deadline_follows_the_window():
-    assert ota.default_timeout(None, 300) == ota.TIMEOUT_S
+    assert ota.default_timeout(3600, None, 300) == 3600
     ten = 10 * 3600.0       # 10:00 UTC
-    assert ota.default_timeout('12:00-13:00', 300, now=ten) == 3 * 3600 + 360      # waits for it, then its hour
-    assert ota.default_timeout('09:00-11:00', 300, now=ten) == 3600 + 360          # inside: until it closes
-    assert ota.default_timeout('22:00-02:00', 0, now=ten) == 16 * 3600 + 60        # across midnight
+    assert ota.default_timeout(3600, '12:00-13:00', 300, now=ten) == 3 * 3600 + 360     # waits for it, then its hour
+    assert ota.default_timeout(3600, '09:00-11:00', 300, now=ten) == 3600 + 360         # inside: until it closes
+    assert ota.default_timeout(3600, '22:00-02:00', 0, now=ten) == 16 * 3600 + 60       # across midnight
 
 
 def test_the_boards_still_waiting_are_named_with_why():
