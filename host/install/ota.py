@@ -308,11 +308,12 @@ def waiting_note(targets, left_s, now=None):
 
 def verdict(timed_out, left, timeout):
     """The one line `ota push` ends with when its deadline passed."""
-    return ('timed out after %s s (--timeout): %s still waiting (%s); %s; the rollout stopped%s' % (
+    held = [t.device for t in timed_out if ': busy: ' in t.why or ': window: ' in t.why]
+    return ('timed out after %s s (--timeout): %s still waiting (%s);%s the rollout stopped%s' % (
         _secs(timeout), ', '.join(t.device for t in timed_out),
         '; '.join('%s %s' % (t.device, t.why.split(': ', 1)[-1]) for t in timed_out),
-        'a board holding the whole image still switches by itself once idle and inside the window, '
-        'unless it restarts first',
+        ' %s holds the whole image and still switches by itself once idle and inside the window, '
+        'unless it restarts first;' % ', '.join(held) if held else '',
         ', not offered: %s' % ', '.join(left) if left else ''))
 
 
@@ -349,10 +350,12 @@ class Printer:
         self.tty = self.out.isatty()
         self.shown = {}
         self.drawn = 0
+        self.waiting = None     # (a terminal) the note drawn under the board lines
 
     def show(self, targets, total, ver):
         lines = [line(t, total, ver) for t in targets]
         if self.tty:
+            lines += [self.waiting] if self.waiting else []
             if self.drawn:
                 self.out.write('\x1b[%dA' % self.drawn)
             for s in lines:
@@ -368,12 +371,16 @@ class Printer:
 
     def end_batch(self):
         self.drawn = 0
+        self.waiting = None
 
     def note(self, text):
-        """The line of who is waiting and why (rollout() decides when)."""
+        """The line of who is waiting and why (rollout() decides when): on a terminal the
+        last line of the block drawn in place, else a line of its own."""
+        if self.tty:
+            self.waiting = text
+            return
         self.out.write(text + '\n')
         self.out.flush()
-        self.drawn = 0          # (on a terminal the board lines are drawn again below it)
 
 
 def rollout(server, devices, trial_s, canary=1, batch=10, printer=None, poll=0.2, timeout=None):

@@ -71,14 +71,15 @@ def cmd_zone(a):
     return 0 if ok else 1
 
 
-def _journal(a, etype, active, detail):
-    """A control-room event about PINs into the site's journal (room_alarms, device
-    control-room), as the monitor journals its own."""
+def _journal(a, rows):
+    """Control-room events about PINs, [(type, active, detail)], into the site's journal
+    (room_alarms, device control-room), as the monitor journals its own."""
     from .monitor import ROOM
     from .store import Store
     store = Store(a.db)
     try:
-        store.room_alarm(ROOM, etype, active, detail)
+        for etype, active, detail in rows:
+            store.room_alarm(ROOM, etype, active, detail)
     finally:
         store.close()
 
@@ -98,11 +99,10 @@ def _pin_ok(a, path, sec):
         guard.right(a.by)
         return True
     count, locks = guard.wrong(a.name, a.by)
-    _journal(a, 'room.pin_wrong', True, {'zone': a.name, 'by': a.by, 'count': count, 'limit': guard.limit,
-                                         'window_s': guard.window_s})
-    for what, secs in locks:
-        _journal(a, 'room.pin_lockout', True, {'zone': a.name, 'by': a.by, 'locked': what, 'for_s': secs,
-                                               'until': time.time() + secs})
+    _journal(a, [('room.pin_wrong', True, {'zone': a.name, 'by': a.by, 'count': count, 'limit': guard.limit,
+                                           'window_s': guard.window_s})] +
+             [('room.pin_lockout', True, {'zone': a.name, 'by': a.by, 'locked': what, 'for_s': secs,
+                                          'until': time.time() + secs}) for what, secs in locks])
     print('refused: wrong PIN for %s (or no PIN set: edgectl zone pin %s); nothing sent%s' % (
         a.by, a.by, ''.join('; %d wrong PINs: %s locked for %s' % (guard.limit, what, pinguard.span(secs))
                             for what, secs in locks)), file=sys.stderr)
@@ -119,8 +119,8 @@ def _unlock(a, path):
     if not gone:
         print('nothing locked or counted for %s' % a.name)
         return 0
-    for what in gone:
-        _journal(a, 'room.pin_lockout', False, {'locked': what, 'by': a.by or 'administrator', 'unlocked': True})
+    _journal(a, [('room.pin_lockout', False, {'locked': what, 'by': a.by or 'administrator', 'unlocked': True})
+                 for what in gone])
     print('unlocked: %s (wrong-PIN counts cleared)' % ', '.join(gone))
     return 0
 

@@ -89,6 +89,27 @@ def test_the_boards_still_waiting_are_named_with_why():
     v = ota.verdict([busy, win], ['x', 'y'], 60)
     assert '\n' not in v and v.startswith('timed out after 60 s (--timeout): a, b still waiting (a busy: alarm')
     assert 'b window: outside the update window' in v and v.endswith('the rollout stopped, not offered: x, y')
+    assert 'a, b holds the whole image and still switches by itself' in v
+    mute.state, mute.why = 'timed out', 'still waiting after 60 s: no answer for 12 s (to the offer)'
+    assert 'holds the whole image' not in ota.verdict([mute], [], 60)
+
+
+def test_on_a_terminal_the_waiting_note_is_drawn_under_the_board_lines():
+    import io
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+    out = Tty()
+    p = ota.Printer(out)
+    t = ota.Target('door-1', 300)
+    t.state, t.why = 'deferred', 'outside the update window 02:00-05:00 UTC'
+    p.show([t], 1000, '9.9')
+    p.note('waiting for 1 board: door-1 window: outside')
+    assert out.getvalue().count('\n') == 1, 'not written on its own'
+    p.show([t], 1000, '9.9')
+    frame = out.getvalue().split('\x1b[1A')[-1]        # moved up over the one board line drawn before
+    assert frame.count('\n') == 2 and frame.rstrip('\n').endswith('waiting for 1 board: door-1 window: outside')
 
 
 def test_the_rollout_stops_at_its_deadline_without_offering_the_next_batch(monkeypatch):
