@@ -55,3 +55,14 @@ def test_closing_a_client_takes_no_wait(broker):
     col.close()
     took.append(time.monotonic() - t0)
     assert max(took) < 0.3, took        # loop_stop() first: 0.9 s each here
+
+
+def test_no_client_is_stopped_before_it_is_disconnected():
+    import re
+    from pathlib import Path
+    import edgectl
+    late = []
+    for p in Path(edgectl.__file__).parent.rglob('*.py'):
+        for m in re.finditer(r'(\w[\w.]*)\.loop_stop\(\)\s*\n\s*\1\.disconnect\(\)', p.read_text()):
+            late.append('%s: %s' % (p.name, m.group(1)))
+    assert late == [], 'use mqttc.close(): ' + ', '.join(late)
