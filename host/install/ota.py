@@ -56,6 +56,13 @@ def lib_image(arch=None):
     return bundle({p[len(LIB) + 1:]: d for p, d in local_files(arch).items() if p.startswith(LIB + '/')})
 
 
+def vm_image(path):
+    """The bytes of a MicroPython VM for an ESP32's other OTA app partition (kind `vm`,
+    firmware/ota_esp32.py): an ESP32 app image (EdgeError, exit 2, for anything else)."""
+    from .flash import check_image
+    return check_image(path).read_bytes()
+
+
 def images(arch=None):
     """({kind: image bytes}, version): what a board of either layout takes."""
     romfs, ver = image()

@@ -1,5 +1,6 @@
 """Verbs of firmware updates over the network: `edgectl ota push`, `edgectl fleet status`."""
 import json
+import re
 import sys
 import time
 
@@ -33,6 +34,14 @@ def add_ota(sub):
                    help='give up after S seconds in all, naming the boards still waiting (busy, outside the '
                         'window, not answering); no further batch is offered (default %d; with --window, until '
                         'the window next closes plus trial_s and a minute)' % TIMEOUT_S)
+    p.add_argument('--vm', metavar='FILE.bin',
+                   help='push this MicroPython VM (an ESP32 app image: the .bin of micropython.org/download or '
+                        'a build with the firmware frozen in) into each board\'s other OTA partition instead of '
+                        'the firmware image; ESP32 boards only (another board refuses it: image kind)')
+    p.add_argument('--vm-version', metavar='VER',
+                   help='the version the --vm offer carries, as the boards\' update records show it (fleet '
+                        'status; default: this checkout\'s firmware version); a board takes only a version newer '
+                        'than the firmware it runs')
     p.add_argument('--json', action='store_true', help='one JSON object at the end instead of the summary')
     p.set_defaults(fn=run_ota)
 
@@ -44,6 +53,10 @@ def run_ota(a):
         raise EdgeError('--canary must be 0 or more and --batch 1 or more', 2)
     if a.timeout is not None and not a.timeout > 0:
         raise EdgeError('--timeout %g: seconds, more than 0' % a.timeout, 2)
+    if a.vm_version is not None and not a.vm:
+        raise EdgeError('--vm-version goes with --vm FILE.bin', 2)
+    if a.vm_version is not None and not re.fullmatch(r'\d{1,4}(\.\d{1,4}){0,3}', a.vm_version):
+        raise EdgeError('--vm-version %r: like 1.2.3' % a.vm_version, 2)
     window = ota.utc_window(a.window) if a.window else None
     s = sitemod.load_valid(_site_path(a))
     if a.devices:
@@ -61,15 +74,19 @@ def run_ota(a):
                         '--secure --site %s` and give the boards their secrets (edgectl flash)' % (
                             ', '.join(d for d in devices if keys[d] is None), _site_path(a)), 2)
     site, ep = _broker_for(a)
-    imgs, ver = ota.images()
+    if a.vm:
+        imgs, ver = {'vm': ota.vm_image(a.vm)}, a.vm_version or ota.fw_version()
+        what = 'MicroPython VM %s, %d bytes' % (a.vm, len(imgs['vm']))
+    else:
+        imgs, ver = ota.images()
+        what = 'ROMFS image %d bytes, lib bundle %d bytes' % (len(imgs['romfs']), len(imgs['lib']))
     trial = {d: sitemod.device_config(s, d)['trial_s'] for d in devices}
     timeout = a.timeout or ota.default_timeout(TIMEOUT_S, window, max(trial.values() or [0]))
-    print('firmware %s: ROMFS image %d bytes, lib bundle %d bytes; %d boards, canary %d, batches of %d%s; '
-          'giving up after %s' % (
-              ver, len(imgs['romfs']), len(imgs['lib']), len(devices), a.canary, a.batch,
-              ', switching only %s local (%s UTC)' % (a.window, window) if window else '', _span(timeout)),
-          file=sys.stderr, flush=True)
-    server = ota.Server(ep, site, imgs, ver, keys, window)
+    print('firmware %s: %s; %d boards, canary %d, batches of %d%s; giving up after %s' % (
+        ver, what, len(devices), a.canary, a.batch,
+        ', switching only %s local (%s UTC)' % (a.window, window) if window else '', _span(timeout)),
+        file=sys.stderr, flush=True)
+    server = ota.Server(ep, site, imgs, ver, keys, window, kind='vm' if a.vm else 'romfs')
     t0 = time.monotonic()
     try:
         done, bad = ota.rollout(server, devices, trial, a.canary, a.batch,

@@ -144,3 +144,25 @@ def test_the_rollout_stops_at_its_deadline_without_offering_the_next_batch(monke
     done, bad = ota.rollout(srv, ['a', 'b', 'c'], {}, 1, 10, p, poll=0.01, timeout=0.2)
     assert srv.offered == ['a'] and [t.device for t in bad] == ['a'] and bad[0].state == 'timed out'
     assert p.notes and p.notes[0].startswith('waiting for 1 board (') and 'a busy: site fire' in p.notes[0]
+
+
+def test_a_vm_offer_as_the_cli_makes_it_passes_an_esp32_boards_check(tmp_path, monkeypatch):
+    """`ota push --vm FILE.bin`: the file must be an ESP32 app image; the offer it makes
+    (kind vm, signed with the board's key) is the one firmware/ota_offer.py takes on a board
+    whose kinds include vm (the ESP32 sink itself: tests/firmware/cases_ota.py)."""
+    import ota_offer
+    bad = tmp_path / 'micropython.elf'
+    bad.write_bytes(b'\x7fELF' + bytes(60))
+    with pytest.raises(EdgeError) as e:
+        ota.vm_image(bad)
+    assert e.value.code == 2 and 'not an ESP32 firmware image' in str(e.value)
+    good = tmp_path / 'ESP32_GENERIC-v1.25.0.bin'
+    good.write_bytes(b'\xe9\x05\x02\x20' + os.urandom(9000))
+    data = ota.vm_image(good)
+    key = os.urandom(32)
+    m = ota.offer('gate-1', key, data, '0.9.0', 'vm')
+    monkeypatch.chdir(tmp_path)
+    assert ota_offer.check(m, key, 'gate-1', '0.8.0', ('vm',), 1 << 20)['kind'] == 'vm'
+    with pytest.raises(Exception) as e:
+        ota_offer.check(ota.offer('gate-1', key, data, '0.9.1', 'vm'), key, 'gate-1', '0.8.0', ('romfs',), 1 << 20)
+    assert 'image kind' in str(e.value)

@@ -285,3 +285,30 @@ def test_a_board_that_keeps_deferring_is_named_at_the_timeout_and_the_rollout_st
         m = col.mark()
         b.kill(restart=True)        # the deferred update would switch in the window: a restart drops it
         assert status(col, 'door-1', m, fw=was), b.log_tail()
+
+
+def test_the_cli_offers_a_vm_image_which_a_board_without_ota_partitions_refuses(fleet, capsys, monkeypatch):
+    """`ota push --vm FILE.bin`: the MicroPython VM goes out as kind vm (an ESP32 takes it into
+    its other OTA partition: tests/firmware/cases_ota.py); the simulated board has none and
+    says so; the rollout stops there."""
+    from edgectl import cli
+    tmp, br, boards, col, auth, keys = fleet
+    site = str(tmp / 'site.yaml')
+    monkeypatch.chdir(tmp)
+    assert cli.main(['ota', 'push', site, '--vm-version', '9.0.0']) == 2
+    assert '--vm-version goes with --vm' in capsys.readouterr().err
+    (tmp / 'vm.elf').write_bytes(b'\x7fELF' + bytes(100))
+    assert cli.main(['ota', 'push', site, '--vm', str(tmp / 'vm.elf')]) == 2
+    assert 'not an ESP32 firmware image' in capsys.readouterr().err
+    vm = tmp / 'ESP32_GENERIC-v1.25.0.bin'
+    vm.write_bytes(b'\xe9\x05\x02\x20' + bytes(range(256)) * 16)
+    m = col.mark()
+    rc = cli.main(['ota', 'push', site, '--vm', str(vm), '--vm-version', '99.0', '--devices', 'door-2,door-1',
+                   '--json'])
+    out, err = capsys.readouterr()
+    assert rc == 1, out + err
+    assert 'firmware 99.0: MicroPython VM %s, %d bytes' % (vm, vm.stat().st_size) in err
+    r = json.loads(out)
+    assert r['boards']['door-2']['image'] == 'vm' and r['boards']['door-2']['result'] == 'rejected'
+    assert "image kind 'vm'" in r['boards']['door-2']['why'] and r['not_offered'] == ['door-1'], r
+    assert col.event('system.ota_rejected', 2, m, ver='99.0')
