@@ -311,4 +311,5 @@ def test_the_cli_offers_a_vm_image_which_a_board_without_ota_partitions_refuses(
     r = json.loads(out)
     assert r['boards']['door-2']['image'] == 'vm' and r['boards']['door-2']['result'] == 'rejected'
     assert "image kind 'vm'" in r['boards']['door-2']['why'] and r['not_offered'] == ['door-1'], r
+    assert r['timed_out'] == [] and r['timeout_s'] == 3600 and r['stopped_at'] == ['door-2'], r
     assert col.event('system.ota_rejected', 2, m, ver='99.0')
