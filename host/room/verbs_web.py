@@ -53,7 +53,10 @@ def run(a):
     store = None if a.no_journal else Store(a.db)
     mon = WebMonitor(site_name, operator='web', store=store, tele_s=_site_tele(a), secrets=sec)
     hub = Hub(site, mon, store)
-    httpd = serve(App(hub, logins, plan_file(site)), a.bind, a.port, _certificate(a, path, site) if a.tls else None)
+    from .web.desk import CardDesk
+    desk = CardDesk(path, site, store, ep, sec)        # pushes signed with each board's key, as `cards push`
+    httpd = serve(App(hub, logins, plan_file(site), desk), a.bind, a.port,
+                  _certificate(a, path, site) if a.tls else None)
     mon.attach(ep)
     hub.start()
     import threading
