@@ -53,14 +53,15 @@ def hashed(name):
 class Web:
     """A web server on a free loopback port over `site_file`: hub, monitor, journal."""
 
-    def __init__(self, folder, text=None, operators=('ann', 'bob'), broker=None, secrets=None):
-        """secrets: the site's (its boards' keys): the card desk pushes to the boards with them."""
+    def __init__(self, folder, text=None, operators=('ann', 'bob'), broker=None, secrets=None, journal=None):
+        """secrets: the site's (its boards' keys): the card desk pushes to the boards with them;
+        journal: the journal file (default: in `folder`; two webs may share one)."""
         folder = Path(folder)
         self.site_file = folder / 'site.yaml'
         self.site_file.write_text(text or site_text(broker.port if broker else 1883))
         self.site = sitemod.load_valid(str(self.site_file))
         self.operators = {n: hashed(n) for n in operators}
-        self.store = Store(folder / 'journal.sqlite3')
+        self.store = Store(journal or folder / 'journal.sqlite3')
         self.mon = WebMonitor('web', operator='web', store=self.store)
         self.hub = Hub(self.site, self.mon, self.store)
         self.desk = CardDesk(self.site_file, self.site, self.store, broker.endpoint() if broker else None, secrets)

@@ -69,7 +69,7 @@ class CardDesk:
         self.store.flush(5)
         db = self._db()
         out = []
-        for e in self.store.query(etype='access.*', limit=limit, newest=True):
+        for e in self.store.query(etype='access.%ed', limit=limit, newest=True):     # granted, denied
             key = e.get('card') if isinstance(e.get('card'), str) else ''
             rec = db.d['cards'].get(key, {})
             holder = e.get('holder') if isinstance(e.get('holder'), int) else rec.get('holder')
