@@ -62,6 +62,7 @@ def when(v):
 
 class CardDB:
     def __init__(self, site_path):
+        self.site_path = site_path
         self.path = path_for(site_path)
         if self.path.exists():
             if self.path.stat().st_mode & 0o077:
@@ -311,6 +312,19 @@ def push_all(db, devices, ep, site, sec, timeout):
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(one, sorted(devices)))
     return done, failed
+
+
+def save_boards(db, done):
+    """Note the versions the boards took ({device: version}) in the list as it is in its file
+    now (re-read, held): a change another desk saved during the push is kept, not overwritten
+    by this desk's older copy."""
+    if not done:
+        return
+    with locked(db.site_path):
+        now = CardDB(db.site_path)
+        now.d['boards'].update(done)
+        now.save()
+    db.d['boards'].update(done)
 
 
 @contextlib.contextmanager

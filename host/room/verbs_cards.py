@@ -232,7 +232,7 @@ def _push(db, site, a, only):
         return 0
     sname, ep = _broker_for(a)
     done, failed = cards.push_all(db, only or rd, ep, sname, _site_secrets(a), a.timeout)
-    db.save()
+    cards.save_boards(db, done)
     if a.json:
         print(json.dumps({'version': db.version, 'updated': done, 'failed': failed}))
     else:

@@ -145,3 +145,20 @@ def test_a_date_a_board_cannot_hold_is_refused_by_the_cli_too(tmp_path, capsys):
     assert cards.when('2106-02-07') < 1 << 32
     assert cards.CardDB(site).version == 0
     cards.CardDB(site).delta(0)
+
+
+def test_a_change_made_at_the_other_desk_during_a_push_is_kept(web, page, monkeypatch):
+    """`edgectl cards issue` pushes; meanwhile the web revokes a card. Noting what the boards
+    took used to save the CLI's older copy of the list over the revocation."""
+    page.post('/api/cards/issue', {'card': '42', 'holder': 'Ann Lee', 'doors': ['lobby-1/front']})
+
+    def push_all(db, devices, ep, site, sec, timeout):
+        assert page.post('/api/cards/revoke', {'card': '42'})[0] == 200      # the web, during the push
+        return {d: db.version for d in devices}, {}
+    monkeypatch.setattr(cards, 'push_all', push_all)
+    assert main(['cards', 'issue', '43', '--holder', 'Bo Li', '--doors', 'lobby-1/front',
+                 '--site', str(web.site_file)]) == 0
+    db = cards.CardDB(web.site_file)
+    assert db.d['cards'][db.key('42')]['state'] == 'revoked', 'the revocation stays'
+    assert db.d['cards'][db.key('43')]['state'] == 'active' and db.version == 3
+    assert db.d['boards'] == {'lobby-1': 2}, 'the board took version 2: it still lacks the revocation'

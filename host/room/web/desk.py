@@ -142,11 +142,8 @@ class CardDesk:
         if not self.can_push:
             return {'push': 'needed', 'command': self._push_command()}
         done, failed = cards.push_all(db, rd, self.ep, self.site.name, self.secrets, self.timeout)
-        if done:
-            with self.lock, cards.locked(self.site_path):      # what the boards took, into the list as it is now
-                now = self._db()
-                now.d['boards'].update(done)
-                now.save()
+        with self.lock:
+            cards.save_boards(db, done)
         return {'pushed': done, 'failed': failed}
 
     def _push_command(self):
