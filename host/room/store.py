@@ -242,7 +242,7 @@ class Store:
     SHELF_COLS = ('raised', 'since', 'by', 'at', 'until', 'reason')
 
     def _shelf_db(self):
-        return sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+        return sqlite3.connect(str(self.path), timeout=5, isolation_level=None)     # (under a view's lock: short)
 
     def shelf_put(self, key, entry):
         db = self._shelf_db()

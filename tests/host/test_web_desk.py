@@ -162,3 +162,30 @@ def test_a_change_made_at_the_other_desk_during_a_push_is_kept(web, page, monkey
     assert db.d['cards'][db.key('42')]['state'] == 'revoked', 'the revocation stays'
     assert db.d['cards'][db.key('43')]['state'] == 'active' and db.version == 3
     assert db.d['boards'] == {'lobby-1': 2}, 'the board took version 2: it still lacks the revocation'
+
+
+def test_every_word_of_the_cards_tab_has_its_chinese():
+    """The tab's own text and placeholders, each a key of the page's Simplified Chinese table."""
+    import html.parser
+    import re
+    from pathlib import Path
+    static = Path(cards.__file__).parent / 'web' / 'static'
+    js = (static / 'app.js').read_text()
+    table = js[js.index('const ZH = {'):js.index('};', js.index('const ZH = {'))]
+    keys = {k.replace("\\'", "'") for k in re.findall(r"'((?:[^'\\]|\\.)*)':", table)}
+    page = (static / 'index.html').read_text()
+    tab = page[page.index('<div id="tab-cards"'):page.index('</main>')]
+    words = []
+
+    class Words(html.parser.HTMLParser):
+        def handle_data(self, data):
+            text = ' '.join(data.split())
+            if text:
+                words.append(text)
+
+        def handle_starttag(self, tag, attrs):
+            words.extend(v for k, v in attrs if k == 'placeholder')
+    Words().feed(tab)
+    assert 'Recent swipes' in words and 'holder' in words
+    assert [w for w in words if w not in keys] == []
+    assert 'Cards' in keys and "t('Revoke')" in js and "t(s.decision)" in js
