@@ -14,7 +14,9 @@ def add_arguments(sub):
                        description='Serve the control room to browsers: the site plan with devices coloured by '
                                    'state, alarms popping up with a sound until acknowledged, shelving, gate calls '
                                    '(answer, release, hang up), barrier and door actions, the live event log and the '
-                                   'journal (search, CSV). Operators log in with their `edgectl operator` logins; '
+                                   'journal (search, CSV), the card desk (issue, revoke, lost, restore, swipes: as '
+                                   '`edgectl cards`, pushed to the boards signed with their keys). Shelvings are kept '
+                                   'in the journal: every web and monitor on it sees them, a restart keeps them. Operators log in with their `edgectl operator` logins; '
                                    'every action is journaled under their name. Binds to loopback unless --bind says '
                                    'otherwise (plain HTTP: put it behind TLS to serve it beyond this machine).')
     _site_arg(s)
