@@ -4,7 +4,7 @@
 # board's first connection (the TLS handshake runs inside it: asyncio's open_connection wraps
 # the socket with do_handshake_on_connect=False, the CONNECT write drives the handshake and
 # the CONNACK read ends it) prints one JSON line: the GC heap free right before it (after a
-# collect), the least free seen by a task sampling every loop turn while it ran, free after
+# collect; micropython.mem_info() before it gives its largest free block), the least free seen by a task sampling every loop turn while it ran, free after
 # (after a collect); and with the counting mbedtls build (module tlsmem,
 # tools/build_micropython32.sh --mbedtls) the bytes mbedtls held before, its peak during,
 # and what it holds after. A failed first connection prints TLS_PROBE_FAIL. Not part of the firmware.
@@ -54,6 +54,9 @@ async def _first_connect(self):
     mqtt.Client.connect = _connect          # the firmware's own from here on
     gc.collect()
     before = _heap()
+    import micropython
+    print('TLS_PROBE_MEMINFO')              # its 'max free sz': the largest free run of GC blocks
+    micropython.mem_info()
     if tlsmem:
         tlsmem.reset_peak()
     _low[0] = before['free']

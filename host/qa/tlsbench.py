@@ -34,7 +34,7 @@ from .heapbench import DEFAULT_SITE, _provision, layout_env, vm_info
 PROBE = paths.DATA / 'tls_probe.py'
 LAYOUT = 'romfs'
 DEFAULT_DEVICE = 'full-1'
-RUNS = 20          # about: one, two bisections of 7, their checks (progress)
+RUNS = 26          # about: one, two heap bisections of 7, a cap bisection of 6 (progress)
 NO_SSL = ('%s has no ssl module: build a VM with it (bash tools/build_micropython32.sh SRC --mbedtls DIR '
           '--micropython-lib DIR) and pass --vm PATH')
 
@@ -117,7 +117,17 @@ class Runner:
                     break
         finally:
             end_proc(p, grace=2)
+        self.largest_blocks = self._largest_free()     # (also when it did not connect)
+        if out:
+            out['largest_free_blocks'] = self.largest_blocks
         return out
+
+    def _largest_free(self):
+        """'max free sz' (GC blocks) of the mem_info printed before the handshake, or None."""
+        import re
+        after = self.log[self.log.index('TLS_PROBE_MEMINFO'):] if 'TLS_PROBE_MEMINFO' in self.log else []
+        m = next((re.search(r'max free sz: (\d+)', ln) for ln in after if 'max free sz' in ln), None)
+        return int(m.group(1)) if m else None
 
     def log_tail(self, n=6):
         return '\n'.join(self.log[-n:])
@@ -158,19 +168,30 @@ def tls_heap(vm=None, site=None, device=None, bisect=True, progress=None):
             cfg = device_cfg(site, device, {'host': secure.host, 'port': secure.port, 'tls': True})
             heap_kb = boards.load(cfg['board'])['heap_kb']
             r = Runner(info['path'], cfg, work, tls.der(ca))
-            fig = r.run(heap_kb)
+            fig, at_kb = r.run(heap_kb), heap_kb
+            board_largest = r.largest_blocks
+            if fig is None and info['mbedtls_heap'] == 'gc':    # one heap: it may want more than the board's
+                for at_kb in (heap_kb * 3 // 2, heap_kb * 2):
+                    fig = r.run(at_kb)
+                    if fig:
+                        break
             if fig is None or not fig.get('tls'):
-                raise EdgeError('the board did not connect over TLS on a %d KB heap:\n%s' % (heap_kb, r.log_tail()))
-            out = _figures(info, device, cfg, heap_kb, fig)
+                raise EdgeError('the board did not connect over TLS on a %d KB heap:\n%s' % (at_kb, r.log_tail()))
+            out = _figures(info, device, cfg, at_kb, fig)
+            out['connects_on_board_heap'] = at_kb == heap_kb
+            if at_kb != heap_kb:
+                out['gc_largest_free_before_on_board_heap_kb'] = _kb(board_largest * info['bits'] // 2) \
+                    if board_largest else None
             if bisect:
                 pcfg = device_cfg(site, device, {'host': plain.host, 'port': plain.port})
-                _bisect(out, r, Runner(info['path'], pcfg, work, None), heap_kb, fig, tick)
+                _bisect(out, r, Runner(info['path'], pcfg, work, None), heap_kb, at_kb, fig, tick)
                 out['one_heap_need_kb'] = _one_heap(out)
         finally:
             secure.stop()
             if plain:
                 plain.stop()
-    out['note'] = ('GC heap: the firmware\'s Python heap (-X heapsize %d KB plus the ROMFS image the simulator holds); '
+    out['note'] = ('GC heap: the firmware\'s Python heap (-X heapsize of measured_at_heap_kb, %d KB on the board, plus '
+                   'the ROMFS image the simulator holds); '
                    'its least free during the handshake is sampled without a collect (garbage included). mbedtls '
                    'allocates: %s' % (heap_kb, {'calloc': 'beside it, with calloc, counted (on an ESP32: the ESP-IDF '
                                                           'heap)',
@@ -183,14 +204,17 @@ def tls_heap(vm=None, site=None, device=None, bisect=True, progress=None):
     return out
 
 
-def _figures(info, device, cfg, heap_kb, fig):
-    """The bench's figures from the probe's at the board's heap."""
+def _figures(info, device, cfg, at_kb, fig):
+    """The bench's figures from the probe's at a heap of at_kb (the board's unless it did not
+    connect with that)."""
     out = {'name': 'tls-heap', 'vm': info['path'], 'bits': info['bits'], 'version': info['version'],
            'mbedtls_heap': info['mbedtls_heap'] or 'calloc, not counted',
            'device': device, 'controllers': [c['type'] for c in cfg['controllers']], 'layout': LAYOUT,
-           'heap_kb': heap_kb,
+           'heap_kb': boards.load(cfg['board'])['heap_kb'], 'measured_at_heap_kb': at_kb,
            'broker': 'mosquitto, TLS 1.2, site CA and broker certificate P-256 ECDSA (host/core/tls.py)',
            'gc_free_before_kb': _kb(fig['before']['free']),
+           # a GC block is 4 words (MICROPY_BYTES_PER_GC_BLOCK)
+           'gc_largest_free_before_kb': _largest_kb(fig, info['bits']),
            'gc_least_free_during_kb': _kb(fig['low_free']),
            'gc_free_after_kb': _kb(fig['after']['free']),
            'gc_kept_after_kb': _kb(fig['before']['free'] - fig['after']['free']),
@@ -208,24 +232,36 @@ def _figures(info, device, cfg, heap_kb, fig):
     return out
 
 
-def _bisect(out, r, rp, heap_kb, fig, tick):
-    """The least heap with TLS and without (rp: the same board on the plain broker), what TLS
-    holds against the plain board, and whether mbedtls held to its counted peak connects."""
-    least, at = least_heap(r, 8, heap_kb, tick)
-    at = at or fig                  # (no smaller heap connected: the board's own)
+def _bisect(out, r, rp, heap_kb, at_kb, fig, tick):
+    """The least heap with TLS (below at_kb, where `fig` was measured) and without (rp: the same
+    board on the plain broker), what TLS holds against the plain board, and the least cap on
+    mbedtls's bytes in use it still connects with (128-byte steps)."""
+    least, at = least_heap(r, 8 if at_kb == heap_kb else heap_kb, at_kb, tick)
+    at = at or fig                  # (no smaller heap connected)
     out['least_heap_kb'] = {'tls': least}
     out['gc_free_before_at_least_kb'] = _kb(at['before']['free'])
-    pfig = rp.run(heap_kb)
+    out['gc_largest_free_before_at_least_kb'] = _largest_kb(at, out['bits'])
+    pfig = rp.run(at_kb)
     if pfig is None:
-        raise EdgeError('the board did not connect without TLS on a %d KB heap:\n%s' % (heap_kb, rp.log_tail()))
+        raise EdgeError('the board did not connect without TLS on a %d KB heap:\n%s' % (at_kb, rp.log_tail()))
     out['plain_gc_free_before_kb'] = _kb(pfig['before']['free'])
     # what TLS keeps in the GC heap for the session, against the same board without it
     out['gc_tls_held_kb'] = _kb(pfig['before']['free'] - fig['after']['free'])
     out['least_heap_kb']['plain'] = least_heap(rp, 8, heap_kb, tick)[0]
     if out['mbedtls']:
         peak = out['mbedtls']['peak_bytes']
-        out['mbedtls']['connects_held_to_peak'] = r.run(heap_kb, peak) is not None
-        out['mbedtls']['connects_held_to_peak_less_1kb'] = r.run(heap_kb, peak - 1024) is not None
+        lo, hi = peak - 4096, peak + 1024
+        if r.run(heap_kb, hi) is None:
+            out['mbedtls']['least_cap_bytes'] = None
+            return
+        while hi - lo > 128:
+            mid = (lo + hi) // 2
+            if r.run(heap_kb, mid):
+                hi = mid
+            else:
+                lo = mid
+            tick()
+        out['mbedtls']['least_cap_bytes'] = hi      # the handshake's peak varies a little run to run
 
 
 def _one_heap(out):
@@ -238,6 +274,13 @@ def _one_heap(out):
     session = out['gc_tls_held_kb'] + m.get('held_after_kb', 0)
     return {'handshake': round(least['tls'] - least['plain'] + m.get('peak_kb', 0), 1),
             'session': round(session, 1), 'session_and_min_free': round(session + MIN_FREE_KB, 1)}
+
+
+def _largest_kb(fig, bits):
+    """The largest free run of the GC heap before the handshake in KB (a GC block is 4 words,
+    MICROPY_BYTES_PER_GC_BLOCK), or None."""
+    n = fig.get('largest_free_blocks')
+    return _kb(n * bits // 2) if n else None
 
 
 def _kb(n):
