@@ -21,9 +21,10 @@
 #      1.29.0-preview), for `edgectl bench tls-heap --vm PATH`. SRC is left as it is: the build
 #      runs on a copy of SRC (build/micropython32/src-mbedtls, no build folders) whose
 #      lib/mbedtls links to DIR. mbedtls's configuration is the unix port's own
-#      (ports/unix/mbedtls/mbedtls_config_port.h) with its calloc/free counted
-#      (tools/micropython32/: module tlsmem), as on the unix port mbedtls allocates with
-#      libc calloc, outside the GC heap -X heapsize sets (on an ESP32: from the ESP-IDF heap).
+#      (ports/unix/mbedtls/mbedtls_config_port.h) with the peer certificate kept as ESP-IDF
+#      does and its calloc/free counted (tools/micropython32/: edge_mbedtls_config.h, module
+#      tlsmem), as on the unix port mbedtls allocates with libc calloc, outside the GC heap
+#      -X heapsize sets (on an ESP32: from the ESP-IDF heap).
 # --micropython-lib DIR: with --mbedtls, a micropython-lib source folder (its
 #      python-stdlib/ssl at least; MicroPython pins it as lib/micropython-lib, 8380c7bb8f for
 #      1.29.0-preview): the firmware imports `ssl`, which MicroPython's unix and esp32 ports
@@ -31,15 +32,16 @@
 # --mbedtls-in-gc: with --mbedtls, mbedtls allocates from the GC heap (m_tracked_calloc, as
 #      MicroPython's bare-metal ports do) instead: -X heapsize then bounds both, one heap with
 #      its fragmentation, as the config check counts a board (output suffix -tls-gc).
-# Output: build/micropython32/micropython[-64][-frozen][-tls] (-64 for --bits 64, -tls with
-# --mbedtls); the path is printed last.
+# Output: build/micropython32/micropython[-64][-frozen][-tls|-tls-gc] (-64 for --bits 64,
+# -tls with --mbedtls, -tls-gc with --mbedtls-in-gc too); the path is printed last.
 #
 # Needs: make, a host gcc (mpy-cross) and for 32 bits an i686 cross gcc (Debian/Ubuntu:
 # apt-get install -y gcc-i686-linux-gnu; another prefix with CROSS_COMPILE=...). The VM is
 # linked statically, so it runs without 32-bit libraries installed. As the pip VM's
 # `standard` variant (ROMFS: vfs.VfsRom on), without ffi and btree (the pip VM has neither)
-# and without ssl unless --mbedtls (its mbedtls is a submodule; only a TLS board imports ssl): frozen in it
-# is asyncio (extmod/asyncio), the only frozen module the firmware imports.
+# and without ssl unless --mbedtls (its mbedtls is a submodule; only a TLS board imports
+# ssl): frozen in it is asyncio (extmod/asyncio), the only frozen module the firmware
+# imports (and ssl.py with --mbedtls).
 # (MICROPY_FORCE_32BIT=1 was retired upstream in 1.29: x86 is a cross target now.)
 set -euo pipefail
 
