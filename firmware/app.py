@@ -11,6 +11,7 @@ import config
 import command
 import controllers
 import settings
+import health
 from fire import FireLinkage
 from outbox import Outbox
 from ratelimit import RateLimit
@@ -275,10 +276,13 @@ class App:
                 raise command.CommandError(err, cid)
         except command.CommandError as e:
             self.reject(ctrl_name, e.cid, e.reason)
-            return {'id': e.cid, 'ok': False, 'err': short(e.reason)}
+            ack = {'id': e.cid, 'ok': False, 'err': short(e.reason)}
+            health.heap_peak()
+            return ack
         ack = {'id': cid, 'ok': True}
         if extra:
             ack['state'] = extra
+        health.heap_peak()      # payload, arguments and ack all alive: the heap's low-water mark
         return ack
 
     def _ctrl_command(self, ctrl_name, cid, op, args):
@@ -344,6 +348,7 @@ class App:
     def tele(self):
         gc.collect()
         return {'uptime_s': ticks_diff(ticks_ms(), self.started) // 1000, 'heap_free': gc.mem_free(),
+                'heap_min': health.heap_low(),
                 'heap_used': gc.mem_alloc(), 'outbox': len(self.events),
                 'dropped': self.events.dropped, 'rssi': self.io.rssi(), 'loops': self.loops}
 
