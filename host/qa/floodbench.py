@@ -175,10 +175,11 @@ def _settle(b, room, timeout):
     return info, False
 
 
-def flood(commands=1000, outage_s=30, vm=None, event_period_s=0.25, backoff_max_s=4, progress=None):
+def flood(commands=1000, outage_s=30, vm=None, event_period_s=0.25, backoff_max_s=4, heap_kb=None, progress=None):
+    """heap_kb: the board's heap (default: its profile's); the rest as the module says."""
     info = vm_info(vm)
     site = sitemod.load_valid(DEFAULT_SITE)
-    heap_kb = boards.load(site.devices[DEVICE]['board'])['heap_kb']
+    heap_kb = heap_kb or boards.load(site.devices[DEVICE]['board'])['heap_kb']
     key = bytes.fromhex(BENCH_SECRETS['cmd_key'])
     out = {'name': 'flood', 'device': DEVICE, 'site': str(DEFAULT_SITE), 'layout': 'romfs', 'heap_kb': heap_kb,
            'vm': info, 'commands': commands, 'outage_s': outage_s}
@@ -187,7 +188,7 @@ def flood(commands=1000, outage_s=30, vm=None, event_period_s=0.25, backoff_max_
         br.start()
         cfg = sitemod.device_config(site, DEVICE, {'host': br.host, 'port': br.port})
         cfg.update(tele_s=1, backoff_max_s=backoff_max_s)
-        b = VmBoard(cfg, work / DEVICE, secret=BENCH_SECRETS)
+        b = VmBoard(cfg, work / DEVICE, heap_kb=heap_kb, secret=BENCH_SECRETS)
         b.vm = None if vm is None else info['path']
         room = cmd = None
         try:
@@ -217,8 +218,10 @@ def flood(commands=1000, outage_s=30, vm=None, event_period_s=0.25, backoff_max_
             refused = sum(1 for _, body, _ in mix if room.acks.get(body['id'], {}).get('ok') is False)
             astray = sum(1 for _, body, meant in mix if body['id'] in room.acks and
                          room.acks[body['id']].get('ok') is not meant)
+            wrong = [room.acks[body['id']] for _, body, meant in mix if body['id'] in room.acks and
+                     room.acks[body['id']].get('ok') is not meant]
             out['flood'] = {'acknowledged': ok, 'refused': refused, 'unanswered': commands - ok - refused,
-                            'not_as_meant': astray, 'seconds': round(flood_s, 2),
+                            'not_as_meant': astray, 'not_as_meant_acks': wrong[:5], 'seconds': round(flood_s, 2),
                             'commands_per_s': round((ok + refused) / flood_s, 1) if flood_s > 0 else None}
             _next_tele(room)                          # one sent after the flood
             out['heap_min_after_flood'], _ = room.heap()
@@ -248,9 +251,13 @@ def flood(commands=1000, outage_s=30, vm=None, event_period_s=0.25, backoff_max_
             lost = sum(last - first + 1 for first, last in j.gaps(DEVICE, fin['seq']))
             out['outage'] = {'raised_during_outage': during['seq'] - seq0, 'waiting_in_outbox': during['outbox'],
                              'broker_return_to_drained_s': round(drain_s, 2), 'settled': settled}
-            out['events'] = {'raised': fin['seq'], 'delivered': j.count(DEVICE), 'lost': lost,
+            delivered = sum(1 for s in range(1, fin['seq'] + 1) if j.has(DEVICE, s))    # (more may follow: timers)
+            out['events'] = {'raised': fin['seq'], 'delivered': delivered, 'lost': lost,
                              'duplicated': j.duplicates, 'dropped_on_board': fin['dropped']}
             out['heap_min'], out['heap_free_lowest_tele'] = room.heap()
+            evs = j.events.get(DEVICE, {}).values()
+            out['controller_faults'] = [[e.get('ctrl'), e.get('reason')] for e in evs
+                                        if str(e.get('type', '')).endswith('.fault') and e.get('active')]
             out['tele'] = len(room.tele)
             out['board_restarts'] = b.starts - 1
             if not b.alive():
