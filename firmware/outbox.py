@@ -142,6 +142,10 @@ class Outbox:
         self.damaged = 0       # of those, damage (a torn last record is a power cut, not damage)
         self.pending = 0
         self.counts = [0, 0, 0]  # pending by severity code
+        # by severity code: no pending event of it lies in a segment before this one (0: from
+        # the head), so making room reads from there, not through every older segment (an
+        # alarm storm's thousands of alarms before the first info were read on every add)
+        self.oldest = [0, 0, 0]
         self.first = 1         # segments first..last (some may be gone)
         self.last = 0
         self.hseg = 0          # segment and offset of the oldest pending event record
@@ -243,6 +247,12 @@ class Outbox:
         self.pending += d
         self.counts[sev if sev < 3 else 0] += d
 
+    def _pend(self, sev, n):
+        """Count one more pending event of severity code `sev`, which is in segment n."""
+        if not self.counts[sev if sev < 3 else 0]:
+            self.oldest[sev if sev < 3 else 0] = n
+        self._count(sev, 1)
+
     def _append(self, kind, body):
         if self._f is None:
             self._f = open(self.seg(self.last), 'ab')
@@ -299,7 +309,7 @@ class Outbox:
             off = self._append(_E, body)
         if self.head < 0:
             self.hseg, self.head = self.last, off
-        self._count(code, 1)
+        self._pend(code, self.last)
         return ev
 
     def _make_room(self):
@@ -309,8 +319,12 @@ class Outbox:
         for sev in (0, 1, 2):
             if self.counts[sev]:
                 break
-        for n, off, kind, body in self._each(self.hseg if self.head >= 0 else 0, max(self.head, 0)):
+        n, off = (self.hseg, self.head) if self.head >= 0 else (0, 0)
+        if self.oldest[sev] > n:
+            n, off = self.oldest[sev], 0
+        for n, off, kind, body in self._each(n, off):
             if kind == _E and _u32(body) > self.done and (body[4] if body[4] < 3 else 0) == sev:
+                self.oldest[sev] = n
                 gone = self._rewrite(n, sev, max(1, self.max_len // 10))
                 self.dropped += gone
                 self._count(sev, -gone)
