@@ -95,6 +95,7 @@ class App:
         self.debug = settings.get(cfg, 'debug')
         self.tick_ms = settings.get(cfg, 'tick_ms')
         self.events = Outbox('outbox.log', settings.get(cfg, 'outbox_max'))
+        self.events.steps = 16      # making room rewrites 16 records a control pass (outbox.py)
         self.blog = BoardLog(settings.get(cfg, 'log_level'))    # lines for the log topic
         self.rejects = RateLimit(5, 10000)   # a command flood cannot fill the outbox
         self.ctrls = {}
@@ -250,6 +251,7 @@ class App:
     async def control_loop(self):
         while self.reboot_req is None:
             self.step()
+            self.events.step()
             await asyncio.sleep_ms(self.tick_ms)
         raise Reboot(self.reboot_req)
 
