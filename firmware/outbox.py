@@ -27,7 +27,8 @@
 # With `steps` set (the runtime's control loop calls step() every pass), that rewrite runs
 # `steps` records a pass instead of all at once, so the loop never waits for a whole
 # segment (tens of ms on the unix port, far more on a board's flash): up to _SLACK events
-# more than max_len may wait meanwhile; past that, or the flash budget, it ends at once.
+# (1 % of max_len at most: none below 100) more than max_len may wait meanwhile; past
+# that, or the flash budget, it ends at once.
 # While it runs, no event of its segment is handed out (peek), and the event that may be
 # in flight (the head, when it is in that segment) is never one it drops.
 import os
@@ -59,7 +60,7 @@ _R = const(0x52)
 _SEG_BYTES = const(16384)  # a segment rolls over past this
 _MAX_RECORD = const(1024)  # an event is a few hundred bytes; a longer length is damage
 _EVENT_BYTES = const(150)  # flash a typical event takes (header, seq, ctrl, JSON), for sizing
-_SLACK = const(64)         # events past max_len while a stepped rewrite runs
+_SLACK = const(64)         # events past max_len while a stepped rewrite runs (1 % of it at most)
 
 
 def _records(f, start=0):
@@ -392,8 +393,10 @@ class Outbox:
     def _room_later(self):
         """Full, with steps: start a stepped rewrite (none under way and within the slack);
         False when room must be made now."""
+        if self.pending >= self.max_len + min(_SLACK, self.max_len // 100):
+            return False
         if self._job is not None:
-            return self.pending < self.max_len + _SLACK
+            return True
         at = self._room_at()
         if at is None:
             return False
