@@ -17,7 +17,7 @@ import paho.mqtt.client as mqtt
 from ..core import boards, site as sitemod
 from ..core.broker import Broker, free_port
 from ..core.errors import EdgeError
-from ..core.mqttc import connect
+from ..core.mqttc import close as close_client, connect
 from ..core.proto import signing, topics
 from ..room.journal import Journal
 from ..sim.sim import SimBoard
@@ -86,8 +86,7 @@ class Listener:
         return (min(mins) if mins else None), (min(frees) if frees else None)
 
     def close(self):
-        self.client.loop_stop()
-        self.client.disconnect()
+        close_client(self.client)
 
 
 def command_mix(n, device, key, now_ms=None):
@@ -266,8 +265,7 @@ def flood(commands=1000, outage_s=30, vm=None, event_period_s=0.25, backoff_max_
                 progress(commands + 1, commands + 1)
         finally:
             if cmd is not None:
-                cmd.loop_stop()
-                cmd.disconnect()
+                close_client(cmd)
             if room is not None:
                 room.close()
             b.stop_plants()
