@@ -83,7 +83,9 @@ def test_issue_push_swipe_revoke(tmp_path, make_board, broker):
         # a delta of many parts, sent ahead of their acks (cards.WINDOW)
         for i in range(cards.PART * (cards.WINDOW + 2)):
             db.issue('W26:%d' % (500 + i), 'Visitor %d' % i, g)
-        assert cards.push(db, 'lobby-1', broker.endpoint(), 'ca', key) == db.version
+        # its parts go to flash on a heap-tight VM: under a loaded machine's scheduling an ack can
+        # take longer than the CLI's 5 s default; the check is that it arrives, not how fast
+        assert cards.push(db, 'lobby-1', broker.endpoint(), 'ca', key, timeout=20) == db.version
         m = col.mark()
         io.swipe('front.reader', 'W26:%d' % (500 + cards.PART * cards.WINDOW + 3))
         ev = col.event('access.granted', 5, m)

@@ -44,7 +44,8 @@ def test_sigterm_stops_the_simulated_site_and_its_broker(tmp_path):
         end = time.monotonic() + 20
         while len(processes_under(tmp_path)) < 4 and time.monotonic() < end:    # 2 CLIs, mosquitto, a board
             time.sleep(0.2)
-        assert len(processes_under(tmp_path)) >= 4, processes_under(tmp_path)
+        assert len(processes_under(tmp_path)) >= 4, (processes_under(tmp_path), [
+            (p.args[-2:], p.returncode, p.stdout.read()[-1500:]) for p in (br, sim) if p.poll() is not None])
         sim.send_signal(signal.SIGTERM)
         sim.wait(15)
         br.send_signal(signal.SIGTERM)
