@@ -92,20 +92,28 @@ def fit(types, heap_kb, layout, tls=False, costs=None, need=None, readers=0):
     return free >= need * 1024, msg
 
 
-def word_ratio(layout, costs=None):
+def word_ratio(layout, costs=None, types=None):
     """How many times a board's heap use on the 64-bit unix port is the chip's, in this
-    layout (the largest measured over the table's combinations); None without a figure."""
+    layout: for these controller types when the table has both VMs' figures for their
+    combination (the larger of after boot and running), else the largest measured over all
+    combinations; None without a figure."""
     t = costs or table()
     try:
-        return t['vm64']['ratio'][layout]['max']
+        ratio = t['vm64']['ratio'][layout]['max']
     except (KeyError, TypeError):
         return None
+    key = combo_key(types or ())
+    wide = t['vm64'].get('layouts', {}).get(layout, {}).get('combos', {}).get(key)
+    narrow = t['layouts'][layout]['combos'].get(key)
+    if wide and narrow:
+        ratio = max(wide[ph] / float(narrow[ph]) for ph in ('after_boot', 'running'))
+    return ratio
 
 
-def vm_heap_kb(heap_kb, layout, bits=64, costs=None):
+def vm_heap_kb(heap_kb, layout, bits=64, costs=None, types=None):
     """The heap to give a VM of `bits` so that it holds what a chip with heap_kb does: the
     profile's heap on a 32-bit VM; times word_ratio (rounded up) on the 64-bit one."""
-    r = word_ratio(layout, costs) if bits == 64 else None
+    r = word_ratio(layout, costs, types) if bits == 64 else None
     return int(math.ceil(heap_kb * r)) if r else heap_kb
 
 

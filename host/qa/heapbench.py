@@ -11,7 +11,18 @@ probe (host/data/heap_probe.py) builds the same runtime part by part on the same
 heap, giving the bytes each subsystem and controller type leaves in the heap. Figures are
 the MicroPython unix port's: the pip-installed one is 64-bit (object headers and pointers
 are twice an ESP32's, so a board needs less); `--vm` runs another build, such as the 32-bit
-one tools/build_micropython32.sh makes, whose figures are a board's word size."""
+one tools/build_micropython32.sh makes, whose figures are a board's word size. The bench
+never scales: it gives the VM the profile's heap as it is and says in its JSON (`terms`)
+whether the figures are a chip's.
+
+The config check's table (protocols/heap_costs.json: every combination of controller types,
+a further controller of a type, a card reader, per layout, on the 32-bit VM; and the ratio
+of the 64-bit VM's figures to those, which the simulator scales a board's heap by) is
+refreshed, all of it, by one command, to be run whenever the firmware's heap use changes:
+
+    edgectl bench boot-heap --save-costs --vm /path/to/32-bit/micropython
+
+(a few minutes: each table is measured on both VMs, JOBS boards at a time)."""
 import json
 import os
 import shutil
@@ -211,6 +222,19 @@ def _rom_bytes(layout):
         return build_romfs().stat().st_size
 
 
+def terms(info):
+    """What the bench's figures are: a chip's (a 32-bit VM) or the 64-bit VM's, with the
+    stored ratio that turns them into a chip's. The bench itself never scales: it runs the
+    profile's heap on the VM it is given."""
+    if info['bits'] == 32:
+        return '32-bit VM: a chip\'s figures (the config check\'s terms)'
+    from ..core.heapfit import table
+    ratio = ((table() or {}).get('vm64') or {}).get('ratio') or {}
+    r = ', '.join('%s %.2f-%.2fx' % (lay, ratio[lay]['min'], ratio[lay]['max']) for lay in LAYOUTS if lay in ratio)
+    return ('64-bit VM with the profile\'s heap unscaled: not a chip\'s figures; a chip uses them divided by the '
+            'ratio measured for its layout (protocols/heap_costs.json vm64: %s)' % (r or 'none stored'))
+
+
 def boot_heap(site_path=None, device=None, layouts=None, vm=None):
     """The bench: for each layout, the firmware's own figures and the probe's breakdown.
     `vm`: another MicroPython unix port to run (default: the pip-installed one); `layouts`
@@ -227,6 +251,7 @@ def boot_heap(site_path=None, device=None, layouts=None, vm=None):
            'note': 'gc.mem_alloc() after gc.collect() on the MicroPython unix port (%s) '
                    'with the board profile\'s heap; the ROMFS image is taken off (flash on a board). Parts: bytes '
                    'each part leaves in the heap as the probe builds the runtime one part at a time.' % words}
+    out['terms'] = terms(info)
     vm = info['path']
     with workspace() as (work, br):
         for dev in devices:
@@ -401,9 +426,10 @@ def save_costs(vm, progress=None):
                  'built 32-bit (an ESP32\'s word size: the config check\'s figures are a chip\'s), the ROMFS '
                  'image not counted; combos: after boot and running, one controller of each type; instance: what '
                  'a further controller of a type adds; reader: what a card reader on a door adds. vm64: the '
-                 'ratio of the 64-bit unix port\'s figures to these (the simulator runs the 64-bit VM with the '
-                 'profile\'s heap times the max). Refresh all of it: ' + REFRESH,
+                 'same combinations on the 64-bit unix port and the ratio of its figures to these per layout (the '
+                 'simulator runs the 64-bit VM with the profile\'s heap times the max). Refresh all of it: ' + REFRESH,
          'bits': 32, 'vm': narrow['vm'], 'layouts': narrow['layouts'],
-         'vm64': {'vm': wide['vm'], 'ratio': word_ratio(wide, narrow)}}
+         'vm64': {'vm': wide['vm'], 'ratio': word_ratio(wide, narrow),
+                  'layouts': {lay: {'combos': v['combos']} for lay, v in wide['layouts'].items()}}}
     TABLE.write_text(json.dumps(t, indent=1, sort_keys=True) + '\n')
     return t

@@ -1,8 +1,9 @@
 """Simulated boards: each device's firmware runs as a `micropython` process (the real
 MicroPython VM, heap capped as on the board) in its own filesystem folder, with virtual
 wires served on a loopback port. The unix port is 64-bit, its objects larger than an
-ESP32's: a board gets its profile's heap scaled by the ratio measured for its layout
-(protocols/heap_costs.json, core/heapfit.vm_heap_kb), so what fits the chip fits here."""
+ESP32's: a board gets its profile's heap scaled by the ratio measured for its layout and
+controller types (protocols/heap_costs.json, core/heapfit.vm_heap_kb), so what fits the
+chip fits here and what does not, does not."""
 import json
 import os
 import shutil
@@ -142,7 +143,7 @@ class SimBoard:
 
     def vm_heap_kb(self):
         """The chip's heap_kb in the VM's terms (without the image and the wire server)."""
-        return vm_heap_kb(self.heap_kb, self.layout(), vm_bits())
+        return vm_heap_kb(self.heap_kb, self.layout(), vm_bits(), types=[c['type'] for c in self.cfg['controllers']])
 
     def heap_note(self):
         """One line for status output: the chip's heap and what the VM is given for it."""
