@@ -150,8 +150,7 @@ class SimBoard:
         vm = self.vm_heap_kb()
         if vm == self.heap_kb:
             return 'heap %d KB' % self.heap_kb
-        return 'heap %d KB (given %d KB on the 64-bit VM, whose objects are larger than a chip\'s)' % (
-            self.heap_kb, vm)
+        return 'heap %d KB; %d KB on the 64-bit VM, whose objects are larger than a chip\'s' % (self.heap_kb, vm)
 
     def start(self, timeout=10.0, reset='power', wait=True):
         with self.lock:
