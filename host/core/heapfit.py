@@ -42,6 +42,8 @@ AIM_FREE_KB = 40
 # config, allocated with the session), the peer certificate chain being parsed and the
 # handshake's bignum work: ~40 KB peak, plus the socket; the issue sets 45 KB.
 TLS_FREE_KB = 45
+
+
 @lru_cache(maxsize=1)
 def table():
     try:

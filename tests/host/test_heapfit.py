@@ -9,6 +9,15 @@ from edgectl.core import boards, heapfit, site as sitemod
 
 TYPES = {'door', 'barrier', 'pump', 'intercom', 'genset', 'lift_recall', 'zone'}
 
+
+def test_the_table_measures_every_controller_type_there_is():
+    from edgectl.core import proto
+    from edgectl.qa import heapbench
+    have = set(proto.controllers()['types'])
+    assert have == TYPES == set(heapbench.TABLE_CONTROLLERS) == set(heapbench.SECOND_PINS), (
+        'a controller type without heap figures: add it to heapbench.TABLE_CONTROLLERS and SECOND_PINS, then '
+        '`edgectl bench boot-heap --save-costs --vm VM32`')
+
 DOOR = {'type': 'door', 'pins': {'contact': 1, 'lock': 2}}
 KINDS = [
     {'name': 'front', 'type': 'door', 'pins': {'contact': 4, 'rex': 13, 'lock': 16, 'buzzer': 17}},
