@@ -9,6 +9,7 @@ from pathlib import Path
 from edgectl.core import proto
 from edgectl.core import site as sitemod
 from edgectl.core.broker import hash_password
+from edgectl.room.web.desk import CardDesk
 from edgectl.room.web.hub import Hub, WebMonitor
 from edgectl.room.web.plan import plan_file
 from edgectl.room.web.server import App, serve
@@ -25,7 +26,7 @@ devices:
     %(pos)s
     camera: http://cams.example/lobby.jpg
     controllers:
-      - {name: front, type: door, pins: {contact: 4, lock: 25}, debounce_ms: 20}
+      - {name: front, type: door, pins: {contact: 4, lock: 25%(reader)s}, debounce_ms: 20}
   gate-1:
     board: esp32-devkitc
     controllers:
@@ -36,9 +37,11 @@ PASSWORDS = {'ann': 'ann-correct-horse', 'bob': 'bob-battery-staple'}
 _HASHES = {}
 
 
-def site_text(port=1883, plan=None, pos=None):
+def site_text(port=1883, plan=None, pos=None, reader=False):
+    """reader: the front door has a card reader (access group 0)."""
     return SITE % {'port': port, 'plan': 'plan: %s' % plan if plan else '',
-                   'pos': 'pos: [%s, %s]' % tuple(pos) if pos else ''}
+                   'pos': 'pos: [%s, %s]' % tuple(pos) if pos else '',
+                   'reader': ', reader_d0: 16, reader_d1: 17' if reader else ''}
 
 
 def hashed(name):
@@ -50,16 +53,19 @@ def hashed(name):
 class Web:
     """A web server on a free loopback port over `site_file`: hub, monitor, journal."""
 
-    def __init__(self, folder, text=None, operators=('ann', 'bob'), broker=None):
+    def __init__(self, folder, text=None, operators=('ann', 'bob'), broker=None, secrets=None, journal=None):
+        """secrets: the site's (its boards' keys): the card desk pushes to the boards with them;
+        journal: the journal file (default: in `folder`; two webs may share one)."""
         folder = Path(folder)
         self.site_file = folder / 'site.yaml'
         self.site_file.write_text(text or site_text(broker.port if broker else 1883))
         self.site = sitemod.load_valid(str(self.site_file))
         self.operators = {n: hashed(n) for n in operators}
-        self.store = Store(folder / 'journal.sqlite3')
+        self.store = Store(journal or folder / 'journal.sqlite3')
         self.mon = WebMonitor('web', operator='web', store=self.store)
         self.hub = Hub(self.site, self.mon, self.store)
-        self.app = App(self.hub, lambda: dict(self.operators), plan_file(self.site))
+        self.desk = CardDesk(self.site_file, self.site, self.store, broker.endpoint() if broker else None, secrets)
+        self.app = App(self.hub, lambda: dict(self.operators), plan_file(self.site), self.desk)
         self.httpd = serve(self.app, '127.0.0.1', 0)
         self.port = self.httpd.server_address[1]
         if broker is not None:

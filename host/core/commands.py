@@ -82,5 +82,5 @@ def send(ep, site, device, ctrl, op, args=None, timeout=5.0, cid=None, key=None)
             raise EdgeError('no ack from %s/%s within %.1f s (is the device online?)' % (device, ctrl, timeout))
         return got['ack']
     finally:
-        c.loop_stop()
-        c.disconnect()
+        from . import mqttc
+        mqttc.close(c)

@@ -68,9 +68,18 @@ def connect(host, port, name='edgectl', timeout=5.0, on_message=None, subscribe=
         raise EdgeError('cannot reach the MQTT broker at %s:%d (%s): start one with `edgectl broker`' % (host, port, e))
     c.loop_start()
     if not ready.wait(timeout) or result['rc'].is_failure:
-        c.loop_stop()
+        close(c)
         raise EdgeError('the MQTT broker at %s:%d did not accept the connection (%s)' % (host, port, result.get('rc', 'timeout')))
     return c
+
+
+def close(c):
+    """End a client started by connect(): disconnect first, then stop its network thread.
+    In this order the thread ends at once (the DISCONNECT goes out and its loop sees the
+    state); loop_stop() first waits for the thread's select to time out, up to 1 s, which
+    every one-shot verb paid after its answer."""
+    c.disconnect()
+    c.loop_stop()
 
 
 def ssl_errors():
@@ -112,5 +121,4 @@ class Collector(Recorder):
                     and (etype is None or m[2].get('type') == etype)]
 
     def close(self):
-        self.client.loop_stop()
-        self.client.disconnect()
+        close(self.client)

@@ -70,3 +70,31 @@ def write(path=OUT):
     with open(path, 'w') as f:
         f.write(text)
     return path
+
+
+def with_defaults(cfg):
+    """A board's running config made whole: the board keeps it lean in RAM (firmware
+    cfgcheck.lean leaves out settings at their default and empty active_low lists), so what
+    `config pull` gets back is filled with each declared setting's board default again."""
+    if not isinstance(cfg, dict):
+        return cfg
+    defs = load_defs()
+    out = dict(cfg)
+    for k, s in defs['device_settings'].items():
+        r = row(k, s)
+        out.setdefault(r[0], r[2])
+    if not isinstance(cfg.get('controllers'), list):
+        return out
+    ctrls = []
+    for c in cfg['controllers']:
+        if not isinstance(c, dict):
+            ctrls.append(c)
+            continue
+        c = dict(c)
+        c.setdefault('active_low', [])
+        for k, s in defs['types'].get(c.get('type'), {}).get('settings', {}).items():
+            r = row(k, s)
+            c.setdefault(r[0], r[2])
+        ctrls.append(c)
+    out['controllers'] = ctrls
+    return out

@@ -99,7 +99,8 @@ def pull_mqtt(ep, site, device, timeout=5.0):
     ack = send(ep, site, device, 'system', 'config', timeout=timeout)
     if not ack.get('ok'):
         raise EdgeError('%s refused: %s' % (device, ack.get('err')), 1)
-    return ack.get('state')
+    from ..core.specgen import with_defaults
+    return with_defaults(ack.get('state'))   # the board keeps it lean: its defaults filled in again
 
 
 def diff(running, wanted, running_name='board', wanted_name='site file'):

@@ -23,7 +23,9 @@ SIGNED_AS = '_ota'          # firmware/ota.py: the same name
 MAX_CHUNK = 4096            # the most served per request, whatever a board asks
 STALL_S = 30.0              # a board that asks for nothing this long during its transfer is gone
 RESTART_S = 5.0             # a board back from a restart has said by then whether it had switched
-FINAL = ('applied', 'rejected', 'rolled back', 'no answer', 'did not return', 'current', 'offline')
+SILENT_S = 5.0              # a board that has not asked for a chunk this long is shown as not answering
+NOTE_EVERY_S = 30.0         # the line of who is waiting and why is printed again this often
+FINAL = ('applied', 'rejected', 'rolled back', 'no answer', 'did not return', 'current', 'offline', 'timed out')
 
 
 def fw_version(firmware=None):
@@ -54,6 +56,13 @@ def lib_image(arch=None):
     return bundle({p[len(LIB) + 1:]: d for p, d in local_files(arch).items() if p.startswith(LIB + '/')})
 
 
+def vm_image(path):
+    """The bytes of a MicroPython VM for an ESP32's other OTA app partition (kind `vm`,
+    firmware/ota_esp32.py): an ESP32 app image (EdgeError, exit 2, for anything else)."""
+    from .flash import check_image
+    return check_image(path).read_bytes()
+
+
 def images(arch=None):
     """({kind: image bytes}, version): what a board of either layout takes."""
     romfs, ver = image()
@@ -79,6 +88,20 @@ def utc_window(text, offset_s=None):
     a = (int(m.group(1)) * 60 + int(m.group(2)) - offset_s // 60) % 1440
     b = (int(m.group(3)) * 60 + int(m.group(4)) - offset_s // 60) % 1440
     return '%02d:%02d-%02d:%02d' % (a // 60, a % 60, b // 60, b % 60)
+
+
+def default_timeout(plain, window=None, trial_s=0, now=None):
+    """Seconds `ota push` waits in all by default: `plain`; with a window (UTC, as
+    utc_window() gives it), until that window next closes, plus the longest trial and a minute
+    (a board outside the window waits for it, and after it no board switches before tomorrow)."""
+    if not window:
+        return plain
+    now = time.time() if now is None else now
+    a, b = [int(x[:2]) * 60 + int(x[3:]) for x in window.split('-')]
+    m = now % 86400 / 60.0
+    inside = a <= m < b if a <= b else m >= a or m < b
+    until = (b - m) % 1440 if inside else (a - m) % 1440 + (b - a) % 1440
+    return until * 60 + trial_s + 60
 
 
 def offer(device, key, data, ver, kind='romfs', window=None):
@@ -149,8 +172,8 @@ class Server:
                                        topics.status(site, '+')])
 
     def close(self):
-        self.c.disconnect()     # first: the network thread then ends at once, not after its 1 s wait
-        self.c.loop_stop()
+        from ..core import mqttc
+        mqttc.close(self.c)
 
     def start(self, t):
         """Offer the image to target t."""
@@ -250,6 +273,56 @@ class Server:
             if t.final:
                 t.done_at = now
 
+    def give_up(self, t, timeout, now=None):
+        """The rollout's deadline passed with t still waiting: it is 'timed out', why says for
+        what. (The board is not told: one that holds the whole image still switches by itself
+        once idle and inside its window, unless it restarts first.)"""
+        now = time.monotonic() if now is None else now
+        with self.lock:
+            if not t.final:
+                t.why = 'still waiting after %s s: %s' % (_secs(timeout), waiting_for(t, now))
+                t.state, t.done_at = 'timed out', now
+
+
+def _secs(s):
+    return '%g' % round(s, 1)
+
+
+def waiting_for(t, now=None):
+    """What a board not done yet is waiting for, in a few words: busy (its reason), window,
+    no answer, sending, on trial."""
+    now = time.monotonic() if now is None else now
+    if t.state == 'deferred':
+        return '%s: %s' % ('window' if 'window' in t.why else 'busy', t.why)
+    if t.state in ('offered', 'sending'):
+        if t.last is not None and now - t.last > SILENT_S:
+            return 'no answer for %d s (%s)' % (now - t.last, 'to the offer' if not t.asked else
+                                                 'at %d of %d bytes' % (t.sent, t.size))
+        return 'sending %d/%d KB' % (t.sent // 1024, (t.size + 1023) // 1024)
+    if t.state == 'on trial':
+        return 'on trial for %d s (no verdict yet)' % (now - t.switched)
+    return t.state
+
+
+def waiting_note(targets, left_s, now=None):
+    """The progress line while boards wait: which, why, and the time left."""
+    ws = [t for t in targets if not t.final]
+    return 'waiting for %d board%s%s: %s' % (
+        len(ws), '' if len(ws) == 1 else 's', '' if left_s is None else ' (%s s left of --timeout)' % _secs(
+            max(0.0, left_s)),
+        '; '.join('%s %s' % (t.device, waiting_for(t, now)) for t in ws))
+
+
+def verdict(timed_out, left, timeout):
+    """The one line `ota push` ends with when its deadline passed."""
+    held = [t.device for t in timed_out if ': busy: ' in t.why or ': window: ' in t.why]
+    return ('timed out after %s s (--timeout): %s still waiting (%s);%s the rollout stopped%s' % (
+        _secs(timeout), ', '.join(t.device for t in timed_out),
+        '; '.join('%s %s' % (t.device, t.why.split(': ', 1)[-1]) for t in timed_out),
+        ' %s holds the whole image and still switches by itself once idle and inside the window, '
+        'unless it restarts first;' % ', '.join(held) if held else '',
+        ', not offered: %s' % ', '.join(left) if left else ''))
+
 
 def line(t, total, ver):
     """One board's progress line."""
@@ -257,7 +330,8 @@ def line(t, total, ver):
     took = ' (%.1f s)' % ((t.done_at or time.monotonic()) - t.t0) if t.t0 else ''
     if t.state in ('offered', 'sending'):
         what = 'sending %d/%d KB' % (t.sent // 1024, (total + 1023) // 1024)
-    elif t.state in ('rejected', 'rolled back', 'no answer', 'did not return', 'deferred', 'offline', 'current'):
+    elif t.state in ('rejected', 'rolled back', 'no answer', 'did not return', 'deferred', 'offline', 'current',
+                     'timed out'):
         what = '%s: %s' % (t.state, t.why) if t.why else t.state
     else:
         what = t.state
@@ -283,10 +357,12 @@ class Printer:
         self.tty = self.out.isatty()
         self.shown = {}
         self.drawn = 0
+        self.waiting = None     # (a terminal) the note drawn under the board lines
 
     def show(self, targets, total, ver):
         lines = [line(t, total, ver) for t in targets]
         if self.tty:
+            lines += [self.waiting] if self.waiting else []
             if self.drawn:
                 self.out.write('\x1b[%dA' % self.drawn)
             for s in lines:
@@ -302,15 +378,32 @@ class Printer:
 
     def end_batch(self):
         self.drawn = 0
+        self.waiting = None
+
+    def note(self, text):
+        """The line of who is waiting and why (rollout() decides when): on a terminal the
+        last line of the block drawn in place, else a line of its own."""
+        if self.tty:
+            self.waiting = text
+            return
+        self.out.write(text + '\n')
+        self.out.flush()
 
 
-def rollout(server, devices, trial_s, canary=1, batch=10, printer=None, poll=0.2):
+def rollout(server, devices, trial_s, canary=1, batch=10, printer=None, poll=0.2, timeout=None):
     """Update `devices` in order: canary first, then batches. Returns (targets, stopped_at:
-    the failed targets of the batch that stopped the rollout, or [])."""
+    the failed targets of the batch that stopped the rollout, or []). timeout: seconds for the
+    whole rollout; when they pass, the boards still waiting are 'timed out' (stopped_at) and
+    no further batch is offered. The printer's note(), when it has one, is told which boards
+    wait and why each time that changes and every NOTE_EVERY_S while they do."""
     printer = printer or Printer()
+    note = getattr(printer, 'note', None)
+    t_end = None if timeout is None else time.monotonic() + timeout
     done = []
     server.info.update(fleet(server.ep, server.site, list(devices)))     # online, fw, image kind
     for group in batches(list(devices), canary, batch):
+        if t_end is not None and time.monotonic() >= t_end:
+            return done, []     # (the deadline passed as a batch ended: the rest are not offered)
         ts = [Target(d, trial_s.get(d, 300)) for d in group]
         for t in ts:
             st = server.info.get(t.device) or {}
@@ -322,12 +415,22 @@ def rollout(server, devices, trial_s, canary=1, batch=10, printer=None, poll=0.2
                 t.state, t.why = 'current', 'already runs it'
             else:
                 server.start(t)
+        said, said_at = None, 0.0
         while True:
+            now = time.monotonic()
             for t in ts:
-                server.tick(t)
+                server.tick(t, now)
+            if t_end is not None and now >= t_end:
+                for t in ts:
+                    server.give_up(t, timeout, now)
             printer.show(ts, len(server.data), server.ver)
             if all(t.final for t in ts):
                 break
+            why = [(t.device, waiting_for(t, now).split(' ')[0]) for t in ts if not t.final]
+            if note and (why != said or now - said_at >= NOTE_EVERY_S) and \
+                    any(w in ('window:', 'busy:', 'no') for d, w in why):
+                note(waiting_note(ts, (t_end - now) if t_end is not None else None, now))
+                said, said_at = why, now
             server.changed.wait(poll)
             server.changed.clear()
         printer.end_batch()
@@ -375,8 +478,8 @@ def fleet(ep, site, devices, timeout=3.0):
         if online:
             done.wait(timeout)
     finally:
-        c.loop_stop()
-        c.disconnect()
+        from ..core import mqttc
+        mqttc.close(c)
     out = {}
     for d in devices:
         r = dict(got[d])

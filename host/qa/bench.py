@@ -3,7 +3,7 @@ import statistics
 import time
 
 from ..core.errors import EdgeError
-from ..core.mqttc import Collector
+from ..core.mqttc import Collector, close as mqtt_close
 from ..core.proto import topics
 from ..sim.simio import SimIO
 from .benchkit import board as _site_board, percentiles, wait_online as _wait_online, workspace
@@ -202,8 +202,7 @@ def reaction(trials=200, flood_per_s=200, progress=None):
         finally:
             watch.close()
             io.close()
-            cmd.loop_stop()
-            cmd.disconnect()
+            mqtt_close(cmd)
             plant.stop()
             b.stop()
     out['note'] = ('host stamps the beam edge just before writing it to the board\'s wire, so the figures '
@@ -268,8 +267,7 @@ def cutoff(trials=200, progress=None):
         finally:
             watch.close()
             io.close()
-            cmd.loop_stop()
-            cmd.disconnect()
+            mqtt_close(cmd)
             b.stop()
     return {'name': 'cutoff', 'trials': trials, 'low_level_to_pump_off_ms': percentiles(offs),
             'note': 'low_debounce_ms=0: add the configured debounce (default 2000 ms) for the full figure'}

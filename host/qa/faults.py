@@ -141,8 +141,8 @@ class FaultRig:
 
     def stop(self):
         if self.client:
-            self.client.loop_stop()
-            self.client.disconnect()
+            from ..core.mqttc import close
+            close(self.client)
         if self.sup:
             self.sup.stop()
         for b in self.boards:

@@ -4,6 +4,7 @@ hash (protocols/cardrec.py), shown as its last digits. Each change raises the li
 version; a board holds a version of it on flash (firmware/cardstore.py) and is sent what
 changed since its own as a delta in parts, each a `cards` system command signed with that
 board's own key (a stolen board's key signs nothing another board takes)."""
+import contextlib
 import datetime
 import json
 import os
@@ -23,6 +24,7 @@ WINDOW = 8               # parts sent ahead of their acks
 STATES = ('active', 'revoked', 'lost')
 CARD = re.compile(r'(?:(W26|W34):)?(\d{1,10})')
 ALL_DAY = (0, 0, 0)
+REF = 8                  # a card's reference: the first hex digits of its key (as listed)
 
 
 def path_for(site_path):
@@ -52,11 +54,15 @@ def when(v):
         raise EdgeError('%r is not a date or time like 2026-12-01 or 2026-12-01T08:00' % v, 2)
     if t.tzinfo is None:
         t = t.replace(tzinfo=datetime.timezone.utc)
-    return int(t.timestamp())
+    ts = int(t.timestamp())
+    if not 0 <= ts < 1 << 32:       # a record holds it in 32 bits: beyond, every delta after it would fail
+        raise EdgeError('%r is outside 1970-01-01..2106-02-07, what a board can hold' % v, 2)
+    return ts
 
 
 class CardDB:
     def __init__(self, site_path):
+        self.site_path = site_path
         self.path = path_for(site_path)
         if self.path.exists():
             if self.path.stat().st_mode & 0o077:
@@ -125,13 +131,33 @@ class CardDB:
         return k.hex(), rec
 
     def set_state(self, card, state):
-        k = self.key(card)
-        rec = self.d['cards'].get(k)
-        if rec is None:
-            raise EdgeError('no card %s in %s' % (card_text(card), self.path), 1)
+        return self.set_state_key(self.has(card), state)
+
+    def set_state_key(self, k, state):
+        rec = self.d['cards'][k]
         rec['state'] = state
         rec['ver'] = self._bump()
         return k, rec
+
+    def find(self, ref):
+        """The key of a card by its reference (the first REF or more hex digits of its key, as
+        listed); EdgeError (1) when no card has it, (2) when it is not one or names several."""
+        ref = ref.strip().lower() if isinstance(ref, str) else ''
+        if not REF <= len(ref) <= 64 or any(c not in '0123456789abcdef' for c in ref):
+            raise EdgeError('a card reference is %d to 64 hex digits, as listed' % REF, 2)
+        hits = [k for k in self.d['cards'] if k.startswith(ref)]
+        if not hits:
+            raise EdgeError('no card with reference %s' % ref, 1)
+        if len(hits) > 1:
+            raise EdgeError('reference %s names %d cards: give more of it' % (ref, len(hits)), 2)
+        return hits[0]
+
+    def has(self, card):
+        """The key of a card by its number; EdgeError (1) when it is not in the list."""
+        k = self.key(card)
+        if k not in self.d['cards']:
+            raise EdgeError('no card %s in %s' % (card_text(card), self.path.name), 1)
+        return k
 
     def rows(self):
         """Every card for a listing: (key, record with the holder's name)."""
@@ -233,8 +259,8 @@ class Sender:
         return self.wait(self.post(args), timeout)
 
     def close(self):
-        self.c.loop_stop()
-        self.c.disconnect()
+        from ..core import mqttc
+        mqttc.close(self.c)
 
 
 def push(db, device, ep, site, key, timeout=5.0):
@@ -269,6 +295,50 @@ def push(db, device, ep, site, key, timeout=5.0):
         raise EdgeError('%s did not take the card list (it has version %d)' % (device, res), 1)
     finally:
         s.close()
+
+
+def push_all(db, devices, ep, site, sec, timeout):
+    """Bring each of `devices` to the list's version, all at once (a revocation reaches a
+    site's boards together); ({device: version}, {device: why not})."""
+    from concurrent.futures import ThreadPoolExecutor
+    from ..core import secrets
+    done, failed = {}, {}
+
+    def one(dev):
+        try:
+            done[dev] = push(db, dev, ep, site, secrets.cmd_key(sec, dev), timeout)
+        except EdgeError as e:
+            failed[dev] = str(e)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(one, sorted(devices)))
+    return done, failed
+
+
+def save_boards(db, done):
+    """Note the versions the boards took ({device: version}) in the list as it is in its file
+    now (re-read, held): a change another desk saved during the push is kept, not overwritten
+    by this desk's older copy."""
+    if not done:
+        return
+    with locked(db.site_path):
+        now = CardDB(db.site_path)
+        now.d['boards'].update(done)
+        now.save()
+    db.d['boards'].update(done)
+
+
+@contextlib.contextmanager
+def locked(site_path):
+    """The card list held by this process while a change is read, made and saved (a lock
+    file beside it): two desks changing it at once do not lose one another's change."""
+    import fcntl
+    p = path_for(site_path)
+    fd = os.open(str(p.with_name(p.name + '.lock')), os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _args(frm, to, n, i, recs, db):

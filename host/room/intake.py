@@ -23,7 +23,7 @@ INT_MAX = 2 ** 63 - 1       # SQLite's INTEGER
 LOG_MAX = 2147483647        # the schema's bound on a log id
 NAME_MAX = 64               # ctrl, type and field names
 SEVS = ('alarm', 'warn', 'info')
-TYPE = re.compile(r'(?:door|barrier|pump|intercom|genset|lift_recall|zone|system)\.[a-z_]+\Z')
+TYPE = re.compile(r'(?:door|barrier|pump|intercom|genset|lift_recall|zone|system|access)\.[a-z_]+\Z')
 KNOWN = frozenset(('seq', 'log', 'ts', 'type', 'sev', 'ctrl', 'active'))
 
 
@@ -77,7 +77,7 @@ def event_error(ev):
         return 'log must be an integer 1..%d (got %.40r)' % (LOG_MAX, ev['log'])
     t = ev.get('type')
     if type(t) is not str or len(t) > NAME_MAX or not TYPE.match(t):
-        return 'type must be <door|barrier|pump|intercom|genset|lift_recall|zone|system>.<name> (got %.40r)' % (t,)
+        return 'type must be <door|barrier|pump|intercom|genset|lift_recall|zone|system|access>.<name> (got %.40r)' % (t,)
     sev = ev.get('sev')
     if type(sev) is not str or sev not in SEVS:
         return 'sev must be alarm, warn or info (got %.40r)' % (sev,)

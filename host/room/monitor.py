@@ -20,6 +20,7 @@ from . import intake
 from .calls import Calls
 from .fire import SiteState
 from .journal import Journal
+from .shelving import Shelf
 from ..core.recorder import Recorder
 from .alarms import BADGE, STYLE, AlarmDesk, rank
 from .screen import clean
@@ -52,6 +53,8 @@ class Monitor(Recorder, AlarmDesk):
         self.operator = operator or 'control-room'
         self.calls = Calls()
         self.store = store           # the SQLite journal (host/store.py), or None
+        self.shelf = Shelf(store)    # the site's shelvings (in the journal: shared by every view)
+        self.shelved = self.shelf.items      # a shelved alarm is not escalated (host/room/alarms.py)
         self.tele_s = tele_s or {}   # device -> telemetry period: silent for 3 periods is an alarm
         self.bell = bell             # called on every new alarm
         self.secrets = secrets       # the site's secrets: commands are signed with the device's key
@@ -262,6 +265,7 @@ class Monitor(Recorder, AlarmDesk):
         checked (see check_link); True when it was re-established."""
         self.check_silence()
         self.check_gaps()
+        self.review_shelf()
         self.check_escalation()
         self.check_chatter()
         self.check_notifier()
@@ -269,6 +273,15 @@ class Monitor(Recorder, AlarmDesk):
             dev, why = self.store.refused.popleft()
             self._room_alarm(dev or ROOM, 'room.malformed', True, {'why': why})
         return self.check_link()
+
+    def review_shelf(self):
+        """Shelvings over (time up, alarm cleared or raised anew) end: whichever view runs."""
+        try:
+            self.shelf.review(self.alarms)
+        except Exception as e:       # sqlite3.Error and the like: the view carries on; said once
+            if getattr(self, '_shelf_error', None) != repr(e):
+                self._shelf_error = repr(e)
+                self.say('[red]cannot read the shelvings: %s[/]' % escape(str(e)))
 
     def check_silence(self, now=None):
         """Raise room.silent for devices not heard from for 3 x their tele period."""

@@ -78,6 +78,7 @@ class _Reader:
 
 
 class PgStore(Store):
+    SHELVES = False     # shelvings are a site's, in its SQLite journal (host/room/shelving.py): none at a centre
     EVENTS_SELECT = "SELECT site || '/' || device AS device, received, body FROM events"
     SQL = {
         'event': 'INSERT INTO events (site, device, log, seq, ts, received, ctrl, type, sev, active, body) '

@@ -16,7 +16,7 @@ import time
 
 from .alarms import Chatter, Policy, rank
 
-NOT_ALARMS = ('room.escalated',)        # journaled beside the control room's alarms, but notes
+NOT_ALARMS = ('room.escalated', 'room.pin_wrong')        # journaled beside the control room's alarms, but notes
 COLOURS = {'critical': '#c62828', 'high': '#ef6c00', 'medium': '#f9a825', 'low': '#0277bd'}
 
 

@@ -130,15 +130,20 @@ class RoomView:
                 details = 'CHATTERING x%s %s' % (ev.get('count'), details)
             prio = ev.get('priority')
             escalated = ev.get('escalated') and not ack
+            shelf = m.shelf.get(key)      # shelved (by any view of the site): shown, dim, till it is back
             shown.append(['>' if i == self.sel else '', time.strftime('%H:%M:%S', time.localtime(ev.get('_since', now))),
                           ('ESCALATED', 'blink bold white on red') if escalated else (BADGE.get(prio, '?'), STYLE.get(prio)),
-                          ] + self._named(key[0]) + [key[1], key[2], details, 'by %s' % ack.get('by') if ack else 'NO'])
+                          ] + self._named(key[0]) + [key[1], key[2], details, 'by %s' % ack.get('by') if ack else
+                                                     'SHELVED by %s to %s: %s' % (shelf['by'], time.strftime(
+                                                         '%H:%M', time.localtime(shelf['until'])), shelf['reason'])
+                                                     if shelf else 'NO'])
             # unacknowledged: the priority's colour; escalated: reverse video, louder still
-            styles.append('reverse' if i == self.sel else 'dim' if ack else
+            styles.append('reverse' if i == self.sel else 'dim' if ack or shelf else
                           'reverse ' + STYLE.get(prio, 'bold red') if escalated else STYLE.get(prio, 'bold red'))
             keys.append(key)
         n_esc = sum(1 for a in alarms if a[1].get('escalated') and not a[2])
-        rows += table('active alarms (%d, %d unacknowledged%s)' % (len(alarms), sum(1 for a in alarms if not a[2]),
+        rows += table('active alarms (%d, %d unacknowledged%s)' % (len(alarms), sum(1 for a in alarms if not a[2] and
+                                                                                   m.shelf.get(a[0]) is None),
                                                                    ', %d ESCALATED' % n_esc if n_esc else ''),
                       ['', 'since', 'prio'] + self._named() + ['controller', 'type', 'details', 'acknowledged'], shown,
                       width, styles, widths=[1, 8, 9] + self._named(widths=True) + [12, 22, 30, 12])

@@ -50,6 +50,9 @@ CREATE TABLE IF NOT EXISTS quarantine (
 CREATE TABLE IF NOT EXISTS actions (
   id INTEGER PRIMARY KEY, at REAL NOT NULL, operator TEXT, action TEXT NOT NULL, device TEXT, ctrl TEXT,
   type TEXT, detail TEXT);
+CREATE TABLE IF NOT EXISTS shelves (
+  device TEXT NOT NULL, ctrl TEXT NOT NULL, type TEXT NOT NULL, raised TEXT, since REAL, by TEXT, at REAL NOT NULL,
+  until REAL NOT NULL, reason TEXT, PRIMARY KEY (device, ctrl, type));
 '''
 VERSION = 2
 
@@ -231,6 +234,50 @@ class Store:
         """What an operator did from a control-room view (log in and out, acknowledge, shelve
         and unshelve, send a command): who, what, on which alarm or device."""
         self._put('action', (time.time(), operator, action, device, ctrl, etype, json.dumps(detail or {})))
+
+    # --- shelvings: shared by every view of the site (host/room/shelving.py) ------------------
+    # Written and read at once, beside the batched writer: a shelving made in one web is
+    # seen by the others and by `edgectl monitor` within a refresh, and outlives them all.
+    SHELVES = True
+    SHELF_COLS = ('raised', 'since', 'by', 'at', 'until', 'reason')
+
+    def _shelf_db(self):
+        return sqlite3.connect(str(self.path), timeout=5, isolation_level=None)     # (under a view's lock: short)
+
+    def shelf_put(self, key, entry):
+        db = self._shelf_db()
+        try:
+            db.execute('INSERT OR REPLACE INTO shelves VALUES (?,?,?,?,?,?,?,?,?)',
+                       tuple(key) + tuple(entry.get(c) for c in self.SHELF_COLS))
+        finally:
+            db.close()
+
+    def shelf_take(self, key, at=None):
+        """Remove a shelving and return it (None when there is none, or `at` is given and it
+        is another shelving of that alarm): of views ending it together, one gets it."""
+        db = self._shelf_db()
+        try:
+            db.execute('BEGIN IMMEDIATE')
+            row = db.execute('SELECT %s FROM shelves WHERE device=? AND ctrl=? AND type=?' % ', '.join(self.SHELF_COLS),
+                             tuple(key)).fetchone()
+            entry = dict(zip(self.SHELF_COLS, row)) if row else None
+            if entry is not None and (at is None or entry['at'] == at):
+                db.execute('DELETE FROM shelves WHERE device=? AND ctrl=? AND type=?', tuple(key))
+            else:
+                entry = None
+            db.execute('COMMIT')
+            return entry
+        finally:
+            db.close()
+
+    def shelves(self):
+        """{alarm key: shelving} of the site."""
+        db = self._shelf_db()
+        try:
+            return {tuple(r[:3]): dict(zip(self.SHELF_COLS, r[3:])) for r in db.execute(
+                'SELECT device, ctrl, type, %s FROM shelves' % ', '.join(self.SHELF_COLS))}
+        finally:
+            db.close()
 
     def gap(self, device, log, first, last):
         self._put('gap', (device, log, first, last, time.time()))

@@ -221,7 +221,6 @@ def _swipes(db, a):
 
 def _push(db, site, a, only):
     from ..core.cliargs import _broker_for, _site_secrets
-    from ..core import secrets
     from . import cards
     rd = cards.reader_devices(site)
     for d in only:
@@ -232,18 +231,8 @@ def _push(db, site, a, only):
         print('no board of the site has a card reader (pins reader_d0, reader_d1): nothing to send', file=sys.stderr)
         return 0
     sname, ep = _broker_for(a)
-    sec = _site_secrets(a)
-    done, failed = {}, {}
-
-    def one(dev):       # every board at once: a revocation reaches a site's boards together
-        try:
-            done[dev] = cards.push(db, dev, ep, sname, secrets.cmd_key(sec, dev), a.timeout)
-        except EdgeError as e:
-            failed[dev] = str(e)
-    from concurrent.futures import ThreadPoolExecutor
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        list(pool.map(one, sorted(only or rd)))
-    db.save()
+    done, failed = cards.push_all(db, only or rd, ep, sname, _site_secrets(a), a.timeout)
+    cards.save_boards(db, done)
     if a.json:
         print(json.dumps({'version': db.version, 'updated': done, 'failed': failed}))
     else:

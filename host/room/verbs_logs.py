@@ -115,8 +115,8 @@ def _follow(a, want):
     except KeyboardInterrupt:
         pass
     finally:
-        c.loop_stop()
-        c.disconnect()
+        from ..core import mqttc
+        mqttc.close(c)
     return 0
 
 

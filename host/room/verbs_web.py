@@ -14,7 +14,9 @@ def add_arguments(sub):
                        description='Serve the control room to browsers: the site plan with devices coloured by '
                                    'state, alarms popping up with a sound until acknowledged, shelving, gate calls '
                                    '(answer, release, hang up), barrier and door actions, the live event log and the '
-                                   'journal (search, CSV). Operators log in with their `edgectl operator` logins; '
+                                   'journal (search, CSV), the card desk (issue, revoke, lost, restore, swipes: as '
+                                   '`edgectl cards`, pushed to the boards signed with their keys). Shelvings are kept '
+                                   'in the journal: every web and monitor on it sees them, a restart keeps them. Operators log in with their `edgectl operator` logins; '
                                    'every action is journaled under their name. Binds to loopback unless --bind says '
                                    'otherwise (plain HTTP: put it behind TLS to serve it beyond this machine).')
     _site_arg(s)
@@ -53,7 +55,10 @@ def run(a):
     store = None if a.no_journal else Store(a.db)
     mon = WebMonitor(site_name, operator='web', store=store, tele_s=_site_tele(a), secrets=sec)
     hub = Hub(site, mon, store)
-    httpd = serve(App(hub, logins, plan_file(site)), a.bind, a.port, _certificate(a, path, site) if a.tls else None)
+    from .web.desk import CardDesk
+    desk = CardDesk(path, site, store, ep, sec)        # pushes signed with each board's key, as `cards push`
+    httpd = serve(App(hub, logins, plan_file(site), desk), a.bind, a.port,
+                  _certificate(a, path, site) if a.tls else None)
     mon.attach(ep)
     hub.start()
     import threading

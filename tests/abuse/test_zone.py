@@ -3,7 +3,9 @@ password files and ACL, a simulated board with a door and a zone): one command a
 disarm goes out only after the operator's PIN matched its hash (the secrets file never holds
 the PIN), and the board takes only a disarm signed with its own key: an unsigned one, one
 signed with another board's key, or one after a wrong PIN leave the zone armed."""
+import json
 import os
+import re
 import subprocess
 import sys
 
@@ -15,7 +17,7 @@ from edgectl.core.broker import Broker, free_port
 from edgectl.core.commands import send as send_cmd
 from edgectl.core.errors import EdgeError
 from edgectl.core.mqttc import Collector
-from edgectl.room import pins
+from edgectl.room import pins, pinguard
 from edgectl.sim.sim import SimBoard
 from edgectl.sim.simio import SimIO
 
@@ -118,3 +120,81 @@ def test_pin_hashes():
     assert not pins.check({}, 'ann', '4821') and not pins.check(None, 'ann', '4821')
     with pytest.raises(EdgeError):
         pins.set_pin('/nonexistent/site.yaml', 'ann', '4821')
+
+
+def journal_rows(path, etype):
+    import sqlite3
+    db = sqlite3.connect(str(path.parent / '.edgectl' / 'journal.sqlite3'))
+    try:
+        return [(a, json.loads(b)) for a, b in db.execute(
+            'SELECT active, body FROM room_alarms WHERE type=? ORDER BY id', (etype,))]
+    finally:
+        db.close()
+
+
+def test_wrong_pins_lock_the_zone_across_processes_and_are_journaled(secured, abuse):
+    """Guessing PINs: six guesses at once from six processes; the fifth locks the zone and the
+    operator for LOCKOUT_S; then even the right PIN is refused (saying for how long), a right
+    PIN under another operator's name does not clear the zone, and only the administrator's
+    `zone unlock` ends it. Every wrong PIN and each lockout is in the journal."""
+    path, sec, br, room, io, ep = secured
+    assert edgectl(path, 'pin', 'ann', pin='4821').returncode == 0
+    assert edgectl(path, 'pin', 'bob', pin='7302').returncode == 0
+    m = room.mark()
+    assert edgectl(path, 'arm', 'vault', '--by', 'ann').returncode == 0
+    env = dict(os.environ, EDGE_OPERATOR_PIN='0000')
+    guesses = [subprocess.Popen([sys.executable, '-m', 'edgectl.cli', 'zone', 'disarm', 'vault', '--by', 'ann',
+                                 '--site', str(path)], cwd=path.parent, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(pinguard.LIMIT + 1)]
+    errs = [p.communicate(timeout=60)[1] for p in guesses]
+    for p, err in zip(guesses, errs):
+        abuse.input(refused=p.returncode == 1)
+        assert p.returncode == 1 and 'nothing sent' in err, err
+    locked = ['%d wrong PINs: zone vault locked for 15 min 0 s' % pinguard.LIMIT in e for e in errs]
+    assert sum(locked) == 1, errs                 # (a sixth may find it locked: 'locked for ... more')
+    assert 'operator ann locked for 15 min 0 s' in errs[locked.index(True)], errs
+    wrong = journal_rows(path, 'room.pin_wrong')
+    assert len(wrong) >= pinguard.LIMIT and all(b['zone'] == 'vault' and b['by'] == 'ann' for a, b in wrong)
+    n = list(range(1, pinguard.LIMIT + 1))      # (a sixth counted after the lock starts a new count)
+    assert sorted(b['count'] for a, b in wrong) in (n, sorted(n + [1])), wrong
+    locks = journal_rows(path, 'room.pin_lockout')
+    assert sorted(b['locked'] for a, b in locks) == ['operator ann', 'zone vault'] and all(a for a, b in locks)
+    assert oct(pinguard.path_for(path).stat().st_mode & 0o777) == '0o600'
+
+    r = edgectl(path, 'disarm', 'vault', '--by', 'ann', pin='4821')      # the right PIN, during the lockout
+    abuse.input(refused=r.returncode == 1)
+    assert r.returncode == 1 and re.search(r'locked for 1[45] min \d+ s more .* edgectl zone unlock', r.stderr), \
+        r.stderr
+    r = edgectl(path, 'disarm', 'vault', '--by', 'bob', pin='7302')      # another operator's right PIN
+    abuse.input(refused=r.returncode == 1)
+    assert r.returncode == 1 and 'zone vault' in r.stderr, r.stderr
+    assert room.event('zone.disarmed', 0.5, m) is None, 'the zone stays armed through the lockout'
+
+    r = edgectl(path, 'unlock', 'vault')            # the administrator
+    assert r.returncode == 0 and 'zone vault' in r.stdout, r.stdout + r.stderr
+    assert journal_rows(path, 'room.pin_lockout')[-1] == (0, {'locked': 'zone vault', 'by': 'administrator',
+                                                               'unlocked': True})
+    r = edgectl(path, 'disarm', 'vault', '--by', 'bob', pin='7302')
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert room.event('zone.disarmed', 5, m)
+
+
+def test_the_pin_limit_counts_per_zone_and_operator_within_its_window(tmp_path):
+    g = pinguard.Guard(tmp_path / 'site.yaml', limit=3, window_s=60, lockout_s=300)
+    assert g.wrong('vault', 'ann', now=0) == (1, [])
+    assert g.wrong('vault', 'ann', now=70) == (1, []), 'the first one fell out of the window'
+    assert g.wrong('vault', 'bob', now=80) == (2, [])
+    g.right('bob')
+    assert g.wrong('vault', 'cat', now=90) == (3, [('zone vault', 300)]), 'a right PIN does not clear the zone'
+    assert g.locked('vault', 'dan', now=91) == (299, 'zone vault')
+    assert g.locked('shop', 'dan', now=91) == (0, None)
+    assert g.wrong('shop', 'ann', now=95) == (1, [])
+    assert g.wrong('yard', 'ann', now=97) == (1, [('operator ann', 300)]), 'one operator guessing on many zones'
+    assert g.locked('yard', 'ann', now=100)[1] == 'operator ann'
+    assert g.locked('vault', 'dan', now=390) == (0, None), 'over after lockout_s'
+    again = pinguard.Guard(tmp_path / 'site.yaml')      # another process: the same counts
+    assert again.locked('yard', 'ann', now=100)[1] == 'operator ann'
+    assert again.unlock('ann') == ['operator ann'] and again.locked('yard', 'ann', now=100) == (0, None)
+    pinguard.path_for(tmp_path / 'site.yaml').write_text('{not json')
+    assert g.locked('shop', 'x')[1] == 'damaged', 'a damaged file locks rather than opens'
+    assert pinguard.span(900) == '15 min 0 s' and pinguard.span(0.2) == '1 s'

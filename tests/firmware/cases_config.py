@@ -199,8 +199,8 @@ def case_with_no_usable_config_the_board_starts_safe_with_its_outputs():
         check('unlock_s' in config.recovered['err'], config.recovered['err'])
         eq((cfg['site'], cfg['device'], cfg['broker']['port']), ('s', 'd', 1883), 'identity kept: online')
         c = cfg['controllers'][0]
-        eq((c['name'], c['pins'], c['fail_safe'], c['active_low']), ('front', {'contact': 4, 'lock': 25}, True,
-                                                                     ['contact']), 'outputs known')
+        eq((c['name'], c['pins'], settings.get(c, 'fail_safe', 'door'), c['active_low']),
+           ('front', {'contact': 4, 'lock': 25}, True, ['contact']), 'outputs known')
         check('unlock_s' not in c, 'settings dropped')
         _write('config.json', '{"site": "s", "dev')
         try:
@@ -227,3 +227,42 @@ def case_accepted_configs_become_the_last_good_one():
         check(not r['ok'] and 'unlock_s' in r['err'], 'serial: ranges checked too: %r' % (r,))
         eq(config.read_json('config.good')['rev'], 'r7', 'a refused one changes nothing')
     in_tmpdir('cfg-good', t)
+
+
+def _whole(cfg):
+    """cfg with every declared setting written out at its default, as the host writes it."""
+    from settings_spec import SPEC, TYPES
+    def fill(d, rows):
+        for line in rows.split('\n'):
+            if line:
+                d.setdefault(line.split(' ')[0], json.loads(line.split(' ')[2]))
+    fill(cfg, SPEC[0])
+    for c in cfg['controllers']:
+        c.setdefault('active_low', [])
+        fill(c, SPEC[1 + TYPES.index(c['type'])])
+    return cfg
+
+
+def case_the_board_keeps_its_config_lean_and_reads_every_setting_the_same():
+    def t():
+        whole = _whole(_cfg(unlock_s=9, fail_safe=False))
+        whole['tele_s'] = 5
+        _write('config.json', json.dumps(whole))
+        cfg, trial = config.boot()
+        c, w = cfg['controllers'][0], whole['controllers'][0]
+        eq((cfg.get('keepalive_s'), c.get('held_open_s'), c.get('active_low')), (None, None, None),
+           'settings at their default and empty lists are not kept in RAM')
+        eq((cfg['tele_s'], c['unlock_s'], c['fail_safe'], c['pins'], cfg['rev'], cfg['broker']),
+           (5, 9, False, w['pins'], 'r1', whole['broker']), 'what differs from the default is kept')
+        from settings_spec import SPEC, TYPES
+        n = 0
+        for rows, ctype, lean, full in ((SPEC[0], None, cfg, whole), (SPEC[1 + TYPES.index('door')], 'door', c, w)):
+            for line in rows.split('\n'):
+                if line:
+                    k = line.split(' ')[0]
+                    eq(settings.get(lean, k, ctype), settings.get(full, k, ctype), 'setting %s reads the same' % k)
+                    n += 1
+        check(n > 20, 'every declared setting compared (%d)' % n)
+        eq(config.read_json('config.json'), whole, 'the file on flash stays whole')
+        eq(config.read_json('config.good'), whole, 'and so does the last good copy')
+    in_tmpdir('cfg-lean', t)

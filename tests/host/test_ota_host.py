@@ -52,3 +52,117 @@ def test_fleet_rows():
     assert '1h02m' in rows[1]
     assert rows[2].endswith('0.8.0 rolled back: did not stay up') and ' no ' in rows[2]
     assert rows[3].split()[:3] == ['c-3', '?', '-']
+
+
+def test_the_default_deadline_follows_the_window():
+    assert ota.default_timeout(3600, None, 300) == 3600
+    ten = 10 * 3600.0       # 10:00 UTC
+    assert ota.default_timeout(3600, '12:00-13:00', 300, now=ten) == 3 * 3600 + 360     # waits for it, then its hour
+    assert ota.default_timeout(3600, '09:00-11:00', 300, now=ten) == 3600 + 360         # inside: until it closes
+    assert ota.default_timeout(3600, '22:00-02:00', 0, now=ten) == 16 * 3600 + 60       # across midnight
+
+
+def test_the_boards_still_waiting_are_named_with_why():
+    now = 1000.0
+    busy, win, mute, trial, sending = (ota.Target(d, 300) for d in ('a', 'b', 'c', 'd', 'e'))
+    busy.state, busy.why = 'deferred', 'alarm active: front.forced'
+    win.state, win.why = 'deferred', 'outside the update window 02:00-05:00 UTC'
+    mute.state, mute.last, mute.asked = 'offered', now - 12, 0
+    trial.state, trial.switched = 'on trial', now - 40
+    sending.state, sending.last, sending.asked, sending.sent, sending.size = 'sending', now - 1, 3, 2048, 8192
+    assert ota.waiting_for(busy, now) == 'busy: alarm active: front.forced'
+    assert ota.waiting_for(win, now) == 'window: outside the update window 02:00-05:00 UTC'
+    assert ota.waiting_for(mute, now) == 'no answer for 12 s (to the offer)'
+    assert ota.waiting_for(trial, now) == 'on trial for 40 s (no verdict yet)'
+    assert ota.waiting_for(sending, now) == 'sending 2/8 KB'
+    assert ota.waiting_note([busy, win, mute], 30, now) == (
+        'waiting for 3 boards (30 s left of --timeout): a busy: alarm active: front.forced; '
+        'b window: outside the update window 02:00-05:00 UTC; c no answer for 12 s (to the offer)')
+
+    class Srv(ota.Server):
+        def __init__(self):
+            self.lock = __import__('threading').Lock()
+    for t in (busy, win):
+        Srv().give_up(t, 60, now)
+        assert t.final and t.state == 'timed out'
+    assert busy.why == 'still waiting after 60 s: busy: alarm active: front.forced'
+    v = ota.verdict([busy, win], ['x', 'y'], 60)
+    assert '\n' not in v and v.startswith('timed out after 60 s (--timeout): a, b still waiting (a busy: alarm')
+    assert 'b window: outside the update window' in v and v.endswith('the rollout stopped, not offered: x, y')
+    assert 'a, b holds the whole image and still switches by itself' in v
+    mute.state, mute.why = 'timed out', 'still waiting after 60 s: no answer for 12 s (to the offer)'
+    assert 'holds the whole image' not in ota.verdict([mute], [], 60)
+
+
+def test_on_a_terminal_the_waiting_note_is_drawn_under_the_board_lines():
+    import io
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+    out = Tty()
+    p = ota.Printer(out)
+    t = ota.Target('door-1', 300)
+    t.state, t.why = 'deferred', 'outside the update window 02:00-05:00 UTC'
+    p.show([t], 1000, '9.9')
+    p.note('waiting for 1 board: door-1 window: outside')
+    assert out.getvalue().count('\n') == 1, 'not written on its own'
+    p.show([t], 1000, '9.9')
+    frame = out.getvalue().split('\x1b[1A')[-1]        # moved up over the one board line drawn before
+    assert frame.count('\n') == 2 and frame.rstrip('\n').endswith('waiting for 1 board: door-1 window: outside')
+
+
+def test_the_rollout_stops_at_its_deadline_without_offering_the_next_batch(monkeypatch):
+    class Srv:
+        ver, data, site, ep = '9.9', b'x' * 100, 's', None
+        info = {d: {'online': True, 'fw': '1.0'} for d in ('a', 'b', 'c')}
+        changed = __import__('threading').Event()
+        lock = __import__('threading').Lock()
+        offered = []
+
+        def start(self, t):
+            self.offered.append(t.device)
+            t.state, t.why, t.t0, t.last = 'deferred', 'site fire: doors released', 0, 0
+
+        tick = ota.Server.tick
+        give_up = ota.Server.give_up
+
+    class Notes:
+        def __init__(self):
+            self.notes = []
+
+        def show(self, *a):
+            pass
+
+        def end_batch(self):
+            pass
+
+        def note(self, text):
+            self.notes.append(text)
+    monkeypatch.setattr(ota, 'fleet', lambda *a: {})
+    srv, p = Srv(), Notes()
+    done, bad = ota.rollout(srv, ['a', 'b', 'c'], {}, 1, 10, p, poll=0.01, timeout=0.2)
+    assert srv.offered == ['a'] and [t.device for t in bad] == ['a'] and bad[0].state == 'timed out'
+    assert p.notes and p.notes[0].startswith('waiting for 1 board (') and 'a busy: site fire' in p.notes[0]
+
+
+def test_a_vm_offer_as_the_cli_makes_it_passes_an_esp32_boards_check(tmp_path, monkeypatch):
+    """`ota push --vm FILE.bin`: the file must be an ESP32 app image; the offer it makes
+    (kind vm, signed with the board's key) is the one firmware/ota_offer.py takes on a board
+    whose kinds include vm (the ESP32 sink itself: tests/firmware/cases_ota.py)."""
+    import ota_offer
+    bad = tmp_path / 'micropython.elf'
+    bad.write_bytes(b'\x7fELF' + bytes(60))
+    with pytest.raises(EdgeError) as e:
+        ota.vm_image(bad)
+    assert e.value.code == 2 and 'not an ESP32 firmware image' in str(e.value)
+    good = tmp_path / 'ESP32_GENERIC-v1.25.0.bin'
+    good.write_bytes(b'\xe9\x05\x02\x20' + os.urandom(9000))
+    data = ota.vm_image(good)
+    key = os.urandom(32)
+    m = ota.offer('gate-1', key, data, '0.9.0', 'vm')
+    monkeypatch.chdir(tmp_path)
+    assert ota_offer.check(m, key, 'gate-1', '0.8.0', ('vm',), 1 << 20)['kind'] == 'vm'
+    with pytest.raises(Exception) as e:
+        ota_offer.check(ota.offer('gate-1', key, data, '0.9.1', 'vm'), key, 'gate-1', '0.8.0', ('romfs',), 1 << 20)
+    assert 'image kind' in str(e.value)

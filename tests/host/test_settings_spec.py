@@ -157,3 +157,27 @@ def test_pump_low_water_debounce_is_one_value_everywhere():
     p = pump.Pump('c', {})
     assert flat['low_debounce_ms'] == p._deb['low_level'].ms == DEFS['types']['pump']['settings']['low_debounce_ms']['default']
     assert 'level_debounce_ms' not in _read_keys()
+
+
+@pytest.mark.parametrize('name', ['demo-site.yaml', 'heap-site.yaml', 'starter-site.yaml'])
+def test_config_pull_makes_the_boards_lean_config_whole_again(name):
+    """The board keeps its config lean in RAM (cfgcheck.lean: ~2 KB less on a four-controller
+    board); what `config pull` shows and diffs is the whole config again."""
+    import cfgcheck
+    from edgectl.core.paths import DATA
+    site = sitemod.load_valid(DATA / name)
+    for dev in site.devices:
+        whole = sitemod.device_config(site, dev)
+        lean = cfgcheck.lean(json_copy(whole))
+        assert len(json_dumps(lean)) < len(json_dumps(whole)), dev     # something was left out
+        assert specgen.with_defaults(lean) == whole, dev
+
+
+def json_copy(x):
+    import json
+    return json.loads(json.dumps(x))
+
+
+def json_dumps(x):
+    import json
+    return json.dumps(x, sort_keys=True)

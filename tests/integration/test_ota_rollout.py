@@ -246,3 +246,72 @@ def test_a_lib_layout_board_takes_the_lib_bundle(fleet, monkeypatch):
     assert sorted(p.name for p in (b.fs / 'lib.a').iterdir()) == sorted(p.name for p in (b.fs / 'lib').iterdir()
                                                                           if p.suffix == '.mpy')
     assert status(col, 'door-3', fw=ver, timeout=5)
+
+
+def test_a_board_that_keeps_deferring_is_named_at_the_timeout_and_the_rollout_stops(fleet, monkeypatch, capsys):
+    """`ota push --timeout`: the canary holds the whole image but the window is hours away, so
+    it defers; the host says who waits and why while it waits, then at the deadline names it
+    in one line, exits 1 and never offers the next batch."""
+    from edgectl import cli
+    tmp, br, boards, col, auth, keys = fleet
+    b = boards['door-1']
+    was = json.loads((b.fs / 'fw.slot').read_text())['ver'] if (b.fs / 'fw.slot').exists() else ota.fw_version()
+    ver = was + '.9'
+    img = bytes(range(256)) * 12        # 3 KB: the board holds it in a second
+    monkeypatch.setattr(ota, 'images', lambda arch=None: ({'romfs': img, 'lib': img}, ver))
+    now = time.localtime()
+    start = (now.tm_hour + 2) % 24
+    window = '%02d:%02d-%02d:%02d' % (start, now.tm_min, (start + 1) % 24, now.tm_min)     # 2 h from now
+    m = col.mark()
+    monkeypatch.chdir(tmp)
+    try:
+        t0 = time.monotonic()
+        rc = cli.main(['ota', 'push', str(tmp / 'site.yaml'), '--devices', 'door-1,door-2', '--canary', '1',
+                       '--window', window, '--timeout', '5'])
+        took = time.monotonic() - t0
+        out, err = capsys.readouterr()
+        assert rc == 1, out + err
+        assert 5 <= took < 8, took
+        assert col.event('system.ota_deferred', 1, m, ver=ver), 'the canary deferred its switch'
+        assert re.search(r'waiting for 1 board \([\d.]+ s left of --timeout\): door-1 window: outside the update '
+                         r'window', out), out
+        last = err.strip().splitlines()[-1]
+        assert last.startswith('timed out after 5 s (--timeout): door-1 still waiting (door-1 window: outside the '
+                               'update window'), err
+        assert last.endswith('the rollout stopped, not offered: door-2'), err
+        assert re.search(r'door-1 +\S+ -> %s +timed out: still waiting after 5 s: window' % re.escape(ver), out), out
+        assert '0 of 2 boards updated to %s' % ver in out
+        assert not col.wait(lambda t, p: t == T.evt('up', 'door-2', 'system') and isinstance(p, dict) and
+                            p.get('type') == 'system.ota_started', 0.3, m), 'door-2 was never offered'
+    finally:
+        m = col.mark()
+        b.kill(restart=True)        # the deferred update would switch in the window: a restart drops it
+        assert status(col, 'door-1', m, fw=was), b.log_tail()
+
+
+def test_the_cli_offers_a_vm_image_which_a_board_without_ota_partitions_refuses(fleet, capsys, monkeypatch):
+    """`ota push --vm FILE.bin`: the MicroPython VM goes out as kind vm (an ESP32 takes it into
+    its other OTA partition: tests/firmware/cases_ota.py); the simulated board has none and
+    says so; the rollout stops there."""
+    from edgectl import cli
+    tmp, br, boards, col, auth, keys = fleet
+    site = str(tmp / 'site.yaml')
+    monkeypatch.chdir(tmp)
+    assert cli.main(['ota', 'push', site, '--vm-version', '9.0.0']) == 2
+    assert '--vm-version goes with --vm' in capsys.readouterr().err
+    (tmp / 'vm.elf').write_bytes(b'\x7fELF' + bytes(100))
+    assert cli.main(['ota', 'push', site, '--vm', str(tmp / 'vm.elf')]) == 2
+    assert 'not an ESP32 firmware image' in capsys.readouterr().err
+    vm = tmp / 'ESP32_GENERIC-v1.25.0.bin'
+    vm.write_bytes(b'\xe9\x05\x02\x20' + bytes(range(256)) * 16)
+    m = col.mark()
+    rc = cli.main(['ota', 'push', site, '--vm', str(vm), '--vm-version', '99.0', '--devices', 'door-2,door-1',
+                   '--json'])
+    out, err = capsys.readouterr()
+    assert rc == 1, out + err
+    assert 'firmware 99.0: MicroPython VM %s, %d bytes' % (vm, vm.stat().st_size) in err
+    r = json.loads(out)
+    assert r['boards']['door-2']['image'] == 'vm' and r['boards']['door-2']['result'] == 'rejected'
+    assert "image kind 'vm'" in r['boards']['door-2']['why'] and r['not_offered'] == ['door-1'], r
+    assert r['timed_out'] == [] and r['timeout_s'] == 3600 and r['stopped_at'] == ['door-2'], r
+    assert col.event('system.ota_rejected', 2, m, ver='99.0')

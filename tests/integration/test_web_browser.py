@@ -101,3 +101,44 @@ def test_log_in_see_a_forced_door_pop_up_within_2s_and_acknowledge_it(browser, m
     finally:
         other.detach()
         web.close()
+
+
+def test_issue_a_card_from_the_cards_tab_and_report_it_lost(browser, tmp_path):
+    """The card desk's tab: the form issues a card (the CLI's list), the row shows its
+    reference and last digits only, `Lost` changes it; without keys the page says the push
+    command."""
+    from selenium.webdriver.common.by import By
+    from edgectl.room import cards
+    from webkit import site_text
+    web = Web(tmp_path, text=site_text(reader=True))
+    try:
+        browser.get(web.url + '/')
+        browser.find_element(By.ID, 'login-name').send_keys('bob')
+        browser.find_element(By.ID, 'login-password').send_keys(PASSWORDS['bob'])
+        browser.find_element(By.ID, 'login-button').click()
+        assert wait_js(browser, "return !document.getElementById('app').hidden", 5)
+        browser.find_element(By.CSS_SELECTOR, 'button[data-tab="cards"]').click()
+        assert wait_js(browser, "return document.querySelector('.card-door[value=\"lobby-1/front\"]')", 5)
+        browser.find_element(By.ID, 'card-number').send_keys('W26:7654321')
+        browser.find_element(By.ID, 'card-holder').send_keys('Zhang Min')
+        browser.find_element(By.ID, 'card-until').send_keys('2027-06-30')
+        browser.find_element(By.CSS_SELECTOR, '.card-door[value="lobby-1/front"]').click()
+        browser.find_element(By.ID, 'card-issue').click()
+        ref = cards.CardDB(web.site_file).key('W26:7654321')[:8] if wait_js(
+            browser, "return document.querySelector('#cards tbody tr')", 5) else None
+        row = browser.find_element(By.CSS_SELECTOR, '#cards tr[data-ref="%s"]' % ref)
+        assert '…4321' in row.text and 'Zhang Min' in row.text and 'lobby-1/front' in row.text
+        assert '7654321' not in browser.find_element(By.ID, 'tab-cards').text, 'never the number'
+        assert 'edgectl cards push --site' in browser.find_element(By.ID, 'message').text
+        row.find_element(By.CSS_SELECTOR, 'button.lost').click()
+        assert wait_js(browser, "var r = document.querySelector('#cards tr[data-ref=\"%s\"]');"
+                                "return r && r.className === 'card-lost'" % ref, 5)
+        REPORTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(REPORTS / 'cards.png'))
+        web.store.flush()
+        assert [(r['operator'], r['action']) for r in web.store.table('actions') if r['action'].startswith('card_')] == \
+            [('bob', 'card_issue'), ('bob', 'card_lost')]
+        errors = [e['message'] for e in browser.get_log('browser') if 'Uncaught' in e['message']]
+        assert not errors, 'the page\'s script failed: %s' % errors
+    finally:
+        web.close()

@@ -1,7 +1,8 @@
 """`edgectl web` as a site runs it: a secured broker (password file and ACL from the site's
 secrets), the board with its own login and command key, the operators' logins. The web
 logs in to the broker as the control room, an operator logs in to the page, and the door
-unlock sent from the page is signed with the board's key and accepted by the firmware."""
+unlock sent from the page, and a card issued at its card desk, are signed with the board's key
+and accepted by the firmware."""
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ devices:
   lobby-1:
     board: esp32-devkitc
     controllers:
-      - {name: front, type: door, pins: {contact: 4, lock: 25}, debounce_ms: 20, unlock_s: 3}
+      - {name: front, type: door, pins: {contact: 4, lock: 25, reader_d0: 16, reader_d1: 17}, debounce_ms: 20, unlock_s: 3}
 """
 
 
@@ -71,6 +72,10 @@ def test_a_door_unlocked_from_the_page_is_signed_and_accepted_on_a_secured_site(
         assert ack[2]['ok'] is True, 'the board refused the page\'s command: %s' % ack[2]
         sent = col.wait(lambda t, m: t == T.cmd('sec', 'lobby-1', 'front') and isinstance(m, dict), 1)
         assert sent and 'sig' in sent[2] and 'ctr' in sent[2], 'signed with the board\'s key'
+        # the card desk: a card issued from the page goes to the board, signed with its key
+        status, _, out = page.post('/api/cards/issue', {'card': '1234567', 'holder': 'Ann Lee', 'doors': ['lobby-1/front']})
+        assert status == 200 and out['pushed'] == {'lobby-1': 1} and out['failed'] == {}, out
+        assert page.get('/api/cards')[2]['boards'] == {'lobby-1': 1}
     finally:
         col.close()
         p.terminate()

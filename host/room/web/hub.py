@@ -15,7 +15,7 @@ import threading
 import time
 
 from ..monitor import ROOM, SKIP_FIELDS, Monitor
-from ..shelving import Shelf, ShelfError
+from ..shelving import ShelfError
 
 # the commands a page may send, per controller type (intercom ones act on the station's call)
 ACTIONS = {'door': ('unlock', 'lock'), 'barrier': ('open', 'close', 'stop'), 'intercom': ('answer', 'unlock', 'hangup'),
@@ -99,8 +99,7 @@ class Hub:
         self.site = site
         self.mon = mon
         self.store = store
-        self.shelf = Shelf(store)
-        mon.shelved = self.shelf.items     # a shelved alarm is not escalated (host/room/alarms.py)
+        self.shelf = mon.shelf             # the site's shelvings, in the journal (host/room/shelving.py)
         self.pages = set()
         self.pages_lock = threading.Lock()
         self.kick = threading.Event()
@@ -117,15 +116,14 @@ class Hub:
         return self
 
     def stop(self):
-        """Stop pushing; shelvings end here (journaled `stopped`: the alarms are back for
-        whoever watches next)."""
+        """Stop pushing. The site's shelvings stay (in the journal); without a journal they
+        end here (journaled `stopped`: the alarms are back for whoever watches next)."""
         self.stopped.set()
         self.kick.set()
         if self.t is not None:
             self.t.join(5)
         with self.mon.lock:
-            for key in list(self.shelf.items):
-                self.shelf.unshelve(key, None, 'stopped')
+            self.shelf.stop()
 
     def _run(self):
         last_house = 0.0
@@ -146,7 +144,7 @@ class Hub:
         """Push what changed since the last tick: shown records to the live log, the
         snapshot when it differs. Shelvings that are over end here."""
         with self.mon.lock:
-            self.shelf.review(self.mon.alarms)
+            self.mon.review_shelf()
             state = json.dumps(self._snapshot())
         recs = self._new_records()
         while self.mon.notes:

@@ -4,8 +4,8 @@ and server-sent events (GET /api/events) for live pushes.
 Every request but the page itself and the login needs a session (the cookie). Every request
 that changes something (POST) also needs the same origin (Origin, else Referer, naming this
 server's Host), a JSON body of at most BODY_MAX bytes and, once logged in, the session's
-CSRF token in X-CSRF-Token. Acknowledgements, shelvings and commands are done as the
-session's operator: a name in the body is never read. An operator removed with `edgectl
+CSRF token in X-CSRF-Token. Acknowledgements, shelvings, commands and the card desk's
+changes are done as the session's operator: a name in the body is never read. An operator removed with `edgectl
 operator remove` is logged out at their next action."""
 import hmac
 import json
@@ -40,10 +40,11 @@ CSP = ("default-src 'self'; img-src 'self' data: http: https:; script-src 'self'
 class App:
     """What the handlers share: the hub, the sessions, the operators' logins."""
 
-    def __init__(self, hub, logins, plan_file=None):
+    def __init__(self, hub, logins, plan_file=None, desk=None):
         """logins(): {operator: stored hash}, read at each login and action (so a removed
-        operator is out at once)."""
+        operator is out at once); desk: the card desk (host/room/web/desk.py), or None."""
         self.hub = hub
+        self.desk = desk
         self.logins = logins
         self.plan_file = plan_file
         self.sessions = Sessions()
@@ -259,6 +260,11 @@ class Handler(BaseHTTPRequestHandler):
             return self._plan_image()
         if url.path == '/api/plot':
             return self._plot(q)
+        if url.path == '/api/cards':
+            return self._json(self._desk().listing())
+        if url.path == '/api/swipes':
+            limit, _, _ = self._filters(q, JOURNAL_MAX, 200)
+            return self._json(self._desk().swipes(limit))
         raise Refused(404, 'no such page')
 
     def _post(self):
@@ -290,6 +296,8 @@ class Handler(BaseHTTPRequestHandler):
         if path == '/api/command':
             return self._json(dict(hub.command(op, _name(body, 'device'), _name(body, 'ctrl'), _name(body, 'op')),
                                    ok=True))
+        if path.startswith('/api/cards/'):
+            return self._card_action(op, path[len('/api/cards/'):], body)
         raise Refused(404, 'no such action')
 
     def do_PUT(self):
@@ -322,6 +330,22 @@ class Handler(BaseHTTPRequestHandler):
         self._json({'operator': name, 'csrf': s['csrf']},
                    headers=[('Set-Cookie', '%s=%s; HttpOnly; SameSite=Strict; Path=/%s' % (
                        COOKIE, token, '; Secure' if self.app.scheme == 'https' else ''))])
+
+    def _desk(self):
+        if self.app.desk is None:
+            raise Refused(404, 'this web has no card desk')
+        return self.app.desk
+
+    def _card_action(self, op, action, body):
+        """The card desk's actions, as the session's operator (a name in the body is not read)."""
+        desk = self._desk()
+        if action == 'issue':
+            return self._json(dict(desk.issue(op, body), ok=True))
+        if action in ('revoke', 'lost', 'restore'):
+            return self._json(dict(desk.set_state(op, action, body), ok=True))
+        if action == 'push':
+            return self._json(dict(desk.push(op), ok=True))
+        raise Refused(404, 'no such action')
 
     def _plan(self):
         if self.app.hub.site is None:

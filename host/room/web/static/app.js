@@ -33,6 +33,17 @@
     'ESCALATED': '已升级', 'critical': '紧急', 'high': '高', 'medium': '中', 'low': '低', 'acknowledged ': '已确认 ', 'shelved ': '已搁置 ',
     'wrong operator name or password': '操作员名或密码错误', 'Operator actions': '操作记录', 'action': '操作',
     'actions': '条操作',
+    'Cards': '门卡', 'Issue or change a card': '发卡或修改门卡', 'card number (1234567, W26:..., W34:...)': '卡号 (1234567, W26:..., W34:...)',
+    'holder': '持卡人', 'valid from (2026-12-01)': '生效日期 (2026-12-01)', 'valid until (2027-01-01)': '失效日期 (2027-01-01)',
+    'days (mon-fri)': '星期 (mon-fri)', 'hours (08:00-18:00)': '时段 (08:00-18:00)', 'uses (car park)': '次数 (停车场)',
+    'Issue': '发卡', 'Push to the boards': '下发到控制器', 'reference': '编号', 'last digits': '末位数字', 'valid': '有效期',
+    'doors': '门', 'door': '门', 'decision': '结果', 'card': '卡', 'Recent swipes': '最近刷卡', 'Revoke': '注销', 'Lost': '挂失',
+    'Restore': '恢复', 'active': '有效', 'revoked': '已注销', 'lost': '已挂失', 'granted': '通过', 'denied': '拒绝',
+    'A card is kept as a salted hash: the list shows its reference and last digits, never its number. Times are UTC. A card with a PIN is changed at the desk\'s terminal (edgectl cards issue --pin).':
+      '门卡只以加盐哈希保存：列表只显示编号和末位数字，从不显示卡号。时间为 UTC。带密码的门卡请在前台终端修改 (edgectl cards issue --pin)。',
+    'issued': '已发卡', 'version': '版本', 'boards up to date': '台控制器已更新', 'NOT updated': '未更新',
+    'Saved. This web cannot sign card updates: send them with': '已保存。本网页无法签名门卡更新，请运行',
+    'boards': '控制器', 'uses': '次数', 'PIN': '密码', 'cards': '张门卡',
   };
   let LANG = (navigator.languages && navigator.languages[0] || navigator.language || 'en').toLowerCase().startsWith('zh') ? 'zh' : 'en';
   const t = (s) => (LANG === 'zh' && ZH[s]) || s;
@@ -367,6 +378,7 @@
   }
   const logRows = [];
   function addLog(e) {
+    swipeSeen(e);
     if (e.kind === 'ack' && e.msg && e.msg.ok === false) say('refused by ' + e.device + '/' + e.ctrl + ': ' + e.msg.err);
     const m = e.msg || {};
     const skip = ['seq', 'log', 'ts', 'type', 'sev', 'ctrl', 'active', '_since'];
@@ -442,12 +454,92 @@
   }
   $('plots-form').addEventListener('submit', (ev) => { ev.preventDefault(); drawPlots(); });
 
+  // --- the card desk (the same list and checks as `edgectl cards`) ---------------------------
+  const day = (t) => t ? new Date(t * 1000).toISOString().slice(0, 10) : '';
+  let cardsShown = false, swipesTimer = null;
+  function pushNote(r) {          // what the boards took of a change (or the command that sends it)
+    if (r.push === 'needed') return t('Saved. This web cannot sign card updates: send them with') + ' ' + r.command;
+    const ok = Object.keys(r.pushed || {}), bad = Object.keys(r.failed || {});
+    return ok.length + ' ' + t('boards up to date') +
+      bad.map((d) => '; ' + d + ' ' + t('NOT updated') + ': ' + r.failed[d]).join('');
+  }
+  async function loadCards() {
+    const r = await fetch('/api/cards', {credentials: 'same-origin'});
+    const d = await r.json();
+    if (!r.ok) { say(d.error); return; }
+    $('card-version').textContent = '(' + d.cards.length + ' ' + t('cards') + ', ' + t('version') + ' ' + d.version + ')';
+    const doors = $('card-doors');
+    if (doors.dataset.readers !== d.readers.join(',')) {
+      doors.dataset.readers = d.readers.join(',');
+      doors.textContent = '';
+      for (const name of d.readers) {
+        doors.append(el('label', {}, el('input', {type: 'checkbox', value: name, class: 'card-door'}), ' ' + name));
+      }
+    }
+    const body = $('cards').tBodies[0];
+    body.textContent = '';
+    for (const c of d.cards) {
+      const change = (what) => async () => {
+        const r = await act_('/api/cards/' + what, {ref: c.ref});
+        if (r) { say(t(r.state) + ' \u2026' + r.last + ' ' + (r.holder || '') + ' \u2014 ' + pushNote(r)); loadCards(); }
+      };
+      const valid = (c.from || c.until) ? day(c.from) + '..' + day(c.until) : '';
+      const extra = (c.uses !== null ? ' ' + t('uses') + ' ' + c.uses : '') + (c.pin ? ' +' + t('PIN') : '');
+      body.append(el('tr', {'data-ref': c.ref, class: 'card-' + c.state}, el('td', {class: 'ref'}, c.ref),
+        el('td', {}, '\u2026' + c.last), el('td', {}, c.holder || ''), el('td', {class: 'state'}, t(c.state)),
+        el('td', {}, valid + extra), el('td', {}, c.doors.concat(c.groups.map((g) => '#' + g)).join(', ')),
+        el('td', {}, c.state === 'active' ? button(t('Revoke'), change('revoke'), 'revoke') : button(t('Restore'), change('restore'), 'restore'),
+          c.state === 'active' ? button(t('Lost'), change('lost'), 'lost') : '')));
+    }
+    $('card-push-note').textContent = d.can_push ? '' :
+      t('Saved. This web cannot sign card updates: send them with') + ' ' + d.push_command;
+    loadSwipes();
+  }
+  async function loadSwipes() {
+    const r = await fetch('/api/swipes?limit=100', {credentials: 'same-origin'});
+    const rows = await r.json();
+    if (!r.ok) return;
+    const body = $('swipes').tBodies[0];
+    body.textContent = '';
+    for (const s of rows) {
+      body.append(el('tr', {class: 'swipe-' + s.decision}, el('td', {}, whenFull(s.t)), el('td', {}, s.device + '/' + s.ctrl),
+        el('td', {}, t(s.decision)), el('td', {}, s.reason || s.by || ''),
+        el('td', {}, s.last ? '\u2026' + s.last : (s.ref || '')), el('td', {}, s.holder || '')));
+    }
+  }
+  async function act_(path, body) {       // like act(), the answer kept for its push result
+    try { return await post(path, body); } catch (e) { say(t('refused') + ': ' + t(e.message)); return null; }
+  }
+  $('card-form').addEventListener('submit', async function (ev) {
+    ev.preventDefault();
+    const v = (id) => $(id).value.trim() || null;
+    const body = {card: v('card-number'), holder: v('card-holder'), from: v('card-from'), until: v('card-until'),
+      days: v('card-days'), hours: v('card-hours'), uses: v('card-uses') === null ? null : Number(v('card-uses')),
+      doors: Array.from(document.querySelectorAll('.card-door:checked')).map((i) => i.value)};
+    const r = await act_('/api/cards/issue', body);
+    if (!r) return;
+    say(t('issued') + ' \u2026' + r.last + ' ' + r.holder + ' \u2014 ' + pushNote(r));
+    $('card-number').value = '';
+    loadCards();
+  });
+  $('card-push').addEventListener('click', async function () {
+    const r = await act_('/api/cards/push', {});
+    if (r) { say(pushNote(r)); loadCards(); }
+  });
+  function swipeSeen(e) {         // a swipe in the live log: the tab's list again, once a burst is over
+    if (!cardsShown || e.kind !== 'evt' || !String((e.msg || {}).type).startsWith('access.')) return;
+    clearTimeout(swipesTimer);
+    swipesTimer = setTimeout(loadSwipes, 300);
+  }
+
   // --- tabs --------------------------------------------------------------------------------
   for (const b of document.querySelectorAll('.tab')) {
     b.addEventListener('click', () => {
       for (const x of document.querySelectorAll('.tab')) x.classList.toggle('active', x === b);
       for (const p of document.querySelectorAll('.panel')) p.hidden = p.id !== 'tab-' + b.dataset.tab;
       if (b.dataset.tab === 'plots') drawPlots();
+      cardsShown = b.dataset.tab === 'cards';
+      if (cardsShown) loadCards();
     });
   }
 
