@@ -11,6 +11,7 @@ import config
 import command
 import controllers
 import settings
+import health
 from fire import FireLinkage
 from outbox import Outbox
 from ratelimit import RateLimit
@@ -94,6 +95,7 @@ class App:
         self.debug = settings.get(cfg, 'debug')
         self.tick_ms = settings.get(cfg, 'tick_ms')
         self.events = Outbox('outbox.log', settings.get(cfg, 'outbox_max'))
+        self.events.steps = 16      # making room rewrites 16 records a control pass (outbox.py)
         self.blog = BoardLog(settings.get(cfg, 'log_level'))    # lines for the log topic
         self.rejects = RateLimit(5, 10000)   # a command flood cannot fill the outbox
         self.ctrls = {}
@@ -249,6 +251,7 @@ class App:
     async def control_loop(self):
         while self.reboot_req is None:
             self.step()
+            self.events.step()
             await asyncio.sleep_ms(self.tick_ms)
         raise Reboot(self.reboot_req)
 
@@ -275,10 +278,13 @@ class App:
                 raise command.CommandError(err, cid)
         except command.CommandError as e:
             self.reject(ctrl_name, e.cid, e.reason)
-            return {'id': e.cid, 'ok': False, 'err': short(e.reason)}
+            ack = {'id': e.cid, 'ok': False, 'err': short(e.reason)}
+            health.heap_peak()
+            return ack
         ack = {'id': cid, 'ok': True}
         if extra:
             ack['state'] = extra
+        health.heap_peak()      # payload, arguments and ack all alive: the heap's low-water mark
         return ack
 
     def _ctrl_command(self, ctrl_name, cid, op, args):
@@ -344,6 +350,7 @@ class App:
     def tele(self):
         gc.collect()
         return {'uptime_s': ticks_diff(ticks_ms(), self.started) // 1000, 'heap_free': gc.mem_free(),
+                'heap_min': health.heap_low(),
                 'heap_used': gc.mem_alloc(), 'outbox': len(self.events),
                 'dropped': self.events.dropped, 'rssi': self.io.rssi(), 'loops': self.loops}
 

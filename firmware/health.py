@@ -2,10 +2,41 @@
 # the boot healthy after `healthy_s`, and settles a config trial (promote once the board has
 # run and reached the broker with it; give it up if the broker stays out of reach).
 import asyncio
+import gc
 from clock import ticks_ms, ticks_diff
+from compat import const
 import config
 from settings import get
 from ctrl_base import SEV_ALARM
+
+_LOW_MS = const(1000)   # at most one collection a second for the heap's low-water mark
+low = -1                # the lowest heap free seen since boot (tele heap_min); -1: none yet
+_low_t = None           # ticks_ms of the last collection taken for it
+
+
+def heap_low():
+    """Note the heap free now in `low` if it is lower; returns `low`. Call it just after a
+    collection: free heap before one counts the garbage as used (it nears zero each time
+    before the VM collects by itself), so only a collected heap's figure is a low."""
+    global low
+    if hasattr(gc, 'mem_free'):
+        f = gc.mem_free()
+        if low < 0 or f < low:
+            low = f
+    return low
+
+
+def heap_peak():
+    """Where the heap is at its fullest (a command's payload, arguments and ack alive; the
+    health check between passes): collect and note the free heap, at most once a second
+    (a collection is ~1-3 ms on an ESP32's heap), so a command flood costs no more."""
+    global _low_t
+    now = ticks_ms()
+    if _low_t is not None and ticks_diff(now, _low_t) < _LOW_MS:
+        return
+    _low_t = now
+    gc.collect()
+    heap_low()
 
 
 async def run(app, link, io):
@@ -20,6 +51,7 @@ async def run(app, link, io):
     healthy = False
     while True:
         await asyncio.sleep_ms(period)
+        heap_peak()
         now = ticks_ms()
         alive = app.loops != last and ticks_diff(now, app.last_step) < max(1000, (wdt_ms or 2000) // 2)
         last = app.loops

@@ -24,6 +24,13 @@
 # rewritten without its oldest events of that severity (up to a tenth of max_len): info
 # events give way before warnings, warnings before alarms; one segment's rewrite at a time
 # bounds the pause. max_len 0: as many events as a share of the filesystem holds.
+# With `steps` set (the runtime's control loop calls step() every pass), that rewrite runs
+# `steps` records a pass instead of all at once, so the loop never waits for a whole
+# segment (tens of ms on the unix port, far more on a board's flash): up to _SLACK events
+# (1 % of max_len at most: none below 100) more than max_len may wait meanwhile; past
+# that, or the flash budget, it ends at once.
+# While it runs, no event of its segment is handed out (peek), and the event that may be
+# in flight (the head, when it is in that segment) is never one it drops.
 import os
 import struct
 from compat import const
@@ -53,6 +60,7 @@ _R = const(0x52)
 _SEG_BYTES = const(16384)  # a segment rolls over past this
 _MAX_RECORD = const(1024)  # an event is a few hundred bytes; a longer length is damage
 _EVENT_BYTES = const(150)  # flash a typical event takes (header, seq, ctrl, JSON), for sizing
+_SLACK = const(64)         # events past max_len while a stepped rewrite runs (1 % of it at most)
 
 
 def _records(f, start=0):
@@ -142,6 +150,10 @@ class Outbox:
         self.damaged = 0       # of those, damage (a torn last record is a power cut, not damage)
         self.pending = 0
         self.counts = [0, 0, 0]  # pending by severity code
+        # by severity code: no pending event of it lies in a segment before this one (0: from
+        # the head), so making room reads from there, not through every older segment (an
+        # alarm storm's thousands of alarms before the first info were read on every add)
+        self.oldest = [0, 0, 0]
         self.first = 1         # segments first..last (some may be gone)
         self.last = 0
         self.hseg = 0          # segment and offset of the oldest pending event record
@@ -149,6 +161,9 @@ class Outbox:
         self.size = 0          # of the newest segment
         self.log = 0           # this log's id (see S above)
         self._f = None
+        self.steps = 0         # records a stepped rewrite copies per step() (0: rewrites run at once)
+        self._job = None       # a stepped rewrite: [segment, sev, drop, read offset, tmp file, size, gone, keep seq]
+        self.oldest_sev = 0    # the severity _room_at found
         self._resend = None    # (first, last) seq whose delivery the damage may have erased
         try:                   # a single-file log from earlier firmware becomes the first segment
             os.rename(path, self.seg(1))
@@ -213,35 +228,62 @@ class Outbox:
         """Rewrite segment n with only its pending events, leaving out its oldest `drop`
         events of severity `sev`, and a snapshot of the counters that counts them dropped;
         returns how many it left out."""
+        self._begin(n, sev, drop)
+        return self._feed(0)
+
+    def _begin(self, n, sev, drop, keep=0):
+        """Start rewriting segment n (see _rewrite); `keep`: a seq never to leave out."""
         if n == self.last:
             self.close()
-        tmp = self.seg(n) + '.tmp'
-        gone = 0
-        with open(tmp, 'wb') as dst:
-            size = 0
-            for m, off, kind, body in self._each(n):
-                if m != n:
-                    break
-                if kind != _E or _u32(body) <= self.done:
-                    continue
-                if gone < drop and (body[4] if body[4] < 3 else 0) == sev:
-                    gone += 1
-                    continue
-                size += _write(dst, _E, body)
-            size += _write(dst, _S, self._snapshot(self.dropped + gone))
+        self._job = [n, sev, drop, 0, open(self.seg(n) + '.tmp', 'wb'), 0, 0, keep]
+
+    def _feed(self, k):
+        """Copy up to k records (0: all) of the rewrite under way; when its segment is done,
+        the snapshot, the rename and how many it left out (else -1)."""
+        j = self._job
+        n = j[0]
+        try:
+            f = open(self.seg(n), 'rb')
+        except OSError:
+            f = None
+        if f is not None:
+            with f:
+                i = 0
+                for off, kind, body in _records(f, j[3]):
+                    if kind is None:
+                        break
+                    j[3] = off + _HDR + len(body)
+                    if kind == _E and _u32(body) > self.done:
+                        if j[6] < j[2] and (body[4] if body[4] < 3 else 0) == j[1] and _u32(body) != j[7]:
+                            j[6] += 1
+                        else:
+                            j[5] += _write(j[4], _E, body)
+                    i += 1
+                    if i == k:
+                        return -1
+        dst = j[4]
+        size = j[5] + _write(dst, _S, self._snapshot(self.dropped + j[6]))
+        dst.close()
+        self._job = None
         try:
             self.bytes -= os.stat(self.seg(n))[6]
         except OSError:
             pass
-        os.rename(tmp, self.seg(n))
+        os.rename(self.seg(n) + '.tmp', self.seg(n))
         self.bytes += size
         if n == self.last:
             self.size = size
-        return gone
+        return j[6]
 
     def _count(self, sev, d):
         self.pending += d
         self.counts[sev if sev < 3 else 0] += d
+
+    def _pend(self, sev, n):
+        """Count one more pending event of severity code `sev`, which is in segment n."""
+        if not self.counts[sev if sev < 3 else 0]:
+            self.oldest[sev if sev < 3 else 0] = n
+        self._count(sev, 1)
 
     def _append(self, kind, body):
         if self._f is None:
@@ -270,7 +312,7 @@ class Outbox:
     # --- the event path --------------------------------------------------------------------
     def add(self, ctrl, etype, sev, fields=None):
         """Number, stamp and persist an event; returns it as a dict."""
-        if self.pending >= self.max_len:
+        if self.pending >= self.max_len and not (self.steps and self._room_later()):
             self._make_room()
         while self.pending and self.bytes + _MAX_RECORD + _HDR > self.max_bytes and self._make_room():
             pass
@@ -299,28 +341,73 @@ class Outbox:
             off = self._append(_E, body)
         if self.head < 0:
             self.hseg, self.head = self.last, off
-        self._count(code, 1)
+        self._pend(code, self.last)
         return ev
 
     def _make_room(self):
         """Give up the oldest events (up to a tenth of max_len) of the lowest severity
         present, from the oldest segment holding one: an alarm goes only when nothing but
         alarms is waiting. One segment is rewritten, so the pause is bounded."""
+        if self._job is not None:               # a stepped one under way ends first
+            return self._made(self._job[0], self._job[1], self._feed(0))
+        at = self._room_at()
+        if at is None:
+            return 0
+        return self._made(at, self.oldest_sev, self._rewrite(at, self.oldest_sev, max(1, self.max_len // 10)))
+
+    def _room_at(self):
+        """The segment of the oldest pending event of the lowest severity present (that
+        severity in oldest_sev), or None."""
         for sev in (0, 1, 2):
             if self.counts[sev]:
                 break
-        for n, off, kind, body in self._each(self.hseg if self.head >= 0 else 0, max(self.head, 0)):
+        self.oldest_sev = sev
+        n, off = (self.hseg, self.head) if self.head >= 0 else (0, 0)
+        if self.oldest[sev] > n:
+            n, off = self.oldest[sev], 0
+        for n, off, kind, body in self._each(n, off):
             if kind == _E and _u32(body) > self.done and (body[4] if body[4] < 3 else 0) == sev:
-                gone = self._rewrite(n, sev, max(1, self.max_len // 10))
-                self.dropped += gone
-                self._count(sev, -gone)
-                self._append(_S, self._snapshot())     # the newest segment keeps the count
-                if n == self.hseg:
-                    self.head = 0
-                    self.peek()
-                self.compact()
-                return gone
-        return 0
+                self.oldest[sev] = n
+                return n
+        return None
+
+    def _made(self, n, sev, gone):
+        self.dropped += gone
+        self._count(sev, -gone)
+        self._append(_S, self._snapshot())     # the newest segment keeps the count
+        if n == self.hseg:
+            self.head = 0
+            self.peek()
+        self.compact()
+        return gone
+
+    def step(self):
+        """The runtime's control loop, every pass: a stepped rewrite copies `steps` more
+        records (and ends, renamed, counted, when its segment is done)."""
+        if self._job is not None:
+            j = self._job
+            gone = self._feed(self.steps)
+            if gone >= 0:
+                self._made(j[0], j[1], gone)
+
+    def _room_later(self):
+        """Full, with steps: start a stepped rewrite (none under way and within the slack);
+        False when room must be made now."""
+        if self.pending >= self.max_len + min(_SLACK, self.max_len // 100):
+            return False
+        if self._job is not None:
+            return True
+        at = self._room_at()
+        if at is None:
+            return False
+        if at == self.last:
+            self._roll()                        # appends never go to the segment being rewritten
+        keep = 0
+        if at == self.hseg and self.head >= 0:  # the head may be on its way: it is never dropped
+            item = self.peek()
+            keep = item[0] if item else 0
+        self._begin(at, self.oldest_sev, max(1, self.max_len // 10), keep)
+        return True
 
     def peek(self):
         """The oldest pending event as (seq, ctrl, json bytes), or None."""
@@ -329,6 +416,8 @@ class Outbox:
         for n, off, kind, body in self._each(self.hseg, self.head):
             if kind == _E and _u32(body) > self.done:
                 self.hseg, self.head = n, off
+                if self._job is not None and n == self._job[0] and _u32(body) != self._job[7]:
+                    return None     # its segment is being rewritten: after that
                 cl = body[5]
                 return _u32(body), body[6:6 + cl].decode(), body[6 + cl:]
         self.head = -1

@@ -95,7 +95,7 @@ def scan(self):
         self._rewrite(n)
     for n, off, kind, body in self._each():
         if kind == _E and _u32(body) > self.done:
-            self._count(body[4], 1)
+            self._pend(body[4], n)
             if self.head < 0:
                 self.hseg, self.head = n, off
 

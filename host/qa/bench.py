@@ -516,30 +516,52 @@ def deploy_bench(runs=3, progress=None):
             'redeploy_s_at_115200': line(max(r['wire_bytes'] for r in again))}
 
 
-def outbox_bench(board='esp32-devkitc'):
+def outbox_bench(board='esp32-devkitc', reaction=0, fill='storm', vm=None):
     """The outbox at the size a board's filesystem gives it (board profile fs_kb), on the
     MicroPython unix port with the board's heap: append, boot scan, making room when full,
     delivery (host/data/outbox_probe.py). Flash on a board is slower than this machine's
-    disk: the figures are the firmware's own work."""
+    disk: the figures are the firmware's own work. `reaction` trials: a barrier board's
+    runtime with that outbox full, beam -> motor_down off idle and with the beam edge
+    arriving as a compaction starts (host/data/compaction_probe.py; `fill` the backlog's
+    severities), on `vm` (default: the pip-installed VM)."""
+    from ..core import boards, paths
+    prof = boards.load(board)
+    out = {'name': 'outbox', 'board': board, 'heap_kb': prof['heap_kb']}
+    out.update(_outbox_probe('outbox_probe.py', prof, (), 'OUTBOX_PROBE ', vm))
+    out['note'] = ('one add past full rewrites one 16 KB segment; micropython.schedule handlers (the '
+                   'beam interrupt) still run between its bytecodes')
+    if reaction:
+        out['reaction'] = _outbox_probe('compaction_probe.py', prof, (str(reaction), fill), 'COMPACTION_PROBE ', vm,
+                                        romfs=True)
+        out['reaction']['note'] = ('the simulated board\'s wire (and its control loop) waits behind a compaction: '
+                                   'the edge arrives as one starts; on an ESP32 the beam\'s pin interrupt runs '
+                                   'between the rewrite\'s bytecodes, its control loop waits')
+    return out
+
+
+def _outbox_probe(script, prof, args, tag, vm=None, romfs=False):
+    """Run host/data/<script> with the board's filesystem size and heap (plus the ROMFS
+    image's size, the firmware mounted from it, with romfs); its tagged JSON line."""
     import json
     import os
     import subprocess
-    from ..core import boards, paths
-    prof = boards.load(board)
+    from ..core import paths
+    from .heapbench import vm_info
     with workspace(broker=False) as (work, _):
         env = dict(os.environ, MICROPYPATH=':'.join(['.frozen', str(paths.FIRMWARE), str(paths.PROTOCOLS)]),
                    EDGE_FS_KB=str(prof['fs_kb']))
-        r = subprocess.run([paths.micropython(), '-X', 'heapsize=%dK' % prof['heap_kb'],
-                            str(paths.DATA / 'outbox_probe.py')], cwd=work, env=env, capture_output=True, text=True,
-                           timeout=600)
+        heap = prof['heap_kb']
+        if romfs:
+            from ..core.build import build_romfs
+            rom = build_romfs()
+            env.update(MICROPYPATH='.frozen', EDGE_ROMFS=str(rom))
+            heap += (rom.stat().st_size + 1023) // 1024
+        r = subprocess.run([vm_info(vm)['path'], '-X', 'heapsize=%dK' % heap, str(paths.DATA / script)] + list(args),
+                           cwd=work, env=env, capture_output=True, text=True, timeout=900)
     for line in r.stdout.splitlines():
-        if line.startswith('OUTBOX_PROBE '):
-            out = {'name': 'outbox', 'board': board, 'heap_kb': prof['heap_kb']}
-            out.update(json.loads(line[len('OUTBOX_PROBE '):]))
-            out['note'] = ('one add past full rewrites one 16 KB segment; micropython.schedule handlers (the '
-                           'beam interrupt) still run between its bytecodes')
-            return out
-    raise EdgeError('the outbox probe did not finish: %s' % (r.stdout + r.stderr).strip()[-600:])
+        if line.startswith(tag):
+            return json.loads(line[len(tag):])
+    raise EdgeError('%s did not finish: %s' % (script, (r.stdout + r.stderr).strip()[-600:]))
 
 
 def boot_heap_or_costs(site=None, device=None, layout=None, save_costs=False, vm=None, progress=None):
@@ -609,16 +631,44 @@ BENCHES = {
                                       'on it and on the default 64-bit VM and write protocols/heap_costs.json (the '
                                       'config check\'s figures, a chip\'s; the simulator\'s heap scaling)'))]),
     'outbox': Bench(outbox_bench, 'the flash outbox filled to the board\'s filesystem: append, boot scan, making '
-                                  'room, delivery', progress=False),
+                                  'room, delivery; with --reaction N, barrier reaction during its compactions', [
+        (('--reaction',), dict(dest='reaction', type=int, default=0, metavar='N',
+                               help='also N barrier trials (beam -> motor stop) idle and as a compaction starts')),
+        (('--fill',), dict(dest='fill', choices=('storm', 'mixed'), default='storm',
+                           help="the backlog for --reaction: 'storm' the oldest half alarms (default), "
+                                "'mixed' one alarm in ten")),
+        (('--vm',), dict(dest='vm', metavar='PATH', help='another MicroPython unix port (default: the pip-installed)'))],
+                    progress=False),
     'outage': Bench(outage, 'events raised during a broker outage, time to deliver them, lost', [
         (('--outage-s',), dict(dest='outage_s', type=float, default=30, help='outage length in s (default 30)')),
         (('--boards',), dict(dest='boards', type=int, default=3, help='simulated boards under load (default 3)'))]),
+    'flood': Bench(lambda commands, outage_s, vm, heap_kb, progress: __import__(
+        'edgectl.qa.floodbench', fromlist=['x']).flood(commands, outage_s, vm, heap_kb=heap_kb, progress=progress),
+                   'the fullest board (door, barrier, pump, call station) under a command flood, then a broker '
+                   'outage while it raises events: lowest heap free (heap_min), commands acknowledged/refused/'
+                   'unanswered, events raised/delivered/lost/duplicated', [
+        (('--commands',), dict(dest='commands', type=int, default=1000, help='commands in the flood (default 1000)')),
+        (('--outage-s',), dict(dest='outage_s', type=float, default=30, help='outage length in s (default 30)')),
+        (('--vm',), dict(dest='vm', metavar='PATH',
+                         help='another MicroPython unix port, e.g. a 32-bit one (default: the pip-installed, 64-bit)')),
+        (('--heap-kb',), dict(dest='heap_kb', type=int,
+                              help="the board's heap in KB (default: its profile's, 110; the 64-bit VM's objects "
+                                   "take 1.5-1.8x an ESP32's: 165 stands for 110 there)"))]),
     'reaction': Bench(lambda n, progress: reaction(n, progress=progress),
                       'barrier beam -> motor stop and reverse, idle and under a command flood', [_n(200, 'trials')]),
     'cutoff': Bench(lambda n, progress: cutoff(n, progress=progress), 'pump low water -> pump off',
                     [_n(200, 'trials')]),
     'access': Bench(access_bench, "a card swipe's last bit -> lock released with 10,000 cards on a simulated "
                     'board (p50/p99); heap in use with no reader, 0 and 10,000 cards', [_n(200, 'swipes')]),
+    'tls-heap': Bench(lambda vm, site, device, quick, progress: __import__('edgectl.qa.tlsbench', fromlist=['x']).tls_heap(
+        vm, site, device, not quick, progress),
+                      'a TLS board\'s handshake against mosquitto: GC heap free before, during, after; mbedtls\'s '
+                      'bytes (a VM built with tools/build_micropython32.sh --mbedtls); the least heap it connects with', [
+        (('--vm',), dict(dest='vm', metavar='PATH', required=True,
+                         help='a MicroPython unix port with ssl, e.g. build/micropython32/micropython-tls')),
+        (('--site',), dict(dest='site', metavar='FILE', help='site file (default host/data/heap-site.yaml)')),
+        (('--device',), dict(dest='device', help='its device (default full-1: all four controllers)')),
+        (('--quick',), dict(dest='quick', action='store_true', help='one handshake, no bisection'))]),
     'deploy': Bench(deploy_bench, 'full and no-change deploy to a simulated board: seconds, bytes'),
     'ota': Bench(lambda boards, progress: __import__('edgectl.qa.bench_ota', fromlist=['x']).ota_bench(
         boards, progress=progress),
