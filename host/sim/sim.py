@@ -36,9 +36,9 @@ def _bits(vm):
         return 64
 
 
-def vm_bits():
-    """The word size of the MicroPython the boards run (paths.micropython())."""
-    return _bits(paths.micropython())
+def vm_bits(vm=None):
+    """The word size of a MicroPython unix port (None: the one boards run, paths.micropython())."""
+    return _bits(vm or paths.micropython())
 
 
 # What the simulator's own wire server takes from a simulated board's heap, which a board
@@ -52,6 +52,7 @@ class SimBoard:
     pre-flashed); 'fs': it runs what was deployed on its filesystem (main.py, lib/), or sits
     at its REPL when nothing was (a blank board). console=True: its serial console is a pty
     (`console.path`) that mpremote and `edgectl deploy` open like a USB serial port."""
+    vm = None                 # another MicroPython unix port to run (None: paths.micropython())
 
     def __init__(self, cfg, fsdir, heap_kb=None, io_port=None, firmware='host', console=False, secret=None,
                  ca_der=None):
@@ -109,7 +110,7 @@ class SimBoard:
         env = dict(os.environ)
         env.update(EDGE_IO_PORT=str(self.io_port), EDGE_RESET=reset,
                    EDGE_FS_KB=str(boards.load(self.cfg['board']).get('fs_kb', 2048)))  # sizes the outbox
-        argv = [paths.micropython()]
+        argv = [self.vm or paths.micropython()]
         heap = self.vm_heap_kb()
         if self.firmware == 'host':
             from ..core.build import build_romfs
@@ -143,7 +144,8 @@ class SimBoard:
 
     def vm_heap_kb(self):
         """The chip's heap_kb in the VM's terms (without the image and the wire server)."""
-        return vm_heap_kb(self.heap_kb, self.layout(), vm_bits(), types=[c['type'] for c in self.cfg['controllers']])
+        return vm_heap_kb(self.heap_kb, self.layout(), vm_bits(self.vm),
+                          types=[c['type'] for c in self.cfg['controllers']])
 
     def heap_note(self):
         """One line for status output: the chip's heap and what the VM is given for it."""

@@ -47,7 +47,13 @@ def test_the_64_bit_vm_gets_the_profiles_heap_times_the_boards_ratio(tmp_path):
     assert note.startswith('heap 110 KB') and '%d KB on the 64-bit VM' % _door_kb('lib') in note
 
 
-def test_a_32_bit_vm_gets_the_profiles_heap(tmp_path, monkeypatch):
-    monkeypatch.setattr(sim, 'vm_bits', lambda: 32)
+def test_a_32_bit_vm_gets_the_profiles_heap(tmp_path):
+    """A board run on another VM (as bench flood --vm does) is sized by that VM's word size."""
+    vm = tmp_path / 'mp32'
+    vm.write_text('#!/bin/sh\necho 32\n')
+    vm.chmod(0o755)
     fs = _board(tmp_path, 'fs')
-    assert _heapsize(fs) == 110 + sim.SIM_IO_KB and fs.heap_note() == 'heap 110 KB'
+    fs.vm = str(vm)
+    argv, _, _ = fs.spawn('firmware')
+    assert argv[0] == str(vm) and 'heapsize=%dK' % (110 + sim.SIM_IO_KB) in argv
+    assert fs.heap_note() == 'heap 110 KB'
