@@ -18,7 +18,7 @@ from ratelimit import RateLimit
 from ctrl_base import SEV_WARN, short
 from compat import const
 
-FW = '0.8.0'        # the version of edgectl, stated here only (the host and pyproject.toml read it)
+FW = '0.9.0'        # the version of edgectl, stated here only (the host and pyproject.toml read it)
 _LOG_QUEUE = const(8)
 _LOG_TEXT = const(200)
 
@@ -198,14 +198,17 @@ class App:
             self.wake()
 
     # --- running controllers, always guarded: an exception drives outputs safe first --------
-    def _run(self, ctrl, fn, *args):
+    def _run(self, ctrl, fn, *args, cmd=False):
         """Call into a controller. A faulted controller is not run again: its outputs stay
-        at their safe values and its fault is reported once."""
+        at their safe values and its fault is reported once. cmd: fn runs a command."""
         if ctrl.error:
             return 'controller faulted: %s' % ctrl.error
         try:
             return fn(*args)
         except Exception as e:
+            if cmd and isinstance(e, MemoryError):  # a command the heap cannot take is refused, not a
+                gc.collect()                        # fault: a flood must not fault a fail-safe door open
+                return 'short of memory: refused, try again'
             ctrl.safe('%s: %s' % (type(e).__name__, e))
             ctrl.alarm(ctrl.TYPE + '.fault', True, {'reason': ctrl.error})
             self.logline(1, '%s faulted: %s' % (ctrl.name, ctrl.error))
@@ -305,7 +308,7 @@ class App:
             err, self.ctr = command.verify(self.key, self.device, ctrl_name, fields, wall_ms(), None, self.ctr)
             if err:
                 return err, None
-        return self._run(ctrl, ctrl.command, op, args, ticks_ms()), None
+        return self._run(ctrl, ctrl.command, op, args, ticks_ms(), cmd=True), None
 
     def reject(self, ctrl_name, cid, reason, extra=None):
         if self.blog.level >= 3:

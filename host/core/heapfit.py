@@ -1,8 +1,22 @@
-"""Does a device's firmware fit its board's heap? A prediction from the cost table that
-`edgectl bench boot-heap --save-costs` measures (protocols/heap_costs.json: heap in use
-after boot and running for every combination of controller types, one of each, and what
-each further controller of a type adds, per firmware layout), so a config that would
-crash its board at boot is refused before deploy, with the figures.
+"""Does a device's firmware fit its board's heap? A prediction for the chip from the cost
+table in protocols/heap_costs.json (heap in use after boot and running for every
+combination of controller types, one of each, what each further controller of a type
+adds and what a card reader adds, per firmware layout), so a config that would crash its
+board at boot is refused before deploy, with the figures.
+
+The table's figures are a chip's: measured on the MicroPython unix port built 32-bit (an
+ESP32's word size; object headers and pointers are half the 64-bit port's), and they are
+checked against the board profile's heap_kb as it is. The table also keeps the measured
+ratio of the 64-bit unix port's figures to the 32-bit one's per layout: the simulator
+runs boards on the 64-bit VM with the profile's heap times that ratio (vm_heap_kb), so a
+board that fits the chip boots in the simulator and one that does not, does not.
+
+Refresh the whole file (both VMs' measurements, the ratio) whenever the firmware's heap use
+changes, with the one command:
+
+    edgectl bench boot-heap --save-costs --vm /path/to/32-bit/micropython
+
+(`bash tools/build_micropython32.sh SRC` builds that VM; it takes a few minutes.)
 
 Rules: the firmware needs MIN_FREE_KB free while running (a message read and parsed, an
 event being built) in the ROMFS layout, else the config is refused; below AIM_FREE_KB
@@ -11,6 +25,7 @@ board needs TLS_FREE_KB free before its handshake. In the lib layout (code in th
 a MicroPython without a ROM partition) a board that does not fit is a warning at
 validation and a refusal by `edgectl flash` once the deploy has found the layout."""
 import json
+import math
 from functools import lru_cache
 
 from .paths import PROTOCOLS
@@ -18,7 +33,8 @@ from .paths import PROTOCOLS
 TABLE = PROTOCOLS / 'heap_costs.json'
 # measured: a lib-layout door board with 13.4 KB free (running) dropped its MQTT session on
 # a 1 KB `system config` ack (MemoryError in the reader: a fragmented heap); with 15.4 KB
-# free it answers
+# free it answers. That was on the 64-bit VM, whose objects are larger: kept as the chip's
+# need (on the safe side) until it is measured on the 32-bit one
 MIN_FREE_KB = 14
 AIM_FREE_KB = 40
 # measured, `edgectl bench tls-heap --vm PATH` (32-bit unix ports with mbedtls 3.6.6 as
@@ -31,11 +47,6 @@ AIM_FREE_KB = 40
 # It counts mbedtls beside the GC heap, as an ESP32 has it (the ESP-IDF heap, which the GC heap
 # grows into: MICROPY_GC_SPLIT_HEAP_AUTO); inside a fragmented GC heap it took 55-59 KB free.
 TLS_FREE_KB = 45
-# a card reader's code and objects (access, cardstore, wiegand, the names of cardsync), on top
-# of its controller: `edgectl bench boot-heap` of a door with and without reader_d0/reader_d1
-# (at 0c77e6c: romfs 73.4 -> 80.7 KB running; lib: the probe 95.7 -> 114.8 KB after boot, and
-# the board itself died at boot with MemoryError)
-READER_BYTES = {'romfs': 7300, 'lib': 19100}
 
 
 @lru_cache(maxsize=1)
@@ -50,39 +61,67 @@ def combo_key(types):
     return '+'.join(sorted(set(types)))
 
 
-def predict(types, layout, costs=None):
-    """{'after_boot', 'running'} bytes in use for controllers of these types (a list, one
-    entry per controller), or None without a measured figure."""
+def predict(types, layout, costs=None, readers=0):
+    """{'after_boot', 'running'} bytes in use on the chip (32-bit figures) for controllers
+    of these types (a list, one entry per controller; `readers` of them with a card
+    reader), or None without a measured figure."""
     t = costs or table()
     if not t or layout not in t.get('layouts', {}):
         return None
     lay = t['layouts'][layout]
     base = lay['combos'].get(combo_key(types)) if types else lay.get('none')
-    if base is None:
+    if base is None or (readers and 'reader' not in lay):
         return None
-    extra = 0
+    extra = lay['reader'] if readers else 0
     seen = set()
     for ty in types:
         if ty in seen:
-            extra += lay['instance'].get(ty, 0)
+            if ty not in lay['instance']:
+                return None
+            extra += lay['instance'][ty]
         seen.add(ty)
     return {'after_boot': base['after_boot'] + extra, 'running': base['running'] + extra}
 
 
 def fit(types, heap_kb, layout, tls=False, costs=None, need=None, readers=0):
-    """(ok, message) for these controllers (`readers` of them with a card reader) on a heap
-    of heap_kb in this layout; ok is None when the table has no figure for them."""
-    p = predict(types, layout, costs)
+    """(ok, message) for these controllers (`readers` of them with a card reader) on a chip
+    with heap_kb of heap in this layout; ok is None when the table has no figure for them."""
+    p = predict(types, layout, costs, readers)
     if p is None:
         return None, None
-    free = heap_kb * 1024 - p['running'] - (READER_BYTES[layout] if readers else 0)
+    free = heap_kb * 1024 - p['running']
     need = need or (TLS_FREE_KB if tls else MIN_FREE_KB)
-    msg = ('%s in the %s layout: %.1f KB of the %d KB heap in use running, %.1f KB free; the firmware needs '
-           '%d KB free%s' % (combo_key(types) or 'no controllers', layout, p['running'] / 1024, heap_kb, free / 1024,
-                             need, ' before a TLS handshake' if tls else ''))
+    msg = ('%s in the %s layout: %.1f KB of the chip\'s %d KB heap in use running (32-bit figures), %.1f KB free; '
+           'the firmware needs %d KB free%s' % (combo_key(types) or 'no controllers', layout, p['running'] / 1024,
+                                                heap_kb, free / 1024, need, ' before a TLS handshake' if tls else ''))
     if readers:
         msg = msg.replace(' in the ', ' with a card reader in the ', 1)
     return free >= need * 1024, msg
+
+
+def word_ratio(layout, costs=None, types=None):
+    """How many times a board's heap use on the 64-bit unix port is the chip's, in this
+    layout: for these controller types when the table has both VMs' figures for their
+    combination (the larger of after boot and running), else the largest measured over all
+    combinations; None without a figure."""
+    t = costs or table()
+    try:
+        ratio = t['vm64']['ratio'][layout]['max']
+    except (KeyError, TypeError):
+        return None
+    key = combo_key(types or ())
+    wide = t['vm64'].get('layouts', {}).get(layout, {}).get('combos', {}).get(key)
+    narrow = t['layouts'][layout]['combos'].get(key)
+    if wide and narrow:
+        ratio = max(wide[ph] / float(narrow[ph]) for ph in ('after_boot', 'running'))
+    return ratio
+
+
+def vm_heap_kb(heap_kb, layout, bits=64, costs=None, types=None):
+    """The heap to give a VM of `bits` so that it holds what a chip with heap_kb does: the
+    profile's heap on a 32-bit VM; times word_ratio (rounded up) on the 64-bit one."""
+    r = word_ratio(layout, costs, types) if bits == 64 else None
+    return int(math.ceil(heap_kb * r)) if r else heap_kb
 
 
 def check_device(site, dev_id, dev):

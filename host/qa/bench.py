@@ -566,10 +566,11 @@ def _outbox_probe(script, prof, args, tag, vm=None, romfs=False):
 
 def boot_heap_or_costs(site=None, device=None, layout=None, save_costs=False, vm=None, progress=None):
     if save_costs:
-        if vm:
-            raise EdgeError('--save-costs measures the default VM (the config check\'s figures): drop --vm', 2)
+        if not vm:
+            raise EdgeError('--save-costs measures a chip\'s figures: give --vm a 32-bit MicroPython '
+                            '(bash tools/build_micropython32.sh SRC builds one)', 2)
         from .heapbench import save_costs as measure
-        return measure(progress)
+        return measure(vm, progress)
     return boot_heap(site, device, layout, vm)
 
 
@@ -626,8 +627,9 @@ BENCHES = {
                          help='another MicroPython unix port to measure with, e.g. the 32-bit one '
                               'tools/build_micropython32.sh builds (default: the pip-installed, 64-bit)')),
         (('--save-costs',), dict(dest='save_costs', action='store_true',
-                                 help='measure every combination of controller types and write '
-                                      'protocols/heap_costs.json (what the config check predicts a board\'s heap from)'))]),
+                                 help='with --vm a 32-bit VM: measure every combination of controller types '
+                                      'on it and on the default 64-bit VM and write protocols/heap_costs.json (the '
+                                      'config check\'s figures, a chip\'s; the simulator\'s heap scaling)'))]),
     'outbox': Bench(outbox_bench, 'the flash outbox filled to the board\'s filesystem: append, boot scan, making '
                                   'room, delivery; with --reaction N, barrier reaction during its compactions', [
         (('--reaction',), dict(dest='reaction', type=int, default=0, metavar='N',

@@ -11,11 +11,23 @@ probe (host/data/heap_probe.py) builds the same runtime part by part on the same
 heap, giving the bytes each subsystem and controller type leaves in the heap. Figures are
 the MicroPython unix port's: the pip-installed one is 64-bit (object headers and pointers
 are twice an ESP32's, so a board needs less); `--vm` runs another build, such as the 32-bit
-one tools/build_micropython32.sh makes, whose figures are a board's word size."""
+one tools/build_micropython32.sh makes, whose figures are a board's word size. The bench
+never scales: it gives the VM the profile's heap as it is and says in its JSON (`terms`)
+whether the figures are a chip's.
+
+The config check's table (protocols/heap_costs.json: every combination of controller types,
+a further controller of a type, a card reader, per layout, on the 32-bit VM; and the ratio
+of the 64-bit VM's figures to those, which the simulator scales a board's heap by) is
+refreshed, all of it, by one command, to be run whenever the firmware's heap use changes:
+
+    edgectl bench boot-heap --save-costs --vm /path/to/32-bit/micropython
+
+(a few minutes: each table is measured on both VMs, JOBS boards at a time)."""
 import json
 import os
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -83,8 +95,16 @@ def layouts_for(vm, layout=None):
     return (layout,)
 
 
+_BUILD = threading.Lock()            # build() and build_romfs() write one output folder
+
+
 def layout_env(layout, fs):
     """(env, extra heap KB) for running MicroPython in `fs` with this layout's firmware."""
+    with _BUILD:
+        return _layout_env(layout, fs)
+
+
+def _layout_env(layout, fs):
     env = dict(os.environ)
     if layout == FROZEN:                # the firmware is in the VM: only main.py on the filesystem
         Path(fs).mkdir(parents=True, exist_ok=True)
@@ -158,7 +178,8 @@ def run_firmware(cfg, layout, heap_kb, work, broker, settle_s=3.0, vm=None):
     env.pop('EDGE_IO_PORT', None)     # no virtual wire server: a board has none (its code is not the board's)
     env['EDGE_FS_KB'] = str(boards.load(cfg['board']).get('fs_kb', 2048))
     main = str(paths.FIRMWARE / 'main.py') if layout == 'romfs' else 'main.py'
-    col = Collector(broker.host, broker.port, [topics.tele(cfg['site'], cfg['device'])], 'heap-bench')
+    col = Collector(broker.host, broker.port, [topics.tele(cfg['site'], cfg['device'])],
+                    'heap-bench-' + cfg['device'])
     log = fs / 'board.log'
     with open(log, 'wb') as lf:
         t0 = time.monotonic()
@@ -197,7 +218,21 @@ def _rom_bytes(layout):
     if layout != 'romfs':
         return 0
     from ..core.build import build_romfs
-    return build_romfs().stat().st_size
+    with _BUILD:
+        return build_romfs().stat().st_size
+
+
+def terms(info):
+    """What the bench's figures are: a chip's (a 32-bit VM) or the 64-bit VM's, with the
+    stored ratio that turns them into a chip's. The bench itself never scales: it runs the
+    profile's heap on the VM it is given."""
+    if info['bits'] == 32:
+        return '32-bit VM: a chip\'s figures (the config check\'s terms)'
+    from ..core.heapfit import table
+    ratio = ((table() or {}).get('vm64') or {}).get('ratio') or {}
+    r = ', '.join('%s %.2f-%.2fx' % (lay, ratio[lay]['min'], ratio[lay]['max']) for lay in LAYOUTS if lay in ratio)
+    return ('64-bit VM with the profile\'s heap unscaled: not a chip\'s figures; a chip uses them divided by the '
+            'ratio measured for its layout (protocols/heap_costs.json vm64: %s)' % (r or 'none stored'))
 
 
 def boot_heap(site_path=None, device=None, layouts=None, vm=None):
@@ -216,6 +251,7 @@ def boot_heap(site_path=None, device=None, layouts=None, vm=None):
            'note': 'gc.mem_alloc() after gc.collect() on the MicroPython unix port (%s) '
                    'with the board profile\'s heap; the ROMFS image is taken off (flash on a board). Parts: bytes '
                    'each part leaves in the heap as the probe builds the runtime one part at a time.' % words}
+    out['terms'] = terms(info)
     vm = info['path']
     with workspace() as (work, br):
         for dev in devices:
@@ -245,8 +281,8 @@ def boot_heap(site_path=None, device=None, layouts=None, vm=None):
     return out
 
 
-# one controller of each type, pins that suit the esp32-devkitc (the table's figures do
-# not depend on the pins)
+# one controller of each type, on pins of the simulated board (the table's figures do not
+# depend on the pins)
 TABLE_CONTROLLERS = {
     'door': {'name': 'front', 'type': 'door', 'pins': {'contact': 4, 'rex': 13, 'fire': 14, 'lock': 16, 'buzzer': 17}},
     'barrier': {'name': 'bar', 'type': 'barrier', 'pins': {'beam': 34, 'loop': 35, 'up_limit': 32, 'down_limit': 33,
@@ -254,61 +290,87 @@ TABLE_CONTROLLERS = {
     'pump': {'name': 'pool', 'type': 'pump', 'pins': {'low_level': 36, 'pump': 18},
              'schedule': [{'on': '18:00', 'off': '22:30', 'days': 'mon-fri'}]},
     'intercom': {'name': 'call', 'type': 'intercom', 'pins': {'call': 39, 'strike': 19, 'led': 21}},
+    'genset': {'name': 'gen', 'type': 'genset', 'pins': {'mains_ok': 0, 'gen_running': 1, 'gen_fault': 2,
+                                                         'gen_start': 3}},
+    'lift_recall': {'name': 'lift', 'type': 'lift_recall', 'pins': {'recalled': 5, 'recall': 6}},
+    'zone': {'name': 'perim', 'type': 'zone', 'pins': {'arm': 7, 's1': 8, 's2': 9, 'armed': 10}},
 }
 # a second controller of a type, on pins of its own (the simulated board has 64)
 SECOND_PINS = {'door': {'contact': 40, 'rex': 41, 'lock': 42, 'buzzer': 43},
                'barrier': {'beam': 44, 'loop': 45, 'up_limit': 46, 'down_limit': 47, 'motor_up': 48,
                            'motor_down': 49, 'eye_tx': 50},
-               'pump': {'low_level': 51, 'pump': 52}, 'intercom': {'call': 53, 'strike': 54, 'led': 55}}
+               'pump': {'low_level': 51, 'pump': 52}, 'intercom': {'call': 53, 'strike': 54, 'led': 55},
+               'genset': {'mains_ok': 56, 'gen_running': 57, 'gen_fault': 58, 'gen_start': 59},
+               'lift_recall': {'recalled': 60, 'recall': 61}, 'zone': {'arm': 62, 's1': 63, 's2': 15, 'armed': 20}}
+# a card reader on the door (its code and objects: access, cardstore, wiegand, cardsync's names)
+READER_PINS = {'reader_d0': 22, 'reader_d1': 23}
+JOBS = 6                  # boards measured at once: each mostly waits for its tele
 
 
-def _site_with(ctrls, heap_board='sim'):
+def _site_with(ctrls, heap_board='sim', device='t-1'):
     import yaml
     text = yaml.safe_dump({'site': 'heap', 'broker': {'host': '127.0.0.1', 'port': 1883},
-                           'devices': {'t-1': {'board': heap_board, 'controllers': ctrls}}}, sort_keys=False)
+                           'devices': {device: {'board': heap_board, 'controllers': ctrls}}}, sort_keys=False)
     site = sitemod.parse(text, 'heap-table.yaml')
     sitemod.validate(site)
     errs = [p for p in site.problems if p.level == 'error' and 'do not fit' not in p.msg]
     if errs:
         raise EdgeError('table site invalid: %s' % errs)
-    return sitemod.device_config(site, 't-1')
+    return sitemod.device_config(site, device)
 
 
-def cost_table(progress=None, big_heap_kb=512):
-    """Measure the table host/heapfit.py predicts from: for each layout, the real firmware's
-    heap in use after boot and running for every combination of controller types (one of
-    each), and what a second controller of a type adds. Run on a heap large enough for
-    any combination (the bytes in use do not depend on the heap's size)."""
+def cost_table(vm=None, progress=None, big_heap_kb=512, jobs=JOBS):
+    """Measure the table host/core/heapfit.py predicts from, on one VM (None: the default):
+    for each layout, the real firmware's heap in use after boot and running for every
+    combination of controller types (one of each), what a second controller of a type adds,
+    and what a card reader on a door adds. Run on a heap large enough for any combination
+    (the bytes in use do not depend on the heap's size), `jobs` boards at a time."""
+    from concurrent.futures import ThreadPoolExecutor
     from itertools import combinations
+    info = vm_info(vm)
     types = sorted(TABLE_CONTROLLERS)
     combos = [c for n in range(1, len(types) + 1) for c in combinations(types, n)]
-    out = {'note': 'bytes in use (gc.mem_alloc() after gc.collect()) on the MicroPython unix port, measured by '
-                   '`edgectl bench boot-heap --save-costs`; the ROMFS image is not counted',
-           'layouts': {}}
+    jobs_list = []              # (layout, what, name, controllers)
+    for layout in LAYOUTS:
+        for c in combos:
+            jobs_list.append((layout, 'combos', '+'.join(c), [TABLE_CONTROLLERS[t] for t in c]))
+        for t in types:
+            second = dict(TABLE_CONTROLLERS[t], name=TABLE_CONTROLLERS[t]['name'] + '2', pins=SECOND_PINS[t])
+            jobs_list.append((layout, 'two', t, [TABLE_CONTROLLERS[t], second]))
+        door = TABLE_CONTROLLERS['door']
+        jobs_list.append((layout, 'reader', 'door', [dict(door, pins=dict(door['pins'], **READER_PINS))]))
+    done = [0]
     with workspace() as (work, br):
-        step = [0]
-        total = len(LAYOUTS) * (len(combos) + len(types))
-
-        def measure(ctrls, layout):
-            cfg = _site_with(ctrls)
-            r = run_firmware(cfg, layout, big_heap_kb, Path(work) / ('m%d' % step[0]), br)
-            step[0] += 1
-            if progress:
-                progress(step[0], total)
+        def measure(i):
+            layout, what, name, ctrls = jobs_list[i]
+            cfg = _site_with(ctrls, device='t-%d' % i)
+            r = run_firmware(cfg, layout, big_heap_kb, Path(work) / ('m%d' % i), br, vm=info['path'])
             if 'used_running' not in r:
-                raise EdgeError('no figure for %s (%s layout): %s' % (combo_key_of(ctrls), layout, r.get('log_tail')))
+                r = run_firmware(cfg, layout, big_heap_kb, Path(work) / ('r%d' % i), br, vm=info['path'])
+            done[0] += 1
+            if progress:
+                progress(done[0], len(jobs_list))
+            if 'used_running' not in r:
+                raise EdgeError('no figure for %s (%s layout, %s): %s' % (name, layout, info['path'],
+                                                                          r.get('log_tail')))
             return {'after_boot': r['used_after_boot'], 'running': r['used_running']}
 
-        for layout in LAYOUTS:
-            lay = {'combos': {}, 'instance': {}}
-            for c in combos:
-                lay['combos']['+'.join(c)] = measure([TABLE_CONTROLLERS[t] for t in c], layout)
-            for t in types:
-                one = lay['combos'][t]
-                second = dict(TABLE_CONTROLLERS[t], name=TABLE_CONTROLLERS[t]['name'] + '2', pins=SECOND_PINS[t])
-                two = measure([TABLE_CONTROLLERS[t], second], layout)
-                lay['instance'][t] = max(two['running'] - one['running'], two['after_boot'] - one['after_boot'])
-            out['layouts'][layout] = lay
+        with ThreadPoolExecutor(max_workers=jobs) as ex:
+            got = list(ex.map(measure, range(len(jobs_list))))
+    out = {'bits': info['bits'], 'vm': info['version'], 'layouts': {}}
+    for (layout, what, name, _), fig in zip(jobs_list, got):
+        lay = out['layouts'].setdefault(layout, {'combos': {}, 'instance': {}})
+        if what == 'combos':
+            lay['combos'][name] = fig
+    for (layout, what, name, _), fig in zip(jobs_list, got):
+        lay = out['layouts'][layout]
+        if what in ('two', 'reader'):
+            one = lay['combos'][name]
+            extra = max(fig['running'] - one['running'], fig['after_boot'] - one['after_boot'])
+            if what == 'two':
+                lay['instance'][name] = extra
+            else:
+                lay['reader'] = extra
     return out
 
 
@@ -316,8 +378,58 @@ def combo_key_of(ctrls):
     return '+'.join(sorted(c['type'] for c in ctrls))
 
 
-def save_costs(progress=None):
+def word_ratio(wide, narrow):
+    """Per layout, how many times the bytes in use on the wide (64-bit) VM are the narrow
+    (32-bit) VM's, over every combination both measured: {'max', 'min'}. The simulator
+    scales a board's heap by 'max', so a board that fits the chip boots in it."""
+    out = {}
+    for layout, lay in narrow['layouts'].items():
+        rs = [wide['layouts'][layout]['combos'][k][ph] / v[ph]
+              for k, v in lay['combos'].items() for ph in ('after_boot', 'running')]
+        out[layout] = {'max': round(max(rs), 3), 'min': round(min(rs), 3)}
+    return out
+
+
+REFRESH = 'edgectl bench boot-heap --save-costs --vm VM32'
+
+
+def save_costs(vm, progress=None):
+    """`edgectl bench boot-heap --save-costs --vm VM32`: the one command that refreshes
+    protocols/heap_costs.json (run it whenever the firmware's heap use changes). It measures
+    the table with `vm`, a 32-bit MicroPython unix port (an ESP32's word size:
+    tools/build_micropython32.sh builds one), and the same table with the default 64-bit
+    VM, keeping the 32-bit table (the config check's figures: a chip's) and the ratio
+    64-bit/32-bit per layout (how far the simulator scales a board's heap)."""
     from ..core.heapfit import TABLE
-    t = cost_table(progress)
+    narrow_info = vm_info(vm)
+    wide_info = vm_info(None)
+    if narrow_info['bits'] != 32 or narrow_info['frozen_firmware']:
+        raise EdgeError('--save-costs needs --vm a 32-bit MicroPython unix port without the firmware frozen in '
+                        '(an ESP32\'s word size: bash tools/build_micropython32.sh SRC); %s is %d-bit%s' % (
+                            narrow_info['path'], narrow_info['bits'],
+                            ', frozen' if narrow_info['frozen_firmware'] else ''), 2)
+    if wide_info['bits'] != 64:
+        raise EdgeError('the default MicroPython (%s) is not 64-bit: nothing to scale the simulator from'
+                        % wide_info['path'], 2)
+    steps = [0, 0]
+
+    def part(k):
+        def tick(i, n):
+            steps[k] = i
+            if progress:
+                progress(steps[0] + steps[1], 2 * n)
+        return tick
+
+    narrow = cost_table(narrow_info['path'], part(0))
+    wide = cost_table(None, part(1))
+    t = {'note': 'bytes in use (gc.mem_alloc() after gc.collect()) by the firmware on the MicroPython unix port '
+                 'built 32-bit (an ESP32\'s word size: the config check\'s figures are a chip\'s), the ROMFS '
+                 'image not counted; combos: after boot and running, one controller of each type; instance: what '
+                 'a further controller of a type adds; reader: what a card reader on a door adds. vm64: the '
+                 'same combinations on the 64-bit unix port and the ratio of its figures to these per layout (the '
+                 'simulator runs the 64-bit VM with the profile\'s heap times the max). Refresh all of it: ' + REFRESH,
+         'bits': 32, 'vm': narrow['vm'], 'layouts': narrow['layouts'],
+         'vm64': {'vm': wide['vm'], 'ratio': word_ratio(wide, narrow),
+                  'layouts': {lay: {'combos': v['combos']} for lay, v in wide['layouts'].items()}}}
     TABLE.write_text(json.dumps(t, indent=1, sort_keys=True) + '\n')
     return t

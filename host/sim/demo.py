@@ -190,8 +190,8 @@ def run(console=None, site_file=None, keep=False):
         try:
             with sim:
                 for d, sb in sim.boards.items():
-                    console.print('simulated board %s: MicroPython unix port, heap %d KB, wires on port %d, log %s' % (
-                        d, sb.heap_kb, sb.io_port, sb.log))
+                    console.print('simulated board %s: MicroPython unix port, %s, wires on port %d, log %s' % (
+                        d, sb.heap_note(), sb.io_port, sb.log))
                     if not _wait_online(mon, d):
                         raise EdgeError('board %s did not come online; log:\n%s' % (d, sb.log_tail()))
                 b = sim.boards[device]

@@ -1,6 +1,9 @@
 """Simulated boards: each device's firmware runs as a `micropython` process (the real
 MicroPython VM, heap capped as on the board) in its own filesystem folder, with virtual
-wires served on a loopback port."""
+wires served on a loopback port. The unix port is 64-bit, its objects larger than an
+ESP32's: a board gets its profile's heap scaled by the ratio measured for its layout and
+controller types (protocols/heap_costs.json, core/heapfit.vm_heap_kb), so what fits the
+chip fits here and what does not, does not."""
 import json
 import os
 import shutil
@@ -8,9 +11,11 @@ import signal
 import threading
 import subprocess
 import time
+from functools import lru_cache
 from pathlib import Path
 
 from ..core import boards, paths, procs, simstate
+from ..core.heapfit import vm_heap_kb
 from ..core.broker import free_port, wait_port
 from ..core.errors import EdgeError
 
@@ -19,6 +24,21 @@ def write_atomic(path, text):
     tmp = Path(str(path) + '.tmp')
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+@lru_cache(maxsize=4)
+def _bits(vm):
+    try:
+        r = subprocess.run([vm, '-c', 'import sys; print(64 if sys.maxsize > 2**31 else 32)'],
+                           capture_output=True, text=True, timeout=30)
+        return int(r.stdout.split()[-1])
+    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+        return 64
+
+
+def vm_bits(vm=None):
+    """The word size of a MicroPython unix port (None: the one boards run, paths.micropython())."""
+    return _bits(vm or paths.micropython())
 
 
 # What the simulator's own wire server takes from a simulated board's heap, which a board
@@ -32,6 +52,7 @@ class SimBoard:
     pre-flashed); 'fs': it runs what was deployed on its filesystem (main.py, lib/), or sits
     at its REPL when nothing was (a blank board). console=True: its serial console is a pty
     (`console.path`) that mpremote and `edgectl deploy` open like a USB serial port."""
+    vm = None                 # another MicroPython unix port to run (None: paths.micropython())
 
     def __init__(self, cfg, fsdir, heap_kb=None, io_port=None, firmware='host', console=False, secret=None,
                  ca_der=None):
@@ -43,7 +64,7 @@ class SimBoard:
         self.want_console = console
         self.device = cfg['device']
         self.fs = Path(fsdir)
-        self.heap_kb = heap_kb or boards.load(cfg['board'])['heap_kb']
+        self.heap_kb = heap_kb or boards.load(cfg['board'])['heap_kb']     # the chip's (profile) terms
         self.io_port = io_port or free_port()
         self._proc = None
         self.log = self.fs / 'board.log'
@@ -89,8 +110,8 @@ class SimBoard:
         env = dict(os.environ)
         env.update(EDGE_IO_PORT=str(self.io_port), EDGE_RESET=reset,
                    EDGE_FS_KB=str(boards.load(self.cfg['board']).get('fs_kb', 2048)))  # sizes the outbox
-        argv = [paths.micropython()]
-        heap = self.heap_kb
+        argv = [self.vm or paths.micropython()]
+        heap = self.vm_heap_kb()
         if self.firmware == 'host':
             from ..core.build import build_romfs
             romfs = build_romfs()
@@ -116,6 +137,22 @@ class SimBoard:
         elif self.console is None:
             raise EdgeError('simulated board %s has no firmware on its filesystem (deploy it first)' % self.device)
         return argv, env, str(self.fs)
+
+    def layout(self):
+        """The firmware layout the board runs: the ROMFS image ('host') or lib/ on its filesystem."""
+        return 'romfs' if self.firmware == 'host' else 'lib'
+
+    def vm_heap_kb(self):
+        """The chip's heap_kb in the VM's terms (without the image and the wire server)."""
+        return vm_heap_kb(self.heap_kb, self.layout(), vm_bits(self.vm),
+                          types=[c['type'] for c in self.cfg['controllers']])
+
+    def heap_note(self):
+        """One line for status output: the chip's heap and what the VM is given for it."""
+        vm = self.vm_heap_kb()
+        if vm == self.heap_kb:
+            return 'heap %d KB' % self.heap_kb
+        return 'heap %d KB; %d KB on the 64-bit VM, whose objects are larger than a chip\'s' % (self.heap_kb, vm)
 
     def start(self, timeout=10.0, reset='power', wait=True):
         with self.lock:

@@ -37,8 +37,8 @@ def cmd_sim(a):
                                             if sec else ', anonymous (the site has no secrets file)'), flush=True)
         sim.start()
         for d, b in sim.boards.items():
-            print('%s: simulated %s (heap %d KB), wires on 127.0.0.1:%d, files %s%s%s' % (
-                d, b.cfg['board'], b.heap_kb, b.io_port, b.fs,
+            print('%s: simulated %s (%s), wires on 127.0.0.1:%d, files %s%s%s' % (
+                d, b.cfg['board'], b.heap_note(), b.io_port, b.fs,
                 ', serial console %s' % b.serial_port if b.serial_port else '',
                 ' (blank: MicroPython only, deploy to it)' if a.blank else ''), flush=True)
         print('running; `edgectl io DEVICE CTRL.SIGNAL=1` from another shell here; Ctrl-C stops', flush=True)
@@ -138,7 +138,8 @@ def _args_demo(sub):
 def _args_sim(sub):
     s = sub.add_parser('sim', help="run the site's devices as simulated boards",
                        description='Run each device of the site as the firmware on the MicroPython unix port, with '
-                                   'its board profile\'s heap, its own filesystem under .edgectl/sim/DEVICE and '
+                                   'its board profile\'s heap (scaled to the 64-bit VM by the ratio in '
+                                   'protocols/heap_costs.json), its own filesystem under .edgectl/sim/DEVICE and '
                                    'virtual wires (see `edgectl io`). Boards whose process ends are restarted.')
     _site_arg(s, positional=True)
     s.add_argument('--with-broker', action='store_true', help="also start mosquitto on the site's broker port")

@@ -145,3 +145,37 @@ def case_a_beam_interrupt_stops_the_closing_arm_without_a_control_tick():
         finally:
             d.uninstall()
     in_tmpdir('esp_beam', t)
+
+
+def case_a_command_the_heap_cannot_take_is_refused_and_the_door_stays_locked():
+    """A command flood on a short heap once faulted a door (MemoryError in its command), and a
+    faulted fail-safe door releases its lock for good: such a command is now refused."""
+    def t():
+        d.install()
+        try:
+            import bootlog
+            from app import App
+            cfg = {'site': 's', 'device': 'door-1', 'rev': 'r1', 'broker': {'host': '127.0.0.1', 'port': 1883},
+                   'controllers': [{'name': 'front', 'type': 'door', 'pins': {'contact': 4, 'lock': 16},
+                                    'fail_safe': True}]}
+            import hal_esp32
+            app = App(cfg, hal_esp32.Esp32Hal(cfg), bootlog.BootLog())
+            door = app.ctrls['front']
+            app.step()
+            lock = app.outs['front']['lock'].value()
+            check(door.ops() is door.ops(), 'the ops are found once per type, not per command')
+
+            def short_of_heap(args, now):
+                raise MemoryError('memory allocation failed, allocating 1024 bytes')
+            door.cmd_unlock = short_of_heap
+            ack = app.command('front', json.dumps({'id': 'c1', 'op': 'unlock'}))
+            check(not ack['ok'] and 'short of memory' in ack['err'], 'refused: %r' % (ack,))
+            eq(door.error, None, 'the door is not faulted')
+            app.step()
+            eq(app.outs['front']['lock'].value(), lock, 'the lock output is as it was (not released)')
+            del door.cmd_unlock
+            ack = app.command('front', json.dumps({'id': 'c2', 'op': 'status'}))
+            check(ack['ok'], 'the next command runs: %r' % (ack,))
+        finally:
+            d.uninstall()
+    in_tmpdir('esp32-cmd-memory', t)

@@ -65,7 +65,14 @@ def eq(a, b, what=''):
         raise AssertionError('%s: expected %r, got %r' % (what, b, a))
 
 
-TMP = '.test-tmp'
+def _tmp():
+    import os
+    return (os.getenv('EDGE_TEST_TMP') if hasattr(os, 'getenv') else None) or '.test-tmp'
+
+
+# the boards' files: one folder per VM (test_cases runs two case files at a time, and two
+# of them sharing names such as 'ob' removed each other's outbox segments)
+TMP = _tmp()
 
 
 def tmpfile(name):

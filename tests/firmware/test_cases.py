@@ -43,7 +43,8 @@ def mp_results(case_dir):
 
     def run(mod):
         return subprocess.run([paths.micropython(), '-X', 'heapsize=256K', os.path.join(HERE, 'mp_runner.py'), mod],
-                              cwd=case_dir, env=env, capture_output=True, text=True, timeout=300)
+                              cwd=case_dir, env=dict(env, EDGE_TEST_TMP='.test-tmp-' + mod),
+                              capture_output=True, text=True, timeout=300)
     with ThreadPoolExecutor(2) as pool:
         runs = list(pool.map(run, MODULES))
     res, log = {}, ''

@@ -71,3 +71,22 @@ def test_frozen_layout_needs_a_frozen_vm():
     r = run('bench', 'boot-heap', '--layout', 'frozen', '--json')
     assert r.returncode == 2 and '--frozen' in r.stderr
 
+
+
+@pytest.mark.parametrize('vm, says', [(None, 'give --vm a 32-bit MicroPython'),
+                                      ('default', 'needs --vm a 32-bit MicroPython unix port')])
+def test_save_costs_needs_a_32_bit_vm(vm, says):
+    """The table is a chip's: --save-costs without a VM, or with the 64-bit one, is a usage
+    error and leaves the table as it was."""
+    from edgectl.core import heapfit
+    before = heapfit.TABLE.read_bytes()
+    args = ['bench', 'boot-heap', '--save-costs', '--json'] + ([] if vm is None else ['--vm', paths.micropython()])
+    r = run(*args)
+    assert r.returncode == 2 and says in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    assert heapfit.TABLE.read_bytes() == before
+
+
+def test_the_bench_says_which_terms_its_figures_are_in():
+    wide = heapbench.terms(heapbench.vm_info(None))
+    assert wide.startswith('64-bit VM') and 'not a chip' in wide and 'romfs' in wide and 'lib' in wide
+    assert 'a chip\'s figures' in heapbench.terms({'bits': 32})

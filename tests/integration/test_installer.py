@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from edgectl.install import configpush
-from edgectl.core import paths, proto
+from edgectl.core import heapfit, paths, proto
 from edgectl.install.deploy import deploy
 from edgectl.core.mqttc import Collector
 from edgectl.install.serialboard import SerialBoard
@@ -46,10 +46,8 @@ def blank(make_board, broker, tmp_path):
     """A blank board (MicroPython only) with its serial console, and the site file."""
     site = tmp_path / 'site.yaml'
     site.write_text(SITE % broker.port)
-    # the lib layout (code in the heap) on the 64-bit VM: its objects take 1.5-1.8 times an
-    # ESP32's (`edgectl bench boot-heap --vm` with a 32-bit build), so the 110 KB board is
-    # simulated with 165 KB; at 110 KB a config pull is refused "short of memory" here
-    b = make_board(site.read_text(), 'lobby-1', site_broker=True, firmware='fs', console=True, heap_kb=165)
+    # the profile's 110 KB, which the simulator scales to the 64-bit VM's terms (sim.SimBoard.vm_heap_kb)
+    b = make_board(site.read_text(), 'lobby-1', site_broker=True, firmware='fs', console=True)
     return b, site
 
 
@@ -207,19 +205,21 @@ def test_a_locked_console_keeps_the_firmware_running(make_board, broker, tmp_pat
     assert b.alive()
 
 
-GATE = """\
+FULL = """\
 site: ins
 broker: {host: 127.0.0.1, port: %d}
 devices:
-  gate-1:
+  full-1:
     board: esp32-devkitc
     controllers:
-      - name: barrier
-        type: barrier
-        pins: {beam: 34, loop: 35, up_limit: 32, down_limit: 33, motor_up: 25, motor_down: 26, eye_tx: 27}
-      - name: callpoint
-        type: intercom
-        pins: {call: 4, strike: 13, led: 14}
+      - {name: front, type: door, pins: {contact: 4, lock: 16}}
+      - {name: bar, type: barrier, pins: {beam: 34, up_limit: 32, down_limit: 33, motor_up: 25, motor_down: 26,
+         eye_tx: 27}}
+      - {name: pool, type: pump, pins: {low_level: 35, pump: 17}}
+      - {name: call, type: intercom, pins: {call: 36, strike: 18}}
+      - {name: gen, type: genset, pins: {mains_ok: 39, gen_running: 13, gen_start: 19}}
+      - {name: lift, type: lift_recall, pins: {recalled: 14, recall: 21}}
+      - {name: perim, type: zone, pins: {s1: 22, armed: 23}}
 """
 
 
@@ -229,7 +229,7 @@ def test_a_board_out_of_heap_says_so_and_reports_it_at_its_next_good_boot(make_b
     line, not a network guess; the first boot that fits raises system.memory."""
     site = tmp_path / 'site.yaml'
     site.write_text(SITE % broker.port)
-    b = make_board(site.read_text(), 'lobby-1', site_broker=True, firmware='fs', console=True, heap_kb=64)
+    b = make_board(site.read_text(), 'lobby-1', site_broker=True, firmware='fs', console=True, heap_kb=48)
     t0 = time.monotonic()
     r = edgectl('flash', str(site), '--port', b.serial_port, '--device', 'lobby-1', '--no-image', '--timeout', '40',
                 cwd=tmp_path)
@@ -250,16 +250,20 @@ def test_a_board_out_of_heap_says_so_and_reports_it_at_its_next_good_boot(make_b
         col.close()
 
 
-def test_the_gate_board_that_cannot_fit_the_lib_layout_is_refused_before_its_config_goes_on(make_board,
-                                                                                               broker, tmp_path):
-    """The README's path without hardware on the gate board (barrier + intercom, lib layout):
-    it used to end in MemoryError at boot and a Wi-Fi guess; now flash refuses it with the
-    figures once the deploy has found the layout, and the board keeps no config to crash on."""
-    site = tmp_path / 'gate.yaml'
-    site.write_text(GATE % broker.port)
-    b = make_board(site.read_text(), 'gate-1', site_broker=True, firmware='fs', console=True, fs=tmp_path / 'gate')
-    r = edgectl('flash', str(site), '--port', b.serial_port, '--device', 'gate-1', '--no-image', cwd=tmp_path)
+def test_a_board_that_cannot_fit_the_lib_layout_is_refused_before_its_config_goes_on(make_board, broker,
+                                                                                      tmp_path):
+    """Every controller type on one ESP32 in the lib layout (code in the heap): flash refuses
+    it with the chip's figures once the deploy has found the layout, and the board keeps no
+    config to crash on. (The README's gate board, barrier + intercom, fits a chip in the lib
+    layout by the 32-bit figures and is installed like lobby-1 above.)"""
+    site = tmp_path / 'full.yaml'
+    site.write_text(FULL % broker.port)
+    types = ['door', 'barrier', 'pump', 'intercom', 'genset', 'lift_recall', 'zone']
+    ok, msg = heapfit.fit(types, 110, 'lib')
+    assert ok is False, 'the firmware got smaller: this board fits the lib layout now (%s); give it more' % msg
+    b = make_board(site.read_text(), 'full-1', site_broker=True, firmware='fs', console=True, fs=tmp_path / 'full')
+    r = edgectl('flash', str(site), '--port', b.serial_port, '--device', 'full-1', '--no-image', cwd=tmp_path)
     assert r.returncode == 1, r.stdout + r.stderr
     err = r.stderr.strip().splitlines()[-1]
-    assert 'would run out of memory at boot' in err and 'lib layout' in err and 'KB' in err, err
+    assert 'would run out of memory at boot' in err and msg in err, (msg, err)
     assert not (b.fs / 'config.json').exists(), 'no config that would crash the board was written'
