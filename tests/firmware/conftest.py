@@ -14,3 +14,9 @@ def case_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp('cases')
     os.symlink(paths.PROTOCOLS, d / 'protocols')
     return d
+
+
+@pytest.fixture(autouse=True)
+def _cwd(monkeypatch, case_dir):
+    """Every firmware test runs in it (the transitions tests call case helpers too)."""
+    monkeypatch.chdir(case_dir)

@@ -23,11 +23,6 @@ def _cases():
 CASES = _cases()
 
 
-@pytest.fixture(autouse=True)
-def _cwd(monkeypatch, case_dir):
-    monkeypatch.chdir(case_dir)     # case files open protocols/vectors/ relative to it (tests/firmware/conftest.py)
-
-
 @pytest.mark.parametrize('mod,name', CASES, ids=['%s.%s' % c for c in CASES])
 def test_cpython(mod, name):
     getattr(importlib.import_module(mod), name)()
