@@ -134,6 +134,21 @@ def set_aside(path, now=None):
     return aside
 
 
+def _wal(db, tries=100):
+    """The journal in WAL mode (kept in the file once set). Switching waits for no busy
+    handler: several processes opening a new journal at once got "database is locked"
+    (six `edgectl zone` calls at once), so it is asked first and retried."""
+    for i in range(tries):
+        try:
+            if db.execute('PRAGMA journal_mode').fetchone()[0].lower() != 'wal':
+                db.execute('PRAGMA journal_mode=WAL')
+            return
+        except sqlite3.OperationalError as e:
+            if 'locked' not in str(e) or i == tries - 1:
+                raise
+            time.sleep(0.1)
+
+
 class Store:
     def __init__(self, path=None, repair=True):
         """repair: a damaged file is set aside and a fresh one started (`damaged` then says
@@ -147,7 +162,7 @@ class Store:
                 raise Damaged('the journal %s is damaged (%s)' % (self.path, why))
             self.damaged = {'file': str(set_aside(self.path)), 'why': why}
         db = sqlite3.connect(str(self.path), timeout=30)
-        db.execute('PRAGMA journal_mode=WAL')
+        _wal(db)
         version = db.execute('PRAGMA user_version').fetchone()[0]
         old = db.execute("SELECT 1 FROM sqlite_master WHERE name='events'").fetchone()
         if old and version < 2:

@@ -47,4 +47,4 @@ def test_firmware_controllers_match_definitions():
         optional = {s for s, req in list(d['inputs'].items()) + list(d['outputs'].items()) if not req}
         assert set(cls.OPTIONAL) == optional, ctype
         inst = cls('x', {})
-        assert inst.ops() == sorted(d['ops']), ctype
+        assert list(inst.ops()) == sorted(d['ops']), ctype

@@ -109,6 +109,7 @@ def test_every_measured_figure_names_its_command():
         if re.search(r'\d', item) and 'fault suite' not in item:
             m = re.search(r'`edgectl bench ([a-z-]+)[^`]*`', item)
             assert m, 'a figure without its command: %s' % item[:120]
-            assert _parse(['bench', m.group(1), '--json']) is None
+            import shlex
+            assert _parse(shlex.split(m.group(0).strip('`'))[1:]) is None     # as written, options too
             from edgectl.qa.bench import BENCHES
             assert m.group(1) in BENCHES, m.group(1)
