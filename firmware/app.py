@@ -254,7 +254,11 @@ class App:
     async def control_loop(self):
         while self.reboot_req is None:
             self.step()
-            self.events.step()
+            try:
+                self.events.step()      # making room in the outbox, a few records a pass
+            except Exception as e:      # (given up, tried again later): the loop goes on
+                gc.collect()
+                self.logline(1, 'outbox: %r' % e)
             await asyncio.sleep_ms(self.tick_ms)
         raise Reboot(self.reboot_req)
 

@@ -244,23 +244,27 @@ class Outbox:
         n = j[0]
         try:
             f = open(self.seg(n), 'rb')
-        except OSError:
-            f = None
-        if f is not None:
+        except OSError:         # delivered and deleted under the rewrite: nothing left to do
+            self._abandon()
+            return 0
+        try:
             with f:
                 i = 0
                 for off, kind, body in _records(f, j[3]):
                     if kind is None:
                         break
-                    j[3] = off + _HDR + len(body)
                     if kind == _E and _u32(body) > self.done:
                         if j[6] < j[2] and (body[4] if body[4] < 3 else 0) == j[1] and _u32(body) != j[7]:
                             j[6] += 1
                         else:
                             j[5] += _write(j[4], _E, body)
+                    j[3] = off + _HDR + len(body)     # past it only once it is written
                     i += 1
                     if i == k:
                         return -1
+        except Exception:   # (no heap, a flash error): the segment stays as it was, room is made later
+            self._abandon()
+            raise
         dst = j[4]
         size = j[5] + _write(dst, _S, self._snapshot(self.dropped + j[6]))
         dst.close()
@@ -274,6 +278,19 @@ class Outbox:
         if n == self.last:
             self.size = size
         return j[6]
+
+    def _abandon(self):
+        """Give up the rewrite under way: its segment is untouched, its copy removed."""
+        j = self._job
+        self._job = None
+        try:
+            j[4].close()
+        except OSError:
+            pass
+        try:
+            os.remove(self.seg(j[0]) + '.tmp')
+        except OSError:
+            pass
 
     def _count(self, sev, d):
         self.pending += d

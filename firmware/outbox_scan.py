@@ -20,8 +20,11 @@ def scan(self):
     i = self.path.rfind('/')
     base = self.path[i + 1:] + '.'
     lo = hi = 0
-    for name in os.listdir(self.path[:i] if i > 0 else '.'):
-        if name.startswith(base) and name[len(base):].isdigit():
+    folder = self.path[:i] if i > 0 else '.'
+    for name in os.listdir(folder):
+        if name.startswith(base) and name.endswith('.tmp'):     # a rewrite a power cut ended
+            os.remove(folder + '/' + name)
+        elif name.startswith(base) and name[len(base):].isdigit():
             n = int(name[len(base):])
             lo = n if not lo or n < lo else lo
             hi = n if n > hi else hi
