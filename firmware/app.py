@@ -21,6 +21,7 @@ from compat import const
 FW = '0.9.0'        # the version of edgectl, stated here only (the host and pyproject.toml read it)
 _LOG_QUEUE = const(8)
 _LOG_TEXT = const(200)
+_CMD_FREE = const(4096)     # heap a command needs free to run (App.heap_short)
 
 
 class BoardLog(RateLimit):
@@ -198,17 +199,14 @@ class App:
             self.wake()
 
     # --- running controllers, always guarded: an exception drives outputs safe first --------
-    def _run(self, ctrl, fn, *args, cmd=False):
+    def _run(self, ctrl, fn, *args):
         """Call into a controller. A faulted controller is not run again: its outputs stay
-        at their safe values and its fault is reported once. cmd: fn runs a command."""
+        at their safe values and its fault is reported once."""
         if ctrl.error:
             return 'controller faulted: %s' % ctrl.error
         try:
             return fn(*args)
         except Exception as e:
-            if cmd and isinstance(e, MemoryError):  # a command the heap cannot take is refused, not a
-                gc.collect()                        # fault: a flood must not fault a fail-safe door open
-                return 'short of memory: refused, try again'
             ctrl.safe('%s: %s' % (type(e).__name__, e))
             ctrl.alarm(ctrl.TYPE + '.fault', True, {'reason': ctrl.error})
             self.logline(1, '%s faulted: %s' % (ctrl.name, ctrl.error))
@@ -312,7 +310,18 @@ class App:
             err, self.ctr = command.verify(self.key, self.device, ctrl_name, fields, wall_ms(), None, self.ctr)
             if err:
                 return err, None
-        return self._run(ctrl, ctrl.command, op, args, ticks_ms(), cmd=True), None
+        if self.heap_short():       # refused before it runs: a MemoryError inside a command would
+            return 'short of memory: refused, try again', None     # fault the controller (outputs safe)
+        return self._run(ctrl, ctrl.command, op, args, ticks_ms()), None
+
+    def heap_short(self):
+        """Too little heap for a command to run whole (its events, its ack), even after a
+        collection: a command flood on a short heap faulted doors (a faulted fail-safe door
+        stays unlocked)."""
+        if not hasattr(gc, 'mem_free') or gc.mem_free() >= _CMD_FREE:
+            return False
+        gc.collect()
+        return gc.mem_free() < _CMD_FREE
 
     def reject(self, ctrl_name, cid, reason, extra=None):
         if self.blog.level >= 3:
