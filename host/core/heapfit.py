@@ -8,8 +8,9 @@ The table's figures are a chip's: measured on the MicroPython unix port built 32
 ESP32's word size; object headers and pointers are half the 64-bit port's), and they are
 checked against the board profile's heap_kb as it is. The table also keeps the measured
 ratio of the 64-bit unix port's figures to the 32-bit one's per layout: the simulator
-runs boards on the 64-bit VM with the profile's heap times that ratio (vm_heap_kb), so a
-board that fits the chip boots in the simulator and one that does not, does not.
+runs boards on the 64-bit VM with the profile's heap plus what their objects take more
+there (vm_heap_kb), so a simulated board has the chip's free heap: one that fits the chip
+boots in the simulator and one that does not, does not.
 
 Refresh the whole file (both VMs' measurements, the ratio) whenever the firmware's heap use
 changes, with the one command:
@@ -111,17 +112,37 @@ def word_ratio(layout, costs=None, types=None):
         return None
     key = combo_key(types or ())
     wide = t['vm64'].get('layouts', {}).get(layout, {}).get('combos', {}).get(key)
-    narrow = t['layouts'][layout]['combos'].get(key)
+    narrow = t.get('layouts', {}).get(layout, {}).get('combos', {}).get(key)
     if wide and narrow:
         ratio = max(wide[ph] / float(narrow[ph]) for ph in ('after_boot', 'running'))
     return ratio
 
 
 def vm_heap_kb(heap_kb, layout, bits=64, costs=None, types=None):
-    """The heap to give a VM of `bits` so that it holds what a chip with heap_kb does: the
-    profile's heap on a 32-bit VM; times word_ratio (rounded up) on the 64-bit one."""
-    r = word_ratio(layout, costs, types) if bits == 64 else None
-    return int(math.ceil(heap_kb * r)) if r else heap_kb
+    """The heap to give a VM of `bits` so that it holds what a chip with heap_kb does and
+    has the chip's free heap left: the profile's heap on a 32-bit VM; on the 64-bit one,
+    that plus what the board's objects take more there (byte buffers, a message, a TLS
+    record, are the same size at either word size, so only the part in use is scaled):
+    the table's 64-bit minus 32-bit figures for these controllers (the larger of after boot
+    and running), else the chip's predicted use times (word_ratio - 1)."""
+    if bits != 64:
+        return heap_kb
+    t = costs or table()
+    key = combo_key(types or ())
+    try:
+        wide = t['vm64']['layouts'][layout]['combos'].get(key)
+        narrow = t['layouts'][layout]['combos'].get(key)
+    except (KeyError, TypeError):
+        wide = narrow = None
+    if wide and narrow:
+        more = max(wide[ph] - narrow[ph] for ph in ('after_boot', 'running'))
+    else:
+        r = word_ratio(layout, t, types)
+        p = predict(list(types or ()), layout, t) if r else None
+        if not p:
+            return int(math.ceil(heap_kb * r)) if r else heap_kb     # nothing better known: all of it
+        more = max(p.values()) * (r - 1)
+    return heap_kb + int(math.ceil(more / 1024.0))
 
 
 def check_device(site, dev_id, dev):

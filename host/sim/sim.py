@@ -1,9 +1,9 @@
 """Simulated boards: each device's firmware runs as a `micropython` process (the real
 MicroPython VM, heap capped as on the board) in its own filesystem folder, with virtual
 wires served on a loopback port. The unix port is 64-bit, its objects larger than an
-ESP32's: a board gets its profile's heap scaled by the ratio measured for its layout and
-controller types (protocols/heap_costs.json, core/heapfit.vm_heap_kb), so what fits the
-chip fits here and what does not, does not."""
+ESP32's: a board gets its profile's heap plus what its objects take more there, measured
+for its layout and controller types (protocols/heap_costs.json, core/heapfit.vm_heap_kb):
+it has the chip's free heap, so what fits the chip fits here and what does not, does not."""
 import json
 import os
 import shutil

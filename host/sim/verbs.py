@@ -138,8 +138,8 @@ def _args_demo(sub):
 def _args_sim(sub):
     s = sub.add_parser('sim', help="run the site's devices as simulated boards",
                        description='Run each device of the site as the firmware on the MicroPython unix port, with '
-                                   'its board profile\'s heap (scaled to the 64-bit VM by the ratio in '
-                                   'protocols/heap_costs.json), its own filesystem under .edgectl/sim/DEVICE and '
+                                   'its board profile\'s heap (on the 64-bit VM plus what its objects take more there, from '
+                                   'protocols/heap_costs.json: the chip\'s free heap), its own filesystem under .edgectl/sim/DEVICE and '
                                    'virtual wires (see `edgectl io`). Boards whose process ends are restarted.')
     _site_arg(s, positional=True)
     s.add_argument('--with-broker', action='store_true', help="also start mosquitto on the site's broker port")

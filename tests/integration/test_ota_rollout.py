@@ -57,7 +57,7 @@ def fleet(tmp_path_factory):
     # the lib layout, as `edgectl deploy` leaves it (its code sits in the heap)
     # with a heap short of the profile's: about 110 KB on the 64-bit VM (test_a_lib_layout_board_takes_the_lib_bundle)
     lib = SimBoard(sitemod.device_config(s, 'door-3'), tmp / 'door-3', secret=secrets.board_file(sec, 'door-3'),
-                   firmware='fs', heap_kb=int(110 / heapfit.word_ratio('lib', types=['door']))).provision()
+                   firmware='fs', heap_kb=220 - heapfit.vm_heap_kb(110, 'lib', types=['door'])).provision()
     from edgectl.install.deploy import local_files
     for name, data in local_files(None).items():
         (lib.fs / name).parent.mkdir(parents=True, exist_ok=True)
