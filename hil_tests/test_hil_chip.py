@@ -25,11 +25,12 @@ REACT = 0.15        # input edge -> output edge: debounce 20 ms + tick 10 ms + m
 
 def test_soft_interrupt_latency_while_the_board_collects_garbage(door):
     stop = threading.Event()
+    acks = []
 
     def flood():                    # every status ack is a fresh dict and JSON text on the DUT
         while not stop.is_set():
             try:
-                door.command('front', 'status', within_s=2.0)
+                acks.append(door.command('front', 'status', within_s=2.0)['ok'])
             except AssertionError:
                 pass
 
@@ -37,6 +38,7 @@ def test_soft_interrupt_latency_while_the_board_collects_garbage(door):
     t.start()
     try:
         for i in range(3):
+            n = len(acks)
             since = door.mark()
             t0 = door.set('front.rex', 1)
             rel = door.edge('front.lock', 0, 1.0, since)
@@ -44,6 +46,7 @@ def test_soft_interrupt_latency_while_the_board_collects_garbage(door):
                         rel.t - t0, 0.0, REACT)
             door.set('front.rex', 0)
             door.edge('front.lock', 1, 3.0, since)
+            assert len(acks) > n, 'the command stream ran while REX was measured'
     finally:
         stop.set()
         t.join(5)

@@ -322,9 +322,11 @@ def save_boards(db, done):
         return
     with locked(db.site_path):
         now = CardDB(db.site_path)
-        now.d['boards'].update(done)
+        for d, v in done.items():      # a slower push never writes back an older version
+            have = now.d['boards'].get(d)
+            now.d['boards'][d] = v if not isinstance(have, int) or not isinstance(v, int) else max(v, have)
         now.save()
-    db.d['boards'].update(done)
+        db.d['boards'].update(now.d['boards'])
 
 
 @contextlib.contextmanager

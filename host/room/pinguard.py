@@ -7,7 +7,13 @@ renamed in, under an exclusive lock), so the limit holds across processes and re
 A right PIN clears that operator's count, never the zone's: an operator who knows their own
 PIN cannot wipe out the wrong guesses made on a zone under another name. Nothing but
 `edgectl zone unlock` (the site's administrator, who can write its secrets and this file)
-ends a lockout early; the control-room logins (MQTT) never reach this file."""
+ends a lockout early; the control-room logins (MQTT) never reach this file. It binds only
+who cannot write the site's files: whoever can disarm (which needs the site's secrets to
+sign) can also run `zone unlock` or remove the counts. Times are wall-clock (they outlast
+restarts), so setting the host's clock forward ends a lockout early.
+
+Each attempt holds the lock from the lockout check through the PIN's hash to its count
+(attempt()), so attempts made side by side are counted one by one."""
 import contextlib
 import json
 import os
@@ -38,7 +44,11 @@ class Guard:
         """The counts, under an exclusive lock held across read and write (another process
         waits): {key: {"wrong": [times], "until": time}}; written back when changed."""
         import fcntl
-        fd = os.open(str(self.path) + '.lock', os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(str(self.path) + '.lock', os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        except OSError as e:
+            from ..core.errors import EdgeError
+            raise EdgeError('cannot use the PIN limit beside the site file (%s): %s' % (self.path, e.strerror), 1)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
@@ -53,7 +63,9 @@ class Guard:
             yield state
             if json.dumps(state, sort_keys=True) != before:
                 tmp = str(self.path) + '.tmp'
-                with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'w') as f:
+                tfd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+                os.fchmod(tfd, 0o600)       # (one left by another umask or hand)
+                with os.fdopen(tfd, 'w') as f:
                     json.dump(state, f)
                     f.flush()
                     os.fsync(f.fileno())
@@ -66,25 +78,40 @@ class Guard:
         that covers this attempt, or (0, None)."""
         now = time.time() if now is None else now
         with self._state() as st:
-            left = [((st.get(k) or {}).get('until', 0) - now, k.replace(':', ' ', 1))
-                    for k in _keys(zone, operator) + ['damaged']]
-        left = max(left)
-        return (left[0], left[1]) if left[0] > 0 else (0, None)
+            return _left(st, zone, operator, now)
 
     def wrong(self, zone, operator=None, now=None):
         """Count a wrong PIN. Returns (wrong PINs in the window for the zone, the keys that
         this one locked: [(what, seconds)])."""
         now = time.time() if now is None else now
-        locks = []
         with self._state() as st:
-            counts = []
-            for k in _keys(zone, operator):
-                e = st.setdefault(k, {'wrong': [], 'until': 0})
-                e['wrong'] = [t for t in e['wrong'] if now - t < self.window_s] + [now]
-                counts.append(len(e['wrong']))
-                if len(e['wrong']) >= self.limit and e.get('until', 0) <= now:
-                    e['until'], e['wrong'] = now + self.lockout_s, []
-                    locks.append((k.replace(':', ' ', 1), self.lockout_s))
+            return self._count(st, zone, operator, now)
+
+    def attempt(self, zone, operator, check, now=None):
+        """One disarm PIN, from the lockout check to its count under one lock (check() hashes
+        the PIN meanwhile), so attempts made side by side cannot all pass the check before any
+        is counted. ('locked', (seconds left, what)), ('right', None) or ('wrong', (count,
+        locks)) as wrong() gives them."""
+        with self._state() as st:
+            now = time.time() if now is None else now
+            left = _left(st, zone, operator, now)
+            if left[0] > 0:
+                return 'locked', left
+            if check():
+                st.pop('operator:' + operator, None)
+                return 'right', None
+            return 'wrong', self._count(st, zone, operator, now)
+
+    def _count(self, st, zone, operator, now):
+        locks = []
+        counts = []
+        for k in _keys(zone, operator):
+            e = st.setdefault(k, {'wrong': [], 'until': 0})
+            e['wrong'] = [t for t in e['wrong'] if now - t < self.window_s] + [now]
+            counts.append(len(e['wrong']))
+            if len(e['wrong']) >= self.limit and e.get('until', 0) <= now:
+                e['until'], e['wrong'] = now + self.lockout_s, []
+                locks.append((k.replace(':', ' ', 1), self.lockout_s))
         return counts[0], locks
 
     def right(self, operator):
@@ -98,6 +125,12 @@ class Guard:
         with self._state() as st:
             gone = [k for k in ('zone:' + name, 'operator:' + name, 'damaged') if st.pop(k, None) is not None]
         return [k.replace(':', ' ', 1) for k in gone]
+
+
+def _left(st, zone, operator, now):
+    left = max([((st.get(k) or {}).get('until', 0) - now, k.replace(':', ' ', 1))
+                for k in _keys(zone, operator) + ['damaged']])
+    return (left[0], left[1]) if left[0] > 0 else (0, None)
 
 
 def span(s):

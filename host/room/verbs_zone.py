@@ -90,15 +90,19 @@ def _pin_ok(a, path, sec):
     from . import pinguard, pins
     guard = pinguard.Guard(path)
     left, what = guard.locked(a.name, a.by)
+    if not left:            # (asked before the PIN is typed; asked again with it, under the lock)
+        pin = _pin('disarm PIN for %s' % a.by)
+        verdict, got = guard.attempt(a.name, a.by, lambda: pins.check(sec, a.by, pin))
+        if verdict == 'right':
+            return True
+        if verdict == 'locked':
+            left, what = got
     if left:
         print('refused: disarm PINs for %s are locked for %s more after %d wrong PINs (the site\'s administrator '
               'can end it: edgectl zone unlock %s); no PIN checked, nothing sent' % (
                   what, pinguard.span(left), guard.limit, what.split(' ')[-1]), file=sys.stderr)
         return False
-    if pins.check(sec, a.by, _pin('disarm PIN for %s' % a.by)):
-        guard.right(a.by)
-        return True
-    count, locks = guard.wrong(a.name, a.by)
+    count, locks = got
     _journal(a, [('room.pin_wrong', True, {'zone': a.name, 'by': a.by, 'count': count, 'limit': guard.limit,
                                            'window_s': guard.window_s})] +
              [('room.pin_lockout', True, {'zone': a.name, 'by': a.by, 'locked': what, 'for_s': secs,
