@@ -20,6 +20,7 @@ from edgectl.core.broker import Broker, free_port
 from edgectl.room.monitor import Monitor
 from edgectl.room.roomview import RoomView
 from edgectl.room.store import Store
+from polling import until
 
 T = proto.topics
 SITE = """\
@@ -97,13 +98,7 @@ def rows(db, sql):
 
 
 def wait(pred, timeout=15):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    return pred()
+    return until(pred, timeout, 0.1)
 
 
 def edgectl(site, *args, **kw):

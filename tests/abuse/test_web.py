@@ -16,6 +16,7 @@ from edgectl.core import site as sitemod
 from edgectl.sim.sim import SimBoard, Supervisor
 from edgectl.sim.simio import SimIO
 from webkit import PASSWORDS, Web, site_text
+from polling import until
 
 T = proto.topics
 KEY = {'device': 'lobby-1', 'ctrl': 'front', 'type': 'door.forced'}
@@ -55,13 +56,7 @@ def live(tmp_path, broker, door):
 
 
 def _wait(pred, timeout):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.02)
-    return pred()
+    return until(pred, timeout, 0.02)
 
 
 def _forced_alarm(page):

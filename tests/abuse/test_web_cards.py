@@ -8,7 +8,6 @@ the page. Shelving: a shelving made in one web is seen by another one on the sam
 and by a web started after it; one web cannot end it as another operator."""
 import json
 import secrets as rnd
-import time
 
 import pytest
 
@@ -18,19 +17,14 @@ from edgectl.room import cards
 from edgectl.room.web import server
 from edgectl.sim.simio import SimIO
 from webkit import Web, site_text
+from polling import until
 
 T = proto.topics
 CARD = 'W26:1234567'
 
 
 def _wait(pred, timeout):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.02)
-    return pred()
+    return until(pred, timeout, 0.02)
 
 
 @pytest.fixture

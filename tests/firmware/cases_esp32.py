@@ -154,13 +154,7 @@ def case_a_command_the_heap_cannot_take_is_refused_before_it_runs_and_the_door_s
     def t():
         d.install()
         try:
-            import bootlog
-            from app import App
-            cfg = {'site': 's', 'device': 'door-1', 'rev': 'r1', 'broker': {'host': '127.0.0.1', 'port': 1883},
-                   'controllers': [{'name': 'front', 'type': 'door', 'pins': {'contact': 4, 'lock': 16},
-                                    'fail_safe': True}]}
-            import hal_esp32
-            app = App(cfg, hal_esp32.Esp32Hal(cfg), bootlog.BootLog())
+            app = d.door_app(pins={'contact': 4, 'lock': 16}, fail_safe=True)
             door = app.ctrls['front']
             app.step()
             lock = app.outs['front']['lock'].value()

@@ -54,13 +54,7 @@ def case_a_command_notes_its_peak_and_tele_carries_heap_min():
     def t():
         d.install()
         try:
-            import bootlog
-            import hal_esp32
-            from app import App
-            cfg = {'site': 's', 'device': 'lobby-1', 'rev': 'r1', 'broker': {'host': '127.0.0.1', 'port': 1883},
-                   'controllers': [{'name': 'front', 'type': 'door', 'pins': {'contact': 4, 'lock': 25},
-                                    'debounce_ms': 0}]}
-            app = App(cfg, hal_esp32.Esp32Hal(cfg), bootlog.BootLog())
+            app = d.door_app()
             fake = _Gc(40000)
             _fresh(fake)
             ack = app.command('front', json.dumps({'id': 'c1', 'op': 'status'}))

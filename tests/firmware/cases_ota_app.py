@@ -11,13 +11,7 @@ def case_the_runtime_tracks_active_controller_alarms_for_the_switch():
     def t():
         d.install()
         try:
-            import bootlog
-            import hal_esp32
-            from app import App
-            cfg = {'site': 's', 'device': 'lobby-1', 'rev': 'r1', 'broker': {'host': '127.0.0.1', 'port': 1883},
-                   'controllers': [{'name': 'front', 'type': 'door', 'pins': {'contact': 4, 'lock': 25},
-                                    'debounce_ms': 0}]}
-            app = App(cfg, hal_esp32.Esp32Hal(cfg), bootlog.BootLog())
+            app = d.door_app()
             eq(ota.busy(app), None, 'a quiet door')
             d.Pin.all[4]._drive(1)             # forced open
             app.step()

@@ -6,6 +6,7 @@
 import json
 import outbox
 from outbox import Outbox
+from config import _exists
 from harness import check, eq, tmpfile
 
 
@@ -254,15 +255,6 @@ def case_no_heap_in_a_step_gives_the_rewrite_up_and_loses_nothing():
     ob = Outbox(p, 300, 1 << 30)
     eq(ob.dropped + len(ob), 302, 'the same after a reboot')
     ob.close()
-
-
-def _exists(path):
-    import os
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
 
 
 def _in_head_segment(ob):

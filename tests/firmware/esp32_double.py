@@ -393,3 +393,16 @@ def uninstall():
         sys.modules.pop(m, None)
     if sys.implementation.name != 'micropython':
         sys.modules.pop('micropython', None)
+
+
+def door_app(**ctrl):
+    """The firmware's runtime (app.App) with one door `front` on this double (install() it
+    first); `ctrl` overrides the door's config (pins, settings)."""
+    import bootlog
+    import hal_esp32
+    from app import App
+    c = {'name': 'front', 'type': 'door', 'pins': {'contact': 4, 'lock': 25}, 'debounce_ms': 0}
+    c.update(ctrl)
+    cfg = {'site': 's', 'device': 'lobby-1', 'rev': 'r1', 'broker': {'host': '127.0.0.1', 'port': 1883},
+           'controllers': [c]}
+    return App(cfg, hal_esp32.Esp32Hal(cfg), bootlog.BootLog())

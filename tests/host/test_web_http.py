@@ -14,6 +14,7 @@ from edgectl.core import site as sitemod
 from edgectl.room.shelving import Shelf, ShelfError
 from edgectl.room.web import auth, plan
 from webkit import PASSWORDS, T, Web, hashed, site_text
+from polling import until
 
 KEY = {'device': 'lobby-1', 'ctrl': 'front', 'type': 'door.forced'}
 
@@ -27,13 +28,7 @@ def web(tmp_path):
 
 
 def wait(pred, timeout=3.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.02)
-    return pred()
+    return until(pred, timeout, 0.02)
 
 
 def alarm_of(c, key=KEY):

@@ -5,6 +5,7 @@ import json
 import time
 
 from webkit import Web
+from polling import until
 
 SITE = """\
 site: web
@@ -18,13 +19,7 @@ devices:
 
 
 def wait(pred, timeout=5.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.02)
-    return pred()
+    return until(pred, timeout, 0.02)
 
 
 def test_a_gate_call_answered_released_and_hung_up_from_the_page(broker, make_board, tmp_path):
