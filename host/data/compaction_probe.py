@@ -14,14 +14,8 @@ import os
 import sys
 import time
 
-_img = os.getenv('EDGE_ROMFS')
-if _img:                                  # the ROMFS layout, mounted as main.py does
-    import vfs
-    with open(_img, 'rb') as _f:
-        vfs.mount(vfs.VfsRom(_f.read()), '/rom')
-    sys.path.insert(0, '/rom')
-    del _f
-del _img
+import rom_mount
+rom_mount.mount()                         # the ROMFS layout, mounted as main.py does
 import bootlog
 import outbox
 from app import App

@@ -3,20 +3,9 @@
 # start.main() does, one part at a time, and prints what each part leaves in the heap
 # (gc.mem_alloc() after gc.collect()) as one JSON line. Not part of the firmware.
 import gc
-import os
-import sys
 
-_img = os.getenv('EDGE_ROMFS')
-if _img:                                  # the ROMFS layout, mounted as main.py does
-    import vfs
-    with open(_img, 'rb') as _f:
-        vfs.mount(vfs.VfsRom(_f.read()), '/rom')
-    sys.path.insert(0, '/rom')
-    del _f
-ROM = 0
-if _img:
-    ROM = os.stat(_img)[6]
-del _img
+import rom_mount
+ROM = rom_mount.mount()                   # the ROMFS layout, mounted as main.py does
 
 gc.collect()
 _last = gc.mem_alloc()

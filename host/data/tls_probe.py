@@ -10,16 +10,9 @@
 # and what it holds after. A failed first connection prints TLS_PROBE_FAIL. Not part of the firmware.
 import gc
 import os
-import sys
 
-_img = os.getenv('EDGE_ROMFS')
-if _img:
-    import vfs
-    with open(_img, 'rb') as _f:
-        vfs.mount(vfs.VfsRom(_f.read()), '/rom')
-    sys.path.insert(0, '/rom')
-    del _f
-del _img
+import rom_mount
+rom_mount.mount()                         # the ROMFS layout, mounted as main.py does
 try:
     import tlsmem
     if os.getenv('EDGE_TLSMEM_LIMIT'):          # mbedtls refused past this many bytes in use
