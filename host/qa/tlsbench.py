@@ -176,7 +176,10 @@ def tls_heap(vm=None, site=None, device=None, bisect=True, progress=None):
                     if fig:
                         break
             if fig is None or not fig.get('tls'):
-                raise EdgeError('the board did not connect over TLS on a %d KB heap:\n%s' % (at_kb, r.log_tail()))
+                hint = ('' if info['bits'] != 64 else ' (a 64-bit VM: its objects are 1.5-1.8 times a chip\'s, so a '
+                        'board that fits the chip may not fit here; measure with a 32-bit one, '
+                        'tools/build_micropython32.sh --mbedtls)')
+                raise EdgeError('the board did not connect over TLS on a %d KB heap%s:\n%s' % (at_kb, hint, r.log_tail()))
             out = _figures(info, device, cfg, at_kb, fig)
             out['connects_on_board_heap'] = at_kb == heap_kb
             if at_kb != heap_kb:
