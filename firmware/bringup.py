@@ -5,6 +5,7 @@ import bootlog
 import config
 import hal
 import link
+import health
 import settings
 import settings_spec     # kept while the board is built (settings.spec), dropped after
 from ctrl_base import SEV_ALARM, SEV_WARN, SEV_INFO, short
@@ -28,7 +29,7 @@ def _names():
 
 def up():
     """Pick the config (a trial candidate or the last good one), count the boot, choose normal
-    or safe mode, build the app and its link: (app, io, log, link, safe, trial), or the code start.main returns (2: no
+    or safe mode, build the app, its link and its watchdog: (app, io, log, link, safe, trial, watch), or the code start.main returns (2: no
     config, 0: back to the good config, 3: crashed)."""
     _names()
     log = bootlog.BootLog()
@@ -61,7 +62,7 @@ def up():
     lk = link.Link(app, cfg)
     import sys
     sys.modules.pop('settings_spec', None)
-    return app, io, log, lk, safe, trial
+    return app, io, log, lk, safe, trial, health.setup(cfg, io)     # the watchdog runs from here on
 
 
 def boot_events(self):

@@ -39,39 +39,56 @@ def heap_peak():
     heap_low()
 
 
-async def run(app, link, io):
-    cfg = app.cfg
+def setup(cfg, io):
+    """At boot, while the settings table is loaded (bringup): the watchdog starts now, and the
+    health check needs no heap for its settings later. (watchdog or None, its ms, healthy ms,
+    trial ms) for run()."""
     wdt_ms = get(cfg, 'watchdog_ms')
-    healthy_ms = get(cfg, 'healthy_s') * 1000
-    trial_max_ms = get(cfg, 'trial_s') * 1000
-    wdt = io.watchdog(wdt_ms) if wdt_ms else None
+    return (io.watchdog(wdt_ms) if wdt_ms else None, wdt_ms, get(cfg, 'healthy_s') * 1000,
+            get(cfg, 'trial_s') * 1000)
+
+
+async def run(app, link, watch):
+    """The health check's task. It must not end: when it does, nobody feeds the watchdog. A
+    pass that fails (a short heap's MemoryError, a failed save) is tried again the next."""
+    wdt, wdt_ms, healthy_ms, trial_max_ms = watch
     period = min(500, (wdt_ms or 2000) // 4)
     last = app.loops
     start = ticks_ms()
     healthy = False
+    said = None     # the kind of error last logged: one that repeats every pass is logged once
     while True:
         await asyncio.sleep_ms(period)
-        heap_peak()
-        now = ticks_ms()
-        alive = app.loops != last and ticks_diff(now, app.last_step) < max(1000, (wdt_ms or 2000) // 2)
-        last = app.loops
-        if alive and wdt is not None:
-            wdt.feed()
-        up = ticks_diff(now, start)
-        if not healthy and alive and up >= healthy_ms and not app.safe_mode:
-            healthy = True
-            app.log.healthy()
-            if app.log.safe_alarm:
-                app.log.safe_alarm = False
-                app.log.save()
-                app.event('system.safe_mode', SEV_ALARM, {'active': False})
-        if app.fw_trial and (healthy and link.connects or up >= trial_max_ms):   # a new firmware on trial
-            config.once('fwslot', 'settle', app, healthy and link.connects, trial_max_ms)
-        if app.trial:
-            if healthy and link.connects:
-                config.promote(app.trial)   # one atomic rename: config.json is now this one
-                app.event('system.config_applied', 'info', {'rev': app.trial})
-                app.trial = None
-            elif up >= trial_max_ms:
-                config.abandon(app.trial, 'no broker connection within %d s' % (trial_max_ms // 1000))
-                app.reboot('config')
+        try:
+            now = ticks_ms()
+            alive = app.loops != last and ticks_diff(now, app.last_step) < max(1000, (wdt_ms or 2000) // 2)
+            last = app.loops
+            if alive and wdt is not None:
+                wdt.feed()
+            heap_peak()
+            up = ticks_diff(now, start)
+            if not healthy and alive and up >= healthy_ms and not app.safe_mode:
+                app.log.healthy()       # (a failed save is tried again the next pass)
+                healthy = True
+                if app.log.safe_alarm:
+                    app.log.safe_alarm = False
+                    app.log.save()
+                    app.event('system.safe_mode', SEV_ALARM, {'active': False})
+            if app.fw_trial and (healthy and link.connects or up >= trial_max_ms):   # a new firmware on trial
+                config.once('fwslot', 'settle', app, healthy and link.connects, trial_max_ms)
+            if app.trial:
+                if healthy and link.connects:
+                    config.promote(app.trial)   # one atomic rename: config.json is now this one
+                    app.event('system.config_applied', 'info', {'rev': app.trial})
+                    app.trial = None
+                elif up >= trial_max_ms:
+                    config.abandon(app.trial, 'no broker connection within %d s' % (trial_max_ms // 1000))
+                    app.reboot('config')
+        except Exception as e:      # the next pass tries again (app.reboot only asks the control loop)
+            gc.collect()
+            try:
+                if type(e) is not said:
+                    said = type(e)
+                    app.logline(2, 'health check: %r' % (e,))
+            except MemoryError:
+                pass

@@ -194,7 +194,9 @@ class Link:
             self.app.events.report_drops()
             last_tele = ticks_ms() - self.tele_ms + 2000
             while c.connected:
-                if not await self._send_one():
+                try:
+                    if await self._send_one():
+                        continue
                     if ticks_diff(ticks_ms(), last_tele) >= self.tele_ms:
                         last_tele = ticks_ms()
                         await c.publish(topics.tele(self.site, self.dev),
@@ -205,6 +207,12 @@ class Link:
                         await asyncio.wait_for_ms(self._kick.wait(), 250)
                     except asyncio.TimeoutError:
                         pass
+                except MemoryError:
+                    # a short heap (an update refused, a burst): what was being sent stays
+                    # pending and goes once the heap is swept; the session stays up. (A
+                    # MemoryError that may have cut a packet short closes it: mqtt._send.)
+                    gc.collect()
+                    await asyncio.sleep_ms(100)
         finally:
             self.app.set_online(False)
             reader.cancel()

@@ -6,6 +6,7 @@
 # reported through `on_oversize(topic, size)`; the connection stays up. The packets themselves
 # are built and parsed by protocols/mqtt_packet.py (shared with the host).
 import asyncio
+import gc
 import struct
 from compat import const
 from clock import ticks_ms, ticks_diff
@@ -106,7 +107,15 @@ class Client:
             w = self._w
             if w is None:
                 raise MQTTError('not connected')
-            w.write(pkt)
+            try:
+                w.write(pkt)
+            except MemoryError:     # part of the packet may be on the wire: no other can follow it
+                self.error = 'short of memory in the middle of a packet'
+                self.close()
+                raise MQTTError(self.error)
+            # a MemoryError from here on leaves the packet whole in the stream's buffer (sent
+            # with the next drain); one in the middle of a drain's partial writes would cut it,
+            # and the broker then closes the connection: no worse than closing it here
             await asyncio.wait_for_ms(w.drain(), self.timeout_ms)
             self._last_tx = ticks_ms()
 
@@ -269,6 +278,8 @@ class Client:
             if ticks_diff(now, self._last_tx) >= ka // 2:
                 try:
                     await self._send(mp.PINGREQ)
+                except MemoryError:     # the stream is whole (_send): the next round pings
+                    gc.collect()
                 except Exception:
                     self.close()
                     return

@@ -19,7 +19,7 @@ def main():
     r = config.once('bringup', 'up')    # boot-only code: dropped once the app is built
     if isinstance(r, int):
         return r
-    app, io, log, lk, safe, trial = r
+    app, io, log, lk, safe, trial, watch = r
     r = None
     io.info_fn = lambda: {'seq': app.events.seq, 'outbox': len(app.events), 'dropped': app.events.dropped,
                           'boot': log.boots, 'safe_mode': bool(app.safe_mode), 'rev': app.rev,
@@ -35,7 +35,7 @@ def main():
     async def run():
         await io.serve()
         asyncio.create_task(lk.run())
-        asyncio.create_task(health.run(app, lk, io))
+        asyncio.create_task(health.run(app, lk, watch))
         await app.control_loop()
 
     try:

@@ -55,9 +55,9 @@ def fleet(tmp_path_factory):
     boards = {d: SimBoard(sitemod.device_config(s, d), tmp / d, secret=secrets.board_file(sec, d)).start()
               for d in ('door-1', 'door-2')}
     # the lib layout, as `edgectl deploy` leaves it (its code sits in the heap)
-    # with a heap short of the profile's: about 110 KB on the 64-bit VM (test_a_lib_layout_board_takes_the_lib_bundle)
+    # with a heap short of the profile's: about 114 KB on the 64-bit VM (test_a_lib_layout_board_takes_the_lib_bundle)
     lib = SimBoard(sitemod.device_config(s, 'door-3'), tmp / 'door-3', secret=secrets.board_file(sec, 'door-3'),
-                   firmware='fs', heap_kb=220 - heapfit.vm_heap_kb(110, 'lib', types=['door'])).provision()
+                   firmware='fs', heap_kb=224 - heapfit.vm_heap_kb(110, 'lib', types=['door'])).provision()
     from edgectl.install.deploy import local_files
     for name, data in local_files(None).items():
         (lib.fs / name).parent.mkdir(parents=True, exist_ok=True)
@@ -210,11 +210,12 @@ def test_a_lib_layout_board_takes_the_lib_bundle(fleet, monkeypatch):
     b = boards['door-3']
     base = ota.fw_version()
     assert status(col, 'door-3', fw=base), b.log_tail()
-    assert ota.fleet(br.endpoint(auth, room=True), 'up', ['door-3'])['door-3']['img'] == 'lib'
+    st = ota.fleet(br.endpoint(auth, room=True), 'up', ['door-3'])['door-3']
+    assert st.get('img') == 'lib', (repr(st), b.log_tail())
     ver = base + '.3'
     imgs = {'romfs': variant(tmp, ver), 'lib': variant(tmp, ver, lib=True)}
-    # a heap of 110 KB on the 64-bit VM (a chip with ~70 KB): a lib-layout door board keeps 16 KB free
-    # running there, not enough for the update's code and buffers: it keeps its image and stays online,
+    # a heap of 114 KB on the 64-bit VM (a chip with ~77 KB): a lib-layout door board runs and answers
+    # there, with too little left for the update's code and buffers: it keeps its image and stays online,
     # and says why (system.ota_rejected 'no heap ...') when even that fits; in some runs the
     # heap is too fragmented to say it and the host reports 'no answer' after STALL_S (6 s here)
     m = col.mark()
@@ -227,7 +228,9 @@ def test_a_lib_layout_board_takes_the_lib_bundle(fleet, monkeypatch):
     assert t.kind == 'lib' and (t.state, 'heap' in t.why) in (('rejected', True), ('no answer', False)), \
         (t.state, t.why, b.log_tail())
     assert b.alive() and not (b.fs / 'fw.slot').exists()
-    assert not [x for x in col.msgs[m:] if x[1] == T.status('up', 'door-3') and x[2].get('online') is False]
+    assert 'Task exception' not in b.log.read_text(errors='replace'), 'a task of the board ended: ' + b.log_tail()
+    assert not [x for x in col.msgs[m:] if x[1] == T.status('up', 'door-3') and x[2].get('online') is False], \
+        (b.log_tail(), [x[1:3] for x in col.msgs[m:] if '/door-3/' in x[1]])
     # with the profile's heap it goes through (on the 64-bit VM it failed at 116 KB and passed at
     # 122-124 KB on a fresh board, not always after other work had fragmented the heap: 136 KB; the
     # profile's 110 KB is given about 170 KB there)

@@ -1,0 +1,229 @@
+# A short heap's MemoryError ends none of the board's long-running tasks: the health check
+# (the watchdog's only feeder) goes on after a failed pass, the MQTT session goes on after a
+# send that found no heap (the message goes once there is), and the client closes the
+# connection only when a MemoryError may have cut a packet short. Found on a lib-layout
+# board refused an update for want of heap: its health task had died at boot, and its link
+# dropped (the last will: "offline") on the next event. CPython and the MicroPython unix port.
+import asyncio
+import json
+import health
+import link
+import mqtt
+import topics
+from harness import check, eq, in_tmpdir
+
+if not hasattr(asyncio, 'wait_for_ms'):     # CPython: the MicroPython calls the firmware uses
+    asyncio.wait_for_ms = lambda aw, ms: asyncio.wait_for(aw, ms / 1000)
+    asyncio.sleep_ms = lambda ms: asyncio.sleep(ms / 1000)
+
+
+class _Wdt:
+    def __init__(self):
+        self.feeds = 0
+
+    def feed(self):
+        self.feeds += 1
+
+
+class _Log:
+    """The boot log: its first `fail` saves fail with a MemoryError."""
+
+    def __init__(self, fail):
+        self.fail = fail
+        self.saved = 0
+        self.safe_alarm = False
+
+    def healthy(self):
+        if self.fail:
+            self.fail -= 1
+            raise MemoryError('memory allocation failed, allocating 292 bytes')
+        self.saved += 1
+
+
+class _App:
+    def __init__(self, log):
+        from clock import ticks_ms
+        self.loops = 0
+        self.last_step = ticks_ms()
+        self.safe_mode = False
+        self.fw_trial = None
+        self.trial = None
+        self.log = log
+        self.lines = []
+
+    def logline(self, lvl, text):
+        self.lines.append((lvl, text))
+
+
+class _Link:
+    connects = 1
+
+
+def case_the_health_check_outlives_failed_passes_and_keeps_feeding_the_watchdog():
+    from clock import ticks_ms
+    app = _App(_Log(3))
+    wdt = _Wdt()
+
+    async def go():
+        task = asyncio.create_task(health.run(app, _Link(), (wdt, 1000, 0, 300000)))    # a pass each 250 ms
+        for _ in range(30):         # the control loop, running
+            await asyncio.sleep_ms(50)
+            app.loops += 1
+            app.last_step = ticks_ms()
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+    asyncio.run(go())
+    eq(app.log.fail, 0, 'the three failing passes ran')
+    eq(app.log.saved, 1, 'the pass after them marked the boot healthy')
+    check(wdt.feeds >= 4, 'the watchdog was fed through the failures: %d feeds' % wdt.feeds)
+    said = [ln for ln in app.lines if ln[1].startswith('health check: MemoryError')]
+    eq((len(said), said[0][0] if said else None), (1, 2), 'logged once as a warning, not once a pass: %r' % (app.lines,))
+
+
+def case_a_health_check_that_fails_before_the_watchdog_is_fed_lets_it_bite():
+    # a fault the check cannot get past (the loop stopped) still starves the watchdog
+    app = _App(_Log(0))
+    wdt = _Wdt()
+
+    async def go():
+        task = asyncio.create_task(health.run(app, _Link(), (wdt, 1000, 0, 300000)))
+        await asyncio.sleep_ms(800)     # the control loop never steps
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+    asyncio.run(go())
+    eq(wdt.feeds, 0, 'a stalled control loop is not fed for')
+
+
+class _Client:
+    """The session's side of mqtt.Client: its first publish on `fail_on` finds no heap."""
+
+    def __init__(self, fail_on):
+        self.connected = True
+        self.fail_on = fail_on
+        self.sent = []
+        self.failed = 0
+
+    async def subscribe(self, topic, qos=1):
+        pass
+
+    async def publish(self, topic, payload, qos=0, retain=False, dup=False, wait=True):
+        if self.fail_on in topic and not self.failed:
+            self.failed += 1
+            raise MemoryError('memory allocation failed, allocating 200 bytes')
+        self.sent.append((topic, payload, dup))
+
+    async def run(self):
+        while self.connected:
+            await asyncio.sleep_ms(20)
+
+    async def keep_alive(self):
+        while self.connected:
+            await asyncio.sleep_ms(20)
+
+    def close(self):
+        self.connected = False
+
+
+def _session_with(fail_on):
+    import esp32_double as d
+    out = {}
+
+    def t():
+        d.install()
+        try:
+            app = d.door_app()
+            lk = link.Link(app, app.cfg)
+            lk.ntp = None
+            c = lk.client = _Client(fail_on)
+            app.event('door.forced', 'alarm', {'n': 1})
+            pending = len(app.events)
+
+            async def go():
+                s = asyncio.create_task(lk._session())
+                for _ in range(40):
+                    await asyncio.sleep_ms(25)
+                    if c.failed and not len(app.events) and not app.dirty:
+                        break
+                out.update(left=len(app.events), dirty=dict(app.dirty))
+                c.connected = False
+                lk._kick.set()
+                await s             # ends because the connection did, not with the MemoryError
+            asyncio.run(go())
+            out.update(c=c, pending=pending, state=topics.state(app.site, app.device, 'front'))
+            app.events.close()
+        finally:
+            d.uninstall()
+    in_tmpdir('short_heap_link', t)
+    return out
+
+
+def case_a_send_that_finds_no_heap_keeps_the_session_and_the_event_goes_later():
+    r = _session_with('/evt/')
+    c = r['c']
+    eq(c.failed, 1, 'the first event found no heap')
+    check(r['pending'] >= 1, 'events were waiting: %d' % r['pending'])
+    eq(r['left'], 0, 'every event went out in the same session')
+    evts = [(json.loads(s[1])['type'], s[2]) for s in c.sent if '/evt/' in s[0]]
+    eq(evts, [('system.boot', True), ('door.forced', False)],
+       'the event that found no heap went again (flagged DUP), then the alarm: %r' % (c.sent,))
+
+
+def case_a_state_that_finds_no_heap_is_sent_again_in_the_same_session():
+    r = _session_with('/state/')
+    eq(r['c'].failed, 1, 'the first state found no heap')
+    eq(r['dirty'], {}, 'nothing left to send')
+    check(any(s[0] == r['state'] for s in r['c'].sent), 'the state went: %r' % (r['c'].sent,))
+
+
+class _Stream:
+    """A writer whose write or drain runs out of heap."""
+
+    def __init__(self, where):
+        self.where = where
+        self.out = b''
+
+    def write(self, b):
+        if self.where == 'write':
+            self.out += b[:3]       # part of it went before the heap ran out
+            raise MemoryError('memory allocation failed')
+        self.out += b
+
+    async def drain(self):
+        if self.where == 'drain':
+            raise MemoryError('memory allocation failed')
+
+    def close(self):
+        pass
+
+
+def _send(where):
+    c = mqtt.Client('t', '127.0.0.1', 1)
+    c._r = c._w = _Stream(where)
+    c.connected = True
+    got = []
+
+    async def go():
+        try:
+            await c._send(b'\x30\x05\x00\x01ab!')
+            got.append('sent')
+        except mqtt.MQTTError as e:
+            got.append('MQTTError: %s' % e)
+        except MemoryError:
+            got.append('MemoryError')
+    asyncio.run(go())
+    return got[0], c.connected
+
+
+def case_a_packet_cut_short_by_the_heap_closes_the_connection():
+    eq(_send('write'), ('MQTTError: short of memory in the middle of a packet', False),
+       'no packet may follow a partial one: closed, the link reconnects')
+
+
+def case_a_packet_written_whole_before_the_heap_ran_out_keeps_the_connection():
+    eq(_send('drain'), ('MemoryError', True), 'the stream is whole: the caller tries again later')
