@@ -158,11 +158,16 @@ class Link:
                 backoff = _BACKOFF_MIN_MS
                 await self._session()
             except Exception as e:
-                self.last_error = repr(e)
+                self.last_error = e
             self.client.close()
-            self.app.logline(2, 'link down: %s' % (self.client.error or self.last_error))
-            if self.app.debug:
-                print('link down:', self.client.error or self.last_error)
+            try:    # (its text needs heap: the line may be lost, never the link's task)
+                why = self.client.error or self.last_error
+                why = 'link down: ' + (why if isinstance(why, str) else repr(why))
+                self.app.logline(2, why)
+                if self.app.debug:
+                    print(why)
+            except MemoryError:
+                gc.collect()
             # capped exponential backoff; jitter spreads a whole site's boards over the
             # upper half of the window, so they do not all come back at once
             await asyncio.sleep_ms(backoff // 2 + random.getrandbits(16) % (backoff // 2 + 1))

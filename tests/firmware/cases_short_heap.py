@@ -227,3 +227,51 @@ def case_a_packet_cut_short_by_the_heap_closes_the_connection():
 
 def case_a_packet_written_whole_before_the_heap_ran_out_keeps_the_connection():
     eq(_send('drain'), ('MemoryError', True), 'the stream is whole: the caller tries again later')
+
+
+class _Refused(_Client):
+    """A broker that refuses every connection."""
+
+    def __init__(self):
+        _Client.__init__(self, '-')
+        self.connects = 0
+        self.error = None
+
+    async def connect(self):
+        self.connects += 1
+        raise OSError(111)
+
+
+def case_the_link_task_goes_on_dialling_when_its_log_line_finds_no_heap():
+    import esp32_double as d
+    out = {}
+
+    def t():
+        d.install()
+        try:
+            app = d.door_app()
+            lk = link.Link(app, app.cfg)
+            lk.backoff_max = 100
+            c = lk.client = _Refused()
+            app.io.net_up = lambda: True    # (the double's Wi-Fi is not joined)
+            short = [2]
+
+            def logline(lvl, text):     # the line about the lost link finds no heap, twice
+                if short[0]:
+                    short[0] -= 1
+                    raise MemoryError('memory allocation failed, allocating 64 bytes')
+            app.logline = logline
+
+            async def go():
+                task = asyncio.create_task(lk.run())
+                await asyncio.sleep_ms(1200)
+                out['done'] = task.done()
+                task.cancel()
+            asyncio.run(go())
+            out['connects'] = c.connects
+            app.events.close()
+        finally:
+            d.uninstall()
+    in_tmpdir('short_heap_dial', t)
+    eq(out['done'], False, 'the link task is still running')
+    check(out['connects'] >= 4, 'it dialled on after the lost lines: %d attempts' % out['connects'])
