@@ -11,6 +11,22 @@ for p in (ROOT / 'firmware', ROOT / 'protocols', ROOT / 'tests' / 'firmware'):
         sys.path.insert(0, str(p))
 
 
+@pytest.fixture(scope='session', autouse=True)
+def no_board_task_ends(tmp_path_factory):
+    """After the run: no simulated board of any test had a task end with an exception (the
+    VM's "Task exception wasn't retrieved"). A board's tasks (the control loop, the link, the
+    health check that feeds the watchdog) must never end; one that does leaves the board
+    running without it, silently: found once as a health check dead from boot on a short heap."""
+    yield
+    dead = []
+    for log in tmp_path_factory.getbasetemp().rglob('board.log'):
+        text = log.read_text(errors='replace')
+        i = text.find('Task exception')
+        if i >= 0:
+            dead.append('%s:\n%s' % (log, text[i:i + 600]))
+    assert not dead, 'a board task ended:\n' + '\n'.join(dead[:3])
+
+
 @pytest.fixture(scope='module')
 def broker(tmp_path_factory):
     from edgectl.core.broker import Broker, free_port
