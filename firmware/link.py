@@ -162,11 +162,13 @@ class Link:
             self.client.close()
             try:    # (its text needs heap: the line may be lost, never the link's task)
                 why = self.client.error or self.last_error
-                why = 'link down: ' + (why if isinstance(why, str) else repr(why))
+                why = self.last_error = why if isinstance(why, str) else repr(why)   # (not the traceback)
+                why = 'link down: ' + why
                 self.app.logline(2, why)
                 if self.app.debug:
                     print(why)
             except MemoryError:
+                self.last_error = None
                 gc.collect()
             # capped exponential backoff; jitter spreads a whole site's boards over the
             # upper half of the window, so they do not all come back at once
