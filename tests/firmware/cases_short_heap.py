@@ -59,23 +59,31 @@ class _Link:
     connects = 1
 
 
-def case_the_health_check_outlives_failed_passes_and_keeps_feeding_the_watchdog():
+def _health(app, steps):
+    """The health check (a pass each 250 ms) for |steps| x 50 ms, the control loop stepping
+    each 50 ms (steps > 0) or standing still (steps < 0); returns its watchdog."""
     from clock import ticks_ms
-    app = _App(_Log(3))
     wdt = _Wdt()
 
     async def go():
-        task = asyncio.create_task(health.run(app, _Link(), (wdt, 1000, 0, 300000)))    # a pass each 250 ms
-        for _ in range(30):         # the control loop, running
+        task = asyncio.create_task(health.run(app, _Link(), (wdt, 1000, 0, 300000)))
+        for _ in range(abs(steps)):
             await asyncio.sleep_ms(50)
-            app.loops += 1
-            app.last_step = ticks_ms()
+            if steps > 0:
+                app.loops += 1
+                app.last_step = ticks_ms()
         task.cancel()
         try:
             await task
         except asyncio.CancelledError:
             pass
     asyncio.run(go())
+    return wdt
+
+
+def case_the_health_check_outlives_failed_passes_and_keeps_feeding_the_watchdog():
+    app = _App(_Log(3))
+    wdt = _health(app, 30)
     eq(app.log.fail, 0, 'the three failing passes ran')
     eq(app.log.saved, 1, 'the pass after them marked the boot healthy')
     check(wdt.feeds >= 4, 'the watchdog was fed through the failures: %d feeds' % wdt.feeds)
@@ -85,19 +93,7 @@ def case_the_health_check_outlives_failed_passes_and_keeps_feeding_the_watchdog(
 
 def case_a_health_check_that_fails_before_the_watchdog_is_fed_lets_it_bite():
     # a fault the check cannot get past (the loop stopped) still starves the watchdog
-    app = _App(_Log(0))
-    wdt = _Wdt()
-
-    async def go():
-        task = asyncio.create_task(health.run(app, _Link(), (wdt, 1000, 0, 300000)))
-        await asyncio.sleep_ms(800)     # the control loop never steps
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-    asyncio.run(go())
-    eq(wdt.feeds, 0, 'a stalled control loop is not fed for')
+    eq(_health(_App(_Log(0)), -16).feeds, 0, 'a stalled control loop is not fed for')
 
 
 class _Client:
@@ -130,9 +126,9 @@ class _Client:
         self.connected = False
 
 
-def _session_with(fail_on):
+def _on_link(folder, client, body):
+    """body(app, link) with a door's runtime on the ESP32 double and its link on `client`."""
     import esp32_double as d
-    out = {}
 
     def t():
         d.install()
@@ -140,26 +136,35 @@ def _session_with(fail_on):
             app = d.door_app()
             lk = link.Link(app, app.cfg)
             lk.ntp = None
-            c = lk.client = _Client(fail_on)
-            app.event('door.forced', 'alarm', {'n': 1})
-            pending = len(app.events)
-
-            async def go():
-                s = asyncio.create_task(lk._session())
-                for _ in range(40):
-                    await asyncio.sleep_ms(25)
-                    if c.failed and not len(app.events) and not app.dirty:
-                        break
-                out.update(left=len(app.events), dirty=dict(app.dirty))
-                c.connected = False
-                lk._kick.set()
-                await s             # ends because the connection did, not with the MemoryError
-            asyncio.run(go())
-            out.update(c=c, pending=pending, state=topics.state(app.site, app.device, 'front'))
+            lk.client = client
+            body(app, lk)
             app.events.close()
         finally:
             d.uninstall()
-    in_tmpdir('short_heap_link', t)
+    in_tmpdir(folder, t)
+
+
+def _session_with(fail_on):
+    c = _Client(fail_on)
+    out = {'c': c}
+
+    def body(app, lk):
+        app.event('door.forced', 'alarm', {'n': 1})
+        out['pending'] = len(app.events)
+        out['state'] = topics.state(app.site, app.device, 'front')
+
+        async def go():
+            s = asyncio.create_task(lk._session())
+            for _ in range(40):
+                await asyncio.sleep_ms(25)
+                if c.failed and not len(app.events) and not app.dirty:
+                    break
+            out.update(left=len(app.events), dirty=dict(app.dirty))
+            c.connected = False
+            lk._kick.set()
+            await s             # ends because the connection did, not with the MemoryError
+        asyncio.run(go())
+    _on_link('short_heap_link', c, body)
     return out
 
 
@@ -243,35 +248,27 @@ class _Refused(_Client):
 
 
 def case_the_link_task_goes_on_dialling_when_its_log_line_finds_no_heap():
-    import esp32_double as d
+    c = _Refused()
     out = {}
 
-    def t():
-        d.install()
-        try:
-            app = d.door_app()
-            lk = link.Link(app, app.cfg)
-            lk.backoff_max = 100
-            c = lk.client = _Refused()
-            app.io.net_up = lambda: True    # (the double's Wi-Fi is not joined)
-            short = [2]
+    def body(app, lk):
+        lk.backoff_max = 100
+        app.io.net_up = lambda: True    # (the double's Wi-Fi is not joined)
+        short = [2]
 
-            def logline(lvl, text):     # the line about the lost link finds no heap, twice
-                if short[0]:
-                    short[0] -= 1
-                    raise MemoryError('memory allocation failed, allocating 64 bytes')
-            app.logline = logline
+        def logline(lvl, text):     # the line about the lost link finds no heap, twice
+            if short[0]:
+                short[0] -= 1
+                raise MemoryError('memory allocation failed, allocating 64 bytes')
+        app.logline = logline
 
-            async def go():
-                task = asyncio.create_task(lk.run())
-                await asyncio.sleep_ms(1200)
-                out['done'] = task.done()
-                task.cancel()
-            asyncio.run(go())
-            out['connects'] = c.connects
-            app.events.close()
-        finally:
-            d.uninstall()
-    in_tmpdir('short_heap_dial', t)
+        async def go():
+            task = asyncio.create_task(lk.run())
+            await asyncio.sleep_ms(1200)
+            out['done'] = task.done()
+            task.cancel()
+        asyncio.run(go())
+        out['connects'] = c.connects
+    _on_link('short_heap_dial', c, body)
     eq(out['done'], False, 'the link task is still running')
     check(out['connects'] >= 4, 'it dialled on after the lost lines: %d attempts' % out['connects'])
