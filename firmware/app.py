@@ -246,7 +246,7 @@ class App:
             for sig, s in self.wired[name]:   # catches edges an interrupt missed
                 self._run(ctrl, ctrl.input, sig, s.value(), now)
             self._run(ctrl, ctrl.tick, now)
-        self.loops += 1
+        self.loops = (self.loops + 1) & 0x3FFFFFFF   # a small int for good (a plain count needs the heap each pass after 124 days at 10 ms)
         self.last_step = now
 
     async def control_loop(self):

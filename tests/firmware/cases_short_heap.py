@@ -272,3 +272,22 @@ def case_the_link_task_goes_on_dialling_when_its_log_line_finds_no_heap():
     _on_link('short_heap_dial', c, body)
     eq(out['done'], False, 'the link task is still running')
     check(out['connects'] >= 4, 'it dialled on after the lost lines: %d attempts' % out['connects'])
+
+
+def case_the_loop_count_stays_a_small_int():
+    # a count past 2**30 is a long int on a 32-bit VM: an allocation every control pass
+    import esp32_double as d
+
+    def t():
+        d.install()
+        try:
+            app = d.door_app()
+            app.loops = 0x3FFFFFFF
+            app.step()
+            eq(app.loops, 0, 'wrapped at 2**30')
+            app.step()
+            eq(app.loops, 1, 'and counts on (the health check only asks whether it moved)')
+            app.events.close()
+        finally:
+            d.uninstall()
+    in_tmpdir('short_heap_loops', t)
