@@ -455,6 +455,7 @@ class Outbox:
                 if s <= seq:
                     if s > self.done:
                         self._count(body[4], -1)
+                        self.done = s       # (a MemoryError further on, retried, counts none twice)
                 else:
                     self.hseg, head = n, off
                     break

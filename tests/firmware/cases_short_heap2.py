@@ -205,3 +205,35 @@ def case_a_message_that_finds_no_heap_is_refused_and_the_link_stays_up():
     eq(got, ['edge/v1/s/d/cmd/front'], 'the next message arrives')
     eq(s.out, b'\x40\x02\x00\x05\x40\x02\x00\x06', 'both acknowledged')
     eq(err, 'connection closed', 'the client ran until the broker closed, not before')
+
+
+def case_a_delivery_cut_short_by_the_heap_and_retried_counts_each_event_once():
+    # the session goes on after a MemoryError (link.py): an event whose delivery ran out of
+    # heap part-way is sent and marked delivered again; its first pass had counted some off
+    # already, and the board's pending count went below zero (tele outbox: -1)
+    from outbox import Outbox
+
+    def t():
+        ob = Outbox('ob.log', 50)
+        for i in range(3):
+            ob.add('front', 'door.opened', 'info', {'n': i})
+        count = ob._count
+        calls = []
+
+        def short(sev, d):
+            calls.append(d)
+            if len(calls) == 2:
+                raise MemoryError(_NO_HEAP)
+            count(sev, d)
+        ob._count = short
+        try:
+            ob.delivered(3)
+        except MemoryError:
+            pass
+        ob._count = count
+        ob.delivered(3)             # the session sends it again, and it is acknowledged
+        eq((len(ob), ob.peek()), (0, None), 'nothing pending, nothing below zero')
+        ob.add('front', 'door.closed', 'info')
+        eq(len(ob), 1, 'the next event counts')
+        ob.close()
+    in_tmpdir('short_heap2_ob', t)
