@@ -19,11 +19,14 @@ _STALL_MS = const(2000)      # an oversized message that pauses this long mid-pa
 
 
 def _room(n):
-    """Heap for a message of n bytes (its body, then its payload cut from it), tried before a
-    byte of it is read: one that finds none is refused as an oversized one, the link stays up
-    (reading it ran out of heap part-way: the link dropped, a retained one's on every reconnect)."""
+    """Heap for a message of n bytes (its body, then its payload cut from it: two blocks),
+    tried before a byte of it is read: one that finds none is refused as an oversized one, the
+    link stays up (reading it ran out of heap part-way: the link dropped, a retained one's on
+    every reconnect)."""
     try:
-        bytearray(n + n)
+        b = bytearray(n)
+        bytearray(n)
+        b = None
     except MemoryError:
         return False
     return True

@@ -171,7 +171,7 @@ class _ShortSock(wire._Sock):
 
 
 def _big(n):
-    if n >= 2 * _ShortSock.over:
+    if n >= _ShortSock.over:
         raise MemoryError('memory allocation failed, allocating %d bytes' % n)
     return bytearray(n)
 
