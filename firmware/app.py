@@ -142,6 +142,8 @@ class App:
             return
         ctrl = cls(c['name'], c)
         ctrl.boot = self.log.boots
+        ctrl.ops()      # its ops found now, the heap in one piece: found at the first command, a
+                        # short heap's MemoryError faulted the controller (a door left unlocked)
         ins = []
         analog = cls.analog_inputs(c)
         for sig in cls.INPUTS:
@@ -227,11 +229,16 @@ class App:
             if s.value() != want:
                 s.value(want)
                 self.io.output_changed(s, want)
-        if ctrl.events:
-            evs = ctrl.events
-            ctrl.events = []
-            for etype, sev, fields in evs:
-                self.event(etype, sev, fields, ctrl.name)
+        evs = ctrl.events
+        while evs:      # each leaves the queue once in the outbox: one that finds no heap stays,
+            seq = self.events.seq           # with those after it, for the next pass (a short
+            try:                            # heap's MemoryError lost them, and out of the control
+                self.event(evs[0][0], evs[0][1], evs[0][2], ctrl.name)     # loop, crashed the board)
+            except MemoryError:
+                gc.collect()
+                if self.events.seq == seq:
+                    break
+            evs.pop(0)
         self.fire.watch(ctrl)       # its own fire detector puts the site into fire
         if ctrl.changed:
             ctrl.changed = False

@@ -52,6 +52,9 @@ class Door(Controller):
         pre = int(self.num('prealarm_s') * 1000)
         self.pre_ms = self.held_ms - pre if 0 < pre < self.held_ms else -1
         self.unlock_ms = int(self.num('unlock_s') * 1000)
+        # s= of `unlock` has unlock_s's safety bound: read now, while the settings table is
+        # loaded (boot), not per command (loading it then faulted a door on a short heap)
+        Door.unlock_hi = settings.spec('unlock_s', 'door')[4]
         self.lock = LOCKED
         self.door = CLOSED
         self.forced = False
@@ -179,7 +182,7 @@ class Door(Controller):
     # --- commands -----------------------------------------------------------------------
     def cmd_unlock(self, args, now):
         s = args.get('s', self.unlock_ms // 1000)
-        hi = settings.spec('unlock_s', 'door')[4]       # s= has unlock_s's safety bound
+        hi = self.unlock_hi
         if not isinstance(s, int) or isinstance(s, bool) or s < 1 or s > hi:
             return "'s' must be whole seconds 1..%d" % hi
         if self.lock == RELEASED:

@@ -158,9 +158,9 @@ class FireLinkage(SiteFire):
         if ev is None:
             return
         app = self.app
-        app.event('system.site_fire', SEV_INFO, ev)
         now = ticks_ms()
-        for name in app.ctrls:
+        for name in app.ctrls:      # the doors first: an event that finds no heap must not keep them locked
             ctrl = app.ctrls[name]
             if ctrl.FIRE_LINKED:
                 app._run(ctrl, ctrl.site_fire, self.active, now)
+        app.event('system.site_fire', SEV_INFO, ev)

@@ -98,6 +98,8 @@ class Link:
         """A message too big for this board was read off, discarded and acknowledged by the
         client: refuse it as its topic's kind of message is refused, and stay online."""
         why = 'message of %d bytes is over this board\'s limit of %d' % (size, self.max_msg)
+        if self.client.no_heap:
+            why = 'message of %d bytes: the board is short of memory for it now' % size
         app = self.app
         f = app.fire
         fire = topic is not None and (topic == f.reset_topic or topic.startswith(f.raises))

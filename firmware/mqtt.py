@@ -18,6 +18,20 @@ _MAX_TOPIC = const(256)      # longest topic kept from an oversized message (lon
 _STALL_MS = const(2000)      # an oversized message that pauses this long mid-packet is a broken link
 
 
+def _room(n):
+    """Heap for a message of n bytes (its body, then its payload cut from it: two blocks),
+    tried before a byte of it is read: one that finds none is refused as an oversized one, the
+    link stays up (reading it ran out of heap part-way: the link dropped, a retained one's on
+    every reconnect)."""
+    try:
+        b = bytearray(n)
+        bytearray(n)
+        b = None
+    except MemoryError:
+        return False
+    return True
+
+
 def _close_stream(w):
     """Close a stream now. MicroPython's StreamWriter.close() does nothing (the socket is
     closed by wait_closed()), so close the socket itself."""
@@ -31,6 +45,8 @@ def _close_stream(w):
 
 
 class Client:
+    no_heap = False     # the last message discarded was not too big but found no heap (_room)
+
     def __init__(self, client_id, host, port, keepalive=30, will=None, user=None,
                  password=None, on_message=None, max_packet=8192, timeout_ms=5000, ssl=None,
                  max_msg=None, on_oversize=None):
@@ -148,11 +164,18 @@ class Client:
 
     async def _skip(self, n):
         """Read n bytes off the socket and drop them, CHUNK at a time (never n at once)."""
+        k = CHUNK
         while n > 0:
             try:    # a broker never pauses mid-packet: a truncated one must not eat the next packets
-                got = await asyncio.wait_for_ms(self._r.read(CHUNK if n > CHUNK else n), _STALL_MS)
+                got = await asyncio.wait_for_ms(self._r.read(k if n > k else n), _STALL_MS)
             except asyncio.TimeoutError:
                 raise MQTTError('message stalled with %d bytes to come' % n)
+            except MemoryError:     # (one read: none of it taken) a short heap: in small pieces
+                if k == 32:
+                    raise
+                k = 32
+                gc.collect()
+                continue
             if not got:
                 raise MQTTError('connection closed')
             n -= len(got)
@@ -182,9 +205,12 @@ class Client:
         if qos:
             await self._send(mp.puback(pid))
         if self.on_oversize:
-            r = self.on_oversize(topic, size)
-            if r is not None:
-                await r
+            try:
+                r = self.on_oversize(topic, size)
+                if r is not None:
+                    await r
+            except MemoryError:     # its refusal found no heap: the message is gone all the same, the link stays
+                gc.collect()
 
     async def publish(self, topic, payload, qos=0, retain=False, dup=False, wait=True):
         """Send a PUBLISH; with qos=1 returns only after PUBACK (MQTTError on timeout/loss),
@@ -236,7 +262,8 @@ class Client:
             while True:
                 h, n = await self._read_head()
                 t = h & 0xF0
-                if t == mp.PUBLISH and n > self.max_msg:
+                if t == mp.PUBLISH and (n > self.max_msg or not _room(n)):
+                    self.no_heap = n <= self.max_msg
                     await self._discard_publish(h, n)
                     continue
                 body = await self._read_body(h, n)

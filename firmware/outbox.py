@@ -335,20 +335,20 @@ class Outbox:
             pass
         if self.size >= _SEG_BYTES:
             self._roll()
-        self.seq += 1
-        ev = {'seq': self.seq, 'log': self.log, 'ts': wall_ms(), 'type': etype, 'sev': sev, 'ctrl': ctrl}
+        seq = self.seq + 1      # (counted once written: an event that finds no heap leaves no gap)
+        ev = {'seq': seq, 'log': self.log, 'ts': wall_ms(), 'type': etype, 'sev': sev, 'ctrl': ctrl}
         if fields:
             for k in fields:
                 ev[k] = fields[k]
         c = ctrl.encode()[:64]
         code = 2 if sev == 'alarm' else (1 if sev == 'warn' else 0)    # severity codes 0..2
-        body = struct.pack('<IBB', self.seq, code, len(c)) + c + json.dumps(ev).encode()
+        body = struct.pack('<IBB', seq, code, len(c)) + c + json.dumps(ev).encode()
         if len(body) > _MAX_RECORD:     # keep the event, lose its extra fields
             ev = {'seq': ev['seq'], 'log': self.log, 'ts': ev['ts'], 'type': etype, 'sev': sev, 'ctrl': ctrl[:64],
                   'truncated': True}
             if fields and 'active' in fields:
                 ev['active'] = fields['active']
-            body = struct.pack('<IBB', self.seq, code, len(c)) + c + json.dumps(ev).encode()
+            body = struct.pack('<IBB', seq, code, len(c)) + c + json.dumps(ev).encode()
         try:
             off = self._append(_E, body)
         except OSError:                # the filesystem is full after all: room, then once more
@@ -356,6 +356,7 @@ class Outbox:
             if not self._make_room():
                 raise
             off = self._append(_E, body)
+        self.seq = seq
         if self.head < 0:
             self.hseg, self.head = self.last, off
         self._pend(code, self.last)
@@ -454,6 +455,7 @@ class Outbox:
                 if s <= seq:
                     if s > self.done:
                         self._count(body[4], -1)
+                        self.done = s       # (a MemoryError further on, retried, counts none twice)
                 else:
                     self.hseg, head = n, off
                     break

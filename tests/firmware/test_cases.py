@@ -8,7 +8,7 @@ import pytest
 
 from edgectl.core import paths
 
-MODULES = ['cases_door', 'cases_config', 'cases_runtime', 'cases_outbox', 'cases_boot', 'cases_barrier', 'cases_pump', 'cases_supervision', 'cases_intercom', 'cases_signing', 'cases_wire', 'cases_fire', 'cases_esp32', 'cases_lift_recall', 'cases_genset', 'cases_zone', 'cases_reader', 'cases_cards', 'cases_esp32_reader', 'cases_ota', 'cases_ota_app', 'cases_heap', 'cases_outbox_room', 'cases_short_heap']
+MODULES = ['cases_door', 'cases_config', 'cases_runtime', 'cases_outbox', 'cases_boot', 'cases_barrier', 'cases_pump', 'cases_supervision', 'cases_intercom', 'cases_signing', 'cases_wire', 'cases_fire', 'cases_esp32', 'cases_lift_recall', 'cases_genset', 'cases_zone', 'cases_reader', 'cases_cards', 'cases_esp32_reader', 'cases_ota', 'cases_ota_app', 'cases_heap', 'cases_outbox_room', 'cases_short_heap', 'cases_short_heap2']
 HERE = os.path.dirname(__file__)
 
 
