@@ -183,6 +183,7 @@ class Link:
         try:
             await self.client.run()
         except Exception as e:
+            self.client.close()     # (a reader that could not even start: the session must not wait on it)
             self.last_error = self.client.error or repr(e)
 
     async def _session(self):

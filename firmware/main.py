@@ -64,12 +64,18 @@ _keep = set(sys.modules)
 
 def _unload():
     """The firmware's code and data leave the heap (for the installer, or for the few
-    bytes it takes to write down why the board stops)."""
-    for _m in list(sys.modules):
-        if _m not in _keep:
-            del sys.modules[_m]
-    globals().pop('start', None)
+    bytes it takes to write down why the board stops). One module at a time: a list of them
+    wants heap that a board stopping for want of it may not have."""
     import gc
+    gc.collect()
+    while True:
+        for _m in sys.modules:
+            if _m not in _keep:
+                break
+        else:
+            break
+        del sys.modules[_m]
+    globals().pop('start', None)
     gc.collect()
 
 

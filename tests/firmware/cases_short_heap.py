@@ -291,3 +291,34 @@ def case_the_loop_count_stays_a_small_int():
         finally:
             d.uninstall()
     in_tmpdir('short_heap_loops', t)
+
+
+def case_main_unloads_the_firmware_one_module_at_a_time():
+    # main.py's _unload, run on a stand-in module table: what was loaded after main.py started
+    # goes, what it found stays (the one-at-a-time walk needs no list of the modules)
+    with open(health.__file__.rsplit('/', 1)[0] + '/main.py') as f:
+        src = f.read()
+    src = src[src.index('def _unload():'):src.index('\ntry:\n    import start')]
+
+    class _Sys:
+        modules = {'gc': 1, 'os': 2, 'start': 3, 'app': 4, 'door': 5, 'link': 6}
+    g = {'sys': _Sys, '_keep': {'gc', 'os'}, 'start': object()}
+    exec(src, g)
+    g['_unload']()
+    eq(sorted(_Sys.modules), ['gc', 'os'], 'the firmware\'s modules left')
+    eq('start' in g, False, 'and the name main.py held it by')
+
+
+class _NoReader(_Client):
+    """A reader that cannot even start (its coroutine finds no heap)."""
+    error = None
+
+    def run(self):
+        raise MemoryError('memory allocation failed, allocating 464 bytes')
+
+
+def case_a_reader_that_cannot_start_closes_the_connection():
+    # else the session waits out every SUBACK with nobody reading, and again at each reconnect
+    c = _NoReader('-')
+    _on_link('short_heap_reader', c, lambda app, lk: asyncio.run(lk._read()))
+    eq(c.connected, False, 'closed: the session reconnects at once')
