@@ -18,7 +18,7 @@ from ratelimit import RateLimit
 from ctrl_base import SEV_WARN, short
 from compat import const
 
-FW = '0.9.0'        # the version of edgectl, stated here only (the host and pyproject.toml read it)
+FW = '0.9.1'        # the version of edgectl, stated here only (the host and pyproject.toml read it)
 _LOG_QUEUE = const(8)
 _LOG_TEXT = const(200)
 _CMD_FREE = const(4096)     # heap a command needs free to run (App.heap_short)
