@@ -205,6 +205,8 @@ class App:
         """Call into a controller. A faulted controller is not run again: its outputs stay
         at their safe values and its fault is reported once."""
         if ctrl.error:
+            if ctrl.events:     # its fault alarm, held back for want of heap: written once there is
+                self._apply(ctrl)
             return 'controller faulted: %s' % ctrl.error
         try:
             return fn(*args)

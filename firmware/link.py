@@ -103,6 +103,10 @@ class Link:
         app = self.app
         f = app.fire
         fire = topic is not None and (topic == f.reset_topic or topic.startswith(f.raises))
+        if fire and self.client.no_heap:
+            # a fire state is never missed for want of heap: the session ends, and the retained
+            # raise or reset comes again with the next one (refused, it waited for a reconnect)
+            raise mqtt.MQTTError(why)
         if topic == self.t_ota:
             import ota
             ota.oversized(app, size)

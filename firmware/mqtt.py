@@ -45,7 +45,6 @@ def _close_stream(w):
 
 
 class Client:
-    no_heap = False     # the last message discarded was not too big but found no heap (_room)
 
     def __init__(self, client_id, host, port, keepalive=30, will=None, user=None,
                  password=None, on_message=None, max_packet=8192, timeout_ms=5000, ssl=None,
@@ -63,6 +62,7 @@ class Client:
         self.max_msg = max_msg or max_packet    # a PUBLISH beyond this is discarded, not read
         self.on_oversize = on_oversize
         self.oversized = 0      # messages discarded for their size
+        self.no_heap = False    # the last one discarded was not too big but found no heap (_room)
         self.timeout_ms = timeout_ms
         self._r = None
         self._w = None
@@ -123,16 +123,19 @@ class Client:
             w = self._w
             if w is None:
                 raise MQTTError('not connected')
+            written = False
             try:
-                w.write(pkt)
-            except MemoryError:     # part of the packet may be on the wire: no other can follow it
-                self.error = 'short of memory in the middle of a packet'
-                self.close()
-                raise MQTTError(self.error)
-            # a MemoryError from here on leaves the packet whole in the stream's buffer (sent
-            # with the next drain); one in the middle of a drain's partial writes would cut it,
-            # and the broker then closes the connection: no worse than closing it here
-            await asyncio.wait_for_ms(w.drain(), self.timeout_ms)
+                w.write(pkt)        # (one that runs out of heap may have sent part of it)
+                written = True
+                await asyncio.wait_for_ms(w.drain(), self.timeout_ms)
+            except MemoryError:
+                # the session may go on only if the packet is whole on the wire: written and
+                # the stream's buffer empty (a drain cut short sends it again from its start)
+                if not written or getattr(w, 'out_buf', b'?'):
+                    self.error = 'short of memory in the middle of a packet'
+                    self.close()
+                    raise MQTTError(self.error)
+                raise
             self._last_tx = ticks_ms()
 
     async def _read_exact(self, n):

@@ -187,20 +187,25 @@ def case_a_state_that_finds_no_heap_is_sent_again_in_the_same_session():
 
 
 class _Stream:
-    """A writer whose write or drain runs out of heap."""
+    """A writer as MicroPython's asyncio Stream: what the socket did not take waits in out_buf
+    for the drain. Its write or drain runs out of heap."""
 
     def __init__(self, where):
         self.where = where
         self.out = b''
+        self.out_buf = b''
 
     def write(self, b):
         if self.where == 'write':
             self.out += b[:3]       # part of it went before the heap ran out
             raise MemoryError('memory allocation failed')
-        self.out += b
+        if self.where == 'mid-drain':
+            self.out, self.out_buf = self.out + b[:3], b[3:]    # the socket took 3 bytes
+        else:
+            self.out += b
 
     async def drain(self):
-        if self.where == 'drain':
+        if self.where in ('drain', 'mid-drain'):
             raise MemoryError('memory allocation failed')
 
     def close(self):
@@ -228,6 +233,8 @@ def _send(where):
 def case_a_packet_cut_short_by_the_heap_closes_the_connection():
     eq(_send('write'), ('MQTTError: short of memory in the middle of a packet', False),
        'no packet may follow a partial one: closed, the link reconnects')
+    eq(_send('mid-drain'), ('MQTTError: short of memory in the middle of a packet', False),
+       'nor one whose rest waits for a drain that would send it again from its start')
 
 
 def case_a_packet_written_whole_before_the_heap_ran_out_keeps_the_connection():
@@ -322,3 +329,27 @@ def case_a_reader_that_cannot_start_closes_the_connection():
     c = _NoReader('-')
     _on_link('short_heap_reader', c, lambda app, lk: asyncio.run(lk._read()))
     eq(c.connected, False, 'closed: the session reconnects at once')
+
+
+def case_a_fire_message_that_finds_no_heap_ends_the_session_a_config_is_refused():
+    # a refused fire raise waited for an unrelated reconnect (the doors locked meanwhile); the
+    # session ends instead and the retained raise comes again with the next one
+    c = _Client('-')
+    c.no_heap = True
+    out = {}
+
+    def body(app, lk):
+        async def go(topic):
+            try:
+                await lk._on_oversize(topic, 45)
+            except mqtt.MQTTError as e:
+                return str(e)
+        out['fire'] = asyncio.run(go(app.fire.raises + 'lobby-2'))
+        out['reset'] = asyncio.run(go(app.fire.reset_topic))
+        n = len(app.events)
+        out['cfg'] = asyncio.run(go(lk.t_cfg))
+        out['cfg_events'] = len(app.events) - n
+    _on_link('short_heap_fire', c, body)
+    eq(out['fire'], 'message of 45 bytes: the board is short of memory for it now', 'a raise ends the session')
+    check(out['reset'] is not None, 'so does a reset')
+    eq((out['cfg'], out['cfg_events']), (None, 1), 'a config is refused (system.config_rejected), the session stays')

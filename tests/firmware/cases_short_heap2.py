@@ -237,3 +237,27 @@ def case_a_delivery_cut_short_by_the_heap_and_retried_counts_each_event_once():
         eq(len(ob), 1, 'the next event counts')
         ob.close()
     in_tmpdir('short_heap2_ob', t)
+
+
+def case_a_fault_alarm_that_finds_no_heap_is_written_on_a_later_pass():
+    # a faulted controller is not run again: its fault alarm, held back for want of heap, stayed
+    # queued for good and the control room never heard of the fault
+    def fn(app, out):
+        ctrl = app.ctrls['front']
+        _outbox(app)
+        real = outbox.json
+        outbox.json = _Json(2)
+
+        def broken(*a):
+            raise ValueError('a bug')
+        try:
+            app._run(ctrl, broken)
+        finally:
+            outbox.json = real
+        out['queued'] = [e[0] for e in ctrl.events]
+        app.step()
+        out['sent'] = [t for s, t in _outbox(app)]
+        out['left'] = len(ctrl.events)
+    r = _with_door(fn)
+    eq(r['queued'], ['door.fault'], 'held back while the heap was short')
+    eq((r['sent'], r['left']), (['door.fault'], 0), 'written on the next pass')
