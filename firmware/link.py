@@ -17,6 +17,7 @@ from compat import const
 _BACKOFF_MIN_MS = const(500)
 _MSG_MIN = const(2048)      # the largest message taken: 1/32 of the free heap, in these bounds
 _MSG_MAX = const(16384)
+_SHORT_MAX = const(30)       # sends in a row that find no heap (100 ms apart) before the session ends
 
 
 class Link:
@@ -207,15 +208,19 @@ class Link:
             self.app.set_online(True)
             self.app.events.report_drops()
             last_tele = ticks_ms() - self.tele_ms + 2000
+            short = 0       # sends in a row that found no heap
             while c.connected:
                 try:
                     if await self._send_one():
+                        short = 0
                         continue
                     if ticks_diff(ticks_ms(), last_tele) >= self.tele_ms:
                         last_tele = ticks_ms()
                         await c.publish(topics.tele(self.site, self.dev),
                                         json.dumps(self.app.tele()), 0)
+                        short = 0
                         continue
+                    short = 0       # nothing waiting: all sent
                     self._kick.clear()
                     try:
                         await asyncio.wait_for_ms(self._kick.wait(), 250)
@@ -225,7 +230,12 @@ class Link:
                     # a short heap (an update refused, a burst): what was being sent stays
                     # pending and goes once the heap is swept; the session stays up. (A
                     # MemoryError that may have cut a packet short closes it: mqtt._send.)
+                    # For 3 s in a row: the session ends (its buffers freed, the will says
+                    # offline), not a board that looks online and sends nothing
                     gc.collect()
+                    short += 1
+                    if short >= _SHORT_MAX:
+                        raise
                     await asyncio.sleep_ms(100)
         finally:
             self.app.set_online(False)

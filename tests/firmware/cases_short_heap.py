@@ -99,9 +99,10 @@ def case_a_health_check_that_fails_before_the_watchdog_is_fed_lets_it_bite():
 class _Client:
     """The session's side of mqtt.Client: its first publish on `fail_on` finds no heap."""
 
-    def __init__(self, fail_on):
+    def __init__(self, fail_on, times=1):
         self.connected = True
         self.fail_on = fail_on
+        self.times = times
         self.sent = []
         self.failed = 0
 
@@ -109,7 +110,7 @@ class _Client:
         pass
 
     async def publish(self, topic, payload, qos=0, retain=False, dup=False, wait=True):
-        if self.fail_on in topic and not self.failed:
+        if self.fail_on in topic and self.failed < self.times:
             self.failed += 1
             raise MemoryError('memory allocation failed, allocating 200 bytes')
         self.sent.append((topic, payload, dup))
@@ -353,3 +354,21 @@ def case_a_fire_message_that_finds_no_heap_ends_the_session_a_config_is_refused(
     eq(out['fire'], 'message of 45 bytes: the board is short of memory for it now', 'a raise ends the session')
     check(out['reset'] is not None, 'so does a reset')
     eq((out['cfg'], out['cfg_events']), (None, 1), 'a config is refused (system.config_rejected), the session stays')
+
+
+def case_a_send_that_never_finds_heap_ends_the_session_after_3_s():
+    # else the board looks online (its retained status) and sends nothing, tele included
+    c = _Client('/evt/', times=1000)
+    out = {}
+
+    def body(app, lk):
+        async def go():
+            try:
+                await lk._session()
+                out['end'] = 'returned'
+            except MemoryError:
+                out['end'] = 'MemoryError'
+        asyncio.run(go())
+    _on_link('short_heap_stall', c, body)
+    eq(out['end'], 'MemoryError', 'the session ended: the link reconnects (the will says offline meanwhile)')
+    eq(c.failed, 30, 'after 30 tries, 100 ms apart')
