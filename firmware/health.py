@@ -9,6 +9,7 @@ import config
 from settings import get
 from ctrl_base import SEV_ALARM
 
+_TRIAL_FAILS = const(20)    # failed passes in a row (10 s at 500 ms) that end a trial
 _LOW_MS = const(1000)   # at most one collection a second for the heap's low-water mark
 low = -1                # the lowest heap free seen since boot (tele heap_min); -1: none yet
 _low_t = None           # ticks_ms of the last collection taken for it
@@ -57,6 +58,7 @@ async def run(app, link, watch):
     start = ticks_ms()
     healthy = False
     said = None     # the kind of error last logged: one that repeats every pass is logged once
+    fails = 0       # passes in a row that failed
     while True:
         await asyncio.sleep_ms(period)
         try:
@@ -84,8 +86,17 @@ async def run(app, link, watch):
                 elif up >= trial_max_ms:
                     config.abandon(app.trial, 'no broker connection within %d s' % (trial_max_ms // 1000))
                     app.reboot('config')
+            fails = 0
         except Exception as e:      # the next pass tries again (app.reboot only asks the control loop)
             gc.collect()
+            fails += 1
+            if fails >= _TRIAL_FAILS and (app.trial or app.fw_trial):
+                # a trial (config or firmware) that the check cannot settle is not kept running
+                # on a fed watchdog: the reboot ends it, and its next boot goes back
+                try:
+                    app.reboot('health')
+                except Exception:       # (its reset cause could not be written)
+                    app.reboot_req = 'health'
             try:
                 if type(e) is not said:
                     said = type(e)

@@ -50,6 +50,10 @@ class _App:
         self.trial = None
         self.log = log
         self.lines = []
+        self.reboot_req = None
+
+    def reboot(self, cause):
+        self.reboot_req = cause
 
     def logline(self, lvl, text):
         self.lines.append((lvl, text))
@@ -59,14 +63,14 @@ class _Link:
     connects = 1
 
 
-def _health(app, steps):
-    """The health check (a pass each 250 ms) for |steps| x 50 ms, the control loop stepping
+def _health(app, steps, wdt_ms=1000):
+    """The health check (a pass each wdt_ms / 4) for |steps| x 50 ms, the control loop stepping
     each 50 ms (steps > 0) or standing still (steps < 0); returns its watchdog."""
     from clock import ticks_ms
     wdt = _Wdt()
 
     async def go():
-        task = asyncio.create_task(health.run(app, _Link(), (wdt, 1000, 0, 300000)))
+        task = asyncio.create_task(health.run(app, _Link(), (wdt, wdt_ms, 0, 300000)))
         for _ in range(abs(steps)):
             await asyncio.sleep_ms(50)
             if steps > 0:
@@ -91,9 +95,20 @@ def case_the_health_check_outlives_failed_passes_and_keeps_feeding_the_watchdog(
     eq((len(said), said[0][0] if said else None), (1, 2), 'logged once as a warning, not once a pass: %r' % (app.lines,))
 
 
-def case_a_health_check_that_fails_before_the_watchdog_is_fed_lets_it_bite():
-    # a fault the check cannot get past (the loop stopped) still starves the watchdog
-    eq(_health(_App(_Log(0)), -16).feeds, 0, 'a stalled control loop is not fed for')
+def case_a_stalled_control_loop_is_not_fed_for():
+    eq(_health(_App(_Log(0)), -16).feeds, 0, 'the watchdog bites')
+
+
+def case_a_trial_the_health_check_cannot_settle_ends_in_a_reboot():
+    # its passes fail every time (here: the boot log cannot be saved): a config on trial is
+    # neither promoted nor abandoned, and the fed watchdog would keep it running for good
+    app = _App(_Log(1000))
+    app.trial = 'r2'
+    _health(app, 30, wdt_ms=200)        # a pass each 50 ms
+    eq(app.reboot_req, 'health', 'rebooted: the next boot goes back to the good config')
+    app = _App(_Log(1000))
+    _health(app, 30, wdt_ms=200)
+    eq(app.reboot_req, None, 'without a trial the board runs on (its controllers fed for)')
 
 
 class _Client:
