@@ -60,9 +60,10 @@ def up():
                                                      'safe_mode': damaged['safe']})
     io.info['device'] = app.device
     lk = link.Link(app, cfg)
+    watch = health.setup(cfg, io)       # the watchdog runs from here on
     import sys
     sys.modules.pop('settings_spec', None)
-    return app, io, log, lk, safe, trial, health.setup(cfg, io)     # the watchdog runs from here on
+    return app, io, log, lk, safe, trial, watch
 
 
 def boot_events(self):
