@@ -131,6 +131,7 @@ class FireLinkage(SiteFire):
         SiteFire.__init__(self, app.site, app.device, key)
         self.app = app
         self.rejects = RateLimit(5, 10000)   # fire refusals: their own budget, not the commands'
+        self.held = None    # a system.site_fire that found no heap: written on a later pass
 
     def join(self, ctrl):
         """A controller just wired: a linked one takes the last site fire state heard, even offline."""
@@ -139,6 +140,9 @@ class FireLinkage(SiteFire):
 
     def watch(self, ctrl):
         """After each run of a controller: its own fire detector puts the site into fire."""
+        if self.held is not None:
+            ev, self.held = self.held, None
+            self._said(ev)
         if not self.active and ctrl.fire_input():
             self._changed(self.raise_own('%s/%s' % (self.device, ctrl.name)))
 
@@ -163,4 +167,12 @@ class FireLinkage(SiteFire):
             ctrl = app.ctrls[name]
             if ctrl.FIRE_LINKED:
                 app._run(ctrl, ctrl.site_fire, self.active, now)
-        app.event('system.site_fire', SEV_INFO, ev)
+        self._said(ev)
+
+    def _said(self, ev):
+        """system.site_fire, which the control room waits for (else it reports the board as not
+        applying the fire state): one that finds no heap is held for a later pass."""
+        try:
+            self.app.event('system.site_fire', SEV_INFO, ev)
+        except MemoryError:
+            self.held = ev

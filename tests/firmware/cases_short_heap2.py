@@ -156,8 +156,13 @@ def case_the_site_fire_releases_the_doors_when_its_event_finds_no_heap():
             pass
         out['lock'] = app.ctrls['front'].outputs['lock']
         out['fire'] = app.ctrls['front'].fire
+        app.event = event
+        _outbox(app)
+        app.step()          # a later pass, with heap
+        out['said'] = [t for s, t in _outbox(app) if t == 'system.site_fire']
     r = _with_door(fn)
     eq((r['fire'], r['lock']), (True, 0), 'the door is released')
+    eq(r['said'], ['system.site_fire'], 'and the control room hears it on a later pass (it waits for it)')
 
 
 class _ShortSock(wire._Sock):
