@@ -168,12 +168,11 @@ class Link:
                 self.last_error = e
             self.client.close()
             try:    # (its text needs heap: the line may be lost, never the link's task)
-                why = self.client.error or self.last_error
-                why = self.last_error = why if isinstance(why, str) else repr(why)   # (not the traceback)
-                why = 'link down: ' + why
-                self.app.logline(2, why)
+                e = self.client.error or self.last_error
+                self.last_error = e if isinstance(e, str) else repr(e)     # its text: not its traceback
+                self.app.logline(2, 'link down: ' + self.last_error)
                 if self.app.debug:
-                    print(why)
+                    print('link down:', self.last_error)
             except MemoryError:
                 self.last_error = None
                 gc.collect()
@@ -211,16 +210,15 @@ class Link:
             short = 0       # sends in a row that found no heap
             while c.connected:
                 try:
-                    if await self._send_one():
-                        short = 0
-                        continue
-                    if ticks_diff(ticks_ms(), last_tele) >= self.tele_ms:
+                    sent = await self._send_one()
+                    if not sent and ticks_diff(ticks_ms(), last_tele) >= self.tele_ms:
                         last_tele = ticks_ms()
                         await c.publish(topics.tele(self.site, self.dev),
                                         json.dumps(self.app.tele()), 0)
-                        short = 0
+                        sent = True
+                    short = 0
+                    if sent:
                         continue
-                    short = 0       # nothing waiting: all sent
                     self._kick.clear()
                     try:
                         await asyncio.wait_for_ms(self._kick.wait(), 250)

@@ -45,7 +45,6 @@ def _close_stream(w):
 
 
 class Client:
-
     def __init__(self, client_id, host, port, keepalive=30, will=None, user=None,
                  password=None, on_message=None, max_packet=8192, timeout_ms=5000, ssl=None,
                  max_msg=None, on_oversize=None):
