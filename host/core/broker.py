@@ -8,6 +8,7 @@ with topics.CLIENT_PREFIX (mosquitto checks it before it swaps in the login), wh
 name can: so no login, a board's or an operator's, can take over another board's session,
 and the room's tools may share one login and run side by side (each its own client id)."""
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -22,19 +23,36 @@ from .errors import EdgeError
 
 def free_port(pair=False):
     """A free loopback port; pair=True: one whose next port is free too (a secured broker's
-    room listener)."""
-    while True:
+    room listener). Taken below the kernel's ephemeral range, where the source ports of this
+    machine's own outgoing connections come from: a port bind(0) handed out there could be
+    taken by some client's connection before the server bound it ("Address already in use",
+    seen with the tests' brokers and boards running side by side)."""
+    top = _ephemeral_low() - 2
+    for _ in range(500):
+        port = random.randrange(10000, top)
+        if _bindable(port) and (not pair or _bindable(port + 1)):
+            return port
+    raise EdgeError('no free loopback port between 10000 and %d' % top)
+
+
+def _bindable(port):
+    try:
         with socket.socket() as s:
-            s.bind(('127.0.0.1', 0))
-            port = s.getsockname()[1]
-        if not pair:
-            return port
-        try:
-            with socket.socket() as s:
-                s.bind(('127.0.0.1', port + 1))
-            return port
-        except OSError:
-            continue
+            s.bind(('127.0.0.1', port))
+        return True
+    except OSError:
+        return False
+
+
+def _ephemeral_low():
+    """The lowest port of the kernel's ephemeral range (Linux: ip_local_port_range), else
+    IANA's 49152; never below 20000 (room enough under it)."""
+    try:
+        with open('/proc/sys/net/ipv4/ip_local_port_range') as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 49152
+    return max(low, 20000)
 
 
 def room_port(broker):
